@@ -1,0 +1,13 @@
+"""GTZAN Genre Studio: music-genre classification on GTZAN (or a synthetic demo set).
+
+The package is import-light: heavy libraries (torch, librosa) are imported by the
+modules that need them, so ``python -m gtzan_core --help`` starts fast.
+"""
+
+GENRES: tuple[str, ...] = (
+    "blues", "classical", "country", "disco", "hiphop",
+    "jazz", "metal", "pop", "reggae", "rock",
+)
+GENRE_INDEX = {g: i for i, g in enumerate(GENRES)}
+
+__version__ = "0.1.0"

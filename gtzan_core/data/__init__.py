@@ -1,0 +1,3 @@
+"""Datasets: discovery of GTZAN folders, the synthetic demo set, the downloader."""
+
+from .discovery import Dataset, discover_dataset, open_dataset  # noqa: F401

@@ -1,0 +1,229 @@
+"""Find a GTZAN dataset on disk and list its tracks.
+
+Accepted layouts (``root`` may also be a parent folder holding one of them):
+
+* Kaggle: ``genres_original/<genre>/<genre>.000NN.wav`` and, optionally,
+  ``images_original/<genre>/<genre>000NN.png``;
+* the original archive: ``genres/<genre>/<genre>.000NN.au``;
+* a folder that directly holds the ten genre folders.
+
+A folder written by :mod:`gtzan_core.data.synth` carries a marker file and is
+reported as the *synthetic demo* set, never as GTZAN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .. import GENRES
+from ..audio import AUDIO_EXTENSIONS, audio_info
+from ..errors import AudioError, DatasetError
+
+log = logging.getLogger(__name__)
+
+#: Files known to be unreadable in common copies of GTZAN; skipped with a warning.
+KNOWN_BAD_TRACKS = {"jazz.00054": "known-corrupt file in the Kaggle copy of GTZAN"}
+
+SYNTH_MARKER = "SYNTHETIC_DEMO.json"
+AUDIO_DIRS = ("genres_original", "genres")
+IMAGE_DIR = "images_original"
+
+
+@dataclass
+class Dataset:
+    """A discovered dataset: its tracks, what was skipped, and a fingerprint."""
+
+    root: Path
+    audio_root: Path
+    kind: str  # "gtzan" or "synthetic"
+    layout: str  # "kaggle", "original", "flat"
+    tracks: pd.DataFrame  # track_id, genre, label, audio_path, image_path, duration
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    warnings: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+    synth_params: dict | None = None
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.kind == "synthetic"
+
+    @property
+    def label(self) -> str:
+        """How the dataset is named everywhere in the UI and in run records."""
+        return "synthetic demo" if self.is_synthetic else "GTZAN"
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.label} ({self.root})"
+
+    @property
+    def has_images(self) -> bool:
+        return bool(self.tracks["image_path"].notna().any())
+
+    def counts(self) -> pd.Series:
+        return self.tracks.groupby("genre").size().reindex(list(GENRES), fill_value=0)
+
+    def summary(self) -> dict:
+        return {
+            "dataset": self.label,
+            "root": str(self.root),
+            "layout": self.layout,
+            "tracks": int(len(self.tracks)),
+            "tracks_per_genre": {g: int(n) for g, n in self.counts().items()},
+            "with_images": int(self.tracks["image_path"].notna().sum()),
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "warnings": list(self.warnings),
+            "fingerprint": self.fingerprint,
+        }
+
+
+def _find_audio_root(root: Path) -> tuple[Path, str]:
+    def has_genre_dirs(p: Path) -> bool:
+        return any((p / g).is_dir() for g in GENRES)
+
+    candidates = [root] + sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for base in candidates:
+        for name, layout in (("genres_original", "kaggle"), ("genres", "original")):
+            if (base / name).is_dir():
+                return base / name, layout
+    if has_genre_dirs(root):
+        return root, "flat"
+    raise DatasetError(
+        f"{root}: no GTZAN layout found (expected genres_original/, genres/ or the ten genre folders "
+        f"{', '.join(GENRES)})"
+    )
+
+
+def _track_id(path: Path) -> str:
+    return path.stem  # "blues.00000"
+
+
+def _image_for(images_root: Path | None, genre: str, track_id: str) -> Path | None:
+    if images_root is None:
+        return None
+    number = track_id.rsplit(".", 1)[-1]
+    candidate = images_root / genre / f"{genre}{number}.png"
+    return candidate if candidate.is_file() else None
+
+
+def _fingerprint(rows: list[dict], kind: str) -> str:
+    h = hashlib.sha256(kind.encode())
+    for r in rows:
+        for key in ("audio_path", "image_path"):
+            p = r[key]
+            if p is None:
+                continue
+            st = Path(p).stat()
+            h.update(f"{r['track_id']}|{key}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def discover_dataset(root: str | Path, check_audio: bool = True) -> Dataset:
+    """Scan ``root`` and return a :class:`Dataset`.
+
+    Unreadable files are reported by name in ``skipped`` and left out; known-bad
+    files and macOS ``._*`` files are skipped too. An unknown genre folder, or a
+    folder without any usable track, is a :class:`DatasetError`.
+    """
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise DatasetError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a folder")
+    root = root.resolve()
+    audio_root, layout = _find_audio_root(root)
+    base = audio_root.parent if layout != "flat" else audio_root
+    images_root = base / IMAGE_DIR if (base / IMAGE_DIR).is_dir() else None
+
+    marker = base / SYNTH_MARKER
+    synth_params = json.loads(marker.read_text()) if marker.is_file() else None
+    kind = "synthetic" if synth_params is not None else "gtzan"
+
+    genre_dirs = sorted(p for p in audio_root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    unknown = [p.name for p in genre_dirs if p.name not in GENRES]
+    if unknown:
+        raise DatasetError(
+            f"{audio_root}: unknown genre folder(s) {', '.join(repr(u) for u in unknown)}; "
+            f"GTZAN genres are {', '.join(GENRES)}"
+        )
+    if not genre_dirs:
+        raise DatasetError(f"{audio_root}: no genre folders")
+
+    rows: list[dict] = []
+    skipped: list[tuple[str, str]] = []
+    warnings: list[str] = []
+    seen: dict[str, Path] = {}
+    for gdir in genre_dirs:
+        genre = gdir.name
+        for path in sorted(gdir.iterdir()):
+            if path.name.startswith("._") or path.name.startswith("."):
+                continue  # macOS resource forks and hidden files
+            if not path.is_file() or path.suffix.lower() not in AUDIO_EXTENSIONS:
+                continue
+            tid = _track_id(path)
+            rel = str(path.relative_to(root))
+            if tid in KNOWN_BAD_TRACKS:
+                skipped.append((rel, KNOWN_BAD_TRACKS[tid]))
+                continue
+            if tid in seen:
+                skipped.append((rel, f"duplicate of {seen[tid].relative_to(root)}"))
+                continue
+            duration = None
+            if check_audio:
+                try:
+                    info = audio_info(path)
+                    duration = info.duration
+                    if info.frames <= 0:
+                        raise AudioError(f"{path.name}: the file holds no audio samples")
+                except AudioError as exc:
+                    skipped.append((rel, str(exc)))
+                    continue
+            seen[tid] = path
+            rows.append(
+                {
+                    "track_id": tid,
+                    "genre": genre,
+                    "label": GENRES.index(genre),
+                    "audio_path": str(path),
+                    "image_path": (str(p) if (p := _image_for(images_root, genre, tid)) else None),
+                    "duration": duration,
+                }
+            )
+    for g in GENRES:
+        if (audio_root / g).is_dir() and not any(r["genre"] == g for r in rows):
+            warnings.append(f"genre '{g}' has no usable tracks")
+    missing = [g for g in GENRES if not (audio_root / g).is_dir()]
+    if missing:
+        warnings.append(f"no folder for genre(s): {', '.join(missing)}")
+    for rel, reason in skipped:
+        log.warning("skipped %s: %s", rel, reason)
+    if not rows:
+        raise DatasetError(f"{audio_root}: no readable audio files in the genre folders")
+
+    tracks = pd.DataFrame(rows, columns=["track_id", "genre", "label", "audio_path", "image_path", "duration"])
+    return Dataset(
+        root=root,
+        audio_root=audio_root,
+        kind=kind,
+        layout=layout,
+        tracks=tracks,
+        skipped=skipped,
+        warnings=warnings,
+        fingerprint=_fingerprint(rows, kind),
+        synth_params=synth_params,
+    )
+
+
+def open_dataset(path: str | Path | None = None, progress=None) -> Dataset:
+    """The dataset at ``path``, or the synthetic demo set (generated on first use)."""
+    if path is None or str(path).strip() == "":
+        from .synth import ensure_demo_dataset
+
+        path = ensure_demo_dataset(progress=progress)
+    return discover_dataset(path)

@@ -1,0 +1,244 @@
+"""Extract the model inputs of a whole dataset once, in parallel, and cache them.
+
+The cache lives in ``$GTZAN_STUDIO_HOME/features/<kind>-<key>/`` where ``key``
+hashes the dataset fingerprint (paths, sizes, mtimes), the MFCC and image
+parameters and the extractor version: changing any of them selects a new entry.
+An entry is built in a temporary folder and renamed into place in one step, and
+``meta.json`` records a checksum of every array, so a torn or corrupt entry is
+detected and rebuilt rather than trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .audio import load_audio
+from .data.discovery import Dataset
+from .errors import AudioError, DatasetError
+from .features import ImageParams, MFCCParams, mfcc_segments, read_image_file, resize_image, spectrogram_input
+from .paths import feature_cache_dir
+from .progress import report
+
+log = logging.getLogger(__name__)
+
+EXTRACTOR_VERSION = 1
+ARRAYS = ("mfcc", "seg_track", "seg_index", "images")
+IN_PROCESS_BELOW = 24  # tracks: below this, worker start-up costs more than it saves
+
+
+@dataclass
+class FeatureSet:
+    """Everything the trainers need, as arrays.
+
+    ``tracks``: one row per extracted track (track_id, genre, label, n_segments,
+    image_source). ``mfcc[i]`` belongs to track ``seg_track[i]``, segment
+    ``seg_index[i]``; ``images[j]`` to track ``j``.
+    """
+
+    dataset_label: str
+    fingerprint: str
+    mfcc_params: MFCCParams
+    image_params: ImageParams
+    tracks: pd.DataFrame
+    mfcc: np.ndarray
+    seg_track: np.ndarray
+    seg_index: np.ndarray
+    images: np.ndarray
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    path: Path | None = None
+    cache_hit: bool = False
+    seconds: float = 0.0
+
+    @property
+    def track_labels(self) -> np.ndarray:
+        return self.tracks["label"].to_numpy(np.int64)
+
+    @property
+    def seg_labels(self) -> np.ndarray:
+        return self.track_labels[self.seg_track]
+
+
+def cache_key(dataset: Dataset, mfcc: MFCCParams, image: ImageParams) -> str:
+    blob = json.dumps(
+        {"fingerprint": dataset.fingerprint, "mfcc": mfcc.as_dict(), "image": image.as_dict(),
+         "version": EXTRACTOR_VERSION},
+        sort_keys=True,
+    ).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def extract_track(job: tuple) -> tuple:
+    """Worker: (index, audio path, image path, mfcc params, image params) ->
+    (index, mfcc | None, image | None, image source, error | None)."""
+    i, audio_path, image_path, mp, ip = job
+    try:
+        y = load_audio(audio_path, sr=mp.sr, max_seconds=mp.track_seconds)
+        mfcc = mfcc_segments(y, mp.sr, mp, max_segments=mp.n_segments)
+        if image_path and ip.source in ("auto", "png"):
+            image, source = resize_image(read_image_file(image_path), ip.size), "png"
+        elif ip.source == "png":
+            raise AudioError(f"{Path(audio_path).name}: no spectrogram PNG (image source 'png' requested)")
+        else:
+            image, source = spectrogram_input(y, mp, ip), "render"
+        return i, mfcc, image, source, None
+    except AudioError as exc:
+        return i, None, None, None, str(exc)
+    except Exception as exc:  # a broken file must not stop a 1000-track run
+        return i, None, None, None, f"{Path(audio_path).name}: {type(exc).__name__}: {exc}"
+
+
+def _run_jobs(jobs: list[tuple], workers: int, progress):
+    total = len(jobs)
+    if workers <= 1 or total < IN_PROCESS_BELOW:
+        for k, job in enumerate(jobs):
+            yield extract_track(job)
+            report(progress, k + 1, total, "extracting features")
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker) as ex:
+        for k, result in enumerate(ex.map(extract_track, jobs, chunksize=4)):
+            yield result
+            report(progress, k + 1, total, "extracting features")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _save(entry: Path, fs: FeatureSet) -> None:
+    """Write an entry atomically: build a temp folder, then rename it into place."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
+    try:
+        sums = {}
+        for name in ARRAYS:
+            buf = io.BytesIO()
+            np.save(buf, getattr(fs, name))
+            data = buf.getvalue()
+            (tmp / f"{name}.npy").write_bytes(data)
+            sums[name] = _sha(data)
+        meta = {
+            "version": EXTRACTOR_VERSION,
+            "dataset": fs.dataset_label,
+            "fingerprint": fs.fingerprint,
+            "mfcc_params": fs.mfcc_params.as_dict(),
+            "image_params": fs.image_params.as_dict(),
+            "tracks": fs.tracks.to_dict(orient="records"),
+            "failed": fs.failed,
+            "checksums": sums,
+            "seconds": fs.seconds,
+            "created": time.time(),
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        if entry.exists():
+            shutil.rmtree(entry, ignore_errors=True)
+        try:
+            os.replace(tmp, entry)
+        except OSError:  # another process published the same entry first
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _load(entry: Path, mfcc: MFCCParams, image: ImageParams) -> FeatureSet | None:
+    """Load a cache entry, or ``None`` when it is missing, torn or corrupt."""
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        arrays = {}
+        for name in ARRAYS:
+            data = (entry / f"{name}.npy").read_bytes()
+            if _sha(data) != meta["checksums"][name]:
+                raise ValueError(f"checksum mismatch in {name}.npy")
+            arrays[name] = np.load(io.BytesIO(data), allow_pickle=False)
+        tracks = pd.DataFrame(meta["tracks"])
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        if entry.exists():
+            log.warning("feature cache %s is unusable (%s); rebuilding", entry, exc)
+        return None
+    return FeatureSet(
+        dataset_label=meta["dataset"], fingerprint=meta["fingerprint"], mfcc_params=mfcc, image_params=image,
+        tracks=tracks, failed=[tuple(f) for f in meta["failed"]], path=entry, cache_hit=True,
+        seconds=meta.get("seconds", 0.0), **arrays,
+    )
+
+
+def load_features(
+    dataset: Dataset,
+    mfcc: MFCCParams | None = None,
+    image: ImageParams | None = None,
+    workers: int | None = None,
+    progress=None,
+    cache_dir: str | Path | None = None,
+    rebuild: bool = False,
+) -> FeatureSet:
+    """MFCC segments and spectrogram images of every track of ``dataset``.
+
+    Served from the cache when an intact entry exists; otherwise extracted with
+    ``workers`` processes (default: all CPU cores) and cached. Tracks that fail to
+    decode are listed in ``failed`` with the reason and left out.
+    """
+    mfcc = mfcc or MFCCParams()
+    image = image or ImageParams()
+    entry = Path(cache_dir or feature_cache_dir()) / f"{dataset.kind}-{cache_key(dataset, mfcc, image)}"
+    if not rebuild:
+        cached = _load(entry, mfcc, image)
+        if cached is not None:
+            return cached
+
+    t0 = time.perf_counter()
+    rows = dataset.tracks.reset_index(drop=True)
+    jobs = [(i, r.audio_path, r.image_path, mfcc, image) for i, r in enumerate(rows.itertuples())]
+    workers = workers or os.cpu_count() or 1
+    mfccs: list[np.ndarray | None] = [None] * len(jobs)
+    images: list[np.ndarray | None] = [None] * len(jobs)
+    sources: list[str | None] = [None] * len(jobs)
+    failed: list[tuple[str, str]] = []
+    for i, m, im, src, err in _run_jobs(jobs, workers, progress):
+        if err:
+            failed.append((rows.at[i, "track_id"], err))
+            log.warning("skipped %s: %s", rows.at[i, "track_id"], err)
+        else:
+            mfccs[i], images[i], sources[i] = m, im, src
+    ok = [i for i in range(len(jobs)) if mfccs[i] is not None]
+    if not ok:
+        raise DatasetError(f"{dataset.root}: none of the {len(jobs)} tracks could be decoded")
+    tracks = rows.loc[ok, ["track_id", "genre", "label"]].reset_index(drop=True)
+    tracks["n_segments"] = [len(mfccs[i]) for i in ok]
+    tracks["image_source"] = [sources[i] for i in ok]
+    fs = FeatureSet(
+        dataset_label=dataset.label,
+        fingerprint=dataset.fingerprint,
+        mfcc_params=mfcc,
+        image_params=image,
+        tracks=tracks,
+        mfcc=np.concatenate([mfccs[i] for i in ok]).astype(np.float32),
+        seg_track=np.repeat(np.arange(len(ok), dtype=np.int32), tracks["n_segments"].to_numpy()),
+        seg_index=np.concatenate([np.arange(len(mfccs[i]), dtype=np.int16) for i in ok]),
+        images=np.stack([images[i] for i in ok]),
+        failed=failed,
+        path=entry,
+        cache_hit=False,
+        seconds=time.perf_counter() - t0,
+    )
+    _save(entry, fs)
+    return fs

@@ -1,0 +1,251 @@
+"""Model inputs: MFCC segments (from-scratch models) and spectrogram images
+(fine-tuned ImageNet models).
+
+MFCCs follow the paper's reference pipeline: a 30 s track is cut into 10 segments
+of ``int(22050 * 30 / 10) = 66150`` samples and ``librosa.feature.mfcc`` runs on
+each segment (n_fft 2048, hop 512, 128 mel bands, 13 coefficients), which gives
+130 frames x 13 coefficients per segment. :func:`mfcc_segments` computes exactly
+that, for all segments at once, with torch (on the CPU or a GPU); the test suite
+checks it against :func:`mfcc_reference`, the per-segment librosa loop.
+
+Note: the per-segment loop clips each segment's dB spectrum at its *own* maximum
+minus 80 dB. Passing all segments to librosa in one multichannel call would clip
+at the global maximum instead, so the batched code clips per segment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import AudioError
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def _key(obj: Any) -> str:
+    blob = json.dumps(dataclasses.asdict(obj), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class MFCCParams:
+    """The paper's MFCC parameters (all overridable)."""
+
+    sr: int = 22050
+    n_mfcc: int = 13
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    track_seconds: float = 30.0
+    n_segments: int = 10
+
+    @property
+    def samples_per_segment(self) -> int:
+        return int(self.sr * self.track_seconds / self.n_segments)
+
+    @property
+    def segment_seconds(self) -> float:
+        return self.samples_per_segment / self.sr
+
+    @property
+    def frames_per_segment(self) -> int:
+        return 1 + self.samples_per_segment // self.hop_length
+
+    @property
+    def track_samples(self) -> int:
+        return self.samples_per_segment * self.n_segments
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        return _key(self)
+
+
+@dataclass(frozen=True)
+class ImageParams:
+    """Spectrogram images for the fine-tuned models.
+
+    ``source``: ``auto`` uses the dataset's ``images_original`` PNGs when present and
+    renders the rest; ``render`` always renders from audio; ``png`` requires PNGs.
+    Rendered images have the geometry of GTZAN's Kaggle PNGs (432 x 288) and are then
+    resized to ``size`` x ``size`` like the PNGs.
+    """
+
+    size: int = 224
+    source: str = "auto"
+    render_width: int = 432
+    render_height: int = 288
+    n_mels: int = 128
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        return _key(self)
+
+
+# ---------------------------------------------------------------------------
+# Segmentation
+# ---------------------------------------------------------------------------
+
+
+def count_segments(n_samples: int, params: MFCCParams, max_segments: int | None = None) -> int:
+    n = n_samples // params.samples_per_segment
+    return n if max_segments is None else min(n, max_segments)
+
+
+def segment_audio(y: np.ndarray, params: MFCCParams = MFCCParams(), max_segments: int | None = None) -> np.ndarray:
+    """Cut ``y`` into whole segments: shape (n_segments, samples_per_segment).
+
+    A trailing partial segment is dropped (the reference pipeline drops segments
+    with fewer than 130 frames). A clip shorter than one segment is an error.
+    """
+    n = count_segments(len(y), params, max_segments)
+    if n < 1:
+        raise AudioError(
+            f"clip is {len(y) / params.sr:.1f} s long; at least {params.segment_seconds:.1f} s "
+            "(one segment) is needed"
+        )
+    return np.asarray(y[: n * params.samples_per_segment], dtype=np.float32).reshape(n, params.samples_per_segment)
+
+
+# ---------------------------------------------------------------------------
+# MFCC
+# ---------------------------------------------------------------------------
+
+
+def mfcc_reference(y: np.ndarray, params: MFCCParams = MFCCParams(), max_segments: int | None = None) -> np.ndarray:
+    """The paper's pipeline: ``librosa.feature.mfcc`` on each segment in a loop."""
+    import librosa
+
+    segs = segment_audio(y, params, max_segments)
+    out = [
+        librosa.feature.mfcc(
+            y=s, sr=params.sr, n_mfcc=params.n_mfcc, n_fft=params.n_fft, hop_length=params.hop_length
+        ).T
+        for s in segs
+    ]
+    return np.stack(out).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _mfcc_constants(params: MFCCParams, device: str):
+    import librosa
+    import scipy.fft
+    import torch
+
+    mel = librosa.filters.mel(sr=params.sr, n_fft=params.n_fft, n_mels=params.n_mels)
+    dct = scipy.fft.dct(np.eye(params.n_mels), type=2, norm="ortho", axis=0)[: params.n_mfcc]
+    window = torch.hann_window(params.n_fft, periodic=True, device=device)
+    return (
+        window,
+        torch.as_tensor(mel, dtype=torch.float32, device=device),
+        torch.as_tensor(dct, dtype=torch.float32, device=device),
+    )
+
+
+def mfcc_from_segments(segments, params: MFCCParams = MFCCParams(), device: str | None = None):
+    """MFCCs of a batch of segments with torch: (B, samples) -> (B, frames, n_mfcc).
+
+    Accepts a numpy array or a tensor; returns a tensor on ``device`` (default: the
+    input tensor's device, or the CPU).
+    """
+    import torch
+
+    x = torch.as_tensor(segments, dtype=torch.float32)
+    if device is not None:
+        x = x.to(device, non_blocking=True)
+    window, mel, dct = _mfcc_constants(params, str(x.device))
+    spec = torch.stft(
+        x, params.n_fft, params.hop_length, window=window, center=True, pad_mode="constant", return_complex=True
+    )
+    power = spec.real.square() + spec.imag.square()  # (B, 1 + n_fft/2, T)
+    mel_power = torch.matmul(mel, power)  # (B, n_mels, T)
+    db = 10.0 * torch.log10(torch.clamp(mel_power, min=1e-10))
+    db = torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - 80.0)  # top_db per segment
+    return torch.matmul(dct, db).transpose(1, 2).contiguous()  # (B, T, n_mfcc)
+
+
+def mfcc_segments(
+    y: np.ndarray,
+    sr: int = 22050,
+    params: MFCCParams | None = None,
+    max_segments: int | None = None,
+    device: str = "cpu",
+) -> np.ndarray:
+    """MFCCs of every whole segment of ``y``: shape (n_segments, 130, 13) by default.
+
+    Equal, within float32 tolerance, to :func:`mfcc_reference`.
+    """
+    params = params or MFCCParams(sr=sr)
+    if params.sr != sr:
+        raise ValueError(f"audio at {sr} Hz but parameters expect {params.sr} Hz")
+    segs = segment_audio(y, params, max_segments)
+    import torch
+
+    with torch.inference_mode():
+        return mfcc_from_segments(segs, params, device).cpu().numpy()
+
+
+# ---------------------------------------------------------------------------
+# Spectrogram images
+# ---------------------------------------------------------------------------
+
+
+def render_spectrogram_image(y: np.ndarray, mfcc: MFCCParams = MFCCParams(), image: ImageParams = ImageParams()) -> np.ndarray:
+    """A mel spectrogram of ``y`` (first track_seconds, zero-padded if shorter) as an
+    RGB uint8 image of the Kaggle PNG geometry: (render_height, render_width, 3),
+    low frequencies at the bottom, magma colour map."""
+    import cv2
+    import librosa
+
+    n = mfcc.track_samples
+    y = np.asarray(y[:n], dtype=np.float32)
+    if len(y) < n:
+        y = np.pad(y, (0, n - len(y)))
+    S = librosa.feature.melspectrogram(y=y, sr=mfcc.sr, n_fft=mfcc.n_fft, hop_length=mfcc.hop_length, n_mels=image.n_mels)
+    db = librosa.power_to_db(S, ref=np.max, top_db=80.0)  # in [-80, 0]
+    grey = np.clip((db + 80.0) * (255.0 / 80.0), 0, 255).astype(np.uint8)[::-1]
+    grey = cv2.resize(grey, (image.render_width, image.render_height), interpolation=cv2.INTER_LINEAR)
+    bgr = cv2.applyColorMap(grey, cv2.COLORMAP_MAGMA)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_image_file(path) -> np.ndarray:
+    """Load an image with OpenCV and convert BGR -> RGB (uint8, H x W x 3)."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise AudioError(f"{path}: not a readable image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def resize_image(rgb: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def normalize_images(batch_uint8: np.ndarray):
+    """(N, H, W, 3) uint8 RGB -> (N, 3, H, W) float32 tensor with ImageNet normalisation."""
+    import torch
+
+    x = torch.as_tensor(batch_uint8).permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.as_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.as_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def spectrogram_input(y: np.ndarray, mfcc: MFCCParams = MFCCParams(), image: ImageParams = ImageParams()) -> np.ndarray:
+    """The image a fine-tuned model sees for audio ``y``: rendered then resized (uint8 RGB)."""
+    return resize_image(render_spectrogram_image(y, mfcc, image), image.size)

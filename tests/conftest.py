@@ -1,0 +1,66 @@
+"""Shared fixtures: every test runs with its own studio home and run store, so the
+suite never reads or writes the user's cache or checkpoints."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from gtzan_core import GENRES
+from gtzan_core.data.synth import synth_track
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture(autouse=True)
+def studio_home(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("studio-home")
+    monkeypatch.setenv("GTZAN_STUDIO_HOME", str(home))
+    monkeypatch.setenv("GTZAN_STUDIO_RUNS", str(home / "runs"))
+    return home
+
+
+def write_clip(path: Path, genre: str = "rock", seconds: float = 6.5, sr: int = 22050, index: int = 0,
+               channels: int = 1, **kw) -> Path:
+    """A short synthetic clip of ``genre`` written with soundfile (format from the suffix)."""
+    import librosa
+
+    y = synth_track(genre, seconds, seed=1, index=index)
+    if sr != 22050:
+        y = librosa.resample(y, orig_sr=22050, target_sr=sr)
+    if channels > 1:
+        y = np.stack([y * (0.5 + 0.5 * c / channels) for c in range(channels)], axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = {".mp3": "MP3", ".ogg": "OGG", ".au": "AU", ".flac": "FLAC", ".wav": "WAV"}[path.suffix.lower()]
+    if fmt == "OGG":
+        kw.setdefault("subtype", "VORBIS")
+    sf.write(path, y, sr, format=fmt, **kw)
+    return path
+
+
+def make_gtzan(root: Path, layout: str = "kaggle", per_genre: int = 2, seconds: float = 6.5,
+               genres=GENRES, images: bool = False) -> Path:
+    """A tiny GTZAN-layout folder: ``kaggle`` (genres_original + optional images_original),
+    ``original`` (genres/*.au) or ``flat`` (genre folders directly in root)."""
+    import cv2
+
+    audio_dir = {"kaggle": root / "genres_original", "original": root / "genres", "flat": root}[layout]
+    ext = ".au" if layout == "original" else ".wav"
+    for g in genres:
+        for i in range(per_genre):
+            write_clip(audio_dir / g / f"{g}.{i:05d}{ext}", g, seconds, index=i)
+            if images:
+                img = np.zeros((288, 432, 3), np.uint8)
+                img[:, :, 2] = 200  # BGR: red
+                (root / "images_original" / g).mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(root / "images_original" / g / f"{g}{i:05d}.png"), img)
+    return root
+
+
+@pytest.fixture
+def gtzan_dir(tmp_path) -> Path:
+    return make_gtzan(tmp_path / "gtzan")

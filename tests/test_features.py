@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from gtzan_core.data.synth import synth_track
+from gtzan_core.errors import AudioError
+from gtzan_core.features import (IMAGENET_MEAN, MFCCParams, mfcc_reference, mfcc_segments, normalize_images,
+                                 read_image_file, render_spectrogram_image, segment_audio, spectrogram_input)
+
+
+def test_paper_geometry():
+    p = MFCCParams()
+    assert (p.samples_per_segment, p.frames_per_segment, p.n_mfcc) == (66150, 130, 13)
+
+
+@pytest.mark.parametrize("genre", ["classical", "metal", "hiphop"])
+def test_mfcc_matches_the_per_segment_librosa_reference(genre):
+    y = synth_track(genre, 30.0, seed=3, index=1)
+    y[5 * 66150:6 * 66150] = 0.0  # one silent segment: exercises the per-segment top_db clip
+    ours, ref = mfcc_segments(y), mfcc_reference(y)
+    assert ours.shape == ref.shape == (10, 130, 13)
+    # float32 FFTs in different libraries: agree to ~1e-3 on values in the hundreds
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=5e-3)
+
+
+def test_mfcc_on_noise_matches_reference():
+    y = np.random.default_rng(0).standard_normal(66150 * 3).astype(np.float32) * 0.1
+    np.testing.assert_allclose(mfcc_segments(y), mfcc_reference(y), rtol=1e-4, atol=5e-3)
+
+
+def test_trailing_partial_segment_is_dropped_and_short_clip_refused():
+    p = MFCCParams()
+    assert segment_audio(np.zeros(66150 * 2 + 1000, np.float32)).shape == (2, 66150)
+    assert mfcc_segments(np.zeros(66150 * 12, np.float32), max_segments=10).shape[0] == 10
+    with pytest.raises(AudioError, match=r"clip is 2.9 s long; at least 3.0 s"):
+        segment_audio(np.zeros(int(2.9 * p.sr), np.float32))
+
+
+def test_rendered_image_has_kaggle_geometry_and_model_size():
+    y = synth_track("disco", 12.0, seed=0)
+    img = render_spectrogram_image(y)
+    assert img.shape == (288, 432, 3) and img.dtype == np.uint8
+    # zero padding of a short clip is silent, hence dark, at the right-hand side
+    assert img[:, -40:].mean() < img[:, :40].mean()
+    assert spectrogram_input(y).shape == (224, 224, 3)
+
+
+def test_png_is_read_as_rgb(tmp_path):
+    import cv2
+
+    bgr = np.zeros((288, 432, 3), np.uint8)
+    bgr[..., 0] = 255  # pure blue in OpenCV's BGR order
+    cv2.imwrite(str(tmp_path / "x.png"), bgr)
+    rgb = read_image_file(tmp_path / "x.png")
+    assert rgb.shape == (288, 432, 3) and rgb[0, 0].tolist() == [0, 0, 255]
+    with pytest.raises(AudioError, match="not a readable image"):
+        (tmp_path / "bad.png").write_text("nope")
+        read_image_file(tmp_path / "bad.png")
+
+
+def test_imagenet_normalisation():
+    batch = np.full((2, 4, 4, 3), 255, np.uint8)
+    x = normalize_images(batch)
+    assert tuple(x.shape) == (2, 3, 4, 4)
+    expected = (1.0 - IMAGENET_MEAN) / np.array([0.229, 0.224, 0.225])
+    np.testing.assert_allclose(x[0, :, 0, 0].numpy(), expected, rtol=1e-5)
