@@ -87,6 +87,124 @@ def cmd_features(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from .feature_cache import load_features
+    from .hparams import make_config
+    from .runs import RunStore
+    from .training import train
+
+    config = make_config(args.model, protocol=args.protocol, epochs=args.epochs, batch_size=args.batch_size,
+                         lr=args.lr, patience=args.patience, device=args.device, seed=args.seed,
+                         freeze_backbone=False if args.unfreeze else None,
+                         pretrained=False if args.no_pretrained else None, variant=args.variant)
+    ds = _open_dataset(args.data)
+    with _progress("features", "track") as p:
+        fs = load_features(ds, progress=p)
+    store = RunStore(args.runs) if args.runs else RunStore()
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=config.epochs, desc=f"train {config.model}", unit="epoch", dynamic_ncols=True)
+
+    def on_epoch(e):
+        bar.update(1)
+        bar.set_postfix(train_loss=f"{e.train_loss:.3f}", val_loss=f"{e.val_loss:.3f}", val_acc=f"{e.val_acc:.3f}")
+
+    try:
+        with _progress("backbone pass", "img") as p:
+            record = train(config, fs, store, on_epoch=on_epoch, progress=p,
+                           dataset_info={"label": ds.label, "fingerprint": ds.fingerprint, "root": str(ds.root)})
+    finally:
+        bar.close()
+    if record.get("weights_note") and config.pretrained and not record.get("pretrained") and record["input_kind"] == "image":
+        print(f"warning: {record['weights_note']}", file=sys.stderr)
+    _print_evaluation(record)
+    return 0
+
+
+def _print_evaluation(record: dict) -> None:
+    ev = record.get("evaluation") or {}
+    leak = "  [LEAKY paper protocol]" if record.get("leaky") else ""
+    print(f"run {record['run_id']}: {record['model']} on {record['dataset'].get('label')}, protocol {record['protocol']}"
+          f"{leak}, status {record['status']}, epochs {record.get('epochs_run')} (best {record.get('best_epoch')})")
+    for level in ("segment", "track"):
+        if level in ev:
+            m = ev[level]
+            print(f"  test {level:7s} accuracy {m['accuracy']:.3f}   macro F1 {m['macro_f1']:.3f}   (n={m['n']})")
+    if record.get("train_seconds") is not None:
+        print(f"  train time {record['train_seconds']:.1f} s on {record.get('device')}")
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation import report_frame
+    from .runs import RunStore
+
+    store = RunStore(args.runs) if args.runs else RunStore()
+    record = store.read(args.run_id)
+    if args.json:
+        print(json.dumps({k: record.get(k) for k in ("run_id", "model", "protocol", "leaky", "status", "dataset",
+                                                      "evaluation", "epochs_run", "train_seconds")}, indent=2))
+        return 0
+    if not record.get("evaluation"):
+        from .errors import CheckpointError
+
+        raise CheckpointError(f"run {args.run_id} has no evaluation (status: {record.get('status')})")
+    _print_evaluation(record)
+    for level in ("segment", "track"):
+        print(f"\n{level}-level report:")
+        print(report_frame(record["evaluation"][level]).round(3).to_string())
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .inference import predict
+    from .runs import RunStore
+
+    store = RunStore(args.runs) if args.runs else RunStore()
+    pred = predict(args.audio, args.run or None, store, device=args.device if args.device != "auto" else "cpu")
+    if not pred.results and not pred.refused:
+        from .errors import CheckpointError
+
+        raise CheckpointError("no trained runs to predict with; train one first (gtzan-studio train cnn)")
+    if args.json:
+        out = {rid: r.as_dict() for rid, r in pred.results.items()}
+        out.update({rid: {"error": why} for rid, why in pred.refused.items()})
+        print(json.dumps(out, indent=2))
+        return 0 if pred.results else 2
+    print(f"{Path(args.audio).name}: {pred.duration:.1f} s, {len(pred.mfcc)} segments"
+          + (" (truncated)" if pred.truncated else ""))
+    for rid, r in pred.results.items():
+        top3 = sorted(zip(GENRES, r.probs), key=lambda t: -t[1])[:3]
+        print(f"  {r.title:10s} {rid}  [{r.dataset}]  -> {r.top:9s} " + "  ".join(f"{g} {p:.2f}" for g, p in top3))
+    for rid, why in pred.refused.items():
+        print(f"  refused {rid}: {why}", file=sys.stderr)
+    if pred.results:
+        ens = pred.ensemble()
+        print(f"  ensemble -> {GENRES[int(ens.argmax())]} ({ens.max():.2f}), agreement {pred.agreement():.0%}")
+    return 0 if pred.results else 2
+
+
+def cmd_runs(args) -> int:
+    from .runs import RunStore
+
+    store = RunStore(args.runs) if args.runs else RunStore()
+    if args.delete:
+        store.delete(args.delete)
+        print(f"deleted run {args.delete}")
+        return 0
+    df = store.leaderboard(include_paper=not args.no_paper)
+    if args.json:
+        print(df.to_json(orient="records", indent=2))
+        return 0
+    if df.empty:
+        print("no runs yet")
+        return 0
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(df.drop(columns=["track_macro_f1"]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -121,12 +239,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_features)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    from .models import MODELS
+    from .splits import PROTOCOLS
+
+    p = sub.add_parser("train", help="train a model; prints test metrics and the run id")
+    p.add_argument("model", choices=list(MODELS))
+    p.add_argument("--data", help="GTZAN folder (default: the synthetic demo set)")
+    p.add_argument("--protocol", choices=list(PROTOCOLS), default=None, help="evaluation protocol (default: track)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--patience", type=int)
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--unfreeze", action="store_true", help="image models: fine-tune the whole backbone")
+    p.add_argument("--no-pretrained", action="store_true", help="image models: do not load ImageNet weights")
+    p.add_argument("--variant", help="resnext: resnext50_32x4d (default) or resnext101_32x8d")
+    p.add_argument("--runs", help="run store folder (default: checkpoints/)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="show a run's test metrics")
+    p.add_argument("run_id")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict the genre of an audio file with trained runs")
+    p.add_argument("audio")
+    p.add_argument("--run", action="append", help="run id (repeatable; default: all runs)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("runs", help="the leaderboard: all runs, best first, with the paper's results")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-paper", action="store_true", help="leave out the paper's reference rows")
+    p.add_argument("--delete", metavar="RUN_ID", help="delete a run")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_runs)
     return parser
-
-
-_EXTRA_COMMANDS: list = []
 
 
 def main(argv: list[str] | None = None) -> int:

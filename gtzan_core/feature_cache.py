@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -114,10 +115,21 @@ def _run_jobs(jobs: list[tuple], workers: int, progress):
             yield extract_track(job)
             report(progress, k + 1, total, "extracting features")
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker) as ex:
-        for k, result in enumerate(ex.map(extract_track, jobs, chunksize=4)):
-            yield result
-            report(progress, k + 1, total, "extracting features")
+    done = 0
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker) as ex:
+            for result in ex.map(extract_track, jobs, chunksize=4):
+                yield result
+                done += 1
+                report(progress, done, total, "extracting features")
+    except BrokenProcessPool as exc:
+        # e.g. a __main__ script without an ``if __name__ == "__main__"`` guard cannot
+        # be re-imported by spawned workers: carry on in this process
+        log.warning("worker processes failed (%s); extracting the remaining tracks in-process", exc)
+        for job in jobs[done:]:
+            yield extract_track(job)
+            done += 1
+            report(progress, done, total, "extracting features")
 
 
 def _sha(data: bytes) -> str:

@@ -64,3 +64,22 @@ def make_gtzan(root: Path, layout: str = "kaggle", per_genre: int = 2, seconds: 
 @pytest.fixture
 def gtzan_dir(tmp_path) -> Path:
     return make_gtzan(tmp_path / "gtzan")
+
+
+@pytest.fixture(scope="session")
+def tiny_features(tmp_path_factory):
+    """A tiny synthetic demo set (4 tracks x 10 genres, 6.2 s = 2 segments each) and its features."""
+    from gtzan_core.data import discover_dataset
+    from gtzan_core.data.synth import generate_demo
+    from gtzan_core.feature_cache import load_features
+
+    base = tmp_path_factory.mktemp("tiny")
+    ds = discover_dataset(generate_demo(base / "demo", per_genre=4, seconds=6.2, seed=11))
+    return load_features(ds, cache_dir=base / "features")
+
+
+@pytest.fixture(autouse=True)
+def offline_weights(monkeypatch, tmp_path_factory):
+    """No network in tests: never try to download ImageNet weights; empty hub cache."""
+    monkeypatch.setenv("GTZAN_STUDIO_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch-home")))

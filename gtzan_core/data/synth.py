@@ -30,11 +30,12 @@ from .discovery import SYNTH_MARKER
 
 SR = 22050
 TABLE = 2048
-SYNTH_VERSION = 1  # bump when the generator changes: the cache key follows
+SYNTH_VERSION = 2  # bump when the generator changes: the cache key follows
 
 DEFAULT_PER_GENRE = 20
 DEFAULT_SECONDS = 30.0
 DEFAULT_SEED = 0
+BORROW = 0.3  # probability that each element (drums, bass, chords, tempo) comes from another genre
 
 # Harmonic amplitude profiles of the instruments (index k -> harmonic k+1).
 _H = np.arange(1, 25)
@@ -185,14 +186,20 @@ def synth_track(genre: str, seconds: float = DEFAULT_SECONDS, seed: int = 0, ind
     """One synthetic track of ``genre`` as float32 mono at 22050 Hz, peak <= 0.9."""
     gi = GENRES.index(genre)
     rng = np.random.default_rng([seed, gi, index, SYNTH_VERSION])
-    style = STYLES[genre]
+    own = STYLES[genre]
     others = [g for g in GENRES if g != genre]
-    drums_style = STYLES[rng.choice(others)] if rng.random() < 0.2 else style
-    chord_inst = STYLES[rng.choice(others)].chord_inst if rng.random() < 0.25 else style.chord_inst
+
+    def borrow(p: float) -> Style:  # another genre's style, with probability p
+        return STYLES[others[int(rng.integers(len(others)))]] if rng.random() < p else own
+
+    # Each element may come from another genre: classes overlap like real genres do.
+    drums_style, bass_style, chord_style, tempo_style = borrow(BORROW), borrow(BORROW), borrow(BORROW), borrow(BORROW)
+    style = own
+    chord_inst = chord_style.chord_inst
 
     n = int(seconds * SR)
     syn = _Synth(n, rng)
-    tempo = rng.uniform(*style.tempo)
+    tempo = rng.uniform(*tempo_style.tempo)
     swing = float(np.clip(style.swing + rng.normal(0, 0.1), 0, 1))
     key = int(rng.integers(40, 52))  # E2..D#3 bass register
     times, step = _step_times(tempo, swing, bars=int(np.ceil(seconds / (16 * 60.0 / tempo / 4.0))) + 1)
@@ -210,17 +217,18 @@ def synth_track(genre: str, seconds: float = DEFAULT_SECONDS, seed: int = 0, ind
                 if ch == "x" or (name == "snare" and genre == "jazz" and rng.random() < 0.08):
                     syn.add("drums", kit[name], bar[s], mix["drums"] * rng.uniform(0.7, 1.0))
         # bass
-        bass_notes = _bass_line(style.bass, root, rng)
+        bass_notes = _bass_line(bass_style.bass, root, rng)
         for s, midi, dur_steps in bass_notes:
-            y = syn.note(style.bass_inst, _midi_hz(midi), dur_steps * step, 0.005, max(0.15, dur_steps * step))
-            if style.bass == "chug":
+            y = syn.note(bass_style.bass_inst, _midi_hz(midi), dur_steps * step, 0.005, max(0.15, dur_steps * step))
+            if bass_style.bass == "chug":
                 y = np.tanh(3 * y) * 0.5
             syn.add("bass", y, bar[s], mix["bass"])
         # chords
-        hits = [s for s, ch in enumerate(style.chord_rhythm) if ch == "x"]
+        rhythm = chord_style.chord_rhythm
+        hits = [s for s, ch in enumerate(rhythm) if ch == "x"]
         for k, s in enumerate(hits):
             nxt = hits[k + 1] if k + 1 < len(hits) else chord_dur_steps
-            sustain = style.chord_rhythm[s + 1:nxt].count("-") + 1 if "-" in style.chord_rhythm else 1
+            sustain = rhythm[s + 1:nxt].count("-") + 1 if "-" in rhythm else 1
             dur = sustain * step * (0.5 if genre == "reggae" else 0.95)
             attack = 0.15 if chord_inst == "strings" else 0.004
             for iv in chord:
@@ -248,10 +256,13 @@ def synth_track(genre: str, seconds: float = DEFAULT_SECONDS, seed: int = 0, ind
     # recording conditions: a random tone colour (one-pole low-pass) and noise
     from scipy.signal import lfilter
 
-    a = np.exp(-2 * np.pi * rng.uniform(2500, 9000) / SR)
+    a = np.exp(-2 * np.pi * rng.uniform(1500, 9000) / SR)
     y = lfilter([1 - a], [1, -a], y)
+    if rng.random() < 0.3:  # thin recording: one-pole high-pass
+        b = np.exp(-2 * np.pi * rng.uniform(80, 400) / SR)
+        y = lfilter([(1 + b) / 2, -(1 + b) / 2], [1, -b], y)
     y = y / (np.abs(y).max() + 1e-9)
-    y = y + rng.uniform(*style.noise) * rng.standard_normal(n) * 4
+    y = y + rng.uniform(*style.noise) * rng.uniform(1, 8) * rng.standard_normal(n)
     if genre == "hiphop" or rng.random() < 0.1:  # vinyl crackle
         clicks = rng.random(n) < 0.0004
         y = y + clicks * rng.uniform(-0.5, 0.5, n)

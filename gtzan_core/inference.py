@@ -1,0 +1,183 @@
+"""Prediction: an audio clip -> every selected run's genre probabilities.
+
+MFCC models score each 3 s segment; image models score each 30 s window (the
+last, shorter window is zero-padded like a short training track). Per-row
+probabilities are averaged into the clip's probabilities. Loaded models are kept
+in a small thread-safe LRU cache keyed by checkpoint file and modification time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import GENRES
+from .audio import AudioSource, load_audio
+from .errors import AudioError, CheckpointError
+from .features import ImageParams, MFCCParams, mfcc_segments, normalize_images, spectrogram_input
+from .runs import RunStore, load_checkpoint_file
+
+MAX_PREDICT_SECONDS = 600.0  # decode at most 10 minutes of an upload
+_CACHE_SIZE = 12
+_cache: "OrderedDict[tuple, tuple[torch.nn.Module, dict]]" = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def probabilities(logits: torch.Tensor) -> np.ndarray:
+    """The one place where logits become probabilities."""
+    return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+
+
+@dataclass
+class RunPrediction:
+    run_id: str
+    model: str
+    title: str
+    dataset: str
+    unit: str  # "segment" (3 s) or "window" (30 s)
+    starts: np.ndarray  # start time of each row, seconds
+    segment_probs: np.ndarray  # (rows, n_classes)
+    probs: np.ndarray  # (n_classes,)
+
+    @property
+    def top(self) -> str:
+        return GENRES[int(self.probs.argmax())]
+
+    def as_dict(self) -> dict:
+        return {"model": self.model, "dataset": self.dataset, "top": self.top,
+                "probabilities": {g: round(float(p), 6) for g, p in zip(GENRES, self.probs)},
+                "unit": self.unit, "segments": int(len(self.segment_probs))}
+
+
+@dataclass
+class Prediction:
+    audio: np.ndarray
+    sr: int
+    mfcc: np.ndarray  # (n_segments, frames, n_mfcc)
+    image: np.ndarray  # first window's model input image (uint8 RGB)
+    results: dict[str, RunPrediction] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # run id -> why
+    truncated: bool = False
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / self.sr
+
+    def ensemble(self) -> np.ndarray | None:
+        if not self.results:
+            return None
+        return np.mean([r.probs for r in self.results.values()], axis=0)
+
+    def agreement(self) -> float | None:
+        """Share of runs whose top genre equals the most common top genre."""
+        if not self.results:
+            return None
+        tops = [r.top for r in self.results.values()]
+        return max(tops.count(t) for t in set(tops)) / len(tops)
+
+
+def load_run_model(store: RunStore, run_id: str, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
+    """The run's best model (cached) and its checkpoint metadata."""
+    from .training import checkpoint_model
+
+    path = store.checkpoint_path(run_id)
+    if not path.is_file():
+        status = store.read(run_id).get("status", "?")
+        raise CheckpointError(f"run {run_id} has no saved model yet (status: {status})")
+    key = (str(path), path.stat().st_mtime_ns, str(device))
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    ckpt = load_checkpoint_file(path)
+    model = checkpoint_model(ckpt).to(device).eval()
+    with _cache_lock:
+        _cache[key] = (model, ckpt["meta"])
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return model, ckpt["meta"]
+
+
+def clear_model_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def _param_mismatch(expected: dict, actual: dict) -> list[str]:
+    return [f"{k}={actual.get(k)} (here {v})" for k, v in expected.items() if actual.get(k) != v]
+
+
+def image_windows(y: np.ndarray, mfcc: MFCCParams, image: ImageParams) -> tuple[np.ndarray, np.ndarray]:
+    """Model input images for each 30 s window: (n, size, size, 3) and start times."""
+    win = mfcc.track_samples
+    starts = [s for s in range(0, len(y), win) if len(y) - s >= mfcc.samples_per_segment] or [0]
+    imgs = np.stack([spectrogram_input(y[s:s + win], mfcc, image) for s in starts])
+    return imgs, np.array(starts) / mfcc.sr
+
+
+def predict(
+    audio: AudioSource | np.ndarray,
+    run_ids: list[str] | None = None,
+    store: RunStore | None = None,
+    device: str = "cpu",
+    mfcc: MFCCParams | None = None,
+    image: ImageParams | None = None,
+    max_seconds: float = MAX_PREDICT_SECONDS,
+) -> Prediction:
+    """Predict the genre of ``audio`` with each run in ``run_ids`` (default: every run
+    with a saved model). Runs whose feature parameters differ from ``mfcc``/``image``
+    are listed in ``refused`` with the reason instead of being used."""
+    store = store or RunStore()
+    mfcc = mfcc or MFCCParams()
+    image = image or ImageParams()
+    if isinstance(audio, np.ndarray):
+        y = np.asarray(audio, dtype=np.float32)[: int(max_seconds * mfcc.sr)]
+        if not np.all(np.isfinite(y)):
+            raise AudioError("the audio contains NaN or infinite samples")
+        truncated = len(audio) > len(y)
+    else:
+        y = load_audio(audio, sr=mfcc.sr, max_seconds=max_seconds + 1.0)
+        truncated = len(y) > max_seconds * mfcc.sr
+        y = y[: int(max_seconds * mfcc.sr)]
+    feats = mfcc_segments(y, mfcc.sr, mfcc)  # raises AudioError for a clip under one segment
+    seg_starts = np.arange(len(feats)) * mfcc.segment_seconds
+    images = None
+    if run_ids is None:
+        run_ids = [r["run_id"] for r in store.list() if store.checkpoint_path(r["run_id"]).is_file()]
+    result = Prediction(audio=y, sr=mfcc.sr, mfcc=feats, image=None, truncated=truncated)
+    for run_id in run_ids:
+        try:
+            model, meta = load_run_model(store, run_id, device)
+        except CheckpointError as exc:
+            result.refused[run_id] = str(exc)
+            continue
+        record = store.read(run_id)
+        kind = record.get("input_kind", "mfcc")
+        diff = _param_mismatch(mfcc.as_dict(), meta.get("mfcc_params", {}))
+        if kind == "image":
+            diff += _param_mismatch({"size": image.size}, meta.get("image_params", {}))
+        if diff:
+            result.refused[run_id] = (f"run {run_id} was trained with different feature parameters: "
+                                      + ", ".join(diff))
+            continue
+        with torch.inference_mode():
+            if kind == "image":
+                if images is None:
+                    images, win_starts = image_windows(y, mfcc, image)
+                x = normalize_images(images).to(device)
+                rows, starts, unit = probabilities(model(x)), win_starts, "window"
+            else:
+                x = torch.from_numpy(feats).to(device)
+                rows, starts, unit = probabilities(model(x)), seg_starts, "segment"
+        result.results[run_id] = RunPrediction(
+            run_id=run_id, model=meta["model"], title=record.get("title", meta["model"]),
+            dataset=(record.get("dataset") or {}).get("label", "?"), unit=unit, starts=starts,
+            segment_probs=rows, probs=rows.mean(0),
+        )
+    result.image = images[0] if images is not None else spectrogram_input(y[: mfcc.track_samples], mfcc, image)
+    return result

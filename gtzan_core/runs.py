@@ -1,0 +1,235 @@
+"""The run store: one folder per training run under ``checkpoints/``.
+
+``<root>/<run_id>/record.json`` holds everything about the run (model, settings,
+protocol, dataset, feature parameters, device, history, status, evaluation);
+``<root>/<run_id>/model.pt`` the best weights so far. Both are written to a
+temporary file and renamed into place, so a reader or a crash never sees half a
+file. Checkpoints hold tensors and plain data only and are read with
+``torch.load(..., weights_only=True)``: no pickled object is ever executed.
+
+A run marked ``running`` or ``queued`` whose process has died (same host, PID
+gone) or whose heartbeat is older than :data:`STALE_AFTER` seconds is reported as
+``failed``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import CheckpointError
+from .paths import runs_dir
+
+CHECKPOINT_FORMAT = 1
+STALE_AFTER = 3600.0
+ACTIVE = ("queued", "running")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=1, default=_json_default).encode())
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunStore:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root else runs_dir()
+
+    # -- paths -------------------------------------------------------------
+    def path(self, run_id: str) -> Path:
+        """The folder of ``run_id``; refuses ids that could point outside the store."""
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or ".." in run_id:
+            raise CheckpointError(f"invalid run id {run_id!r}")
+        return self.root / run_id
+
+    def exists(self, run_id: str) -> bool:
+        return (self.path(run_id) / "record.json").is_file()
+
+    # -- records -----------------------------------------------------------
+    def new_run(self, record: dict) -> str:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run_id = f"{stamp}-{record.get('model', 'run')}-{secrets.token_hex(3)}"
+        now = time.time()
+        record = {"run_id": run_id, "status": "queued", "created": now, "heartbeat": now,
+                  "pid": os.getpid(), "host": socket.gethostname(), **record}
+        self.path(run_id).mkdir(parents=True, exist_ok=False)
+        self.write_record(run_id, record)
+        return run_id
+
+    def write_record(self, run_id: str, record: dict) -> None:
+        atomic_write_json(self.path(run_id) / "record.json", record)
+
+    def update(self, run_id: str, **fields) -> dict:
+        record = self._read_raw(run_id)
+        record.update(fields)
+        record["heartbeat"] = time.time()
+        self.write_record(run_id, record)
+        return record
+
+    def _read_raw(self, run_id: str) -> dict:
+        path = self.path(run_id) / "record.json"
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise CheckpointError(f"no run {run_id!r} in {self.root}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"run {run_id!r}: record.json is damaged ({exc})") from None
+
+    def read(self, run_id: str) -> dict:
+        """The record of ``run_id``, with a dead active run marked failed."""
+        record = self._read_raw(run_id)
+        if record.get("status") in ACTIVE:
+            reason = self._death_reason(record)
+            if reason:
+                record.update(status="failed", error=reason, finished=time.time())
+                try:
+                    self.write_record(run_id, record)
+                except OSError:
+                    pass
+        return record
+
+    @staticmethod
+    def _death_reason(record: dict) -> str | None:
+        if record.get("host") == socket.gethostname() and record.get("pid"):
+            if not _pid_alive(int(record["pid"])):
+                return "the training process died (killed or crashed); the best checkpoint so far is kept"
+        if time.time() - float(record.get("heartbeat", 0)) > STALE_AFTER:
+            return f"no sign of life for over {STALE_AFTER / 60:.0f} minutes"
+        return None
+
+    def list(self) -> list[dict]:
+        """All readable records, newest first (damaged folders are skipped)."""
+        if not self.root.is_dir():
+            return []
+        out = []
+        for d in self.root.iterdir():
+            if d.is_dir() and (d / "record.json").is_file() and _RUN_ID.match(d.name):
+                try:
+                    out.append(self.read(d.name))
+                except CheckpointError:
+                    continue
+        return sorted(out, key=lambda r: r.get("created", 0), reverse=True)
+
+    def delete(self, run_id: str) -> None:
+        path = self.path(run_id)
+        if not path.is_dir():
+            raise CheckpointError(f"no run {run_id!r} in {self.root}")
+        record = self.read(run_id)
+        if record.get("status") in ACTIVE:
+            raise CheckpointError(f"run {run_id!r} is {record['status']}; stop it before deleting")
+        shutil.rmtree(path)
+
+    # -- checkpoints -------------------------------------------------------
+    def checkpoint_path(self, run_id: str) -> Path:
+        return self.path(run_id) / "model.pt"
+
+    def save_checkpoint(self, run_id: str, state_dict: dict, meta: dict) -> None:
+        import io
+
+        import torch
+
+        buf = io.BytesIO()
+        torch.save({"format": CHECKPOINT_FORMAT, "meta": meta,
+                    "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}}, buf)
+        atomic_write_bytes(self.checkpoint_path(run_id), buf.getvalue())
+
+    def load_checkpoint(self, run_id: str) -> dict:
+        return load_checkpoint_file(self.checkpoint_path(run_id))
+
+    def leaderboard(self, include_paper: bool = True) -> pd.DataFrame:
+        from .evaluation import PAPER_PROTOCOL, PAPER_RESULTS
+
+        rows = []
+        for r in self.list():
+            ev = r.get("evaluation") or {}
+            seg, trk = ev.get("segment") or {}, ev.get("track") or {}
+            rows.append({
+                "run_id": r["run_id"], "model": r.get("model"), "status": r.get("status"),
+                "protocol": r.get("protocol"), "dataset": r.get("dataset", {}).get("label"),
+                "segment_acc": seg.get("accuracy"), "track_acc": trk.get("accuracy"),
+                "macro_f1": seg.get("macro_f1"), "track_macro_f1": trk.get("macro_f1"),
+                "epochs": r.get("epochs_run"), "params": r.get("trainable_params"),
+                "train_s": r.get("train_seconds"), "device": r.get("device"),
+                "pretrained": r.get("pretrained"),
+                "date": pd.to_datetime(r.get("created", 0), unit="s").strftime("%Y-%m-%d %H:%M"),
+            })
+        if include_paper:
+            for model, res in PAPER_RESULTS.items():
+                rows.append({"run_id": f"paper:{model}", "model": model, "status": "reference",
+                             "protocol": PAPER_PROTOCOL, "dataset": "GTZAN (paper)",
+                             "segment_acc": res["accuracy"], "track_acc": None, "macro_f1": res["macro_f1"]})
+        df = pd.DataFrame(rows, columns=["run_id", "model", "status", "protocol", "dataset", "segment_acc", "track_acc",
+                                         "macro_f1", "track_macro_f1", "epochs", "params", "train_s", "device",
+                                         "pretrained", "date"])
+        key = df["track_acc"].fillna(df["segment_acc"]).fillna(-1)
+        return df.assign(_k=key).sort_values("_k", ascending=False, kind="stable").drop(columns="_k").reset_index(drop=True)
+
+
+def load_checkpoint_file(path: str | Path) -> dict:
+    """Load a checkpoint safely (tensors and plain data only) and check its shape."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path.name}: not a checkpoint (not a PyTorch file)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"(?:unsupported|Unsupported global:) GLOBAL ([\w.]+)", str(exc))
+        what = f"it holds a pickled object ({found.group(1)})" if found else "it holds more than plain weights"
+        raise CheckpointError(f"{path.name}: refused to load: {what}; only plain-weights checkpoints are accepted") from None
+    except Exception as exc:
+        raise CheckpointError(f"{path.name}: not a checkpoint ({type(exc).__name__}: {str(exc)[:160]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT or "state_dict" not in ckpt:
+        raise CheckpointError(f"{path.name}: not a GTZAN Studio checkpoint (format {CHECKPOINT_FORMAT})")
+    return ckpt

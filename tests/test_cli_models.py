@@ -1,0 +1,86 @@
+"""CLI: train, evaluate, predict, runs (on a tiny demo set)."""
+
+import json
+
+import pytest
+
+from gtzan_core.cli import main
+from tests.conftest import write_clip
+
+
+@pytest.fixture
+def tiny_demo_env(monkeypatch):
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
+
+
+def run(capsys, *argv):
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_evaluate_predict_runs(tiny_demo_env, tmp_path, capsys):
+    code, out, _ = run(capsys, "train", "cnn", "--epochs", "2", "--device", "cpu")
+    assert code == 0
+    assert "cnn on synthetic demo, protocol track" in out and "test segment accuracy" in out
+    run_id = out.split("run ")[1].split(":")[0]
+
+    code, out, _ = run(capsys, "evaluate", run_id, "--json")
+    ev = json.loads(out)
+    assert code == 0 and ev["run_id"] == run_id and 0 <= ev["evaluation"]["track"]["accuracy"] <= 1
+
+    code, out, _ = run(capsys, "evaluate", run_id)
+    assert "segment-level report:" in out and "macro avg" in out
+
+    mp3 = write_clip(tmp_path / "my song.mp3", "disco", seconds=8.0)
+    stereo = write_clip(tmp_path / "stereo44k.wav", "rock", seconds=8.0, sr=44100, channels=2)
+    for clip in (mp3, stereo):
+        code, out, _ = run(capsys, "predict", str(clip), "--run", run_id, "--json")
+        res = json.loads(out)[run_id]
+        assert code == 0 and res["model"] == "cnn" and res["top"] in res["probabilities"]
+        assert sum(res["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+
+    code, out, _ = run(capsys, "runs", "--json")
+    rows = json.loads(out)
+    assert code == 0 and rows[0]["run_id"] in (run_id, "paper:cnn")
+    assert {r["run_id"] for r in rows} >= {run_id, "paper:cnn", "paper:vgg19"}
+
+    code, out, _ = run(capsys, "runs", "--delete", run_id)
+    assert code == 0 and "deleted" in out
+    code, out, _ = run(capsys, "runs", "--no-paper")
+    assert out.strip() == "no runs yet"
+
+
+def test_train_image_model_warns_about_missing_weights(tiny_demo_env, capsys):
+    code, out, err = run(capsys, "train", "squeezenet", "--epochs", "1", "--device", "cpu")
+    assert code == 0 and "ImageNet weights not found" in err and "random initialisation" in err
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["train", "transformer"], "invalid choice: 'transformer'"),
+    (["train", "cnn", "--epochs", "0"], "epochs must be positive"),
+    (["train", "cnn", "--protocol", "filtered", "--epochs", "1"], "fault-filtered split needs real GTZAN"),
+    (["evaluate", "no-such-run"], "no run 'no-such-run'"),
+    (["evaluate", "../../etc"], "invalid run id"),
+    (["predict", "/no/such/file.wav"], "no such file"),
+    (["runs", "--delete", "ghost"], "no run 'ghost'"),
+])
+def test_cli_errors_are_one_line(tiny_demo_env, capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and "Traceback" not in err
+    line = err.strip().splitlines()[-1]  # progress bars may precede it on stderr
+    assert line.startswith("error: ") and needle in line
+
+
+def test_predict_without_runs_and_with_non_audio(tiny_demo_env, tmp_path, capsys):
+    clip = write_clip(tmp_path / "c.wav", "pop", seconds=4.0)
+    code, _, err = run(capsys, "predict", str(clip))
+    assert code == 2 and "no trained runs" in err
+    fake = tmp_path / "fake.wav"
+    fake.write_text("hello")
+    code, _, err = run(capsys, "predict", str(fake))
+    assert code == 2 and err.strip().startswith("error: fake.wav: not a readable audio file")

@@ -1,0 +1,97 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gtzan_core import GENRES
+from gtzan_core.errors import AudioError, CheckpointError
+from gtzan_core.features import MFCCParams
+from gtzan_core.hparams import make_config
+from gtzan_core.inference import clear_model_cache, load_run_model, predict
+from gtzan_core.runs import RunStore
+from gtzan_core.training import train
+from tests.conftest import write_clip
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_features, tmp_path_factory):
+    store = RunStore(tmp_path_factory.mktemp("runs"))
+    ids = {}
+    for name in ("cnn", "lstm", "squeezenet"):
+        rec = train(make_config(name, epochs=2, device="cpu"), tiny_features, store)
+        ids[name] = rec["run_id"]
+    return store, ids
+
+
+def test_predict_with_every_run(trained, tmp_path):
+    store, ids = trained
+    clip = write_clip(tmp_path / "song.wav", "metal", seconds=40.0)
+    pred = predict(clip, store=store)
+    assert set(pred.results) == set(ids.values()) and not pred.refused
+    cnn = pred.results[ids["cnn"]]
+    assert cnn.unit == "segment" and cnn.segment_probs.shape == (13, 10)  # 40 s -> 13 whole segments
+    np.testing.assert_allclose(cnn.segment_probs.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(cnn.probs, cnn.segment_probs.mean(0), rtol=1e-6)
+    assert cnn.top in GENRES and cnn.dataset == "synthetic demo"
+    sq = pred.results[ids["squeezenet"]]
+    assert sq.unit == "window" and sq.segment_probs.shape == (2, 10) and sq.starts.tolist() == [0.0, 30.0]
+    assert pred.mfcc.shape == (13, 130, 13) and pred.image.shape == (224, 224, 3)
+    assert pred.ensemble().shape == (10,) and 0 < pred.agreement() <= 1
+    json.dumps({k: r.as_dict() for k, r in pred.results.items()})
+
+
+def test_predict_matches_the_model_on_cached_features(trained, tiny_features):
+    """Inference on a training track reproduces the model's output on the cached MFCCs."""
+    from gtzan_core.audio import load_audio
+    from gtzan_core.data import discover_dataset
+
+    store, ids = trained
+    ds = discover_dataset(tiny_features.path.parents[1] / "demo")
+    y = load_audio(ds.tracks.audio_path[0])
+    pred = predict(y, [ids["cnn"]], store=store)
+    model, _ = load_run_model(store, ids["cnn"])
+    with torch.no_grad():
+        expected = torch.softmax(model(torch.from_numpy(tiny_features.mfcc[:2])), 1).numpy()
+    np.testing.assert_allclose(pred.results[ids["cnn"]].segment_probs, expected, atol=2e-4)
+
+
+def test_loaded_models_are_cached(trained):
+    store, ids = trained
+    clear_model_cache()
+    a, _ = load_run_model(store, ids["lstm"])
+    b, _ = load_run_model(store, ids["lstm"])
+    assert a is b
+
+
+def test_mismatched_feature_parameters_are_refused(trained, tmp_path):
+    store, ids = trained
+    clip = write_clip(tmp_path / "c.wav", "pop", seconds=7.0)
+    pred = predict(clip, [ids["cnn"]], store=store, mfcc=MFCCParams(n_mfcc=20))
+    assert not pred.results
+    assert "different feature parameters: n_mfcc=13 (here 20)" in pred.refused[ids["cnn"]]
+
+
+def test_checkpoint_that_does_not_fit_its_model_is_refused(trained, tmp_path):
+    store, ids = trained
+    src = store.load_checkpoint(ids["cnn"])
+    rid = store.new_run({"model": "cnn", "input_kind": "mfcc", "status": "finished"})
+    meta = dict(src["meta"], model="mlp", options={"frames": 130, "n_mfcc": 13})  # cnn weights, mlp config
+    store.save_checkpoint(rid, src["state_dict"], meta)
+    pred = predict(write_clip(tmp_path / "c.wav", "pop", seconds=4.0), [rid], store=store)
+    assert "does not fit model 'mlp'" in pred.refused[rid]
+
+
+def test_too_short_clip_and_unknown_run(trained, tmp_path):
+    store, ids = trained
+    with pytest.raises(AudioError, match="clip is 2.0 s long"):
+        predict(write_clip(tmp_path / "short.wav", "pop", seconds=2.0), store=store)
+    pred = predict(write_clip(tmp_path / "ok.wav", "pop", seconds=4.0), ["nope-run"], store=store)
+    assert "no run 'nope-run'" in pred.refused["nope-run"]
+
+
+def test_long_upload_is_truncated(trained, tmp_path):
+    store, ids = trained
+    clip = write_clip(tmp_path / "long.flac", "jazz", seconds=20.0)
+    pred = predict(clip, [ids["cnn"]], store=store, max_seconds=9.0)
+    assert pred.truncated and pred.duration == pytest.approx(9.0) and len(pred.mfcc) == 3

@@ -1,0 +1,93 @@
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from gtzan_core.errors import CheckpointError
+from gtzan_core.runs import RunStore, load_checkpoint_file
+
+
+def test_round_trip_list_and_delete(tmp_path):
+    store = RunStore(tmp_path)
+    rid = store.new_run({"model": "cnn", "protocol": "track"})
+    assert store.read(rid)["status"] == "queued"
+    store.update(rid, status="finished", evaluation={"segment": {"accuracy": 0.5}})
+    store.save_checkpoint(rid, {"w": torch.ones(2)}, {"model": "cnn"})
+    assert store.load_checkpoint(rid)["state_dict"]["w"].tolist() == [1.0, 1.0]
+    assert [r["run_id"] for r in store.list()] == [rid]
+    board = store.leaderboard()
+    assert board.iloc[0]["run_id"] == rid or board.iloc[0]["status"] == "reference"
+    assert {"paper:cnn", rid} <= set(board.run_id)
+    store.delete(rid)
+    assert store.list() == [] and not (tmp_path / rid).exists()
+
+
+def test_dead_process_marks_run_failed(tmp_path):
+    store = RunStore(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    rid = store.new_run({"model": "mlp"})
+    store.update(rid, status="running", pid=proc.pid)
+    record = store.read(rid)
+    assert record["status"] == "failed" and "process died" in record["error"]
+    assert store.read(rid)["status"] == "failed"  # persisted
+
+
+def test_stale_heartbeat_marks_run_failed(tmp_path):
+    store = RunStore(tmp_path)
+    rid = store.new_run({"model": "mlp"})
+    rec = store.read(rid)
+    rec.update(status="running", host="another-host", heartbeat=time.time() - 7200)
+    store.write_record(rid, rec)
+    assert store.read(rid)["status"] == "failed"
+
+
+def test_running_run_of_this_process_stays_running(tmp_path):
+    store = RunStore(tmp_path)
+    rid = store.new_run({"model": "mlp"})
+    store.update(rid, status="running")
+    assert store.read(rid)["status"] == "running"
+    with pytest.raises(CheckpointError, match="stop it before deleting"):
+        store.delete(rid)
+
+
+@pytest.mark.parametrize("bad", ["../etc", "a/b", "", ".hidden", "x" * 200])
+def test_run_ids_cannot_escape_the_store(tmp_path, bad):
+    with pytest.raises(CheckpointError, match="invalid run id"):
+        RunStore(tmp_path).path(bad)
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.environ.get('EXPLOIT_MARKER', '/tmp/gtzan-exploit')}",))
+
+
+def test_pickled_code_in_a_checkpoint_is_never_run(tmp_path, monkeypatch):
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("EXPLOIT_MARKER", str(marker))
+    path = tmp_path / "model.pt"
+    torch.save({"format": 1, "meta": {}, "state_dict": {}, "payload": Exploit()}, path)
+    with pytest.raises(CheckpointError, match=r"refused to load: it holds a pickled object \(posix.system\)"):
+        load_checkpoint_file(path)
+    assert not marker.exists()
+
+
+def test_non_checkpoints_are_clear_errors(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(os.urandom(256))
+    with pytest.raises(CheckpointError, match="not a checkpoint"):
+        load_checkpoint_file(junk)
+    truncated = tmp_path / "trunc.pt"
+    torch.save({"format": 1, "meta": {}, "state_dict": {"w": torch.zeros(1000)}}, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:-300])
+    with pytest.raises(CheckpointError, match="trunc.pt: not a checkpoint"):
+        load_checkpoint_file(truncated)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, other)
+    with pytest.raises(CheckpointError, match="not a GTZAN Studio checkpoint"):
+        load_checkpoint_file(other)
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        load_checkpoint_file(tmp_path / "missing.pt")
