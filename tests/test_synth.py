@@ -13,21 +13,22 @@ def test_deterministic_by_seed_and_varied_per_track():
 
 
 def test_genres_are_learnable_from_mfcc_statistics():
-    """A nearest-centroid classifier on MFCC mean/std, fitted on 2 tracks per genre,
-    labels 2 unseen tracks per genre far above chance (10%)."""
+    """A nearest-centroid classifier on MFCC mean/std, fitted on 4 tracks per genre,
+    labels 4 unseen tracks per genre well above chance (10%), and far from perfectly:
+    genres borrow drums, bass, chords and tempo from each other."""
     import librosa
 
     def stats(genre, i):
         m = librosa.feature.mfcc(y=synth_track(genre, 6.0, seed=7, index=i), sr=22050, n_mfcc=13)
         return np.r_[m.mean(1), m.std(1)]
 
-    feats = np.array([[stats(g, i) for i in range(4)] for g in GENRES])  # (genre, track, dim)
+    feats = np.array([[stats(g, i) for i in range(8)] for g in GENRES])  # (genre, track, dim)
     scale = feats.reshape(-1, feats.shape[-1]).std(0) + 1e-6
-    centroids = feats[:, :2].mean(1) / scale
-    test = feats[:, 2:] / scale
+    centroids = feats[:, :4].mean(1) / scale
+    test = feats[:, 4:] / scale
     pred = np.linalg.norm(test[:, :, None, :] - centroids[None, None], axis=-1).argmin(-1)
     accuracy = (pred == np.arange(len(GENRES))[:, None]).mean()
-    assert accuracy >= 0.5
+    assert 0.3 <= accuracy <= 0.9
 
 
 def test_generate_writes_gtzan_layout(tmp_path):
