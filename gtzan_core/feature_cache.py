@@ -18,10 +18,8 @@ import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +36,6 @@ log = logging.getLogger(__name__)
 
 EXTRACTOR_VERSION = 1
 ARRAYS = ("mfcc", "seg_track", "seg_index", "images")
-IN_PROCESS_BELOW = 24  # tracks: below this, worker start-up costs more than it saves
 
 
 @dataclass
@@ -82,12 +79,6 @@ def cache_key(dataset: Dataset, mfcc: MFCCParams, image: ImageParams) -> str:
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def extract_track(job: tuple) -> tuple:
     """Worker: (index, audio path, image path, mfcc params, image params) ->
     (index, mfcc | None, image | None, image source, error | None)."""
@@ -109,27 +100,22 @@ def extract_track(job: tuple) -> tuple:
 
 
 def _run_jobs(jobs: list[tuple], workers: int, progress):
+    """Run :func:`extract_track` over ``jobs`` on ``workers`` threads, yielding in order.
+
+    Threads, not processes: decoding (libsndfile) and the torch/numpy/OpenCV
+    kernels release the GIL, so threads keep both cores busy without the seconds
+    of start-up (re-importing torch) that worker processes cost.
+    """
     total = len(jobs)
-    if workers <= 1 or total < IN_PROCESS_BELOW:
+    if workers <= 1 or total < 2:
         for k, job in enumerate(jobs):
             yield extract_track(job)
             report(progress, k + 1, total, "extracting features")
         return
-    done = 0
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker) as ex:
-            for result in ex.map(extract_track, jobs, chunksize=4):
-                yield result
-                done += 1
-                report(progress, done, total, "extracting features")
-    except BrokenProcessPool as exc:
-        # e.g. a __main__ script without an ``if __name__ == "__main__"`` guard cannot
-        # be re-imported by spawned workers: carry on in this process
-        log.warning("worker processes failed (%s); extracting the remaining tracks in-process", exc)
-        for job in jobs[done:]:
-            yield extract_track(job)
-            done += 1
-            report(progress, done, total, "extracting features")
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        for k, result in enumerate(ex.map(extract_track, jobs)):
+            yield result
+            report(progress, k + 1, total, "extracting features")
 
 
 def _sha(data: bytes) -> str:
@@ -206,7 +192,7 @@ def load_features(
     """MFCC segments and spectrogram images of every track of ``dataset``.
 
     Served from the cache when an intact entry exists; otherwise extracted with
-    ``workers`` processes (default: all CPU cores) and cached. Tracks that fail to
+    ``workers`` threads (default: the CPU cores, at most 4) and cached. Tracks that fail to
     decode are listed in ``failed`` with the reason and left out.
     """
     mfcc = mfcc or MFCCParams()
@@ -220,7 +206,7 @@ def load_features(
     t0 = time.perf_counter()
     rows = dataset.tracks.reset_index(drop=True)
     jobs = [(i, r.audio_path, r.image_path, mfcc, image) for i, r in enumerate(rows.itertuples())]
-    workers = workers or os.cpu_count() or 1
+    workers = workers or min(4, os.cpu_count() or 1)
     mfccs: list[np.ndarray | None] = [None] * len(jobs)
     images: list[np.ndarray | None] = [None] * len(jobs)
     sources: list[str | None] = [None] * len(jobs)

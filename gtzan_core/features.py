@@ -137,20 +137,35 @@ def mfcc_reference(y: np.ndarray, params: MFCCParams = MFCCParams(), max_segment
     return np.stack(out).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=8)
-def _mfcc_constants(params: MFCCParams, device: str):
+@functools.lru_cache(maxsize=16)
+def _constants(params: MFCCParams, n_mels: int, device: str):
+    """Hann window, mel filter bank (librosa's, Slaney norm) and DCT-II matrix on ``device``."""
     import librosa
     import scipy.fft
     import torch
 
-    mel = librosa.filters.mel(sr=params.sr, n_fft=params.n_fft, n_mels=params.n_mels)
-    dct = scipy.fft.dct(np.eye(params.n_mels), type=2, norm="ortho", axis=0)[: params.n_mfcc]
+    mel = librosa.filters.mel(sr=params.sr, n_fft=params.n_fft, n_mels=n_mels)
+    dct = scipy.fft.dct(np.eye(n_mels), type=2, norm="ortho", axis=0)[: params.n_mfcc]
     window = torch.hann_window(params.n_fft, periodic=True, device=device)
     return (
         window,
         torch.as_tensor(mel, dtype=torch.float32, device=device),
         torch.as_tensor(dct, dtype=torch.float32, device=device),
     )
+
+
+def _mel_db(x, params: MFCCParams, n_mels: int):
+    """(B, samples) tensor -> (B, n_mels, frames) dB, clipped at each row's max - 80 dB
+    (librosa's ``power_to_db(..., top_db=80)`` applied per row)."""
+    import torch
+
+    window, mel, _ = _constants(params, n_mels, str(x.device))
+    spec = torch.stft(
+        x, params.n_fft, params.hop_length, window=window, center=True, pad_mode="constant", return_complex=True
+    )
+    power = spec.real.square() + spec.imag.square()  # (B, 1 + n_fft/2, T)
+    db = 10.0 * torch.log10(torch.clamp(torch.matmul(mel, power), min=1e-10))
+    return torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - 80.0)
 
 
 def mfcc_from_segments(segments, params: MFCCParams = MFCCParams(), device: str | None = None):
@@ -164,15 +179,8 @@ def mfcc_from_segments(segments, params: MFCCParams = MFCCParams(), device: str 
     x = torch.as_tensor(segments, dtype=torch.float32)
     if device is not None:
         x = x.to(device, non_blocking=True)
-    window, mel, dct = _mfcc_constants(params, str(x.device))
-    spec = torch.stft(
-        x, params.n_fft, params.hop_length, window=window, center=True, pad_mode="constant", return_complex=True
-    )
-    power = spec.real.square() + spec.imag.square()  # (B, 1 + n_fft/2, T)
-    mel_power = torch.matmul(mel, power)  # (B, n_mels, T)
-    db = 10.0 * torch.log10(torch.clamp(mel_power, min=1e-10))
-    db = torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - 80.0)  # top_db per segment
-    return torch.matmul(dct, db).transpose(1, 2).contiguous()  # (B, T, n_mfcc)
+    _, _, dct = _constants(params, params.n_mels, str(x.device))
+    return torch.matmul(dct, _mel_db(x, params, params.n_mels)).transpose(1, 2).contiguous()
 
 
 def mfcc_segments(
@@ -206,14 +214,15 @@ def render_spectrogram_image(y: np.ndarray, mfcc: MFCCParams = MFCCParams(), ima
     RGB uint8 image of the Kaggle PNG geometry: (render_height, render_width, 3),
     low frequencies at the bottom, magma colour map."""
     import cv2
-    import librosa
+    import torch
 
     n = mfcc.track_samples
     y = np.asarray(y[:n], dtype=np.float32)
     if len(y) < n:
         y = np.pad(y, (0, n - len(y)))
-    S = librosa.feature.melspectrogram(y=y, sr=mfcc.sr, n_fft=mfcc.n_fft, hop_length=mfcc.hop_length, n_mels=image.n_mels)
-    db = librosa.power_to_db(S, ref=np.max, top_db=80.0)  # in [-80, 0]
+    with torch.inference_mode():  # = librosa.power_to_db(melspectrogram(y), ref=np.max, top_db=80)
+        db = _mel_db(torch.from_numpy(y)[None], mfcc, image.n_mels)[0]
+        db = (db - db.max()).numpy()  # in [-80, 0]
     grey = np.clip((db + 80.0) * (255.0 / 80.0), 0, 255).astype(np.uint8)[::-1]
     grey = cv2.resize(grey, (image.render_width, image.render_height), interpolation=cv2.INTER_LINEAR)
     bgr = cv2.applyColorMap(grey, cv2.COLORMAP_MAGMA)

@@ -82,9 +82,8 @@ def test_png_images_are_used_when_present(tmp_path):
     assert fs.images[0, 0, 0].tolist() == [200, 0, 0]  # the red PNG, as RGB
 
 
-def test_parallel_extraction_equals_serial(ds, monkeypatch, tmp_path):
+def test_parallel_extraction_equals_serial(ds, tmp_path):
     serial = fc.load_features(ds, workers=1, cache_dir=tmp_path / "c1")
-    monkeypatch.setattr(fc, "IN_PROCESS_BELOW", 0)
     parallel = fc.load_features(ds, workers=2, cache_dir=tmp_path / "c2")
     np.testing.assert_array_equal(serial.mfcc, parallel.mfcc)
     np.testing.assert_array_equal(serial.images, parallel.images)
