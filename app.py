@@ -1,7 +1,14 @@
-"""GTZAN Genre Studio: Streamlit entry point (``streamlit run app.py``)."""
+"""GTZAN Genre Studio: ``streamlit run app.py``."""
 
 import streamlit as st
 
 st.set_page_config(page_title="GTZAN Genre Studio", page_icon="🎵", layout="wide")
-st.title("GTZAN Genre Studio")
-st.info("The app pages are being built. Use the CLI meanwhile: `python -m gtzan_core --help`.")
+
+pages = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/train.py", title="Train", icon="🏋️"),
+    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
+    st.Page("pages/predict.py", title="Predict", icon="🎧"),
+    st.Page("pages/leaderboard.py", title="Leaderboard", icon="🏆"),
+]
+st.navigation(pages).run()

@@ -82,13 +82,38 @@ def _tv():
     return tvm
 
 
+RESNEXT_VARIANTS = ("resnext50_32x4d", "resnext101_32x8d")
+
+
+def imagenet_weights(model_name: str, variant: str = "resnext50_32x4d"):
+    """torchvision's ImageNet weight enum for one of our image models."""
+    tvm = _tv()
+    if model_name == "vgg19":
+        return tvm.VGG19_Weights.IMAGENET1K_V1
+    if model_name == "squeezenet":
+        return tvm.SqueezeNet1_1_Weights.IMAGENET1K_V1
+    if model_name == "resnext":
+        if variant not in RESNEXT_VARIANTS:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"unknown ResNeXt variant {variant!r}; choose {', '.join(RESNEXT_VARIANTS)}")
+        return (tvm.ResNeXt101_32X8D_Weights.IMAGENET1K_V2 if variant == "resnext101_32x8d"
+                else tvm.ResNeXt50_32X4D_Weights.IMAGENET1K_V2)
+    raise ValueError(model_name)
+
+
+def imagenet_weights_available(model_name: str, variant: str = "resnext50_32x4d") -> bool:
+    """Whether the hub cache already holds the ImageNet weights of ``model_name``."""
+    return weights_path(imagenet_weights(model_name, variant)).is_file()
+
+
 def build_vgg19(n_classes: int = 10, pretrained: bool = True, frozen: bool = True, hidden: int = 512,
                 dropout: float = 0.5):
     """VGG19 (Simonyan & Zisserman 2014): the convolutional part, average pool removed,
     classifier replaced by Linear(25088, hidden) -> ReLU -> Dropout -> Linear(hidden, classes)."""
     tvm = _tv()
     net = tvm.vgg19(weights=None)
-    status = load_imagenet_weights(net, tvm.VGG19_Weights.IMAGENET1K_V1) if pretrained else WeightsStatus(False, "not requested")
+    status = load_imagenet_weights(net, imagenet_weights("vgg19")) if pretrained else WeightsStatus(False, "not requested")
     backbone = nn.Sequential(net.features, nn.Flatten())
     head = nn.Sequential(nn.Linear(512 * 7 * 7, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_classes))
     return FineTuneModel(backbone, head, frozen), status
@@ -96,17 +121,8 @@ def build_vgg19(n_classes: int = 10, pretrained: bool = True, frozen: bool = Tru
 
 def build_resnext(n_classes: int = 10, pretrained: bool = True, frozen: bool = True, variant: str = "resnext50_32x4d"):
     """ResNeXt (torchvision ``resnext50_32x4d`` or ``resnext101_32x8d``) with ``fc`` replaced."""
-    tvm = _tv()
-    table = {
-        "resnext50_32x4d": (tvm.resnext50_32x4d, tvm.ResNeXt50_32X4D_Weights.IMAGENET1K_V2),
-        "resnext101_32x8d": (tvm.resnext101_32x8d, tvm.ResNeXt101_32X8D_Weights.IMAGENET1K_V2),
-    }
-    if variant not in table:
-        from ..errors import ConfigError
-
-        raise ConfigError(f"unknown ResNeXt variant {variant!r}; choose {', '.join(table)}")
-    ctor, weights = table[variant]
-    net = ctor(weights=None)
+    weights = imagenet_weights("resnext", variant)  # validates the variant
+    net = getattr(_tv(), variant)(weights=None)
     status = load_imagenet_weights(net, weights) if pretrained else WeightsStatus(False, "not requested")
     width = net.fc.in_features
     net.fc = nn.Identity()
@@ -118,6 +134,7 @@ def build_squeezenet(n_classes: int = 10, pretrained: bool = True, frozen: bool 
     512 -> classes 1x1 conv (then ReLU and global average pool, as in torchvision)."""
     tvm = _tv()
     net = tvm.squeezenet1_1(weights=None)
-    status = load_imagenet_weights(net, tvm.SqueezeNet1_1_Weights.IMAGENET1K_V1) if pretrained else WeightsStatus(False, "not requested")
+    status = load_imagenet_weights(net, imagenet_weights("squeezenet")) if pretrained else WeightsStatus(False, "not requested")
     head = nn.Sequential(nn.Dropout(dropout), nn.Conv2d(512, n_classes, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     return FineTuneModel(net.features, head, frozen), status
+

@@ -1,0 +1,196 @@
+"""Background training jobs for the app (and anything else that wants them).
+
+A :class:`JobManager` owns a queue and one worker thread per device *slot*
+(default one): jobs wait in a visible queue and only one job uses the GPU (or the
+CPU) at a time, so two users pressing Start together queue instead of running
+out of memory. Each job is recorded in the run store as soon as it is submitted
+(status ``queued``), so every user of a shared app sees every job, and the
+record outlives the browser tab, page switches and reruns. Workers never touch
+Streamlit; pages read the records.
+
+Stopping a queued job removes it from the queue (it never starts); stopping a
+running job sets its cancel flag, and the trainer keeps the best checkpoint.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .errors import StudioError
+from .hparams import TrainConfig
+from .runs import RunStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    run_id: str
+    config: TrainConfig
+    data_path: str | None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    submitted: float = field(default_factory=time.time)
+
+
+class JobManager:
+    def __init__(self, store: RunStore | None = None, slots: int = 1, feature_loader=None):
+        self.store = store or RunStore()
+        self._queue: "queue.Queue[Job | None]" = queue.Queue()
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+        self._feature_loader = feature_loader
+        self._workers = [threading.Thread(target=self._work, name=f"gtzan-train-{i}", daemon=True) for i in range(slots)]
+        for w in self._workers:
+            w.start()
+
+    # -- public API ----------------------------------------------------------
+    def submit(self, config: TrainConfig, data_path: str | None = None) -> str:
+        """Queue a training job; returns its run id immediately."""
+        from .models import get_spec
+
+        config.validate()
+        spec = get_spec(config.model)
+        run_id = self.store.new_run({
+            "model": config.model, "title": spec.title, "input_kind": spec.input_kind, "protocol": config.protocol,
+            "config": config.as_dict(), "dataset": {"label": "pending", "root": data_path}, "history": [],
+            "phase": "queued",
+        })
+        job = Job(run_id, config, data_path)
+        with self._lock:
+            self._jobs[run_id] = job
+        self._queue.put(job)
+        return run_id
+
+    def cancel(self, run_id: str) -> None:
+        """Stop a job: a queued one never starts; a running one stops after the current batch."""
+        with self._lock:
+            job = self._jobs.get(run_id)
+        if job is None:
+            record = self.store.read(run_id)
+            if record.get("status") in ("queued", "running"):
+                raise StudioError(f"run {run_id} is not managed by this server; it cannot be stopped here")
+            return
+        job.cancel.set()
+        with self._lock:
+            queued = run_id not in self._running
+        if queued:
+            self.store.update(run_id, status="cancelled", phase="done", finished=time.time(),
+                              error="stopped while queued; never started")
+
+    def queue_position(self, run_id: str) -> int | None:
+        """1 for the next job to start, ... ; None when not queued here."""
+        with self._lock:
+            waiting = [j for j in self._jobs.values() if j.run_id not in self._running and not j.cancel.is_set()]
+        waiting.sort(key=lambda j: j.submitted)
+        for k, j in enumerate(waiting, 1):
+            if j.run_id == run_id:
+                return k
+        return None
+
+    def active(self) -> list[str]:
+        with self._lock:
+            return [rid for rid, j in self._jobs.items() if not j.cancel.is_set() or rid in self._running]
+
+    def is_idle(self) -> bool:
+        with self._lock:
+            return not self._jobs
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.is_idle():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def shutdown(self) -> None:
+        for _ in self._workers:
+            self._queue.put(None)
+
+    # -- worker --------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                if job.cancel.is_set():
+                    continue  # cancelled while queued: never starts
+                with self._lock:
+                    self._running.add(job.run_id)
+                self._run(job)
+            except Exception:  # the record already says failed; keep the worker alive
+                log.exception("job %s failed", job.run_id)
+            finally:
+                with self._lock:
+                    self._running.discard(job.run_id)
+                    self._jobs.pop(job.run_id, None)
+                self._release_memory()
+
+    def _run(self, job: Job) -> None:
+        from .data import open_dataset
+        from .feature_cache import load_features
+        from .training import train
+
+        store = self.store
+        try:
+            store.update(job.run_id, status="running", phase="features")
+
+            def feature_progress(done, total, message):
+                if job.cancel.is_set():
+                    raise _Stop()
+                store.update(job.run_id, progress={"done": done, "total": total, "message": message})
+
+            ds = open_dataset(job.data_path, progress=feature_progress)
+            fs = (self._feature_loader or load_features)(ds, progress=feature_progress)
+            dataset_info = {"label": ds.label, "fingerprint": ds.fingerprint, "root": str(ds.root)}
+            store.update(job.run_id, dataset=dataset_info, progress=None)
+            train(job.config, fs, store, cancel=job.cancel, run_id=job.run_id, dataset_info=dataset_info,
+                  progress=lambda d, t, m: store.update(job.run_id, progress={"done": d, "total": t, "message": m}))
+        except _Stop:
+            store.update(job.run_id, status="cancelled", phase="done", finished=time.time(),
+                         error="stopped while preparing features")
+        except StudioError as exc:
+            store.update(job.run_id, status="failed", phase="done", error=str(exc), finished=time.time())
+        except Exception as exc:
+            record = store.read(job.run_id)
+            if record.get("status") != "failed":
+                store.update(job.run_id, status="failed", phase="done", error=f"{type(exc).__name__}: {exc}",
+                             finished=time.time())
+            raise
+
+    @staticmethod
+    def _release_memory() -> None:
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except Exception:  # pragma: no cover - best effort
+            pass
+
+
+class _Stop(Exception):
+    pass
+
+
+def job_progress(record: dict) -> dict:
+    """Progress numbers for a run record: epoch, total epochs, fraction, ETA seconds."""
+    history = record.get("history") or []
+    total = int((record.get("config") or {}).get("epochs") or 1)
+    epoch = len(history)
+    eta = None
+    if history and record.get("status") == "running":
+        per_epoch = history[-1]["elapsed"] / epoch
+        patience = int((record.get("config") or {}).get("patience") or total)
+        since_best = epoch - int(record.get("best_epoch") or epoch)
+        remaining = min(total - epoch, max(patience - since_best, 0))
+        eta = per_epoch * remaining
+    return {"epoch": epoch, "total": total, "fraction": min(1.0, epoch / total), "eta": eta}

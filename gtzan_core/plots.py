@@ -1,0 +1,97 @@
+"""Plotly figures for the app (pure functions: data in, figure out)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from . import GENRES
+
+_LAYOUT = dict(margin=dict(l=40, r=20, t=40, b=40), height=320, legend=dict(orientation="h", y=-0.2))
+
+
+def loss_figure(history: list[dict], title: str = "") -> go.Figure:
+    """Train/validation loss (left axis) and accuracy (right axis) per epoch."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    epochs = [h["epoch"] for h in history]
+    fig.add_scatter(x=epochs, y=[h["train_loss"] for h in history], name="train loss", mode="lines+markers")
+    fig.add_scatter(x=epochs, y=[h["val_loss"] for h in history], name="val loss", mode="lines+markers")
+    fig.add_scatter(x=epochs, y=[h["train_acc"] for h in history], name="train acc", line=dict(dash="dot"),
+                    secondary_y=True)
+    fig.add_scatter(x=epochs, y=[h["val_acc"] for h in history], name="val acc", line=dict(dash="dot"),
+                    secondary_y=True)
+    best = [h for h in history if h.get("best")]
+    if best:
+        fig.add_vline(x=best[-1]["epoch"], line=dict(color="gray", dash="dash"))
+    fig.update_layout(title=title, xaxis_title="epoch", **_LAYOUT)
+    fig.update_yaxes(title_text="loss", secondary_y=False)
+    fig.update_yaxes(title_text="accuracy", range=[0, 1], secondary_y=True)
+    return fig
+
+
+def confusion_figure(metrics: dict, title: str = "") -> go.Figure:
+    cm = np.array(metrics["confusion"])
+    names = list(GENRES[: len(cm)])
+    fig = go.Figure(go.Heatmap(z=cm, x=names, y=names, colorscale="Blues", text=cm, texttemplate="%{text}",
+                               hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
+                      **{**_LAYOUT, "height": 420})
+    return fig
+
+
+def probabilities_figure(results: dict, ensemble: np.ndarray | None = None) -> go.Figure:
+    """Grouped bars: one group per genre, one bar per run (and the ensemble)."""
+    fig = go.Figure()
+    for run_id, r in results.items():
+        fig.add_bar(x=list(GENRES), y=r.probs, name=f"{r.title} · {run_id[-6:]}")
+    if ensemble is not None and len(results) > 1:
+        fig.add_bar(x=list(GENRES), y=ensemble, name="ensemble (mean)", marker_pattern_shape="/")
+    fig.update_layout(barmode="group", yaxis_title="probability", yaxis_range=[0, 1], **_LAYOUT)
+    return fig
+
+
+def waveform_figure(y: np.ndarray, sr: int, points: int = 4000) -> go.Figure:
+    """Min/max envelope of the waveform (cheap to draw for long clips)."""
+    n = len(y)
+    hop = max(1, n // points)
+    m = n // hop
+    blocks = y[: m * hop].reshape(m, hop)
+    t = np.arange(m) * hop / sr
+    fig = go.Figure()
+    fig.add_scatter(x=t, y=blocks.max(1), line=dict(width=0.5), name="max", showlegend=False)
+    fig.add_scatter(x=t, y=blocks.min(1), line=dict(width=0.5), fill="tonexty", name="min", showlegend=False)
+    fig.update_layout(xaxis_title="time (s)", yaxis_title="amplitude", **{**_LAYOUT, "height": 220})
+    return fig
+
+
+def mfcc_figure(mfcc: np.ndarray, segment_seconds: float) -> go.Figure:
+    """All segments' MFCCs side by side: coefficients x time."""
+    z = np.concatenate(list(mfcc), axis=0).T  # (n_mfcc, frames)
+    t = np.linspace(0, len(mfcc) * segment_seconds, z.shape[1])
+    fig = go.Figure(go.Heatmap(z=z, x=t, colorscale="RdBu_r", zmid=0, colorbar=dict(title="")))
+    fig.update_layout(xaxis_title="time (s)", yaxis_title="MFCC", **{**_LAYOUT, "height": 260})
+    return fig
+
+
+def spectrogram_figure(image_rgb: np.ndarray) -> go.Figure:
+    import plotly.express as px
+
+    fig = px.imshow(image_rgb)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), height=300)
+    return fig
+
+
+def timeline_figure(results: dict) -> go.Figure:
+    """Top genre per segment (or 30 s window) for each run."""
+    fig = go.Figure()
+    for run_id, r in results.items():
+        tops = [GENRES[i] for i in r.segment_probs.argmax(1)]
+        conf = r.segment_probs.max(1)
+        fig.add_scatter(x=r.starts, y=tops, mode="markers", name=f"{r.title} · {run_id[-6:]}",
+                        marker=dict(size=8 + 12 * conf), hovertemplate="%{x:.0f} s: %{y}<extra></extra>")
+    fig.update_layout(xaxis_title="segment start (s)", yaxis=dict(categoryorder="array", categoryarray=list(GENRES)),
+                      **{**_LAYOUT, "height": 340})
+    return fig

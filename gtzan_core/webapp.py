@@ -1,0 +1,106 @@
+"""Streamlit glue shared by the pages: process-wide resources, the active
+dataset, safe handling of typed paths. Pages stay thin views over this module
+and the rest of ``gtzan_core``; nothing outside the pages calls ``st.*`` from a
+worker thread."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from . import GENRES
+from .errors import DatasetError, StudioError
+from .jobs import JobManager
+from .paths import runs_dir, studio_home
+from .runs import RunStore
+
+DEMO_LABEL = "Synthetic demo (generated, not GTZAN)"
+
+
+@st.cache_resource(show_spinner=False)
+def _job_manager(runs_root: str) -> JobManager:
+    """One job manager per run store and server process, shared by every session."""
+    return JobManager(RunStore(runs_root))
+
+
+def job_manager() -> JobManager:
+    return _job_manager(str(runs_dir()))
+
+
+def store() -> RunStore:
+    return job_manager().store
+
+
+def allowed_data_roots() -> list[Path]:
+    """Folders under which a typed dataset path must lie (``$GTZAN_STUDIO_DATA_ROOTS``,
+    separated by ``os.pathsep``; default: home, the working folder and the studio home)."""
+    env = os.environ.get("GTZAN_STUDIO_DATA_ROOTS")
+    roots = [Path(p) for p in env.split(os.pathsep) if p] if env else [Path.home(), Path.cwd(), studio_home()]
+    return [r.expanduser().resolve() for r in roots]
+
+
+def check_user_path(text: str) -> Path:
+    """Resolve a path typed in the UI; refuse anything outside the allowed roots."""
+    text = (text or "").strip()
+    if not text:
+        raise DatasetError("no folder given")
+    if "\x00" in text:
+        raise DatasetError("the path contains a NUL character")
+    path = Path(text).expanduser().resolve()
+    roots = allowed_data_roots()
+    if not any(path == r or path.is_relative_to(r) for r in roots):
+        raise DatasetError(f"{path}: outside the folders this app may read ({', '.join(map(str, roots))})")
+    return path
+
+
+def data_path() -> str | None:
+    """The active dataset folder for this session (None = synthetic demo)."""
+    if "data_path" not in st.session_state:
+        st.session_state["data_path"] = os.environ.get("GTZAN_STUDIO_DATA") or None
+    return st.session_state["data_path"]
+
+
+@st.cache_data(ttl=30, show_spinner="Scanning dataset…")
+def dataset_summary(path: str | None) -> dict:
+    from .data import discover_dataset, open_dataset
+
+    ds = open_dataset(None) if path is None else discover_dataset(path)
+    return ds.summary()
+
+
+def device_label() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"GPU: {torch.cuda.get_device_name(0)}"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "Apple GPU (MPS)"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+def finished_runs() -> list[dict]:
+    """Runs with an evaluation (finished, or stopped after at least one epoch)."""
+    return [r for r in store().list() if r.get("evaluation")]
+
+
+def run_label(record: dict) -> str:
+    ev = (record.get("evaluation") or {}).get("track") or {}
+    acc = f" · track acc {ev['accuracy']:.2f}" if ev else ""
+    data = (record.get("dataset") or {}).get("label", "?")
+    leak = " · LEAKY" if record.get("leaky") else ""
+    return f"{record.get('title', record.get('model'))} · {record['protocol']} · {data}{acc}{leak} · {record['run_id']}"
+
+
+def show_error(exc: Exception) -> None:
+    """One clear line for user errors; the traceback only for bugs."""
+    if isinstance(exc, StudioError):
+        st.error(str(exc))
+    else:
+        st.error(f"Unexpected error: {type(exc).__name__}: {exc}")
+        st.exception(exc)
+
+
+__all__ = ["GENRES", "DEMO_LABEL", "job_manager", "store", "check_user_path", "data_path", "dataset_summary",
+           "device_label", "finished_runs", "run_label", "show_error", "allowed_data_roots"]

@@ -1,0 +1,70 @@
+import streamlit as st
+
+from gtzan_core import GENRES
+from gtzan_core.webapp import DEMO_LABEL, check_user_path, data_path, dataset_summary, device_label, show_error, store
+
+st.title("🎵 GTZAN Genre Studio")
+st.write(
+    "Music-genre classification on GTZAN: train the paper's seven models (MLP, CNN, LSTM, GRU on MFCCs; "
+    "VGG19, ResNeXt, SqueezeNet on spectrograms), compare them honestly (split by track), and predict the "
+    "genre of your own audio."
+)
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Dataset")
+    current = data_path()
+    choice = st.radio("Use", [DEMO_LABEL, "A GTZAN folder on this machine"], index=0 if current is None else 1,
+                      horizontal=True)
+    if choice == DEMO_LABEL:
+        if current is not None:
+            st.session_state["data_path"] = None
+            st.rerun()
+    else:
+        typed = st.text_input("GTZAN folder (Kaggle genres_original/ + images_original/, or genres/*.au)",
+                              value=current or "", placeholder="/data/gtzan")
+        if st.button("Use this folder", type="primary"):
+            try:
+                path = check_user_path(typed)
+                dataset_summary(str(path))  # validates the layout
+                st.session_state["data_path"] = str(path)
+                st.rerun()
+            except Exception as exc:
+                show_error(exc)
+        with st.expander("No GTZAN yet?"):
+            st.markdown("On a machine with internet: `python -m gtzan_core download --out gtzan`, then use that folder.")
+
+    try:
+        summary = dataset_summary(data_path())
+    except Exception as exc:
+        show_error(exc)
+        summary = None
+    if summary:
+        if summary["dataset"] == "synthetic demo":
+            st.info("Active: **synthetic demo** — procedurally generated music, not GTZAN. "
+                    "Accuracies on it say nothing about real music.")
+        else:
+            st.success(f"Active: **GTZAN** at `{summary['root']}` ({summary['layout']} layout)")
+        st.bar_chart(summary["tracks_per_genre"], height=220)
+        st.caption(f"{summary['tracks']} tracks · {summary['with_images']} spectrogram PNGs · "
+                   f"{len(summary['skipped'])} skipped")
+        for item in summary["skipped"]:
+            st.warning(f"Skipped `{item['path']}`: {item['reason']}")
+        for w in summary["warnings"]:
+            st.warning(w)
+
+with right:
+    st.subheader("Compute")
+    st.metric("Device", device_label())
+    st.subheader("Leaderboard")
+    board = store().leaderboard(include_paper=False)
+    if board.empty:
+        st.caption("No runs yet.")
+    else:
+        st.dataframe(board[["model", "protocol", "dataset", "track_acc", "macro_f1", "status"]].head(8),
+                     hide_index=True)
+    st.page_link("pages/train.py", label="Train models", icon="🏋️")
+    st.page_link("pages/predict.py", label="Predict a song", icon="🎧")
+    st.page_link("pages/leaderboard.py", label="Full leaderboard", icon="🏆")
+
+st.caption("Genres: " + ", ".join(GENRES))

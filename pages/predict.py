@@ -1,0 +1,86 @@
+import hashlib
+import io
+import time
+
+import pandas as pd
+import streamlit as st
+
+from gtzan_core import GENRES
+from gtzan_core.inference import MAX_PREDICT_SECONDS, predict
+from gtzan_core.plots import mfcc_figure, probabilities_figure, spectrogram_figure, timeline_figure, waveform_figure
+from gtzan_core.webapp import run_label, show_error, store
+
+st.title("🎧 Predict")
+runs = {r["run_id"]: r for r in store().list()
+        if r.get("evaluation") and store().checkpoint_path(r["run_id"]).is_file()}
+if not runs:
+    st.info("No trained models yet: train one on the **Train** page (a CNN takes under a minute on the demo set).")
+    st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
+
+source = st.radio("Audio", ["Upload a file", "A demo clip"], horizontal=True)
+name, data = None, None
+if source == "Upload a file":
+    up = st.file_uploader("wav, mp3, flac, ogg or au", type=["wav", "mp3", "flac", "ogg", "au"])
+    if up is not None:
+        name, data = up.name, up.getvalue()
+else:
+    from gtzan_core.data import open_dataset
+
+    ds = open_dataset(None)
+    clips = ds.tracks.groupby("genre").head(1)
+    pick = st.selectbox("Synthetic demo clip", list(clips.audio_path),
+                        format_func=lambda p: p.rsplit("/", 1)[-1] + " (synthetic)")
+    if pick:
+        with open(pick, "rb") as f:
+            name, data = pick.rsplit("/", 1)[-1], f.read()
+
+chosen = st.multiselect("Models", list(runs), default=list(runs), format_func=lambda rid: run_label(runs[rid]))
+
+if data is not None:
+    st.audio(data)
+    key = (hashlib.sha1(data).hexdigest(), tuple(chosen))
+    if st.session_state.get("prediction_key") != key:
+        with st.spinner("Decoding and predicting…"):
+            try:
+                t0 = time.perf_counter()
+                blob = io.BytesIO(data)
+                blob.name = name
+                st.session_state["prediction"] = predict(blob, chosen, store())
+                st.session_state["prediction_seconds"] = time.perf_counter() - t0
+                st.session_state["prediction_key"] = key
+            except Exception as exc:
+                st.session_state.pop("prediction", None)
+                st.session_state["prediction_key"] = None
+                show_error(exc)
+    pred = st.session_state.get("prediction") if st.session_state.get("prediction_key") == key else None
+    if pred is not None:
+        st.caption(f"{name}: {pred.duration:.1f} s · {len(pred.mfcc)} segments of 3 s · "
+                   f"predicted in {st.session_state['prediction_seconds']:.2f} s")
+        if pred.truncated:
+            st.warning(f"Only the first {MAX_PREDICT_SECONDS / 60:.0f} minutes were analysed.")
+        for rid, why in pred.refused.items():
+            st.error(why)
+        tabs = st.tabs(["Waveform", "MFCC", "Mel spectrogram"])
+        with tabs[0]:
+            st.plotly_chart(waveform_figure(pred.audio, pred.sr), use_container_width=True)
+        with tabs[1]:
+            st.plotly_chart(mfcc_figure(pred.mfcc, 3.0), use_container_width=True)
+        with tabs[2]:
+            st.plotly_chart(spectrogram_figure(pred.image), use_container_width=True)
+        if pred.results:
+            st.subheader("Genre probabilities")
+            ens = pred.ensemble()
+            c1, c2 = st.columns(2)
+            c1.metric("Ensemble (mean of models)", GENRES[int(ens.argmax())], f"{ens.max():.0%}")
+            c2.metric("Models agreeing on the top genre", f"{pred.agreement():.0%}")
+            st.plotly_chart(probabilities_figure(pred.results, ens), key="probs", use_container_width=True)
+            table = pd.DataFrame({f"{r.title} · {rid[-6:]}": r.probs for rid, r in pred.results.items()},
+                                 index=list(GENRES)).T
+            table.insert(0, "trained on", [r.dataset for r in pred.results.values()])
+            table.insert(1, "top", [r.top for r in pred.results.values()])
+            st.dataframe(table.style.format(precision=3, subset=list(GENRES)))
+            if any(r.dataset == "synthetic demo" for r in pred.results.values()):
+                st.caption("Models marked *synthetic demo* were trained on generated music, not GTZAN: "
+                           "their opinion on real songs is not meaningful.")
+            st.subheader("Timeline: top genre per segment")
+            st.plotly_chart(timeline_figure(pred.results), use_container_width=True)

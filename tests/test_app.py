@@ -1,0 +1,113 @@
+"""Every page under streamlit's AppTest, on a fresh studio home (tiny demo set)."""
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gtzan_core.hparams import make_config
+from gtzan_core.runs import RunStore
+from gtzan_core.training import train
+from tests.conftest import write_clip
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def tiny_demo(monkeypatch):
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
+    monkeypatch.chdir(ROOT)
+
+
+def page(name: str) -> AppTest:
+    """The app, opened on one page (through st.navigation, as a user gets it)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page(f"pages/{name}.py")
+    return at
+
+
+def no_errors(at: AppTest):
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def two_runs(tiny_features):
+    store = RunStore()
+    ids = [train(make_config(m, epochs=2, device="cpu"), tiny_features, store)["run_id"] for m in ("cnn", "mlp")]
+    return store, ids
+
+
+def test_app_entry_point_renders_home():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    no_errors(at)
+    assert any("GTZAN Genre Studio" in t.value for t in at.title)
+
+
+def test_home_shows_synthetic_demo_and_refuses_bad_paths(tmp_path, monkeypatch):
+    at = no_errors(page("home").run())
+    assert any("synthetic demo" in i.value for i in at.info)
+    monkeypatch.setenv("GTZAN_STUDIO_DATA_ROOTS", str(tmp_path))
+    at.radio[0].set_value("A GTZAN folder on this machine").run()
+    at.text_input[0].set_value("/etc").run()
+    at.button[0].click().run()
+    assert any("outside the folders this app may read" in e.value for e in at.error)
+    at.text_input[0].set_value(str(tmp_path / "missing")).run()
+    at.button[0].click().run()
+    assert any("no such folder" in e.value for e in at.error)
+    no_errors(at)
+
+
+def test_empty_states():
+    for name in ("compare", "leaderboard", "predict"):
+        at = no_errors(page(name).run())
+        assert any("No" in i.value for i in at.info), name
+
+
+def test_train_page_runs_a_job_and_shows_chart_and_metrics():
+    at = no_errors(page("train").run())
+    at.multiselect[0].set_value(["mlp"])
+    at.number_input(key="ep-mlp").set_value(3)
+    at.button[0].click().run()  # the form's submit button
+    no_errors(at)
+    store = RunStore()
+    deadline = time.time() + 90
+    while time.time() < deadline and store.list()[0]["status"] in ("queued", "running"):
+        time.sleep(0.2)
+    record = store.list()[0]
+    assert record["status"] == "finished" and record["epochs_run"] == 3
+    at.run()
+    no_errors(at)
+    assert at.get("plotly_chart"), "loss chart missing"
+    assert any(m.label == "test accuracy (track)" for m in at.metric)
+
+
+def test_compare_and_leaderboard_with_runs(two_runs):
+    store, ids = two_runs
+    at = no_errors(page("compare").run())
+    assert len(at.get("plotly_chart")) == 2  # two confusion matrices
+    assert at.multiselect[0].value == ids[:2] or set(at.multiselect[0].value) == set(ids)
+    at.radio[0].set_value("segment").run()
+    no_errors(at)
+    at = no_errors(page("leaderboard").run())
+    assert ids[0] in at.dataframe[0].value.run_id.tolist()
+
+
+def test_predict_page_with_an_uploaded_file(two_runs, tmp_path):
+    store, ids = two_runs
+    clip = write_clip(tmp_path / "song.mp3", "metal", seconds=8.0)
+    at = no_errors(page("predict").run())
+    at.file_uploader[0].set_value(("song.mp3", clip.read_bytes(), "audio/mpeg")).run()
+    no_errors(at)
+    assert any(s.value == "Genre probabilities" for s in at.subheader)
+    assert len(at.get("plotly_chart")) >= 5  # waveform, MFCC, spectrogram, probabilities, timeline
+    assert any("Ensemble" in m.label for m in at.metric)
+
+
+def test_predict_page_refuses_a_non_audio_upload(two_runs):
+    at = no_errors(page("predict").run())
+    at.file_uploader[0].set_value(("notes.wav", b"just some text", "audio/wav")).run()
+    no_errors(at)
+    assert any("notes.wav: not a readable audio file" in e.value for e in at.error)
