@@ -26,7 +26,7 @@ def loss_figure(history: list[dict], title: str = "") -> go.Figure:
         fig.add_vline(x=best[-1]["epoch"], line=dict(color="gray", dash="dash"))
     fig.update_layout(title=title, xaxis_title="epoch", **_LAYOUT)
     fig.update_yaxes(title_text="loss", secondary_y=False)
-    fig.update_yaxes(title_text="accuracy", range=[0, 1], secondary_y=True)
+    fig.update_yaxes(title_text="accuracy", range=[0, 1], dtick=0.2, showgrid=False, secondary_y=True)
     return fig
 
 

@@ -71,7 +71,7 @@ if data is not None:
             st.subheader("Genre probabilities")
             ens = pred.ensemble()
             c1, c2 = st.columns(2)
-            c1.metric("Ensemble (mean of models)", GENRES[int(ens.argmax())], f"{ens.max():.0%}")
+            c1.metric("Ensemble (mean of models)", f"{GENRES[int(ens.argmax())]} · {ens.max():.0%}")
             c2.metric("Models agreeing on the top genre", f"{pred.agreement():.0%}")
             st.plotly_chart(probabilities_figure(pred.results, ens), key="probs", use_container_width=True)
             table = pd.DataFrame({f"{r.title} · {rid[-6:]}": r.probs for rid, r in pred.results.items()},

@@ -1,0 +1,109 @@
+"""End to end in a real browser: `streamlit run app.py` on a free localhost port,
+driven by Playwright with Debian's Chromium. Screenshots go to test-artifacts/."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from gtzan_core.hparams import make_config
+from gtzan_core.runs import RunStore
+from gtzan_core.training import train
+from tests.conftest import write_clip
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tiny_features, studio_home, monkeypatch):
+    train(make_config("cnn", epochs=2, device="cpu"), tiny_features, RunStore())
+    port = free_port()
+    env = {**os.environ, "GTZAN_STUDIO_DEMO_PER_GENRE": "4", "GTZAN_STUDIO_DEMO_SECONDS": "6.2"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + proc.stdout.read().decode()[-2000:])
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_upload_on_predict_shows_probabilities(server, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    sync_playwright = sync_api.sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    clip = write_clip(tmp_path / "upload test.mp3", "disco", seconds=30.0)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        t0 = time.perf_counter()
+        page.goto(server)
+        page.get_by_text("Device", exact=True).wait_for(timeout=60_000)  # the last column of Home
+        first_render = time.perf_counter() - t0
+        page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=True)
+
+        # Train: start a job, leave the page, come back: the job ran on and its chart is there
+        page.goto(f"{server}/train")
+        page.get_by_role("button", name="Start training").click()
+        page.get_by_text("Jobs", exact=True).wait_for(timeout=30_000)
+        page.goto(f"{server}/leaderboard")
+        page.get_by_text("Compare selected").wait_for(timeout=30_000)
+        page.goto(f"{server}/train")
+        page.get_by_text("test accuracy (track)").first.wait_for(timeout=120_000)
+        page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "train.png"), full_page=True)
+
+        page.goto(f"{server}/predict")
+        page.locator("input[type=file]").wait_for(state="attached", timeout=60_000)
+        t0 = time.perf_counter()
+        page.locator("input[type=file]").set_input_files(str(clip))
+        page.get_by_text("Genre probabilities").wait_for(timeout=120_000)
+        # waveform, MFCC, spectrogram (in tabs), probabilities and timeline charts
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=60_000)
+        page.locator(".js-plotly-plot").last.wait_for(state="visible", timeout=60_000)
+        latency = time.perf_counter() - t0
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / "predict.png"), full_page=True)
+        assert page.get_by_text("Ensemble (mean of models)").count() == 1
+        browser.close()
+    (ARTIFACTS / "browser-timings.txt").write_text(
+        f"first render of home: {first_render:.2f} s\nupload -> probabilities (30 s mp3): {latency:.2f} s\n")

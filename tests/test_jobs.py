@@ -1,0 +1,94 @@
+"""The app's job manager: a queue with one training slot, stop, failures, visibility."""
+
+import time
+
+import pytest
+
+from gtzan_core.hparams import make_config
+from gtzan_core.jobs import JobManager, job_progress
+from gtzan_core.models import MODELS
+from gtzan_core.runs import RunStore
+
+
+@pytest.fixture
+def manager(tiny_features, monkeypatch):
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "1")
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "3.1")
+    m = JobManager(RunStore(), feature_loader=lambda ds, progress=None: tiny_features)
+    yield m
+    m.shutdown()
+
+
+def statuses(store, ids):
+    return [store.read(i)["status"] for i in ids]
+
+
+def test_jobs_queue_and_run_one_at_a_time(manager):
+    ids = [manager.submit(make_config("mlp", epochs=15, patience=50, device="cpu")) for _ in range(3)]
+    seen_queued_while_running = False
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        st = statuses(manager.store, ids)
+        assert st.count("running") <= 1
+        if "running" in st and "queued" in st:
+            seen_queued_while_running = True
+            waiting = [i for i, s in zip(ids, st) if s == "queued"]
+            assert manager.queue_position(waiting[0]) == 1
+        if all(s == "finished" for s in st):
+            break
+        time.sleep(0.02)
+    assert seen_queued_while_running
+    assert statuses(manager.store, ids) == ["finished"] * 3
+    assert manager.wait_idle(5)
+
+
+def test_cancelled_queued_job_never_starts(manager):
+    first = manager.submit(make_config("gru", epochs=30, patience=50, device="cpu"))
+    second = manager.submit(make_config("mlp", epochs=2, device="cpu"))
+    manager.cancel(second)
+    assert manager.store.read(second)["status"] == "cancelled"
+    manager.cancel(first)
+    assert manager.wait_idle(60)
+    rec = manager.store.read(second)
+    assert rec["status"] == "cancelled" and "never started" in rec["error"] and not rec.get("history")
+    assert manager.store.read(first)["status"] == "cancelled"
+
+
+def test_stopping_a_running_job_keeps_its_best_checkpoint(manager):
+    rid = manager.submit(make_config("cnn", epochs=500, patience=500, device="cpu"))
+    deadline = time.time() + 60
+    while time.time() < deadline and len(manager.store.read(rid).get("history") or []) < 2:
+        time.sleep(0.05)
+    manager.cancel(rid)
+    assert manager.wait_idle(60)
+    rec = manager.store.read(rid)
+    assert rec["status"] == "cancelled" and rec["epochs_run"] >= 2 and rec["evaluation"]
+    assert manager.store.checkpoint_path(rid).is_file()
+    prog = job_progress(rec)
+    assert prog["epoch"] == rec["epochs_run"] and prog["total"] == 500
+
+
+def test_a_failing_job_shows_its_error(manager):
+    rid = manager.submit(make_config("mlp", protocol="filtered", epochs=2, device="cpu"))
+    assert manager.wait_idle(60)
+    rec = manager.store.read(rid)
+    assert rec["status"] == "failed" and "fault-filtered" in rec["error"]
+    # the worker survives a failed job
+    ok = manager.submit(make_config("mlp", epochs=1, device="cpu"))
+    assert manager.wait_idle(60) and manager.store.read(ok)["status"] == "finished"
+
+
+def test_jobs_are_visible_to_every_reader(manager):
+    rid = manager.submit(make_config("mlp", epochs=1, device="cpu"))
+    other_reader = RunStore(manager.store.root)  # e.g. another user's session
+    assert rid in [r["run_id"] for r in other_reader.list()]
+    manager.wait_idle(60)
+
+
+@pytest.mark.slow
+def test_all_seven_models_train_through_the_manager_onto_the_leaderboard(manager):
+    ids = [manager.submit(make_config(name, epochs=2, device="cpu")) for name in MODELS]
+    assert manager.wait_idle(900)
+    assert statuses(manager.store, ids) == ["finished"] * 7
+    board = manager.store.leaderboard(include_paper=False)
+    assert set(board.model) == set(MODELS) and board.track_acc.notna().all()
