@@ -87,38 +87,93 @@ def cmd_features(args) -> int:
     return 0
 
 
+def _init_distributed(device: str | None):
+    """Under ``torchrun`` (WORLD_SIZE > 1): join the process group; returns (rank, device)."""
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, device
+    import torch
+    import torch.distributed as dist
+
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() and device in (None, "auto", "cuda")
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+        device = f"cuda:{local_rank}"
+    elif device in (None, "auto"):
+        device = "cpu"
+    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return dist.get_rank(), device
+
+
 def cmd_train(args) -> int:
+    import tempfile
+
     from .feature_cache import load_features
     from .hparams import make_config
     from .runs import RunStore
     from .training import train
 
+    rank, device = _init_distributed(args.device)
     config = make_config(args.model, protocol=args.protocol, epochs=args.epochs, batch_size=args.batch_size,
-                         lr=args.lr, patience=args.patience, device=args.device, seed=args.seed,
+                         lr=args.lr, patience=args.patience, device=device, seed=args.seed,
                          freeze_backbone=False if args.unfreeze else None,
                          pretrained=False if args.no_pretrained else None, variant=args.variant)
-    ds = _open_dataset(args.data)
-    with _progress("features", "track") as p:
-        fs = load_features(ds, progress=p)
-    store = RunStore(args.runs) if args.runs else RunStore()
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=config.epochs, desc=f"train {config.model}", unit="epoch", dynamic_ncols=True)
-
-    def on_epoch(e):
-        bar.update(1)
-        bar.set_postfix(train_loss=f"{e.train_loss:.3f}", val_loss=f"{e.val_loss:.3f}", val_acc=f"{e.val_acc:.3f}")
-
     try:
-        with _progress("backbone pass", "img") as p:
-            record = train(config, fs, store, on_epoch=on_epoch, progress=p,
-                           dataset_info={"label": ds.label, "fingerprint": ds.fingerprint, "root": str(ds.root)})
+        if rank == 0:
+            ds = _open_dataset(args.data)
+            with _progress("features", "track") as p:
+                fs = load_features(ds, progress=p)
+        _barrier()
+        if rank != 0:  # the cache is warm now
+            from .data import open_dataset
+
+            ds = open_dataset(args.data)
+            fs = load_features(ds)
+        # rank 0 records the run; the other ranks train the same model in a scratch store
+        scratch = tempfile.TemporaryDirectory(prefix="gtzan-rank-") if rank != 0 else None
+        store = RunStore(scratch.name) if scratch else (RunStore(args.runs) if args.runs else RunStore())
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.epochs, desc=f"train {config.model}", unit="epoch", dynamic_ncols=True,
+                   disable=rank != 0)
+
+        def on_epoch(e):
+            bar.update(1)
+            bar.set_postfix(train_loss=f"{e.train_loss:.3f}", val_loss=f"{e.val_loss:.3f}", val_acc=f"{e.val_acc:.3f}")
+
+        try:
+            with _progress("backbone pass", "img") as p:
+                record = train(config, fs, store, on_epoch=on_epoch, progress=p if rank == 0 else None,
+                               dataset_info={"label": ds.label, "fingerprint": ds.fingerprint, "root": str(ds.root)})
+        finally:
+            bar.close()
+            if scratch:
+                scratch.cleanup()
+        if rank != 0:
+            return 0
+        if config.pretrained and not record.get("pretrained") and record["input_kind"] == "image":
+            print(f"warning: {record['weights_note']}", file=sys.stderr)
+        _print_evaluation(record)
+        return 0
     finally:
-        bar.close()
-    if record.get("weights_note") and config.pretrained and not record.get("pretrained") and record["input_kind"] == "image":
-        print(f"warning: {record['weights_note']}", file=sys.stderr)
-    _print_evaluation(record)
-    return 0
+        _finish_distributed()
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def _finish_distributed() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _print_evaluation(record: dict) -> None:

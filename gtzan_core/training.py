@@ -220,6 +220,41 @@ def train(
         raise
 
 
+def run_epoch(model: nn.Module, opt, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch_size: int,
+              prep, device: torch.device, cancel: threading.Event | None = None):
+    """One pass over ``order`` (sample indices on the device) in mini-batches.
+
+    Returns (sum of losses, number correct, samples seen): the sums stay on the
+    device, so there is no host synchronisation inside the loop.
+    """
+    model.train()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device)
+    seen = 0
+    for i in range(0, len(order), batch_size):
+        if cancel is not None and cancel.is_set():
+            break
+        idx = order[i:i + batch_size]
+        xb, yb = prep(x[idx]), y[idx]
+        with _autocast(device):
+            logits = model(xb)
+            loss = nn.functional.cross_entropy(logits.float(), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.detach() * len(idx)
+        correct += (logits.argmax(1) == yb).sum()
+        seen += len(idx)
+    return loss_sum, correct, seen
+
+
+def _dist_world() -> tuple[int, int]:
+    """(world size, rank) when running under an initialised torch.distributed group."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_world_size(), torch.distributed.get_rank()
+    return 1, 0
+
+
 def _train(config, features, store, run_id, spec, on_epoch, cancel, progress) -> dict:
     device = resolve_device(config.device)
     seed_everything(config.seed)
@@ -289,29 +324,27 @@ def _train(config, features, store, run_id, spec, on_epoch, cancel, progress) ->
     status = "finished"
     n_train = len(tr)
     bs = config.batch_size
+    world, rank = _dist_world()
+    step_model = trainable
+    if world > 1:  # under torchrun: gradients are all-reduced, every rank sees its own shard
+        from torch.nn.parallel import DistributedDataParallel
+
+        step_model = DistributedDataParallel(trainable, device_ids=[device.index] if device.type == "cuda" else None)
+        store.update(run_id, world_size=world)
     for epoch in range(1, config.epochs + 1):
         t_epoch = time.perf_counter()
-        trainable.train()
-        perm = tr[torch.randperm(n_train, generator=gen).to(device)]
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device)
-        for i in range(0, n_train, bs):
-            if cancel.is_set():
-                break
-            idx = perm[i:i + bs]
-            xb, yb = prep(x_dev[idx]), y_dev[idx]
-            with _autocast(device):
-                logits = trainable(xb)
-                loss = nn.functional.cross_entropy(logits.float(), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach() * len(idx)
-            correct += (logits.argmax(1) == yb).sum()
+        perm = tr[torch.randperm(n_train, generator=gen).to(device)]  # same on every rank (same seed)
+        if world > 1:
+            perm = perm[: n_train - n_train % world][rank::world]
+        loss_sum, correct, seen = run_epoch(step_model, opt, x_dev, y_dev, perm, bs, prep, device, cancel)
         if cancel.is_set():
             status = "cancelled"
             break
-        train_loss, train_acc = (loss_sum / n_train).item(), (correct / n_train).item()
+        if world > 1:
+            stats = torch.stack([loss_sum, correct, torch.tensor(float(seen), device=device)])
+            torch.distributed.all_reduce(stats)
+            loss_sum, correct, seen = stats[0], stats[1], int(stats[2].item())
+        train_loss, train_acc = (loss_sum / seen).item(), (correct / seen).item()
         val_loss, val_acc = _loss_acc(_predict_logits(trainable, x_dev, va, prep, device), y_dev[va])
         improved = val_loss < best_loss - 1e-6
         if improved:
