@@ -11,7 +11,6 @@ detected and rebuilt rather than trusted.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import os
@@ -80,13 +79,15 @@ def cache_key(dataset: Dataset, mfcc: MFCCParams, image: ImageParams) -> str:
 
 
 def extract_track(job: tuple) -> tuple:
-    """Worker: (index, audio path, image path, mfcc params, image params) ->
+    """Worker: (index, audio path, image path, mfcc params, image params, device) ->
     (index, mfcc | None, image | None, image source, error | None)."""
-    i, audio_path, image_path, mp, ip = job
+    i, audio_path, image_path, mp, ip, device = job
     try:
         y = load_audio(audio_path, sr=mp.sr, max_seconds=mp.track_seconds)
-        mfcc = mfcc_segments(y, mp.sr, mp, max_segments=mp.n_segments)
-        if image_path and ip.source in ("auto", "png"):
+        mfcc = mfcc_segments(y, mp.sr, mp, max_segments=mp.n_segments, device=device)
+        if ip.source == "none":
+            image, source = np.zeros((0, 0, 3), np.uint8), "none"
+        elif image_path and ip.source in ("auto", "png"):
             image, source = resize_image(read_image_file(image_path), ip.size), "png"
         elif ip.source == "png":
             raise AudioError(f"{Path(audio_path).name}: no spectrogram PNG (image source 'png' requested)")
@@ -118,8 +119,11 @@ def _run_jobs(jobs: list[tuple], workers: int, progress):
             report(progress, k + 1, total, "extracting features")
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+def _sha(arr: np.ndarray) -> str:
+    """Checksum of an array's shape, dtype and contents (hashed in place, no copy)."""
+    h = hashlib.blake2b(f"{arr.shape}|{arr.dtype.str}|".encode(), digest_size=16)
+    h.update(memoryview(np.ascontiguousarray(arr)).cast("B"))
+    return h.hexdigest()
 
 
 def _save(entry: Path, fs: FeatureSet) -> None:
@@ -129,11 +133,10 @@ def _save(entry: Path, fs: FeatureSet) -> None:
     try:
         sums = {}
         for name in ARRAYS:
-            buf = io.BytesIO()
-            np.save(buf, getattr(fs, name))
-            data = buf.getvalue()
-            (tmp / f"{name}.npy").write_bytes(data)
-            sums[name] = _sha(data)
+            arr = getattr(fs, name)
+            with open(tmp / f"{name}.npy", "wb") as f:  # streamed: no in-memory copy of the array
+                np.save(f, arr)
+            sums[name] = _sha(arr)
         meta = {
             "version": EXTRACTOR_VERSION,
             "dataset": fs.dataset_label,
@@ -164,10 +167,10 @@ def _load(entry: Path, mfcc: MFCCParams, image: ImageParams) -> FeatureSet | Non
         meta = json.loads((entry / "meta.json").read_text())
         arrays = {}
         for name in ARRAYS:
-            data = (entry / f"{name}.npy").read_bytes()
-            if _sha(data) != meta["checksums"][name]:
+            arr = np.load(entry / f"{name}.npy", allow_pickle=False)
+            if _sha(arr) != meta["checksums"][name]:
                 raise ValueError(f"checksum mismatch in {name}.npy")
-            arrays[name] = np.load(io.BytesIO(data), allow_pickle=False)
+            arrays[name] = arr
         tracks = pd.DataFrame(meta["tracks"])
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         if entry.exists():
@@ -188,10 +191,12 @@ def load_features(
     progress=None,
     cache_dir: str | Path | None = None,
     rebuild: bool = False,
+    device: str = "cpu",
 ) -> FeatureSet:
     """MFCC segments and spectrogram images of every track of ``dataset``.
 
-    Served from the cache when an intact entry exists; otherwise extracted with
+    Served from the cache when an intact entry exists; otherwise extracted (MFCCs on
+    ``device``, e.g. ``cuda``) with
     ``workers`` threads (default: the CPU cores, at most 4) and cached. Tracks that fail to
     decode are listed in ``failed`` with the reason and left out.
     """
@@ -205,38 +210,48 @@ def load_features(
 
     t0 = time.perf_counter()
     rows = dataset.tracks.reset_index(drop=True)
-    jobs = [(i, r.audio_path, r.image_path, mfcc, image) for i, r in enumerate(rows.itertuples())]
+    jobs = [(i, r.audio_path, r.image_path, mfcc, image, device) for i, r in enumerate(rows.itertuples())]
     workers = workers or min(4, os.cpu_count() or 1)
-    mfccs: list[np.ndarray | None] = [None] * len(jobs)
-    images: list[np.ndarray | None] = [None] * len(jobs)
-    sources: list[str | None] = [None] * len(jobs)
+    # Outputs are allocated once, up front, and each track is copied in as it
+    # arrives: the per-track temporaries die young and memory stays flat.
+    n = len(jobs)
+    mfcc_out = np.empty((n, mfcc.n_segments, mfcc.frames_per_segment, mfcc.n_mfcc), np.float32)
+    img_shape = (0, 0, 3) if image.source == "none" else (image.size, image.size, 3)
+    image_out = np.empty((n, *img_shape), np.uint8)
+    n_segs = np.zeros(n, np.int64)
+    sources: list[str | None] = [None] * n
     failed: list[tuple[str, str]] = []
     for i, m, im, src, err in _run_jobs(jobs, workers, progress):
         if err:
             failed.append((rows.at[i, "track_id"], err))
             log.warning("skipped %s: %s", rows.at[i, "track_id"], err)
-        else:
-            mfccs[i], images[i], sources[i] = m, im, src
-    ok = [i for i in range(len(jobs)) if mfccs[i] is not None]
-    if not ok:
+            continue
+        n_segs[i] = len(m)
+        mfcc_out[i, : len(m)] = m
+        image_out[i] = im
+        sources[i] = src
+    ok = np.flatnonzero(n_segs > 0)
+    if len(ok) == 0:
         raise DatasetError(f"{dataset.root}: none of the {len(jobs)} tracks could be decoded")
     tracks = rows.loc[ok, ["track_id", "genre", "label"]].reset_index(drop=True)
-    tracks["n_segments"] = [len(mfccs[i]) for i in ok]
+    tracks["n_segments"] = n_segs[ok]
     tracks["image_source"] = [sources[i] for i in ok]
+    seg_mask = np.arange(mfcc.n_segments)[None, :] < n_segs[ok][:, None]
     fs = FeatureSet(
         dataset_label=dataset.label,
         fingerprint=dataset.fingerprint,
         mfcc_params=mfcc,
         image_params=image,
         tracks=tracks,
-        mfcc=np.concatenate([mfccs[i] for i in ok]).astype(np.float32),
-        seg_track=np.repeat(np.arange(len(ok), dtype=np.int32), tracks["n_segments"].to_numpy()),
-        seg_index=np.concatenate([np.arange(len(mfccs[i]), dtype=np.int16) for i in ok]),
-        images=np.stack([images[i] for i in ok]),
+        mfcc=mfcc_out[ok][seg_mask],
+        seg_track=np.repeat(np.arange(len(ok), dtype=np.int32), n_segs[ok]),
+        seg_index=np.concatenate([np.arange(k, dtype=np.int16) for k in n_segs[ok]]),
+        images=image_out[ok] if len(ok) < n else image_out,
         failed=failed,
         path=entry,
         cache_hit=False,
         seconds=time.perf_counter() - t0,
     )
+    del mfcc_out
     _save(entry, fs)
     return fs

@@ -75,7 +75,8 @@ class ImageParams:
     """Spectrogram images for the fine-tuned models.
 
     ``source``: ``auto`` uses the dataset's ``images_original`` PNGs when present and
-    renders the rest; ``render`` always renders from audio; ``png`` requires PNGs.
+    renders the rest; ``render`` always renders from audio; ``png`` requires PNGs;
+    ``none`` extracts no images (MFCC models only).
     Rendered images have the geometry of GTZAN's Kaggle PNGs (432 x 288) and are then
     resized to ``size`` x ``size`` like the PNGs.
     """

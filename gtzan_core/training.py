@@ -269,6 +269,8 @@ def _train(config, features, store, run_id, spec, on_epoch, cancel, progress) ->
         y_all = torch.from_numpy(np.array(features.seg_labels))
         groups = features.seg_track
     else:
+        if features.images.ndim != 4 or features.images.shape[1] == 0:
+            raise ConfigError("these features were extracted without spectrogram images (image source 'none')")
         split = track_split(features.tracks, config.protocol, config.seed, config.val_frac, config.test_frac, synthetic)
         x_all = None
         y_all = torch.from_numpy(np.array(features.track_labels))

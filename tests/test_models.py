@@ -73,3 +73,18 @@ def test_damaged_weights_file_falls_back_to_random_init(tmp_path, monkeypatch):
     path.write_bytes(b"not weights")
     _, status = build_model("squeezenet", pretrained=True)
     assert not status.pretrained and "could not be loaded" in status.source
+
+
+def test_fast_dropout_is_inverted_dropout():
+    from gtzan_core.models.layers import Dropout
+
+    torch.manual_seed(0)
+    drop = Dropout(0.3)
+    x = torch.ones(200_000)
+    y = drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.01
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    drop.eval()
+    assert torch.equal(drop(x), x)
+    assert torch.equal(Dropout(1.0)(x), torch.zeros_like(x))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .layers import Dropout
+
 
 class Standardize(nn.Module):
     def __init__(self, n_features: int):
@@ -37,7 +39,7 @@ class MLP(nn.Module):
         layers: list[nn.Module] = [nn.Flatten()]
         width = frames * n_mfcc
         for hidden in (512, 256, 64):
-            layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
+            layers += [nn.Linear(width, hidden), nn.ReLU(), Dropout(dropout)]
             width = hidden
         layers.append(nn.Linear(width, n_classes))
         self.net = nn.Sequential(*layers)
@@ -71,7 +73,7 @@ class CNN(nn.Module):
         for _ in range(3):
             h, w = h // 2, w // 2
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(120 * h * w, 64), nn.ReLU(), nn.Dropout(dropout), nn.Linear(64, n_classes)
+            nn.Flatten(), nn.Linear(120 * h * w, 64), nn.ReLU(), Dropout(dropout), nn.Linear(64, n_classes)
         )
 
     def forward(self, x):
@@ -88,7 +90,7 @@ class RNN(nn.Module):
         self.norm = Standardize(n_mfcc)
         rnn_cls = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
         self.rnn = rnn_cls(n_mfcc, hidden, num_layers=layers, batch_first=True)
-        self.head = nn.Sequential(nn.Linear(hidden, 64), nn.ReLU(), nn.Dropout(dropout), nn.Linear(64, n_classes))
+        self.head = nn.Sequential(nn.Linear(hidden, 64), nn.ReLU(), Dropout(dropout), nn.Linear(64, n_classes))
 
     def forward(self, x):
         out, _ = self.rnn(self.norm(x))

@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .layers import Dropout
+
 log = logging.getLogger(__name__)
 
 
@@ -62,6 +64,7 @@ def load_imagenet_weights(model: nn.Module, weights, allow_download: bool | None
         allow_download = os.environ.get("GTZAN_STUDIO_OFFLINE", "") in ("", "0")
     if not path.is_file() and allow_download:
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             torch.hub.download_url_to_file(weights.url, str(path), progress=False)
         except Exception as exc:  # no internet, proxy, disk...
             log.warning("could not download %s: %s", weights.url, exc)
@@ -115,7 +118,7 @@ def build_vgg19(n_classes: int = 10, pretrained: bool = True, frozen: bool = Tru
     net = tvm.vgg19(weights=None)
     status = load_imagenet_weights(net, imagenet_weights("vgg19")) if pretrained else WeightsStatus(False, "not requested")
     backbone = nn.Sequential(net.features, nn.Flatten())
-    head = nn.Sequential(nn.Linear(512 * 7 * 7, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_classes))
+    head = nn.Sequential(nn.Linear(512 * 7 * 7, hidden), nn.ReLU(), Dropout(dropout), nn.Linear(hidden, n_classes))
     return FineTuneModel(backbone, head, frozen), status
 
 
@@ -135,6 +138,6 @@ def build_squeezenet(n_classes: int = 10, pretrained: bool = True, frozen: bool 
     tvm = _tv()
     net = tvm.squeezenet1_1(weights=None)
     status = load_imagenet_weights(net, imagenet_weights("squeezenet")) if pretrained else WeightsStatus(False, "not requested")
-    head = nn.Sequential(nn.Dropout(dropout), nn.Conv2d(512, n_classes, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    head = nn.Sequential(Dropout(dropout), nn.Conv2d(512, n_classes, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     return FineTuneModel(net.features, head, frozen), status
 
