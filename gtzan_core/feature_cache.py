@@ -122,7 +122,7 @@ def _run_jobs(jobs: list[tuple], workers: int, progress):
 def _sha(arr: np.ndarray) -> str:
     """Checksum of an array's shape, dtype and contents (hashed in place, no copy)."""
     h = hashlib.blake2b(f"{arr.shape}|{arr.dtype.str}|".encode(), digest_size=16)
-    h.update(memoryview(np.ascontiguousarray(arr)).cast("B"))
+    h.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
     return h.hexdigest()
 
 

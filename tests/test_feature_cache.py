@@ -87,3 +87,9 @@ def test_parallel_extraction_equals_serial(ds, tmp_path):
     parallel = fc.load_features(ds, workers=2, cache_dir=tmp_path / "c2")
     np.testing.assert_array_equal(serial.mfcc, parallel.mfcc)
     np.testing.assert_array_equal(serial.images, parallel.images)
+
+
+def test_mfcc_only_extraction(ds, tmp_path):
+    fs = fc.load_features(ds, image=ImageParams(source="none"), cache_dir=tmp_path)
+    assert fs.images.shape == (3, 0, 0, 3) and fs.mfcc.shape == (6, 130, 13)
+    assert fc.load_features(ds, image=ImageParams(source="none"), cache_dir=tmp_path).cache_hit
