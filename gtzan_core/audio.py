@@ -35,7 +35,7 @@ class AudioInfo:
         return self.frames / self.samplerate if self.samplerate else 0.0
 
 
-def _name(source: AudioSource) -> str:
+def source_name(source: AudioSource) -> str:
     if isinstance(source, (str, os.PathLike)):
         return Path(source).name
     return getattr(source, "name", None) or "uploaded audio"
@@ -44,7 +44,7 @@ def _name(source: AudioSource) -> str:
 def _open(source: AudioSource):
     import soundfile as sf
 
-    name = _name(source)
+    name = source_name(source)
     if isinstance(source, (bytes, bytearray)):
         if not source:
             raise AudioError(f"{name}: the file is empty")
@@ -54,6 +54,12 @@ def _open(source: AudioSource):
         if not path.is_file():
             raise AudioError(f"{path}: no such file")
         if path.stat().st_size == 0:
+            raise AudioError(f"{name}: the file is empty")
+    elif hasattr(source, "seek") and hasattr(source, "tell"):
+        pos = source.tell()
+        size = source.seek(0, io.SEEK_END)
+        source.seek(pos)
+        if size - pos <= 0:
             raise AudioError(f"{name}: the file is empty")
     try:
         return sf.SoundFile(source)
@@ -76,7 +82,7 @@ def load_audio(source: AudioSource, sr: int = TARGET_SR, max_seconds: float | No
     """
     import soundfile as sf
 
-    name = _name(source)
+    name = source_name(source)
     with _open(source) as f:
         native_sr = f.samplerate
         frames = -1 if max_seconds is None else int(round(max_seconds * native_sr))

@@ -220,6 +220,10 @@ def cmd_predict(args) -> int:
         from .errors import CheckpointError
 
         raise CheckpointError("no trained runs to predict with; train one first (gtzan-studio train cnn)")
+    for why in pred.refused.values():
+        print(f"error: {why}", file=sys.stderr)
+    for w in pred.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     if args.json:
         out = {rid: r.as_dict() for rid, r in pred.results.items()}
         out.update({rid: {"error": why} for rid, why in pred.refused.items()})
@@ -230,8 +234,6 @@ def cmd_predict(args) -> int:
     for rid, r in pred.results.items():
         top3 = sorted(zip(GENRES, r.probs), key=lambda t: -t[1])[:3]
         print(f"  {r.title:10s} {rid}  [{r.dataset}]  -> {r.top:9s} " + "  ".join(f"{g} {p:.2f}" for g, p in top3))
-    for rid, why in pred.refused.items():
-        print(f"  refused {rid}: {why}", file=sys.stderr)
     if pred.results:
         ens = pred.ensemble()
         print(f"  ensemble -> {GENRES[int(ens.argmax())]} ({ens.max():.2f}), agreement {pred.agreement():.0%}")

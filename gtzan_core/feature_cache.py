@@ -29,6 +29,7 @@ from .data.discovery import Dataset
 from .errors import AudioError, DatasetError
 from .features import ImageParams, MFCCParams, mfcc_segments, read_image_file, resize_image, spectrogram_input
 from .paths import feature_cache_dir
+from .locks import file_lock
 from .progress import report
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,17 @@ def load_features(
         cached = _load(entry, mfcc, image)
         if cached is not None:
             return cached
+    # One builder per entry across processes: a second process waits, then reads
+    # what the first one wrote instead of extracting everything again.
+    with file_lock(entry.parent / f".{entry.name}.lock"):
+        if not rebuild:
+            cached = _load(entry, mfcc, image)
+            if cached is not None:
+                return cached
+        return _extract(dataset, mfcc, image, entry, workers, progress, device)
 
+
+def _extract(dataset, mfcc, image, entry, workers, progress, device) -> FeatureSet:
     t0 = time.perf_counter()
     rows = dataset.tracks.reset_index(drop=True)
     jobs = [(i, r.audio_path, r.image_path, mfcc, image, device) for i, r in enumerate(rows.itertuples())]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import GENRES
-from .audio import AudioSource, load_audio
+from .audio import AudioSource, load_audio, source_name
 from .errors import AudioError, CheckpointError
 from .features import ImageParams, MFCCParams, mfcc_segments, normalize_images, spectrogram_input
 from .runs import RunStore, load_checkpoint_file
@@ -63,6 +63,7 @@ class Prediction:
     results: dict[str, RunPrediction] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # run id -> why
     truncated: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
@@ -79,6 +80,19 @@ class Prediction:
             return None
         tops = [r.top for r in self.results.values()]
         return max(tops.count(t) for t in set(tops)) / len(tops)
+
+
+def audio_warnings(y: np.ndarray, truncated: bool = False, max_seconds: float = MAX_PREDICT_SECONDS) -> list[str]:
+    """Things about a clip that make its predictions doubtful (it is still analysed)."""
+    out = []
+    peak = float(np.abs(y).max()) if len(y) else 0.0
+    if peak < 1e-4:
+        out.append("the clip is silent: the probabilities carry no information")
+    elif np.mean(np.abs(y) >= 0.999 * peak) > 0.25:
+        out.append("the clip is clipped at full scale for much of its length (distorted or synthetic)")
+    if truncated:
+        out.append(f"only the first {max_seconds / 60:g} minutes were analysed")
+    return out
 
 
 def load_run_model(store: RunStore, run_id: str, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
@@ -144,12 +158,16 @@ def predict(
         y = load_audio(audio, sr=mfcc.sr, max_seconds=max_seconds + 1.0)
         truncated = len(y) > max_seconds * mfcc.sr
         y = y[: int(max_seconds * mfcc.sr)]
-    feats = mfcc_segments(y, mfcc.sr, mfcc)  # raises AudioError for a clip under one segment
+    try:
+        feats = mfcc_segments(y, mfcc.sr, mfcc)
+    except AudioError as exc:  # a clip under one segment: say which file
+        raise AudioError(f"{source_name(audio) if not isinstance(audio, np.ndarray) else 'audio'}: {exc}") from None
     seg_starts = np.arange(len(feats)) * mfcc.segment_seconds
     images = None
     if run_ids is None:
         run_ids = [r["run_id"] for r in store.list() if store.checkpoint_path(r["run_id"]).is_file()]
-    result = Prediction(audio=y, sr=mfcc.sr, mfcc=feats, image=None, truncated=truncated)
+    result = Prediction(audio=y, sr=mfcc.sr, mfcc=feats, image=None, truncated=truncated,
+                        warnings=audio_warnings(y, truncated, max_seconds))
     for run_id in run_ids:
         try:
             model, meta = load_run_model(store, run_id, device)

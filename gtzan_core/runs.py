@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import CheckpointError
+from .locks import file_lock
 from .paths import runs_dir
 
 CHECKPOINT_FORMAT = 1
@@ -105,11 +106,17 @@ class RunStore:
     def write_record(self, run_id: str, record: dict) -> None:
         atomic_write_json(self.path(run_id) / "record.json", record)
 
+    def _lock(self, run_id: str):
+        return file_lock(self.path(run_id) / ".lock")
+
     def update(self, run_id: str, **fields) -> dict:
-        record = self._read_raw(run_id)
-        record.update(fields)
-        record["heartbeat"] = time.time()
-        self.write_record(run_id, record)
+        """Read-modify-write ``record.json`` under the run's file lock, so a trainer
+        and another process (a Stop from the app, say) never lose each other's fields."""
+        with self._lock(run_id):
+            record = self._read_raw(run_id)
+            record.update(fields)
+            record["heartbeat"] = time.time()
+            self.write_record(run_id, record)
         return record
 
     def _read_raw(self, run_id: str) -> dict:
@@ -124,14 +131,16 @@ class RunStore:
     def read(self, run_id: str) -> dict:
         """The record of ``run_id``, with a dead active run marked failed."""
         record = self._read_raw(run_id)
-        if record.get("status") in ACTIVE:
-            reason = self._death_reason(record)
-            if reason:
-                record.update(status="failed", error=reason, finished=time.time())
-                try:
-                    self.write_record(run_id, record)
-                except OSError:
-                    pass
+        if record.get("status") in ACTIVE and self._death_reason(record):
+            try:
+                with self._lock(run_id):
+                    record = self._read_raw(run_id)  # re-check under the lock
+                    reason = self._death_reason(record) if record.get("status") in ACTIVE else None
+                    if reason:
+                        record.update(status="failed", error=reason, finished=time.time())
+                        self.write_record(run_id, record)
+            except OSError:
+                pass
         return record
 
     @staticmethod

@@ -12,6 +12,7 @@ per image (cached on disk next to the features) and train only the head.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import logging
@@ -76,6 +77,33 @@ def device_label(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return device.type
+
+
+@contextlib.contextmanager
+def device_slot(device: torch.device, cancel: threading.Event | None = None, on_wait: Callable | None = None):
+    """Exclusive use of a GPU across processes (the app's jobs, CLI runs, other
+    servers on the same machine): a file lock per CUDA device under the studio
+    home. CPU and MPS runs pass straight through. ``on_wait`` is called once if
+    the slot is busy; a set ``cancel`` flag ends the wait (InterruptedError)."""
+    if device.type != "cuda":
+        yield
+        return
+    from .locks import file_lock
+    from .paths import studio_home
+
+    index = device.index if device.index is not None else torch.cuda.current_device() if torch.cuda.is_available() else 0
+    path = studio_home() / "locks" / f"cuda-{index}.lock"
+    waited = []
+
+    def should_stop() -> bool:
+        if not waited:
+            waited.append(True)
+            if on_wait:
+                on_wait()
+        return cancel is not None and cancel.is_set()
+
+    with file_lock(path, poll=0.2, should_stop=should_stop):
+        yield
 
 
 def seed_everything(seed: int) -> None:
@@ -204,8 +232,11 @@ def train(
     else:
         store.update(run_id, **base_record)
     try:
-        return _train(config, features, store, run_id, spec, on_epoch, cancel, progress)
-    except Cancelled:
+        device = resolve_device(config.device)
+        with device_slot(device, cancel, on_wait=lambda: store.update(run_id, status="queued",
+                                                                       phase="waiting for the GPU")):
+            return _train(config, features, store, run_id, spec, on_epoch, cancel, progress)
+    except (Cancelled, InterruptedError):
         record = store.read(run_id)
         if record.get("status") not in ("cancelled", "finished"):
             record = store.update(run_id, status="cancelled", finished=time.time(),
@@ -256,7 +287,7 @@ def _dist_world() -> tuple[int, int]:
 
 
 def _train(config, features, store, run_id, spec, on_epoch, cancel, progress) -> dict:
-    device = resolve_device(config.device)
+    device = resolve_device(config.device)  # cheap; train() resolved it already to take the device slot
     seed_everything(config.seed)
     synthetic = features.dataset_label != "GTZAN"
     t_start = time.perf_counter()

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from gtzan_core import GENRES
-from gtzan_core.inference import MAX_PREDICT_SECONDS, predict
+from gtzan_core.inference import predict
 from gtzan_core.plots import mfcc_figure, probabilities_figure, spectrogram_figure, timeline_figure, waveform_figure
 from gtzan_core.webapp import run_label, show_error, store
 
@@ -56,8 +56,8 @@ if data is not None:
     if pred is not None:
         st.caption(f"{name}: {pred.duration:.1f} s · {len(pred.mfcc)} segments of 3 s · "
                    f"predicted in {st.session_state['prediction_seconds']:.2f} s")
-        if pred.truncated:
-            st.warning(f"Only the first {MAX_PREDICT_SECONDS / 60:.0f} minutes were analysed.")
+        for w in pred.warnings:
+            st.warning(w[0].upper() + w[1:] + ".")
         for rid, why in pred.refused.items():
             st.error(why)
         tabs = st.tabs(["Waveform", "MFCC", "Mel spectrogram"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +113,44 @@ def _image_for(images_root: Path | None, genre: str, track_id: str) -> Path | No
     return candidate if candidate.is_file() else None
 
 
+_CANONICAL = re.compile(r"^[a-z]+\.\d{5}$")
+
+
+def _drop_identical(rows: list[dict], root: Path, skipped: list) -> list[dict]:
+    """Leave out files whose bytes equal an earlier file's (GTZAN itself has some).
+
+    Only files of equal size are compared: first by a hash of their first and last
+    64 KiB, then in full, so a normal dataset costs a few reads per file at most."""
+    by_size: dict[int, list[dict]] = {}
+    for r in rows:
+        by_size.setdefault(Path(r["audio_path"]).stat().st_size, []).append(r)
+    drop: set[str] = set()
+    for group in by_size.values():
+        if len(group) < 2:
+            continue
+        seen: dict[str, dict] = {}
+        # keep the GTZAN-named file (genre.000NN) of an identical pair
+        for r in sorted(group, key=lambda r: (not _CANONICAL.match(r["track_id"]), r["audio_path"])):
+            key = _edge_hash(Path(r["audio_path"]))
+            first = seen.get(key)
+            if first is not None and Path(first["audio_path"]).read_bytes() == Path(r["audio_path"]).read_bytes():
+                rel = str(Path(r["audio_path"]).relative_to(root))
+                skipped.append((rel, f"identical to {Path(first['audio_path']).relative_to(root)}"))
+                drop.add(r["audio_path"])
+            elif first is None:
+                seen[key] = r
+    return [r for r in rows if r["audio_path"] not in drop]
+
+
+def _edge_hash(path: Path, block: int = 1 << 16) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        h.update(f.read(block))
+        f.seek(max(0, path.stat().st_size - block))
+        h.update(f.read(block))
+    return h.hexdigest()
+
+
 def _fingerprint(rows: list[dict], kind: str) -> str:
     h = hashlib.sha256(kind.encode())
     for r in rows:
@@ -195,6 +234,7 @@ def discover_dataset(root: str | Path, check_audio: bool = True) -> Dataset:
                     "duration": duration,
                 }
             )
+    rows = _drop_identical(rows, root, skipped)
     for g in GENRES:
         if (audio_root / g).is_dir() and not any(r["genre"] == g for r in rows):
             warnings.append(f"genre '{g}' has no usable tracks")

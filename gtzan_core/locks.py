@@ -1,0 +1,59 @@
+"""Advisory file locks (``fcntl.flock``) for state shared between processes:
+the run store's records, feature-cache builds and the GPU training slot.
+
+Locks are released by the kernel when their holder dies (even by SIGKILL), so a
+crashed process never leaves a stale lock behind. On systems without ``fcntl``
+(Windows) the locks degrade to no-ops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+# flock locks belong to open file descriptions, so threads of one process that open
+# the file separately exclude each other too.
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path, poll: float = 0.05, should_stop: Callable[[], bool] | None = None,
+              timeout: float | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if needed) for the ``with`` block.
+
+    ``should_stop`` is polled while waiting (e.g. a cancel flag): when it returns
+    True the wait ends with :class:`InterruptedError`. ``timeout`` (seconds) ends
+    it with :class:`TimeoutError`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if should_stop is not None and should_stop():
+                        raise InterruptedError(f"stopped while waiting for {path.name}") from None
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise TimeoutError(f"timed out waiting for {path}") from None
+                    time.sleep(poll)
+        yield
+    finally:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            except OSError:
+                pass
+        os.close(fd)
+
