@@ -111,3 +111,17 @@ def test_predict_page_refuses_a_non_audio_upload(two_runs):
     at.file_uploader[0].set_value(("notes.wav", b"just some text", "audio/wav")).run()
     no_errors(at)
     assert any("notes.wav: not a readable audio file" in e.value for e in at.error)
+
+
+def test_typed_paths_cannot_escape_the_allowed_roots(tmp_path, monkeypatch):
+    from gtzan_core.errors import DatasetError
+    from gtzan_core.webapp import check_user_path
+
+    allowed = tmp_path / "allowed"
+    (allowed / "gtzan").mkdir(parents=True)
+    (allowed / "sneaky").symlink_to("/etc")
+    monkeypatch.setenv("GTZAN_STUDIO_DATA_ROOTS", str(allowed))
+    assert check_user_path(str(allowed / "gtzan")) == (allowed / "gtzan").resolve()
+    for bad in ("/etc", str(allowed / ".." / "elsewhere"), str(allowed / "sneaky"), "~root", "", "a\x00b"):
+        with pytest.raises(DatasetError):
+            check_user_path(bad)

@@ -1,0 +1,177 @@
+"""Crashes and concurrency: killed workers, torn writes, two processes at once."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gtzan_core.runs import RunStore
+from gtzan_core.training import checkpoint_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def env(**extra):
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **extra}
+
+
+def wait_for(predicate, timeout=120.0, every=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def test_sigkilled_training_is_failed_with_a_loadable_checkpoint(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gtzan_core", "train", "cnn", "--epochs", "500", "--patience", "500",
+         "--device", "cpu", "--runs", str(runs)],
+        cwd=ROOT, env=env(GTZAN_STUDIO_DEMO_PER_GENRE="4", GTZAN_STUDIO_DEMO_SECONDS="6.2"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    store = RunStore(runs)
+
+    def two_epochs():
+        recs = store.list()
+        return recs and (recs[0].get("epochs_run") or 0) >= 2 and recs[0]
+
+    try:
+        rec = wait_for(two_epochs)
+        time.sleep(0.1)  # somewhere inside the next epoch
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    after = store.read(rec["run_id"])
+    assert after["status"] == "failed" and "process died" in after["error"]
+    model = checkpoint_model(store.load_checkpoint(rec["run_id"]))  # the last good checkpoint loads
+    assert model is not None and store.load_checkpoint(rec["run_id"])["meta"]["epoch"] >= 1
+
+    # a restarted app shows the right state
+    monkeypatch.setenv("GTZAN_STUDIO_RUNS", str(runs))
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception
+    assert any("process died" in e.value for e in at.error)
+    assert any("failed" in m.value for m in at.markdown)
+
+
+WRITER = textwrap.dedent("""
+    import sys, torch
+    from gtzan_core.runs import RunStore
+    store = RunStore(sys.argv[1]); rid = sys.argv[2]
+    state = {"w": torch.randn(4_000_000)}  # 16 MB: writes take a while
+    i = 0
+    while True:
+        i += 1
+        state["w"][0] = i
+        store.save_checkpoint(rid, state, {"counter": i})
+        store.update(rid, counter=i, history=[{"epoch": k} for k in range(i % 50)])
+""")
+
+
+def test_kill_during_writes_never_leaves_a_torn_file(tmp_path):
+    store = RunStore(tmp_path)
+    rid = store.new_run({"model": "cnn"})
+    import torch
+
+    store.save_checkpoint(rid, {"w": torch.zeros(4_000_000)}, {"counter": 0})
+    for delay in (0.35, 0.6, 0.9, 1.3, 1.7):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), rid], cwd=ROOT, env=env())
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        ck = store.load_checkpoint(rid)  # never torn
+        assert ck["state_dict"]["w"][0].item() == ck["meta"]["counter"]
+        rec = json.loads((tmp_path / rid / "record.json").read_text())  # never torn
+        assert rec["run_id"] == rid
+
+
+SAME_CACHE = textwrap.dedent("""
+    import sys
+    from gtzan_core.data import discover_dataset
+    from gtzan_core.feature_cache import load_features
+    fs = load_features(discover_dataset(sys.argv[1]), cache_dir=sys.argv[2])
+    print(fs.cache_hit, float(fs.mfcc.sum()), fs.images.shape[0])
+""")
+
+
+def test_two_processes_share_one_feature_cache_build(tmp_path):
+    from tests.conftest import make_gtzan
+
+    data = make_gtzan(tmp_path / "data", per_genre=3, seconds=6.5)
+    procs = [subprocess.Popen([sys.executable, "-c", SAME_CACHE, str(data), str(tmp_path / "cache")], cwd=ROOT,
+                              env=env(), stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=180)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(o[0] for o in outs) == ["False", "True"]  # one built it, the other waited and read it
+    assert outs[0][1:] == outs[1][1:]
+
+
+UPDATER = textwrap.dedent("""
+    import sys
+    from gtzan_core.runs import RunStore
+    store = RunStore(sys.argv[1])
+    for i in range(60):
+        store.update(sys.argv[2], **{f"{sys.argv[3]}{i}": i})
+""")
+
+
+def test_two_processes_updating_one_run_lose_nothing(tmp_path):
+    store = RunStore(tmp_path)
+    rid = store.new_run({"model": "mlp"})
+    procs = [subprocess.Popen([sys.executable, "-c", UPDATER, str(tmp_path), rid, prefix], cwd=ROOT, env=env())
+             for prefix in ("a", "b")]
+    assert all(p.wait(120) == 0 for p in procs)
+    rec = store.read(rid)
+    assert all(f"a{i}" in rec and f"b{i}" in rec for i in range(60))
+
+
+GPU_USER = textwrap.dedent("""
+    import sys, time, torch
+    from gtzan_core.training import device_slot
+    with device_slot(torch.device("cuda:0")):
+        start = time.time(); time.sleep(0.6); end = time.time()
+    print(start, end)
+""")
+
+
+def test_one_gpu_slot_across_processes(tmp_path, studio_home):
+    """The GPU lock (file lock per CUDA device) serialises trainers in different
+    processes; exercised on the CPU: the lock itself needs no GPU."""
+    procs = [subprocess.Popen([sys.executable, "-c", GPU_USER], cwd=ROOT, env=env(), stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    spans = sorted(tuple(map(float, p.communicate(timeout=120)[0].split())) for p in procs)
+    assert spans[0][1] <= spans[1][0]  # no overlap: the second waited for the first
+
+
+def test_waiting_for_the_gpu_can_be_cancelled(studio_home):
+    import threading
+
+    import torch
+
+    from gtzan_core.locks import file_lock
+    from gtzan_core.training import device_slot
+
+    cancel = threading.Event()
+    waited = []
+    with file_lock(studio_home / "locks" / "cuda-0.lock"):  # someone else holds the GPU
+        threading.Timer(0.3, cancel.set).start()
+        with pytest.raises(InterruptedError):
+            with device_slot(torch.device("cuda:0"), cancel, on_wait=lambda: waited.append(1)):
+                pass
+    assert waited == [1]
