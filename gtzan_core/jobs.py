@@ -93,10 +93,6 @@ class JobManager:
                 return k
         return None
 
-    def active(self) -> list[str]:
-        with self._lock:
-            return [rid for rid, j in self._jobs.items() if not j.cancel.is_set() or rid in self._running]
-
     def is_idle(self) -> bool:
         with self._lock:
             return not self._jobs

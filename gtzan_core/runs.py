@@ -89,9 +89,6 @@ class RunStore:
             raise CheckpointError(f"invalid run id {run_id!r}")
         return self.root / run_id
 
-    def exists(self, run_id: str) -> bool:
-        return (self.path(run_id) / "record.json").is_file()
-
     # -- records -----------------------------------------------------------
     def new_run(self, record: dict) -> str:
         stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -63,6 +63,13 @@ def _stratified_track_split(tracks: pd.DataFrame, val_frac: float, test_frac: fl
     return (np.sort(np.array(a, dtype=np.int64)) for a in (train, val, test))
 
 
+def _random_70_30(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's split: a seeded random 70:30 of ``n`` samples -> (train, test)."""
+    idx = np.random.default_rng(seed).permutation(n)
+    n_test = int(round(0.3 * n))
+    return np.sort(idx[n_test:]), np.sort(idx[:n_test])
+
+
 def fault_filtered_lists() -> dict[str, list[str]]:
     """The fault-filtered split as track ids, e.g. ``{"train": ["blues.00029", ...]}``."""
     base = resources.files("gtzan_core.data") / "fault_filtered"
@@ -101,10 +108,7 @@ def track_split(
         note = f"{found} of {listed} listed tracks present" if found < listed else ""
         return Split("filtered", "track", *parts, note=note)
     if protocol == "paper":
-        rng = np.random.default_rng(seed)
-        idx = rng.permutation(len(tracks))
-        n_test = int(round(0.3 * len(idx)))
-        te, tr = np.sort(idx[:n_test]), np.sort(idx[n_test:])
+        tr, te = _random_70_30(len(tracks), seed)
         return Split("paper", "track", tr, te, te, leaky=True, note="validation set = test set (paper protocol)")
     raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
 
@@ -124,10 +128,7 @@ def segment_split(
     70:30 split of all segments, validation = test (leaky).
     """
     if protocol == "paper":
-        rng = np.random.default_rng(seed)
-        idx = rng.permutation(len(seg_track))
-        n_test = int(round(0.3 * len(idx)))
-        te, tr = np.sort(idx[:n_test]), np.sort(idx[n_test:])
+        tr, te = _random_70_30(len(seg_track), seed)
         return Split("paper", "segment", tr, te, te, leaky=True,
                      note="segments of one track on both sides; validation set = test set (paper protocol)")
     ts = track_split(tracks, protocol, seed, val_frac, test_frac, synthetic)

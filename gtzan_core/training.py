@@ -22,7 +22,6 @@ import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -235,7 +234,7 @@ def train(
         device = resolve_device(config.device)
         with device_slot(device, cancel, on_wait=lambda: store.update(run_id, status="queued",
                                                                        phase="waiting for the GPU")):
-            return _train(config, features, store, run_id, spec, on_epoch, cancel, progress)
+            return _train(config, features, store, run_id, spec, device, on_epoch, cancel, progress)
     except (Cancelled, InterruptedError):
         record = store.read(run_id)
         if record.get("status") not in ("cancelled", "finished"):
@@ -286,8 +285,7 @@ def _dist_world() -> tuple[int, int]:
     return 1, 0
 
 
-def _train(config, features, store, run_id, spec, on_epoch, cancel, progress) -> dict:
-    device = resolve_device(config.device)  # cheap; train() resolved it already to take the device slot
+def _train(config, features, store, run_id, spec, device, on_epoch, cancel, progress) -> dict:
     seed_everything(config.seed)
     synthetic = features.dataset_label != "GTZAN"
     t_start = time.perf_counter()

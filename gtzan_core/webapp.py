@@ -10,7 +10,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from . import GENRES
 from .errors import DatasetError, StudioError
 from .jobs import JobManager
 from .paths import runs_dir, studio_home
@@ -101,6 +100,3 @@ def show_error(exc: Exception) -> None:
         st.error(f"Unexpected error: {type(exc).__name__}: {exc}")
         st.exception(exc)
 
-
-__all__ = ["GENRES", "DEMO_LABEL", "job_manager", "store", "check_user_path", "data_path", "dataset_summary",
-           "device_label", "finished_runs", "run_label", "show_error", "allowed_data_roots"]

@@ -125,3 +125,36 @@ def test_typed_paths_cannot_escape_the_allowed_roots(tmp_path, monkeypatch):
     for bad in ("/etc", str(allowed / ".." / "elsewhere"), str(allowed / "sneaky"), "~root", "", "a\x00b"):
         with pytest.raises(DatasetError):
             check_user_path(bad)
+
+
+def test_stop_button_stops_a_running_job(tiny_features):
+    from gtzan_core.webapp import job_manager
+
+    manager = job_manager()
+    manager._feature_loader = lambda ds, progress=None: tiny_features
+    rid = manager.submit(make_config("cnn", epochs=500, patience=500, device="cpu"))
+    store = RunStore()
+    deadline = time.time() + 60
+    while time.time() < deadline and not store.read(rid).get("history"):
+        time.sleep(0.1)
+    at = no_errors(page("train").run())
+    at.button(key=f"stop-{rid}").click().run()
+    no_errors(at)
+    assert manager.wait_idle(60)
+    rec = store.read(rid)
+    assert rec["status"] == "cancelled" and rec["epochs_run"] >= 1 and store.checkpoint_path(rid).is_file()
+
+
+def test_leaderboard_row_selection_opens_compare(two_runs):
+    store, ids = two_runs
+    at = no_errors(page("leaderboard").run())
+    board = at.dataframe[0].value
+    rows = [int(board.index[board.run_id == rid][0]) for rid in ids]
+    at.session_state["board"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    at.run()
+    button = next(b for b in at.button if b.label == "Compare selected")
+    assert not button.disabled
+    button.click().run()
+    no_errors(at)
+    assert set(at.session_state["compare_ids"]) == set(ids)
+    assert any("Compare runs" in t.value for t in at.title)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gtzan_core import GENRES
-from gtzan_core.errors import AudioError, CheckpointError
+from gtzan_core.errors import AudioError
 from gtzan_core.features import MFCCParams
 from gtzan_core.hparams import make_config
 from gtzan_core.inference import clear_model_cache, load_run_model, predict

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gtzan_core.errors import ConfigError, DatasetError
-from gtzan_core.hparams import TrainConfig, make_config
+from gtzan_core.hparams import make_config
 from gtzan_core.runs import RunStore
 from gtzan_core.training import checkpoint_model, resolve_device, train
 

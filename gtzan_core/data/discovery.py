@@ -60,10 +60,6 @@ class Dataset:
         return "synthetic demo" if self.is_synthetic else "GTZAN"
 
     @property
-    def display_name(self) -> str:
-        return f"{self.label} ({self.root})"
-
-    @property
     def has_images(self) -> bool:
         return bool(self.tracks["image_path"].notna().any())
 
