@@ -420,14 +420,21 @@ def _full_state(model: nn.Module, trainable: nn.Module, trainable_state: dict) -
 
 
 def checkpoint_model(ckpt: dict) -> nn.Module:
-    """Rebuild the model of a checkpoint (random init, no weight download) and load its weights."""
+    """Rebuild the model of a checkpoint and load its weights.
+
+    The skeleton is built on the ``meta`` device (no memory, no random init: every
+    weight comes from the checkpoint), which makes loading VGG19 several times faster."""
     meta = ckpt["meta"]
     options = dict(meta.get("options") or {})
     if "pretrained" in options:
         options["pretrained"] = False  # all weights come from the checkpoint
-    model, _ = build_model(meta["model"], len(meta.get("classes", GENRES)), **options)
+    with torch.device("meta"):
+        model, _ = build_model(meta["model"], len(meta.get("classes", GENRES)), **options)
     try:
-        model.load_state_dict(ckpt["state_dict"])
+        model.load_state_dict(ckpt["state_dict"], assign=True)
+        stray = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]
+        if stray:
+            raise RuntimeError(f"missing tensors: {', '.join(stray[:3])}")
     except RuntimeError as exc:
         from .errors import CheckpointError
 

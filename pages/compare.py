@@ -50,7 +50,7 @@ for k, rid in enumerate(chosen):
     with cols[k % len(cols)]:
         st.markdown(f"**{r.get('title')}** · `{rid}`")
         st.plotly_chart(confusion_figure(m, f"{level}-level confusion"), key=f"cm-{rid}-{level}",
-                        use_container_width=True)
+                        width="stretch")
         st.dataframe(report_frame(m).style.format(precision=3), key=f"rep-{rid}-{level}")
 
 st.subheader("Per-class F1, difference to the first run")

@@ -62,18 +62,18 @@ if data is not None:
             st.error(why)
         tabs = st.tabs(["Waveform", "MFCC", "Mel spectrogram"])
         with tabs[0]:
-            st.plotly_chart(waveform_figure(pred.audio, pred.sr), use_container_width=True)
+            st.plotly_chart(waveform_figure(pred.audio, pred.sr), width="stretch")
         with tabs[1]:
-            st.plotly_chart(mfcc_figure(pred.mfcc, 3.0), use_container_width=True)
+            st.plotly_chart(mfcc_figure(pred.mfcc, 3.0), width="stretch")
         with tabs[2]:
-            st.plotly_chart(spectrogram_figure(pred.image), use_container_width=True)
+            st.plotly_chart(spectrogram_figure(pred.image), width="stretch")
         if pred.results:
             st.subheader("Genre probabilities")
             ens = pred.ensemble()
             c1, c2 = st.columns(2)
             c1.metric("Ensemble (mean of models)", f"{GENRES[int(ens.argmax())]} · {ens.max():.0%}")
             c2.metric("Models agreeing on the top genre", f"{pred.agreement():.0%}")
-            st.plotly_chart(probabilities_figure(pred.results, ens), key="probs", use_container_width=True)
+            st.plotly_chart(probabilities_figure(pred.results, ens), key="probs", width="stretch")
             table = pd.DataFrame({f"{r.title} · {rid[-6:]}": r.probs for rid, r in pred.results.items()},
                                  index=list(GENRES)).T
             table.insert(0, "trained on", [r.dataset for r in pred.results.values()])
@@ -83,4 +83,4 @@ if data is not None:
                 st.caption("Models marked *synthetic demo* were trained on generated music, not GTZAN: "
                            "their opinion on real songs is not meaningful.")
             st.subheader("Timeline: top genre per segment")
-            st.plotly_chart(timeline_figure(pred.results), use_container_width=True)
+            st.plotly_chart(timeline_figure(pred.results), width="stretch")

@@ -99,7 +99,7 @@ def jobs_panel():
             elif status in ("running", "finished", "cancelled"):
                 st.progress(prog["fraction"], text=f"epoch {prog['epoch']}/{prog['total']} · ETA {_eta(prog['eta'])}")
             if r.get("history"):
-                st.plotly_chart(loss_figure(r["history"]), key=f"chart-{rid}", use_container_width=True)
+                st.plotly_chart(loss_figure(r["history"]), key=f"chart-{rid}", width="stretch")
             if status == "failed":
                 st.error(r.get("error", "failed"))
             ev = r.get("evaluation")
