@@ -190,3 +190,50 @@ def job_progress(record: dict) -> dict:
         remaining = min(total - epoch, max(patience - since_best, 0))
         eta = per_epoch * remaining
     return {"epoch": epoch, "total": total, "fraction": min(1.0, epoch / total), "eta": eta}
+
+
+class DownloadJob:
+    """One background download of GTZAN at a time (for the app's Home page).
+
+    ``state()`` returns a snapshot: status (idle/running/done/failed), bytes done
+    and total, the dataset folder when done, the error when failed.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._state = {"status": "idle"}
+        self._thread: threading.Thread | None = None
+
+    def state(self) -> dict:
+        with self._lock:
+            return dict(self._state)
+
+    def start(self, url: str, out_dir: str) -> None:
+        with self._lock:
+            if self._state["status"] == "running":
+                raise StudioError("a download is already running")
+            self._state = {"status": "running", "url": url, "out": out_dir, "done": 0, "total": 0, "message": "starting"}
+        self._thread = threading.Thread(target=self._run, args=(url, out_dir), name="gtzan-download", daemon=True)
+        self._thread.start()
+
+    def _progress(self, done: int, total: int, message: str) -> None:
+        with self._lock:
+            self._state.update(done=done, total=total, message=message)
+
+    def _run(self, url: str, out_dir: str) -> None:
+        from .data import discover_dataset
+        from .data.download import download_gtzan
+
+        try:
+            path = download_gtzan(url, out_dir, progress=self._progress)
+            ds = discover_dataset(path)
+            with self._lock:
+                self._state.update(status="done", path=str(ds.root), tracks=len(ds.tracks))
+        except Exception as exc:  # reported on the page, never raised in the thread
+            with self._lock:
+                self._state.update(status="failed", error=str(exc) if isinstance(exc, StudioError)
+                                   else f"{type(exc).__name__}: {exc}")
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)

@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from .errors import DatasetError, StudioError
-from .jobs import JobManager
+from .jobs import DownloadJob, JobManager
 from .paths import runs_dir, studio_home
 from .runs import RunStore
 
@@ -22,6 +22,12 @@ DEMO_LABEL = "Synthetic demo (generated, not GTZAN)"
 def _job_manager(runs_root: str) -> JobManager:
     """One job manager per run store and server process, shared by every session."""
     return JobManager(RunStore(runs_root))
+
+
+@st.cache_resource(show_spinner=False)
+def download_job() -> DownloadJob:
+    """The server's one background GTZAN download, shared by every session."""
+    return DownloadJob()
 
 
 def job_manager() -> JobManager:

@@ -1,7 +1,27 @@
+from pathlib import Path
+
 import streamlit as st
 
 from gtzan_core import GENRES
-from gtzan_core.webapp import DEMO_LABEL, check_user_path, data_path, dataset_summary, device_label, show_error, store
+from gtzan_core.data.download import DEFAULT_URL
+from gtzan_core.webapp import (DEMO_LABEL, check_user_path, data_path, dataset_summary, device_label, download_job,
+                               show_error, store)
+
+
+
+@st.fragment(run_every=1.0)
+def download_panel():
+    state = download_job().state()
+    if state["status"] == "running":
+        total = state.get("total") or 0
+        frac = state["done"] / total if total else 0.0
+        st.progress(min(frac, 1.0), text=f"{state['message']}: {state['done'] / 2**20:.0f}"
+                    + (f" / {total / 2**20:.0f} MiB" if total else " MiB"))
+    elif state["status"] == "done":
+        st.success(f"Downloaded {state['tracks']} tracks to `{state['path']}`: enter that folder above.")
+    elif state["status"] == "failed":
+        st.error(state["error"])
+
 
 st.title("🎵 GTZAN Genre Studio")
 st.write(
@@ -31,8 +51,15 @@ with left:
                 st.rerun()
             except Exception as exc:
                 show_error(exc)
-        with st.expander("No GTZAN yet?"):
-            st.markdown("On a machine with internet: `python -m gtzan_core download --out gtzan`, then use that folder.")
+        with st.expander("No GTZAN yet? Download it (about 1.2 GB)"):
+            url = st.text_input("Archive URL", value=DEFAULT_URL)
+            target = st.text_input("Unpack into", value=str(Path.cwd() / "gtzan"))
+            if st.button("Download"):
+                try:
+                    download_job().start(url, str(check_user_path(target)))
+                except Exception as exc:
+                    show_error(exc)
+            download_panel()
 
     try:
         summary = dataset_summary(data_path())

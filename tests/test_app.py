@@ -158,3 +158,42 @@ def test_leaderboard_row_selection_opens_compare(two_runs):
     no_errors(at)
     assert set(at.session_state["compare_ids"]) == set(ids)
     assert any("Compare runs" in t.value for t in at.title)
+
+
+def test_home_downloads_gtzan_in_the_background(tmp_path, monkeypatch):
+    """The Home page's downloader against a local server serving a tarball the test builds."""
+    import http.server
+    import tarfile
+    import threading
+    from functools import partial
+
+    from tests.conftest import make_gtzan
+
+    served = tmp_path / "www"
+    served.mkdir()
+    src = make_gtzan(tmp_path / "src", "original", per_genre=1, seconds=3.2, genres=("blues", "rock"))
+    with tarfile.open(served / "genres.tar.gz", "w:gz") as tf:
+        tf.add(src / "genres", arcname="genres")
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setenv("GTZAN_STUDIO_DATA_ROOTS", str(tmp_path))
+    try:
+        at = no_errors(page("home").run())
+        at.radio[0].set_value("A GTZAN folder on this machine").run()
+        at.text_input[1].set_value(f"http://127.0.0.1:{httpd.server_address[1]}/genres.tar.gz")
+        at.text_input[2].set_value(str(tmp_path / "gtzan"))
+        next(b for b in at.button if b.label == "Download").click().run()
+        from gtzan_core.webapp import download_job
+
+        download_job().join(60)
+        at.run()
+        no_errors(at)
+        assert any("Downloaded 2 tracks" in s.value for s in at.success), [s.value for s in at.success]
+        # a target outside the allowed roots is refused
+        at.text_input[2].set_value("/usr/share/gtzan")
+        next(b for b in at.button if b.label == "Download").click().run()
+        assert any("outside the folders this app may read" in e.value for e in at.error)
+    finally:
+        httpd.shutdown()

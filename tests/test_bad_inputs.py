@@ -255,3 +255,14 @@ def test_bad_checkpoints(case, runs, tmp_path, capsys, monkeypatch):
     at.file_uploader[0].set_value(("c.wav", clip.read_bytes(), "audio/wav")).run()
     assert not at.exception and any(expected in e.value for e in at.error)
     assert not marker.exists()
+
+
+def test_upload_limits_are_configured():
+    """Streamlit refuses uploads over maxUploadSize (MB) before our code runs; decoding is capped too."""
+    import tomllib
+
+    from gtzan_core.inference import MAX_PREDICT_SECONDS
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == 50 and config["server"]["headless"] is True
+    assert MAX_PREDICT_SECONDS == 600
