@@ -197,7 +197,8 @@ class RunStore:
             seg, trk = ev.get("segment") or {}, ev.get("track") or {}
             rows.append({
                 "run_id": r["run_id"], "model": r.get("model"), "status": r.get("status"),
-                "protocol": r.get("protocol"), "dataset": r.get("dataset", {}).get("label"),
+                "protocol": f"{r.get('protocol')} (leaky)" if r.get("leaky") else r.get("protocol"),
+                "dataset": (r.get("dataset") or {}).get("label"),
                 "segment_acc": seg.get("accuracy"), "track_acc": trk.get("accuracy"),
                 "macro_f1": seg.get("macro_f1"), "track_macro_f1": trk.get("macro_f1"),
                 "epochs": r.get("epochs_run"), "params": r.get("trainable_params"),

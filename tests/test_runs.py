@@ -91,3 +91,14 @@ def test_non_checkpoints_are_clear_errors(tmp_path):
         load_checkpoint_file(other)
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         load_checkpoint_file(tmp_path / "missing.pt")
+
+
+def test_leaderboard_labels_leaky_runs_and_sorts_best_first(tmp_path):
+    store = RunStore(tmp_path)
+    for acc, protocol in ((0.5, "track"), (0.9, "paper"), (0.7, "track")):
+        rid = store.new_run({"model": "cnn", "protocol": protocol, "leaky": protocol == "paper"})
+        store.update(rid, status="finished", evaluation={"segment": {"accuracy": acc, "macro_f1": acc},
+                                                           "track": {"accuracy": acc, "macro_f1": acc}})
+    board = store.leaderboard(include_paper=False)
+    assert board.track_acc.tolist() == [0.9, 0.7, 0.5]
+    assert board.protocol.tolist() == ["paper (leaky)", "track", "track"]
