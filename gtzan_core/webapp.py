@@ -67,8 +67,27 @@ def data_path() -> str | None:
     return st.session_state["data_path"]
 
 
-@st.cache_data(ttl=30, show_spinner="Scanning dataset…")
+def ensure_demo() -> None:
+    """Generate the synthetic demo set on first use, with a progress bar."""
+    from .data.synth import demo_ready, ensure_demo_dataset
+
+    if demo_ready():
+        return
+    bar = st.progress(0.0, text="Synthesising the demo set (first start only)…")
+    ensure_demo_dataset(progress=lambda d, t, m: bar.progress(d / max(t, 1), text=f"Synthesising the demo set: "
+                                                                                  f"{d}/{t} tracks"))
+    bar.empty()
+
+
 def dataset_summary(path: str | None) -> dict:
+    """Summary of the dataset at ``path`` (None: the demo set, generated first if needed)."""
+    if path is None:
+        ensure_demo()
+    return _dataset_summary(path)
+
+
+@st.cache_data(ttl=30, show_spinner="Scanning dataset…")
+def _dataset_summary(path: str | None) -> dict:
     from .data import discover_dataset, open_dataset
 
     ds = open_dataset(None) if path is None else discover_dataset(path)

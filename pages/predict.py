@@ -25,7 +25,9 @@ if source == "Upload a file":
         name, data = up.name, up.getvalue()
 else:
     from gtzan_core.data import open_dataset
+    from gtzan_core.webapp import ensure_demo
 
+    ensure_demo()
     ds = open_dataset(None)
     clips = ds.tracks.groupby("genre").head(1)
     pick = st.selectbox("Synthetic demo clip", list(clips.audio_path),

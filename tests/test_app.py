@@ -47,7 +47,11 @@ def test_app_entry_point_renders_home():
 
 
 def test_home_shows_synthetic_demo_and_refuses_bad_paths(tmp_path, monkeypatch):
+    from gtzan_core.data.synth import demo_ready
+
+    assert not demo_ready()  # a fresh home: the first visit generates it
     at = no_errors(page("home").run())
+    assert demo_ready()
     assert any("synthetic demo" in i.value for i in at.info)
     monkeypatch.setenv("GTZAN_STUDIO_DATA_ROOTS", str(tmp_path))
     at.radio[0].set_value("A GTZAN folder on this machine").run()

@@ -339,30 +339,37 @@ def generate_demo(
     return out_dir
 
 
-def demo_dir(per_genre: int = DEFAULT_PER_GENRE, seconds: float = DEFAULT_SECONDS, seed: int = DEFAULT_SEED) -> Path:
-    return demo_root() / f"v{SYNTH_VERSION}-n{per_genre}-s{seconds:g}-seed{seed}"
+def _demo_sizes(per_genre: int | None, seconds: float | None, seed: int | None) -> tuple[int, float, int]:
+    """Sizes from the arguments, else ``$GTZAN_STUDIO_DEMO_PER_GENRE`` and
+    ``$GTZAN_STUDIO_DEMO_SECONDS`` (handy for quick tests), else the defaults."""
+    return (per_genre or int(os.environ.get("GTZAN_STUDIO_DEMO_PER_GENRE", DEFAULT_PER_GENRE)),
+            seconds or float(os.environ.get("GTZAN_STUDIO_DEMO_SECONDS", DEFAULT_SECONDS)),
+            DEFAULT_SEED if seed is None else seed)
+
+
+def demo_dir(per_genre: int | None = None, seconds: float | None = None, seed: int | None = None) -> Path:
+    """Where the demo set of these sizes lives (see :func:`_demo_sizes`)."""
+    n, sec, sd = _demo_sizes(per_genre, seconds, seed)
+    return demo_root() / f"v{SYNTH_VERSION}-n{n}-s{sec:g}-seed{sd}"
+
+
+def demo_ready() -> bool:
+    """Whether the default demo set has been generated already."""
+    return (demo_dir() / SYNTH_MARKER).is_file()
 
 
 def ensure_demo_dataset(per_genre: int | None = None, seconds: float | None = None, seed: int | None = None,
                         progress=None) -> Path:
-    """The cached demo set, generated on first use.
-
-    Sizes come from the arguments, else ``$GTZAN_STUDIO_DEMO_PER_GENRE`` and
-    ``$GTZAN_STUDIO_DEMO_SECONDS`` (handy for quick tests), else the defaults.
-    """
-    per_genre = per_genre or int(os.environ.get("GTZAN_STUDIO_DEMO_PER_GENRE", DEFAULT_PER_GENRE))
-    seconds = seconds or float(os.environ.get("GTZAN_STUDIO_DEMO_SECONDS", DEFAULT_SECONDS))
-    seed = DEFAULT_SEED if seed is None else seed
-    path = demo_dir(per_genre, seconds, seed)
+    """The cached demo set, generated on first use."""
+    n, sec, sd = _demo_sizes(per_genre, seconds, seed)
+    path = demo_dir(n, sec, sd)
     if (path / SYNTH_MARKER).is_file():
         return path
     if path.exists():  # a leftover from an interrupted run: regenerate
-        shutil.rmtree(path)
+        shutil.rmtree(path, ignore_errors=True)
     try:
-        return generate_demo(path, per_genre, seconds, seed, progress)
-    except FileExistsError:
-        return path
-    except OSError:
-        if (path / SYNTH_MARKER).is_file():  # another process finished first
+        return generate_demo(path, n, sec, sd, progress)
+    except (DatasetError, OSError):
+        if (path / SYNTH_MARKER).is_file():  # another process or session finished first
             return path
         raise
