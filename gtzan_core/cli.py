@@ -213,9 +213,10 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from .inference import predict
     from .runs import RunStore
+    from .training import resolve_device
 
     store = RunStore(args.runs) if args.runs else RunStore()
-    pred = predict(args.audio, args.run or None, store, device=args.device if args.device != "auto" else "cpu")
+    pred = predict(args.audio, args.run or None, store, device=str(resolve_device(args.device)))
     if not pred.results and not pred.refused:
         from .errors import CheckpointError
 
@@ -324,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict the genre of an audio file with trained runs")
     p.add_argument("audio")
     p.add_argument("--run", action="append", help="run id (repeatable; default: all runs)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_predict)
