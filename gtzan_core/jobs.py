@@ -167,8 +167,9 @@ class JobManager:
         try:
             import torch
 
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+            if torch.cuda.is_available() and torch.cuda.is_initialized():
+                torch.cuda.synchronize()
+                torch.cuda.empty_cache()  # hand the job's cached blocks back to the driver
         except Exception:  # pragma: no cover - best effort
             pass
 

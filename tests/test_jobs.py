@@ -92,3 +92,4 @@ def test_all_seven_models_train_through_the_manager_onto_the_leaderboard(manager
     assert statuses(manager.store, ids) == ["finished"] * 7
     board = manager.store.leaderboard(include_paper=False)
     assert set(board.model) == set(MODELS) and board.track_acc.notna().all()
+
