@@ -134,7 +134,7 @@ def cmd_train(args) -> int:
             fs = load_features(ds)
         # rank 0 records the run; the other ranks train the same model in a scratch store
         scratch = tempfile.TemporaryDirectory(prefix="gtzan-rank-") if rank != 0 else None
-        store = RunStore(scratch.name) if scratch else (RunStore(args.runs) if args.runs else RunStore())
+        store = RunStore(scratch.name if scratch else args.runs)
         from tqdm.auto import tqdm
 
         bar = tqdm(total=config.epochs, desc=f"train {config.model}", unit="epoch", dynamic_ncols=True,
@@ -193,7 +193,7 @@ def cmd_evaluate(args) -> int:
     from .evaluation import report_frame
     from .runs import RunStore
 
-    store = RunStore(args.runs) if args.runs else RunStore()
+    store = RunStore(args.runs)
     record = store.read(args.run_id)
     if args.json:
         print(json.dumps({k: record.get(k) for k in ("run_id", "model", "protocol", "leaky", "status", "dataset",
@@ -215,7 +215,7 @@ def cmd_predict(args) -> int:
     from .runs import RunStore
     from .training import resolve_device
 
-    store = RunStore(args.runs) if args.runs else RunStore()
+    store = RunStore(args.runs)
     pred = predict(args.audio, args.run or None, store, device=str(resolve_device(args.device)))
     if not pred.results and not pred.refused:
         from .errors import CheckpointError
@@ -244,7 +244,7 @@ def cmd_predict(args) -> int:
 def cmd_runs(args) -> int:
     from .runs import RunStore
 
-    store = RunStore(args.runs) if args.runs else RunStore()
+    store = RunStore(args.runs)
     if args.delete:
         store.delete(args.delete)
         print(f"deleted run {args.delete}")
