@@ -60,8 +60,8 @@ def cmd_features(args) -> int:
 
     ds = _open_dataset(args.data)
     with _progress("features", "track") as p:
-        fs = load_features(ds, image=ImageParams(size=args.image_size), workers=args.workers, progress=p,
-                           rebuild=args.rebuild)
+        fs = load_features(ds, image=ImageParams(size=args.image_size, source=args.image_source),
+                           workers=args.workers, progress=p, rebuild=args.rebuild)
     counts = fs.tracks.groupby("genre").size().reindex(list(GENRES), fill_value=0)
     skipped = list(ds.skipped) + list(fs.failed)
     if args.json:
@@ -112,6 +112,7 @@ def cmd_train(args) -> int:
     import tempfile
 
     from .feature_cache import load_features
+    from .features import ImageParams
     from .hparams import make_config
     from .runs import RunStore
     from .training import train
@@ -122,16 +123,17 @@ def cmd_train(args) -> int:
                          freeze_backbone=False if args.unfreeze else None,
                          pretrained=False if args.no_pretrained else None, variant=args.variant)
     try:
+        image = ImageParams(source=args.image_source)
         if rank == 0:
             ds = _open_dataset(args.data)
             with _progress("features", "track") as p:
-                fs = load_features(ds, progress=p)
+                fs = load_features(ds, image=image, progress=p)
         _barrier()
         if rank != 0:  # the cache is warm now
             from .data import open_dataset
 
             ds = open_dataset(args.data)
-            fs = load_features(ds)
+            fs = load_features(ds, image=image)
         # rank 0 records the run; the other ranks train the same model in a scratch store
         scratch = tempfile.TemporaryDirectory(prefix="gtzan-rank-") if rank != 0 else None
         store = RunStore(scratch.name if scratch else args.runs)
@@ -269,6 +271,7 @@ def cmd_runs(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from .data.download import DEFAULT_URL
     from .data.synth import DEFAULT_PER_GENRE, DEFAULT_SECONDS, DEFAULT_SEED
+    from .features import IMAGE_SOURCES
 
     parser = _Parser(prog="gtzan-studio", description="GTZAN Genre Studio: music-genre classification.")
     parser.add_argument("--version", action="version", version=f"gtzan-studio {__version__}")
@@ -294,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--rebuild", action="store_true", help="ignore the cache")
+    p.add_argument("--image-source", choices=IMAGE_SOURCES, default="auto",
+                   help="auto: the dataset's PNGs when present; render: always from audio; none: MFCC only")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_features)
 
@@ -313,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unfreeze", action="store_true", help="image models: fine-tune the whole backbone")
     p.add_argument("--no-pretrained", action="store_true", help="image models: do not load ImageNet weights")
     p.add_argument("--variant", help="resnext: resnext50_32x4d (default) or resnext101_32x8d")
+    p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto",
+                   help="image models: the dataset's PNGs when present (auto), or always rendered from audio")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     p.set_defaults(func=cmd_train)
 

@@ -70,6 +70,9 @@ class MFCCParams:
         return _key(self)
 
 
+IMAGE_SOURCES = ("auto", "render", "png", "none")
+
+
 @dataclass(frozen=True)
 class ImageParams:
     """Spectrogram images for the fine-tuned models.
@@ -86,6 +89,10 @@ class ImageParams:
     render_width: int = 432
     render_height: int = 288
     n_mels: int = 128
+
+    def __post_init__(self):
+        if self.source not in IMAGE_SOURCES:
+            raise ValueError(f"image source {self.source!r} is not one of {', '.join(IMAGE_SOURCES)}")
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

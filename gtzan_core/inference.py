@@ -182,6 +182,11 @@ def predict(
             result.refused[run_id] = (f"run {run_id} was trained with different feature parameters: "
                                       + ", ".join(diff))
             continue
+        if kind == "image" and (record.get("image_sources") or {}).get("png"):
+            result.warnings.append(
+                f"{record.get('title', meta['model'])} ({run_id}) was trained on the dataset's own PNG spectrograms; "
+                "an upload's spectrogram is rendered by GTZAN Studio (same geometry, another renderer), so its "
+                "predictions may be less reliable (train with --image-source render to match)")
         with torch.inference_mode():
             if kind == "image":
                 if images is None:

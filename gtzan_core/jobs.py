@@ -33,6 +33,7 @@ class Job:
     run_id: str
     config: TrainConfig
     data_path: str | None
+    image_source: str = "auto"
     cancel: threading.Event = field(default_factory=threading.Event)
     submitted: float = field(default_factory=time.time)
 
@@ -50,8 +51,12 @@ class JobManager:
             w.start()
 
     # -- public API ----------------------------------------------------------
-    def submit(self, config: TrainConfig, data_path: str | None = None) -> str:
-        """Queue a training job; returns its run id immediately."""
+    def submit(self, config: TrainConfig, data_path: str | None = None, image_source: str = "auto") -> str:
+        """Queue a training job; returns its run id immediately. ``image_source``:
+        ``auto`` (the dataset's PNGs when present) or ``render`` (always from audio)."""
+        from .features import ImageParams
+
+        ImageParams(source=image_source)  # validates
         from .models import get_spec
 
         config.validate()
@@ -61,7 +66,7 @@ class JobManager:
             "config": config.as_dict(), "dataset": {"label": "pending", "root": data_path}, "history": [],
             "phase": "queued",
         })
-        job = Job(run_id, config, data_path)
+        job = Job(run_id, config, data_path, image_source)
         with self._lock:
             self._jobs[run_id] = job
         self._queue.put(job)
@@ -132,6 +137,7 @@ class JobManager:
     def _run(self, job: Job) -> None:
         from .data import open_dataset
         from .feature_cache import load_features
+        from .features import ImageParams
         from .training import train
 
         store = self.store
@@ -144,7 +150,10 @@ class JobManager:
                 store.update(job.run_id, progress={"done": done, "total": total, "message": message})
 
             ds = open_dataset(job.data_path, progress=feature_progress)
-            fs = (self._feature_loader or load_features)(ds, progress=feature_progress)
+            if self._feature_loader is not None:
+                fs = self._feature_loader(ds, progress=feature_progress)
+            else:
+                fs = load_features(ds, image=ImageParams(source=job.image_source), progress=feature_progress)
             dataset_info = {"label": ds.label, "fingerprint": ds.fingerprint, "root": str(ds.root)}
             store.update(job.run_id, dataset=dataset_info, progress=None)
             train(job.config, fs, store, cancel=job.cancel, run_id=job.run_id, dataset_info=dataset_info,

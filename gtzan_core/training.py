@@ -344,6 +344,8 @@ def _train(config, features, store, run_id, spec, device, on_epoch, cancel, prog
         run_id, status="running", phase="training", device=device_label(device), pretrained=wstatus.pretrained,
         weights_note=wstatus.source, trainable_params=count_parameters(model), total_params=count_parameters(model, False),
         split={**split.sizes(), "unit": split.unit, "note": split.note}, backbone_cached=backbone_cached,
+        image_sources=({str(k): int(v) for k, v in features.tracks["image_source"].value_counts().items()}
+                       if spec.input_kind == "image" else None),
         started=time.time(),
     )
     ckpt_meta = {"model": config.model, "options": options, "mfcc_params": features.mfcc_params.as_dict(),

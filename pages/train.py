@@ -22,6 +22,10 @@ with st.form("train"):
     models = st.multiselect("Models", list(MODELS), default=["cnn"], format_func=lambda m: MODELS[m].title)
     protocol = st.radio("Protocol", list(PROTOCOLS), format_func=lambda p: f"{p}: {PROTOCOLS[p]}")
     device = st.selectbox("Device", ["auto", "cpu", "cuda"], help="auto = GPU when there is one")
+    image_source = st.radio(
+        "Spectrograms for VGG19 / ResNeXt / SqueezeNet", ["auto", "render"], horizontal=True,
+        format_func=lambda s: {"auto": "the dataset's PNGs when it has them (as the paper)",
+                               "render": "always rendered from audio (matches what uploads get)"}[s])
     overrides = {}
     for name in MODELS:
         d = model_defaults(name)
@@ -55,7 +59,7 @@ if submitted:
         try:
             for name in models:
                 cfg = make_config(name, protocol=protocol, device=device, **overrides[name])
-                run_id = job_manager().submit(cfg, data_path())
+                run_id = job_manager().submit(cfg, data_path(), image_source)
                 st.toast(f"Queued {MODELS[name].title}: {run_id}")
         except Exception as exc:
             show_error(exc)

@@ -16,7 +16,7 @@ def tiny_demo_env(monkeypatch):
 
 def run(capsys, *argv):
     try:
-        code = main(list(argv))
+        code = main([str(a) for a in argv])
     except SystemExit as exc:  # argparse errors
         code = exc.code
     out, err = capsys.readouterr()
@@ -84,3 +84,23 @@ def test_predict_without_runs_and_with_non_audio(tiny_demo_env, tmp_path, capsys
     fake.write_text("hello")
     code, _, err = run(capsys, "predict", str(fake))
     assert code == 2 and err.strip().startswith("error: fake.wav: not a readable audio file")
+
+
+def test_image_runs_trained_on_pngs_warn_at_predict_time(tmp_path, capsys):
+    from tests.conftest import make_gtzan
+
+    data = make_gtzan(tmp_path / "kaggle", per_genre=4, seconds=3.2, images=True)
+    runs = tmp_path / "runs"
+    clip = write_clip(tmp_path / "c.wav", "rock", 4.0)
+    ids = {}
+    for source in ("auto", "render"):
+        code, out, err = run(capsys, "train", "squeezenet", "--data", data, "--epochs", "1", "--device", "cpu",
+                             "--runs", runs, "--image-source", source)
+        assert code == 0, err
+        ids[source] = out.split("run ")[1].split(":")[0]
+    code, out, err = run(capsys, "predict", clip, "--run", ids["auto"], "--runs", runs)
+    assert code == 0 and "trained on the dataset's own PNG spectrograms" in err
+    code, out, err = run(capsys, "predict", clip, "--run", ids["render"], "--runs", runs)
+    assert code == 0 and "PNG" not in err
+    record = json.loads((runs / ids["render"] / "record.json").read_text())
+    assert record["image_sources"] == {"render": 40} and record["image_params"]["source"] == "render"
