@@ -253,13 +253,14 @@ def resize_image(rgb: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def normalize_images(batch_uint8: np.ndarray):
-    """(N, H, W, 3) uint8 RGB -> (N, 3, H, W) float32 tensor with ImageNet normalisation."""
+def normalize_images(batch_uint8):
+    """(N, H, W, 3) uint8 RGB (numpy array or tensor, on any device) -> (N, 3, H, W)
+    float32 tensor on the same device, with ImageNet normalisation."""
     import torch
 
     x = torch.as_tensor(batch_uint8).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.as_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.as_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    mean = torch.as_tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.as_tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std
 
 

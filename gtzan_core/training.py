@@ -328,12 +328,11 @@ def _train(config, features, store, run_id, spec, device, on_epoch, cancel, prog
         tag = _backbone_tag(config.model, config, wstatus.source, wstatus.pretrained)
         x_src, backbone_cached = cached_backbone_outputs(features, model.backbone, tag, device, progress, cancel)
         trainable, prep = model.head, (lambda x: x)
-    else:
-        trainable, x_src = model, torch.from_numpy(features.images)
-        prep = lambda x: normalize_images(x.cpu().numpy()).to(device)  # noqa: E731
+    else:  # full fine-tuning: uint8 images live on the device, normalised per batch there
+        trainable, x_src, prep = model, torch.from_numpy(features.images), normalize_images
 
     trainable = trainable.to(device)
-    x_dev = x_src.to(device) if x_src.dtype != torch.uint8 else x_src
+    x_dev = x_src.to(device)
     y_dev = y_all.to(device)
     tr, va, te = (torch.from_numpy(s).to(device) for s in (split.train, split.val, split.test))
     params = [p for p in trainable.parameters() if p.requires_grad]

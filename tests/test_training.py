@@ -141,3 +141,20 @@ def test_unknown_device():
 def test_big_image_models_train_end_to_end(tiny_features, name):
     record = train(quick(name, epochs=2), tiny_features, RunStore())
     assert record["status"] == "finished" and record["evaluation"]["segment"]["n"] == 10
+
+
+def test_full_fine_tuning_updates_the_backbone(tiny_features):
+    store = RunStore()
+    record = train(quick("squeezenet", epochs=1, freeze_backbone=False), tiny_features, store)
+    assert record["status"] == "finished" and record["trainable_params"] > 700_000
+    assert record["backbone_cached"] is None  # no caching when the backbone trains
+    from gtzan_core.models import build_model
+    from gtzan_core.training import seed_everything
+
+    seed_everything(0)  # the trainer builds its model right after seeding like this
+    initial, _ = build_model("squeezenet", pretrained=False, frozen=False)
+    seed_everything(0)
+    again, _ = build_model("squeezenet", pretrained=False, frozen=False)
+    assert torch.equal(initial.backbone[0].weight, again.backbone[0].weight)
+    trained = checkpoint_model(store.load_checkpoint(record["run_id"]))
+    assert not torch.equal(initial.backbone[0].weight, trained.backbone[0].weight)
