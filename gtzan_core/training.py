@@ -169,10 +169,16 @@ def cached_backbone_outputs(features: FeatureSet, backbone: nn.Module, tag: str,
     return out, False
 
 
-def _autocast(device: torch.device):
-    if device.type == "cuda":
+def _autocast(device: torch.device, amp: bool = True):
+    """bf16 autocast on CUDA (mixed precision); a no-op elsewhere or when ``amp`` is off."""
+    if device.type == "cuda" and amp:
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+    return contextlib.nullcontext()
+
+
+#: Models trained in full float32 even on CUDA: cuDNN's recurrent kernels are the
+#: part of the stack least likely to support bf16 everywhere.
+NO_AMP = {"lstm", "gru"}
 
 
 # ---------------------------------------------------------------------------
@@ -181,11 +187,12 @@ def _autocast(device: torch.device):
 
 
 @torch.no_grad()
-def _predict_logits(model: nn.Module, x: torch.Tensor, idx: torch.Tensor, prep, device, batch: int = 512):
+def _predict_logits(model: nn.Module, x: torch.Tensor, idx: torch.Tensor, prep, device, batch: int = 512,
+                    amp: bool = True):
     model.eval()
     out = []
     for i in range(0, len(idx), batch):
-        with _autocast(device):
+        with _autocast(device, amp):
             out.append(model(prep(x[idx[i:i + batch]])).float())
     return torch.cat(out) if out else torch.zeros(0, len(GENRES), device=device)
 
@@ -251,7 +258,7 @@ def train(
 
 
 def run_epoch(model: nn.Module, opt, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch_size: int,
-              prep, device: torch.device, cancel: threading.Event | None = None):
+              prep, device: torch.device, cancel: threading.Event | None = None, amp: bool = True):
     """One pass over ``order`` (sample indices on the device) in mini-batches.
 
     Returns (sum of losses, number correct, samples seen): the sums stay on the
@@ -266,7 +273,7 @@ def run_epoch(model: nn.Module, opt, x: torch.Tensor, y: torch.Tensor, order: to
             break
         idx = order[i:i + batch_size]
         xb, yb = prep(x[idx]), y[idx]
-        with _autocast(device):
+        with _autocast(device, amp):
             logits = model(xb)
             loss = nn.functional.cross_entropy(logits.float(), yb)
         opt.zero_grad(set_to_none=True)
@@ -356,6 +363,8 @@ def _train(config, features, store, run_id, spec, device, on_epoch, cancel, prog
     status = "finished"
     n_train = len(tr)
     bs = config.batch_size
+    amp = config.model not in NO_AMP
+    store.update(run_id, mixed_precision="bf16" if device.type == "cuda" and amp else None)
     world, rank = _dist_world()
     step_model = trainable
     if world > 1:  # under torchrun: gradients are all-reduced, every rank sees its own shard
@@ -368,7 +377,7 @@ def _train(config, features, store, run_id, spec, device, on_epoch, cancel, prog
         perm = tr[torch.randperm(n_train, generator=gen).to(device)]  # same on every rank (same seed)
         if world > 1:
             perm = perm[: n_train - n_train % world][rank::world]
-        loss_sum, correct, seen = run_epoch(step_model, opt, x_dev, y_dev, perm, bs, prep, device, cancel)
+        loss_sum, correct, seen = run_epoch(step_model, opt, x_dev, y_dev, perm, bs, prep, device, cancel, amp)
         if cancel.is_set():
             status = "cancelled"
             break
@@ -377,7 +386,7 @@ def _train(config, features, store, run_id, spec, device, on_epoch, cancel, prog
             torch.distributed.all_reduce(stats)
             loss_sum, correct, seen = stats[0], stats[1], int(stats[2].item())
         train_loss, train_acc = (loss_sum / seen).item(), (correct / seen).item()
-        val_loss, val_acc = _loss_acc(_predict_logits(trainable, x_dev, va, prep, device), y_dev[va])
+        val_loss, val_acc = _loss_acc(_predict_logits(trainable, x_dev, va, prep, device, amp=amp), y_dev[va])
         improved = val_loss < best_loss - 1e-6
         if improved:
             best_loss, best_epoch, since_best = val_loss, epoch, 0
@@ -400,7 +409,7 @@ def _train(config, features, store, run_id, spec, device, on_epoch, cancel, prog
         raise Cancelled()
     trainable.load_state_dict(best_state)
     store.update(run_id, phase="evaluating")
-    logits = _predict_logits(trainable, x_dev, te, prep, device)
+    logits = _predict_logits(trainable, x_dev, te, prep, device, amp=amp)
     probs = torch.softmax(logits.float(), 1).cpu().numpy()
     test_idx = split.test
     evaluation = evaluate(probs, y_all.numpy()[test_idx], groups[test_idx])
