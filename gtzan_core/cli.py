@@ -149,7 +149,7 @@ def cmd_train(args) -> int:
         try:
             with _progress("backbone pass", "img") as p:
                 record = train(config, fs, store, on_epoch=on_epoch, progress=p if rank == 0 else None,
-                               dataset_info={"label": ds.label, "fingerprint": ds.fingerprint, "root": str(ds.root)})
+                               dataset_info=ds.run_info())
         finally:
             bar.close()
             if scratch:

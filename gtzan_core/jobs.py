@@ -154,7 +154,7 @@ class JobManager:
                 fs = self._feature_loader(ds, progress=feature_progress)
             else:
                 fs = load_features(ds, image=ImageParams(source=job.image_source), progress=feature_progress)
-            dataset_info = {"label": ds.label, "fingerprint": ds.fingerprint, "root": str(ds.root)}
+            dataset_info = ds.run_info()
             store.update(job.run_id, dataset=dataset_info, progress=None)
             train(job.config, fs, store, cancel=job.cancel, run_id=job.run_id, dataset_info=dataset_info,
                   progress=lambda d, t, m: store.update(job.run_id, progress={"done": d, "total": t, "message": m}))

@@ -88,10 +88,9 @@ def dataset_summary(path: str | None) -> dict:
 
 @st.cache_data(ttl=30, show_spinner="Scanning dataset…")
 def _dataset_summary(path: str | None) -> dict:
-    from .data import discover_dataset, open_dataset
+    from .data import open_dataset
 
-    ds = open_dataset(None) if path is None else discover_dataset(path)
-    return ds.summary()
+    return open_dataset(path).summary()
 
 
 def device_label() -> str:

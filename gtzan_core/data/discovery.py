@@ -63,6 +63,10 @@ class Dataset:
     def has_images(self) -> bool:
         return bool(self.tracks["image_path"].notna().any())
 
+    def run_info(self) -> dict:
+        """What a run records about the data it was trained on."""
+        return {"label": self.label, "fingerprint": self.fingerprint, "root": str(self.root)}
+
     def counts(self) -> pd.Series:
         return self.tracks.groupby("genre").size().reindex(list(GENRES), fill_value=0)
 
