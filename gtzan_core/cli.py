@@ -111,19 +111,18 @@ def _init_distributed(device: str | None):
 def cmd_train(args) -> int:
     import tempfile
 
-    from .feature_cache import load_features
-    from .features import ImageParams
+    from .feature_cache import image_params_for, load_features
     from .hparams import make_config
     from .runs import RunStore
     from .training import train
 
     rank, device = _init_distributed(args.device)
-    config = make_config(args.model, protocol=args.protocol, epochs=args.epochs, batch_size=args.batch_size,
-                         lr=args.lr, patience=args.patience, device=device, seed=args.seed,
-                         freeze_backbone=False if args.unfreeze else None,
+    config = make_config(args.model, recipe=args.recipe, protocol=args.protocol, epochs=args.epochs,
+                         batch_size=args.batch_size, lr=args.lr, patience=args.patience, device=device,
+                         seed=args.seed, freeze_backbone=False if args.unfreeze else None,
                          pretrained=False if args.no_pretrained else None, variant=args.variant)
     try:
-        image = ImageParams(source=args.image_source)
+        image = image_params_for(args.model, args.image_source)
         if rank == 0:
             ds = _open_dataset(args.data)
             with _progress("features", "track") as p:
@@ -180,9 +179,11 @@ def _finish_distributed() -> None:
 
 def _print_evaluation(record: dict) -> None:
     ev = record.get("evaluation") or {}
-    leak = "  [LEAKY paper protocol]" if record.get("leaky") else ""
+    from .hparams import recipe_label
+
+    leak = f"  [{record['protocol_label']}]" if record.get("selection_on_test") else ""
     print(f"run {record['run_id']}: {record['model']} on {record['dataset'].get('label')}, protocol {record['protocol']}"
-          f"{leak}, status {record['status']}, epochs {record.get('epochs_run')} (best {record.get('best_epoch')})")
+          f"{leak}, recipe {recipe_label(record)}, status {record['status']}, epochs {record.get('epochs_run')} (best {record.get('best_epoch')})")
     for level in ("segment", "track"):
         if level in ev:
             m = ev[level]
@@ -241,6 +242,76 @@ def cmd_predict(args) -> int:
         ens = pred.ensemble()
         print(f"  ensemble -> {GENRES[int(ens.argmax())]} ({ens.max():.2f}), agreement {pred.agreement():.0%}")
     return 0 if pred.results else 2
+
+
+def cmd_models(args) -> int:
+    from .models import describe_models
+
+    rows = describe_models(args.variant)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'model':11s} {'input':16s} {'trainable':>12s} {'total':>12s}  weights")
+    for r in rows:
+        shape = "x".join(map(str, r["input_shape"]))
+        print(f"{r['name']:11s} {r['input_kind'] + ' ' + shape:16s} {r['trainable_params']:>12,} "
+              f"{r['total_params']:>12,}  {r['weights'] or 'trained from scratch'}")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    import time
+
+    from .reproduction import comparison_table, plan_reproduction, protocol_table, run_reproduction, write_report
+    from .runs import RunStore
+    from .training import resolve_device
+
+    t0 = time.perf_counter()
+    ds = _open_dataset(args.data)
+    device = str(resolve_device(args.device))
+    plan = plan_reproduction(real_gtzan=not ds.is_synthetic, seeds=args.seeds, epochs=args.epochs, device=device,
+                             honest=not args.paper_only, models=args.models)
+    store = RunStore(args.runs)
+    quiet = args.json
+    if not quiet:
+        print(f"reproduction {plan.id}: {len(plan.configs)} runs ({', '.join(plan.protocols)} x "
+              f"{len(plan.configs) // len(plan.protocols) // plan.seeds} models x {plan.seeds} seed(s)) on "
+              f"{ds.label}, {device}")
+
+    def on_run(k, n, record):
+        if quiet:
+            return
+        ev = (record.get("evaluation") or {}).get("segment") or {}
+        result = f"acc {ev['accuracy']:.3f}  F1 {ev['macro_f1']:.3f}" if ev else record.get("error", "")
+        print(f"[{k}/{n}] {record.get('model'):10s} {record.get('protocol'):8s} seed "
+              f"{(record.get('reproduction') or {}).get('seed', '?')}  {record.get('status')}  {result}", flush=True)
+
+    with _progress("features / backbone", "it") as p:
+        records = run_reproduction(plan, ds, store, args.image_source, on_run=on_run, progress=p)
+    out = Path(args.out or f"{plan.id}.html")
+    write_report(out, records, plan.id)
+    wall = time.perf_counter() - t0
+    table = protocol_table(records)
+    if args.json:
+        cols = ["model", "protocol", "protocol_label", "unit", "seeds_done", "accuracy", "accuracy_sd", "macro_f1",
+                "macro_f1_sd", "track_accuracy", "paper_accuracy", "paper_f1_text", "paper_macro_f1",
+                "delta_accuracy", "delta_macro_f1"]
+        rows = json.loads(table[cols].to_json(orient="records"))
+        comparison = json.loads(comparison_table(records).to_json(orient="records"))
+        print(json.dumps({"reproduction": plan.id, "dataset": ds.label, "device": device, "seeds": plan.seeds,
+                          "rows": rows, "comparison": comparison, "report": str(out.resolve()),
+                          "wall_seconds": round(wall, 1)}, indent=2))
+    else:
+        import pandas as pd
+
+        from .reproduction.report import comparison_display
+
+        with pd.option_context("display.width", 250, "display.max_columns", 30):
+            print()
+            print(comparison_display(comparison_table(records)).to_string(index=False))
+        print(f"\nreport: {out.resolve()}  ({wall:.0f} s)")
+    failed = [r for r in records if r.get("status") == "failed"]
+    return 2 if failed and len(failed) == len(records) else 0
 
 
 def cmd_runs(args) -> int:
@@ -302,12 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_features)
 
+    from .hparams import recipes
     from .models import MODELS
     from .splits import PROTOCOLS
 
     p = sub.add_parser("train", help="train a model; prints test metrics and the run id")
     p.add_argument("model", choices=list(MODELS))
     p.add_argument("--data", help="GTZAN folder (default: the synthetic demo set)")
+    p.add_argument("--recipe", choices=list(recipes()), default=None,
+                   help="hyperparameter recipe from hparams.yaml (default: paper, the paper's code's values)")
     p.add_argument("--protocol", choices=list(PROTOCOLS), default=None, help="evaluation protocol (default: track)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
@@ -317,11 +391,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--unfreeze", action="store_true", help="image models: fine-tune the whole backbone")
     p.add_argument("--no-pretrained", action="store_true", help="image models: do not load ImageNet weights")
-    p.add_argument("--variant", help="resnext: resnext50_32x4d (default) or resnext101_32x8d")
+    p.add_argument("--variant", help="resnext: resnext101_32x8d_wsl (default, the paper's), resnext101_32x8d or "
+                                     "resnext50_32x4d (ImageNet, for smaller machines)")
     p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto",
                    help="image models: the dataset's PNGs when present (auto), or always rendered from audio")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("models", help="the seven models: parameters, input, pretrained weights")
+    p.add_argument("--variant", help="resnext variant (default: the paper's resnext101_32x8d_wsl)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("reproduce", help="train all seven models under the paper's protocol and recipe and "
+                                         "honestly; write the comparison report")
+    p.add_argument("--data", help="GTZAN folder (default: the synthetic demo set)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per configuration (mean ± sd)")
+    p.add_argument("--epochs", type=int, help="cap on the recipe's maximum epochs (a quick look)")
+    p.add_argument("--models", nargs="+", choices=list(MODELS), help="only these models (default: all seven)")
+    p.add_argument("--paper-only", action="store_true", help="skip the honest protocols")
+    p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto")
+    p.add_argument("--out", help="HTML report file (default: ./<reproduction id>.html)")
+    p.add_argument("--json", action="store_true", help="print one row per model and protocol as JSON")
+    p.add_argument("--runs", help="run store folder (default: checkpoints/)")
+    p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("evaluate", help="show a run's test metrics")
     p.add_argument("run_id")

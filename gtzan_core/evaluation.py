@@ -13,20 +13,6 @@ import pandas as pd
 
 from . import GENRES
 
-#: The paper's reported results (leaky 70:30 segment split, early stopping on test).
-#: ``accuracy`` as stated in its text; ``macro_f1`` from its classification tables.
-PAPER_PROTOCOL = "paper (leaky 70:30 segment split)"
-PAPER_RESULTS = {
-    "mlp": {"accuracy": 0.65, "macro_f1": 0.64, "source": "§4.1, Table 1"},
-    "cnn": {"accuracy": 0.79, "macro_f1": 0.76, "source": "§4.2.1, Table 2"},
-    "lstm": {"accuracy": 0.63, "macro_f1": 0.62, "source": "§4.2.2, Table 3"},
-    "gru": {"accuracy": 0.67, "macro_f1": 0.66, "source": "Table 4 (accuracy = weighted recall; not stated in text)"},
-    "vgg19": {"accuracy": 0.73, "macro_f1": 0.67, "source": "§4.3.1, Table 5 (text says F1 0.72)"},
-    "resnext": {"accuracy": 0.61, "macro_f1": 0.62, "source": "§4.3.2, Table 6"},
-    "squeezenet": {"accuracy": 0.67, "macro_f1": 0.67, "source": "§4.3.3, Table 7"},
-}
-
-
 def classification_metrics(y_true, y_pred, n_classes: int = len(GENRES)) -> dict:
     """Accuracy, per-class precision/recall/F1/support, macro and weighted averages and
     the confusion matrix (rows = true genre, columns = predicted)."""

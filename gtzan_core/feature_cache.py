@@ -70,6 +70,17 @@ class FeatureSet:
         return self.track_labels[self.seg_track]
 
 
+def image_params_for(model: str | None, source: str = "auto") -> ImageParams:
+    """The image parameters a model trains and predicts on: its own input size
+    (224² VGG19, 256² ResNeXt and SqueezeNet, as in the paper's code). MFCC models
+    share VGG19's entry, so one extraction serves them all."""
+    from .models import get_spec
+
+    spec = get_spec(model) if model else None
+    size = spec.image_size if spec is not None and spec.image_size else ImageParams.size
+    return ImageParams(size=size, source=source)
+
+
 def cache_key(dataset: Dataset, mfcc: MFCCParams, image: ImageParams) -> str:
     blob = json.dumps(
         {"fingerprint": dataset.fingerprint, "mfcc": mfcc.as_dict(), "image": image.as_dict(),

@@ -1,4 +1,11 @@
-"""Hyperparameters: ``hparams.yaml`` (per-model defaults) merged with overrides."""
+"""Hyperparameters: named recipes in ``hparams.yaml`` merged with overrides.
+
+A recipe (``paper``: the values of the paper's code; ``studio``: ours, tuned for a
+CPU) gives every model its settings: the recipe's ``defaults``, then the model's
+own section. :func:`make_config` applies overrides on top, and the resulting
+:class:`TrainConfig` knows which values differ from its recipe
+(:meth:`TrainConfig.recipe_changes`), so a run records e.g. "paper, epochs 1".
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,10 @@ import yaml
 from .errors import ConfigError
 from .models import get_spec
 
+#: Settings a recipe may set (the rest of TrainConfig is per run: protocol, device, seed...).
+RECIPE_KEYS = ("lr", "batch_size", "epochs", "patience", "weight_decay", "standardize", "reshuffle",
+               "pretrained", "freeze_backbone", "variant")
+
 
 def hparams_path() -> Path:
     env = os.environ.get("GTZAN_STUDIO_HPARAMS")
@@ -20,13 +31,15 @@ def hparams_path() -> Path:
 @dataclass
 class TrainConfig:
     model: str
+    recipe: str = "paper"
     protocol: str = "track"
     lr: float = 1e-3
     batch_size: int = 32
     epochs: int = 100
     patience: int = 10
     weight_decay: float = 0.0
-    standardize: bool = True
+    standardize: bool = False
+    reshuffle: bool = True  # a new sample order every epoch (False: the paper's MFCC loop, one order)
     pretrained: bool = True
     freeze_backbone: bool = True
     variant: str | None = None
@@ -47,7 +60,19 @@ class TrainConfig:
             raise ConfigError(f"patience must be at least 1 (got {self.patience})")
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
             raise ConfigError("val/test fractions must be in (0, 1) and sum to less than 1")
+        if self.variant is not None and self.model == "resnext":
+            from .models.pretrained import backbone_weights
+
+            backbone_weights("resnext", self.variant)  # validates
         return self
+
+    def recipe_changes(self, hparams: dict | None = None) -> dict:
+        """The recipe settings this config changes: {name: value here}."""
+        try:
+            base = model_defaults(self.model, self.recipe, hparams)
+        except ConfigError:
+            return {}
+        return {k: getattr(self, k) for k in RECIPE_KEYS if k in base and base[k] != getattr(self, k)}
 
 
 def load_hparams(path: str | Path | None = None) -> dict:
@@ -58,30 +83,63 @@ def load_hparams(path: str | Path | None = None) -> dict:
         raise ConfigError(f"{path}: hyperparameter file not found") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of model names to settings")
+    if not isinstance(data, dict) or not isinstance(data.get("recipes"), dict) or not data["recipes"]:
+        raise ConfigError(f"{path}: expected a 'recipes' mapping of recipe names to per-model settings")
     return data
 
 
-def model_defaults(model: str, hparams: dict | None = None) -> dict:
-    """The merged defaults for ``model``: ``defaults`` then the model's own section."""
+def recipes(hparams: dict | None = None) -> dict[str, str]:
+    """Recipe name -> description, the default recipe first."""
+    hp = load_hparams() if hparams is None else hparams
+    names = sorted(hp["recipes"], key=lambda n: n != default_recipe(hp))
+    return {n: str((hp["recipes"][n] or {}).get("description", "")) for n in names}
+
+
+def default_recipe(hparams: dict | None = None) -> str:
+    hp = load_hparams() if hparams is None else hparams
+    name = hp.get("default_recipe") or next(iter(hp["recipes"]))
+    if name not in hp["recipes"]:
+        raise ConfigError(f"default_recipe {name!r} is not one of the recipes ({', '.join(hp['recipes'])})")
+    return name
+
+
+def model_defaults(model: str, recipe: str | None = None, hparams: dict | None = None) -> dict:
+    """The merged settings of ``recipe`` (default: the file's default recipe) for
+    ``model``: the recipe's ``defaults`` then the model's own section."""
     get_spec(model)
     hp = load_hparams() if hparams is None else hparams
-    merged = dict(hp.get("defaults") or {})
-    merged.update(hp.get(model) or {})
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = set(merged) - known
+    recipe = recipe or default_recipe(hp)
+    if recipe not in hp["recipes"]:
+        raise ConfigError(f"unknown recipe {recipe!r}; choose one of {', '.join(hp['recipes'])}")
+    section = hp["recipes"][recipe] or {}
+    merged = dict(section.get("defaults") or {})
+    merged.update(section.get(model) or {})
+    unknown = set(merged) - set(RECIPE_KEYS)
     if unknown:
-        raise ConfigError(f"hparams for {model!r}: unknown key(s) {', '.join(sorted(unknown))}")
+        raise ConfigError(f"recipe {recipe!r} for {model!r}: unknown key(s) {', '.join(sorted(unknown))}")
     return merged
 
 
-def make_config(model: str, hparams: dict | None = None, **overrides) -> TrainConfig:
-    """A :class:`TrainConfig` from hparams.yaml with ``overrides`` (``None`` = keep default)."""
-    values = model_defaults(model, hparams)
+def make_config(model: str, recipe: str | None = None, hparams: dict | None = None, **overrides) -> TrainConfig:
+    """A :class:`TrainConfig` from ``recipe`` with ``overrides`` (``None`` = keep the recipe's value)."""
+    hp = load_hparams() if hparams is None else hparams
+    recipe = recipe or default_recipe(hp)
+    values = model_defaults(model, recipe, hp)
     values.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in fields(TrainConfig)}
     bad = set(values) - known
     if bad:
         raise ConfigError(f"unknown setting(s) {', '.join(sorted(bad))}")
-    return TrainConfig(model=model, **{k: v for k, v in values.items() if k != "model"}).validate()
+    values.pop("model", None)
+    values["recipe"] = recipe
+    return TrainConfig(model=model, **values).validate()
+
+
+def recipe_label(record_or_config) -> str:
+    """"paper" or "paper, epochs 1, lr 0.001": the recipe and what a run changed."""
+    if isinstance(record_or_config, TrainConfig):
+        name, changes = record_or_config.recipe, record_or_config.recipe_changes()
+    else:
+        name = record_or_config.get("recipe") or (record_or_config.get("config") or {}).get("recipe") or "—"
+        changes = record_or_config.get("recipe_changes") or {}
+    return ", ".join([name, *(f"{k.replace('_', ' ')} {v}" for k, v in changes.items())])

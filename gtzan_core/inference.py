@@ -8,6 +8,7 @@ in a small thread-safe LRU cache keyed by checkpoint file and modification time.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -162,7 +163,7 @@ def predict(
     except AudioError as exc:  # a clip under one segment: say which file
         raise AudioError(f"{source_name(audio) if not isinstance(audio, np.ndarray) else 'audio'}: {exc}") from None
     seg_starts = np.arange(len(feats)) * mfcc.segment_seconds
-    images = None
+    windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # image size -> (window images, starts)
     if run_ids is None:
         run_ids = [r["run_id"] for r in store.list() if store.checkpoint_path(r["run_id"]).is_file()]
     result = Prediction(audio=y, sr=mfcc.sr, mfcc=feats, image=None, truncated=truncated,
@@ -176,8 +177,10 @@ def predict(
         record = store.read(run_id)
         kind = record.get("input_kind", "mfcc")
         diff = _param_mismatch(mfcc.as_dict(), meta.get("mfcc_params", {}))
-        if kind == "image":
-            diff += _param_mismatch({"size": image.size}, meta.get("image_params", {}))
+        if kind == "image":  # rendered like here, at the run's own input size
+            run_image = meta.get("image_params", {})
+            diff += _param_mismatch({k: getattr(image, k) for k in ("render_width", "render_height", "n_mels")},
+                                    run_image)
         if diff:
             result.refused[run_id] = (f"run {run_id} was trained with different feature parameters: "
                                       + ", ".join(diff))
@@ -189,10 +192,11 @@ def predict(
                 "predictions may be less reliable (train with --image-source render to match)")
         with torch.inference_mode():
             if kind == "image":
-                if images is None:
-                    images, win_starts = image_windows(y, mfcc, image)
-                x = normalize_images(images).to(device)
-                rows, starts, unit = probabilities(model(x)), win_starts, "window"
+                size = int(run_image.get("size", image.size))
+                if size not in windows:
+                    windows[size] = image_windows(y, mfcc, dataclasses.replace(image, size=size))
+                images, starts = windows[size]
+                rows, unit = probabilities(model(normalize_images(images).to(device))), "window"
             else:
                 x = torch.from_numpy(feats).to(device)
                 rows, starts, unit = probabilities(model(x)), seg_starts, "segment"
@@ -201,5 +205,6 @@ def predict(
             dataset=(record.get("dataset") or {}).get("label", "?"), unit=unit, starts=starts,
             segment_probs=rows, probs=rows.mean(0),
         )
-    result.image = images[0] if images is not None else spectrogram_input(y[: mfcc.track_samples], mfcc, image)
+    result.image = (windows[image.size][0][0] if image.size in windows
+                    else spectrogram_input(y[: mfcc.track_samples], mfcc, image))
     return result

@@ -34,6 +34,7 @@ class Job:
     config: TrainConfig
     data_path: str | None
     image_source: str = "auto"
+    extra: dict = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
     submitted: float = field(default_factory=time.time)
 
@@ -51,22 +52,28 @@ class JobManager:
             w.start()
 
     # -- public API ----------------------------------------------------------
-    def submit(self, config: TrainConfig, data_path: str | None = None, image_source: str = "auto") -> str:
+    def submit(self, config: TrainConfig, data_path: str | None = None, image_source: str = "auto",
+               extra: dict | None = None) -> str:
         """Queue a training job; returns its run id immediately. ``image_source``:
-        ``auto`` (the dataset's PNGs when present) or ``render`` (always from audio)."""
+        ``auto`` (the dataset's PNGs when present) or ``render`` (always from audio).
+        ``extra``: more fields for the run record (e.g. the reproduction it belongs to)."""
         from .features import ImageParams
 
         ImageParams(source=image_source)  # validates
         from .models import get_spec
 
         config.validate()
+        from .splits import protocol_info
+
         spec = get_spec(config.model)
+        extra = dict(extra or {})
         run_id = self.store.new_run({
             "model": config.model, "title": spec.title, "input_kind": spec.input_kind, "protocol": config.protocol,
-            "config": config.as_dict(), "dataset": {"label": "pending", "root": data_path}, "history": [],
-            "phase": "queued",
+            **protocol_info(config.protocol, spec.input_kind), "recipe": config.recipe,
+            "recipe_changes": config.recipe_changes(), "config": config.as_dict(),
+            "dataset": {"label": "pending", "root": data_path}, "history": [], "phase": "queued", **extra,
         })
-        job = Job(run_id, config, data_path, image_source)
+        job = Job(run_id, config, data_path, image_source, extra)
         with self._lock:
             self._jobs[run_id] = job
         self._queue.put(job)
@@ -136,8 +143,7 @@ class JobManager:
 
     def _run(self, job: Job) -> None:
         from .data import open_dataset
-        from .feature_cache import load_features
-        from .features import ImageParams
+        from .feature_cache import image_params_for, load_features
         from .training import train
 
         store = self.store
@@ -153,10 +159,11 @@ class JobManager:
             if self._feature_loader is not None:
                 fs = self._feature_loader(ds, progress=feature_progress)
             else:
-                fs = load_features(ds, image=ImageParams(source=job.image_source), progress=feature_progress)
+                fs = load_features(ds, image=image_params_for(job.config.model, job.image_source),
+                                   progress=feature_progress)
             dataset_info = ds.run_info()
             store.update(job.run_id, dataset=dataset_info, progress=None)
-            train(job.config, fs, store, cancel=job.cancel, run_id=job.run_id, dataset_info=dataset_info,
+            train(job.config, fs, store, cancel=job.cancel, run_id=job.run_id, dataset_info=dataset_info, extra=job.extra,
                   progress=lambda d, t, m: store.update(job.run_id, progress={"done": d, "total": t, "message": m}))
         except _Stop:
             store.update(job.run_id, status="cancelled", phase="done", finished=time.time(),

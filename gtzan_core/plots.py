@@ -95,3 +95,36 @@ def timeline_figure(results: dict) -> go.Figure:
     fig.update_layout(xaxis_title="segment start (s)", yaxis=dict(categoryorder="array", categoryarray=list(GENRES)),
                       **{**_LAYOUT, "height": 340})
     return fig
+
+
+def reproduction_figure(comparison) -> go.Figure:
+    """Grouped bars per model: the paper's accuracy, ours under the paper protocol and
+    ours under the honest protocol (error bars: sd over seeds)."""
+    fig = go.Figure()
+    models = list(comparison["model"])
+    series = [("paper (reported)", "paper_accuracy", None, "#9e9e9e"),
+              ("ours · paper protocol", "ours_paper_accuracy", "ours_paper_accuracy_sd", "#ef6c00"),
+              ("ours · honest", "ours_honest_accuracy", "ours_honest_accuracy_sd", "#1565c0")]
+    for name, col, sd, colour in series:
+        err = None
+        if sd and comparison[sd].notna().any():
+            err = dict(type="data", array=comparison[sd].fillna(0).tolist(), visible=True)
+        fig.add_bar(x=models, y=comparison[col].tolist(), name=name, marker_color=colour, error_y=err,
+                    hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>")
+    fig.update_layout(barmode="group", yaxis=dict(title="test accuracy", range=[0, 1.05]),
+                      title="The paper's table, reproduced", **{**_LAYOUT, "height": 380})
+    return fig
+
+
+def per_class_f1_figure(ours, paper, title: str = "") -> go.Figure:
+    """Per-class F1: one bar series per column of ``ours`` (genres), plus the paper's
+    column when its rows are genres (the image models' tables)."""
+    fig = go.Figure()
+    for col in ours.columns:
+        fig.add_bar(x=list(ours.index), y=ours[col].tolist(), name=col)
+    if not paper.empty and list(paper.index) == list(ours.index):
+        fig.add_bar(x=list(paper.index), y=paper["paper"].tolist(), name="paper (its table)",
+                    marker_color="#9e9e9e")
+    fig.update_layout(barmode="group", title=title, yaxis=dict(title="F1", range=[0, 1.05]),
+                      **{**_LAYOUT, "height": 300})
+    return fig

@@ -189,7 +189,11 @@ class RunStore:
         return load_checkpoint_file(self.checkpoint_path(run_id))
 
     def leaderboard(self, include_paper: bool = True) -> pd.DataFrame:
-        from .evaluation import PAPER_PROTOCOL, PAPER_RESULTS
+        """All runs, best first (track-level accuracy, else segment level), with the
+        paper's reported results as reference rows. ``protocol`` says how each run
+        was evaluated (leaky / early-stopped on test for the paper protocol)."""
+        from . import paper_results
+        from .hparams import recipe_label
 
         rows = []
         for r in self.list():
@@ -197,7 +201,7 @@ class RunStore:
             seg, trk = ev.get("segment") or {}, ev.get("track") or {}
             rows.append({
                 "run_id": r["run_id"], "model": r.get("model"), "status": r.get("status"),
-                "protocol": f"{r.get('protocol')} (leaky)" if r.get("leaky") else r.get("protocol"),
+                "protocol": r.get("protocol_label") or r.get("protocol"), "recipe": recipe_label(r),
                 "dataset": (r.get("dataset") or {}).get("label"),
                 "segment_acc": seg.get("accuracy"), "track_acc": trk.get("accuracy"),
                 "macro_f1": seg.get("macro_f1"), "track_macro_f1": trk.get("macro_f1"),
@@ -207,13 +211,15 @@ class RunStore:
                 "date": pd.to_datetime(r.get("created", 0), unit="s").strftime("%Y-%m-%d %H:%M"),
             })
         if include_paper:
-            for model, res in PAPER_RESULTS.items():
+            for model, res in paper_results.paper_results().items():
+                image = res["unit"] == "image"
                 rows.append({"run_id": f"paper:{model}", "model": model, "status": "reference",
-                             "protocol": PAPER_PROTOCOL, "dataset": "GTZAN (paper)",
-                             "segment_acc": res["accuracy"], "track_acc": None, "macro_f1": res["macro_f1"]})
-        df = pd.DataFrame(rows, columns=["run_id", "model", "status", "protocol", "dataset", "segment_acc", "track_acc",
-                                         "macro_f1", "track_macro_f1", "epochs", "params", "train_s", "device",
-                                         "pretrained", "date"])
+                             "protocol": paper_results.paper_protocol_label(model), "recipe": "paper",
+                             "dataset": "GTZAN (paper)", "segment_acc": None if image else res["accuracy"],
+                             "track_acc": res["accuracy"] if image else None, "macro_f1": res["macro"][2]})
+        df = pd.DataFrame(rows, columns=["run_id", "model", "status", "protocol", "recipe", "dataset", "segment_acc",
+                                         "track_acc", "macro_f1", "track_macro_f1", "epochs", "params", "train_s",
+                                         "device", "pretrained", "date"])
         key = df["track_acc"].fillna(df["segment_acc"]).fillna(-1)
         return df.assign(_k=key).sort_values("_k", ascending=False, kind="stable").drop(columns="_k").reset_index(drop=True)
 

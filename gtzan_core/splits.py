@@ -8,9 +8,16 @@ tracks for the image models) for train, validation and test:
 * ``filtered``: the artist-filtered ("fault-filtered") split of Kereliuk & Sturm,
   443 / 197 / 290 tracks, shipped in ``gtzan_core/data/fault_filtered``. Real GTZAN
   only.
-* ``paper``: the paper's protocol, a random 70:30 split of *segments*; early
-  stopping uses the test set (validation = test). Leaky: segments of one track sit
-  on both sides, which inflates accuracy. Kept to reproduce the paper's table.
+* ``paper``: the paper's code's protocol, per model family, with early stopping
+  and model choice on the test set (validation = test), as that code did:
+
+  - MFCC models: ``train_test_split(test_size=0.3)`` over *segments*. **Leaky**:
+    segments of one track sit on both sides, which inflates accuracy.
+  - image models: ``train_test_split(test_size=0.2, random_state=42)`` over
+    *images*, one per track, so split by track (not leaky by track), but
+    **early-stopped on test**.
+
+  Kept, labelled, to reproduce the paper's table.
 """
 
 from __future__ import annotations
@@ -26,9 +33,31 @@ from .errors import ConfigError, DatasetError
 PROTOCOLS = {
     "track": "Split by track, stratified by genre (70/15/15): honest, no track in two sets.",
     "filtered": "Artist-filtered GTZAN split (443/197/290 tracks): the research standard; real GTZAN only.",
-    "paper": "The paper's 70:30 random split of segments, early-stopping on test: LEAKY, for reproduction only.",
+    "paper": "The paper's code: MFCC models 70:30 over segments (LEAKY), image models 80:20 over images "
+             "(seed 42); both early-stopped on test. For reproduction only.",
 }
-LEAKY = {"paper"}
+#: The paper's image split: ``train_test_split(test_size=0.2, random_state=42)``.
+PAPER_IMAGE_SEED = 42
+PAPER_TEST_FRACTION = {"mfcc": 0.3, "image": 0.2}
+
+
+def protocol_info(protocol: str, input_kind: str) -> dict:
+    """How a protocol treats a model family, for run records and tables:
+    ``leaky`` (segments of one track on both sides), ``selection_on_test`` (early
+    stopping and model choice on the test set), ``protocol_label`` (a short label)
+    and ``protocol_note`` (a sentence)."""
+    if protocol == "paper":
+        if input_kind == "mfcc":
+            return {"leaky": True, "selection_on_test": True,
+                    "protocol_label": "paper · leaky 70:30 segment split, early-stopped on test",
+                    "protocol_note": "The paper's 70:30 random split of segments: segments of one track on both "
+                                     "sides (leaky), and the test set drives early stopping and model choice."}
+        return {"leaky": False, "selection_on_test": True,
+                "protocol_label": "paper · 80:20 image split, early-stopped on test",
+                "protocol_note": "The paper's 80:20 split of images (one per track, random_state 42): no track on "
+                                 "both sides, but the test set drives early stopping and model choice."}
+    return {"leaky": False, "selection_on_test": False, "protocol_label": protocol,
+            "protocol_note": PROTOCOLS.get(protocol, "")}
 
 
 @dataclass
@@ -40,6 +69,7 @@ class Split:
     test: np.ndarray
     leaky: bool = False
     note: str = ""
+    selection_on_test: bool = False  # validation set = test set (the paper protocol)
 
     def sizes(self) -> dict:
         return {"train": int(len(self.train)), "val": int(len(self.val)), "test": int(len(self.test))}
@@ -63,11 +93,13 @@ def _stratified_track_split(tracks: pd.DataFrame, val_frac: float, test_frac: fl
     return (np.sort(np.array(a, dtype=np.int64)) for a in (train, val, test))
 
 
-def _random_70_30(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The paper's split: a seeded random 70:30 of ``n`` samples -> (train, test)."""
-    idx = np.random.default_rng(seed).permutation(n)
-    n_test = int(round(0.3 * n))
-    return np.sort(idx[n_test:]), np.sort(idx[:n_test])
+def paper_train_test(n: int, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's split: scikit-learn's ``train_test_split(range(n), test_size,
+    random_state=seed, shuffle=True)`` -> (train, test) indices, each sorted."""
+    from sklearn.model_selection import train_test_split
+
+    train, test = train_test_split(np.arange(n), test_size=test_size, random_state=seed, shuffle=True)
+    return np.sort(train), np.sort(test)
 
 
 def fault_filtered_lists() -> dict[str, list[str]]:
@@ -87,14 +119,16 @@ def track_split(
     val_frac: float = 0.15,
     test_frac: float = 0.15,
     synthetic: bool = False,
+    unit: str = "track",
 ) -> Split:
     """Track indices (rows of ``tracks``) for ``track`` and ``filtered``; for
-    ``paper`` a 70:30 split of tracks with validation = test (used as is by the
-    one-sample-per-track image models)."""
+    ``paper`` the paper's 80:20 split of images (one per track, ``random_state``
+    42 whatever ``seed`` is) with validation = test. ``unit`` names the samples
+    ("image" for the image models)."""
     tracks = tracks.reset_index(drop=True)
     if protocol == "track":
         tr, va, te = _stratified_track_split(tracks, val_frac, test_frac, seed)
-        return Split("track", "track", tr, va, te)
+        return Split("track", unit, tr, va, te)
     if protocol == "filtered":
         if synthetic:
             raise DatasetError("the fault-filtered split needs real GTZAN track ids; the synthetic demo set has none")
@@ -106,10 +140,11 @@ def track_split(
         if found == 0:
             raise DatasetError("none of the fault-filtered track ids is in this dataset (is it GTZAN?)")
         note = f"{found} of {listed} listed tracks present" if found < listed else ""
-        return Split("filtered", "track", *parts, note=note)
+        return Split("filtered", unit, *parts, note=note)
     if protocol == "paper":
-        tr, te = _random_70_30(len(tracks), seed)
-        return Split("paper", "track", tr, te, te, leaky=True, note="validation set = test set (paper protocol)")
+        tr, te = paper_train_test(len(tracks), PAPER_TEST_FRACTION["image"], PAPER_IMAGE_SEED)
+        return Split("paper", unit, tr, te, te, selection_on_test=True,
+                     note="80:20 split of images (random_state 42); validation set = test set (paper protocol)")
     raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
 
 
@@ -124,12 +159,13 @@ def segment_split(
 ) -> Split:
     """Segment indices for the MFCC models.
 
-    ``track``/``filtered``: every segment follows its track. ``paper``: a random
-    70:30 split of all segments, validation = test (leaky).
+    ``track``/``filtered``: every segment follows its track. ``paper``: the paper's
+    random 70:30 split of all segments (``random_state`` = ``seed``), validation =
+    test (leaky).
     """
     if protocol == "paper":
-        tr, te = _random_70_30(len(seg_track), seed)
-        return Split("paper", "segment", tr, te, te, leaky=True,
+        tr, te = paper_train_test(len(seg_track), PAPER_TEST_FRACTION["mfcc"], seed)
+        return Split("paper", "segment", tr, te, te, leaky=True, selection_on_test=True,
                      note="segments of one track on both sides; validation set = test set (paper protocol)")
     ts = track_split(tracks, protocol, seed, val_frac, test_frac, synthetic)
     seg_track = np.asarray(seg_track)

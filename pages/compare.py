@@ -2,7 +2,9 @@ import pandas as pd
 import streamlit as st
 
 from gtzan_core import GENRES
-from gtzan_core.evaluation import PAPER_PROTOCOL, PAPER_RESULTS, report_frame
+from gtzan_core import paper_results
+from gtzan_core.evaluation import report_frame
+from gtzan_core.hparams import recipe_label
 from gtzan_core.plots import confusion_figure
 from gtzan_core.webapp import finished_runs, run_label
 
@@ -37,7 +39,8 @@ summary = []
 for rid in chosen:
     r = runs[rid]
     m = r["evaluation"].get(level) or r["evaluation"]["segment"]
-    summary.append({"run": rid, "model": r.get("title"), "protocol": r["protocol"] + (" (leaky)" if r.get("leaky") else ""),
+    summary.append({"run": rid, "model": r.get("title"), "protocol": r.get("protocol_label") or r["protocol"],
+                    "recipe": recipe_label(r),
                     "dataset": (r.get("dataset") or {}).get("label"), "accuracy": m["accuracy"],
                     "macro F1": m["macro_f1"], "weighted F1": m["weighted_f1"], "n": m["n"]})
 st.dataframe(pd.DataFrame(summary).style.highlight_max(subset=["accuracy", "macro F1"], color="#2e7d32")
@@ -64,8 +67,11 @@ if f1.shape[1] > 1:
 else:
     st.dataframe(f1.style.format(precision=3))
 
-with st.expander("The paper's reported results for these models (its leaky protocol)"):
-    rows = [{"model": runs[rid]["model"], **PAPER_RESULTS[runs[rid]["model"]]} for rid in chosen
-            if runs[rid]["model"] in PAPER_RESULTS]
-    st.caption(PAPER_PROTOCOL + "; GTZAN. Not comparable with honest track-split numbers.")
-    st.dataframe(pd.DataFrame(rows).drop_duplicates("model"), hide_index=True)
+with st.expander("The paper's reported results for these models (its own protocol)"):
+    models = list(dict.fromkeys(runs[rid]["model"] for rid in chosen))
+    rows = [{"model": m, "protocol": paper_results.paper_protocol_label(m), **paper_results.summary(m)}
+            for m in models if m in paper_results.paper_results()]
+    st.caption("GTZAN. The MFCC models' figures come from a leaky segment split; every figure was early-stopped "
+               "on its test set. Not comparable with honest track-split numbers. The Reproduction page sets them "
+               "beside runs of the same protocol.")
+    st.dataframe(pd.DataFrame(rows), hide_index=True)

@@ -67,15 +67,36 @@ def gtzan_dir(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_features(tmp_path_factory):
-    """A tiny synthetic demo set (4 tracks x 10 genres, 6.2 s = 2 segments each) and its features."""
+def tiny_demo_set(tmp_path_factory):
+    """A tiny synthetic demo set (4 tracks x 10 genres, 6.2 s = 2 segments each)."""
     from gtzan_core.data import discover_dataset
     from gtzan_core.data.synth import generate_demo
-    from gtzan_core.feature_cache import load_features
 
     base = tmp_path_factory.mktemp("tiny")
-    ds = discover_dataset(generate_demo(base / "demo", per_genre=4, seconds=6.2, seed=11))
-    return load_features(ds, cache_dir=base / "features")
+    return discover_dataset(generate_demo(base / "demo", per_genre=4, seconds=6.2, seed=11))
+
+
+@pytest.fixture(scope="session")
+def tiny_features_for(tiny_demo_set, tmp_path_factory):
+    """``tiny_features_for(model)``: the tiny demo set's features at ``model``'s image size."""
+    from gtzan_core.feature_cache import image_params_for, load_features
+
+    cache = tmp_path_factory.mktemp("tiny-features")
+    loaded = {}
+
+    def get(model: str | None = None):
+        image = image_params_for(model)
+        if image not in loaded:
+            loaded[image] = load_features(tiny_demo_set, image=image, cache_dir=cache)
+        return loaded[image]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def tiny_features(tiny_features_for):
+    """The tiny demo set's features for the MFCC models and VGG19 (224² images)."""
+    return tiny_features_for(None)
 
 
 @pytest.fixture(autouse=True)

@@ -57,7 +57,7 @@ def test_train_evaluate_predict_runs(tiny_demo_env, tmp_path, capsys):
 
 def test_train_image_model_warns_about_missing_weights(tiny_demo_env, capsys):
     code, out, err = run(capsys, "train", "squeezenet", "--epochs", "1", "--device", "cpu")
-    assert code == 0 and "ImageNet weights not found" in err and "random initialisation" in err
+    assert code == 0 and "ImageNet (IMAGENET1K_V1) weights not found" in err and "random initialisation" in err
 
 
 @pytest.mark.parametrize("argv,needle", [

@@ -15,11 +15,11 @@ from tests.conftest import write_clip
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_features, tmp_path_factory):
+def trained(tiny_features_for, tmp_path_factory):
     store = RunStore(tmp_path_factory.mktemp("runs"))
     ids = {}
     for name in ("cnn", "lstm", "squeezenet"):
-        rec = train(make_config(name, epochs=2, device="cpu"), tiny_features, store)
+        rec = train(make_config(name, epochs=2, device="cpu"), tiny_features_for(name), store)
         ids[name] = rec["run_id"]
     return store, ids
 
@@ -36,18 +36,18 @@ def test_predict_with_every_run(trained, tmp_path):
     assert cnn.top in GENRES and cnn.dataset == "synthetic demo"
     sq = pred.results[ids["squeezenet"]]
     assert sq.unit == "window" and sq.segment_probs.shape == (2, 10) and sq.starts.tolist() == [0.0, 30.0]
+    assert store.load_checkpoint(ids["squeezenet"])["meta"]["image_params"]["size"] == 256  # its own input size
     assert pred.mfcc.shape == (13, 130, 13) and pred.image.shape == (224, 224, 3)
     assert pred.ensemble().shape == (10,) and 0 < pred.agreement() <= 1
     json.dumps({k: r.as_dict() for k, r in pred.results.items()})
 
 
-def test_predict_matches_the_model_on_cached_features(trained, tiny_features):
+def test_predict_matches_the_model_on_cached_features(trained, tiny_features, tiny_demo_set):
     """Inference on a training track reproduces the model's output on the cached MFCCs."""
     from gtzan_core.audio import load_audio
-    from gtzan_core.data import discover_dataset
 
     store, ids = trained
-    ds = discover_dataset(tiny_features.path.parents[1] / "demo")
+    ds = tiny_demo_set
     y = load_audio(ds.tracks.audio_path[0])
     pred = predict(y, [ids["cnn"]], store=store)
     model, _ = load_run_model(store, ids["cnn"])

@@ -3,18 +3,21 @@ import torch
 
 from gtzan_core.errors import ConfigError
 from gtzan_core.models import MODELS, build_model, count_parameters, get_spec
-from gtzan_core.models.pretrained import weights_path
+from gtzan_core.models.pretrained import backbone_weights, weights_path
 
-# Trainable parameters per model (image models: the new head; backbone frozen).
-EXPECTED_PARAMS = {"mlp": 1_014_218, "cnn": 212_082, "lstm": 58_314, "gru": 44_938,
-                   "vgg19": 12_850_698, "resnext": 20_490, "squeezenet": 5_130}
+# Trainable parameters per model, those of the paper's code (paper-recipe.md); image
+# models: the new head on a frozen backbone (ResNeXt: the paper's ResNeXt-101 32x8d WSL).
+EXPECTED_PARAMS = {"mlp": 1_014_218, "cnn": 173_682, "lstm": 58_314, "gru": 44_938,
+                   "vgg19": 104_996_106, "resnext": 20_490, "squeezenet": 5_130}
+IMAGE_SIZES = {"vgg19": 224, "resnext": 256, "squeezenet": 256}
 
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_output_shape_and_parameter_count(name):
     model, status = build_model(name)
     kind = get_spec(name).input_kind
-    x = torch.randn(3, 130, 13) if kind == "mfcc" else torch.randn(3, 3, 224, 224)
+    assert get_spec(name).image_size == IMAGE_SIZES.get(name)
+    x = torch.randn(3, 130, 13) if kind == "mfcc" else torch.randn(3, 3, IMAGE_SIZES[name], IMAGE_SIZES[name])
     model.eval()
     with torch.no_grad():
         assert tuple(model(x).shape) == (3, 10)
@@ -35,8 +38,46 @@ def test_frozen_backbone_stays_in_eval_mode():
     assert not model.backbone.training and model.head.training
 
 
-def test_resnext101_variant_and_unknown_variant():
-    model, _ = build_model("resnext", variant="resnext101_32x8d")
+def test_models_json_lists_the_paper_counts_sizes_and_weights(capsys):
+    import json
+
+    from gtzan_core.cli import main
+
+    assert main(["models", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {k: r["trainable_params"] for k, r in rows.items()} == EXPECTED_PARAMS
+    assert rows["resnext"]["weights_file"] == "ig_resnext101_32x8-c38310e5.pth"
+    assert rows["resnext"]["input_shape"] == [3, 256, 256] and rows["vgg19"]["input_shape"] == [3, 224, 224]
+    assert rows["squeezenet"]["input_kind"] == "image" and rows["mlp"]["weights"] is None
+    assert main(["models", "--json", "--variant", "resnext50_32x4d"]) == 0
+    small = {r["name"]: r for r in json.loads(capsys.readouterr().out)}["resnext"]
+    assert small["trainable_params"] == 20_490 and small["weights_file"].startswith("resnext50_32x4d-")
+
+
+def test_weights_files_are_torchvisions():
+    """Our ImageNet file names are those of torchvision's weight enums (the hub cache names)."""
+    import os
+
+    import torchvision.models as tvm
+
+    for ours, enum in ((backbone_weights("vgg19"), tvm.VGG19_Weights.IMAGENET1K_V1),
+                       (backbone_weights("squeezenet"), tvm.SqueezeNet1_1_Weights.IMAGENET1K_V1),
+                       (backbone_weights("resnext", "resnext101_32x8d"), tvm.ResNeXt101_32X8D_Weights.IMAGENET1K_V2),
+                       (backbone_weights("resnext", "resnext50_32x4d"), tvm.ResNeXt50_32X4D_Weights.IMAGENET1K_V2)):
+        assert ours.url == enum.url and ours.file == os.path.basename(enum.url)
+
+
+def test_vgg19_head_is_the_papers():
+    model, _ = build_model("vgg19", pretrained=False)
+    linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(25088, 4096), (4096, 512), (512, 256), (256, 10)]
+    drops = [m for m in model.head if isinstance(m, torch.nn.Dropout)]
+    assert len(drops) == 3 and all(d.p == 0.5 for d in drops)
+
+
+def test_resnext_variants_and_unknown_variant():
+    with torch.device("meta"):
+        model, _ = build_model("resnext", variant="resnext50_32x4d", pretrained=False)
     assert model.head.in_features == 2048
     with pytest.raises(ConfigError, match="unknown ResNeXt variant"):
         build_model("resnext", variant="resnext9000")
@@ -55,7 +96,7 @@ def test_imagenet_weights_load_from_torch_home_cache(tmp_path, monkeypatch):
     donor = tvm.squeezenet1_1(weights=None)
     with torch.no_grad():
         donor.features[0].weight.fill_(0.125)
-    path = weights_path(tvm.SqueezeNet1_1_Weights.IMAGENET1K_V1)
+    path = weights_path(backbone_weights("squeezenet"))
     assert path.parent == tmp_path / "hub" / "checkpoints" and path.name.startswith("squeezenet1_1-")
     path.parent.mkdir(parents=True)
     torch.save(donor.state_dict(), path)
@@ -68,7 +109,7 @@ def test_damaged_weights_file_falls_back_to_random_init(tmp_path, monkeypatch):
     import torchvision.models as tvm
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    path = weights_path(tvm.SqueezeNet1_1_Weights.IMAGENET1K_V1)
+    path = weights_path(backbone_weights("squeezenet"))
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not weights")
     _, status = build_model("squeezenet", pretrained=True)

@@ -95,10 +95,12 @@ def test_non_checkpoints_are_clear_errors(tmp_path):
 
 def test_leaderboard_labels_leaky_runs_and_sorts_best_first(tmp_path):
     store = RunStore(tmp_path)
+    from gtzan_core.splits import protocol_info
+
     for acc, protocol in ((0.5, "track"), (0.9, "paper"), (0.7, "track")):
-        rid = store.new_run({"model": "cnn", "protocol": protocol, "leaky": protocol == "paper"})
+        rid = store.new_run({"model": "cnn", "protocol": protocol, **protocol_info(protocol, "mfcc")})
         store.update(rid, status="finished", evaluation={"segment": {"accuracy": acc, "macro_f1": acc},
                                                            "track": {"accuracy": acc, "macro_f1": acc}})
     board = store.leaderboard(include_paper=False)
     assert board.track_acc.tolist() == [0.9, 0.7, 0.5]
-    assert board.protocol.tolist() == ["paper (leaky)", "track", "track"]
+    assert board.protocol.tolist() == ["paper · leaky 70:30 segment split, early-stopped on test", "track", "track"]

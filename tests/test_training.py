@@ -17,8 +17,13 @@ def quick(model, **kw):
 
 
 def test_hparams_yaml_defaults_and_overrides():
-    cfg = make_config("mlp")
-    assert cfg.lr == 0.0001 and cfg.epochs == 300 and cfg.protocol == "track"
+    cfg = make_config("mlp")  # the paper recipe by default
+    assert cfg.recipe == "paper" and cfg.lr == 0.0001 and cfg.epochs == 500 and cfg.protocol == "track"
+    assert not cfg.standardize and not cfg.reshuffle and cfg.recipe_changes() == {}
+    studio = make_config("cnn", recipe="studio")
+    assert studio.lr == 0.001 and studio.standardize and studio.reshuffle
+    changed = make_config("cnn", epochs=3)
+    assert changed.recipe_changes() == {"epochs": 3}
     assert make_config("cnn", lr=0.5, epochs=None).lr == 0.5  # None keeps the default
     with pytest.raises(ConfigError, match="batch-size must be positive"):
         make_config("cnn", batch_size=0)
@@ -30,11 +35,13 @@ def test_training_records_history_and_evaluation(tiny_features):
     record = train(quick("cnn", epochs=3, patience=5), tiny_features, store, on_epoch=epochs.append)
     assert record["status"] == "finished" and record["epochs_run"] == 3 == len(epochs)
     assert [e.epoch for e in epochs] == [1, 2, 3] and epochs[-1].elapsed > 0
-    assert record["split"] == {"train": 40, "val": 20, "test": 20, "unit": "segment", "note": ""}
+    assert record["split"] == {"train": 40, "val": 20, "test": 20, "unit": "segment", "note": "",
+                               "monitor": "validation"}
+    assert record["recipe"] == "paper" and record["recipe_changes"]["epochs"] == 3
     ev = record["evaluation"]
     assert ev["segment"]["n"] == 20 and ev["track"]["n"] == 10 and not ev["leaky"]
     assert record["dataset"]["label"] == "synthetic demo" and record["device"] == "cpu"
-    assert record["trainable_params"] == 212_082 and record["mfcc_params"]["n_mfcc"] == 13
+    assert record["trainable_params"] == 173_682 and record["mfcc_params"]["n_mfcc"] == 13
     assert store.checkpoint_path(record["run_id"]).is_file()
 
 
@@ -109,14 +116,15 @@ def test_filtered_protocol_refused_on_synthetic_data(tiny_features):
     assert store.list()[0]["status"] == "failed"
 
 
-def test_frozen_image_model_trains_head_on_cached_backbone_outputs(tiny_features):
+def test_frozen_image_model_trains_head_on_cached_backbone_outputs(tiny_features_for):
+    tiny_features = tiny_features_for("squeezenet")
     store = RunStore()
     # a seed of its own: the random-init backbone (and so its cache entry) is this test's alone
     first = train(quick("squeezenet", epochs=2, seed=4242), tiny_features, store)
     second = train(quick("squeezenet", epochs=2, seed=4242), tiny_features, store)
     assert first["backbone_cached"] is False and second["backbone_cached"] is True
     assert first["pretrained"] is False and "random initialisation" in first["weights_note"]
-    assert first["split"]["unit"] == "track" and first["evaluation"]["segment"]["n"] == 10
+    assert first["split"]["unit"] == "image" and first["evaluation"]["segment"]["n"] == 10
     # the head was trained on exactly what the full model computes from the image
     from gtzan_core.features import normalize_images
 
@@ -143,9 +151,9 @@ def test_big_image_models_train_end_to_end(tiny_features, name):
     assert record["status"] == "finished" and record["evaluation"]["segment"]["n"] == 10
 
 
-def test_full_fine_tuning_updates_the_backbone(tiny_features):
+def test_full_fine_tuning_updates_the_backbone(tiny_features_for):
     store = RunStore()
-    record = train(quick("squeezenet", epochs=1, freeze_backbone=False), tiny_features, store)
+    record = train(quick("squeezenet", epochs=1, freeze_backbone=False), tiny_features_for("squeezenet"), store)
     assert record["status"] == "finished" and record["trainable_params"] > 700_000
     assert record["backbone_cached"] is None  # no caching when the backbone trains
     from gtzan_core.models import build_model
@@ -158,3 +166,83 @@ def test_full_fine_tuning_updates_the_backbone(tiny_features):
     assert torch.equal(initial.backbone[0].weight, again.backbone[0].weight)
     trained = checkpoint_model(store.load_checkpoint(record["run_id"]))
     assert not torch.equal(initial.backbone[0].weight, trained.backbone[0].weight)
+
+
+def _write_squeezenet_weights(torch_home, fill: float = 0.01):
+    """A squeezenet1_1 weights file in the hub cache (the real loading path), made here."""
+    import torchvision.models as tvm
+
+    from gtzan_core.models.pretrained import backbone_weights, weights_path
+
+    torch.manual_seed(1)
+    donor = tvm.squeezenet1_1(weights=None)
+    with torch.no_grad():
+        donor.features[0].weight.mul_(fill / donor.features[0].weight.abs().mean())
+    path = weights_path(backbone_weights("squeezenet"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(donor.state_dict(), path)
+    return path
+
+
+def test_frozen_pretrained_checkpoint_keeps_only_the_head_and_names_its_backbone(tiny_features_for, tmp_path,
+                                                                                  monkeypatch):
+    from gtzan_core.errors import CheckpointError
+    from gtzan_core.models.pretrained import weights_sha256
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    path = _write_squeezenet_weights(tmp_path / "torch")
+    store = RunStore()
+    record = train(quick("squeezenet", epochs=2, seed=77), tiny_features_for("squeezenet"), store)
+    assert record["pretrained"] is True
+    assert record["weights"] == {"weights": "squeezenet1_1 ImageNet (IMAGENET1K_V1)", "file": path.name,
+                                 "sha256": weights_sha256(path)}
+    ckpt = store.load_checkpoint(record["run_id"])
+    assert ckpt["meta"]["backbone"]["sha256"] == weights_sha256(path)
+    assert ckpt["state_dict"] and all(k.startswith("head.") for k in ckpt["state_dict"])
+    model = checkpoint_model(ckpt)  # backbone from the hub file, head from the checkpoint
+    reference = torch.load(path, weights_only=True)
+    assert torch.equal(model.backbone[0].weight, reference["features.0.weight"])
+    assert torch.equal(model.head[1].weight, ckpt["state_dict"]["head.1.weight"])
+    assert not any(p.requires_grad for p in model.backbone.parameters())
+
+    _write_squeezenet_weights(tmp_path / "torch", fill=0.02)  # another file under the same name
+    with pytest.raises(CheckpointError, match="is not the backbone this run was trained on"):
+        checkpoint_model(store.load_checkpoint(record["run_id"]))
+    path.unlink()
+    with pytest.raises(CheckpointError, match="keeps only its trained head"):
+        checkpoint_model(store.load_checkpoint(record["run_id"]))
+
+
+def test_random_init_backbone_is_stored_whole(tiny_features_for):
+    store = RunStore()
+    record = train(quick("squeezenet", epochs=1, seed=78), tiny_features_for("squeezenet"), store)
+    ckpt = store.load_checkpoint(record["run_id"])
+    assert record["pretrained"] is False and ckpt["meta"]["backbone"] is None
+    assert any(k.startswith("backbone.") for k in ckpt["state_dict"])
+
+
+def test_image_model_refuses_features_of_another_size(tiny_features):
+    with pytest.raises(ConfigError, match="SqueezeNet takes 256² images; these features hold 224²"):
+        train(quick("squeezenet", epochs=1), tiny_features, RunStore())
+
+
+def test_paper_recipe_keeps_one_sample_order(tiny_features):
+    """reshuffle false (the paper's MFCC loop): the same batches every epoch."""
+    import gtzan_core.training.trainer as trainer
+
+    seen = []
+    real = trainer.run_epoch
+
+    def spy(model, opt, x, y, order, *args, **kw):
+        seen.append(order.clone())
+        return real(model, opt, x, y, order, *args, **kw)
+
+    for reshuffle in (False, True):
+        seen.clear()
+        trainer.run_epoch = spy
+        try:
+            train(quick("mlp", epochs=3, patience=5, reshuffle=reshuffle), tiny_features, RunStore())
+        finally:
+            trainer.run_epoch = real
+        same = all(torch.equal(seen[0], o) for o in seen[1:])
+        assert same is (not reshuffle)

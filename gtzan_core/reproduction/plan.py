@@ -1,0 +1,56 @@
+"""What a reproduction runs: every model under the paper protocol with the paper
+recipe, and (by default) the same models under the honest protocols, for each seed.
+
+Every run of a reproduction carries ``reproduction: {id, seed, seeds, created}``
+in its record, which is how the results are gathered again later (in another
+process, after a restart, on the app's Reproduction page).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from ..hparams import TrainConfig, make_config
+from ..models import MODELS
+
+PAPER_PROTOCOL = "paper"
+
+
+def honest_protocols(real_gtzan: bool) -> list[str]:
+    """The honest protocols for a dataset: ``track``, plus the artist-filtered split on real GTZAN."""
+    return ["track", "filtered"] if real_gtzan else ["track"]
+
+
+@dataclass
+class ReproductionPlan:
+    id: str
+    configs: list[TrainConfig]
+    seeds: int
+    protocols: list[str]
+    created: float = field(default_factory=time.time)
+
+    def record_fields(self, config: TrainConfig) -> dict:
+        """The fields a run of this plan adds to its record."""
+        return {"reproduction": {"id": self.id, "seed": config.seed, "seeds": self.seeds,
+                                 "protocols": self.protocols, "created": self.created}}
+
+
+def new_reproduction_id() -> str:
+    return f"repro-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def plan_reproduction(real_gtzan: bool = False, seeds: int = 1, epochs: int | None = None, device: str = "auto",
+                      honest: bool = True, models: list[str] | None = None, recipe: str = "paper") -> ReproductionPlan:
+    """The runs of a reproduction: ``models`` (default: all seven) x (the paper protocol,
+    then the honest ones unless ``honest`` is False) x seeds 0..seeds-1, all with
+    ``recipe`` (default: the paper's), ``epochs`` capping the recipe's maximum."""
+    if seeds < 1:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"seeds must be at least 1 (got {seeds})")
+    protocols = [PAPER_PROTOCOL] + (honest_protocols(real_gtzan) if honest else [])
+    configs = [make_config(m, recipe=recipe, protocol=p, epochs=epochs, device=device, seed=s)
+               for s in range(seeds) for p in protocols for m in (models or list(MODELS))]
+    return ReproductionPlan(new_reproduction_id(), configs, seeds, protocols)

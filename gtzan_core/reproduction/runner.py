@@ -1,0 +1,44 @@
+"""Running a reproduction plan in this process, one run after another.
+
+Features are extracted (or read from the cache) once per image size; frozen
+backbones run once per model and are cached, so the honest protocols and further
+seeds reuse the paper protocol's backbone pass.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from ..data.discovery import Dataset
+from ..feature_cache import image_params_for, load_features
+from ..runs import RunStore
+from .plan import ReproductionPlan
+
+
+def run_reproduction(plan: ReproductionPlan, dataset: Dataset, store: RunStore, image_source: str = "auto",
+                     on_run: Callable[[int, int, dict], None] | None = None,
+                     progress: Callable | None = None, cancel: threading.Event | None = None) -> list[dict]:
+    """Train every run of ``plan`` on ``dataset``; returns the final records.
+    ``on_run(k, n, record)`` is called after each run. A run that fails is
+    recorded as failed and the reproduction goes on with the next."""
+    from ..errors import StudioError
+    from ..training import train
+
+    features: dict = {}
+    records = []
+    for k, config in enumerate(plan.configs, 1):
+        if cancel is not None and cancel.is_set():
+            break
+        image = image_params_for(config.model, image_source)
+        if image not in features:
+            features[image] = load_features(dataset, image=image, progress=progress)
+        try:
+            record = train(config, features[image], store, dataset_info=dataset.run_info(),
+                           extra=plan.record_fields(config), cancel=cancel, progress=progress)
+        except StudioError as exc:
+            record = {"model": config.model, "protocol": config.protocol, "status": "failed", "error": str(exc)}
+        records.append(record)
+        if on_run:
+            on_run(k, len(plan.configs), record)
+    return records

@@ -1,0 +1,25 @@
+"""Training: the trainer and the pieces it is made of.
+
+=====================  ===================================================================
+module                 what it holds
+=====================  ===================================================================
+``trainer``            :func:`train`: a run as named steps (split, build, inputs, fit, evaluate)
+``loop``               the epoch loop, validation logits, early stopping, :class:`EpochLog`
+``device``             device choice, the cross-process GPU slot, bf16 autocast, seeding
+``backbone_cache``     frozen backbones run once per image and cached on disk
+``checkpoints``        what a checkpoint holds (head-only over named weights) and rebuilding it
+``distributed``        DistributedDataParallel under ``torchrun``: wrap, shard, reduce
+=====================  ===================================================================
+"""
+
+from .backbone_cache import backbone_outputs, backbone_tag, cached_backbone_outputs
+from .checkpoints import checkpoint_model, checkpoint_state
+from .device import NO_AMP, autocast, device_label, device_slot, resolve_device, seed_everything
+from .loop import Cancelled, EarlyStopping, EpochLog, loss_acc, predict_logits, run_epoch
+from .trainer import train
+
+__all__ = [
+    "Cancelled", "EarlyStopping", "EpochLog", "NO_AMP", "autocast", "backbone_outputs", "backbone_tag",
+    "cached_backbone_outputs", "checkpoint_model", "checkpoint_state", "device_label", "device_slot", "loss_acc",
+    "predict_logits", "resolve_device", "run_epoch", "seed_everything", "train",
+]

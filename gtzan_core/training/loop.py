@@ -1,0 +1,103 @@
+"""The epoch loop: mini-batches over whole tensors on the device, validation,
+and early stopping on a monitored loss.
+
+The split lives on the device as whole tensors (no DataLoader, no per-batch host
+copies or syncs); sums stay on the device until the epoch ends.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .. import GENRES
+from .device import autocast
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    seconds: float
+    elapsed: float
+    best: bool
+
+
+class Cancelled(Exception):
+    pass
+
+
+def run_epoch(model: nn.Module, opt, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch_size: int,
+              prep, device: torch.device, cancel: threading.Event | None = None, amp: bool = True):
+    """One pass over ``order`` (sample indices on the device) in mini-batches.
+
+    Returns (sum of losses, number correct, samples seen): the sums stay on the
+    device, so there is no host synchronisation inside the loop.
+    """
+    model.train()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device)
+    seen = 0
+    for i in range(0, len(order), batch_size):
+        if cancel is not None and cancel.is_set():
+            break
+        idx = order[i:i + batch_size]
+        xb, yb = prep(x[idx]), y[idx]
+        with autocast(device, amp):
+            logits = model(xb)
+            loss = nn.functional.cross_entropy(logits.float(), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.detach() * len(idx)
+        correct += (logits.argmax(1) == yb).sum()
+        seen += len(idx)
+    return loss_sum, correct, seen
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, idx: torch.Tensor, prep, device, batch: int = 512,
+                   amp: bool = True) -> torch.Tensor:
+    model.eval()
+    out = []
+    for i in range(0, len(idx), batch):
+        with autocast(device, amp):
+            out.append(model(prep(x[idx[i:i + batch]])).float())
+    return torch.cat(out) if out else torch.zeros(0, len(GENRES), device=device)
+
+
+def loss_acc(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    if len(y) == 0:
+        return float("nan"), float("nan")
+    loss = nn.functional.cross_entropy(logits, y).item()
+    acc = (logits.argmax(1) == y).float().mean().item()
+    return loss, acc
+
+
+class EarlyStopping:
+    """Tracks the best monitored loss; ``step`` says whether this epoch improved it."""
+
+    def __init__(self, patience: int, min_delta: float = 1e-6):
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best_loss = math.inf
+        self.best_epoch = 0
+        self.since_best = 0
+
+    def step(self, epoch: int, loss: float) -> bool:
+        if loss < self.best_loss - self.min_delta:
+            self.best_loss, self.best_epoch, self.since_best = loss, epoch, 0
+            return True
+        self.since_best += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.since_best >= self.patience

@@ -1,0 +1,274 @@
+"""Training a run: Adam + cross-entropy on logits, early stopping on the monitored
+set, the best model checkpointed, the test set evaluated once at the end.
+
+Designed to be driven by the CLI and by the app's job manager: a per-epoch
+callback receives the full :class:`EpochLog`, a ``threading.Event`` cancels the
+run (checked every batch), and every improvement is checkpointed atomically so a
+stopped or killed run keeps its best model.
+
+The monitored set is the validation split, except under the ``paper`` protocol,
+which (as the paper's code did) early-stops and picks the model on its test set;
+such runs are labelled so everywhere.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import platform
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import GENRES
+from ..errors import ConfigError, StudioError
+from ..evaluation import evaluate
+from ..feature_cache import FeatureSet
+from ..features import normalize_images
+from ..hparams import TrainConfig
+from ..models import ModelSpec, build_model, count_parameters, get_spec
+from ..runs import RunStore
+from ..splits import Split, protocol_info, segment_split, track_split
+from . import distributed
+from .backbone_cache import backbone_tag, cached_backbone_outputs
+from .checkpoints import checkpoint_state
+from .device import NO_AMP, device_label, device_slot, resolve_device, seed_everything
+from .loop import Cancelled, EarlyStopping, EpochLog, loss_acc, predict_logits, run_epoch
+
+log = logging.getLogger(__name__)
+
+
+def train(
+    config: TrainConfig,
+    features: FeatureSet,
+    store: RunStore | None = None,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    cancel: threading.Event | None = None,
+    progress: Callable | None = None,
+    run_id: str | None = None,
+    dataset_info: dict | None = None,
+    extra: dict | None = None,
+) -> dict:
+    """Train ``config.model`` on ``features``; returns the final run record.
+
+    ``store``/``run_id``: where the run is recorded (a new run is created when
+    ``run_id`` is None). ``extra``: more fields for the record (e.g. the
+    reproduction a run belongs to). The record's status ends as ``finished``,
+    ``cancelled`` (best checkpoint kept) or ``failed`` (with the error).
+    """
+    config.validate()
+    store = store or RunStore()
+    spec = get_spec(config.model)
+    cancel = cancel or threading.Event()
+    dataset_info = dataset_info or {"label": features.dataset_label, "fingerprint": features.fingerprint}
+    base_record = {
+        "model": config.model, "title": spec.title, "input_kind": spec.input_kind, "citation": spec.citation,
+        "protocol": config.protocol, **protocol_info(config.protocol, spec.input_kind),
+        "recipe": config.recipe, "recipe_changes": config.recipe_changes(), "config": config.as_dict(),
+        "dataset": dataset_info, "mfcc_params": features.mfcc_params.as_dict(),
+        "image_params": features.image_params.as_dict(), "classes": list(GENRES), "history": [],
+        "torch": torch.__version__, "python": platform.python_version(), **(extra or {}),
+    }
+    if run_id is None:
+        run_id = store.new_run(base_record)
+    else:
+        store.update(run_id, **base_record)
+    try:
+        device = resolve_device(config.device)
+        with device_slot(device, cancel, on_wait=lambda: store.update(run_id, status="queued",
+                                                                       phase="waiting for the GPU")):
+            return _Run(config, features, store, run_id, spec, device, on_epoch, cancel, progress).execute()
+    except (Cancelled, InterruptedError):
+        record = store.read(run_id)
+        if record.get("status") not in ("cancelled", "finished"):
+            record = store.update(run_id, status="cancelled", finished=time.time(),
+                                  error="cancelled before the first epoch finished")
+        return record
+    except StudioError as exc:
+        store.update(run_id, status="failed", error=str(exc), finished=time.time())
+        raise
+    except Exception as exc:
+        store.update(run_id, status="failed", error=f"{type(exc).__name__}: {exc}", finished=time.time(),
+                     traceback=traceback.format_exc()[-4000:])
+        raise
+
+
+@dataclass
+class _Data:
+    """The split and the labelled samples it indexes (segments or tracks)."""
+
+    split: Split
+    y: torch.Tensor
+    groups: np.ndarray  # the track of each sample
+
+
+@dataclass
+class _Inputs:
+    """What the optimiser trains and what it is fed."""
+
+    trainable: nn.Module
+    x: torch.Tensor
+    prep: Callable
+    backbone_cached: bool | None = None
+
+
+class _Run:
+    """One training run as a short sequence of named steps (see :meth:`execute`)."""
+
+    def __init__(self, config: TrainConfig, features: FeatureSet, store: RunStore, run_id: str, spec: ModelSpec,
+                 device: torch.device, on_epoch, cancel: threading.Event, progress):
+        self.config, self.features, self.store, self.run_id, self.spec = config, features, store, run_id, spec
+        self.device, self.on_epoch, self.cancel, self.progress = device, on_epoch, cancel, progress
+        self.amp = config.model not in NO_AMP
+        self.t_start = time.perf_counter()
+
+    def execute(self) -> dict:
+        seed_everything(self.config.seed)
+        data = self.split_data()
+        model, weights, options = self.build_model()
+        inputs = self.model_inputs(model, weights, data)
+        self.record_start(model, weights, data, inputs)
+        stopper, status = self.fit(model, weights, options, inputs, data)
+        return self.evaluate_best(inputs, data, stopper, status)
+
+    # -- steps -----------------------------------------------------------------
+    def split_data(self) -> _Data:
+        config, features = self.config, self.features
+        synthetic = features.dataset_label != "GTZAN"
+        if self.spec.input_kind == "mfcc":
+            split = segment_split(features.tracks, features.seg_track, config.protocol, config.seed,
+                                  config.val_frac, config.test_frac, synthetic)
+            data = _Data(split, torch.from_numpy(np.array(features.seg_labels)), features.seg_track)
+        else:
+            if features.images.ndim != 4 or features.images.shape[1] == 0:
+                raise ConfigError("these features were extracted without spectrogram images (image source 'none')")
+            if features.images.shape[1] != self.spec.image_size:
+                raise ConfigError(f"{self.spec.title} takes {self.spec.image_size}² images; these features hold "
+                                  f"{features.images.shape[1]}² (load them with image_params_for('{config.model}'))")
+            split = track_split(features.tracks, config.protocol, config.seed, config.val_frac, config.test_frac,
+                                synthetic, unit="image")
+            data = _Data(split, torch.from_numpy(np.array(features.track_labels)), np.arange(len(features.tracks)))
+        if len(split.train) == 0 or len(split.val) == 0 or len(split.test) == 0:
+            raise ConfigError(f"the {config.protocol} split leaves an empty set {split.sizes()}: "
+                              "the dataset is too small")
+        return data
+
+    def build_model(self):
+        config = self.config
+        frames, n_mfcc = self.features.mfcc.shape[1:]
+        options: dict = {"frames": frames, "n_mfcc": n_mfcc}
+        if self.spec.input_kind == "image":
+            options = {"pretrained": config.pretrained, "frozen": config.freeze_backbone}
+            if config.model == "resnext" and config.variant:
+                options["variant"] = config.variant
+        model, weights = build_model(config.model, len(GENRES), **options)
+        if self.spec.input_kind == "image" and config.pretrained and not weights.pretrained:
+            log.warning("%s: %s", config.model, weights.source)
+        return model, weights, options
+
+    def model_inputs(self, model: nn.Module, weights, data: _Data) -> _Inputs:
+        config, features = self.config, self.features
+        if self.spec.input_kind == "mfcc":
+            x = torch.from_numpy(np.ascontiguousarray(features.mfcc))
+            if config.standardize:
+                model.norm.fit(x[torch.from_numpy(data.split.train)])
+            return _Inputs(model, x, _identity)
+        if config.freeze_backbone:
+            self.store.update(self.run_id, status="running", phase="backbone pass")
+            tag = backbone_tag(config.model, config.variant, weights.sha256, config.seed, self.spec.image_size)
+            x, cached = cached_backbone_outputs(features, model.backbone, tag, self.device, self.progress,
+                                                self.cancel)
+            return _Inputs(model.head, x, _identity, cached)
+        # full fine-tuning: uint8 images live on the device, normalised per batch there
+        return _Inputs(model, torch.from_numpy(features.images), normalize_images)
+
+    def record_start(self, model: nn.Module, weights, data: _Data, inputs: _Inputs) -> None:
+        features = self.features
+        self.store.update(
+            self.run_id, status="running", phase="training", device=device_label(self.device),
+            pretrained=weights.pretrained, weights_note=weights.source, weights=weights.backbone_ref(),
+            trainable_params=count_parameters(model), total_params=count_parameters(model, False),
+            split={**data.split.sizes(), "unit": data.split.unit, "note": data.split.note,
+                   "monitor": "test" if data.split.selection_on_test else "validation"},
+            backbone_cached=inputs.backbone_cached,
+            image_sources=({str(k): int(v) for k, v in features.tracks["image_source"].value_counts().items()}
+                           if self.spec.input_kind == "image" else None),
+            mixed_precision="bf16" if self.device.type == "cuda" and self.amp else None,
+            started=time.time(),
+        )
+
+    def fit(self, model: nn.Module, weights, options: dict, inputs: _Inputs, data: _Data):
+        """The epoch loop with early stopping; every improvement is checkpointed."""
+        config, device, store, run_id = self.config, self.device, self.store, self.run_id
+        trainable = inputs.trainable.to(device)
+        self.x_dev, self.y_dev = inputs.x.to(device), data.y.to(device)
+        tr, va = (torch.from_numpy(s).to(device) for s in (data.split.train, data.split.val))
+        opt = torch.optim.Adam([p for p in trainable.parameters() if p.requires_grad], lr=config.lr,
+                               weight_decay=config.weight_decay)
+        gen = torch.Generator().manual_seed(config.seed)
+        head_only = trainable is not model and config.freeze_backbone and weights.pretrained
+        ckpt_meta = {"model": config.model, "options": options, "mfcc_params": self.features.mfcc_params.as_dict(),
+                     "image_params": self.features.image_params.as_dict(), "classes": list(GENRES),
+                     "run_id": run_id, "dataset": store.read(run_id)["dataset"], "pretrained": weights.pretrained,
+                     "backbone": weights.backbone_ref() if head_only else None}
+        step_model = distributed.wrap(trainable, device)
+        if step_model is not trainable:
+            store.update(run_id, world_size=distributed.dist_world()[0])
+        stopper = EarlyStopping(config.patience)
+        self.best_state = None
+        history: list[dict] = []
+        status = "finished"
+        order = tr[torch.randperm(len(tr), generator=gen).to(device)]  # same on every rank (same seed)
+        for epoch in range(1, config.epochs + 1):
+            t_epoch = time.perf_counter()
+            if config.reshuffle and epoch > 1:
+                order = tr[torch.randperm(len(tr), generator=gen).to(device)]
+            sums = run_epoch(step_model, opt, self.x_dev, self.y_dev, distributed.shard(order), config.batch_size,
+                             inputs.prep, device, self.cancel, self.amp)
+            if self.cancel.is_set():
+                status = "cancelled"
+                break
+            loss_sum, correct, seen = distributed.reduce_epoch(*sums, device)
+            val_loss, val_acc = loss_acc(predict_logits(trainable, self.x_dev, va, inputs.prep, device, amp=self.amp),
+                                         self.y_dev[va])
+            improved = stopper.step(epoch, val_loss)
+            if improved:
+                self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in trainable.state_dict().items()})
+                store.save_checkpoint(run_id, checkpoint_state(model, trainable, self.best_state, head_only),
+                                      {**ckpt_meta, "epoch": epoch, "val_loss": val_loss})
+            entry = EpochLog(epoch, (loss_sum / seen).item(), (correct / seen).item(), val_loss, val_acc,
+                             time.perf_counter() - t_epoch, time.perf_counter() - self.t_start, improved)
+            history.append(asdict(entry))
+            store.update(run_id, history=history, epochs_run=epoch, best_epoch=stopper.best_epoch,
+                         best_val_loss=stopper.best_loss)
+            if self.on_epoch:
+                self.on_epoch(entry)
+            if stopper.should_stop:
+                break
+        if self.best_state is None:
+            store.update(run_id, status="cancelled", finished=time.time(), error="stopped before the first epoch finished")
+            raise Cancelled()
+        trainable.load_state_dict(self.best_state)
+        return stopper, status
+
+    def evaluate_best(self, inputs: _Inputs, data: _Data, stopper: EarlyStopping, status: str) -> dict:
+        self.store.update(self.run_id, phase="evaluating")
+        te = torch.from_numpy(data.split.test).to(self.device)
+        logits = predict_logits(inputs.trainable, self.x_dev, te, inputs.prep, self.device, amp=self.amp)
+        probs = torch.softmax(logits.float(), 1).cpu().numpy()
+        test_idx = data.split.test
+        evaluation = evaluate(probs, data.y.numpy()[test_idx], data.groups[test_idx])
+        evaluation["leaky"] = data.split.leaky
+        evaluation["selection_on_test"] = data.split.selection_on_test
+        return self.store.update(self.run_id, status=status, phase="done", evaluation=evaluation, finished=time.time(),
+                                 train_seconds=time.perf_counter() - self.t_start, early_stopped=stopper.should_stop)
+
+
+def _identity(x):
+    return x
