@@ -8,6 +8,7 @@ pages = [
     st.Page("pages/home.py", title="Home", icon="🏠", default=True),
     st.Page("pages/train.py", title="Train", icon="🏋️"),
     st.Page("pages/compare.py", title="Compare", icon="⚖️"),
+    st.Page("pages/reproduction.py", title="Reproduction", icon="📊"),
     st.Page("pages/predict.py", title="Predict", icon="🎧"),
     st.Page("pages/leaderboard.py", title="Leaderboard", icon="🏆"),
 ]

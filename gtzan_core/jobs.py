@@ -195,7 +195,9 @@ class _Stop(Exception):
 
 
 def job_progress(record: dict) -> dict:
-    """Progress numbers for a run record: epoch, total epochs, fraction, ETA seconds."""
+    """Progress numbers for a run record: epoch, total epochs, fraction, ETA seconds,
+    and a one-line summary for a run that ended ("done · early-stopped at epoch 25
+    of 300 (best epoch 15)")."""
     history = record.get("history") or []
     total = int((record.get("config") or {}).get("epochs") or 1)
     epoch = len(history)
@@ -206,7 +208,16 @@ def job_progress(record: dict) -> dict:
         since_best = epoch - int(record.get("best_epoch") or epoch)
         remaining = min(total - epoch, max(patience - since_best, 0))
         eta = per_epoch * remaining
-    return {"epoch": epoch, "total": total, "fraction": min(1.0, epoch / total), "eta": eta}
+    best = record.get("best_epoch")
+    best_text = f" (best epoch {best})" if best else ""
+    status = record.get("status")
+    if status == "cancelled":
+        summary = f"stopped at epoch {epoch} of {total}{best_text}"
+    elif record.get("early_stopped") or (status == "finished" and epoch < total):
+        summary = f"done · early-stopped at epoch {epoch} of {total}{best_text}"
+    else:
+        summary = f"done · all {epoch} epochs{best_text}"
+    return {"epoch": epoch, "total": total, "fraction": min(1.0, epoch / total), "eta": eta, "summary": summary}
 
 
 class DownloadJob:

@@ -13,17 +13,17 @@ if not (board.status != "reference").any():
         st.stop()
 
 st.caption("Click rows to select them, then compare. Sorted by track-level test accuracy (segment level where "
-           "there is none). Paper rows use its leaky segment split and are not comparable with track splits.")
+           "there is none). Paper rows were early-stopped on their test set (the MFCC ones on a leaky segment split): "
+           "compare them with runs of the paper protocol, or use the Reproduction page.")
+# Empty cells stay blank (not "None"): paper rows have no epochs, a running run no accuracy yet.
+numbers = {"segment_acc": "{:.3f}", "track_acc": "{:.3f}", "macro_f1": "{:.3f}", "track_macro_f1": "{:.3f}",
+           "train_s": "{:.0f}", "params": "{:,.0f}", "epochs": "{:.0f}"}
+styled = board.style.format(numbers, na_rep="").format(lambda v: "" if v is None else v, na_rep="",
+                                                       subset=[c for c in board.columns if c not in numbers])
 event = st.dataframe(
-    board, key="board", on_select="rerun", selection_mode="multi-row", hide_index=True,
-    column_config={
-        "segment_acc": st.column_config.NumberColumn("seg acc", format="%.3f"),
-        "track_acc": st.column_config.NumberColumn("track acc", format="%.3f"),
-        "macro_f1": st.column_config.NumberColumn("macro F1", format="%.3f"),
-        "track_macro_f1": st.column_config.NumberColumn("track F1", format="%.3f"),
-        "train_s": st.column_config.NumberColumn("train s", format="%.0f"),
-        "params": st.column_config.NumberColumn("params", format="%d"),
-    },
+    styled, key="board", on_select="rerun", selection_mode="multi-row", hide_index=True,
+    column_config={"segment_acc": "seg acc", "track_acc": "track acc", "macro_f1": "macro F1",
+                   "track_macro_f1": "track F1", "train_s": "train s"},
 )
 selected = [board.iloc[i]["run_id"] for i in event.selection.rows]
 real = [rid for rid in selected if not rid.startswith("paper:")]

@@ -2,11 +2,12 @@ import time
 
 import streamlit as st
 
-from gtzan_core.hparams import make_config, model_defaults
+from gtzan_core.hparams import make_config, model_defaults, recipe_label, recipes
 from gtzan_core.jobs import job_progress
 from gtzan_core.models import MODELS
-from gtzan_core.models.pretrained import imagenet_weights_available
+from gtzan_core.models.pretrained import RESNEXT_VARIANTS, imagenet_weights_available
 from gtzan_core.plots import loss_figure
+from gtzan_core.reproduction import plan_reproduction, queue_reproduction
 from gtzan_core.splits import PROTOCOLS
 from gtzan_core.webapp import data_path, dataset_summary, job_manager, show_error, store
 
@@ -18,6 +19,12 @@ try:
 except Exception as exc:
     show_error(exc)
 
+all_recipes = recipes()
+recipe = st.radio("Recipe (hyperparameters from hparams.yaml)", list(all_recipes), horizontal=True,
+                  format_func=lambda r: f"{r} (the paper's code)" if r == "paper" else r,
+                  help="\n\n".join(f"**{k}**: {v}" for k, v in all_recipes.items()))
+st.caption(all_recipes[recipe])
+
 with st.form("train"):
     models = st.multiselect("Models", list(MODELS), default=["cnn"], format_func=lambda m: MODELS[m].title)
     protocol = st.radio("Protocol", list(PROTOCOLS), format_func=lambda p: f"{p}: {PROTOCOLS[p]}")
@@ -28,29 +35,41 @@ with st.form("train"):
                                "render": "always rendered from audio (matches what uploads get)"}[s])
     overrides = {}
     for name in MODELS:
-        d = model_defaults(name)
-        with st.expander(f"{MODELS[name].title} hyperparameters (from hparams.yaml)"):
+        d = model_defaults(name, recipe)
+        k = f"{name}-{recipe}"  # new defaults when the recipe changes
+        with st.expander(f"{MODELS[name].title} hyperparameters ({recipe} recipe)"):
             c1, c2, c3, c4 = st.columns(4)
             overrides[name] = dict(
-                lr=c1.number_input("learning rate", value=float(d["lr"]), format="%.5f", min_value=1e-7, key=f"lr-{name}"),
-                batch_size=c2.number_input("batch size", value=int(d["batch_size"]), min_value=1, key=f"bs-{name}"),
-                epochs=c3.number_input("max epochs", value=int(d["epochs"]), min_value=1, key=f"ep-{name}"),
-                patience=c4.number_input("patience", value=int(d["patience"]), min_value=1, key=f"pa-{name}"),
+                lr=c1.number_input("learning rate", value=float(d["lr"]), format="%.5f", min_value=1e-7, key=f"lr-{k}"),
+                batch_size=c2.number_input("batch size", value=int(d["batch_size"]), min_value=1, key=f"bs-{k}"),
+                epochs=c3.number_input("max epochs", value=int(d["epochs"]), min_value=1, key=f"ep-{k}"),
+                patience=c4.number_input("patience", value=int(d["patience"]), min_value=1, key=f"pa-{k}"),
             )
-            if MODELS[name].input_kind == "image":
+            if MODELS[name].input_kind == "mfcc":
+                overrides[name]["standardize"] = st.toggle("standardise MFCCs (training-split statistics)",
+                                                           value=bool(d["standardize"]), key=f"st-{k}")
+            else:
                 c1, c2 = st.columns(2)
-                overrides[name]["pretrained"] = c1.toggle("ImageNet weights", value=bool(d["pretrained"]), key=f"pt-{name}")
+                overrides[name]["pretrained"] = c1.toggle("pretrained weights", value=bool(d["pretrained"]),
+                                                          key=f"pt-{k}")
                 overrides[name]["freeze_backbone"] = c2.toggle("freeze backbone", value=bool(d["freeze_backbone"]),
-                                                               key=f"fr-{name}")
+                                                               key=f"fr-{k}")
+                if name == "resnext":
+                    overrides[name]["variant"] = st.selectbox(
+                        "backbone", RESNEXT_VARIANTS, key=f"va-{k}",
+                        format_func=lambda v: {"resnext101_32x8d_wsl": "ResNeXt-101 32x8d WSL (the paper's)",
+                                               "resnext101_32x8d": "ResNeXt-101 32x8d ImageNet",
+                                               "resnext50_32x4d": "ResNeXt-50 32x4d ImageNet (smaller)"}[v])
     submitted = st.form_submit_button("Start training", type="primary")
 
-missing = [m for m in models if MODELS[m].input_kind == "image" and not imagenet_weights_available(m)]
+missing = [m for m in models if MODELS[m].input_kind == "image"
+           and not imagenet_weights_available(m, overrides[m].get("variant"))]
 if missing:
-    st.warning(f"ImageNet weights are not on this machine for {', '.join(missing)} (no internet to fetch them): "
+    st.warning(f"Pretrained weights are not on this machine for {', '.join(missing)} (no internet to fetch them): "
                "these runs start from random initialisation and are marked `pretrained: false`.")
 if protocol == "paper":
-    st.warning("The paper protocol is leaky (segments of one track on both sides, early stopping on the test set); "
-               "its accuracies are inflated and labelled as such.")
+    st.warning("The paper protocol early-stops and picks the model on the test set; for the MFCC models it is also "
+               "leaky (segments of one track on both sides). Its accuracies are inflated and labelled as such.")
 
 if submitted:
     if not models:
@@ -58,9 +77,31 @@ if submitted:
     else:
         try:
             for name in models:
-                cfg = make_config(name, protocol=protocol, device=device, **overrides[name])
+                cfg = make_config(name, recipe=recipe, protocol=protocol, device=device, **overrides[name])
                 run_id = job_manager().submit(cfg, data_path(), image_source)
                 st.toast(f"Queued {MODELS[name].title}: {run_id}")
+        except Exception as exc:
+            show_error(exc)
+
+
+with st.expander("🔁 Reproduce the paper: all seven models, its protocol and recipe, beside honest runs"):
+    st.markdown("Queues the seven models under the **paper protocol** with the **paper recipe**, and the same seven "
+                "under the honest **track** split (plus the artist-filtered split on real GTZAN). The "
+                "**Reproduction** page sets the results beside the paper's table.")
+    c1, c2, c3 = st.columns(3)
+    seeds = c1.number_input("seeds per configuration", min_value=1, max_value=10, value=1, key="repro-seeds",
+                            help="several seeds give mean ± sd: does a 2-point gap mean anything?")
+    cap = c2.number_input("cap on epochs (0 = the recipe's)", min_value=0, value=0, key="repro-epochs")
+    honest = c3.toggle("also the honest protocols", value=True, key="repro-honest")
+    if st.button("Reproduce the paper", type="primary", key="reproduce"):
+        try:
+            real = bool(summary) and summary.get("dataset") == "GTZAN"
+            plan = plan_reproduction(real_gtzan=real, seeds=int(seeds), epochs=int(cap) or None, device=device,
+                                     honest=honest)
+            queue_reproduction(job_manager(), plan, data_path(), image_source)
+            st.session_state["reproduction_id"] = plan.id
+            st.success(f"Queued {len(plan.configs)} runs as reproduction `{plan.id}`.")
+            st.page_link("pages/reproduction.py", label="Open the Reproduction page", icon="📊")
         except Exception as exc:
             show_error(exc)
 
@@ -85,7 +126,8 @@ def jobs_panel():
             head, btn = st.columns([5, 1])
             badge = {"queued": "🕒", "running": "🏃", "finished": "✅", "cancelled": "⏹️", "failed": "❌"}.get(status, "")
             data = (r.get("dataset") or {}).get("label", "?")
-            head.markdown(f"**{r.get('title', r['model'])}** · {r.get('protocol')} · {data} · `{rid}` — {badge} {status}")
+            head.markdown(f"**{r.get('title', r['model'])}** · {r.get('protocol_label') or r.get('protocol')} · "
+                          f"recipe {recipe_label(r)} · {data} · `{rid}` — {badge} {status}")
             if status in ("queued", "running"):
                 if btn.button("Stop", key=f"stop-{rid}"):
                     try:
@@ -100,8 +142,10 @@ def jobs_panel():
             if status == "running" and phase in ("features", "backbone pass") and r.get("progress"):
                 p = r["progress"]
                 st.progress(p["done"] / max(p["total"], 1), text=f"{p['message']} {p['done']}/{p['total']}")
-            elif status in ("running", "finished", "cancelled"):
+            elif status == "running":
                 st.progress(prog["fraction"], text=f"epoch {prog['epoch']}/{prog['total']} · ETA {_eta(prog['eta'])}")
+            elif status in ("finished", "cancelled") and prog["epoch"]:
+                st.progress(1.0, text=prog["summary"])
             if r.get("history"):
                 st.plotly_chart(loss_figure(r["history"]), key=f"chart-{rid}", width="stretch")
             if status == "failed":

@@ -73,7 +73,7 @@ def test_empty_states():
 def test_train_page_runs_a_job_and_shows_chart_and_metrics():
     at = no_errors(page("train").run())
     at.multiselect[0].set_value(["mlp"])
-    at.number_input(key="ep-mlp").set_value(3)
+    at.number_input(key="ep-mlp-paper").set_value(3)
     at.button[0].click().run()  # the form's submit button
     no_errors(at)
     store = RunStore()
@@ -201,3 +201,50 @@ def test_home_downloads_gtzan_in_the_background(tmp_path, monkeypatch):
         assert any("outside the folders this app may read" in e.value for e in at.error)
     finally:
         httpd.shutdown()
+
+
+def test_train_form_defaults_are_the_paper_recipe():
+    at = no_errors(page("train").run())
+    assert at.radio[0].value == "paper"
+    assert at.number_input(key="ep-mlp-paper").value == 500 and at.number_input(key="pa-gru-paper").value == 10
+    assert at.number_input(key="bs-vgg19-paper").value == 50
+    assert at.number_input(key="lr-cnn-paper").value == pytest.approx(1e-4)
+    at.radio[0].set_value("studio").run()
+    no_errors(at)
+    assert at.number_input(key="lr-cnn-studio").value == pytest.approx(1e-3)
+
+
+def test_reproduce_button_queues_the_papers_table():
+    from gtzan_core.webapp import job_manager
+
+    manager = job_manager()
+    at = no_errors(page("train").run())
+    at.number_input(key="repro-epochs").set_value(1)
+    at.button(key="reproduce").click().run()
+    no_errors(at)
+    rid = at.session_state["reproduction_id"]
+    runs = [r for r in RunStore().list() if (r.get("reproduction") or {}).get("id") == rid]
+    for r in runs:  # queued jobs are not what this test is about: stop them
+        manager.cancel(r["run_id"])
+    assert manager.wait_idle(120)
+    assert len(runs) == 14 and {r["protocol"] for r in runs} == {"paper", "track"}
+    assert {r["model"] for r in runs} == {"mlp", "cnn", "lstm", "gru", "vgg19", "resnext", "squeezenet"}
+    assert all(r["recipe"] == "paper" and r["config"]["epochs"] == 1 for r in runs)
+    assert any("Queued 14 runs" in s.value for s in at.success)
+
+
+def test_reproduction_view_shows_table_chart_per_class_and_report(tiny_features_for, tiny_demo_set):
+    from gtzan_core.reproduction import plan_reproduction, run_reproduction
+
+    plan = plan_reproduction(epochs=1, device="cpu", models=["mlp", "squeezenet"])
+    records = run_reproduction(plan, tiny_demo_set, RunStore())
+    assert [r["status"] for r in records] == ["finished"] * 4
+    at = no_errors(page("reproduction").run())
+    assert any("Synthetic demo set, not GTZAN" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["mlp", "squeezenet"] and "leak inflation" in table.columns
+    assert table.loc[0, "paper acc"] == "0.650"
+    assert len(at.get("plotly_chart")) == 2  # grouped bars + per-class F1
+    at.selectbox(key=f"pc-{plan.id}").set_value("squeezenet").run()
+    no_errors(at)
+    assert len(at.get("download_button")) == 1

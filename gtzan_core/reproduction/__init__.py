@@ -17,10 +17,10 @@ module         what it holds
 from .plan import PAPER_PROTOCOL, ReproductionPlan, honest_protocols, plan_reproduction
 from .report import report_html, write_report
 from .results import comparison_table, list_reproductions, per_class_f1, protocol_table, reproduction_records
-from .runner import run_reproduction
+from .runner import queue_reproduction, run_reproduction
 
 __all__ = [
     "PAPER_PROTOCOL", "ReproductionPlan", "comparison_table", "honest_protocols", "list_reproductions",
     "per_class_f1", "plan_reproduction", "protocol_table", "report_html", "reproduction_records",
-    "run_reproduction", "write_report",
+    "queue_reproduction", "run_reproduction", "write_report",
 ]

@@ -42,3 +42,12 @@ def run_reproduction(plan: ReproductionPlan, dataset: Dataset, store: RunStore, 
         if on_run:
             on_run(k, len(plan.configs), record)
     return records
+
+
+def queue_reproduction(manager, plan: ReproductionPlan, data_path: str | None = None,
+                       image_source: str = "auto") -> list[str]:
+    """Queue every run of ``plan`` on a :class:`~gtzan_core.jobs.JobManager` (the app);
+    returns the run ids. The runs carry the plan's id, so the Reproduction view
+    gathers them however long they wait in the queue."""
+    return [manager.submit(config, data_path, image_source, extra=plan.record_fields(config))
+            for config in plan.configs]

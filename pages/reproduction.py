@@ -1,0 +1,79 @@
+import pandas as pd
+import streamlit as st
+
+from gtzan_core.plots import per_class_f1_figure, reproduction_figure
+from gtzan_core.reproduction import comparison_table, list_reproductions, per_class_f1, protocol_table, \
+    reproduction_records
+from gtzan_core.reproduction.report import comparison_display, report_html
+from gtzan_core.webapp import store
+
+st.title("📊 Reproduction of the paper's table")
+runs_store = store()
+repros = list_reproductions(runs_store)
+if not repros:
+    st.info("No reproduction yet. On the **Train** page, open *Reproduce the paper* and press the button: it queues "
+            "the seven models under the paper's protocol and recipe, beside the same seven trained honestly.")
+    st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
+    st.stop()
+
+ids = [r["id"] for r in repros]
+wanted = st.session_state.get("reproduction_id")
+chosen = st.selectbox("Reproduction", ids, index=ids.index(wanted) if wanted in ids else 0,
+                      format_func=lambda i: next(f"{r['id']} · {r['dataset']} · {r['finished']}/{r['runs']} runs done"
+                                                 for r in repros if r["id"] == i))
+
+
+@st.fragment(run_every=2.0)
+def progress(reproduction_id: str, done_before: int):
+    """Live progress; the page reruns as a whole when another run has ended."""
+    info = next(r for r in list_reproductions(runs_store) if r["id"] == reproduction_id)
+    if info["finished"] + info["failed"] != done_before:
+        st.rerun()
+    if info["active"]:
+        st.progress(info["finished"] / max(info["runs"], 1),
+                    text=f"{info['finished']} of {info['runs']} runs done, {info['active']} queued or running"
+                         + (f", {info['failed']} failed" if info["failed"] else ""))
+    elif info["failed"]:
+        st.warning(f"{info['failed']} of {info['runs']} runs failed; see the Train page for their errors.")
+
+
+def view(reproduction_id: str):
+    records = reproduction_records(runs_store, reproduction_id)
+    info = next(r for r in repros if r["id"] == reproduction_id)
+    progress(reproduction_id, info["finished"] + info["failed"])
+    if info["dataset"] != "GTZAN":
+        st.warning("**Synthetic demo set, not GTZAN.** These runs show the pipeline and the size of the leak; their "
+                   "accuracies say nothing about the paper's numbers on real music.")
+    comparison = comparison_table(records)
+    if comparison.empty or comparison["ours_paper_accuracy"].isna().all() and \
+            comparison["ours_honest_accuracy"].isna().all():
+        st.info("No run of this reproduction has finished yet.")
+        return
+    st.caption("Ours at the paper's unit (segments for MFCC models, images = tracks for image models). **Paper "
+               "protocol**: MFCC models on a leaky 70:30 segment split, image models on an 80:20 image split (seed "
+               "42), both early-stopped on the test set. **Leak inflation** = paper protocol − honest.")
+    st.dataframe(comparison_display(comparison), hide_index=True, key=f"cmp-{reproduction_id}")
+    st.plotly_chart(reproduction_figure(comparison), width="stretch", key=f"bars-{reproduction_id}")
+    with st.expander("Every model and protocol"):
+        cols = ["model", "protocol_label", "seeds_done", "accuracy", "accuracy_sd", "macro_f1", "macro_f1_sd",
+                "track_accuracy", "paper_accuracy", "paper_macro_f1", "delta_accuracy", "delta_macro_f1"]
+        st.dataframe(protocol_table(records)[cols].style.format(precision=3, na_rep=""), hide_index=True)
+    st.subheader("Per-class F1 beside the paper's Tables 1–7")
+    st.caption("The image models' tables map to genres. The MFCC models' tables do not (their rows follow the "
+               "os.walk order of the author's folders): they are shown as class 0–9 beside ours.")
+    model = st.selectbox("Model", list(comparison["model"]), key=f"pc-{reproduction_id}")
+    ours, paper = per_class_f1(records, model)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(per_class_f1_figure(ours, paper, f"{model}: per-class F1"), width="stretch",
+                      key=f"pcf-{reproduction_id}-{model}")
+    if not paper.empty and list(paper.index) == list(ours.index):
+        right.dataframe(ours.join(paper).style.format(precision=2, na_rep=""))
+    else:
+        right.dataframe(pd.concat({"ours (genres)": ours.reset_index(names="genre"),
+                                   "paper (classes, order unknown)": paper.reset_index(names="class")}, axis=1)
+                        .style.format(precision=2, na_rep=""), hide_index=True)
+    st.download_button("Download the report (HTML)", report_html(records, reproduction_id),
+                       file_name=f"{reproduction_id}.html", mime="text/html", key=f"dl-{reproduction_id}")
+
+
+view(chosen)
