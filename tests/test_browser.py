@@ -107,3 +107,28 @@ def test_upload_on_predict_shows_probabilities(server, tmp_path):
         browser.close()
     (ARTIFACTS / "browser-timings.txt").write_text(
         f"first render of home: {first_render:.2f} s\nupload -> probabilities (30 s mp3): {latency:.2f} s\n")
+
+
+def test_reproduction_report_opens_in_the_browser(tmp_path, tiny_features_for, tiny_demo_set):
+    """The HTML report of a real (tiny, 1-epoch) reproduction opens offline with its charts drawn."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    from gtzan_core.reproduction import plan_reproduction, run_reproduction, write_report
+
+    plan = plan_reproduction(epochs=1, device="cpu", models=["mlp", "cnn", "squeezenet"])
+    records = run_reproduction(plan, tiny_demo_set, RunStore(tmp_path / "runs"))
+    report = write_report(tmp_path / "report.html", records, plan.id)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1200, "height": 1600})
+        page.route("http*://**", lambda route: route.abort())  # self-contained: nothing may be fetched
+        page.goto(report.as_uri())
+        page.get_by_text("Reproducing the paper's table").wait_for(timeout=30_000)
+        # the grouped bars + one per-class chart per model, drawn by the embedded plotly.js
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4", timeout=60_000)
+        header = page.locator("table").first.locator("th").all_inner_texts()
+        assert "ours · paper protocol acc" in header and "leak inflation" in header
+        assert page.locator("table").first.locator("tbody tr").count() == 3  # one row per model
+        page.screenshot(path=str(ARTIFACTS / "reproduction-report.png"), full_page=True)
+        browser.close()
