@@ -68,7 +68,8 @@ def test_weights_files_are_torchvisions():
 
 
 def test_vgg19_head_is_the_papers():
-    model, _ = build_model("vgg19", pretrained=False)
+    with torch.device("meta"):
+        model, _ = build_model("vgg19", pretrained=False)
     linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(25088, 4096), (4096, 512), (512, 256), (256, 10)]
     drops = [m for m in model.head if isinstance(m, torch.nn.Dropout)]
@@ -129,3 +130,24 @@ def test_fast_dropout_is_inverted_dropout():
     drop.eval()
     assert torch.equal(drop(x), x)
     assert torch.equal(Dropout(1.0)(x), torch.zeros_like(x))
+
+
+def test_resnext_defaults_to_the_wsl_weights_from_the_hub_cache(tmp_path, monkeypatch):
+    """The paper's ResNeXt: the WSL file (ig_resnext101_32x8-c38310e5.pth) loads into torchvision's
+    resnext101_32x8d; its name and SHA-256 are recorded."""
+    import hashlib
+
+    import torchvision.models as tvm
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    donor = tvm.resnext101_32x8d(weights=None)
+    with torch.no_grad():
+        donor.conv1.weight.fill_(0.25)
+    path = weights_path(backbone_weights("resnext"))
+    assert path == tmp_path / "hub" / "checkpoints" / "ig_resnext101_32x8-c38310e5.pth"
+    path.parent.mkdir(parents=True)
+    torch.save(donor.state_dict(), path)
+    model, status = build_model("resnext")
+    assert status.pretrained and status.file == path.name and "WSL" in status.weights
+    assert status.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert torch.all(model.backbone.conv1.weight == 0.25) and count_parameters(model) == 20_490
