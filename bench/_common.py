@@ -22,14 +22,24 @@ def machine() -> str:
             f"torch {torch.__version__}, python {platform.python_version()}")
 
 
+def sync() -> None:
+    """Wait for queued GPU work, so a wall-clock time covers it (no-op without CUDA)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def timed(fn, repeats: int = 3, warmup: int = 0) -> tuple[float, list[float]]:
-    """Median wall time of ``fn()`` over ``repeats`` runs (after ``warmup`` runs)."""
+    """Median wall time of ``fn()`` over ``repeats`` runs (after ``warmup`` runs),
+    GPU work included (synchronised before and after each run)."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), times
 

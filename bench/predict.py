@@ -30,7 +30,7 @@ def main():
 
     from gtzan_core.data import discover_dataset
     from gtzan_core.data.synth import generate_demo, synth_track
-    from gtzan_core.feature_cache import load_features
+    from gtzan_core.feature_cache import image_params_for, load_features
     from gtzan_core.hparams import make_config
     from gtzan_core.inference import clear_model_cache, predict
     from gtzan_core.models import MODELS
@@ -39,10 +39,11 @@ def main():
 
     work = Path(tempfile.mkdtemp(prefix="bench-predict-"))
     try:
-        fs = load_features(discover_dataset(generate_demo(work / "demo", per_genre=4, seconds=6.2)),
-                           cache_dir=work / "features")
+        ds = discover_dataset(generate_demo(work / "demo", per_genre=4, seconds=6.2))
         store = RunStore(work / "runs")
-        ids = {m: train(make_config(m, epochs=1, device="cpu"), fs, store)["run_id"] for m in MODELS}
+        ids = {m: train(make_config(m, epochs=1, device="cpu"),
+                        load_features(ds, image=image_params_for(m), cache_dir=work / "features"), store)["run_id"]
+               for m in MODELS}
         clip = work / "upload.mp3"
         sf.write(clip, synth_track("rock", 30.0, seed=9), 22050, format="MP3")
         data = clip.read_bytes()
