@@ -314,6 +314,29 @@ def cmd_reproduce(args) -> int:
     return 2 if failed and len(failed) == len(records) else 0
 
 
+def cmd_explain(args) -> int:
+    from .explain import explain
+
+    ex = explain(args.audio, args.run, _store(args), genre=args.genre, methods=tuple(args.methods.split(",")),
+                 max_seconds=args.seconds)
+    if args.json:
+        print(json.dumps(ex.as_dict(), indent=2))
+        return 0
+    print(f"{Path(args.audio).name}: run {args.run} ({ex.model}) predicts {GENRES[ex.predicted]}; explaining "
+          f"{GENRES[ex.genre]}")
+    for name, m in ex.maps.items():
+        band = f", band {m.top_band[0]:.0f}-{m.top_band[1]:.0f} {m.band_unit}" if m.top_band else ""
+        print(f"  {name:9s} map {tuple(m.values.shape)}: top time span {m.top_time[0]:.2f}-{m.top_time[1]:.2f} s"
+              f"{band}  ({ex.seconds[name]:.2f} s)")
+    return 0
+
+
+def _store(args):
+    from .runs import RunStore
+
+    return RunStore(args.runs)
+
+
 def cmd_runs(args) -> int:
     from .runs import RunStore
 
@@ -430,6 +453,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("explain", help="why a run chose a genre: occlusion, Grad-CAM, per-segment view")
+    p.add_argument("audio")
+    p.add_argument("--run", required=True, help="run id")
+    p.add_argument("--genre", help="the genre to explain (default: the predicted one)")
+    p.add_argument("--methods", default="occlusion,gradcam,segments", help="comma-separated")
+    p.add_argument("--seconds", type=float, default=30.0, help="explain the first S seconds (default 30)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("runs", help="the leaderboard: all runs, best first, with the paper's results")
     p.add_argument("--json", action="store_true")
