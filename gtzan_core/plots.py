@@ -128,3 +128,42 @@ def per_class_f1_figure(ours, paper, title: str = "") -> go.Figure:
     fig.update_layout(barmode="group", title=title, yaxis=dict(title="F1", range=[0, 1.05]),
                       **{**_LAYOUT, "height": 300})
     return fig
+
+
+def explanation_figure(explanation, method: str) -> go.Figure:
+    """One explanation map over the model's input: the MFCC (time x coefficient) or
+    the spectrogram image underneath, the map on top (red: pushed towards the genre)."""
+    from . import GENRES as _G
+
+    m = explanation.maps[method]
+    genre = _G[explanation.genre]
+    if method == "segments":
+        fig = go.Figure(go.Bar(x=m.times, y=m.values[0], marker_color=np.where(m.values[0] >= 0, "#c62828", "#1565c0"),
+                               hovertemplate="%{x:.1f} s: %{y:+.3f}<extra></extra>"))
+        fig.update_layout(title=f"Per segment: p({genre}) minus its clip mean", xaxis_title="start (s)",
+                          yaxis_title="Δ probability", **_LAYOUT)
+        return fig
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=("model input", f"{method}: what pushed the model towards {genre}"))
+    if explanation.kind == "mfcc":
+        fig.add_heatmap(z=explanation.display, x=m.times, colorscale="Viridis", showscale=False, row=1, col=1,
+                        hovertemplate="%{x:.2f} s, coef %{y}<extra></extra>")
+        y, ytitle = m.bands, "MFCC coefficient"
+    else:
+        img = explanation.display
+        x = np.linspace(m.times[0], m.times[-1], img.shape[1])
+        fig.add_heatmap(z=img[::-1].mean(2), x=x, colorscale="Magma", showscale=False, row=1, col=1,
+                        hoverinfo="skip")
+        y, ytitle = np.arange(len(m.bands)), "frequency (low → high)"
+    scale = float(np.abs(m.values).max()) or 1.0
+    colors = "RdBu_r" if method == "occlusion" else "Reds"
+    zmin = -scale if method == "occlusion" else 0
+    fig.add_heatmap(z=m.values, x=m.times, y=y, colorscale=colors, zmin=zmin, zmax=scale, row=2, col=1,
+                    colorbar=dict(title="score", len=0.45, y=0.2),
+                    customdata=np.broadcast_to(np.asarray(m.bands)[:, None], m.values.shape),
+                    hovertemplate="%{x:.2f} s, band %{customdata:.0f}: %{z:.3f}<extra></extra>")
+    fig.add_vrect(x0=m.top_time[0], x1=m.top_time[1], line=dict(color="black", dash="dash"), row=2, col=1)
+    fig.update_yaxes(title_text=ytitle, row=2, col=1)
+    fig.update_xaxes(title_text="time (s)", row=2, col=1)
+    fig.update_layout(**{**_LAYOUT, "height": 520})
+    return fig

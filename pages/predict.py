@@ -7,7 +7,8 @@ import streamlit as st
 
 from gtzan_core import GENRES
 from gtzan_core.inference import predict
-from gtzan_core.plots import mfcc_figure, probabilities_figure, spectrogram_figure, timeline_figure, waveform_figure
+from gtzan_core.plots import (explanation_figure, mfcc_figure, probabilities_figure, spectrogram_figure,
+                              timeline_figure, waveform_figure)
 from gtzan_core.webapp import run_label, show_error, store
 
 st.title("🎧 Predict")
@@ -17,12 +18,17 @@ if not runs:
     st.info("No trained models yet: train one on the **Train** page (a CNN takes under a minute on the demo set).")
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
 
-source = st.radio("Audio", ["Upload a file", "A demo clip"], horizontal=True)
+source = st.radio("Audio", ["Upload a file", "Record with the microphone", "A demo clip"], horizontal=True)
 name, data = None, None
 if source == "Upload a file":
     up = st.file_uploader("wav, mp3, flac, ogg or au", type=["wav", "mp3", "flac", "ogg", "au"])
     if up is not None:
         name, data = up.name, up.getvalue()
+elif source == "Record with the microphone":
+    rec = st.audio_input("Hum, sing or play for at least 3 s (one segment); 30 s gives the image models a full window",
+                         key="mic")
+    if rec is not None:  # the same pipeline and messages as an upload
+        name, data = "microphone recording", rec.getvalue()
 else:
     from gtzan_core.data import open_dataset
     from gtzan_core.webapp import ensure_demo
@@ -86,3 +92,39 @@ if data is not None:
                            "their opinion on real songs is not meaningful.")
             st.subheader("Timeline: top genre per segment")
             st.plotly_chart(timeline_figure(pred.results), width="stretch")
+
+if data is not None and pred is not None and pred.results:
+    from gtzan_core.explain import METHODS, explain
+    from gtzan_core.explain.gradcam import CONV_MODELS
+
+    with st.expander("🔍 Why? Explain a model's choice (computed on demand)"):
+        c1, c2, c3 = st.columns(3)
+        rid = c1.selectbox("Model", list(pred.results), format_func=lambda r: run_label(runs[r]), key="ex-run")
+        genre = c2.selectbox("Genre to explain", list(GENRES), key=f"ex-genre-{rid}",
+                             index=GENRES.index(pred.results[rid].top))
+        methods = c3.multiselect("Methods", METHODS, default=list(METHODS), key="ex-methods",
+                                 help="occlusion: grey out patches of the input and watch the probability drop; "
+                                      "Grad-CAM: gradients on the last conv block (conv models only); segments: "
+                                      "which 3 s segments raised or lowered the genre")
+        st.caption("Explains the first 30 s. Occlusion is the check that held under re-randomised weights; Grad-CAM "
+                   "on the small MFCC CNN partly reflects the input itself (see the README).")
+        ex_key = (key, rid, genre, tuple(methods))
+        if st.button("Explain", key="explain", type="primary"):
+            with st.spinner("Occluding patches and back-propagating…"):
+                try:
+                    blob = io.BytesIO(data)
+                    blob.name = name
+                    st.session_state["explanation"] = (ex_key, explain(blob, rid, store(), genre=genre,
+                                                                       methods=tuple(methods)))
+                except Exception as exc:
+                    show_error(exc)
+        saved = st.session_state.get("explanation")
+        if saved and saved[0] == ex_key:
+            ex = saved[1]
+            if "gradcam" in methods and "gradcam" not in ex.maps:
+                st.info(f"Grad-CAM needs a convolutional model ({', '.join(CONV_MODELS)}).")
+            for method, m in ex.maps.items():
+                band = f" · band {m.top_band[0]:.0f}–{m.top_band[1]:.0f} {m.band_unit}" if m.top_band else ""
+                st.markdown(f"**{method}** · strongest {m.top_time[0]:.1f}–{m.top_time[1]:.1f} s{band} "
+                            f"· {ex.seconds[method]:.2f} s to compute")
+                st.plotly_chart(explanation_figure(ex, method), key=f"ex-{method}", width="stretch")

@@ -248,3 +248,49 @@ def test_reproduction_view_shows_table_chart_per_class_and_report(tiny_features_
     at.selectbox(key=f"pc-{plan.id}").set_value("squeezenet").run()
     no_errors(at)
     assert len(at.get("download_button")) == 1
+
+
+def _wav_bytes(seconds: float, genre: str = "metal", silent: bool = False) -> bytes:
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from gtzan_core.data.synth import synth_track
+
+    y = np.zeros(int(seconds * 22050), np.float32) if silent else synth_track(genre, seconds, seed=4)
+    buf = io.BytesIO()
+    sf.write(buf, y, 22050, format="WAV")
+    return buf.getvalue()
+
+
+def test_microphone_recording_goes_through_the_upload_pipeline(two_runs):
+    at = no_errors(page("predict").run())
+    at.radio[0].set_value("Record with the microphone").run()
+    at.audio_input(key="mic").set_value(("recording.wav", _wav_bytes(8.0), "audio/wav")).run()
+    no_errors(at)
+    assert any(s.value == "Genre probabilities" for s in at.subheader)
+    assert any("Ensemble" in m.label for m in at.metric)
+    # the same errors as an upload: too short, silent
+    at.audio_input(key="mic").set_value(("recording.wav", _wav_bytes(1.0), "audio/wav")).run()
+    assert any("clip is 1.0 s long" in e.value for e in at.error), [e.value for e in at.error]
+    at.audio_input(key="mic").set_value(("recording.wav", _wav_bytes(4.0, silent=True), "audio/wav")).run()
+    assert any("silent" in w.value for w in at.warning)
+    no_errors(at)
+
+
+def test_explanations_drawn_for_an_mfcc_and_an_image_model(two_runs, tiny_features_for, tmp_path):
+    store, ids = two_runs  # cnn, mlp
+    sq = train(make_config("squeezenet", epochs=1, device="cpu"), tiny_features_for("squeezenet"), store)["run_id"]
+    clip = write_clip(tmp_path / "song.wav", "metal", seconds=8.0)
+    at = no_errors(page("predict").run())
+    at.file_uploader[0].set_value(("song.wav", clip.read_bytes(), "audio/wav")).run()
+    for rid, n_maps in ((ids[0], 3), (sq, 3), (ids[1], 2)):  # cnn, squeezenet (both conv), mlp (no Grad-CAM)
+        at.selectbox(key="ex-run").set_value(rid).run()
+        at.button(key="explain").click().run()
+        no_errors(at)
+        drawn = [m.value for m in at.markdown if m.value.startswith("**occlusion**") or
+                 m.value.startswith("**gradcam**") or m.value.startswith("**segments**")]
+        assert len(at.get("plotly_chart")) == 5 + n_maps  # the page's five charts + one per method
+        assert len(drawn) == n_maps, (rid, drawn)
+    assert any("Grad-CAM needs a convolutional model" in i.value for i in at.info)
