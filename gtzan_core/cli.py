@@ -331,6 +331,43 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .share import export_archive, export_onnx
+
+    store = _store(args)
+    if args.format == "onnx":
+        result = export_onnx(store, args.run_id, args.out)
+        if args.json:
+            print(json.dumps(result, indent=2))
+            return 0
+        check = (f"; onnxruntime matches torch to {result['max_abs_diff']:.1e}" if "max_abs_diff" in result
+                 else "; onnxruntime not installed, not checked")
+        print(f"wrote {result['onnx']} (input {tuple(result['input_shape'])}) and its card {result['card']}{check}")
+        return 0
+    out = export_archive(store, args.run_id, args.out)
+    if args.json:
+        print(json.dumps({"archive": str(out), "bytes": out.stat().st_size}))
+    else:
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): run {args.run_id} with its checkpoint, "
+              "feature parameters and model card")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .share import import_archive
+
+    result = import_archive(args.archive, _store(args))
+    if args.json:
+        print(json.dumps({"run_id": result.run_id, "model": result.record.get("model"),
+                          "warnings": result.warnings}))
+        return 0
+    print(f"imported run {result.run_id} ({result.record.get('title', result.record.get('model'))}, "
+          f"{(result.record.get('dataset') or {}).get('label', '?')} data)")
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
 def _store(args):
     from .runs import RunStore
 
@@ -463,6 +500,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("export", help="export a run: a zip to import elsewhere, or an ONNX model")
+    p.add_argument("run_id")
+    p.add_argument("--out", required=True, help="file to write (FILE.zip, or FILE.onnx with FILE.md)")
+    p.add_argument("--format", choices=("zip", "onnx"), default="zip")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", help="import a run exported with `export` (checked before anything is written)")
+    p.add_argument("archive")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("runs", help="the leaderboard: all runs, best first, with the paper's results")
     p.add_argument("--json", action="store_true")

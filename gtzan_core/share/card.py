@@ -1,0 +1,107 @@
+"""A run's model card (Markdown) and its confusion-matrix image (PNG, drawn with OpenCV)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .. import GENRES
+
+
+def confusion_png(confusion: list[list[int]], cell: int = 44) -> bytes:
+    """The confusion matrix as a PNG: rows true genre, columns predicted, darker = more."""
+    import cv2
+
+    cm = np.asarray(confusion)
+    n = len(cm)
+    margin_l, margin_t = 90, 90
+    img = np.full((margin_t + n * cell + 10, margin_l + n * cell + 10, 3), 255, np.uint8)
+    peak = max(int(cm.max()), 1)
+    for i in range(n):
+        for j in range(n):
+            v = cm[i, j] / peak
+            colour = (int(255 - 60 * v), int(255 - 140 * v), int(255 - 180 * v))  # BGR, white -> blue
+            x0, y0 = margin_l + j * cell, margin_t + i * cell
+            cv2.rectangle(img, (x0, y0), (x0 + cell, y0 + cell), colour, -1)
+            cv2.rectangle(img, (x0, y0), (x0 + cell, y0 + cell), (200, 200, 200), 1)
+            text = str(int(cm[i, j]))
+            ink = (255, 255, 255) if v > 0.6 else (30, 30, 30)
+            cv2.putText(img, text, (x0 + 6, y0 + cell // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.42, ink, 1, cv2.LINE_AA)
+    for k, g in enumerate(GENRES[:n]):
+        cv2.putText(img, g, (4, margin_t + k * cell + cell // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+        label = np.full((14, 80, 3), 255, np.uint8)
+        cv2.putText(label, g, (2, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+        rotated = cv2.rotate(label, cv2.ROTATE_90_COUNTERCLOCKWISE)  # 80 x 14
+        x0 = margin_l + k * cell + cell // 2 - 7
+        img[5:85, x0:x0 + 14] = np.minimum(img[5:85, x0:x0 + 14], rotated)
+    cv2.putText(img, "true \\ predicted", (4, 84), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (90, 90, 90), 1, cv2.LINE_AA)
+    ok, buf = cv2.imencode(".png", img)
+    return buf.tobytes()
+
+
+def preprocessing_text(record: dict) -> str:
+    """How to turn audio into this model's input (for the card and ONNX users)."""
+    m = record.get("mfcc_params") or {}
+    if record.get("input_kind") == "mfcc":
+        return (f"Decode to mono float32 at {m.get('sr')} Hz. Cut into segments of "
+                f"{int(m.get('sr', 22050) * m.get('track_seconds', 30) / m.get('n_segments', 10))} samples "
+                f"({m.get('track_seconds', 30) / m.get('n_segments', 10):g} s). Per segment: "
+                f"`librosa.feature.mfcc(y, sr={m.get('sr')}, n_mfcc={m.get('n_mfcc')}, n_fft={m.get('n_fft')}, "
+                f"hop_length={m.get('hop_length')}, n_mels={m.get('n_mels')})`, transposed to (frames, "
+                f"{m.get('n_mfcc')}). Input: float32 (batch, frames, n_mfcc); any standardisation is inside the "
+                "model. Output: logits over the genres below; softmax, then average a clip's segments.")
+    im = record.get("image_params") or {}
+    return (f"Decode to mono float32 at {m.get('sr')} Hz; take 30 s windows (zero-pad the last). Per window: mel "
+            f"power spectrogram (n_fft {m.get('n_fft')}, hop {m.get('hop_length')}, {im.get('n_mels')} mels), "
+            "`librosa.power_to_db(S, ref=np.max, top_db=80)`, scaled to 0-255, low frequencies at the bottom, "
+            f"resized to {im.get('render_width')}x{im.get('render_height')} (bilinear), OpenCV MAGMA colour map, RGB; "
+            f"then resized to {im.get('size')}x{im.get('size')} (INTER_AREA), scaled to [0, 1] and normalised with "
+            "ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225). Input: float32 (batch, 3, "
+            f"{im.get('size')}, {im.get('size')}). Output: logits; softmax, then average a clip's windows.")
+
+
+def model_card(record: dict) -> str:
+    from ..hparams import recipe_label
+
+    ev = record.get("evaluation") or {}
+    seg, trk = ev.get("segment") or {}, ev.get("track") or {}
+    data = (record.get("dataset") or {}).get("label", "?")
+    lines = [f"# {record.get('title', record.get('model'))} — run `{record['run_id']}`", ""]
+    if data != "GTZAN":
+        lines += [f"> **Trained on the {data} set, not GTZAN**: its accuracy says nothing about real music.", ""]
+    lines += [
+        "| | |", "|---|---|",
+        f"| model | `{record.get('model')}` ({record.get('citation', '')}) |",
+        f"| trainable / total parameters | {record.get('trainable_params', '?'):,} / {record.get('total_params', '?'):,} |",
+        f"| recipe | {recipe_label(record)} |",
+        f"| protocol | {record.get('protocol_label') or record.get('protocol')} |",
+        f"| data | {data} |",
+        f"| pretrained backbone | {(record.get('weights') or {}).get('weights') or ('none' if record.get('input_kind') == 'mfcc' else 'random initialisation')} |",
+        f"| epochs | {record.get('epochs_run')} (best {record.get('best_epoch')}) on {record.get('device')} |",
+        f"| date | {time.strftime('%Y-%m-%d %H:%M', time.localtime(record.get('created', 0)))} |",
+        f"| torch | {record.get('torch')} |", "",
+        "## Test metrics", "",
+        "| level | accuracy | macro F1 | n |", "|---|---|---|---|",
+    ]
+    for level, m in (("segment / image", seg), ("track", trk)):
+        if m:
+            lines.append(f"| {level} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['n']} |")
+    if record.get("selection_on_test"):
+        lines += ["", "*Early-stopped and chosen on its test set (the paper's protocol): optimistic.*"]
+    if seg.get("report"):
+        lines += ["", "| genre | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        for g in GENRES:
+            r = seg["report"].get(g)
+            if r:
+                lines.append(f"| {g} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1-score']:.2f} | "
+                             f"{int(r['support'])} |")
+    lines += ["", "![confusion matrix](confusion.png)", "", "## Input", "", preprocessing_text(record), "",
+              "Classes, in output order: " + ", ".join(f"{k} {g}" for k, g in enumerate(GENRES)) + ".", ""]
+    if (record.get("weights") or {}).get("sha256"):
+        w = record["weights"]
+        lines += ["## Backbone", "", f"The checkpoint holds the trained head only; it sits on `{w['file']}` "
+                  f"({w['weights']}, SHA-256 `{w['sha256']}`), which the importing machine needs in torch's hub cache.",
+                  ""]
+    return "\n".join(lines)
