@@ -1,8 +1,58 @@
 import streamlit as st
 
-from gtzan_core.webapp import show_error, store
+from gtzan_core.webapp import finished_runs, run_label, show_error, store
+
+
+def share_section() -> None:
+    """Export a run (zip, or ONNX) and import one: works with no runs of one's own too."""
+    with st.expander("Share a run: export or import"):
+        from gtzan_core.share import export_archive, import_archive, onnx_available, onnx_bundle
+
+        st.caption("An export is one zip: the run's record, checkpoint, feature parameters and a model card "
+                   "(MODEL_CARD.md with its confusion matrix). Import it on another machine, here or with "
+                   "`python -m gtzan_core import FILE.zip`; archives are checked before anything is written.")
+        exportable = {r["run_id"]: r for r in finished_runs() if store().checkpoint_path(r["run_id"]).is_file()}
+        left, right = st.columns(2)
+        with left:
+            rid = st.selectbox("Run to export", list(exportable), index=None, placeholder="choose a finished run",
+                               format_func=lambda r: run_label(exportable[r]), key="export-run")
+            formats = ["zip (import elsewhere)"] + (["ONNX (use outside the studio)"] if onnx_available() else [])
+            fmt = st.radio("Format", formats, key="export-format", horizontal=True)
+            if not onnx_available():
+                st.caption("ONNX export needs the optional packages: `pip install onnx onnxruntime`.")
+            if st.button("Prepare export", key="export", disabled=rid is None):
+                try:
+                    with st.spinner("Packing the run…"):
+                        if fmt.startswith("zip"):
+                            st.session_state["export-blob"] = (f"{rid}.zip", export_archive(store(), rid),
+                                                               "application/zip")
+                        else:
+                            st.session_state["export-blob"] = (f"{rid}-onnx.zip", onnx_bundle(store(), rid),
+                                                               "application/zip")
+                except Exception as exc:
+                    show_error(exc)
+            blob = st.session_state.get("export-blob")
+            if blob and blob[0].startswith(rid or "\0"):
+                st.download_button(f"Download {blob[0]} ({len(blob[1]) / 1e6:.1f} MB)", blob[1], file_name=blob[0],
+                                   mime=blob[2], key="export-download")
+        with right:
+            upload = st.file_uploader("Run archive to import", type=["zip"], key="import-zip",
+                                      max_upload_size=1600)  # a VGG19 run is ~420 MB; audio stays at 50 MB
+            if st.button("Import", key="import", disabled=upload is None):
+                try:
+                    result = import_archive(upload.getvalue(), store(), name=upload.name)
+                    title = result.record.get("title", result.record.get("model"))
+                    done = f"Imported {result.run_id} ({title}) from {upload.name}"
+                    st.session_state["leaderboard-flash"] = [("success", done)] + [("warning", w)
+                                                                                   for w in result.warnings]
+                    st.rerun()
+                except Exception as exc:
+                    show_error(exc)
 
 st.title("🏆 Leaderboard")
+if flash := st.session_state.pop("leaderboard-flash", None):
+    for kind, text in flash:
+        getattr(st, kind)(text)
 include_paper = st.toggle("Show the paper's reported results (leaky protocol) as reference rows", value=True)
 board = store().leaderboard(include_paper=include_paper)
 if not (board.status != "reference").any():
@@ -10,6 +60,7 @@ if not (board.status != "reference").any():
             + (" — meanwhile, here are the paper's numbers." if include_paper else "."))
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
     if board.empty:
+        share_section()
         st.stop()
 
 st.caption("Click rows to select them, then compare. Sorted by track-level test accuracy (segment level where "
@@ -44,3 +95,5 @@ with st.expander("Delete runs"):
             st.rerun()
         except Exception as exc:
             show_error(exc)
+
+share_section()

@@ -294,3 +294,40 @@ def test_explanations_drawn_for_an_mfcc_and_an_image_model(two_runs, tiny_featur
         assert len(at.get("plotly_chart")) == 5 + n_maps  # the page's five charts + one per method
         assert len(drawn) == n_maps, (rid, drawn)
     assert any("Grad-CAM needs a convolutional model" in i.value for i in at.info)
+
+
+def test_export_then_import_in_a_fresh_studio_home(two_runs, tmp_path, monkeypatch):
+    import numpy as np
+
+    from gtzan_core.inference import clear_model_cache, predict
+
+    store, ids = two_runs
+    at = no_errors(page("leaderboard").run())
+    at.selectbox(key="export-run").set_value(ids[0]).run()
+    at.button(key="export").click().run()
+    no_errors(at)
+    name, blob, _ = at.session_state["export-blob"]
+    assert name == f"{ids[0]}.zip" and blob[:2] == b"PK"
+    assert any(b.label.startswith(f"Download {ids[0]}.zip") for b in at.get("download_button"))
+
+    fresh = tmp_path / "other-machine"  # another studio home: nothing of the first one
+    monkeypatch.setenv("GTZAN_STUDIO_HOME", str(fresh))
+    monkeypatch.setenv("GTZAN_STUDIO_RUNS", str(fresh / "runs"))
+    at = no_errors(page("leaderboard").run())
+    assert ids[0] not in at.dataframe[0].value.run_id.tolist()
+    at.file_uploader(key="import-zip").set_value(("from-a-classmate.zip", b"not a zip", "application/zip")).run()
+    at.button(key="import").click().run()
+    no_errors(at)
+    assert [e.value for e in at.error] == ["from-a-classmate.zip: not a zip archive (a GTZAN Studio run is "
+                                           "exported as a .zip)"]
+    assert not (fresh / "runs").exists() or not any((fresh / "runs").iterdir())
+    at.file_uploader(key="import-zip").set_value(("from-a-classmate.zip", blob, "application/zip")).run()
+    at.button(key="import").click().run()
+    no_errors(at)
+    assert any(f"Imported {ids[0]}" in s.value for s in at.success)
+    assert ids[0] in at.dataframe[0].value.run_id.tolist()
+    clip = write_clip(tmp_path / "song.wav", "jazz", seconds=7.0)
+    clear_model_cache()
+    here = predict(clip, [ids[0]], RunStore(fresh / "runs")).results[ids[0]].probs
+    there = predict(clip, [ids[0]], store).results[ids[0]].probs
+    np.testing.assert_array_equal(here, there)

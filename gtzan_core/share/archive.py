@@ -165,10 +165,15 @@ def _json(name: str, data: bytes) -> dict:
     return obj
 
 
-def read_archive(source: str | Path | bytes) -> tuple[dict, dict[str, bytes]]:
+def _label(source, name: str | None) -> str:
+    return name or ("archive" if isinstance(source, (bytes, bytearray)) else Path(source).name)
+
+
+def read_archive(source: str | Path | bytes, name: str | None = None) -> tuple[dict, dict[str, bytes]]:
     """Open and check an archive's structure, manifest and checksums; return the
-    manifest and the members' bytes. Nothing is written."""
-    label = "archive" if isinstance(source, (bytes, bytearray)) else Path(source).name
+    manifest and the members' bytes (``name``: how messages call a bytes source).
+    Nothing is written."""
+    label = _label(source, name)
     stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else Path(source)
     if not isinstance(stream, io.BytesIO) and not stream.is_file():
         raise ArchiveError(f"{label}: no such file")
@@ -268,13 +273,14 @@ def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> N
         refuse("a head-only checkpoint that holds backbone tensors")
 
 
-def import_archive(source: str | Path | bytes, store: RunStore | None = None) -> ImportResult:
-    """Check ``source`` (a path or the zip's bytes) and add its run to ``store``.
-    Raises :class:`ArchiveError` with one message naming the problem; on any
-    refusal nothing is written."""
+def import_archive(source: str | Path | bytes, store: RunStore | None = None,
+                   name: str | None = None) -> ImportResult:
+    """Check ``source`` (a path, or the zip's bytes called ``name``) and add its run
+    to ``store``. Raises :class:`ArchiveError` with one message naming the problem;
+    on any refusal nothing is written."""
     store = store or RunStore()
-    label = "archive" if isinstance(source, (bytes, bytearray)) else Path(source).name
-    manifest, data = read_archive(source)
+    label = _label(source, name)
+    manifest, data = read_archive(source, label)
     record = _json("record.json", data["record.json"])
     features = _json("features.json", data["features.json"])
     run_id = record.get("run_id")

@@ -12,6 +12,7 @@ are optional extras (``pip install onnx onnxruntime``).
 from __future__ import annotations
 
 import importlib.util
+import io
 import warnings
 from pathlib import Path
 
@@ -53,8 +54,6 @@ def export_onnx(store: RunStore, run_id: str, out: str | Path, check: bool = Tru
     batch of inputs and return the largest difference (``max_abs_diff``)."""
     if not onnx_available():
         raise ConfigError("ONNX export needs the optional package onnx: pip install onnx onnxruntime")
-    import io
-
     import torch
 
     from ..inference import load_run_model
@@ -101,3 +100,17 @@ def onnx_probabilities(path: str | Path, x: np.ndarray) -> np.ndarray:
     logits = session.run(["logits"], {"input": np.ascontiguousarray(x, dtype=np.float32)})[0]
     e = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def onnx_bundle(store: RunStore, run_id: str) -> bytes:
+    """``export_onnx``'s two files (RUN.onnx and its card RUN.md) as one zip, for a download."""
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = export_onnx(store, run_id, Path(tmp) / f"{run_id}.onnx")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for key in ("onnx", "card"):
+                zf.write(result[key], Path(result[key]).name)
+        return buf.getvalue()
