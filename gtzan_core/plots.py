@@ -138,9 +138,11 @@ def explanation_figure(explanation, method: str) -> go.Figure:
     m = explanation.maps[method]
     genre = _G[explanation.genre]
     if method == "segments":
-        fig = go.Figure(go.Bar(x=m.times, y=m.values[0], marker_color=np.where(m.values[0] >= 0, "#c62828", "#1565c0"),
-                               hovertemplate="%{x:.1f} s: %{y:+.3f}<extra></extra>"))
-        fig.update_layout(title=f"Per segment: p({genre}) minus its clip mean", xaxis_title="start (s)",
+        width = float(m.top_time[1] - m.top_time[0]) or 3.0  # one segment (or window)
+        fig = go.Figure(go.Bar(x=m.times + width / 2, y=m.values[0], width=width * 0.9, customdata=m.times,
+                               marker_color=np.where(m.values[0] >= 0, "#c62828", "#1565c0"),
+                               hovertemplate="%{customdata:.1f} s on: %{y:+.3f}<extra></extra>"))
+        fig.update_layout(title=f"Per segment: p({genre}) minus its clip mean", xaxis_title="time (s)",
                           yaxis_title="Δ probability", **_LAYOUT)
         return fig
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06,

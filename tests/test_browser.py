@@ -132,3 +132,41 @@ def test_reproduction_report_opens_in_the_browser(tmp_path, tiny_features_for, t
         assert page.locator("table").first.locator("tbody tr").count() == 3  # one row per model
         page.screenshot(path=str(ARTIFACTS / "reproduction-report.png"), full_page=True)
         browser.close()
+
+
+def test_microphone_recording_and_explanation(server, tmp_path):
+    """Chromium's fake capture device plays a wav into the microphone; the recording
+    goes through the upload pipeline to probabilities, then a model's choice is explained."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    fake = write_clip(tmp_path / "hum.wav", "jazz", seconds=10.0, subtype="PCM_16")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                  f"--use-file-for-fake-audio-capture={fake}"],
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 2200})
+        context.grant_permissions(["microphone"], origin=server)
+        page = context.new_page()
+        page.goto(f"{server}/predict")
+        page.get_by_text("Record with the microphone").click()
+        action = page.get_by_test_id("stAudioInputActionButton")
+        action.wait_for(timeout=60_000)
+        page.get_by_role("button", name="Record").click()
+        page.wait_for_timeout(6_500)  # more than two 3 s segments of the fake device's audio
+        action.click()  # stop
+        page.get_by_text("Genre probabilities").wait_for(timeout=120_000)
+        assert page.get_by_text("too short").count() == 0 and page.get_by_text("silent").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "microphone.png"), full_page=True)
+
+        page.get_by_text("Why? Explain a model's choice").click()
+        page.get_by_role("button", name="Explain").click()
+        page.get_by_text("to compute").first.wait_for(timeout=120_000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 6", timeout=60_000)
+        page.wait_for_timeout(1500)
+        panel = page.get_by_test_id("stExpander").last  # the app scrolls inside its main block: shoot the panel
+        panel.scroll_into_view_if_needed()
+        panel.screenshot(path=str(ARTIFACTS / "explanation.png"))
+        browser.close()
