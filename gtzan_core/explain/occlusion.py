@@ -20,6 +20,17 @@ from .inputs import ModelInput
 #: Patch sizes: MFCC 10 frames (~0.23 s) x 3 coefficients; images an 8 x 8 grid of tiles.
 MFCC_PATCH = (10, 3)
 IMAGE_GRID = 8
+#: Copies per forward pass, measured on the 2-core CI box (bench/explain.py): dense
+#: and recurrent models run fastest in large batches (256), convolutional ones in
+#: small ones (MFCC CNN 32; images 16, as channels-last tensors, oneDNN's preferred
+#: layout on the CPU), where larger batches only grow the activations.
+DENSE_BATCH, CONV_BATCH, IMAGE_BATCH = 256, 32, 16
+
+
+def default_batch(model: nn.Module, kind: str) -> int:
+    if kind == "image":
+        return IMAGE_BATCH
+    return CONV_BATCH if any(isinstance(m, nn.Conv2d) for m in model.modules()) else DENSE_BATCH
 
 
 def _patches(length: int, size: int) -> list[tuple[int, int]]:
@@ -33,13 +44,16 @@ def _probs(model: nn.Module, x: torch.Tensor, batch: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def occlusion_map(model: nn.Module, inp: ModelInput, batch: int = 256, mfcc_patch=MFCC_PATCH,
+def occlusion_map(model: nn.Module, inp: ModelInput, batch: int | None = None, mfcc_patch=MFCC_PATCH,
                   image_grid: int = IMAGE_GRID) -> np.ndarray:
     """Scores for every genre over the input: (n_classes, rows, H, W) where (H, W) is the
     input's own grid (frames x coefficients, or image pixels); each cell holds the
     probability drop when its patch is occluded (original - occluded)."""
     model.eval()
     x = inp.x.float()
+    batch = batch or default_batch(model, inp.kind)
+    if inp.kind == "image":
+        x = x.contiguous(memory_format=torch.channels_last)
     base = _probs(model, x, batch)  # (rows, C)
     if inp.kind == "mfcc":
         n, frames, coefs = x.shape
@@ -62,7 +76,10 @@ def occlusion_map(model: nn.Module, inp: ModelInput, batch: int = 256, mfcc_patc
         else:
             occluded[:, :, r0:r1, c0:c1] = fill
         copies.append(occluded)
-    probs = _probs(model, torch.cat(copies), batch).view(len(patches), n, -1)  # (P, rows, C)
+    stacked = torch.cat(copies)
+    if inp.kind == "image":
+        stacked = stacked.contiguous(memory_format=torch.channels_last)
+    probs = _probs(model, stacked, batch).view(len(patches), n, -1)  # (P, rows, C)
     drop = (base.unsqueeze(0) - probs).permute(2, 1, 0).cpu().numpy()  # (C, rows, P)
     for k, ((r0, r1), (c0, c1)) in enumerate(patches):
         scores[:, :, r0:r1, c0:c1] = drop[:, :, k, None, None]
