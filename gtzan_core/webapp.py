@@ -6,6 +6,7 @@ worker thread."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -13,6 +14,7 @@ import streamlit as st
 from .errors import DatasetError, StudioError
 from .jobs import DownloadJob, JobManager
 from .paths import runs_dir, studio_home
+from .preparation import PreparationJob, demo_preparation
 from .runs import RunStore
 
 DEMO_LABEL = "Synthetic demo (generated, not GTZAN)"
@@ -67,16 +69,40 @@ def data_path() -> str | None:
     return st.session_state["data_path"]
 
 
+@st.cache_resource(show_spinner=False)
+def _demo_job(demo_path: str) -> PreparationJob:
+    """The server's one demo-set build, shared by every session (keyed by its folder)."""
+    return demo_preparation()
+
+
+def demo_job() -> PreparationJob:
+    from .data.synth import demo_dir
+
+    return _demo_job(str(demo_dir()))
+
+
 def ensure_demo() -> None:
-    """Generate the synthetic demo set on first use, with a progress bar."""
-    from .data.synth import demo_ready, ensure_demo_dataset
+    """Make sure the synthetic demo set exists, showing the shared build's progress.
+
+    The build runs in the server's background (one per machine): leaving the page
+    or closing the tab while it runs only stops *watching* it."""
+    from .data.synth import demo_ready
 
     if demo_ready():
         return
-    bar = st.progress(0.0, text="Synthesising the demo set (first start only)…")
-    ensure_demo_dataset(progress=lambda d, t, m: bar.progress(d / max(t, 1), text=f"Synthesising the demo set: "
-                                                                                  f"{d}/{t} tracks"))
+    job = demo_job()
+    state = job.start()
+    bar = st.progress(0.0, text="Synthesising the demo set (first start only, shared by every visitor)…")
+    while state["status"] == "running":
+        if state.get("total"):
+            bar.progress(state["done"] / state["total"], text=f"Synthesising the demo set (first start only, "
+                                                             f"shared by every visitor): {state['done']}/{state['total']} tracks")
+        time.sleep(0.25)
+        state = job.state()
     bar.empty()
+    if state["status"] == "failed":
+        st.error(f"Could not build the demo set: {state['error']}")
+        st.stop()
 
 
 def dataset_summary(path: str | None) -> dict:

@@ -360,16 +360,23 @@ def demo_ready() -> bool:
 
 def ensure_demo_dataset(per_genre: int | None = None, seconds: float | None = None, seed: int | None = None,
                         progress=None) -> Path:
-    """The cached demo set, generated on first use."""
+    """The cached demo set, generated on first use.
+
+    One builder at a time across processes (a file lock beside the sets): a second
+    caller waits and then finds the set built. A build that died half-way (its
+    ``.synth-*`` temporary folder left behind by a kill) is removed by the next
+    builder, which holds the lock, so nobody else can be writing it."""
+    from ..locks import file_lock
+
     n, sec, sd = _demo_sizes(per_genre, seconds, seed)
     path = demo_dir(n, sec, sd)
     if (path / SYNTH_MARKER).is_file():
         return path
-    if path.exists():  # a leftover from an interrupted run: regenerate
-        shutil.rmtree(path, ignore_errors=True)
-    try:
-        return generate_demo(path, n, sec, sd, progress)
-    except (DatasetError, OSError):
-        if (path / SYNTH_MARKER).is_file():  # another process or session finished first
+    with file_lock(path.parent / ".build.lock"):
+        if (path / SYNTH_MARKER).is_file():  # built by whoever held the lock before us
             return path
-        raise
+        for stale in path.parent.glob(".synth-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        if path.exists():  # a leftover without its marker: regenerate
+            shutil.rmtree(path, ignore_errors=True)
+        return generate_demo(path, n, sec, sd, progress)

@@ -1,0 +1,100 @@
+"""The first start builds the demo set once per machine, in the background: page
+switches, closed tabs, concurrent visitors and processes neither restart nor
+corrupt it, and a build killed half-way is redone by the next start."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gtzan_core import GENRES
+from gtzan_core.data.synth import SYNTH_MARKER, demo_dir, demo_ready, ensure_demo_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def small_demo(monkeypatch):
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "6")
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "30")
+    monkeypatch.chdir(ROOT)
+
+
+def complete(path: Path, per_genre: int = 6) -> bool:
+    wavs = list((path / "genres_original").rglob("*.wav"))
+    return (path / SYNTH_MARKER).is_file() and len(wavs) == per_genre * len(GENRES)
+
+
+def test_page_switching_visitor_who_leaves_still_gets_one_complete_build(small_demo):
+    import gtzan_core.webapp as webapp
+
+    assert not demo_ready()
+    pages = ["home", "train", "predict", "leaderboard", "home", "compare"]
+    t0, left = time.time(), 0
+    for name in pages:  # a visitor clicking through the pages every second
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=1.0)
+        at.switch_page(f"pages/{name}.py")
+        try:
+            at.run()
+        except RuntimeError as exc:  # the page was left before its script finished
+            assert "timed out" in str(exc)
+            left += 1
+        if demo_ready():
+            break
+    assert left >= 2, "the build finished too fast to switch pages during it"
+    assert time.time() - t0 < 30
+    # ...and leaves. The server's build goes on by itself.
+    job = webapp.demo_job()
+    state = job.join(timeout=120)
+    assert state["status"] == "done", state
+    assert job.runs == 1  # built once, never restarted by the page switches
+    assert complete(demo_dir())
+    assert not list(demo_dir().parent.glob(".synth-*"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/home.py")
+    at.run()
+    assert not at.exception
+    assert job.runs == 1
+
+
+def test_two_sessions_at_once_share_one_build(small_demo):
+    import gtzan_core.webapp as webapp
+
+    job = webapp.demo_job()
+    a, b = job.start(), job.start()  # two sessions asking at the same moment
+    assert a["status"] == b["status"] == "running"
+    assert job.join(120)["status"] == "done" and job.runs == 1
+    assert webapp.demo_job() is job and job.start()["status"] == "done"
+
+
+def test_two_processes_build_once_and_a_killed_build_is_redone(tmp_path):
+    env = {**os.environ, "GTZAN_STUDIO_HOME": str(tmp_path / "home"), "GTZAN_STUDIO_DEMO_PER_GENRE": "3",
+           "GTZAN_STUDIO_DEMO_SECONDS": "8"}
+    root = tmp_path / "home" / "demo"
+    root.mkdir(parents=True)
+    dead = root / ".synth-killed"  # what a SIGKILLed builder leaves behind
+    (dead / "genres_original" / "blues").mkdir(parents=True)
+    (dead / "genres_original" / "blues" / "blues.00000.wav").write_bytes(b"RIFF half")
+    code = ("import json; from gtzan_core.data.synth import ensure_demo_dataset\n"
+            "calls = []\np = ensure_demo_dataset(progress=lambda d, t, m: calls.append(d))\n"
+            "print(json.dumps({'path': str(p), 'built': bool(calls)}))")
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    out = [json.loads(p.communicate(timeout=120)[0].strip().splitlines()[-1]) for p in procs]
+    assert out[0]["path"] == out[1]["path"]
+    assert sorted(o["built"] for o in out) == [False, True]  # one built, the other waited and found it
+    assert complete(Path(out[0]["path"]), per_genre=3)
+    assert not dead.exists()
+
+
+def test_a_set_without_its_marker_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "2")
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "4")
+    half = demo_dir()
+    (half / "genres_original" / "rock").mkdir(parents=True)
+    assert ensure_demo_dataset() == half and complete(half, per_genre=2)
