@@ -10,13 +10,23 @@ Streamlit; pages read the records.
 
 Stopping a queued job removes it from the queue (it never starts); stopping a
 running job sets its cancel flag, and the trainer keeps the best checkpoint.
+
+The queue survives restarts: a queued job's record holds everything needed to run
+it (``job``: configuration, data path, image source, extra fields) and names the
+manager that holds it (``queue_owner``). A new manager on the same store
+(``resume=True``, as the app's) takes over the queued jobs of a manager that shut
+down or whose process died, in the order they were submitted. Only a job that was
+*running* when its process died is marked failed.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
 import queue
+import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,8 +50,9 @@ class Job:
 
 
 class JobManager:
-    def __init__(self, store: RunStore | None = None, slots: int = 1, feature_loader=None):
+    def __init__(self, store: RunStore | None = None, slots: int = 1, feature_loader=None, resume: bool = False):
         self.store = store or RunStore()
+        self.owner = {"manager": secrets.token_hex(4), "pid": os.getpid(), "host": socket.gethostname()}
         self._queue: "queue.Queue[Job | None]" = queue.Queue()
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
@@ -50,6 +61,7 @@ class JobManager:
         self._workers = [threading.Thread(target=self._work, name=f"gtzan-train-{i}", daemon=True) for i in range(slots)]
         for w in self._workers:
             w.start()
+        self.resumed = self.resume_queued() if resume else []
 
     # -- public API ----------------------------------------------------------
     def submit(self, config: TrainConfig, data_path: str | None = None, image_source: str = "auto",
@@ -72,12 +84,46 @@ class JobManager:
             **protocol_info(config.protocol, spec.input_kind), "recipe": config.recipe,
             "recipe_changes": config.recipe_changes(), "config": config.as_dict(),
             "dataset": {"label": "pending", "root": data_path}, "history": [], "phase": "queued", **extra,
+            "job": {"data_path": data_path, "image_source": image_source, "extra": extra},
+            "queue_owner": self.owner,
         })
-        job = Job(run_id, config, data_path, image_source, extra)
-        with self._lock:
-            self._jobs[run_id] = job
-        self._queue.put(job)
+        self._enqueue(Job(run_id, config, data_path, image_source, extra))
         return run_id
+
+    def _enqueue(self, job: Job) -> None:
+        with self._lock:
+            self._jobs[job.run_id] = job
+        self._queue.put(job)
+
+    def resume_queued(self) -> list[str]:
+        """Take over, in submission order, the queued jobs in the store that no live
+        manager holds (their server shut down or died); returns their run ids."""
+        mine = self.owner["manager"]
+
+        def free(record: dict) -> bool:
+            owner = record.get("queue_owner") or {}
+            return owner.get("manager") != mine and not self.store.queue_owner_alive(record)
+
+        resumed = []
+        for record in sorted(self.store.list(), key=lambda r: r.get("created", 0)):
+            if record.get("status") != "queued" or not isinstance(record.get("job"), dict):
+                continue
+            claimed = self.store.claim_queued(record["run_id"], self.owner, free)
+            if claimed is None:
+                continue
+            spec = claimed["job"]
+            try:
+                config = TrainConfig(**claimed["config"]).validate()
+            except Exception as exc:  # a record from another version of the studio
+                self.store.update(claimed["run_id"], status="failed", phase="done", finished=time.time(),
+                                  error=f"queued job could not be resumed: {exc}")
+                continue
+            self._enqueue(Job(claimed["run_id"], config, spec.get("data_path"), spec.get("image_source", "auto"),
+                              dict(spec.get("extra") or {}), submitted=float(claimed.get("created", time.time()))))
+            resumed.append(claimed["run_id"])
+        if resumed:
+            log.info("resumed %d queued job(s) from the run store", len(resumed))
+        return resumed
 
     def cancel(self, run_id: str) -> None:
         """Stop a job: a queued one never starts; a running one stops after the current batch."""
@@ -85,6 +131,10 @@ class JobManager:
             job = self._jobs.get(run_id)
         if job is None:
             record = self.store.read(run_id)
+            if record.get("status") == "queued" and not self.store.queue_owner_alive(record):
+                self.store.update(run_id, status="cancelled", phase="done", finished=time.time(),
+                                  error="stopped while queued; never started")
+                return
             if record.get("status") in ("queued", "running"):
                 raise StudioError(f"run {run_id} is not managed by this server; it cannot be stopped here")
             return
@@ -118,6 +168,17 @@ class JobManager:
         return False
 
     def shutdown(self) -> None:
+        """Stop the workers after their current job; jobs still queued are handed back
+        to the store (owner cleared) for the next manager to resume."""
+        with self._lock:
+            waiting = [j for j in self._jobs.values() if j.run_id not in self._running and not j.cancel.is_set()]
+            for j in waiting:
+                j.cancel.set()  # this manager will not start them
+        for j in waiting:
+            try:
+                self.store.update(j.run_id, queue_owner=None)
+            except Exception:  # pragma: no cover - a deleted run
+                pass
         for _ in self._workers:
             self._queue.put(None)
 

@@ -126,19 +126,28 @@ class RunStore:
             raise CheckpointError(f"run {run_id!r}: record.json is damaged ({exc})") from None
 
     def read(self, run_id: str) -> dict:
-        """The record of ``run_id``, with a dead active run marked failed."""
+        """The record of ``run_id``, with a dead *running* run marked failed. A queued
+        run whose server died stays queued: the next job manager on this store picks
+        it up (:meth:`claim_queued`)."""
         record = self._read_raw(run_id)
-        if record.get("status") in ACTIVE and self._death_reason(record):
+        if self._can_die(record) and self._death_reason(record):
             try:
                 with self._lock(run_id):
                     record = self._read_raw(run_id)  # re-check under the lock
-                    reason = self._death_reason(record) if record.get("status") in ACTIVE else None
+                    reason = self._death_reason(record) if self._can_die(record) else None
                     if reason:
                         record.update(status="failed", error=reason, finished=time.time())
                         self.write_record(run_id, record)
             except OSError:
                 pass
         return record
+
+    @staticmethod
+    def _can_die(record: dict) -> bool:
+        """Running runs die with their process; so do queued ones recorded without
+        what a new server needs to resume them (older records)."""
+        return record.get("status") == "running" or (record.get("status") == "queued"
+                                                      and not isinstance(record.get("job"), dict))
 
     @staticmethod
     def _death_reason(record: dict) -> str | None:
@@ -148,6 +157,27 @@ class RunStore:
         if time.time() - float(record.get("heartbeat", 0)) > STALE_AFTER:
             return f"no sign of life for over {STALE_AFTER / 60:.0f} minutes"
         return None
+
+    def queue_owner_alive(self, record: dict) -> bool:
+        """Whether the server process that queued ``record`` still holds it."""
+        owner = record.get("queue_owner")
+        if not owner:
+            return False
+        if owner.get("host") != socket.gethostname():
+            return time.time() - float(record.get("heartbeat", 0)) < STALE_AFTER
+        return _pid_alive(int(owner.get("pid", 0))) and owner.get("manager") is not None
+
+    def claim_queued(self, run_id: str, owner: dict, is_free) -> dict | None:
+        """Take over a queued run for ``owner`` when ``is_free(record)`` says nobody
+        holds it; checked and written under the run's lock, so two servers starting
+        together never both take it. Returns the record, or None."""
+        with self._lock(run_id):
+            record = self._read_raw(run_id)
+            if record.get("status") != "queued" or not is_free(record):
+                return None
+            record.update(queue_owner=owner, pid=owner["pid"], host=owner["host"], heartbeat=time.time())
+            self.write_record(run_id, record)
+            return record
 
     def list(self) -> list[dict]:
         """All readable records, newest first (damaged folders are skipped)."""

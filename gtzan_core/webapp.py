@@ -22,8 +22,9 @@ DEMO_LABEL = "Synthetic demo (generated, not GTZAN)"
 
 @st.cache_resource(show_spinner=False)
 def _job_manager(runs_root: str) -> JobManager:
-    """One job manager per run store and server process, shared by every session."""
-    return JobManager(RunStore(runs_root))
+    """One job manager per run store and server process, shared by every session; it
+    resumes the jobs a previous server process left queued."""
+    return JobManager(RunStore(runs_root), resume=True)
 
 
 @st.cache_resource(show_spinner=False)

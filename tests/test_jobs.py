@@ -93,3 +93,68 @@ def test_all_seven_models_train_through_the_manager_onto_the_leaderboard(manager
     board = manager.store.leaderboard(include_paper=False)
     assert set(board.model) == set(MODELS) and board.track_acc.notna().all()
 
+
+
+def _queue_three(store, slots=0):
+    """Three jobs queued by a manager that starts none of them (no worker slot)."""
+    m = JobManager(store, slots=slots)
+    ids = [m.submit(make_config(model, epochs=1, device="cpu")) for model in ("mlp", "gru", "cnn")]
+    return m, ids
+
+
+def test_queue_survives_a_shutdown_and_resumes_in_order(tiny_features):
+    store = RunStore()
+    old, ids = _queue_three(store)
+    assert statuses(store, ids) == ["queued"] * 3
+    old.shutdown()  # a redeploy: the server goes away with three jobs waiting
+    assert statuses(store, ids) == ["queued"] * 3  # not failed
+    new = JobManager(store, feature_loader=lambda ds, progress=None: tiny_features, resume=True)
+    try:
+        assert new.resumed == ids
+        assert new.wait_idle(120)
+        records = [store.read(i) for i in ids]
+        assert [r["status"] for r in records] == ["finished"] * 3
+        starts = [r["started"] for r in records]
+        assert starts == sorted(starts)  # in the order they were submitted
+        assert all(r["queue_owner"]["manager"] == new.owner["manager"] for r in records)
+        assert JobManager(store, slots=0, resume=True).resumed == []  # nothing left to take
+    finally:
+        new.shutdown()
+
+
+def test_jobs_queued_by_a_killed_server_are_resumed_and_a_live_servers_are_not(tiny_features, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    store = RunStore()
+    code = ("import os, json; from gtzan_core.jobs import JobManager; from gtzan_core.hparams import make_config\n"
+            "m = JobManager(slots=0)\n"
+            "ids = [m.submit(make_config(x, epochs=1, device='cpu')) for x in ('lstm', 'mlp')]\n"
+            "print(json.dumps(ids), flush=True); os._exit(9)  # killed: no shutdown")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "GTZAN_STUDIO_RUNS": str(store.root)},
+                         capture_output=True, text=True, timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
+    import json
+
+    dead_ids = json.loads(out.stdout.strip().splitlines()[-1])
+    assert statuses(store, dead_ids) == ["queued", "queued"]
+    alive, live_ids = _queue_three(store)  # a live server in this process holds these
+    new = JobManager(store, feature_loader=lambda ds, progress=None: tiny_features, resume=True)
+    try:
+        assert new.resumed == dead_ids
+        assert new.wait_idle(120)
+        assert statuses(store, dead_ids) == ["finished", "finished"]
+        assert statuses(store, live_ids) == ["queued"] * 3
+        with pytest.raises(Exception, match="not managed by this server"):
+            new.cancel(live_ids[0])
+    finally:
+        new.shutdown()
+        alive.shutdown()
+
+
+def test_an_orphaned_queued_job_can_be_stopped(tmp_path):
+    store = RunStore()
+    old, ids = _queue_three(store)
+    old.shutdown()
+    JobManager(store, slots=0).cancel(ids[1])
+    assert statuses(store, ids) == ["queued", "cancelled", "queued"]
