@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Start GTZAN Genre Studio for a shared (hosted) instance.
+#
+# Everything the studio writes (demo set, feature cache, runs, pretrained weights)
+# goes under one persistent folder, $GTZAN_STUDIO_DATA_DIR (default /data: mount a
+# volume there), so a restart or redeploy keeps runs and the training queue.
+#
+# Settings (environment): PORT (8501), GTZAN_STUDIO_ADDRESS (0.0.0.0),
+# GTZAN_STUDIO_UPLOAD_MB (largest audio upload, default 50; the Leaderboard's
+# run-archive import has its own limit of 1.6 GB),
+# PYTHON (the interpreter, default python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA_DIR="${GTZAN_STUDIO_DATA_DIR:-/data}"
+export GTZAN_STUDIO_HOME="${GTZAN_STUDIO_HOME:-$DATA_DIR/studio}"
+export GTZAN_STUDIO_RUNS="${GTZAN_STUDIO_RUNS:-$GTZAN_STUDIO_HOME/checkpoints}"
+export TORCH_HOME="${TORCH_HOME:-$DATA_DIR/torch}"
+if ! mkdir -p "$GTZAN_STUDIO_HOME" "$GTZAN_STUDIO_RUNS" "$TORCH_HOME" 2>/dev/null || [ ! -w "$GTZAN_STUDIO_HOME" ]; then
+  echo "error: cannot write to $GTZAN_STUDIO_HOME (mount a writable volume at $DATA_DIR, owned by uid $(id -u))" >&2
+  exit 2
+fi
+
+echo "GTZAN Genre Studio: data in $DATA_DIR, port ${PORT:-8501}"
+exec "${PYTHON:-python3}" -m streamlit run app.py \
+  --server.port "${PORT:-8501}" \
+  --server.address "${GTZAN_STUDIO_ADDRESS:-0.0.0.0}" \
+  --server.headless true \
+  --server.maxUploadSize "${GTZAN_STUDIO_UPLOAD_MB:-50}" \
+  --server.enableXsrfProtection true \
+  --server.enableCORS true \
+  --server.fileWatcherType none \
+  --browser.gatherUsageStats false

