@@ -12,4 +12,4 @@ pages = [
     st.Page("pages/predict.py", title="Predict", icon="🎧"),
     st.Page("pages/leaderboard.py", title="Leaderboard", icon="🏆"),
 ]
-st.navigation(pages).run()
+st.navigation(pages).run()  # each page draws the sidebar's identity block (webapp.identity_sidebar)

@@ -3,7 +3,9 @@
 A :class:`JobManager` owns a queue and one worker thread per device *slot*
 (default one): jobs wait in a visible queue and only one job uses the GPU (or the
 CPU) at a time, so two users pressing Start together queue instead of running
-out of memory. Each job is recorded in the run store as soon as it is submitted
+out of memory. Every job has an owner; the queue is fair: round-robin across
+owners, each owner's jobs in submission order (one owner queueing ten jobs does
+not hold the GPU for everyone else). Each job is recorded in the run store as soon as it is submitted
 (status ``queued``), so every user of a shared app sees every job, and the
 record outlives the browser tab, page switches and reruns. Workers never touch
 Streamlit; pages read the records.
@@ -24,7 +26,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import queue
 import secrets
 import socket
 import threading
@@ -47,15 +48,18 @@ class Job:
     extra: dict = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
     submitted: float = field(default_factory=time.time)
+    owner: str | None = None
 
 
 class JobManager:
     def __init__(self, store: RunStore | None = None, slots: int = 1, feature_loader=None, resume: bool = False):
         self.store = store or RunStore()
         self.owner = {"manager": secrets.token_hex(4), "pid": os.getpid(), "host": socket.gethostname()}
-        self._queue: "queue.Queue[Job | None]" = queue.Queue()
-        self._jobs: dict[str, Job] = {}
+        self._jobs: dict[str, Job] = {}  # queued and running, by run id
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._closing = False
+        self._last_served: dict[str, float] = {}  # owner -> when a job of theirs last started
         self._running: set[str] = set()
         self._feature_loader = feature_loader
         self._workers = [threading.Thread(target=self._work, name=f"gtzan-train-{i}", daemon=True) for i in range(slots)]
@@ -65,10 +69,11 @@ class JobManager:
 
     # -- public API ----------------------------------------------------------
     def submit(self, config: TrainConfig, data_path: str | None = None, image_source: str = "auto",
-               extra: dict | None = None) -> str:
+               extra: dict | None = None, owner: str | None = None) -> str:
         """Queue a training job; returns its run id immediately. ``image_source``:
         ``auto`` (the dataset's PNGs when present) or ``render`` (always from audio).
-        ``extra``: more fields for the run record (e.g. the reproduction it belongs to)."""
+        ``extra``: more fields for the run record (e.g. the reproduction it belongs to).
+        ``owner``: who asked (recorded; the queue is round-robin across owners)."""
         from .features import ImageParams
 
         ImageParams(source=image_source)  # validates
@@ -85,15 +90,28 @@ class JobManager:
             "recipe_changes": config.recipe_changes(), "config": config.as_dict(),
             "dataset": {"label": "pending", "root": data_path}, "history": [], "phase": "queued", **extra,
             "job": {"data_path": data_path, "image_source": image_source, "extra": extra},
-            "queue_owner": self.owner,
+            "queue_owner": self.owner, "owner": owner,
         })
-        self._enqueue(Job(run_id, config, data_path, image_source, extra))
+        self._enqueue(Job(run_id, config, data_path, image_source, extra, owner=owner))
         return run_id
 
     def _enqueue(self, job: Job) -> None:
-        with self._lock:
+        with self._wake:
             self._jobs[job.run_id] = job
-        self._queue.put(job)
+            self._wake.notify()
+
+    def active_count(self, owner: str | None) -> int:
+        """Jobs of ``owner`` queued or running here (for per-owner limits)."""
+        with self._lock:
+            return sum(1 for j in self._jobs.values() if j.owner == owner and not j.cancel.is_set())
+
+    def _waiting(self) -> list[Job]:
+        """Queued jobs in the order they will start (caller holds the lock)."""
+        from .classroom import fair_order
+
+        waiting = sorted((j for j in self._jobs.values() if j.run_id not in self._running and not j.cancel.is_set()),
+                         key=lambda j: j.submitted)
+        return fair_order(waiting, lambda j: j.owner, self._last_served)
 
     def resume_queued(self) -> list[str]:
         """Take over, in submission order, the queued jobs in the store that no live
@@ -119,7 +137,8 @@ class JobManager:
                                   error=f"queued job could not be resumed: {exc}")
                 continue
             self._enqueue(Job(claimed["run_id"], config, spec.get("data_path"), spec.get("image_source", "auto"),
-                              dict(spec.get("extra") or {}), submitted=float(claimed.get("created", time.time()))))
+                              dict(spec.get("extra") or {}), submitted=float(claimed.get("created", time.time())),
+                              owner=claimed.get("owner")))
             resumed.append(claimed["run_id"])
         if resumed:
             log.info("resumed %d queued job(s) from the run store", len(resumed))
@@ -148,8 +167,7 @@ class JobManager:
     def queue_position(self, run_id: str) -> int | None:
         """1 for the next job to start, ... ; None when not queued here."""
         with self._lock:
-            waiting = [j for j in self._jobs.values() if j.run_id not in self._running and not j.cancel.is_set()]
-        waiting.sort(key=lambda j: j.submitted)
+            waiting = self._waiting()
         for k, j in enumerate(waiting, 1):
             if j.run_id == run_id:
                 return k
@@ -179,20 +197,33 @@ class JobManager:
                 self.store.update(j.run_id, queue_owner=None)
             except Exception:  # pragma: no cover - a deleted run
                 pass
-        for _ in self._workers:
-            self._queue.put(None)
+        with self._wake:
+            self._closing = True
+            self._wake.notify_all()
 
     # -- worker --------------------------------------------------------------
+    def _next(self) -> Job | None:
+        """Block until a job may start (the fair queue's first), or None on shutdown."""
+        with self._wake:
+            while True:
+                if self._closing:
+                    return None
+                for j in [j for j in self._jobs.values() if j.cancel.is_set() and j.run_id not in self._running]:
+                    del self._jobs[j.run_id]  # cancelled while queued: never starts
+                waiting = self._waiting()
+                if waiting:
+                    job = waiting[0]
+                    self._running.add(job.run_id)
+                    self._last_served[job.owner or ""] = time.monotonic()
+                    return job
+                self._wake.wait(0.5)
+
     def _work(self) -> None:
         while True:
-            job = self._queue.get()
+            job = self._next()
             if job is None:
                 return
             try:
-                if job.cancel.is_set():
-                    continue  # cancelled while queued: never starts
-                with self._lock:
-                    self._running.add(job.run_id)
                 self._run(job)
             except Exception:  # the record already says failed; keep the worker alive
                 log.exception("job %s failed", job.run_id)

@@ -237,7 +237,7 @@ class RunStore:
                 "macro_f1": seg.get("macro_f1"), "track_macro_f1": trk.get("macro_f1"),
                 "epochs": r.get("epochs_run"), "params": r.get("trainable_params"),
                 "train_s": r.get("train_seconds"), "device": r.get("device"),
-                "pretrained": r.get("pretrained"),
+                "pretrained": r.get("pretrained"), "owner": r.get("owner"),
                 "date": pd.to_datetime(r.get("created", 0), unit="s").strftime("%Y-%m-%d %H:%M"),
             })
         if include_paper:
@@ -249,7 +249,7 @@ class RunStore:
                              "track_acc": res["accuracy"] if image else None, "macro_f1": res["macro"][2]})
         df = pd.DataFrame(rows, columns=["run_id", "model", "status", "protocol", "recipe", "dataset", "segment_acc",
                                          "track_acc", "macro_f1", "track_macro_f1", "epochs", "params", "train_s",
-                                         "device", "pretrained", "date"])
+                                         "device", "pretrained", "owner", "date"])
         key = df["track_acc"].fillna(df["segment_acc"]).fillna(-1)
         return df.assign(_k=key).sort_values("_k", ascending=False, kind="stable").drop(columns="_k").reset_index(drop=True)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from .classroom import (PermissionDenied, Settings, can_modify, check_admin_password, check_modify,
+                        load_settings)
 from .errors import DatasetError, StudioError
 from .jobs import DownloadJob, JobManager
 from .paths import runs_dir, studio_home
@@ -64,10 +66,126 @@ def check_user_path(text: str) -> Path:
 
 
 def data_path() -> str | None:
-    """The active dataset folder for this session (None = synthetic demo)."""
+    """The active dataset folder for this session (None = synthetic demo). On a
+    classroom instance it is the class's dataset, which only the admin sets."""
+    if settings().classroom:
+        return class_dataset()
     if "data_path" not in st.session_state:
         st.session_state["data_path"] = os.environ.get("GTZAN_STUDIO_DATA") or None
     return st.session_state["data_path"]
+
+
+def set_data_path(path: str | None) -> None:
+    """Use ``path`` (None: the demo set): for this session, or for the whole class
+    when an admin of a classroom instance sets it."""
+    if settings().classroom:
+        if not is_admin():
+            raise PermissionDenied("on this shared instance only the admin chooses the dataset")
+        from .runs import atomic_write_json
+
+        atomic_write_json(studio_home() / "classroom.json", {"data_path": path})
+    else:
+        st.session_state["data_path"] = path
+
+
+def class_dataset() -> str | None:
+    """The classroom's dataset: the admin's choice, else ``$GTZAN_STUDIO_DATA``, else the demo set."""
+    import json
+
+    try:
+        return json.loads((studio_home() / "classroom.json").read_text()).get("data_path")
+    except (OSError, ValueError):
+        return os.environ.get("GTZAN_STUDIO_DATA") or None
+
+
+# -- who is here -----------------------------------------------------------------
+
+def _secrets() -> dict:
+    try:
+        return dict(st.secrets)
+    except Exception:  # no secrets.toml: nothing configured
+        return {}
+
+
+def settings() -> Settings:
+    """The instance's settings (``GTZAN_STUDIO_MODE`` and limits; see ``gtzan_core.classroom``)."""
+    return load_settings(os.environ, _secrets())
+
+
+def auth_configured() -> bool:
+    """Whether the deployment configured an OIDC provider (``[auth]`` in secrets.toml)."""
+    return "auth" in _secrets()
+
+
+def clean_name(text: str) -> str:
+    return " ".join("".join(ch for ch in str(text) if ch.isprintable()).split())[:40]
+
+
+def current_user() -> str | None:
+    """Who this session is: the signed-in user (OIDC, ``st.user``) when the deployment
+    configures a provider, else the display name the visitor typed (kept in the
+    session and the URL's ``?who=``)."""
+    if auth_configured():
+        user = st.user
+        if not user.is_logged_in:
+            return None
+        return str(user.get("email") or user.get("name") or user.get("sub"))
+    name = st.session_state.get("visitor")
+    if name is None:
+        name = clean_name(st.query_params.get("who", ""))
+        st.session_state["visitor"] = name
+    return name or None
+
+
+def is_admin() -> bool:
+    return bool(st.session_state.get("is_admin"))
+
+
+def can_modify_run(record: dict) -> bool:
+    return can_modify(settings(), current_user(), is_admin(), record)
+
+
+def check_modify_run(record: dict, action: str) -> None:
+    check_modify(settings(), current_user(), is_admin(), record, action)
+
+
+def identity_sidebar() -> None:
+    """The sidebar block every page shows: who you are, and on a classroom instance
+    its rules and the admin sign-in."""
+    conf = settings()
+    with st.sidebar:
+        if auth_configured():
+            if st.user.is_logged_in:
+                st.caption(f"Signed in as **{current_user()}**")
+                st.button("Log out", on_click=st.logout, key="logout")
+            else:
+                st.button("Log in", on_click=st.login, key="login", type="primary")
+        else:
+            def remember():
+                name = clean_name(st.session_state.get("visitor-input", ""))
+                st.session_state["visitor"] = name
+                if name:
+                    st.query_params["who"] = name
+                elif "who" in st.query_params:
+                    del st.query_params["who"]
+
+            st.text_input("Your name", value=current_user() or "", key="visitor-input", on_change=remember,
+                          placeholder="shown on your runs", max_chars=40,
+                          help="Kept for this session and in the page address (?who=): bookmark it.")
+        if conf.classroom:
+            epochs = f", at most {conf.max_epochs} epochs each" if conf.max_epochs else ""
+            st.caption(f"Shared classroom instance: you can stop and delete only your own runs; "
+                       f"{conf.max_jobs} job(s) at a time{epochs}; the queue takes turns between people.")
+            if is_admin():
+                st.caption("🔑 signed in as admin")
+            elif conf.admin_password:
+                with st.expander("Admin"):
+                    attempt = st.text_input("Admin password", type="password", key="admin-password")
+                    if st.button("Sign in as admin", key="admin-sign-in"):
+                        if check_admin_password(conf, attempt):
+                            st.session_state["is_admin"] = True
+                            st.rerun()
+                        st.error("wrong password")
 
 
 @st.cache_resource(show_spinner=False)

@@ -5,8 +5,7 @@ import streamlit as st
 from gtzan_core import GENRES
 from gtzan_core.data.download import DEFAULT_URL
 from gtzan_core.webapp import (DEMO_LABEL, check_user_path, data_path, dataset_summary, device_label, download_job,
-                               show_error, store)
-
+                               identity_sidebar, is_admin, set_data_path, settings, show_error, store)
 
 
 @st.fragment(run_every=1.0)
@@ -23,22 +22,13 @@ def download_panel():
         st.error(state["error"])
 
 
-st.title("🎵 GTZAN Genre Studio")
-st.write(
-    "Music-genre classification on GTZAN: train the paper's seven models (MLP, CNN, LSTM, GRU on MFCCs; "
-    "VGG19, ResNeXt, SqueezeNet on spectrograms), compare them honestly (split by track), and predict the "
-    "genre of your own audio."
-)
-
-left, right = st.columns([3, 2])
-with left:
-    st.subheader("Dataset")
-    current = data_path()
+def choose_dataset(current):
+    """The demo set or a typed GTZAN folder, and the download (on a classroom instance: the admin's)."""
     choice = st.radio("Use", [DEMO_LABEL, "A GTZAN folder on this machine"], index=0 if current is None else 1,
                       horizontal=True)
     if choice == DEMO_LABEL:
         if current is not None:
-            st.session_state["data_path"] = None
+            set_data_path(None)
             st.rerun()
     else:
         typed = st.text_input("GTZAN folder (Kaggle genres_original/ + images_original/, or genres/*.au)",
@@ -47,7 +37,7 @@ with left:
             try:
                 path = check_user_path(typed)
                 dataset_summary(str(path))  # validates the layout
-                st.session_state["data_path"] = str(path)
+                set_data_path(str(path))
                 st.rerun()
             except Exception as exc:
                 show_error(exc)
@@ -61,6 +51,23 @@ with left:
                     show_error(exc)
             download_panel()
 
+
+identity_sidebar()
+st.title("🎵 GTZAN Genre Studio")
+st.write(
+    "Music-genre classification on GTZAN: train the paper's seven models (MLP, CNN, LSTM, GRU on MFCCs; "
+    "VGG19, ResNeXt, SqueezeNet on spectrograms), compare them honestly (split by track), and predict the "
+    "genre of your own audio."
+)
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Dataset")
+    current = data_path()
+    if settings().classroom and not is_admin():
+        st.caption("On this shared instance the admin chooses the class's dataset.")
+    else:
+        choose_dataset(current)
     try:
         summary = dataset_summary(data_path())
     except Exception as exc:

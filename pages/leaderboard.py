@@ -1,6 +1,7 @@
 import streamlit as st
 
-from gtzan_core.webapp import finished_runs, run_label, show_error, store
+from gtzan_core.webapp import (can_modify_run, check_modify_run, current_user, finished_runs, identity_sidebar,
+                               run_label, show_error, store)
 
 
 def share_section() -> None:
@@ -49,12 +50,22 @@ def share_section() -> None:
                 except Exception as exc:
                     show_error(exc)
 
+identity_sidebar()
 st.title("🏆 Leaderboard")
 if flash := st.session_state.pop("leaderboard-flash", None):
     for kind, text in flash:
         getattr(st, kind)(text)
 include_paper = st.toggle("Show the paper's reported results (leaky protocol) as reference rows", value=True)
 board = store().leaderboard(include_paper=include_paper)
+owners = sorted({o for o in board.owner.dropna() if o})
+if owners:
+    me = current_user()
+    options = ["everyone"] + (["mine"] if me else []) + [o for o in owners if o != me]
+    who = st.selectbox("Owner", options, key="board-owner",
+                       format_func=lambda o: {"everyone": "everyone's runs", "mine": f"mine ({me})"}.get(o, o))
+    if who != "everyone":
+        keep = board.owner == (me if who == "mine" else who)
+        board = board[keep | (board.status == "reference")].reset_index(drop=True)
 if not (board.status != "reference").any():
     st.info("No runs of your own yet. Train a model on the **Train** page"
             + (" — meanwhile, here are the paper's numbers." if include_paper else "."))
@@ -85,11 +96,13 @@ if c1.button("Compare selected", type="primary", disabled=len(real) < 2):
 c2.caption(f"{len(real)} run(s) selected" + (" — select at least two runs" if len(real) < 2 else ""))
 
 with st.expander("Delete runs"):
-    deletable = [rid for rid in board.run_id if not rid.startswith("paper:")]
-    victim = st.selectbox("Run", deletable, index=None, placeholder="choose a run")
-    confirm = st.checkbox("Yes, delete its checkpoint and record")
-    if st.button("Delete", disabled=not (victim and confirm)):
+    records = {r["run_id"]: r for r in store().list()}
+    deletable = [rid for rid in board.run_id if rid in records and can_modify_run(records[rid])]
+    victim = st.selectbox("Run", deletable, index=None, placeholder="choose a run", key="delete-run")
+    confirm = st.checkbox("Yes, delete its checkpoint and record", key="delete-confirm")
+    if st.button("Delete", disabled=not (victim and confirm), key="delete"):
         try:
+            check_modify_run(store().read(victim), "delete")
             store().delete(victim)
             st.success(f"Deleted {victim}")
             st.rerun()

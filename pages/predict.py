@@ -9,8 +9,9 @@ from gtzan_core import GENRES
 from gtzan_core.inference import predict
 from gtzan_core.plots import (explanation_figure, mfcc_figure, probabilities_figure, spectrogram_figure,
                               timeline_figure, waveform_figure)
-from gtzan_core.webapp import run_label, show_error, store
+from gtzan_core.webapp import identity_sidebar, run_label, settings, show_error, store
 
+identity_sidebar()
 st.title("🎧 Predict")
 runs = {r["run_id"]: r for r in store().list()
         if r.get("evaluation") and store().checkpoint_path(r["run_id"]).is_file()}
@@ -21,7 +22,8 @@ if not runs:
 source = st.radio("Audio", ["Upload a file", "Record with the microphone", "A demo clip"], horizontal=True)
 name, data = None, None
 if source == "Upload a file":
-    up = st.file_uploader("wav, mp3, flac, ogg or au", type=["wav", "mp3", "flac", "ogg", "au"])
+    up = st.file_uploader("wav, mp3, flac, ogg or au", type=["wav", "mp3", "flac", "ogg", "au"],
+                          max_upload_size=settings().upload_mb)
     if up is not None:
         name, data = up.name, up.getvalue()
 elif source == "Record with the microphone":

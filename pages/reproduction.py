@@ -5,8 +5,9 @@ from gtzan_core.plots import per_class_f1_figure, reproduction_figure
 from gtzan_core.reproduction import comparison_table, list_reproductions, per_class_f1, protocol_table, \
     reproduction_records
 from gtzan_core.reproduction.report import comparison_display, report_html
-from gtzan_core.webapp import store
+from gtzan_core.webapp import identity_sidebar, store
 
+identity_sidebar()
 st.title("📊 Reproduction of the paper's table")
 runs_store = store()
 repros = list_reproductions(runs_store)

@@ -9,8 +9,18 @@ from gtzan_core.models.pretrained import RESNEXT_VARIANTS, imagenet_weights_avai
 from gtzan_core.plots import loss_figure
 from gtzan_core.reproduction import plan_reproduction, queue_reproduction
 from gtzan_core.splits import PROTOCOLS
-from gtzan_core.webapp import data_path, dataset_summary, job_manager, show_error, store
+from gtzan_core.classroom import check_submit
+from gtzan_core.webapp import (can_modify_run, current_user, data_path, dataset_summary, identity_sidebar, is_admin,
+                               job_manager, settings, show_error, store)
 
+
+def check_quota(n_new: int, epochs: int) -> None:
+    """Refuse past this visitor's limits on a classroom instance (admins exempt)."""
+    user = current_user()
+    check_submit(settings(), user, is_admin(), job_manager().active_count(user), epochs, n_new)
+
+
+identity_sidebar()
 st.title("🏋️ Train")
 summary = None
 try:
@@ -76,10 +86,12 @@ if submitted:
         st.error("Pick at least one model.")
     else:
         try:
-            for name in models:
-                cfg = make_config(name, recipe=recipe, protocol=protocol, device=device, **overrides[name])
-                run_id = job_manager().submit(cfg, data_path(), image_source)
-                st.toast(f"Queued {MODELS[name].title}: {run_id}")
+            configs = [make_config(name, recipe=recipe, protocol=protocol, device=device, **overrides[name])
+                       for name in models]
+            check_quota(len(configs), max(c.epochs for c in configs))
+            for cfg in configs:
+                run_id = job_manager().submit(cfg, data_path(), image_source, owner=current_user())
+                st.toast(f"Queued {MODELS[cfg.model].title}: {run_id}")
         except Exception as exc:
             show_error(exc)
 
@@ -98,7 +110,8 @@ with st.expander("🔁 Reproduce the paper: all seven models, its protocol and r
             real = bool(summary) and summary.get("dataset") == "GTZAN"
             plan = plan_reproduction(real_gtzan=real, seeds=int(seeds), epochs=int(cap) or None, device=device,
                                      honest=honest)
-            queue_reproduction(job_manager(), plan, data_path(), image_source)
+            check_quota(len(plan.configs), max(c.epochs for c in plan.configs))
+            queue_reproduction(job_manager(), plan, data_path(), image_source, owner=current_user())
             st.session_state["reproduction_id"] = plan.id
             st.success(f"Queued {len(plan.configs)} runs as reproduction `{plan.id}`.")
             st.page_link("pages/reproduction.py", label="Open the Reproduction page", icon="📊")
@@ -111,9 +124,11 @@ def _eta(seconds):
 
 
 @st.fragment(run_every=1.0)
-def jobs_panel():
+def jobs_panel(whose: str):
     manager = job_manager()
     records = store().list()
+    if whose == "mine":
+        records = [r for r in records if r.get("owner") and r.get("owner") == current_user()]
     recent = [r for r in records if r.get("status") in ("queued", "running")
               or time.time() - r.get("finished", 0) < 3600][:12]
     if not recent:
@@ -126,9 +141,10 @@ def jobs_panel():
             head, btn = st.columns([5, 1])
             badge = {"queued": "🕒", "running": "🏃", "finished": "✅", "cancelled": "⏹️", "failed": "❌"}.get(status, "")
             data = (r.get("dataset") or {}).get("label", "?")
+            owner = f" · by **{r['owner']}**" if r.get("owner") else ""
             head.markdown(f"**{r.get('title', r['model'])}** · {r.get('protocol_label') or r.get('protocol')} · "
-                          f"recipe {recipe_label(r)} · {data} · `{rid}` — {badge} {status}")
-            if status in ("queued", "running"):
+                          f"recipe {recipe_label(r)} · {data}{owner} · `{rid}` — {badge} {status}")
+            if status in ("queued", "running") and can_modify_run(r):
                 if btn.button("Stop", key=f"stop-{rid}"):
                     try:
                         manager.cancel(rid)
@@ -136,7 +152,8 @@ def jobs_panel():
                         show_error(exc)
             if status == "queued":
                 pos = manager.queue_position(rid)
-                st.caption(f"Waiting in the queue{f' (position {pos})' if pos else ''}: one job trains at a time.")
+                st.caption(f"Waiting in the queue{f' (position {pos})' if pos else ''}: one job trains at a time, "
+                           "taking turns between people.")
             prog = job_progress(r)
             phase = r.get("phase")
             if status == "running" and phase in ("features", "backbone pass") and r.get("progress"):
@@ -162,4 +179,8 @@ def jobs_panel():
 
 
 st.subheader("Jobs")
-jobs_panel()
+whose = st.segmented_control("Show", ["everyone's", "mine"], default="everyone's", key="jobs-whose",
+                             help="your jobs are those started under the name in the sidebar") or "everyone's"
+if whose == "mine" and not current_user():
+    st.caption("Enter your name in the sidebar to see your own jobs.")
+jobs_panel(whose)

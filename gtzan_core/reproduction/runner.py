@@ -45,9 +45,9 @@ def run_reproduction(plan: ReproductionPlan, dataset: Dataset, store: RunStore, 
 
 
 def queue_reproduction(manager, plan: ReproductionPlan, data_path: str | None = None,
-                       image_source: str = "auto") -> list[str]:
+                       image_source: str = "auto", owner: str | None = None) -> list[str]:
     """Queue every run of ``plan`` on a :class:`~gtzan_core.jobs.JobManager` (the app);
     returns the run ids. The runs carry the plan's id, so the Reproduction view
     gathers them however long they wait in the queue."""
-    return [manager.submit(config, data_path, image_source, extra=plan.record_fields(config))
+    return [manager.submit(config, data_path, image_source, extra=plan.record_fields(config), owner=owner)
             for config in plan.configs]
