@@ -1,6 +1,7 @@
 """End to end in a real browser: `streamlit run app.py` on a free localhost port,
 driven by Playwright with Debian's Chromium. Screenshots go to test-artifacts/."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -33,11 +34,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tiny_features, studio_home, monkeypatch):
-    train(make_config("cnn", epochs=2, device="cpu"), tiny_features, RunStore())
+@contextlib.contextmanager
+def streamlit_server(**env_extra):
+    """`streamlit run app.py` on a free localhost port; yields its URL."""
     port = free_port()
-    env = {**os.environ, "GTZAN_STUDIO_DEMO_PER_GENRE": "4", "GTZAN_STUDIO_DEMO_SECONDS": "6.2"}
+    env = {**os.environ, "GTZAN_STUDIO_DEMO_PER_GENRE": "4", "GTZAN_STUDIO_DEMO_SECONDS": "6.2", **env_extra}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -54,12 +55,21 @@ def server(tiny_features, studio_home, monkeypatch):
     else:
         proc.kill()
         pytest.fail("streamlit did not start: " + proc.stdout.read().decode()[-2000:])
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def server(tiny_features, studio_home, monkeypatch):
+    train(make_config("cnn", epochs=2, device="cpu"), tiny_features, RunStore())
+    with streamlit_server() as url:
+        yield url
 
 
 def test_upload_on_predict_shows_probabilities(server, tmp_path):
@@ -169,4 +179,32 @@ def test_microphone_recording_and_explanation(server, tmp_path):
         panel = page.get_by_test_id("stExpander").last  # the app scrolls inside its main block: shoot the panel
         panel.scroll_into_view_if_needed()
         panel.screenshot(path=str(ARTIFACTS / "explanation.png"))
+        browser.close()
+
+
+def test_classroom_second_visitor_sees_a_running_job_without_stop(studio_home):
+    """Two visitors of a classroom instance: alice starts a job; bob sees it running, with no Stop button."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    # a demo set big enough for the job to run a while (1000 segments, lr 1e-4)
+    with streamlit_server(GTZAN_STUDIO_MODE="classroom", GTZAN_STUDIO_DEMO_PER_GENRE="10",
+                          GTZAN_STUDIO_DEMO_SECONDS="30") as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        alice = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
+        alice.goto(f"{url}/train?who=alice")
+        alice.get_by_role("button", name="Start training").click(timeout=120_000)
+        alice.get_by_text("running").first.wait_for(timeout=120_000)
+        alice.get_by_role("button", name="Stop").wait_for(timeout=30_000)  # her own job: she may stop it
+
+        bob = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()  # another visitor
+        bob.goto(f"{url}/train?who=bob")
+        bob.get_by_text("alice").first.wait_for(timeout=60_000)
+        bob.get_by_text("running").first.wait_for(timeout=30_000)
+        bob.wait_for_timeout(1500)  # a few refreshes of the jobs panel
+        assert bob.get_by_role("button", name="Stop").count() == 0
+        bob.screenshot(path=str(ARTIFACTS / "classroom-other-visitor.png"), full_page=True)
+
+        alice.get_by_role("button", name="Stop").click()
+        alice.get_by_text("cancelled").first.wait_for(timeout=60_000)
         browser.close()
