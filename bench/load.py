@@ -3,9 +3,9 @@
     python bench/load.py [--sessions 1,2,4,8] [--uploads 4] [--keep DIR]
 
 Starts `streamlit run app.py` on a temporary studio home (a 100-track synthetic
-demo set, two trained runs: MLP and CNN), starts one training job beside it (a
-CNN, studio recipe, as a separate `gtzan_core train` process, for as long as the
-benchmark runs), and for each N drives N concurrent headless browser sessions
+demo set, two trained runs: MLP and CNN), starts one training job in the server (a
+CNN, studio recipe, handed to the server's job manager like a queued job, for as
+long as the benchmark runs), and for each N drives N concurrent headless browser sessions
 (Playwright with Debian's Chromium, one context each) that upload a different
 30 s clip on Predict, one after another, waiting each time for the result. It
 prints upload -> probabilities latency p50/p95 per N (measured in the browser,
@@ -82,6 +82,8 @@ def main():
     ap.add_argument("--sessions", default="1,2,4,8")
     ap.add_argument("--uploads", type=int, default=4, help="uploads per session per N")
     ap.add_argument("--warmup", type=float, default=25.0, help="seconds of training alone first")
+    ap.add_argument("--server-threads", type=int, help="OMP_NUM_THREADS for the app server (default: torch's)")
+    ap.add_argument("--train-nice", type=int, help="GTZAN_STUDIO_TRAIN_NICE for the server (default: the studio's)")
     ap.add_argument("--keep", help="keep the work folder here")
     args = ap.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -129,13 +131,20 @@ def main():
     sf.write(warm, synth_track("jazz", 30.0, seed=99), 22050, subtype="PCM_16")
     print(f"tracks: {len(ds.tracks)}; runs: 2 (MLP, CNN); {k} clips of 30 s", flush=True)
 
-    trainer = subprocess.Popen([sys.executable, "-m", "gtzan_core", "train", "cnn", "--recipe", "studio", "--epochs",
-                                "100000", "--patience", "100000", "--device", "cpu"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # the training job runs inside the app's server, as a visitor's would: queued in the
+    # store by a manager that hands it over, and picked up by the server's job manager
+    from gtzan_core.jobs import JobManager
+
+    handover = JobManager(store, slots=0)
+    job_id = handover.submit(make_config("cnn", recipe="studio", epochs=100000, patience=100000, device="cpu"),
+                             owner="bench")
+    handover.shutdown()
     port = free_port()
+    server_env = {**env, **({"OMP_NUM_THREADS": str(args.server_threads)} if args.server_threads else {}),
+                  **({"GTZAN_STUDIO_TRAIN_NICE": str(args.train_nice)} if args.train_nice is not None else {})}
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                                "--server.address", "127.0.0.1", "--server.headless", "true",
-                               "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
+                               "--browser.gatherUsageStats", "false"], cwd=ROOT, env=server_env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     windows = {}
@@ -148,6 +157,9 @@ def main():
             except OSError:
                 time.sleep(0.3)
         asyncio.run(drive(url, chromium, [[warm]]))  # the first upload loads the models: not measured
+        deadline = time.time() + 120  # opening Home started the server's job manager, which resumes the job
+        while time.time() < deadline and len(RunStore().read(job_id).get("history") or []) < 2:
+            time.sleep(0.5)
         t_start = time.time()
         time.sleep(args.warmup)
         windows[0] = (t_start, time.time())
@@ -163,10 +175,8 @@ def main():
                   f"(server-side p50 {pct(srv, 0.5):.2f} s, p95 {pct(srv, 0.95):.2f} s)", flush=True)
     finally:
         server.terminate()
-        trainer.terminate()
         server.wait(20)
-        trainer.wait(20)
-    record = next(r for r in RunStore().list() if r.get("config", {}).get("epochs") == 100000)
+    record = RunStore().read(job_id)
     started = record.get("started") or t_start
     print("training job (CNN, studio recipe, 100-track demo set) epoch time:")
     for n, (a, b) in windows.items():

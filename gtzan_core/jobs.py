@@ -219,6 +219,7 @@ class JobManager:
                 self._wake.wait(0.5)
 
     def _work(self) -> None:
+        lower_priority()
         while True:
             job = self._next()
             if job is None:
@@ -280,6 +281,28 @@ class JobManager:
                 torch.cuda.empty_cache()  # hand the job's cached blocks back to the driver
         except Exception:  # pragma: no cover - best effort
             pass
+
+
+def lower_priority() -> None:
+    """Run the calling (worker) thread at a lower CPU priority when
+    ``$GTZAN_STUDIO_TRAIN_NICE`` is set (a niceness increment, default 0 = unchanged):
+    on a shared CPU, visitors' predictions then win over a training job in the same
+    process. Linux schedules threads on their own, and torch's intra-op threads
+    started from this thread inherit its niceness. Off by default: measured with
+    ``bench/load.py`` it made server-side predictions under load only slightly
+    faster and the training job 2-3x slower (bench/README.md). Best effort: a
+    no-op where unsupported."""
+    try:
+        nice = int(os.environ.get("GTZAN_STUDIO_TRAIN_NICE", "0"))
+    except ValueError:
+        nice = 0
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:  # pragma: no cover - not permitted here
+        pass
 
 
 class _Stop(Exception):

@@ -158,3 +158,25 @@ def test_an_orphaned_queued_job_can_be_stopped(tmp_path):
     old.shutdown()
     JobManager(store, slots=0).cancel(ids[1])
     assert statuses(store, ids) == ["queued", "cancelled", "queued"]
+
+
+def test_training_threads_can_run_at_a_lower_priority(monkeypatch):
+    import os
+    import threading
+
+    from gtzan_core.jobs import lower_priority
+
+    seen = {}
+
+    def worker():
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        lower_priority()
+        seen["delta"] = os.getpriority(os.PRIO_PROCESS, tid) - before
+
+    for nice, expected in (("0", 0), ("5", 5)):
+        monkeypatch.setenv("GTZAN_STUDIO_TRAIN_NICE", nice)
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        assert seen["delta"] == expected  # the worker thread only (the test's own thread is untouched)
