@@ -123,13 +123,13 @@ def test_classroom_non_owner_cannot_stop_or_delete_and_the_admin_can(classroom):
 
     lb = visitor("leaderboard", "bob")
     assert "owner" in lb.dataframe[0].value.columns and "alice" in lb.dataframe[0].value.owner.tolist()
-    assert done not in lb.selectbox(key="delete-run").options
-    lb = visitor("leaderboard", "alice")
-    assert done in lb.selectbox(key="delete-run").options
-    lb.selectbox(key="delete-run").set_value(done).run()
-    lb.checkbox(key="delete-confirm").check().run()
-    lb.button(key="delete").click().run()
-    assert not lb.exception and not store.path(done).exists()
+    assert done not in lb.selectbox(key="delete-run").options  # not bob's to delete
+    assert done in visitor("leaderboard", "alice").selectbox(key="delete-run").options  # alice's own
+    at.switch_page("pages/leaderboard.py").run()  # bob, signed in as admin
+    at.selectbox(key="delete-run").set_value(done).run()
+    at.checkbox(key="delete-confirm").check().run()
+    at.button(key="delete").click().run()
+    assert not at.exception and not store.path(done).exists()
 
 
 def test_classroom_limits_jobs_per_owner_and_hides_dataset_choice(classroom, monkeypatch):
@@ -143,3 +143,9 @@ def test_classroom_limits_jobs_per_owner_and_hides_dataset_choice(classroom, mon
     home = visitor("home", "bob")
     assert not home.exception and not [r for r in home.radio if r.label == "Use"]
     assert any("admin chooses" in c.value for c in home.caption)
+
+
+def test_upload_limit_reaches_the_predict_uploader(classroom, monkeypatch):
+    monkeypatch.setenv("GTZAN_STUDIO_UPLOAD_MB", "7")
+    at = visitor("predict", "bob")
+    assert at.get("file_uploader")[0].proto.max_upload_size_mb == 7
