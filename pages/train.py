@@ -2,6 +2,7 @@ import time
 
 import streamlit as st
 
+from gtzan_core.classroom import check_submit
 from gtzan_core.hparams import make_config, model_defaults, recipe_label, recipes
 from gtzan_core.jobs import job_progress
 from gtzan_core.models import MODELS
@@ -9,9 +10,8 @@ from gtzan_core.models.pretrained import RESNEXT_VARIANTS, imagenet_weights_avai
 from gtzan_core.plots import loss_figure
 from gtzan_core.reproduction import plan_reproduction, queue_reproduction
 from gtzan_core.splits import PROTOCOLS
-from gtzan_core.classroom import check_submit
-from gtzan_core.webapp import (can_modify_run, current_user, data_path, dataset_summary, identity_sidebar, is_admin,
-                               job_manager, settings, show_error, store)
+from gtzan_core.webapp import (can_modify_run, check_modify_run, current_user, data_path, dataset_summary,
+                               identity_sidebar, is_admin, job_manager, settings, show_error, store)
 
 
 def check_quota(n_new: int, epochs: int) -> None:
@@ -147,6 +147,7 @@ def jobs_panel(whose: str):
             if status in ("queued", "running") and can_modify_run(r):
                 if btn.button("Stop", key=f"stop-{rid}"):
                     try:
+                        check_modify_run(r, "stop")  # the rule itself, not only the hidden button
                         manager.cancel(rid)
                     except Exception as exc:
                         show_error(exc)
