@@ -151,8 +151,7 @@ class JobManager:
         if job is None:
             record = self.store.read(run_id)
             if record.get("status") == "queued" and not self.store.queue_owner_alive(record):
-                self.store.update(run_id, status="cancelled", phase="done", finished=time.time(),
-                                  error="stopped while queued; never started")
+                self._never_started(run_id)
                 return
             if record.get("status") in ("queued", "running"):
                 raise StudioError(f"run {run_id} is not managed by this server; it cannot be stopped here")
@@ -161,8 +160,11 @@ class JobManager:
         with self._lock:
             queued = run_id not in self._running
         if queued:
-            self.store.update(run_id, status="cancelled", phase="done", finished=time.time(),
-                              error="stopped while queued; never started")
+            self._never_started(run_id)
+
+    def _never_started(self, run_id: str) -> None:
+        self.store.update(run_id, status="cancelled", phase="done", finished=time.time(),
+                          error="stopped while queued; never started")
 
     def queue_position(self, run_id: str) -> int | None:
         """1 for the next job to start, ... ; None when not queued here."""

@@ -96,8 +96,8 @@ if c1.button("Compare selected", type="primary", disabled=len(real) < 2):
 c2.caption(f"{len(real)} run(s) selected" + (" — select at least two runs" if len(real) < 2 else ""))
 
 with st.expander("Delete runs"):
-    records = {r["run_id"]: r for r in store().list()}
-    deletable = [rid for rid in board.run_id if rid in records and can_modify_run(records[rid])]
+    deletable = [row.run_id for row in board.itertuples() if row.status != "reference"
+                 and can_modify_run({"run_id": row.run_id, "owner": row.owner})]
     victim = st.selectbox("Run", deletable, index=None, placeholder="choose a run", key="delete-run")
     confirm = st.checkbox("Yes, delete its checkpoint and record", key="delete-confirm")
     if st.button("Delete", disabled=not (victim and confirm), key="delete"):

@@ -226,7 +226,8 @@ def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> N
     and tensor shapes (checked on a skeleton built on the ``meta`` device)."""
     import torch
 
-    from ..models import MODELS, build_model
+    from ..models import MODELS
+    from ..training.checkpoints import skeleton
 
     meta = ckpt.get("meta") or {}
 
@@ -247,15 +248,11 @@ def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> N
         refuse("image sizes differ")
     if list(meta.get("classes", GENRES)) != list(GENRES):
         refuse("its classes are not the ten GTZAN genres in the studio's order")
-    options = dict(meta.get("options") or {})
-    if "pretrained" in options:
-        options["pretrained"] = False
     try:
-        with torch.device("meta"):
-            skeleton, _ = build_model(model, len(GENRES), **options)
+        net, _ = skeleton(meta)
     except Exception as exc:  # options from the file: any failure is a mismatch
-        refuse(f"its options {options} do not build a {model} ({type(exc).__name__}: {exc})")
-    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+        refuse(f"its options {meta.get('options')} do not build a {model} ({type(exc).__name__}: {exc})")
+    expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     state = ckpt["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         refuse("its state is not a dict of tensors")

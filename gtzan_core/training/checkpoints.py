@@ -34,6 +34,18 @@ def checkpoint_state(model: nn.Module, trainable: nn.Module, trainable_state: di
     return state
 
 
+def skeleton(meta: dict) -> tuple[nn.Module, dict]:
+    """The model a checkpoint's ``meta`` describes, built on the ``meta`` device (no
+    memory, no random init), and the options it was built with; ``pretrained`` is
+    off, since every weight comes from the checkpoint (or the backbone file it names)."""
+    options = dict(meta.get("options") or {})
+    if "pretrained" in options:
+        options["pretrained"] = False
+    with torch.device("meta"):
+        model, _ = build_model(meta["model"], len(meta.get("classes", GENRES)), **options)
+    return model, options
+
+
 def checkpoint_model(ckpt: dict) -> nn.Module:
     """Rebuild the model of a checkpoint and load its weights.
 
@@ -41,11 +53,7 @@ def checkpoint_model(ckpt: dict) -> nn.Module:
     weight comes from the checkpoint, or for a head-only checkpoint from the
     backbone weights file it names), which makes loading VGG19 several times faster."""
     meta = ckpt["meta"]
-    options = dict(meta.get("options") or {})
-    if "pretrained" in options:
-        options["pretrained"] = False  # all weights come from the checkpoint (or the named file)
-    with torch.device("meta"):
-        model, _ = build_model(meta["model"], len(meta.get("classes", GENRES)), **options)
+    model, options = skeleton(meta)
     state = dict(ckpt["state_dict"])
     if meta.get("backbone"):
         from ..models.pretrained import backbone_state_from_file
