@@ -70,14 +70,7 @@ if data is not None:
             st.warning(w[0].upper() + w[1:] + ".")
         for rid, why in pred.refused.items():
             st.error(why)
-        tabs = st.tabs(["Waveform", "MFCC", "Mel spectrogram"])
-        with tabs[0]:
-            st.plotly_chart(waveform_figure(pred.audio, pred.sr), width="stretch")
-        with tabs[1]:
-            st.plotly_chart(mfcc_figure(pred.mfcc, 3.0), width="stretch")
-        with tabs[2]:
-            st.plotly_chart(spectrogram_figure(pred.image), width="stretch")
-        if pred.results:
+        if pred.results:  # the answer first, then the clip's views
             st.subheader("Genre probabilities")
             ens = pred.ensemble()
             c1, c2 = st.columns(2)
@@ -94,6 +87,19 @@ if data is not None:
                            "their opinion on real songs is not meaningful.")
             st.subheader("Timeline: top genre per segment")
             st.plotly_chart(timeline_figure(pred.results), width="stretch")
+        st.subheader("The clip")
+        # only the open tab is drawn (a tab switch reruns the page; the prediction is kept): on a shared
+        # server every visitor's browser and the server build one chart instead of three per upload
+        wave, mfcc, spec = st.tabs(["Waveform", "MFCC", "Mel spectrogram"], key="clip-view", on_change="rerun")
+        if wave.open:
+            with wave:
+                st.plotly_chart(waveform_figure(pred.audio, pred.sr), width="stretch")
+        if mfcc.open:
+            with mfcc:
+                st.plotly_chart(mfcc_figure(pred.mfcc, 3.0), width="stretch")
+        if spec.open:
+            with spec:
+                st.plotly_chart(spectrogram_figure(pred.image), width="stretch")
 
 if data is not None and pred is not None and pred.results:
     from gtzan_core.explain import METHODS, explain

@@ -106,8 +106,18 @@ def test_predict_page_with_an_uploaded_file(two_runs, tmp_path):
     at.file_uploader[0].set_value(("song.mp3", clip.read_bytes(), "audio/mpeg")).run()
     no_errors(at)
     assert any(s.value == "Genre probabilities" for s in at.subheader)
-    assert len(at.get("plotly_chart")) >= 5  # waveform, MFCC, spectrogram, probabilities, timeline
     assert any("Ensemble" in m.label for m in at.metric)
+    # probabilities, timeline and the open clip view only: the other views are drawn when their tab opens
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3
+    assert '"type":"scatter"' in charts[-1].proto.spec.replace(" ", "")  # the waveform
+    for view, trace in (("MFCC", "heatmap"), ("Mel spectrogram", "image")):
+        at.session_state["clip-view"] = view
+        at.run()
+        no_errors(at)
+        charts = at.get("plotly_chart")
+        assert len(charts) == 3, view
+        assert f'"type":"{trace}"' in charts[-1].proto.spec.replace(" ", ""), view
 
 
 def test_predict_page_refuses_a_non_audio_upload(two_runs):
@@ -291,7 +301,7 @@ def test_explanations_drawn_for_an_mfcc_and_an_image_model(two_runs, tiny_featur
         no_errors(at)
         drawn = [m.value for m in at.markdown if m.value.startswith("**occlusion**") or
                  m.value.startswith("**gradcam**") or m.value.startswith("**segments**")]
-        assert len(at.get("plotly_chart")) == 5 + n_maps  # the page's five charts + one per method
+        assert len(at.get("plotly_chart")) == 3 + n_maps  # the page's three charts + one per method
         assert len(drawn) == n_maps, (rid, drawn)
     assert any("Grad-CAM needs a convolutional model" in i.value for i in at.info)
 
