@@ -16,6 +16,9 @@ DATA_DIR="${GTZAN_STUDIO_DATA_DIR:-/data}"
 export GTZAN_STUDIO_HOME="${GTZAN_STUDIO_HOME:-$DATA_DIR/studio}"
 export GTZAN_STUDIO_RUNS="${GTZAN_STUDIO_RUNS:-$GTZAN_STUDIO_HOME/checkpoints}"
 export TORCH_HOME="${TORCH_HOME:-$DATA_DIR/torch}"
+# a shared server runs torch's CPU threads beside other work (visitors' predictions, the web server,
+# a training job): idle OpenMP threads sleep instead of spinning (measured in bench/README.md, "Load")
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 if ! mkdir -p "$GTZAN_STUDIO_HOME" "$GTZAN_STUDIO_RUNS" "$TORCH_HOME" 2>/dev/null || [ ! -w "$GTZAN_STUDIO_HOME" ]; then
   echo "error: cannot write to $GTZAN_STUDIO_HOME (mount a writable volume at $DATA_DIR, owned by uid $(id -u))" >&2
   exit 2

@@ -43,6 +43,9 @@ def test_start_script_serves_health_with_data_in_the_given_folder(tmp_path):
                 time.sleep(0.3)
         assert body == b"ok", proc.stdout.read1().decode() if proc.poll() is not None else "no answer"
         assert (data / "studio" / "checkpoints").is_dir() and (data / "torch").is_dir()
+        environ = Path(f"/proc/{proc.pid}/environ")  # start.sh execs the server: same process
+        if environ.exists():  # idle torch threads sleep instead of spinning beside other work
+            assert b"OMP_WAIT_POLICY=PASSIVE" in environ.read_bytes().split(b"\0")
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
         assert b"<title>" in page.lower() or b"streamlit" in page.lower()
     finally:
@@ -51,6 +54,16 @@ def test_start_script_serves_health_with_data_in_the_given_folder(tmp_path):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_streamlit_settings_skip_the_full_collection_after_every_run():
+    """Streamlit's default gc.collect(2) after each script (and fragment) run costs ~0.17 s with
+    torch loaded, holding the GIL; the app's config turns it off (bench/README.md, "Load")."""
+    code = ("from streamlit import config; config.get_config_options(force_reparse=True); "
+            "print(config.get_option('runner.postScriptGC'), config.get_option('server.maxUploadSize'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "50"]
 
 
 def test_start_script_refuses_a_data_folder_it_cannot_write(tmp_path):
