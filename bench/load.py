@@ -1,17 +1,29 @@
 """Load on a shared instance: N visitors uploading on Predict while a job trains.
 
-    python bench/load.py [--sessions 1,2,4,8] [--uploads 4] [--keep DIR]
+    python bench/load.py [--sessions 1,2,4,8] [--uploads 8] [--baseline] [--breakdown] [--keep DIR]
 
-Starts `streamlit run app.py` on a temporary studio home (a 100-track synthetic
-demo set, two trained runs: MLP and CNN), starts one training job in the server (a
-CNN, studio recipe, handed to the server's job manager like a queued job, for as
-long as the benchmark runs), and for each N drives N concurrent headless browser sessions
-(Playwright with Debian's Chromium, one context each) that upload a different
-30 s clip on Predict, one after another, waiting each time for the result. It
-prints upload -> probabilities latency p50/p95 per N (measured in the browser,
-from the file chosen to the result's caption drawn; the server-side prediction
-time is printed beside it) and the training job's epoch time without load and
-under each N. Last line: ``p95: X`` for N=4.
+Starts the server as a shared instance runs it (``deploy/start.sh``) on a temporary
+studio home (a 100-track synthetic demo set, two trained runs: MLP and CNN), starts
+one training job in the server (a CNN, studio recipe, handed to the server's job
+manager like a queued job, for as long as the benchmark runs), and for each N drives
+N concurrent headless browser sessions (Playwright with Debian's Chromium, one
+context each) that open Predict and upload a different 30 s clip, one after another:
+each upload waits for the probabilities chart, then for the page's script run to end
+(a visitor reads the result before the next upload).
+
+Latency is measured in the browser, from the file chosen to this upload's
+probabilities chart drawn (``--breakdown`` splits it into upload, script until the
+chart's message reaches the browser, and drawing; the listeners that needs cost CPU).
+Each session's first upload is reported on its own: it is the one where the fresh
+page loads the chart library (4.7 MB of plotly.js), so it measures N browsers starting
+at once rather than the server; the later uploads (started together once every page
+has had its first) are the steady state the target is about. Also printed: the
+server-side prediction time (from the page's caption), the CPU seconds per later
+upload spent by the browsers, the server (its training job included) and the
+harness, and the training job's epoch time alone and under each N. ``--baseline``
+repeats everything with Streamlit's default full garbage collection after every
+script run, which the app's config turns off. Last line: ``p95: X`` for the later
+uploads at N=4.
 """
 
 import argparse
@@ -38,7 +50,7 @@ def free_port() -> int:
 
 
 def pct(values, q):
-    values = sorted(values)
+    values = sorted(v for v in values if v == v)  # NaN: a mark that was not seen
     if not values:
         return float("nan")
     k = (len(values) - 1) * q
@@ -46,44 +58,108 @@ def pct(values, q):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-async def visitor(browser, url, clips, out):
+def cpu_seconds(server_pid: int) -> dict:
+    """CPU time (user + system, seconds) so far of the server process, of the Chromium
+    processes (with the children they have reaped), and of this harness (this process and
+    Playwright's driver), from /proc. Call it while the browser is still open."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"server": 0.0, "browsers": 0.0, "harness": sum(os.times()[:2])}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        comm, fields = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        own, reaped = (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+        if int(stat.parent.name) == server_pid:
+            out["server"] += own
+        elif comm.startswith("chrom"):
+            out["browsers"] += own + reaped
+        elif comm == "node" and int(fields[1]) == os.getpid():  # Playwright's driver, our child
+            out["harness"] += own
+    return out
+
+
+DONE = """name => !!document.querySelector('.st-key-probs[data-stale="false"] .js-plotly-plot')
+    && [...document.querySelectorAll('[data-testid="stCaptionContainer"]')].some(e => e.textContent.startsWith(name))"""
+IDLE = """() => !!document.querySelector('[data-test-script-state="notRunning"]')"""
+
+
+async def visitor(browser, url, clips, out, breakdown, barrier):
     context = await browser.new_context(viewport={"width": 1300, "height": 1000})
     page = await context.new_page()
+    marks = {}  # clip name -> perf_counter of: upload request done, result's message received
+
+    def on_request(request):
+        if "/_stcore/upload_file" in request.url and request.method == "PUT":
+            marks["uploaded"] = time.perf_counter()
+
+    def on_frame(payload):
+        if isinstance(payload, bytes) and b"ensemble (mean)" in payload:  # the probabilities chart
+            marks.setdefault("received", time.perf_counter())
+
+    if breakdown:  # every websocket frame then crosses into this process: costs CPU the visitors share
+        page.on("requestfinished", on_request)
+        page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
     await page.goto(url)
     await page.get_by_text("Device", exact=True).wait_for(timeout=120_000)  # Home has rendered
     await page.goto(f"{url}/predict")
     await page.locator("input[type=file]").wait_for(state="attached", timeout=120_000)
-    for clip in clips:
+    for i, clip in enumerate(clips):
+        marks.clear()
         t0 = time.perf_counter()
         await page.locator("input[type=file]").set_input_files(str(clip))
-        caption = page.get_by_text(f"{clip.name}:")
-        await caption.wait_for(timeout=300_000)
-        latency = time.perf_counter() - t0
+        # this upload's caption and probabilities chart (the previous upload's stay on screen, marked stale,
+        # until replaced), polled every 25 ms with two cheap selectors: Playwright's own text waits re-scan
+        # the page on every animation frame, which costs the CPU the visitors share
+        await page.wait_for_function(DONE, arg=f"{clip.name}:", polling=25, timeout=300_000)
+        t1 = time.perf_counter()
+        caption = page.locator('[data-testid="stCaptionContainer"]', has_text=f"{clip.name}:")
         text = await caption.inner_text()
         server = float(text.rsplit("predicted in", 1)[1].split("s")[0]) if "predicted in" in text else float("nan")
-        out.append((latency, server))
-    await context.close()
+        up = marks.get("uploaded", float("nan")) - t0
+        rx = marks.get("received", float("nan"))
+        # upload: file chosen -> upload request finished; script: -> the result's message received;
+        # draw: -> the probabilities chart is on screen
+        out.append((t1 - t0, server, up, rx - t0 - up, t1 - rx, i == 0))
+        # a visitor reads the result before the next upload: wait until the page's script run has ended
+        await page.wait_for_function(IDLE, polling=25, timeout=300_000)
+        if i == 0:  # the later uploads start together, once every page has loaded its charts
+            await barrier.wait()
 
 
-async def drive(url, chromium, groups):
+async def drive(url, chromium, groups, breakdown=False, server_pid=None):
+    """Run the visitors; with ``server_pid`` also return the CPU seconds spent (see cpu_seconds)."""
     from playwright.async_api import async_playwright
 
     results = []
+    barrier = asyncio.Barrier(len(groups) + 1)
+
+    async def steady():  # CPU spent from the moment every page has had its first upload
+        await barrier.wait()
+        return cpu_seconds(server_pid or -1)
+
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium, headless=True,
                                           args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        await asyncio.gather(*(visitor(browser, url, clips, results) for clips in groups))
+        before, *_ = await asyncio.gather(steady(), *(visitor(browser, url, clips, results, breakdown, barrier)
+                                                      for clips in groups))
+        after = cpu_seconds(server_pid or -1)  # the pages are still open: their renderers count
         await browser.close()
-    return results
+    return results, {k: after[k] - before[k] for k in after}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", default="1,2,4,8")
-    ap.add_argument("--uploads", type=int, default=4, help="uploads per session per N")
+    ap.add_argument("--uploads", type=int, default=8, help="uploads per session per N, after the first")
     ap.add_argument("--warmup", type=float, default=25.0, help="seconds of training alone first")
     ap.add_argument("--server-threads", type=int, help="OMP_NUM_THREADS for the app server (default: torch's)")
     ap.add_argument("--train-nice", type=int, help="GTZAN_STUDIO_TRAIN_NICE for the server (default: the studio's)")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="split each latency into upload / script / drawing (the listeners this needs cost CPU)")
+    ap.add_argument("--baseline", action="store_true",
+                    help="then the same again with Streamlit's default gc.collect after every script run")
     ap.add_argument("--keep", help="keep the work folder here")
     args = ap.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -121,7 +197,7 @@ def main():
         plan[n] = []
         for s in range(n):
             group = []
-            for i in range(args.uploads):
+            for i in range(args.uploads + 1):  # + the first one, reported on its own
                 path = clips_dir / f"clip-n{n}-s{s}-u{i}.wav"
                 sf.write(path, synth_track(GENRES[k % 10], 30.0, seed=100 + k), 22050, subtype="PCM_16")
                 group.append(path)
@@ -131,23 +207,56 @@ def main():
     sf.write(warm, synth_track("jazz", 30.0, seed=99), 22050, subtype="PCM_16")
     print(f"tracks: {len(ds.tracks)}; runs: 2 (MLP, CNN); {k} clips of 30 s", flush=True)
 
+    configs = [("studio settings", {})]
+    if args.baseline:  # the same run with Streamlit's default full collection after every script run
+        configs.append(("Streamlit's post-run gc.collect on", {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}))
+    server_env = {**env, **({"OMP_NUM_THREADS": str(args.server_threads)} if args.server_threads else {}),
+                  **({"GTZAN_STUDIO_TRAIN_NICE": str(args.train_nice)} if args.train_nice is not None else {})}
+    summary = {}
+    for label, extra in configs:
+        print(f"--- {label}", flush=True)
+        rows, uploads = measure(args, chromium, work, store, {**server_env, **extra}, sizes, plan, warm)
+        summary[label] = rows
+        (work / f"bench-load-{len(summary)}.json").write_text(json.dumps({"rows": rows, "uploads": uploads}, indent=1))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.baseline:
+        base, ours = summary[configs[1][0]], summary[configs[0][0]]
+        for (n, *b), (_, *o) in zip(base, ours):
+            print(f"N={n}: p50 {b[1]:.2f} -> {o[1]:.2f} s ({b[1] / o[1]:.2f}x), p95 {b[2]:.2f} -> {o[2]:.2f} s "
+                  f"({b[2] / o[2]:.2f}x) with the post-run collection off")
+    rows = summary[configs[0][0]]
+    single = next((r for r in rows if r[0] == 1), None)
+    four = next((r for r in rows if r[0] == 4), None)
+    if single and four:
+        print(f"first upload in a new page, p50 at N=4 / single-user: {four[6] / single[6]:.2f}")
+        print(f"p95 at N=4 / single-user p95 (later uploads): {four[3] / single[3]:.2f}")
+    if four:
+        print(f"p95: {four[3]:.2f}")
+
+
+def measure(args, chromium, work, store, server_env, sizes, plan, warm):
+    """One server (deploy/start.sh) with one training job in it; the uploads for every N."""
+    from gtzan_core.hparams import make_config
+    from gtzan_core.jobs import JobManager
+    from gtzan_core.runs import RunStore
+
     # the training job runs inside the app's server, as a visitor's would: queued in the
     # store by a manager that hands it over, and picked up by the server's job manager
-    from gtzan_core.jobs import JobManager
-
     handover = JobManager(store, slots=0)
     job_id = handover.submit(make_config("cnn", recipe="studio", epochs=100000, patience=100000, device="cpu"),
                              owner="bench")
     handover.shutdown()
     port = free_port()
-    server_env = {**env, **({"OMP_NUM_THREADS": str(args.server_threads)} if args.server_threads else {}),
-                  **({"GTZAN_STUDIO_TRAIN_NICE": str(args.train_nice)} if args.train_nice is not None else {})}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1", "--server.headless", "true",
-                               "--browser.gatherUsageStats", "false"], cwd=ROOT, env=server_env,
+    # the server as a shared instance runs it: deploy/start.sh (no source-file watcher, upload limit, XSRF)
+    server = subprocess.Popen(["bash", str(ROOT / "deploy" / "start.sh")], cwd=ROOT,
+                              env={**server_env, "PYTHON": sys.executable, "PORT": str(port),
+                                   "GTZAN_STUDIO_ADDRESS": "127.0.0.1", "GTZAN_STUDIO_DATA_DIR": str(work)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     windows = {}
+    rows, uploads = [], {}
+    t_start = time.time()
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -163,16 +272,27 @@ def main():
         t_start = time.time()
         time.sleep(args.warmup)
         windows[0] = (t_start, time.time())
-        rows = []
         for n in sizes:
             t0 = time.time()
-            results = asyncio.run(drive(url, chromium, plan[n]))
+            results, cpu = asyncio.run(drive(url, chromium, plan[n], args.breakdown, server.pid))
+            uploads[n] = results
             windows[n] = (t0, time.time())
-            lat = [r[0] for r in results]
-            srv = [r[1] for r in results]
-            rows.append((n, len(lat), pct(lat, 0.5), pct(lat, 0.95), pct(srv, 0.5), pct(srv, 0.95)))
+            cpu = {k: v / max(1, len(results) - n) for k, v in cpu.items()}  # per later upload
+            later = [r for r in results if not r[5]]
+            first = [r[0] for r in results if r[5]]
+            lat, srv, up, script, draw = ([r[i] for r in later] for i in range(5))
+            rows.append((n, len(lat), pct(lat, 0.5), pct(lat, 0.95), pct(srv, 0.5), pct(srv, 0.95),
+                         pct(first, 0.5), max(first)))
             print(f"N={n}: {len(lat)} uploads  latency p50 {pct(lat, 0.5):.2f} s  p95 {pct(lat, 0.95):.2f} s  "
                   f"(server-side p50 {pct(srv, 0.5):.2f} s, p95 {pct(srv, 0.95):.2f} s)", flush=True)
+            if args.breakdown:
+                print(f"       where it goes, p50 / p95: upload {pct(up, 0.5):.2f} / {pct(up, 0.95):.2f} s, "
+                      f"script {pct(script, 0.5):.2f} / {pct(script, 0.95):.2f} s, "
+                      f"drawing {pct(draw, 0.5):.2f} / {pct(draw, 0.95):.2f} s", flush=True)
+            print(f"       first upload in each new page (loads plotly.js): p50 {pct(first, 0.5):.2f} s, "
+                  f"max {max(first):.2f} s", flush=True)
+            print(f"       CPU per later upload (both cores): browsers {cpu['browsers']:.2f} s, server "
+                  f"{cpu['server']:.2f} s (its training job included), harness {cpu['harness']:.2f} s", flush=True)
     finally:
         server.terminate()
         server.wait(20)
@@ -184,15 +304,7 @@ def main():
         label = "alone" if n == 0 else f"N={n}"
         print(f"  {label:6s} median {statistics.median(epochs):.2f} s over {len(epochs)} epochs" if epochs
               else f"  {label:6s} no epoch finished in the window")
-    single = next((r for r in rows if r[0] == 1), None)
-    four = next((r for r in rows if r[0] == 4), None)
-    (work / "bench-load.json").write_text(json.dumps({"rows": rows, "windows": windows}, indent=1))
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    if single and four:
-        print(f"p95 at N=4 / single-user p95: {four[3] / single[3]:.2f}")
-    if four:
-        print(f"p95: {four[3]:.2f}")
+    return rows, uploads
 
 
 if __name__ == "__main__":
