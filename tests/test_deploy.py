@@ -28,7 +28,7 @@ def test_start_script_serves_health_with_data_in_the_given_folder(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     data = tmp_path / "volume"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GTZAN_STUDIO_", "TORCH_HOME"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GTZAN_STUDIO_", "TORCH_HOME", "OMP_WAIT"))}
     env.update(GTZAN_STUDIO_DATA_DIR=str(data), PORT=str(port), GTZAN_STUDIO_ADDRESS="127.0.0.1",
                PYTHON=sys.executable, GTZAN_STUDIO_OFFLINE="1")
     proc = subprocess.Popen(["bash", str(ROOT / "deploy" / "start.sh")], env=env, cwd=tmp_path,
