@@ -123,60 +123,89 @@ def _eta(seconds):
     return "—" if seconds is None else time.strftime("%M:%S", time.gmtime(seconds))
 
 
-@st.fragment(run_every=1.0)
-def jobs_panel(whose: str):
-    manager = job_manager()
+ACTIVE = ("queued", "running")
+
+
+def visible_jobs(whose: str) -> list[dict]:
+    """The run records the panel shows: queued and running jobs, and those that ended in the last hour."""
     records = store().list()
     if whose == "mine":
         records = [r for r in records if r.get("owner") and r.get("owner") == current_user()]
-    recent = [r for r in records if r.get("status") in ("queued", "running")
-              or time.time() - r.get("finished", 0) < 3600][:12]
+    return [r for r in records if r.get("status") in ACTIVE or time.time() - r.get("finished", 0) < 3600][:12]
+
+
+def job_card(r: dict, manager) -> None:
+    rid, status = r["run_id"], r.get("status")
+    with st.container(border=True):
+        head, btn = st.columns([5, 1])
+        badge = {"queued": "🕒", "running": "🏃", "finished": "✅", "cancelled": "⏹️", "failed": "❌"}.get(status, "")
+        data = (r.get("dataset") or {}).get("label", "?")
+        owner = f" · by **{r['owner']}**" if r.get("owner") else ""
+        head.markdown(f"**{r.get('title', r['model'])}** · {r.get('protocol_label') or r.get('protocol')} · "
+                      f"recipe {recipe_label(r)} · {data}{owner} · `{rid}` — {badge} {status}")
+        if status in ACTIVE and can_modify_run(r):
+            if btn.button("Stop", key=f"stop-{rid}"):
+                try:
+                    check_modify_run(r, "stop")  # the rule itself, not only the hidden button
+                    manager.cancel(rid)
+                except Exception as exc:
+                    show_error(exc)
+        if status == "queued":
+            pos = manager.queue_position(rid)
+            st.caption(f"Waiting in the queue{f' (position {pos})' if pos else ''}: one job trains at a time, "
+                       "taking turns between people.")
+        prog = job_progress(r)
+        phase = r.get("phase")
+        if status == "running" and phase in ("features", "backbone pass") and r.get("progress"):
+            p = r["progress"]
+            st.progress(p["done"] / max(p["total"], 1), text=f"{p['message']} {p['done']}/{p['total']}")
+        elif status == "running":
+            st.progress(prog["fraction"], text=f"epoch {prog['epoch']}/{prog['total']} · ETA {_eta(prog['eta'])}")
+        elif status in ("finished", "cancelled") and prog["epoch"]:
+            st.progress(1.0, text=prog["summary"])
+        if r.get("history"):
+            st.plotly_chart(loss_figure(r["history"]), key=f"chart-{rid}", width="stretch")
+        if status == "failed":
+            st.error(r.get("error", "failed"))
+        ev = r.get("evaluation")
+        if ev:
+            c1, c2, c3 = st.columns(3)
+            c1.metric("test accuracy (segment)", f"{ev['segment']['accuracy']:.3f}")
+            if "track" in ev:
+                c2.metric("test accuracy (track)", f"{ev['track']['accuracy']:.3f}")
+            c3.metric("macro F1", f"{ev['segment']['macro_f1']:.3f}")
+        if r.get("pretrained") is False and r.get("input_kind") == "image":
+            st.caption(f"⚠️ {r.get('weights_note', 'random initialisation')}")
+
+
+def jobs_panel(whose: str) -> None:
+    """Live cards for queued and running jobs (refreshed every second), the others drawn once.
+
+    On a shared server every visitor on this page costs a refresh per second: redrawing only the
+    jobs that change keeps that cost to the live ones (bench/README.md, "Idle visitors"). When the
+    set of live jobs changes (one starts or ends, here or in another visitor's session) the whole
+    page reruns, so a finished job moves to the static part; with nothing live the check runs
+    every 5 s."""
+    recent = visible_jobs(whose)
     if not recent:
         st.info("No jobs yet. Pick models above and press **Start training**; jobs keep running when you switch "
                 "pages or close the tab.")
-        return
+    live_ids = [r["run_id"] for r in recent if r.get("status") in ACTIVE]
+    manager = job_manager()
+
+    @st.fragment(run_every=1.0 if live_ids else 5.0)
+    def live_jobs():
+        now = visible_jobs(whose)
+        if [r["run_id"] for r in now if r.get("status") in ACTIVE] != live_ids:
+            st.rerun()  # a job started or ended: redraw the page
+        for r in now:
+            if r["run_id"] in live_ids:
+                job_card(r, manager)
+
+    live_jobs()
     for r in recent:
-        rid, status = r["run_id"], r.get("status")
-        with st.container(border=True):
-            head, btn = st.columns([5, 1])
-            badge = {"queued": "🕒", "running": "🏃", "finished": "✅", "cancelled": "⏹️", "failed": "❌"}.get(status, "")
-            data = (r.get("dataset") or {}).get("label", "?")
-            owner = f" · by **{r['owner']}**" if r.get("owner") else ""
-            head.markdown(f"**{r.get('title', r['model'])}** · {r.get('protocol_label') or r.get('protocol')} · "
-                          f"recipe {recipe_label(r)} · {data}{owner} · `{rid}` — {badge} {status}")
-            if status in ("queued", "running") and can_modify_run(r):
-                if btn.button("Stop", key=f"stop-{rid}"):
-                    try:
-                        check_modify_run(r, "stop")  # the rule itself, not only the hidden button
-                        manager.cancel(rid)
-                    except Exception as exc:
-                        show_error(exc)
-            if status == "queued":
-                pos = manager.queue_position(rid)
-                st.caption(f"Waiting in the queue{f' (position {pos})' if pos else ''}: one job trains at a time, "
-                           "taking turns between people.")
-            prog = job_progress(r)
-            phase = r.get("phase")
-            if status == "running" and phase in ("features", "backbone pass") and r.get("progress"):
-                p = r["progress"]
-                st.progress(p["done"] / max(p["total"], 1), text=f"{p['message']} {p['done']}/{p['total']}")
-            elif status == "running":
-                st.progress(prog["fraction"], text=f"epoch {prog['epoch']}/{prog['total']} · ETA {_eta(prog['eta'])}")
-            elif status in ("finished", "cancelled") and prog["epoch"]:
-                st.progress(1.0, text=prog["summary"])
-            if r.get("history"):
-                st.plotly_chart(loss_figure(r["history"]), key=f"chart-{rid}", width="stretch")
-            if status == "failed":
-                st.error(r.get("error", "failed"))
-            ev = r.get("evaluation")
-            if ev:
-                c1, c2, c3 = st.columns(3)
-                c1.metric("test accuracy (segment)", f"{ev['segment']['accuracy']:.3f}")
-                if "track" in ev:
-                    c2.metric("test accuracy (track)", f"{ev['track']['accuracy']:.3f}")
-                c3.metric("macro F1", f"{ev['segment']['macro_f1']:.3f}")
-            if r.get("pretrained") is False and r.get("input_kind") == "image":
-                st.caption(f"⚠️ {r.get('weights_note', 'random initialisation')}")
+        if r["run_id"] not in live_ids:
+            job_card(r, manager)
 
 
 st.subheader("Jobs")

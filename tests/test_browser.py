@@ -216,4 +216,6 @@ def test_classroom_second_visitor_sees_a_running_job_without_stop(studio_home):
 
         alice.get_by_role("button", name="Stop").click()
         alice.get_by_text("cancelled").first.wait_for(timeout=60_000)
+        # bob's live panel notices that the job ended and redraws his page with it as cancelled
+        bob.get_by_text("cancelled").first.wait_for(timeout=30_000)
         browser.close()
