@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import socket
 import statistics
+import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,3 +62,57 @@ def synth_tracks(folder: Path, n: int, seconds: float = 30.0, seed: int = 0) -> 
             path.parent.mkdir(parents=True, exist_ok=True)
             sf.write(path, synth_track(g, seconds, seed, k), 22050, subtype="PCM_16")
     return folder
+
+
+@contextlib.contextmanager
+def shared_server(data_dir: Path, env: dict):
+    """The studio's server as a shared instance runs it (deploy/start.sh: no source-file watcher,
+    upload limit, XSRF, passive OpenMP threads) on a free local port, with its data under
+    ``data_dir``; yields ``(process, url)`` once ``/_stcore/health`` answers, stops it after."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["bash", str(ROOT / "deploy" / "start.sh")], cwd=ROOT,
+                              env={**env, "PYTHON": sys.executable, "PORT": str(port),
+                                   "GTZAN_STUDIO_ADDRESS": "127.0.0.1", "GTZAN_STUDIO_DATA_DIR": str(data_dir)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                if server.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"the server did not start (exit code {server.poll()})") from None
+                time.sleep(0.3)
+        yield server, url
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def cpu_seconds(server_pid: int) -> dict:
+    """CPU time (user + system, seconds) so far of the server process, of the Chromium
+    processes (with the children they have reaped), and of this harness (this process and
+    Playwright's driver), from /proc. Call it while the browser is still open."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"server": 0.0, "browsers": 0.0, "harness": sum(os.times()[:2])}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        comm, fields = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        own, reaped = (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+        if int(stat.parent.name) == server_pid:
+            out["server"] += own
+        elif comm.startswith("chrom"):
+            out["browsers"] += own + reaped
+        elif comm == "node" and int(fields[1]) == os.getpid():  # Playwright's driver, our child
+            out["harness"] += own
+    return out

@@ -13,15 +13,13 @@ CPU-s/s with the largest N on Train.
 
 import argparse
 import os
-import subprocess
+import shutil
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from _common import ROOT, machine
-from load import cpu_seconds, free_port
+from _common import cpu_seconds, machine, shared_server
 
 
 def main():
@@ -31,8 +29,6 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=20.0)
     args = ap.parse_args()
-    import shutil
-
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         sys.exit("error: Debian's chromium is needed (apt-get install chromium)")
@@ -54,22 +50,9 @@ def main():
     for _ in range(args.runs):
         train(make_config("mlp", recipe="studio", epochs=2, device="cpu"), fs, RunStore(), dataset_info=ds.run_info())
     print(f"{args.runs} finished runs; {args.seconds:.0f} s per measurement", flush=True)
-    port = free_port()
-    server = subprocess.Popen(["bash", str(ROOT / "deploy" / "start.sh")], cwd=ROOT,
-                              env={**os.environ, "PYTHON": sys.executable, "PORT": str(port),
-                                   "GTZAN_STUDIO_ADDRESS": "127.0.0.1", "GTZAN_STUDIO_DATA_DIR": str(work)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
     last = None
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
-        with sync_playwright() as p:
+        with shared_server(work, dict(os.environ)) as (server, url), sync_playwright() as p:
             for name in args.pages.split(","):
                 for n in (int(v) for v in args.visitors.split(",")):
                     browser = p.chromium.launch(executable_path=chromium, headless=True,
@@ -89,8 +72,6 @@ def main():
                     if name == "train":
                         last = srv
     finally:
-        server.terminate()
-        server.wait(20)
         shutil.rmtree(work, ignore_errors=True)
     if last is not None:
         print(f"train idle: {last:.3f}")

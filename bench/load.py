@@ -31,22 +31,13 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from _common import ROOT, machine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from _common import cpu_seconds, machine, shared_server
 
 
 def pct(values, q):
@@ -56,28 +47,6 @@ def pct(values, q):
     k = (len(values) - 1) * q
     lo, hi = int(k), min(int(k) + 1, len(values) - 1)
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
-
-
-def cpu_seconds(server_pid: int) -> dict:
-    """CPU time (user + system, seconds) so far of the server process, of the Chromium
-    processes (with the children they have reaped), and of this harness (this process and
-    Playwright's driver), from /proc. Call it while the browser is still open."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {"server": 0.0, "browsers": 0.0, "harness": sum(os.times()[:2])}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # gone meanwhile
-            continue
-        comm, fields = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
-        own, reaped = (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
-        if int(stat.parent.name) == server_pid:
-            out["server"] += own
-        elif comm.startswith("chrom"):
-            out["browsers"] += own + reaped
-        elif comm == "node" and int(fields[1]) == os.getpid():  # Playwright's driver, our child
-            out["harness"] += own
-    return out
 
 
 DONE = """name => !!document.querySelector('.st-key-probs[data-stale="false"] .js-plotly-plot')
@@ -247,24 +216,10 @@ def measure(args, chromium, work, store, server_env, sizes, plan, warm):
     job_id = handover.submit(make_config("cnn", recipe="studio", epochs=100000, patience=100000, device="cpu"),
                              owner="bench")
     handover.shutdown()
-    port = free_port()
-    # the server as a shared instance runs it: deploy/start.sh (no source-file watcher, upload limit, XSRF)
-    server = subprocess.Popen(["bash", str(ROOT / "deploy" / "start.sh")], cwd=ROOT,
-                              env={**server_env, "PYTHON": sys.executable, "PORT": str(port),
-                                   "GTZAN_STUDIO_ADDRESS": "127.0.0.1", "GTZAN_STUDIO_DATA_DIR": str(work)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
     windows = {}
     rows, uploads = [], {}
     t_start = time.time()
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
+    with shared_server(work, server_env) as (server, url):
         asyncio.run(drive(url, chromium, [[warm]]))  # the first upload loads the models: not measured
         deadline = time.time() + 120  # opening Home started the server's job manager, which resumes the job
         while time.time() < deadline and len(RunStore().read(job_id).get("history") or []) < 2:
@@ -293,9 +248,6 @@ def measure(args, chromium, work, store, server_env, sizes, plan, warm):
                   f"max {max(first):.2f} s", flush=True)
             print(f"       CPU per later upload (both cores): browsers {cpu['browsers']:.2f} s, server "
                   f"{cpu['server']:.2f} s (its training job included), harness {cpu['harness']:.2f} s", flush=True)
-    finally:
-        server.terminate()
-        server.wait(20)
     record = RunStore().read(job_id)
     started = record.get("started") or t_start
     print("training job (CNN, studio recipe, 100-track demo set) epoch time:")
