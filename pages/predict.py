@@ -117,7 +117,12 @@ if data is not None and pred is not None and pred.results:
         st.caption("Explains the first 30 s. Occlusion is the check that held under re-randomised weights; Grad-CAM "
                    "on the small MFCC CNN partly reflects the input itself (see the README).")
         ex_key = (key, rid, genre, tuple(methods))
-        if st.button("Explain", key="explain", type="primary"):
+        # the click is kept as a request in the session (the callback runs before the script), so a rerun
+        # that interrupts the computation (another widget, a page refresh) computes it again instead of losing it
+        st.button("Explain", key="explain", type="primary",
+                  on_click=lambda k=ex_key: st.session_state.update({"explain-request": k}))
+        saved = st.session_state.get("explanation")
+        if st.session_state.get("explain-request") == ex_key and not (saved and saved[0] == ex_key):
             with st.spinner("Occluding patches and back-propagating…"):
                 try:
                     blob = io.BytesIO(data)
@@ -126,6 +131,7 @@ if data is not None and pred is not None and pred.results:
                                                                        methods=tuple(methods)))
                 except Exception as exc:
                     show_error(exc)
+                st.session_state.pop("explain-request", None)  # done or refused: not again
         saved = st.session_state.get("explanation")
         if saved and saved[0] == ex_key:
             ex = saved[1]
