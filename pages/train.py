@@ -134,6 +134,14 @@ def visible_jobs(whose: str) -> list[dict]:
     return [r for r in records if r.get("status") in ACTIVE or time.time() - r.get("finished", 0) < 3600][:12]
 
 
+def stop_job(r: dict, manager) -> None:
+    try:
+        check_modify_run(r, "stop")  # the rule itself, not only the hidden button
+        manager.cancel(r["run_id"])
+    except Exception as exc:  # shown on the job's card
+        st.session_state[f"stop-error-{r['run_id']}"] = exc
+
+
 def job_card(r: dict, manager) -> None:
     rid, status = r["run_id"], r.get("status")
     with st.container(border=True):
@@ -144,12 +152,10 @@ def job_card(r: dict, manager) -> None:
         head.markdown(f"**{r.get('title', r['model'])}** · {r.get('protocol_label') or r.get('protocol')} · "
                       f"recipe {recipe_label(r)} · {data}{owner} · `{rid}` — {badge} {status}")
         if status in ACTIVE and can_modify_run(r):
-            if btn.button("Stop", key=f"stop-{rid}"):
-                try:
-                    check_modify_run(r, "stop")  # the rule itself, not only the hidden button
-                    manager.cancel(rid)
-                except Exception as exc:
-                    show_error(exc)
+            # a callback acts on the click before the panel's next run, so a refresh racing it cannot drop it
+            btn.button("Stop", key=f"stop-{rid}", on_click=stop_job, args=(r, manager))
+        if error := st.session_state.pop(f"stop-error-{rid}", None):
+            show_error(error)
         if status == "queued":
             pos = manager.queue_position(rid)
             st.caption(f"Waiting in the queue{f' (position {pos})' if pos else ''}: one job trains at a time, "
