@@ -3,14 +3,14 @@ serves the app (health endpoint) with its data in the folder it is given."""
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port, stop_process, wait_for_health
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,9 +24,7 @@ def test_dockerfile_passes_hadolint():
 
 
 def test_start_script_serves_health_with_data_in_the_given_folder(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     data = tmp_path / "volume"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GTZAN_STUDIO_", "TORCH_HOME", "OMP_WAIT"))}
     env.update(GTZAN_STUDIO_DATA_DIR=str(data), PORT=str(port), GTZAN_STUDIO_ADDRESS="127.0.0.1",
@@ -34,14 +32,8 @@ def test_start_script_serves_health_with_data_in_the_given_folder(tmp_path):
     proc = subprocess.Popen(["bash", str(ROOT / "deploy" / "start.sh")], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline, body = time.time() + 90, None
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.3)
-        assert body == b"ok", proc.stdout.read1().decode() if proc.poll() is not None else "no answer"
+        healthy = wait_for_health(f"http://127.0.0.1:{port}", proc, 90)
+        assert healthy, proc.stdout.read1().decode() if proc.poll() is not None else "no answer"
         assert (data / "studio" / "checkpoints").is_dir() and (data / "torch").is_dir()
         environ = Path(f"/proc/{proc.pid}/environ")  # start.sh execs the server: same process
         if environ.exists():  # idle torch threads sleep instead of spinning beside other work
@@ -49,11 +41,7 @@ def test_start_script_serves_health_with_data_in_the_given_folder(tmp_path):
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
         assert b"<title>" in page.lower() or b"streamlit" in page.lower()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def test_streamlit_settings_skip_the_full_collection_after_every_run():
