@@ -29,12 +29,13 @@ from .data.discovery import Dataset
 from .errors import AudioError, DatasetError
 from .features import ImageParams, MFCCParams, mfcc_segments, read_image_file, resize_image, spectrogram_input
 from .paths import feature_cache_dir
+from .spectrogram.kaggle import WHOLE_CLIP_SLACK
 from .locks import file_lock
 from .progress import report
 
 log = logging.getLogger(__name__)
 
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2  # 2: pictures span the whole clip; picture style in the image parameters
 ARRAYS = ("mfcc", "seg_track", "seg_index", "images")
 
 
@@ -57,6 +58,7 @@ class FeatureSet:
     seg_index: np.ndarray
     images: np.ndarray
     failed: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (track_id, what happened), e.g. an unreadable PNG
     path: Path | None = None
     cache_hit: bool = False
     seconds: float = 0.0
@@ -92,24 +94,41 @@ def cache_key(dataset: Dataset, mfcc: MFCCParams, image: ImageParams) -> str:
 
 def extract_track(job: tuple) -> tuple:
     """Worker: (index, audio path, image path, mfcc params, image params, device) ->
-    (index, mfcc | None, image | None, image source, error | None)."""
+    (index, mfcc | None, image | None, image source, error | None, note | None).
+
+    Under the ``auto`` source a track without a PNG, or with an unreadable one, gets a
+    picture drawn from its audio in the same style (source ``render``; the note says
+    why when a PNG was there but unreadable); only a track whose audio cannot be used
+    fails."""
     i, audio_path, image_path, mp, ip, device = job
+    if not isinstance(image_path, (str, os.PathLike)) or not str(image_path):
+        image_path = None  # no PNG for this track (pandas holds a missing path as NaN)
+    note = None
     try:
-        y = load_audio(audio_path, sr=mp.sr, max_seconds=mp.track_seconds)
+        # Decode a little past track_seconds: the MFCCs use the first n_segments
+        # segments, the picture spans the whole GTZAN clip as the Kaggle PNGs do.
+        y = load_audio(audio_path, sr=mp.sr, max_seconds=mp.track_seconds * WHOLE_CLIP_SLACK)
         mfcc = mfcc_segments(y, mp.sr, mp, max_segments=mp.n_segments, device=device)
         if ip.source == "none":
             image, source = np.zeros((0, 0, 3), np.uint8), "none"
-        elif image_path and ip.source in ("auto", "png"):
-            image, source = resize_image(read_image_file(image_path), ip.size), "png"
-        elif ip.source == "png":
+        elif ip.source == "png" and image_path is None:
             raise AudioError(f"{Path(audio_path).name}: no spectrogram PNG (image source 'png' requested)")
         else:
-            image, source = spectrogram_input(y, mp, ip), "render"
-        return i, mfcc, image, source, None
+            image, source = None, "render"
+            if image_path is not None and ip.source in ("auto", "png"):
+                try:
+                    image, source = resize_image(read_image_file(image_path), ip.size), "png"
+                except AudioError as exc:
+                    if ip.source == "png":
+                        raise
+                    note = f"{exc}; drawn from the audio instead"
+            if image is None:
+                image = spectrogram_input(y, mp, ip)
+        return i, mfcc, image, source, None, note
     except AudioError as exc:
-        return i, None, None, None, str(exc)
+        return i, None, None, None, str(exc), None
     except Exception as exc:  # a broken file must not stop a 1000-track run
-        return i, None, None, None, f"{Path(audio_path).name}: {type(exc).__name__}: {exc}"
+        return i, None, None, None, f"{Path(audio_path).name}: {type(exc).__name__}: {exc}", None
 
 
 def _run_jobs(jobs: list[tuple], workers: int, progress):
@@ -157,6 +176,7 @@ def _save(entry: Path, fs: FeatureSet) -> None:
             "image_params": fs.image_params.as_dict(),
             "tracks": fs.tracks.to_dict(orient="records"),
             "failed": fs.failed,
+            "notes": fs.notes,
             "checksums": sums,
             "seconds": fs.seconds,
             "created": time.time(),
@@ -190,7 +210,8 @@ def _load(entry: Path, mfcc: MFCCParams, image: ImageParams) -> FeatureSet | Non
         return None
     return FeatureSet(
         dataset_label=meta["dataset"], fingerprint=meta["fingerprint"], mfcc_params=mfcc, image_params=image,
-        tracks=tracks, failed=[tuple(f) for f in meta["failed"]], path=entry, cache_hit=True,
+        tracks=tracks, failed=[tuple(f) for f in meta["failed"]], notes=[tuple(n) for n in meta.get("notes", [])],
+        path=entry, cache_hit=True,
         seconds=meta.get("seconds", 0.0), **arrays,
     )
 
@@ -243,7 +264,11 @@ def _extract(dataset, mfcc, image, entry, workers, progress, device) -> FeatureS
     n_segs = np.zeros(n, np.int64)
     sources: list[str | None] = [None] * n
     failed: list[tuple[str, str]] = []
-    for i, m, im, src, err in _run_jobs(jobs, workers, progress):
+    notes: list[tuple[str, str]] = []
+    for i, m, im, src, err, note in _run_jobs(jobs, workers, progress):
+        if note:
+            notes.append((rows.at[i, "track_id"], note))
+            log.warning("%s: %s", rows.at[i, "track_id"], note)
         if err:
             failed.append((rows.at[i, "track_id"], err))
             log.warning("skipped %s: %s", rows.at[i, "track_id"], err)
@@ -270,6 +295,7 @@ def _extract(dataset, mfcc, image, entry, workers, progress, device) -> FeatureS
         seg_index=np.concatenate([np.arange(k, dtype=np.int16) for k in n_segs[ok]]),
         images=image_out[ok] if len(ok) < n else image_out,
         failed=failed,
+        notes=notes,
         path=entry,
         cache_hit=False,
         seconds=time.perf_counter() - t0,

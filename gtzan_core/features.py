@@ -80,7 +80,9 @@ class ImageParams:
     ``source``: ``auto`` uses the dataset's ``images_original`` PNGs when present and
     renders the rest; ``render`` always renders from audio; ``png`` requires PNGs;
     ``none`` extracts no images (MFCC models only).
-    Rendered images have the geometry of GTZAN's Kaggle PNGs (432 x 288) and are then
+    ``style`` names how a picture is drawn from audio (:mod:`gtzan_core.spectrogram`):
+    ``kaggle``, like the dataset's PNGs, or ``fullbleed-v1``, the first renderer, kept
+    for old runs (its size is ``render_width`` x ``render_height``). Pictures are then
     resized to ``size`` x ``size`` like the PNGs.
     """
 
@@ -89,10 +91,27 @@ class ImageParams:
     render_width: int = 432
     render_height: int = 288
     n_mels: int = 128
+    style: str = "kaggle"
 
     def __post_init__(self):
         if self.source not in IMAGE_SOURCES:
             raise ValueError(f"image source {self.source!r} is not one of {', '.join(IMAGE_SOURCES)}")
+        from .spectrogram import check_style
+
+        check_style(self.style)
+
+    @classmethod
+    def of_run(cls, recorded: dict | None, **changes) -> "ImageParams":
+        """The image parameters a run was trained with, from its record or checkpoint
+        meta; a record from before picture styles existed gets the first renderer."""
+        from .spectrogram import style_of
+
+        recorded = dict(recorded or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in recorded.items() if k in known}
+        values["style"] = style_of(recorded)
+        values.update(changes)
+        return cls(**values)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -162,9 +181,9 @@ def _constants(params: MFCCParams, n_mels: int, device: str):
     )
 
 
-def _mel_db(x, params: MFCCParams, n_mels: int):
-    """(B, samples) tensor -> (B, n_mels, frames) dB, clipped at each row's max - 80 dB
-    (librosa's ``power_to_db(..., top_db=80)`` applied per row)."""
+def mel_power(x, params: MFCCParams, n_mels: int):
+    """(B, samples) tensor -> (B, n_mels, frames) power mel spectrogram, equal to
+    ``librosa.feature.melspectrogram`` (n_fft, hop, Hann window, centred frames)."""
     import torch
 
     window, mel, _ = _constants(params, n_mels, str(x.device))
@@ -172,7 +191,15 @@ def _mel_db(x, params: MFCCParams, n_mels: int):
         x, params.n_fft, params.hop_length, window=window, center=True, pad_mode="constant", return_complex=True
     )
     power = spec.real.square() + spec.imag.square()  # (B, 1 + n_fft/2, T)
-    db = 10.0 * torch.log10(torch.clamp(torch.matmul(mel, power), min=1e-10))
+    return torch.matmul(mel, power)
+
+
+def _mel_db(x, params: MFCCParams, n_mels: int):
+    """(B, samples) tensor -> (B, n_mels, frames) dB, clipped at each row's max - 80 dB
+    (librosa's ``power_to_db(..., top_db=80)`` applied per row)."""
+    import torch
+
+    db = 10.0 * torch.log10(torch.clamp(mel_power(x, params, n_mels), min=1e-10))
     return torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - 80.0)
 
 
@@ -218,23 +245,11 @@ def mfcc_segments(
 
 
 def render_spectrogram_image(y: np.ndarray, mfcc: MFCCParams = MFCCParams(), image: ImageParams = ImageParams()) -> np.ndarray:
-    """A mel spectrogram of ``y`` (first track_seconds, zero-padded if shorter) as an
-    RGB uint8 image of the Kaggle PNG geometry: (render_height, render_width, 3),
-    low frequencies at the bottom, magma colour map."""
-    import cv2
-    import torch
+    """The full-size spectrogram picture of ``y`` in ``image.style`` (432 x 288 RGB uint8;
+    see :mod:`gtzan_core.spectrogram`)."""
+    from .spectrogram import render
 
-    n = mfcc.track_samples
-    y = np.asarray(y[:n], dtype=np.float32)
-    if len(y) < n:
-        y = np.pad(y, (0, n - len(y)))
-    with torch.inference_mode():  # = librosa.power_to_db(melspectrogram(y), ref=np.max, top_db=80)
-        db = _mel_db(torch.from_numpy(y)[None], mfcc, image.n_mels)[0]
-        db = (db - db.max()).numpy()  # in [-80, 0]
-    grey = np.clip((db + 80.0) * (255.0 / 80.0), 0, 255).astype(np.uint8)[::-1]
-    grey = cv2.resize(grey, (image.render_width, image.render_height), interpolation=cv2.INTER_LINEAR)
-    bgr = cv2.applyColorMap(grey, cv2.COLORMAP_MAGMA)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return render(y, mfcc, image)
 
 
 def read_image_file(path) -> np.ndarray:
@@ -265,5 +280,6 @@ def normalize_images(batch_uint8):
 
 
 def spectrogram_input(y: np.ndarray, mfcc: MFCCParams = MFCCParams(), image: ImageParams = ImageParams()) -> np.ndarray:
-    """The image a fine-tuned model sees for audio ``y``: rendered then resized (uint8 RGB)."""
+    """The image a fine-tuned model sees for audio ``y``: drawn in ``image.style`` (by
+    default like the Kaggle PNGs), then resized to ``image.size``² (uint8 RGB)."""
     return resize_image(render_spectrogram_image(y, mfcc, image), image.size)

@@ -8,7 +8,6 @@ in a small thread-safe LRU cache keyed by checkpoint file and modification time.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -127,11 +126,39 @@ def _param_mismatch(expected: dict, actual: dict) -> list[str]:
 
 
 def image_windows(y: np.ndarray, mfcc: MFCCParams, image: ImageParams) -> tuple[np.ndarray, np.ndarray]:
-    """Model input images for each 30 s window: (n, size, size, 3) and start times."""
+    """Model input images for each 30 s window: (n, size, size, 3) and start times.
+
+    A clip of GTZAN's length (up to 5 % over ``track_seconds``) is one window drawn
+    whole, as the dataset's pictures are; a longer one is cut into 30 s windows (a
+    last window of at least one segment is kept, zero-padded)."""
+    from .spectrogram.kaggle import WHOLE_CLIP_SLACK
+
     win = mfcc.track_samples
-    starts = [s for s in range(0, len(y), win) if len(y) - s >= mfcc.samples_per_segment] or [0]
+    if len(y) <= win * WHOLE_CLIP_SLACK:
+        return spectrogram_input(y, mfcc, image)[None], np.zeros(1)
+    starts = [s for s in range(0, len(y), win) if len(y) - s >= mfcc.samples_per_segment]
     imgs = np.stack([spectrogram_input(y[s:s + win], mfcc, image) for s in starts])
     return imgs, np.array(starts) / mfcc.sr
+
+
+def picture_warning(record: dict, image: ImageParams) -> str | None:
+    """Why an upload's picture may not look like what an image run trained on, or None.
+
+    The picture of an upload is drawn in the run's own style. It differs from the
+    run's training pictures only when the run trained on the dataset's PNGs and its
+    style is not the Kaggle one (runs from before picture styles, drawn full-bleed,
+    pixel correlation with the PNGs about 0); the Kaggle style matches the PNGs
+    (correlation >= 0.99 on the real pairs, ``bench/render.py``)."""
+    from .spectrogram import DEFAULT_STYLE, DESCRIPTIONS
+
+    sources = record.get("image_sources") or {}
+    if not sources.get("png") or image.style == DEFAULT_STYLE:
+        return None
+    mix = ", ".join(f"{n} {k}" for k, n in sources.items())
+    return (f"{record.get('title', record.get('model', '?'))} ({record.get('run_id', '?')}) was trained on the "
+            f"dataset's PNG spectrograms ({mix}), but its pictures of new audio are drawn in the style it was "
+            f"trained with, '{image.style}' ({DESCRIPTIONS.get(image.style, '?')}): its predictions on uploads "
+            "are unreliable. Train it again to use the Kaggle style.")
 
 
 def predict(
@@ -163,7 +190,7 @@ def predict(
     except AudioError as exc:  # a clip under one segment: say which file
         raise AudioError(f"{source_name(audio) if not isinstance(audio, np.ndarray) else 'audio'}: {exc}") from None
     seg_starts = np.arange(len(feats)) * mfcc.segment_seconds
-    windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # image size -> (window images, starts)
+    windows: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # (style, size) -> (window images, starts)
     if run_ids is None:
         run_ids = [r["run_id"] for r in store.list() if store.checkpoint_path(r["run_id"]).is_file()]
     result = Prediction(audio=y, sr=mfcc.sr, mfcc=feats, image=None, truncated=truncated,
@@ -177,25 +204,24 @@ def predict(
         record = store.read(run_id)
         kind = record.get("input_kind", "mfcc")
         diff = _param_mismatch(mfcc.as_dict(), meta.get("mfcc_params", {}))
-        if kind == "image":  # rendered like here, at the run's own input size
-            run_image = meta.get("image_params", {})
-            diff += _param_mismatch({k: getattr(image, k) for k in ("render_width", "render_height", "n_mels")},
-                                    run_image)
         if diff:
             result.refused[run_id] = (f"run {run_id} was trained with different feature parameters: "
                                       + ", ".join(diff))
             continue
-        if kind == "image" and (record.get("image_sources") or {}).get("png"):
-            result.warnings.append(
-                f"{record.get('title', meta['model'])} ({run_id}) was trained on the dataset's own PNG spectrograms; "
-                "an upload's spectrogram is rendered by GTZAN Studio (same geometry, another renderer), so its "
-                "predictions may be less reliable (train with --image-source render to match)")
+        if kind == "image":  # drawn as the run's own pictures were: its style, its input size
+            try:
+                run_image = ImageParams.of_run(meta.get("image_params"))
+            except (TypeError, ValueError) as exc:
+                result.refused[run_id] = f"run {run_id}: its picture parameters cannot be used here ({exc})"
+                continue
+            if (warning := picture_warning({**record, "run_id": run_id}, run_image)):
+                result.warnings.append(warning)
         with torch.inference_mode():
             if kind == "image":
-                size = int(run_image.get("size", image.size))
-                if size not in windows:
-                    windows[size] = image_windows(y, mfcc, dataclasses.replace(image, size=size))
-                images, starts = windows[size]
+                key = (run_image.style, run_image.size)
+                if key not in windows:
+                    windows[key] = image_windows(y, mfcc, run_image)
+                images, starts = windows[key]
                 rows, unit = probabilities(model(normalize_images(images).to(device))), "window"
             else:
                 x = torch.from_numpy(feats).to(device)
@@ -205,6 +231,6 @@ def predict(
             dataset=(record.get("dataset") or {}).get("label", "?"), unit=unit, starts=starts,
             segment_probs=rows, probs=rows.mean(0),
         )
-    result.image = (windows[image.size][0][0] if image.size in windows
-                    else spectrogram_input(y[: mfcc.track_samples], mfcc, image))
+    key = (image.style, image.size)
+    result.image = windows[key][0][0] if key in windows else image_windows(y, mfcc, image)[0][0]
     return result

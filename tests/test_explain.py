@@ -127,7 +127,12 @@ def test_image_model_explanations(tiny_features_for, tmp_path):
     ex = explain(clip, rid, store, genre="jazz")
     assert GENRES[ex.genre] == "jazz" and ex.kind == "image" and ex.display.shape == (256, 256, 3)
     occ, cam = ex.maps["occlusion"], ex.maps["gradcam"]
-    assert occ.values.shape == cam.values.shape == (256, 256) and occ.band_unit == "Hz"
+    # the maps cover the Kaggle picture's plot box (the clip), not its white margin
+    from gtzan_core.spectrogram.similarity import box_at
+
+    rows, cols = box_at(256)
+    box = (rows.stop - rows.start, cols.stop - cols.start)
+    assert occ.values.shape == cam.values.shape == box and occ.band_unit == "Hz"
     assert 0 <= occ.top_time[0] < occ.top_time[1] <= 30.5 and 0 < occ.top_band[0] < occ.top_band[1] <= 11025
     assert 0 <= cam.values.min() and cam.values.max() <= 1.0 + 1e-6
     json.dumps(ex.as_dict())

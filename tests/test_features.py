@@ -36,12 +36,30 @@ def test_trailing_partial_segment_is_dropped_and_short_clip_refused():
 
 
 def test_rendered_image_has_kaggle_geometry_and_model_size():
+    from gtzan_core.spectrogram.kaggle import COLS, ROWS
+
     y = synth_track("disco", 12.0, seed=0)
     img = render_spectrogram_image(y)
     assert img.shape == (288, 432, 3) and img.dtype == np.uint8
-    # zero padding of a short clip is silent, hence dark, at the right-hand side
-    assert img[:, -40:].mean() < img[:, :40].mean()
+    # a white figure margin around the plot box, as in the Kaggle PNGs
+    assert (img[: ROWS[0]] == 255).all() and (img[ROWS[1] + 1:] == 255).all()
+    assert (img[:, : COLS[0]] == 255).all() and (img[:, COLS[1] + 1:] == 255).all()
+    data = img[ROWS[0] + 1: ROWS[1], COLS[0] + 1: COLS[1]].astype(int)
+    # 12 s zero-padded to the 30 s span: the right 60 % of the box is silence (black)
+    w = data.shape[1]
+    assert data[:, int(w * 0.45):].mean() < 5 < data[:, : int(w * 0.35)].mean()
     assert spectrogram_input(y).shape == (224, 224, 3)
+
+
+def test_legacy_full_bleed_picture_is_kept_by_name():
+    from gtzan_core.features import ImageParams
+
+    y = synth_track("disco", 12.0, seed=0)
+    img = render_spectrogram_image(y, image=ImageParams(style="fullbleed-v1"))
+    assert img.shape == (288, 432, 3)
+    assert img[:, -40:].mean() < img[:, :40].mean()  # no margin; padding dark at the right
+    with pytest.raises(ValueError, match="image style 'nope'"):
+        ImageParams(style="nope")
 
 
 def test_png_is_read_as_rgb(tmp_path):

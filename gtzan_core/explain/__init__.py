@@ -81,12 +81,18 @@ def _layout(values_rows: np.ndarray, inp: ModelInput, mfcc: MFCCParams, meta: di
         return values, times, np.arange(values.shape[0], dtype=float), "MFCC coefficient"
     import librosa
 
-    size = values_rows.shape[1]  # (rows, S, S): image row 0 is the top (high frequencies)
+    from ..spectrogram import DEFAULT_STYLE, style_of
+    from ..spectrogram.similarity import box_at
+
+    if style_of(meta.get("image_params")) == DEFAULT_STYLE:  # the Kaggle picture: only its plot box is the clip
+        rows, cols = box_at(values_rows.shape[1])
+        values_rows = values_rows[:, rows, cols]
+    height, width = values_rows.shape[1:]  # (rows, H, W): image row 0 is the top (high frequencies)
     values = np.concatenate(list(values_rows), axis=1)[::-1]  # low frequencies first
-    times = np.repeat(inp.starts, size) + np.tile((np.arange(size) + 0.5) / size * inp.seconds, len(inp.starts))
+    times = np.repeat(inp.starts, width) + np.tile((np.arange(width) + 0.5) / width * inp.seconds, len(inp.starts))
     n_mels = int((meta.get("image_params") or {}).get("n_mels", 128))
     mel_hz = librosa.mel_frequencies(n_mels=n_mels, fmax=mfcc.sr / 2)
-    bands = mel_hz[np.minimum(((np.arange(size) + 0.5) / size * n_mels).astype(int), n_mels - 1)]
+    bands = mel_hz[np.minimum(((np.arange(height) + 0.5) / height * n_mels).astype(int), n_mels - 1)]
     return values, times, bands, "Hz"
 
 

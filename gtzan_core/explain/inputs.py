@@ -3,7 +3,6 @@ exactly as :func:`gtzan_core.inference.predict` feeds them."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,6 @@ def model_input(y: np.ndarray, meta: dict, kind: str, mfcc: MFCCParams | None = 
         feats = mfcc_segments(y, mfcc.sr, mfcc)
         return ModelInput("mfcc", torch.from_numpy(feats), np.arange(len(feats)) * mfcc.segment_seconds,
                           mfcc.segment_seconds, feats)
-    size = int((meta.get("image_params") or {}).get("size", ImageParams.size))
-    images, starts = image_windows(y, mfcc, dataclasses.replace(ImageParams(), size=size))
+    # drawn as the run's own pictures were (its style and input size), like predict()
+    images, starts = image_windows(y, mfcc, ImageParams.of_run(meta.get("image_params")))
     return ModelInput("image", normalize_images(images), starts, mfcc.track_seconds, images)

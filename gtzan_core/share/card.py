@@ -53,6 +53,18 @@ def preprocessing_text(record: dict) -> str:
                 f"{m.get('n_mfcc')}). Input: float32 (batch, frames, n_mfcc); any standardisation is inside the "
                 "model. Output: logits over the genres below; softmax, then average a clip's segments.")
     im = record.get("image_params") or {}
+    from ..spectrogram import DEFAULT_STYLE, style_of
+
+    if style_of(im) == DEFAULT_STYLE:
+        return (f"Decode to mono float32 at {m.get('sr')} Hz; a clip of up to 31.5 s is one window drawn whole, a "
+                "longer one is cut into 30 s windows (zero-pad the last). Per window, the picture of GTZAN's Kaggle "
+                "PNGs: `librosa.amplitude_to_db(melspectrogram(y, sr, n_fft="
+                f"{m.get('n_fft')}, hop_length={m.get('hop_length')}, n_mels={im.get('n_mels')}), ref=np.max)` drawn "
+                "by `librosa.display.specshow` (magma, min..max) on a 432x288 white figure, data area x 53.0-387.8, "
+                "y 34.6-252.0 px, thin black frame, no ticks (`gtzan_core.spectrogram.kaggle`); RGB, resized to "
+                f"{im.get('size')}x{im.get('size')} (INTER_AREA), scaled to [0, 1] and normalised with ImageNet mean "
+                "(0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225). Input: float32 (batch, 3, "
+                f"{im.get('size')}, {im.get('size')}). Output: logits; softmax, then average a clip's windows.")
     return (f"Decode to mono float32 at {m.get('sr')} Hz; take 30 s windows (zero-pad the last). Per window: mel "
             f"power spectrogram (n_fft {m.get('n_fft')}, hop {m.get('hop_length')}, {im.get('n_mels')} mels), "
             "`librosa.power_to_db(S, ref=np.max, top_db=80)`, scaled to 0-255, low frequencies at the bottom, "
