@@ -54,6 +54,13 @@ def cmd_download(args) -> int:
     return 0
 
 
+def _image_sources(fs) -> dict:
+    """How many tracks' pictures came from the dataset's PNGs and how many were drawn."""
+    if "image_source" not in fs.tracks:
+        return {}
+    return {str(k): int(v) for k, v in fs.tracks["image_source"].value_counts().items() if k != "none"}
+
+
 def cmd_features(args) -> int:
     from .feature_cache import load_features
     from .features import ImageParams
@@ -68,7 +75,10 @@ def cmd_features(args) -> int:
         out = ds.summary()
         out.update({"extracted_tracks": int(len(fs.tracks)), "segments": int(len(fs.mfcc)),
                     "mfcc_shape": list(fs.mfcc.shape), "image_shape": list(fs.images.shape),
+                    "image_style": fs.image_params.style,
+                    "image_sources": _image_sources(fs),
                     "failed": [{"track": t, "reason": r} for t, r in fs.failed],
+                    "notes": [{"track": t, "note": n} for t, n in fs.notes],
                     "cache": str(fs.path), "cache_hit": fs.cache_hit})
         print(json.dumps(out, indent=2))
         return 0
@@ -76,6 +86,11 @@ def cmd_features(args) -> int:
     print("tracks per genre: " + ", ".join(f"{g} {n}" for g, n in counts.items()))
     print(f"tracks: {len(fs.tracks)}   segments: {len(fs.mfcc)}   MFCC {tuple(fs.mfcc.shape[1:])}   "
           f"images {tuple(fs.images.shape[1:])}")
+    sources = _image_sources(fs)
+    if sources:
+        print(f"images: {', '.join(f'{n} {k}' for k, n in sources.items())} (style {fs.image_params.style})")
+    for track, note in fs.notes:
+        print(f"note: {track}: {note}")
     if skipped:
         print(f"skipped {len(skipped)} file(s):")
         for path, reason in skipped:
@@ -114,6 +129,7 @@ def cmd_train(args) -> int:
     from .feature_cache import image_params_for, load_features
     from .hparams import make_config
     from .runs import RunStore
+    from .splits import check_planned_split
     from .training import train
 
     rank, device = _init_distributed(args.device)
@@ -125,6 +141,9 @@ def cmd_train(args) -> int:
         image = image_params_for(args.model, args.image_source)
         if rank == 0:
             ds = _open_dataset(args.data)
+            for warning in check_planned_split(ds, config, force=args.allow_weak_split,
+                                               how_to_force="Pass --allow-weak-split to train anyway."):
+                print(f"warning: {warning}", file=sys.stderr)
             with _progress("features", "track") as p:
                 fs = load_features(ds, image=image, progress=p)
         _barrier()
@@ -188,6 +207,8 @@ def _print_evaluation(record: dict) -> None:
         if level in ev:
             m = ev[level]
             print(f"  test {level:7s} accuracy {m['accuracy']:.3f}   macro F1 {m['macro_f1']:.3f}   (n={m['n']})")
+    for warning in record.get("split_warnings") or []:
+        print(f"  WEAK SPLIT, these numbers say little: {warning}")
     if record.get("train_seconds") is not None:
         print(f"  train time {record['train_seconds']:.1f} s on {record.get('device')}")
 
@@ -200,7 +221,8 @@ def cmd_evaluate(args) -> int:
     record = store.read(args.run_id)
     if args.json:
         print(json.dumps({k: record.get(k) for k in ("run_id", "model", "protocol", "leaky", "status", "dataset",
-                                                      "evaluation", "epochs_run", "train_seconds")}, indent=2))
+                                                      "evaluation", "epochs_run", "train_seconds", "split_warnings",
+                                                      "image_params", "image_sources")}, indent=2))
         return 0
     if not record.get("evaluation"):
         from .errors import CheckpointError
@@ -262,7 +284,8 @@ def cmd_models(args) -> int:
 def cmd_reproduce(args) -> int:
     import time
 
-    from .reproduction import comparison_table, plan_reproduction, protocol_table, run_reproduction, write_report
+    from .reproduction import (comparison_table, plan_reproduction, protocol_table, run_reproduction, screen_splits,
+                               skipped_summary, write_report)
     from .runs import RunStore
     from .training import resolve_device
 
@@ -271,11 +294,17 @@ def cmd_reproduce(args) -> int:
     device = str(resolve_device(args.device))
     plan = plan_reproduction(real_gtzan=not ds.is_synthetic, seeds=args.seeds, epochs=args.epochs, device=device,
                              honest=not args.paper_only, models=args.models)
+    screen_splits(plan, ds, allow_weak=args.allow_weak_split)
     store = RunStore(args.runs)
     quiet = args.json
+    for line in skipped_summary(plan):
+        print(line, file=sys.stderr)
+    if not plan.configs:
+        raise StudioError("every run of this reproduction was skipped: its splits cannot give meaningful numbers "
+                          "on this dataset (pass --allow-weak-split to run them anyway)")
     if not quiet:
         print(f"reproduction {plan.id}: {len(plan.configs)} runs ({', '.join(plan.protocols)} x "
-              f"{len(plan.configs) // len(plan.protocols) // plan.seeds} models x {plan.seeds} seed(s)) on "
+              f"{len({c.model for c in plan.configs})} models x {plan.seeds} seed(s)) on "
               f"{ds.label}, {device}")
 
     def on_run(k, n, record):
@@ -300,6 +329,7 @@ def cmd_reproduce(args) -> int:
         comparison = json.loads(comparison_table(records).to_json(orient="records"))
         print(json.dumps({"reproduction": plan.id, "dataset": ds.label, "device": device, "seeds": plan.seeds,
                           "rows": rows, "comparison": comparison, "report": str(out.resolve()),
+                          "skipped": plan.skipped,
                           "wall_seconds": round(wall, 1)}, indent=2))
     else:
         import pandas as pd
@@ -455,6 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "resnext50_32x4d (ImageNet, for smaller machines)")
     p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto",
                    help="image models: the dataset's PNGs when present (auto), or always rendered from audio")
+    p.add_argument("--allow-weak-split", action="store_true",
+                   help="train even when the split leaves a genre with fewer than 3 tracks in a part "
+                        "(the warning is recorded and shown beside the run's numbers)")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     p.set_defaults(func=cmd_train)
 
@@ -472,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", choices=list(MODELS), help="only these models (default: all seven)")
     p.add_argument("--paper-only", action="store_true", help="skip the honest protocols")
     p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto")
+    p.add_argument("--allow-weak-split", action="store_true",
+                   help="also run protocols whose split leaves a genre with fewer than 3 tracks in a part "
+                        "(default: skip them, saying why)")
     p.add_argument("--out", help="HTML report file (default: ./<reproduction id>.html)")
     p.add_argument("--json", action="store_true", help="print one row per model and protocol as JSON")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")

@@ -239,6 +239,7 @@ class RunStore:
                 "train_s": r.get("train_seconds"), "device": r.get("device"),
                 "pretrained": r.get("pretrained"), "owner": r.get("owner"),
                 "date": pd.to_datetime(r.get("created", 0), unit="s").strftime("%Y-%m-%d %H:%M"),
+                "split_warning": ("weak split: " + "; ".join(r["split_warnings"])) if r.get("split_warnings") else None,
             })
         if include_paper:
             for model, res in paper_results.paper_results().items():
@@ -248,8 +249,8 @@ class RunStore:
                              "dataset": "GTZAN (paper)", "segment_acc": None if image else res["accuracy"],
                              "track_acc": res["accuracy"] if image else None, "macro_f1": res["macro"][2]})
         df = pd.DataFrame(rows, columns=["run_id", "model", "status", "protocol", "recipe", "dataset", "segment_acc",
-                                         "track_acc", "macro_f1", "track_macro_f1", "epochs", "params", "train_s",
-                                         "device", "pretrained", "owner", "date"])
+                                         "track_acc", "macro_f1", "track_macro_f1", "split_warning", "epochs",
+                                         "params", "train_s", "device", "pretrained", "owner", "date"])
         key = df["track_acc"].fillna(df["segment_acc"]).fillna(-1)
         return df.assign(_k=key).sort_values("_k", ascending=False, kind="stable").drop(columns="_k").reset_index(drop=True)
 

@@ -174,3 +174,97 @@ def segment_split(
         return np.flatnonzero(np.isin(seg_track, track_idx))
 
     return Split(ts.protocol, "segment", segs(ts.train), segs(ts.val), segs(ts.test), note=ts.note)
+
+
+# ---------------------------------------------------------------------------
+# Splits that cannot say anything
+# ---------------------------------------------------------------------------
+
+#: A part of a split with fewer tracks of a genre than this says nothing about that
+#: genre (one or two tracks: an accuracy of 0, 50 or 100 %).
+MIN_TRACKS_PER_GENRE = 3
+PART_NAMES = {"train": "training", "val": "validation", "test": "test"}
+
+
+def split_for(tracks: pd.DataFrame, seg_track: np.ndarray | None, input_kind: str, protocol: str, seed: int,
+              val_frac: float = 0.15, test_frac: float = 0.15, synthetic: bool = False) -> Split:
+    """The split a model family trains on: segments (MFCC models) or tracks (image models)."""
+    if input_kind == "mfcc":
+        return segment_split(tracks, seg_track, protocol, seed, val_frac, test_frac, synthetic)
+    return track_split(tracks, protocol, seed, val_frac, test_frac, synthetic, unit="image")
+
+
+def genre_coverage(split: Split, tracks: pd.DataFrame, seg_track: np.ndarray | None = None) -> dict:
+    """Tracks of each genre in each part: ``{"train": {"blues": 14, ...}, "val": ..., "test": ...}``
+    (a track counts in a part when any of its segments is there)."""
+    from . import GENRES
+
+    tracks = tracks.reset_index(drop=True)
+    out = {}
+    for part in ("train", "val", "test"):
+        idx = getattr(split, part)
+        rows = np.unique(np.asarray(seg_track)[idx]) if split.unit == "segment" else np.asarray(idx)
+        counts = tracks.loc[rows, "genre"].value_counts() if len(rows) else pd.Series(dtype=int)
+        out[part] = {g: int(counts.get(g, 0)) for g in GENRES}
+    return out
+
+
+def split_problems(coverage: dict, minimum: int = MIN_TRACKS_PER_GENRE) -> list[str]:
+    """What makes a split's numbers meaningless, one sentence per part, genres and counts
+    named; empty when every part holds at least ``minimum`` tracks of every genre."""
+    problems = []
+    for part, counts in coverage.items():
+        if part == "val" and coverage.get("val") == coverage.get("test"):
+            continue  # the paper protocol: validation is the test set, said once
+        missing = [g for g, n in counts.items() if n == 0]
+        few = [f"{g} {n}" for g, n in counts.items() if 0 < n < minimum]
+        said = []
+        if missing:
+            said.append(f"no {', '.join(missing)} track{'s' if len(missing) > 1 else ''}")
+        if few:
+            said.append(f"fewer than {minimum} tracks of {', '.join(few)}")
+        if said:
+            problems.append(f"{PART_NAMES[part]} part: {'; '.join(said)}")
+    return problems
+
+
+def planned_split_problems(tracks: pd.DataFrame, input_kind: str, protocol: str, seed: int = 0,
+                           val_frac: float = 0.15, test_frac: float = 0.15, synthetic: bool = False,
+                           n_segments: int = 10, segment_seconds: float = 3.0) -> list[str]:
+    """:func:`split_problems` of the split a run would get, from a dataset's track list
+    alone, before any feature is extracted: a track has as many segments as its
+    ``duration`` holds (``segment_seconds`` each, at most ``n_segments``; all of them when
+    the duration is unknown). Raises :class:`DatasetError` where the protocol cannot
+    apply at all."""
+    tracks = tracks.reset_index(drop=True)
+    seg_track = None
+    if input_kind == "mfcc":
+        per_track = np.full(len(tracks), n_segments)
+        if "duration" in tracks:
+            held = np.floor(pd.to_numeric(tracks["duration"], errors="coerce").to_numpy() / segment_seconds)
+            per_track = np.where(np.isfinite(held), np.clip(held, 0, n_segments), n_segments).astype(int)
+        seg_track = np.repeat(np.arange(len(tracks)), per_track)
+    split = split_for(tracks, seg_track, input_kind, protocol, seed, val_frac, test_frac, synthetic)
+    return split_problems(genre_coverage(split, tracks, seg_track))
+
+
+class WeakSplitError(ConfigError):
+    """A split whose parts lack genres or hold too few tracks of one (see :func:`split_problems`)."""
+
+    def __init__(self, protocol: str, problems: list[str], how_to_force: str):
+        self.problems = problems
+        super().__init__(f"the {protocol} split of this dataset cannot give meaningful numbers: "
+                         + "; ".join(problems) + f". {how_to_force}")
+
+
+def check_planned_split(dataset, config, force: bool = False, how_to_force: str = "") -> list[str]:
+    """Before a run starts: the problems of the split ``config`` would get on ``dataset``
+    (a :class:`~gtzan_core.data.Dataset`). Raises :class:`WeakSplitError` naming them,
+    unless ``force``; then returns them (the run records them too)."""
+    from .models import get_spec
+
+    problems = planned_split_problems(dataset.tracks, get_spec(config.model).input_kind, config.protocol,
+                                      config.seed, config.val_frac, config.test_frac, dataset.is_synthetic)
+    if problems and not force:
+        raise WeakSplitError(config.protocol, problems, how_to_force)
+    return problems

@@ -238,6 +238,42 @@ def _dataset_summary(path: str | None) -> dict:
     return open_dataset(path).summary()
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def _planned_split_problems(path: str | None, input_kind: str, protocol: str, seed: int, val_frac: float,
+                            test_frac: float) -> list[str]:
+    from .data import open_dataset
+    from .splits import planned_split_problems
+
+    ds = open_dataset(path)
+    return planned_split_problems(ds.tracks, input_kind, protocol, seed, val_frac, test_frac, ds.is_synthetic)
+
+
+def check_splits(configs, force: bool) -> list[str]:
+    """Before queueing: the problems of each config's split on this session's dataset.
+    Raises :class:`~gtzan_core.splits.WeakSplitError` naming them unless ``force``;
+    then returns them, one line per model."""
+    from .models import get_spec
+    from .splits import WeakSplitError
+
+    found = []
+    for c in configs:
+        problems = _planned_split_problems(data_path(), get_spec(c.model).input_kind, c.protocol, c.seed,
+                                           c.val_frac, c.test_frac)
+        if problems and not force:
+            raise WeakSplitError(c.protocol, problems, "Tick “train even if the split is too small” to run anyway; "
+                                 "its numbers will be marked as saying little.")
+        found += [f"{get_spec(c.model).title}: {p}" for p in problems]
+    return found
+
+
+def split_warning_text(record: dict) -> str | None:
+    """The warning shown beside a run's numbers when its split could not say much."""
+    warnings = record.get("split_warnings")
+    if not warnings:
+        return None
+    return "Weak split, these numbers say little: " + "; ".join(warnings)
+
+
 def device_label() -> str:
     import torch
 
@@ -258,7 +294,9 @@ def run_label(record: dict) -> str:
     acc = f" · track acc {ev['accuracy']:.2f}" if ev else ""
     data = (record.get("dataset") or {}).get("label", "?")
     leak = " · LEAKY" if record.get("leaky") else ""
-    return f"{record.get('title', record.get('model'))} · {record['protocol']} · {data}{acc}{leak} · {record['run_id']}"
+    weak = " · WEAK SPLIT" if record.get("split_warnings") else ""
+    return (f"{record.get('title', record.get('model'))} · {record['protocol']} · {data}{acc}{leak}{weak} · "
+            f"{record['run_id']}")
 
 
 def show_error(exc: Exception) -> None:

@@ -6,7 +6,7 @@ from gtzan_core import paper_results
 from gtzan_core.evaluation import report_frame
 from gtzan_core.hparams import recipe_label
 from gtzan_core.plots import confusion_figure
-from gtzan_core.webapp import finished_runs, identity_sidebar, run_label
+from gtzan_core.webapp import finished_runs, identity_sidebar, run_label, split_warning_text
 
 
 
@@ -43,7 +43,8 @@ for rid in chosen:
     summary.append({"run": rid, "model": r.get("title"), "protocol": r.get("protocol_label") or r["protocol"],
                     "recipe": recipe_label(r),
                     "dataset": (r.get("dataset") or {}).get("label"), "accuracy": m["accuracy"],
-                    "macro F1": m["macro_f1"], "weighted F1": m["weighted_f1"], "n": m["n"]})
+                    "macro F1": m["macro_f1"], "weighted F1": m["weighted_f1"], "n": m["n"],
+                    "split": "⚠️ weak" if r.get("split_warnings") else "ok"})
 st.dataframe(pd.DataFrame(summary).style.highlight_max(subset=["accuracy", "macro F1"], color="#2e7d32")
              .format(precision=3), hide_index=True)
 
@@ -53,6 +54,8 @@ for k, rid in enumerate(chosen):
     m = r["evaluation"].get(level) or r["evaluation"]["segment"]
     with cols[k % len(cols)]:
         st.markdown(f"**{r.get('title')}** · `{rid}`")
+        if weak := split_warning_text(r):
+            st.warning(weak, icon="⚠️")
         st.plotly_chart(confusion_figure(m, f"{level}-level confusion"), key=f"cm-{rid}-{level}",
                         width="stretch")
         st.dataframe(report_frame(m).style.format(precision=3), key=f"rep-{rid}-{level}")

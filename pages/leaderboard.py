@@ -85,7 +85,7 @@ styled = board.style.format(numbers, na_rep="").format(lambda v: "" if v is None
 event = st.dataframe(
     styled, key="board", on_select="rerun", selection_mode="multi-row", hide_index=True,
     column_config={"segment_acc": "seg acc", "track_acc": "track acc", "macro_f1": "macro F1",
-                   "track_macro_f1": "track F1", "train_s": "train s"},
+                   "track_macro_f1": "track F1", "train_s": "train s", "split_warning": "split"},
 )
 selected = [board.iloc[i]["run_id"] for i in event.selection.rows]
 real = [rid for rid in selected if not rid.startswith("paper:")]

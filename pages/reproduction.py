@@ -57,7 +57,7 @@ def view(reproduction_id: str):
     st.plotly_chart(reproduction_figure(comparison), width="stretch", key=f"bars-{reproduction_id}")
     with st.expander("Every model and protocol"):
         cols = ["model", "protocol_label", "seeds_done", "accuracy", "accuracy_sd", "macro_f1", "macro_f1_sd",
-                "track_accuracy", "paper_accuracy", "paper_macro_f1", "delta_accuracy", "delta_macro_f1"]
+                "track_accuracy", "paper_accuracy", "paper_macro_f1", "delta_accuracy", "delta_macro_f1", "split_warning"]
         st.dataframe(protocol_table(records)[cols].style.format(precision=3, na_rep=""), hide_index=True)
     st.subheader("Per-class F1 beside the paper's Tables 1–7")
     st.caption("The image models' tables map to genres. The MFCC models' tables do not (their rows follow the "

@@ -8,10 +8,13 @@ from gtzan_core.jobs import job_progress
 from gtzan_core.models import MODELS
 from gtzan_core.models.pretrained import RESNEXT_VARIANTS, imagenet_weights_available
 from gtzan_core.plots import loss_figure
-from gtzan_core.reproduction import plan_reproduction, queue_reproduction
+from gtzan_core.data import open_dataset
+from gtzan_core.errors import StudioError
+from gtzan_core.reproduction import plan_reproduction, queue_reproduction, screen_splits, skipped_summary
 from gtzan_core.splits import PROTOCOLS
-from gtzan_core.webapp import (can_modify_run, check_modify_run, current_user, data_path, dataset_summary,
-                               identity_sidebar, is_admin, job_manager, settings, show_error, store)
+from gtzan_core.webapp import (can_modify_run, check_modify_run, check_splits, current_user, data_path,
+                               dataset_summary, identity_sidebar, is_admin, job_manager, settings, show_error,
+                               split_warning_text, store)
 
 
 def check_quota(n_new: int, epochs: int) -> None:
@@ -42,7 +45,13 @@ with st.form("train"):
     image_source = st.radio(
         "Spectrograms for VGG19 / ResNeXt / SqueezeNet", ["auto", "render"], horizontal=True,
         format_func=lambda s: {"auto": "the dataset's PNGs when it has them (as the paper)",
-                               "render": "always rendered from audio (matches what uploads get)"}[s])
+                               "render": "always drawn from audio"}[s],
+        help="Either way the pictures look like the Kaggle PNGs: tracks without a PNG, uploads and recordings are "
+             "drawn from audio in the same style (pixel correlation ≥ 0.99 with the real PNGs).")
+    allow_weak = st.checkbox("Train even if the split is too small for some genre",
+                             help="A split that leaves a genre with fewer than 3 tracks in its training, validation "
+                                  "or test part is refused; ticked, the run goes ahead and its numbers are marked "
+                                  "as saying little on every page.")
     overrides = {}
     for name in MODELS:
         d = model_defaults(name, recipe)
@@ -89,6 +98,8 @@ if submitted:
             configs = [make_config(name, recipe=recipe, protocol=protocol, device=device, **overrides[name])
                        for name in models]
             check_quota(len(configs), max(c.epochs for c in configs))
+            for warning in check_splits(configs, force=allow_weak):
+                st.warning(f"Weak split: {warning}")
             for cfg in configs:
                 run_id = job_manager().submit(cfg, data_path(), image_source, owner=current_user())
                 st.toast(f"Queued {MODELS[cfg.model].title}: {run_id}")
@@ -105,11 +116,19 @@ with st.expander("🔁 Reproduce the paper: all seven models, its protocol and r
                             help="several seeds give mean ± sd: does a 2-point gap mean anything?")
     cap = c2.number_input("cap on epochs (0 = the recipe's)", min_value=0, value=0, key="repro-epochs")
     honest = c3.toggle("also the honest protocols", value=True, key="repro-honest")
+    repro_weak = st.checkbox("also run protocols whose split is too small for some genre", key="repro-weak",
+                             help="By default such runs are skipped, saying why (a partial GTZAN copy, a small "
+                                  "demo set); ticked, they run and their numbers are marked as saying little.")
     if st.button("Reproduce the paper", type="primary", key="reproduce"):
         try:
             real = bool(summary) and summary.get("dataset") == "GTZAN"
             plan = plan_reproduction(real_gtzan=real, seeds=int(seeds), epochs=int(cap) or None, device=device,
                                      honest=honest)
+            screen_splits(plan, open_dataset(data_path()), allow_weak=repro_weak)
+            for line in skipped_summary(plan):
+                st.warning(line)
+            if not plan.configs:
+                raise StudioError("every run was skipped: no protocol gives a meaningful split on this dataset")
             check_quota(len(plan.configs), max(c.epochs for c in plan.configs))
             queue_reproduction(job_manager(), plan, data_path(), image_source, owner=current_user())
             st.session_state["reproduction_id"] = plan.id
@@ -180,6 +199,8 @@ def job_card(r: dict, manager) -> None:
             if "track" in ev:
                 c2.metric("test accuracy (track)", f"{ev['track']['accuracy']:.3f}")
             c3.metric("macro F1", f"{ev['segment']['macro_f1']:.3f}")
+        if weak := split_warning_text(r):
+            st.warning(weak, icon="⚠️")
         if r.get("pretrained") is False and r.get("input_kind") == "image":
             st.caption(f"⚠️ {r.get('weights_note', 'random initialisation')}")
 

@@ -75,7 +75,12 @@ def test_train_page_runs_a_job_and_shows_chart_and_metrics():
     at.multiselect[0].set_value(["mlp"])
     at.number_input(key="ep-mlp-paper").set_value(3)
     at.button[0].click().run()  # the form's submit button
+    no_errors(at)  # the tiny demo set's split cannot say anything: refused before queueing, genres named
+    assert any("fewer than 3 tracks of blues" in e.value for e in at.error) and not RunStore().list()
+    at.checkbox[0].check()  # "train even if the split is too small"
+    at.button[0].click().run()
     no_errors(at)
+    assert any("Weak split: MLP" in w.value for w in at.warning)
     store = RunStore()
     deadline = time.time() + 90
     while time.time() < deadline and store.list()[0]["status"] in ("queued", "running"):
@@ -230,6 +235,11 @@ def test_reproduce_button_queues_the_papers_table():
     manager = job_manager()
     at = no_errors(page("train").run())
     at.number_input(key="repro-epochs").set_value(1)
+    at.button(key="reproduce").click().run()
+    no_errors(at)  # 4 tracks a genre: every protocol skipped, saying why, nothing queued
+    assert any("every run was skipped" in e.value for e in at.error)
+    assert any("skipped paper protocol for" in w.value for w in at.warning) and not RunStore().list()
+    at.checkbox(key="repro-weak").check()
     at.button(key="reproduce").click().run()
     no_errors(at)
     rid = at.session_state["reproduction_id"]

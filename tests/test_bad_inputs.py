@@ -191,7 +191,8 @@ def test_dataset_folders(case, command, tmp_path, capsys):
     data = tmp_path / "data"
     build(data)
     argv = ["features", "--data", data] if command == "features" else \
-        ["train", "mlp", "--data", data, "--epochs", "1", "--device", "cpu", "--runs", tmp_path / "runs"]
+        ["train", "mlp", "--data", data, "--epochs", "1", "--device", "cpu", "--runs", tmp_path / "runs",
+         "--allow-weak-split"]
     code, out, err = cli(capsys, *argv)
     if expected != "ok":
         assert code == 2 and expected in error_line(err)

@@ -24,7 +24,7 @@ def run(capsys, *argv):
 
 
 def test_train_evaluate_predict_runs(tiny_demo_env, tmp_path, capsys):
-    code, out, _ = run(capsys, "train", "cnn", "--epochs", "2", "--device", "cpu")
+    code, out, _ = run(capsys, "train", "cnn", "--epochs", "2", "--device", "cpu", "--allow-weak-split")
     assert code == 0
     assert "cnn on synthetic demo, protocol track" in out and "test segment accuracy" in out
     run_id = out.split("run ")[1].split(":")[0]
@@ -56,7 +56,8 @@ def test_train_evaluate_predict_runs(tiny_demo_env, tmp_path, capsys):
 
 
 def test_train_image_model_warns_about_missing_weights(tiny_demo_env, capsys):
-    code, out, err = run(capsys, "train", "squeezenet", "--epochs", "1", "--device", "cpu")
+    code, out, err = run(capsys, "train", "squeezenet", "--epochs", "1", "--device", "cpu",
+                         "--allow-weak-split")
     assert code == 0 and "ImageNet (IMAGENET1K_V1) weights not found" in err and "random initialisation" in err
 
 
@@ -86,7 +87,9 @@ def test_predict_without_runs_and_with_non_audio(tiny_demo_env, tmp_path, capsys
     assert code == 2 and err.strip().startswith("error: fake.wav: not a readable audio file")
 
 
-def test_image_runs_trained_on_pngs_warn_at_predict_time(tmp_path, capsys):
+def test_image_runs_record_their_pictures_and_predict_without_a_false_warning(tmp_path, capsys):
+    """Trained on the dataset's PNGs or on drawn pictures, a run sees Kaggle-style pictures of
+    uploads: no warning either way (tests/test_pictures.py covers the old style's warning)."""
     from tests.conftest import make_gtzan
 
     data = make_gtzan(tmp_path / "kaggle", per_genre=4, seconds=3.2, images=True)
@@ -95,15 +98,15 @@ def test_image_runs_trained_on_pngs_warn_at_predict_time(tmp_path, capsys):
     ids = {}
     for source in ("auto", "render"):
         code, out, err = run(capsys, "train", "squeezenet", "--data", data, "--epochs", "1", "--device", "cpu",
-                             "--runs", runs, "--image-source", source)
+                             "--runs", runs, "--image-source", source, "--allow-weak-split")
         assert code == 0, err
         ids[source] = out.split("run ")[1].split(":")[0]
-    code, out, err = run(capsys, "predict", clip, "--run", ids["auto"], "--runs", runs)
-    assert code == 0 and "trained on the dataset's own PNG spectrograms" in err
-    code, out, err = run(capsys, "predict", clip, "--run", ids["render"], "--runs", runs)
-    assert code == 0 and "PNG" not in err
-    record = json.loads((runs / ids["render"] / "record.json").read_text())
-    assert record["image_sources"] == {"render": 40} and record["image_params"]["source"] == "render"
+    for source, sources in (("auto", {"png": 40}), ("render", {"render": 40})):
+        code, out, err = run(capsys, "predict", clip, "--run", ids[source], "--runs", runs)
+        assert code == 0 and "PNG" not in err and "warning" not in err
+        record = json.loads((runs / ids[source] / "record.json").read_text())
+        assert record["image_sources"] == sources and record["image_params"]["source"] == source
+        assert record["image_params"]["style"] == "kaggle"
 
 
 def test_filtered_protocol_end_to_end_on_a_gtzan_layout(tmp_path, capsys):
@@ -122,7 +125,12 @@ def test_filtered_protocol_end_to_end_on_a_gtzan_layout(tmp_path, capsys):
     runs = tmp_path / "runs"
     code, out, err = run(capsys, "train", "mlp", "--data", tmp_path / "gtzan", "--protocol", "filtered",
                          "--epochs", "2", "--device", "cpu", "--runs", runs)
+    assert code == 2 and "fewer than 3 tracks of blues 2" in err and "--allow-weak-split" in err
+    assert not list(runs.glob("*/record.json"))  # refused before any run was created
+    code, out, err = run(capsys, "train", "mlp", "--data", tmp_path / "gtzan", "--protocol", "filtered",
+                         "--epochs", "2", "--device", "cpu", "--runs", runs, "--allow-weak-split")
     assert code == 0, err
+    assert "WEAK SPLIT" in out
     assert "mlp on GTZAN, protocol filtered" in out
     record = json.loads(next(runs.glob("*/record.json")).read_text())
     assert {k: record["split"][k] for k in ("train", "val", "test")} == {"train": 20, "val": 20, "test": 20}

@@ -35,7 +35,7 @@ def wait_for(predicate, timeout=120.0, every=0.05):
 def test_sigkilled_training_is_failed_with_a_loadable_checkpoint(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gtzan_core", "train", "cnn", "--epochs", "500", "--patience", "500",
+        [sys.executable, "-m", "gtzan_core", "train", "cnn", "--allow-weak-split", "--epochs", "500", "--patience", "500",
          "--device", "cpu", "--runs", str(runs)],
         cwd=ROOT, env=env(GTZAN_STUDIO_DEMO_PER_GENRE="4", GTZAN_STUDIO_DEMO_SECONDS="6.2"),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -139,8 +139,14 @@ def test_reproduce_cli_one_epoch_every_model_and_protocol(tmp_path, capsys):
 
     data = generate_demo(tmp_path / "synth", per_genre=3, seconds=6.2, seed=3)
     out = tmp_path / "report.html"
-    code = main(["reproduce", "--data", str(data), "--epochs", "1", "--device", "cpu", "--json",
-                 "--out", str(out), "--runs", str(tmp_path / "runs")])
+    args = ["reproduce", "--data", str(data), "--epochs", "1", "--device", "cpu", "--json", "--out", str(out),
+            "--runs", str(tmp_path / "runs")]
+    # 3 tracks a genre: no split can say anything; each protocol skipped, saying why
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "skipped paper protocol for mlp, cnn, lstm, gru" in err and "skipped track protocol" in err
+    assert "every run of this reproduction was skipped" in err and not RunStore(tmp_path / "runs").list()
+    code = main(args + ["--allow-weak-split"])
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["dataset"] == "synthetic demo" and result["seeds"] == 1
     rows = result["rows"]

@@ -73,3 +73,37 @@ def test_paper_protocol_is_a_leaky_70_30_segment_split():
 def test_unknown_protocol():
     with pytest.raises(ConfigError, match="unknown protocol 'random'"):
         track_split(tracks_table(2), "random")
+
+
+def test_weak_splits_are_named_with_genres_and_counts():
+    import pandas as pd
+
+    from gtzan_core import GENRES
+    from gtzan_core.splits import fault_filtered_lists, planned_split_problems
+
+    lists = fault_filtered_lists()
+    # a partial copy: every genre's first 5 listed tracks of each part, but metal only in the test part
+    ids = [t for part in ("train", "valid", "test") for g in GENRES for t in
+           [t for t in lists[part] if t.startswith(g + ".")][:5] if g != "metal" or part == "test"]
+    tracks = pd.DataFrame({"track_id": ids, "genre": [t.split(".")[0] for t in ids],
+                           "label": [GENRES.index(t.split(".")[0]) for t in ids], "duration": 30.0})
+    problems = planned_split_problems(tracks, "mfcc", "filtered")
+    assert problems == ["training part: no metal track", "validation part: no metal track"]
+    # 15 tracks a genre: the 70/15/15 track split keeps only 2 of each for testing
+    assert planned_split_problems(tracks, "image", "track")[0].startswith("test part: fewer than 3 tracks of blues 2")
+    few = tracks[~tracks.track_id.isin([t for t in lists["test"] if t.startswith("pop.")][:3])]
+    assert "test part: fewer than 3 tracks of pop 2" in planned_split_problems(few, "mfcc", "filtered")
+
+
+def test_planned_split_counts_segments_a_short_clip_holds():
+    import pandas as pd
+
+    from gtzan_core import GENRES
+    from gtzan_core.splits import planned_split_problems
+
+    tracks = pd.DataFrame({"track_id": [f"{g}.{i:05d}" for g in GENRES for i in range(3)],
+                           "genre": [g for g in GENRES for _ in range(3)],
+                           "label": [k for k in range(10) for _ in range(3)]})
+    long = planned_split_problems(tracks.assign(duration=30.0), "mfcc", "paper", synthetic=True)
+    short = planned_split_problems(tracks.assign(duration=6.2), "mfcc", "paper", synthetic=True)
+    assert long == [] and short  # 30 segments a genre split 70:30 cover every track; 6 do not

@@ -35,8 +35,12 @@ def test_training_records_history_and_evaluation(tiny_features):
     record = train(quick("cnn", epochs=3, patience=5), tiny_features, store, on_epoch=epochs.append)
     assert record["status"] == "finished" and record["epochs_run"] == 3 == len(epochs)
     assert [e.epoch for e in epochs] == [1, 2, 3] and epochs[-1].elapsed > 0
-    assert record["split"] == {"train": 40, "val": 20, "test": 20, "unit": "segment", "note": "",
-                               "monitor": "validation"}
+    split = dict(record["split"])
+    coverage = split.pop("tracks_per_genre")
+    assert split == {"train": 40, "val": 20, "test": 20, "unit": "segment", "note": "", "monitor": "validation"}
+    assert coverage["train"]["blues"] == 2 and coverage["test"]["rock"] == 1
+    # 4 tracks a genre cannot give meaningful numbers: recorded, to be shown beside them
+    assert any(w.startswith("test part: fewer than 3 tracks of blues 1") for w in record["split_warnings"])
     assert record["recipe"] == "paper" and record["recipe_changes"]["epochs"] == 3
     ev = record["evaluation"]
     assert ev["segment"]["n"] == 20 and ev["track"]["n"] == 10 and not ev["leaky"]

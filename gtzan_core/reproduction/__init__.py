@@ -14,7 +14,7 @@ module         what it holds
 =============  ===========================================================
 """
 
-from .plan import PAPER_PROTOCOL, ReproductionPlan, honest_protocols, plan_reproduction
+from .plan import PAPER_PROTOCOL, ReproductionPlan, honest_protocols, plan_reproduction, screen_splits, skipped_summary
 from .report import report_html, write_report
 from .results import comparison_table, list_reproductions, per_class_f1, protocol_table, reproduction_records
 from .runner import queue_reproduction, run_reproduction
@@ -22,5 +22,5 @@ from .runner import queue_reproduction, run_reproduction
 __all__ = [
     "PAPER_PROTOCOL", "ReproductionPlan", "comparison_table", "honest_protocols", "list_reproductions",
     "per_class_f1", "plan_reproduction", "protocol_table", "report_html", "reproduction_records",
-    "queue_reproduction", "run_reproduction", "write_report",
+    "queue_reproduction", "run_reproduction", "screen_splits", "skipped_summary", "write_report",
 ]

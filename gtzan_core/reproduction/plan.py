@@ -30,6 +30,8 @@ class ReproductionPlan:
     seeds: int
     protocols: list[str]
     created: float = field(default_factory=time.time)
+    #: runs left out because their split cannot say anything: "model / protocol" -> the problems
+    skipped: dict[str, list[str]] = field(default_factory=dict)
 
     def record_fields(self, config: TrainConfig) -> dict:
         """The fields a run of this plan adds to its record."""
@@ -54,3 +56,38 @@ def plan_reproduction(real_gtzan: bool = False, seeds: int = 1, epochs: int | No
     configs = [make_config(m, recipe=recipe, protocol=p, epochs=epochs, device=device, seed=s)
                for s in range(seeds) for p in protocols for m in (models or list(MODELS))]
     return ReproductionPlan(new_reproduction_id(), configs, seeds, protocols)
+
+
+def screen_splits(plan: ReproductionPlan, dataset, allow_weak: bool = False) -> ReproductionPlan:
+    """Leave out the runs whose split on ``dataset`` lacks a genre or holds fewer than
+    a handful of tracks of one in a part (a partial GTZAN copy), naming why in
+    ``plan.skipped``; with ``allow_weak`` they stay (each records its warning)."""
+    from ..errors import DatasetError
+    from ..models import get_spec
+    from ..splits import planned_split_problems
+
+    kept, seen = [], {}
+    for config in plan.configs:
+        key = (get_spec(config.model).input_kind, config.protocol, config.seed)
+        if key not in seen:
+            try:
+                seen[key] = planned_split_problems(dataset.tracks, key[0], config.protocol, config.seed,
+                                                   config.val_frac, config.test_frac, dataset.is_synthetic)
+            except DatasetError as exc:
+                seen[key] = [str(exc)]
+        if seen[key] and not allow_weak:
+            plan.skipped[f"{config.model} / {config.protocol}"] = seen[key]
+        else:
+            kept.append(config)
+    plan.configs = kept
+    return plan
+
+
+def skipped_summary(plan: ReproductionPlan) -> list[str]:
+    """One line per skipped protocol and model family: which runs, and why."""
+    by_reason: dict[tuple, list[str]] = {}
+    for run, problems in plan.skipped.items():
+        model, protocol = run.split(" / ")
+        by_reason.setdefault((protocol, tuple(problems)), []).append(model)
+    return [f"skipped {protocol} protocol for {', '.join(dict.fromkeys(models))}: {'; '.join(problems)}"
+            for (protocol, problems), models in by_reason.items()]

@@ -85,7 +85,7 @@ def report_html(records: list[dict], reproduction_id: str) -> str:
     parts.append(reproduction_figure(comparison).to_html(full_html=False, include_plotlyjs=True))
     parts.append("<h2>Every model and protocol</h2>")
     cols = ["model", "protocol_label", "seeds_done", "accuracy", "accuracy_sd", "macro_f1", "macro_f1_sd",
-            "paper_accuracy", "paper_macro_f1", "delta_accuracy", "delta_macro_f1"]
+            "paper_accuracy", "paper_macro_f1", "delta_accuracy", "delta_macro_f1", "split_warning"]
     parts.append(protocols[cols].to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="—"))
     parts.append("<h2>Per-class F1 beside the paper's Tables 1–7</h2><p class='note'>The image models' tables map "
                  "to genres (sorted names). The MFCC models' tables do not: their rows follow the os.walk order of "

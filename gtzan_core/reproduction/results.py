@@ -82,6 +82,7 @@ def protocol_table(records: list[dict]) -> pd.DataFrame:
             "delta_accuracy": acc - paper["accuracy"] if paper else float("nan"),
             "delta_macro_f1": f1 - paper["macro_f1"] if paper else float("nan"),
             "epochs": [r.get("epochs_run") for r in runs], "stopped_at_best": [r.get("best_epoch") for r in runs],
+            "split_warning": "; ".join(dict.fromkeys(w for r in runs for w in r.get("split_warnings") or [])) or "",
         })
     return pd.DataFrame(rows)
 

@@ -34,7 +34,7 @@ from ..features import normalize_images
 from ..hparams import TrainConfig
 from ..models import ModelSpec, build_model, count_parameters, get_spec
 from ..runs import RunStore
-from ..splits import Split, protocol_info, segment_split, track_split
+from ..splits import Split, genre_coverage, protocol_info, split_for, split_problems
 from . import distributed
 from .backbone_cache import backbone_tag, cached_backbone_outputs
 from .checkpoints import checkpoint_state
@@ -141,22 +141,25 @@ class _Run:
     def split_data(self) -> _Data:
         config, features = self.config, self.features
         synthetic = features.dataset_label != "GTZAN"
-        if self.spec.input_kind == "mfcc":
-            split = segment_split(features.tracks, features.seg_track, config.protocol, config.seed,
-                                  config.val_frac, config.test_frac, synthetic)
-            data = _Data(split, torch.from_numpy(np.array(features.seg_labels)), features.seg_track)
-        else:
+        if self.spec.input_kind == "image":
             if features.images.ndim != 4 or features.images.shape[1] == 0:
                 raise ConfigError("these features were extracted without spectrogram images (image source 'none')")
             if features.images.shape[1] != self.spec.image_size:
                 raise ConfigError(f"{self.spec.title} takes {self.spec.image_size}² images; these features hold "
                                   f"{features.images.shape[1]}² (load them with image_params_for('{config.model}'))")
-            split = track_split(features.tracks, config.protocol, config.seed, config.val_frac, config.test_frac,
-                                synthetic, unit="image")
+        split = split_for(features.tracks, features.seg_track, self.spec.input_kind, config.protocol, config.seed,
+                          config.val_frac, config.test_frac, synthetic)
+        if self.spec.input_kind == "mfcc":
+            data = _Data(split, torch.from_numpy(np.array(features.seg_labels)), features.seg_track)
+        else:
             data = _Data(split, torch.from_numpy(np.array(features.track_labels)), np.arange(len(features.tracks)))
         if len(split.train) == 0 or len(split.val) == 0 or len(split.test) == 0:
             raise ConfigError(f"the {config.protocol} split leaves an empty set {split.sizes()}: "
                               "the dataset is too small")
+        # Recorded on every run whose split cannot say much (the CLI, the Train page and
+        # Reproduce refuse such a split unless the user insists), shown beside its numbers.
+        self.coverage = genre_coverage(split, features.tracks, features.seg_track)
+        self.split_warnings = split_problems(self.coverage)
         return data
 
     def build_model(self):
@@ -195,7 +198,9 @@ class _Run:
             pretrained=weights.pretrained, weights_note=weights.source, weights=weights.backbone_ref(),
             trainable_params=count_parameters(model), total_params=count_parameters(model, False),
             split={**data.split.sizes(), "unit": data.split.unit, "note": data.split.note,
-                   "monitor": "test" if data.split.selection_on_test else "validation"},
+                   "monitor": "test" if data.split.selection_on_test else "validation",
+                   "tracks_per_genre": self.coverage},
+            split_warnings=self.split_warnings or None,
             backbone_cached=inputs.backbone_cached,
             image_sources=({str(k): int(v) for k, v in features.tracks["image_source"].value_counts().items()}
                            if self.spec.input_kind == "image" else None),
