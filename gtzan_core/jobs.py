@@ -218,7 +218,10 @@ class JobManager:
                     self._running.add(job.run_id)
                     self._last_served[job.owner or ""] = time.monotonic()
                     return job
-                self._wake.wait(0.5)
+                # Nothing to start: sleep until a submit or shutdown notifies (an idle
+                # server's worker never wakes on its own); while jobs exist, look again
+                # every 0.5 s for a queued one stopped meanwhile (cancel sets its flag only).
+                self._wake.wait(0.5 if self._jobs else None)
 
     def _work(self) -> None:
         lower_priority()

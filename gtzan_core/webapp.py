@@ -149,6 +149,34 @@ def check_modify_run(record: dict, action: str) -> None:
     check_modify(settings(), current_user(), is_admin(), record, action)
 
 
+def ensure_app_navigation() -> None:
+    """Called first by every page: make sure the page runs inside ``app.py``'s navigation.
+
+    A fresh server whose first request is a page URL (a bookmark such as
+    ``/train?who=alice``) runs that page alone, in Streamlit's legacy ``pages/``
+    mode: its list of file names in the sidebar, the narrow layout, and ``app.py``
+    never ran. Streamlit decides this per process from a class flag that
+    ``st.navigation`` clears (it is set at start-up because the project keeps its
+    ``pages/`` folder, a fixed part of its layout). When a page finds the flag still
+    set, it runs ``app.py`` itself, in this same script run, and stops: ``app.py``'s
+    ``st.navigation`` resolves the URL to this page and runs it inside the app's
+    navigation, with the six pages and the wide layout, the visitor's widget actions
+    intact (a rerun would drop a click). This is what Streamlit's legacy mode does
+    for the root URL (``app.py`` nested in it), and every later request of the
+    server runs ``app.py`` first anyway."""
+    import runpy
+
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if not PagesManager.uses_pages_directory or ctx is None:
+        return
+    PagesManager.uses_pages_directory = False
+    runpy.run_path(str(ctx.pages_manager.main_script_path), run_name="__main__")
+    st.stop()
+
+
 def identity_sidebar() -> None:
     """The sidebar block every page shows: who you are, and on a classroom instance
     its rules and the admin sign-in."""

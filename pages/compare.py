@@ -6,7 +6,8 @@ from gtzan_core import paper_results
 from gtzan_core.evaluation import report_frame
 from gtzan_core.hparams import recipe_label
 from gtzan_core.plots import confusion_figure
-from gtzan_core.webapp import finished_runs, identity_sidebar, run_label, split_warning_text
+from gtzan_core.webapp import (ensure_app_navigation, finished_runs, identity_sidebar, run_label,
+                               split_warning_text)
 
 
 
@@ -17,6 +18,7 @@ def _delta_colour(v: float) -> str:
     return "background-color: rgba(46,125,50,0.45)" if v > 0 else "background-color: rgba(198,40,40,0.45)"
 
 
+ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
 identity_sidebar()
 st.title("⚖️ Compare runs")
 runs = {r["run_id"]: r for r in finished_runs()}

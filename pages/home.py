@@ -5,21 +5,31 @@ import streamlit as st
 from gtzan_core import GENRES
 from gtzan_core.data.download import DEFAULT_URL
 from gtzan_core.webapp import (DEMO_LABEL, check_user_path, data_path, dataset_summary, device_label, download_job,
-                               identity_sidebar, is_admin, set_data_path, settings, show_error, store)
+                               ensure_app_navigation, identity_sidebar, is_admin, set_data_path, settings, show_error,
+                               store)
 
 
-@st.fragment(run_every=1.0)
 def download_panel():
-    state = download_job().state()
-    if state["status"] == "running":
-        total = state.get("total") or 0
-        frac = state["done"] / total if total else 0.0
-        st.progress(min(frac, 1.0), text=f"{state['message']}: {state['done'] / 2**20:.0f}"
-                    + (f" / {total / 2**20:.0f} MiB" if total else " MiB"))
-    elif state["status"] == "done":
-        st.success(f"Downloaded {state['tracks']} tracks to `{state['path']}`: enter that folder above.")
-    elif state["status"] == "failed":
-        st.error(state["error"])
+    """The download's state; refreshed every second only while a download runs (an idle page
+    costs the server nothing), the page rerun when it starts or ends."""
+    live = download_job().state()["status"] == "running"
+
+    @st.fragment(run_every=1.0 if live else None)
+    def panel():
+        state = download_job().state()
+        if (state["status"] == "running") != live:
+            st.rerun()
+        if state["status"] == "running":
+            total = state.get("total") or 0
+            frac = state["done"] / total if total else 0.0
+            st.progress(min(frac, 1.0), text=f"{state['message']}: {state['done'] / 2**20:.0f}"
+                        + (f" / {total / 2**20:.0f} MiB" if total else " MiB"))
+        elif state["status"] == "done":
+            st.success(f"Downloaded {state['tracks']} tracks to `{state['path']}`: enter that folder above.")
+        elif state["status"] == "failed":
+            st.error(state["error"])
+
+    panel()
 
 
 def choose_dataset(current):
@@ -52,6 +62,7 @@ def choose_dataset(current):
             download_panel()
 
 
+ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
 identity_sidebar()
 st.title("🎵 GTZAN Genre Studio")
 st.write(

@@ -1,7 +1,7 @@
 import streamlit as st
 
-from gtzan_core.webapp import (can_modify_run, check_modify_run, current_user, finished_runs, identity_sidebar,
-                               run_label, show_error, store)
+from gtzan_core.webapp import (can_modify_run, check_modify_run, current_user, ensure_app_navigation, finished_runs,
+                               identity_sidebar, run_label, show_error, store)
 
 
 def share_section() -> None:
@@ -50,6 +50,7 @@ def share_section() -> None:
                 except Exception as exc:
                     show_error(exc)
 
+ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
 identity_sidebar()
 st.title("🏆 Leaderboard")
 if flash := st.session_state.pop("leaderboard-flash", None):

@@ -9,8 +9,9 @@ from gtzan_core import GENRES
 from gtzan_core.inference import predict
 from gtzan_core.plots import (explanation_figure, mfcc_figure, probabilities_figure, spectrogram_figure,
                               timeline_figure, waveform_figure)
-from gtzan_core.webapp import identity_sidebar, run_label, settings, show_error, store
+from gtzan_core.webapp import ensure_app_navigation, identity_sidebar, run_label, settings, show_error, store
 
+ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
 identity_sidebar()
 st.title("🎧 Predict")
 runs = {r["run_id"]: r for r in store().list()

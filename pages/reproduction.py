@@ -5,8 +5,9 @@ from gtzan_core.plots import per_class_f1_figure, reproduction_figure
 from gtzan_core.reproduction import comparison_table, list_reproductions, per_class_f1, protocol_table, \
     reproduction_records
 from gtzan_core.reproduction.report import comparison_display, report_html
-from gtzan_core.webapp import identity_sidebar, store
+from gtzan_core.webapp import ensure_app_navigation, identity_sidebar, store
 
+ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
 identity_sidebar()
 st.title("📊 Reproduction of the paper's table")
 runs_store = store()
@@ -24,12 +25,21 @@ chosen = st.selectbox("Reproduction", ids, index=ids.index(wanted) if wanted in 
                                                  for r in repros if r["id"] == i))
 
 
-@st.fragment(run_every=2.0)
-def progress(reproduction_id: str, done_before: int):
-    """Live progress; the page reruns as a whole when another run has ended."""
-    info = next(r for r in list_reproductions(runs_store) if r["id"] == reproduction_id)
-    if info["finished"] + info["failed"] != done_before:
-        st.rerun()
+def progress(reproduction_id: str, done_before: int, active: bool):
+    """Progress, live (every 2 s) only while runs are queued or running; the page reruns as a
+    whole when another run has ended."""
+
+    @st.fragment(run_every=2.0 if active else None)
+    def panel():
+        info = next(r for r in list_reproductions(runs_store) if r["id"] == reproduction_id)
+        if info["finished"] + info["failed"] != done_before or bool(info["active"]) != active:
+            st.rerun()
+        show_progress(info)
+
+    panel()
+
+
+def show_progress(info: dict):
     if info["active"]:
         st.progress(info["finished"] / max(info["runs"], 1),
                     text=f"{info['finished']} of {info['runs']} runs done, {info['active']} queued or running"
@@ -41,7 +51,7 @@ def progress(reproduction_id: str, done_before: int):
 def view(reproduction_id: str):
     records = reproduction_records(runs_store, reproduction_id)
     info = next(r for r in repros if r["id"] == reproduction_id)
-    progress(reproduction_id, info["finished"] + info["failed"])
+    progress(reproduction_id, info["finished"] + info["failed"], bool(info["active"]))
     if info["dataset"] != "GTZAN":
         st.warning("**Synthetic demo set, not GTZAN.** These runs show the pipeline and the size of the leak; their "
                    "accuracies say nothing about the paper's numbers on real music.")

@@ -13,8 +13,8 @@ from gtzan_core.errors import StudioError
 from gtzan_core.reproduction import plan_reproduction, queue_reproduction, screen_splits, skipped_summary
 from gtzan_core.splits import PROTOCOLS
 from gtzan_core.webapp import (can_modify_run, check_modify_run, check_splits, current_user, data_path,
-                               dataset_summary, identity_sidebar, is_admin, job_manager, settings, show_error,
-                               split_warning_text, store)
+                               dataset_summary, ensure_app_navigation, identity_sidebar, is_admin, job_manager,
+                               settings, show_error, split_warning_text, store)
 
 
 def check_quota(n_new: int, epochs: int) -> None:
@@ -23,6 +23,7 @@ def check_quota(n_new: int, epochs: int) -> None:
     check_submit(settings(), user, is_admin(), job_manager().active_count(user), epochs, n_new)
 
 
+ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
 identity_sidebar()
 st.title("🏋️ Train")
 summary = None
