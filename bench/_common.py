@@ -78,22 +78,31 @@ def shared_server(data_dir: Path, env: dict):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"the server did not start (exit code {server.poll()})") from None
-                time.sleep(0.3)
+        wait_until_healthy(url, server)
         yield server, url
     finally:
-        server.terminate()
+        stop_server(server)
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, seconds: float = 60) -> None:
+    """Return once Streamlit's ``/_stcore/health`` at ``url`` answers ok; raise if ``server`` exits or time runs out."""
+    deadline = time.time() + seconds
+    while True:
         try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                return
+        except OSError:
+            if server.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"the server did not start (exit code {server.poll()})") from None
+            time.sleep(0.3)
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def cpu_seconds(server_pid: int) -> dict:

@@ -23,10 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from _common import ROOT, cpu_seconds, machine
+from _common import ROOT, cpu_seconds, machine, stop_server, wait_until_healthy
 
 
 def copy_tree_shape(src: Path, dst: Path) -> int:
@@ -70,12 +69,7 @@ def measure(root: Path, watcher: str, seconds: float, browser, home: Path, visit
                               cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
+        wait_until_healthy(url, server)
         page = browser.new_page(viewport={"width": 1300, "height": 1000})
         page.goto(url)
         page.get_by_text("synthetic demo").first.wait_for(timeout=120_000)
@@ -92,11 +86,7 @@ def measure(root: Path, watcher: str, seconds: float, browser, home: Path, visit
             page.close()
         return rate
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
 
 
 def main():

@@ -407,10 +407,28 @@ def _store(args):
 def cmd_runs(args) -> int:
     from .runs import RunStore
 
+    from .trash import list_trash, purge_entry, purge_expired, restore_run, trash_days
+
     store = RunStore(args.runs)
+    purge_expired(store)
     if args.delete:
-        store.delete(args.delete)
-        print(f"deleted run {args.delete}")
+        entry = store.delete(args.delete, who="cli")
+        print(f"moved run {args.delete} to the trash ({entry.entry}; restore it with --restore {args.delete}, "
+              f"purged after {trash_days():g} days)")
+        return 0
+    if args.restore:
+        print(f"restored run {restore_run(store, args.restore, 'cli')}")
+        return 0
+    if args.purge:
+        print(f"purged run {purge_entry(store, args.purge, 'cli')} for good")
+        return 0
+    if args.trash:
+        entries = [e.as_dict() for e in list_trash(store)]
+        if args.json:
+            print(json.dumps(entries, indent=2))
+        else:
+            for e in entries or [{"entry": "the trash is empty"}]:
+                print("  ".join(str(e.get(k) or "") for k in ("entry", "model", "owner", "by", "problem")))
         return 0
     df = store.leaderboard(include_paper=not args.no_paper)
     if args.json:
@@ -554,7 +572,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="the leaderboard: all runs, best first, with the paper's results")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-paper", action="store_true", help="leave out the paper's reference rows")
-    p.add_argument("--delete", metavar="RUN_ID", help="delete a run")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--delete", metavar="RUN_ID", help="move a run to the trash (restorable)")
+    what.add_argument("--restore", metavar="RUN_ID", help="restore a run from the trash (run id or trash entry)")
+    what.add_argument("--purge", metavar="RUN_ID", help="remove a trashed run for good")
+    what.add_argument("--trash", action="store_true", help="list the trash (with --json: each with trashed: true)")
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_runs)
     return parser

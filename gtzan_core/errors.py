@@ -27,3 +27,8 @@ class CheckpointError(StudioError):
 
 class ConfigError(StudioError):
     """Bad hyperparameters, unknown model name, unknown protocol..."""
+
+
+class DiskFullError(StudioError):
+    """A write failed because the disk (or the user's disk quota) is full: the file
+    being written is left as it was, nothing half-written."""

@@ -144,10 +144,15 @@ class JobManager:
             log.info("resumed %d queued job(s) from the run store", len(resumed))
         return resumed
 
-    def cancel(self, run_id: str) -> None:
-        """Stop a job: a queued one never starts; a running one stops after the current batch."""
+    def cancel(self, run_id: str, who: str | None = None) -> None:
+        """Stop a job: a queued one never starts; a running one stops after the current batch.
+        The stop is written to the audit log (``who``: the visitor who pressed Stop)."""
+        from .audit import audit
+
         with self._lock:
             job = self._jobs.get(run_id)
+        if job is not None or self.store.read(run_id).get("status") in ("queued", "running"):
+            audit(self.store.root, who, "stop", run_id)
         if job is None:
             record = self.store.read(run_id)
             if record.get("status") == "queued" and not self.store.queue_owner_alive(record):
@@ -246,6 +251,10 @@ class JobManager:
 
         store = self.store
         try:
+            from .classroom import load_settings
+            from .classroom.quota import check_storage
+
+            check_storage(load_settings(), job.owner, store)  # the owner may have filled their share meanwhile
             store.update(job.run_id, status="running", phase="features")
 
             def feature_progress(done, total, message):
@@ -266,8 +275,9 @@ class JobManager:
         except _Stop:
             store.update(job.run_id, status="cancelled", phase="done", finished=time.time(),
                          error="stopped while preparing features")
-        except StudioError as exc:
-            store.update(job.run_id, status="failed", phase="done", error=str(exc), finished=time.time())
+        except StudioError as exc:  # a full disk included: the record says so, the server goes on
+            if store.read(job.run_id).get("status") != "failed":
+                store.mark_failed(job.run_id, str(exc))
         except Exception as exc:
             record = store.read(job.run_id)
             if record.get("status") != "failed":

@@ -14,11 +14,11 @@ gone) or whose heartbeat is older than :data:`STALE_AFTER` seconds is reported a
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import tempfile
 import time
@@ -28,27 +28,43 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import CheckpointError
+from .errors import CheckpointError, DiskFullError
 from .locks import file_lock
 from .paths import runs_dir
 
+LEADERBOARD_COLUMNS = ["model", "track_acc", "segment_acc", "macro_f1", "protocol", "track_macro_f1", "status",
+                       "recipe", "dataset", "owner", "split_warning", "epochs", "params", "train_s", "device",
+                       "pretrained", "date", "run_id"]
 CHECKPOINT_FORMAT = 1
 STALE_AFTER = 3600.0
 ACTIVE = ("queued", "running")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
 
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place: a
+    failure (a full disk included, raised as :class:`DiskFullError`) leaves the old
+    file as it was and no temporary file behind."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        if exc.errno in DISK_FULL:
+            raise DiskFullError(f"disk full: could not write {path}") from exc
+        raise
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            raise DiskFullError(f"disk full: could not write {path}") from exc
         raise
 
 
@@ -192,14 +208,47 @@ class RunStore:
                     continue
         return sorted(out, key=lambda r: r.get("created", 0), reverse=True)
 
-    def delete(self, run_id: str) -> None:
-        path = self.path(run_id)
-        if not path.is_dir():
-            raise CheckpointError(f"no run {run_id!r} in {self.root}")
-        record = self.read(run_id)
-        if record.get("status") in ACTIVE:
-            raise CheckpointError(f"run {run_id!r} is {record['status']}; stop it before deleting")
-        shutil.rmtree(path)
+    def delete(self, run_id: str, who: str | None = None):
+        """Move a run to the trash (recoverable, see :mod:`gtzan_core.trash`); returns the
+        :class:`~gtzan_core.trash.TrashEntry`."""
+        from .trash import move_to_trash
+
+        return move_to_trash(self, run_id, who)
+
+    def mark_failed(self, run_id: str, error: str) -> dict:
+        """Record that a run failed, even on a full disk: the usual atomic update first;
+        if that finds no space, the record is rewritten in place, compact (its old
+        blocks are reused: no new space is needed unless the record grew)."""
+        fields = {"status": "failed", "phase": "done", "error": error, "finished": time.time()}
+        try:
+            return self.update(run_id, **fields)
+        except DiskFullError:
+            with self._lock(run_id):
+                record = self._read_raw(run_id)
+                record.update(fields, heartbeat=time.time())
+                data = json.dumps(record, separators=(",", ":"), default=_json_default).encode()
+                with open(self.path(run_id) / "record.json", "r+b") as f:
+                    f.write(data)
+                    f.truncate()
+                    f.flush()
+                    os.fsync(f.fileno())
+            return record
+
+    def usage_by_owner(self) -> dict[str | None, int]:
+        """Bytes on disk per owner: every file of their runs, trashed runs included (they
+        take space until purged)."""
+        from .trash import list_trash, trash_root
+
+        out: dict[str | None, int] = {}
+
+        def size(folder: Path) -> int:
+            return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+        for r in self.list():
+            out[r.get("owner")] = out.get(r.get("owner"), 0) + size(self.path(r["run_id"]))
+        for e in list_trash(self):
+            out[e.owner] = out.get(e.owner, 0) + size(trash_root(self) / e.entry)
+        return out
 
     # -- checkpoints -------------------------------------------------------
     def checkpoint_path(self, run_id: str) -> Path:
@@ -248,9 +297,8 @@ class RunStore:
                              "protocol": paper_results.paper_protocol_label(model), "recipe": "paper",
                              "dataset": "GTZAN (paper)", "segment_acc": None if image else res["accuracy"],
                              "track_acc": res["accuracy"] if image else None, "macro_f1": res["macro"][2]})
-        df = pd.DataFrame(rows, columns=["run_id", "model", "status", "protocol", "recipe", "dataset", "segment_acc",
-                                         "track_acc", "macro_f1", "track_macro_f1", "split_warning", "epochs",
-                                         "params", "train_s", "device", "pretrained", "owner", "date"])
+        # what it is sorted by first (model, accuracies, F1, protocol), text after, the run id last
+        df = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
         key = df["track_acc"].fillna(df["segment_acc"]).fillna(-1)
         return df.assign(_k=key).sort_values("_k", ascending=False, kind="stable").drop(columns="_k").reset_index(drop=True)
 

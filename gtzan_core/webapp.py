@@ -11,8 +11,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from .audit import audit
 from .classroom import (PermissionDenied, Settings, can_modify, check_admin_password, check_modify,
                         load_settings)
+from .classroom.attempts import AttemptLimiter
+from .classroom.names import MAX_NAME, MAX_PASSCODE, MIN_PASSCODE, NameRegistry, clean_name
 from .errors import DatasetError, StudioError
 from .jobs import DownloadJob, JobManager
 from .paths import runs_dir, studio_home
@@ -117,19 +120,42 @@ def auth_configured() -> bool:
     return "auth" in _secrets()
 
 
-def clean_name(text: str) -> str:
-    return " ".join("".join(ch for ch in str(text) if ch.isprintable()).split())[:40]
+def names_claimed() -> bool:
+    """Whether visitors sign in with a claimed name and passcode: a classroom instance
+    without a sign-in provider (with OIDC, identity is ``st.user``; in personal mode a
+    typed name is enough)."""
+    return settings().classroom and not auth_configured()
+
+
+@st.cache_resource(show_spinner=False)
+def attempt_limiter() -> AttemptLimiter:
+    """The server's one record of wrong passcodes and admin passwords (per name, per session)."""
+    return AttemptLimiter()
+
+
+def name_registry() -> NameRegistry:
+    return NameRegistry()
+
+
+def session_key() -> tuple:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ("session", ctx.session_id if ctx else "none")
 
 
 def current_user() -> str | None:
     """Who this session is: the signed-in user (OIDC, ``st.user``) when the deployment
-    configures a provider, else the display name the visitor typed (kept in the
-    session and the URL's ``?who=``)."""
+    configures a provider; on a classroom instance without one, the name this session
+    signed in as with its passcode (``?who=`` only pre-fills the name); in personal
+    mode the display name the visitor typed (kept in the session and ``?who=``)."""
     if auth_configured():
         user = st.user
         if not user.is_logged_in:
             return None
         return str(user.get("email") or user.get("name") or user.get("sub"))
+    if names_claimed():
+        return st.session_state.get("signed-in-as")
     name = st.session_state.get("visitor")
     if name is None:
         name = clean_name(st.query_params.get("who", ""))
@@ -188,6 +214,8 @@ def identity_sidebar() -> None:
                 st.button("Log out", on_click=st.logout, key="logout")
             else:
                 st.button("Log in", on_click=st.login, key="login", type="primary")
+        elif names_claimed():
+            claimed_name_sign_in()
         else:
             def remember():
                 name = clean_name(st.session_state.get("visitor-input", ""))
@@ -206,14 +234,86 @@ def identity_sidebar() -> None:
                        f"{conf.max_jobs} job(s) at a time{epochs}; the queue takes turns between people.")
             if is_admin():
                 st.caption("🔑 signed in as admin")
+                if names_claimed():
+                    admin_name_reset()
             elif conf.admin_password:
                 with st.expander("Admin"):
                     attempt = st.text_input("Admin password", type="password", key="admin-password")
                     if st.button("Sign in as admin", key="admin-sign-in"):
-                        if check_admin_password(conf, attempt):
-                            st.session_state["is_admin"] = True
-                            st.rerun()
-                        st.error("wrong password")
+                        try:
+                            ok = attempt_limiter().attempt("admin password", (("admin", "admin"), session_key()),
+                                                           lambda: check_admin_password(conf, attempt))
+                        except StudioError as exc:
+                            st.error(str(exc))
+                        else:
+                            if ok:
+                                st.session_state["is_admin"] = True
+                                audit(store().root, current_user(), "admin sign-in")
+                                st.rerun()
+                            audit(store().root, current_user(), "admin sign-in refused")
+                            st.error("wrong password")
+
+
+def claimed_name_sign_in() -> None:
+    """A classroom instance without a sign-in provider: sign in as a name with its
+    passcode, or claim a new name by choosing one. ``?who=`` only pre-fills the name."""
+    me = st.session_state.get("signed-in-as")
+    if me:
+        st.caption(f"Signed in as **{me}**")
+        if st.button("Sign out", key="sign-out"):
+            for k in ("signed-in-as", "is_admin"):
+                st.session_state.pop(k, None)
+            st.rerun()
+        return
+    typed = st.text_input("Your name", value=clean_name(st.query_params.get("who", "")), key="name-input",
+                          max_chars=MAX_NAME, placeholder="shown on your runs",
+                          help="Claim a name with a passcode the first time; give the passcode to act as it later, "
+                               "from any browser.")
+    name = clean_name(typed)
+    if not name:
+        st.caption("Enter your name to start jobs and manage your runs.")
+        return
+    registry = name_registry()
+    try:
+        claimed = registry.is_claimed(name)
+    except StudioError as exc:
+        st.error(str(exc))
+        return
+    label = "Passcode" if claimed else "Choose a passcode to claim this name"
+    passcode = st.text_input(label, type="password", key="passcode-input", max_chars=MAX_PASSCODE + 1,
+                             help=None if claimed else f"{MIN_PASSCODE}-{MAX_PASSCODE} characters; you will need "
+                                                       "it to act as this name in another session")
+    if st.button("Sign in" if claimed else "Claim name", key="name-sign-in", type="primary"):
+        try:
+            if claimed:
+                ok = attempt_limiter().attempt("passcode", (("name", name.casefold()), session_key()),
+                                               lambda: registry.verify(name, passcode))
+                if not ok:
+                    raise PermissionDenied(f"wrong passcode for {name!r}")
+            else:
+                name = registry.claim(name, passcode)
+                audit(store().root, name, "claim name")
+            st.session_state["signed-in-as"] = name
+            st.query_params["who"] = name
+            st.rerun()
+        except StudioError as exc:
+            st.error(str(exc))
+
+
+def admin_name_reset() -> None:
+    """The admin resets a claimed name: its passcode is forgotten, the next visitor claims it."""
+    with st.expander("Reset a name's passcode"):
+        try:
+            names = name_registry().claimed()
+        except StudioError as exc:
+            st.error(str(exc))
+            return
+        name = st.selectbox("Name", names, index=None, key="reset-name", placeholder="choose a claimed name")
+        if st.button("Reset passcode", key="reset-passcode", disabled=name is None):
+            name_registry().reset(name)
+            attempt_limiter().succeeded(("name", name.casefold()))
+            audit(store().root, current_user(), "reset passcode", name=name)
+            st.success(f"{name} may be claimed again with a new passcode.")
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,7 +1,11 @@
 import streamlit as st
 
+from gtzan_core.audit import read_audit
+from gtzan_core.classroom.quota import check_storage
+from gtzan_core.tables import audit_frame, blank_text_cells, storage_frame, trash_frame
+from gtzan_core.trash import empty_trash, list_trash, purge_entry, purge_expired, restore_run, trash_days
 from gtzan_core.webapp import (can_modify_run, check_modify_run, current_user, ensure_app_navigation, finished_runs,
-                               identity_sidebar, run_label, show_error, store)
+                               identity_sidebar, is_admin, run_label, settings, show_error, store)
 
 
 def share_section() -> None:
@@ -41,7 +45,8 @@ def share_section() -> None:
                                       max_upload_size=1600)  # a VGG19 run is ~420 MB; audio stays at 50 MB
             if st.button("Import", key="import", disabled=upload is None):
                 try:
-                    result = import_archive(upload.getvalue(), store(), name=upload.name)
+                    check_storage(settings(), current_user(), store(), is_admin(), adding=upload.size)
+                    result = import_archive(upload.getvalue(), store(), name=upload.name, who=current_user())
                     title = result.record.get("title", result.record.get("model"))
                     done = f"Imported {result.run_id} ({title}) from {upload.name}"
                     st.session_state["leaderboard-flash"] = [("success", done)] + [("warning", w)
@@ -50,9 +55,48 @@ def share_section() -> None:
                 except Exception as exc:
                     show_error(exc)
 
+def trash_section() -> None:
+    """Deleted runs: their owner (and the admin) may restore them; the admin purges."""
+    me, admin = current_user(), is_admin()
+    entries = [e for e in list_trash(store()) if admin or (me and e.owner == me) or not settings().classroom]
+    if not entries:
+        return
+    with st.expander(f"Trash ({len(entries)})"):
+        st.caption(f"Deleted runs stay here for {trash_days():g} days (GTZAN_STUDIO_TRASH_DAYS), then are purged.")
+        st.dataframe(trash_frame(entries), hide_index=True, key="trash-table")
+        pick = st.selectbox("Entry", [e.entry for e in entries], index=None, key="trash-entry",
+                            placeholder="choose a deleted run")
+        c1, c2, c3 = st.columns(3)
+        try:
+            if c1.button("Restore", key="restore", disabled=pick is None):
+                rid = restore_run(store(), pick, current_user())
+                st.session_state["leaderboard-flash"] = [("success", f"Restored {rid}")]
+                st.rerun()
+            if admin and c2.button("Purge", key="purge", disabled=pick is None):
+                rid = purge_entry(store(), pick, current_user())
+                st.session_state["leaderboard-flash"] = [("success", f"Purged {rid} for good")]
+                st.rerun()
+            if admin and c3.button("Empty trash", key="empty-trash"):
+                n = empty_trash(store(), current_user())
+                st.session_state["leaderboard-flash"] = [("success", f"Purged {n} run(s) for good")]
+                st.rerun()
+        except Exception as exc:
+            show_error(exc)
+
+
+def storage_section() -> None:
+    usage = store().usage_by_owner()
+    if not usage:
+        return
+    limit = settings().max_storage_mb
+    with st.expander("Storage per owner" + (f" (limit {limit} MB each)" if limit else "")):
+        st.dataframe(storage_frame(usage, limit), hide_index=True, key="storage-table")
+
+
 ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
 identity_sidebar()
 st.title("🏆 Leaderboard")
+purge_expired(store())
 if flash := st.session_state.pop("leaderboard-flash", None):
     for kind, text in flash:
         getattr(st, kind)(text)
@@ -78,11 +122,11 @@ if not (board.status != "reference").any():
 st.caption("Click rows to select them, then compare. Sorted by track-level test accuracy (segment level where "
            "there is none). Paper rows were early-stopped on their test set (the MFCC ones on a leaky segment split): "
            "compare them with runs of the paper protocol, or use the Reproduction page.")
-# Empty cells stay blank (not "None"): paper rows have no epochs, a running run no accuracy yet.
+# Empty cells stay blank, never "None": paper rows have no epochs or owner, a running run no accuracy yet.
 numbers = {"segment_acc": "{:.3f}", "track_acc": "{:.3f}", "macro_f1": "{:.3f}", "track_macro_f1": "{:.3f}",
            "train_s": "{:.0f}", "params": "{:,.0f}", "epochs": "{:.0f}"}
-styled = board.style.format(numbers, na_rep="").format(lambda v: "" if v is None else v, na_rep="",
-                                                       subset=[c for c in board.columns if c not in numbers])
+board = blank_text_cells(board, numbers)
+styled = board.style.format(numbers, na_rep="")
 event = st.dataframe(
     styled, key="board", on_select="rerun", selection_mode="multi-row", hide_index=True,
     column_config={"segment_acc": "seg acc", "track_acc": "track acc", "macro_f1": "macro F1",
@@ -96,18 +140,27 @@ if c1.button("Compare selected", type="primary", disabled=len(real) < 2):
     st.switch_page("pages/compare.py")
 c2.caption(f"{len(real)} run(s) selected" + (" — select at least two runs" if len(real) < 2 else ""))
 
-with st.expander("Delete runs"):
+with st.expander(f"Delete runs (to the trash: restorable for {trash_days():g} days)"):
     deletable = [row.run_id for row in board.itertuples() if row.status != "reference"
                  and can_modify_run({"run_id": row.run_id, "owner": row.owner})]
     victim = st.selectbox("Run", deletable, index=None, placeholder="choose a run", key="delete-run")
-    confirm = st.checkbox("Yes, delete its checkpoint and record", key="delete-confirm")
+    confirm = st.checkbox("Yes, move it to the trash", key="delete-confirm")
     if st.button("Delete", disabled=not (victim and confirm), key="delete"):
         try:
             check_modify_run(store().read(victim), "delete")
-            store().delete(victim)
-            st.success(f"Deleted {victim}")
+            store().delete(victim, who=current_user())
+            st.session_state["leaderboard-flash"] = [("success", f"Moved {victim} to the trash")]
             st.rerun()
         except Exception as exc:
             show_error(exc)
 
 share_section()
+trash_section()
+storage_section()
+if is_admin():
+    with st.expander("Audit log (admin)"):
+        entries = read_audit(store().root, limit=500)
+        if entries:
+            st.dataframe(audit_frame(entries), hide_index=True, key="audit-log")
+        else:
+            st.caption("Nothing recorded yet.")

@@ -3,6 +3,7 @@ import time
 import streamlit as st
 
 from gtzan_core.classroom import check_submit
+from gtzan_core.classroom.quota import check_storage
 from gtzan_core.hparams import make_config, model_defaults, recipe_label, recipes
 from gtzan_core.jobs import job_progress
 from gtzan_core.models import MODELS
@@ -21,6 +22,7 @@ def check_quota(n_new: int, epochs: int) -> None:
     """Refuse past this visitor's limits on a classroom instance (admins exempt)."""
     user = current_user()
     check_submit(settings(), user, is_admin(), job_manager().active_count(user), epochs, n_new)
+    check_storage(settings(), user, store(), is_admin())
 
 
 ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
@@ -157,7 +159,7 @@ def visible_jobs(whose: str) -> list[dict]:
 def stop_job(r: dict, manager) -> None:
     try:
         check_modify_run(r, "stop")  # the rule itself, not only the hidden button
-        manager.cancel(r["run_id"])
+        manager.cancel(r["run_id"], who=current_user())
     except Exception as exc:  # shown on the job's card
         st.session_state[f"stop-error-{r['run_id']}"] = exc
 

@@ -74,6 +74,7 @@ def test_upload_on_predict_shows_probabilities(server, tmp_path):
 
         # Train: start a job, leave the page, come back: the job ran on and its chart is there
         page.goto(f"{server}/train")
+        page.get_by_text("Train even if the split is too small for some genre").click()  # 4 tracks a genre
         page.get_by_role("button", name="Start training").click()
         page.get_by_text("Jobs", exact=True).wait_for(timeout=30_000)
         page.goto(f"{server}/leaderboard")
@@ -172,35 +173,60 @@ def test_microphone_recording_and_explanation(server, tmp_path):
         browser.close()
 
 
-def test_classroom_second_visitor_sees_a_running_job_without_stop(studio_home):
-    """Two visitors of a classroom instance: alice starts a job; bob sees it running, with no Stop button."""
+def sign_in_with_passcode(page, passcode: str, button: str) -> None:
+    """The sidebar's name sign-in: the name came from ?who=; type the passcode, press the button."""
+    field = page.locator("[data-testid=stSidebar] input[type=password]").first
+    field.fill(passcode)
+    field.press("Enter")  # commit the field (Streamlit sends it on Enter) before the click
+    page.locator("[data-testid=stSidebar]").get_by_role("button", name=button).click()
+
+
+def test_classroom_names_are_claimed_and_only_the_owner_or_admin_stops_a_job(studio_home):
+    """alice claims her name and starts a job; bob, in another browser at ?who=alice, cannot stop it
+    without her passcode and hits the limit guessing it; the admin can stop it."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     ARTIFACTS.mkdir(exist_ok=True)
     # a demo set big enough for the job to run a while (1000 segments, lr 1e-4)
     with streamlit_server(GTZAN_STUDIO_MODE="classroom", GTZAN_STUDIO_DEMO_PER_GENRE="10",
-                          GTZAN_STUDIO_DEMO_SECONDS="30") as url, sync_api.sync_playwright() as p:
+                          GTZAN_STUDIO_DEMO_SECONDS="30", GTZAN_STUDIO_ADMIN_PASSWORD="s3cret") as url, \
+            sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         alice = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
         alice.goto(f"{url}/train?who=alice")
+        sign_in_with_passcode(alice, "alice-passcode", "Claim name")
+        alice.get_by_text("Signed in as alice").wait_for(timeout=120_000)
         # 10 tracks a genre leave 2 per genre for testing: a weak split, run anyway
         alice.get_by_text("Train even if the split is too small for some genre").click(timeout=120_000)
         alice.get_by_role("button", name="Start training").click(timeout=120_000)
-        alice.get_by_text("running").first.wait_for(timeout=120_000)
         # a job's Stop button, in the page itself: Streamlit's header shows a "Stop" of its own while a run is going
         job_stop = "[data-testid=stMain] [data-testid=stBaseButton-secondary]"
-        alice.locator(job_stop, has_text="Stop").wait_for(timeout=30_000)  # her own job: she may stop it
+        alice.locator(job_stop, has_text="Stop").wait_for(timeout=120_000)  # her own job: she may stop it
 
-        bob = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()  # another visitor
-        bob.goto(f"{url}/train?who=bob")
-        bob.get_by_text("alice").first.wait_for(timeout=60_000)
-        bob.get_by_text("running").first.wait_for(timeout=30_000)
+        bob = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()  # another browser
+        bob.goto(f"{url}/train?who=alice")  # ?who= only fills in the name
+        bob.get_by_text("by alice").first.wait_for(timeout=60_000)
         bob.wait_for_timeout(1500)  # a few refreshes of the jobs panel
+        assert bob.get_by_text("Signed in as alice").count() == 0
+        assert bob.locator(job_stop, has_text="Stop").count() == 0
+        for k in range(5):
+            sign_in_with_passcode(bob, f"guess-{k}", "Sign in")
+            bob.get_by_text("wrong passcode for 'alice'").wait_for(timeout=30_000)
+        sign_in_with_passcode(bob, "alice-passcode", "Sign in")  # even the right one waits now
+        bob.get_by_text("too many wrong passcodes: try again in").wait_for(timeout=30_000)
+        assert bob.get_by_text("Signed in as alice").count() == 0
         assert bob.locator(job_stop, has_text="Stop").count() == 0
         bob.screenshot(path=str(ARTIFACTS / "classroom-other-visitor.png"), full_page=True)
 
-        alice.locator(job_stop, has_text="Stop").click()
-        alice.get_by_text("cancelled").first.wait_for(timeout=60_000)
-        # bob's live panel notices that the job ended and redraws his page with it as cancelled
-        bob.get_by_text("cancelled").first.wait_for(timeout=30_000)
+        admin = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
+        admin.goto(f"{url}/train")
+        admin.locator("[data-testid=stSidebar]").get_by_text("Admin").click()
+        admin.get_by_label("Admin password").fill("s3cret")
+        admin.get_by_label("Admin password").press("Enter")
+        admin.get_by_role("button", name="Sign in as admin").click()
+        admin.get_by_text("signed in as admin").wait_for(timeout=30_000)
+        admin.locator(job_stop, has_text="Stop").first.click(timeout=60_000)
+        admin.get_by_text("cancelled").first.wait_for(timeout=60_000)
+        # alice's live panel notices that the job ended and redraws her page with it as cancelled
+        alice.get_by_text("cancelled").first.wait_for(timeout=30_000)
         browser.close()

@@ -50,7 +50,7 @@ def test_train_evaluate_predict_runs(tiny_demo_env, tmp_path, capsys):
     assert {r["run_id"] for r in rows} >= {run_id, "paper:cnn", "paper:vgg19"}
 
     code, out, _ = run(capsys, "runs", "--delete", run_id)
-    assert code == 0 and "deleted" in out
+    assert code == 0 and "to the trash" in out
     code, out, _ = run(capsys, "runs", "--no-paper")
     assert out.strip() == "no runs yet"
 

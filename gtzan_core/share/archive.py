@@ -271,10 +271,11 @@ def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> N
 
 
 def import_archive(source: str | Path | bytes, store: RunStore | None = None,
-                   name: str | None = None) -> ImportResult:
+                   name: str | None = None, who: str | None = None) -> ImportResult:
     """Check ``source`` (a path, or the zip's bytes called ``name``) and add its run
     to ``store``. Raises :class:`ArchiveError` with one message naming the problem;
-    on any refusal nothing is written."""
+    on any refusal nothing is written. ``who`` (the importing visitor) owns the
+    imported copy; the import is written to the audit log."""
     store = store or RunStore()
     label = _label(source, name)
     manifest, data = read_archive(source, label)
@@ -315,7 +316,9 @@ def import_archive(source: str | Path | bytes, store: RunStore | None = None,
                 warnings.append(f"this run's checkpoint holds the trained head only; it needs the backbone weights "
                                 f"{backbone.get('weights')} ({backbone.get('file')}) in torch's hub cache to predict")
         record.update(imported={"from": label, "at": time.time(), "exported": manifest.get("exported"),
-                                "studio": manifest.get("studio")})
+                                "studio": manifest.get("studio"), "by": who})
+        if who:
+            record["owner"] = who
         (stage / "record.json").write_text(json.dumps(record, indent=1))
         for extra in ("MODEL_CARD.md", "confusion.png"):
             if extra in data:
@@ -328,4 +331,7 @@ def import_archive(source: str | Path | bytes, store: RunStore | None = None,
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
+    from ..audit import audit
+
+    audit(store.root, who, "import", run_id, source=label)
     return ImportResult(run_id, store.read(run_id), warnings)

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .. import GENRES
-from ..errors import ConfigError, StudioError
+from ..errors import ConfigError, DiskFullError, StudioError
 from ..evaluation import evaluate
 from ..feature_cache import FeatureSet
 from ..features import normalize_images
@@ -90,8 +90,11 @@ def train(
             record = store.update(run_id, status="cancelled", finished=time.time(),
                                   error="cancelled before the first epoch finished")
         return record
+    except DiskFullError as exc:  # the last good checkpoint is intact (written atomically)
+        store.mark_failed(run_id, f"{exc}; the run stopped, its best checkpoint so far is kept")
+        raise
     except StudioError as exc:
-        store.update(run_id, status="failed", error=str(exc), finished=time.time())
+        store.mark_failed(run_id, str(exc))
         raise
     except Exception as exc:
         store.update(run_id, status="failed", error=f"{type(exc).__name__}: {exc}", finished=time.time(),

@@ -9,7 +9,8 @@ instance:
   ``.streamlit/secrets.toml``) may do anything;
 - per-owner limits: jobs queued or running at once (``GTZAN_STUDIO_MAX_JOBS``,
   default 2), epochs per job (``GTZAN_STUDIO_MAX_EPOCHS``, default none), upload
-  size in MB (``GTZAN_STUDIO_UPLOAD_MB``, default 50);
+  size in MB (``GTZAN_STUDIO_UPLOAD_MB``, default 50), storage in the run store
+  (``GTZAN_STUDIO_MAX_STORAGE_MB``, default none; see :mod:`.quota`);
 - the training queue is fair (round-robin across owners; see :func:`fair_order`);
 - dataset paths cannot be typed and GTZAN cannot be downloaded, except by the admin
   (who sets the class's dataset).
@@ -25,7 +26,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from .errors import StudioError
+from ..errors import StudioError
 
 MODES = ("personal", "classroom")
 
@@ -45,23 +46,30 @@ class Settings:
     max_epochs: int | None = None
     upload_mb: int = 50
     admin_password: str | None = None
+    max_storage_mb: int | None = None
 
     @property
     def classroom(self) -> bool:
         return self.mode == "classroom"
 
 
-def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+def env_number(env: Mapping[str, str], name: str, default, cast=int, minimum: float = 1):
+    """The number in ``env[name]`` (``default`` when unset or blank), at least ``minimum``;
+    a clear error naming the variable otherwise."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = cast(raw)
     except ValueError:
-        raise StudioError(f"{name}={raw!r}: expected a whole number") from None
-    if value < 1:
-        raise StudioError(f"{name}={raw!r}: must be at least 1")
+        raise StudioError(f"{name}={raw!r}: expected {'a whole number' if cast is int else 'a number'}") from None
+    if value < minimum:
+        raise StudioError(f"{name}={raw!r}: must be at least {minimum:g}")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    return env_number(env, name, default)
 
 
 def load_settings(env: Mapping[str, str] | None = None, secrets: Mapping | None = None) -> Settings:
@@ -73,7 +81,8 @@ def load_settings(env: Mapping[str, str] | None = None, secrets: Mapping | None 
     password = env.get("GTZAN_STUDIO_ADMIN_PASSWORD") or (secrets or {}).get("admin_password") or None
     return Settings(mode=mode, max_jobs=_int(env, "GTZAN_STUDIO_MAX_JOBS", 2),
                     max_epochs=_int(env, "GTZAN_STUDIO_MAX_EPOCHS", None),
-                    upload_mb=_int(env, "GTZAN_STUDIO_UPLOAD_MB", 50), admin_password=password)
+                    upload_mb=_int(env, "GTZAN_STUDIO_UPLOAD_MB", 50), admin_password=password,
+                    max_storage_mb=_int(env, "GTZAN_STUDIO_MAX_STORAGE_MB", None))
 
 
 def check_admin_password(settings: Settings, attempt: str) -> bool:
@@ -103,7 +112,8 @@ def check_submit(settings: Settings, user: str | None, admin: bool, active_of_us
     if not settings.classroom or admin:
         return
     if not user:
-        raise PermissionDenied("enter your name in the sidebar first: on a shared instance every job has an owner")
+        raise PermissionDenied("sign in with your name in the sidebar first (claim it with a passcode the first "
+                               "time): on a shared instance every job has an owner")
     if active_of_user + n_new > settings.max_jobs:
         raise QuotaExceeded(f"you have {active_of_user} job(s) queued or running; the limit on this shared instance "
                             f"is {settings.max_jobs} at a time (stop one, or wait for one to finish)")
