@@ -1,0 +1,34 @@
+"""Command line: ``python -m gtzan_core`` or ``gtzan-studio``.
+
+Every user-facing problem exits with status 2 and a single ``error: ...`` line. One module
+per group of commands: :mod:`.data`, :mod:`.training`, :mod:`.use`, :mod:`.runs`; the
+parser in :mod:`.parser`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from ..errors import StudioError
+from .parser import build_parser
+
+__all__ = ["build_parser", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s: %(message)s")
+    try:
+        return args.func(args) or 0
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

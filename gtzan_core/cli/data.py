@@ -1,0 +1,67 @@
+"""Commands on data: ``synth``, ``download``, ``features``."""
+
+from __future__ import annotations
+
+import json
+
+from .. import GENRES
+from .common import image_source_counts, open_data, progress_bar
+
+
+def cmd_synth(args) -> int:
+    from ..data.synth import generate_demo
+
+    with progress_bar("synthesising", "track") as p:
+        out = generate_demo(args.out_dir, per_genre=args.per_genre, seconds=args.seconds, seed=args.seed, progress=p)
+    print(f"wrote synthetic demo set ({args.per_genre} tracks x {len(GENRES)} genres, {args.seconds:g} s) to {out}")
+    return 0
+
+
+def cmd_download(args) -> int:
+    from ..data.download import download_gtzan
+
+    with progress_bar("download", "B") as p:
+        out = download_gtzan(args.url, args.out, sha256=args.sha256, md5=args.md5, progress=p)
+    print(f"GTZAN unpacked in {out}; use it with --data {out}")
+    return 0
+
+
+def cmd_features(args) -> int:
+    from ..feature_cache import load_features
+    from ..features import ImageParams
+
+    ds = open_data(args.data)
+    with progress_bar("features", "track") as p:
+        fs = load_features(ds, image=ImageParams(size=args.image_size, source=args.image_source),
+                           workers=args.workers, progress=p, rebuild=args.rebuild)
+    counts = fs.tracks.groupby("genre").size().reindex(list(GENRES), fill_value=0)
+    skipped = list(ds.skipped) + list(fs.failed)
+    if args.json:
+        out = ds.summary()
+        out.update({"extracted_tracks": int(len(fs.tracks)), "segments": int(len(fs.mfcc)),
+                    "mfcc_shape": list(fs.mfcc.shape), "image_shape": list(fs.images.shape),
+                    "image_style": fs.image_params.style,
+                    "image_sources": image_source_counts(fs),
+                    "failed": [{"track": t, "reason": r} for t, r in fs.failed],
+                    "notes": [{"track": t, "note": n} for t, n in fs.notes],
+                    "cache": str(fs.path), "cache_hit": fs.cache_hit})
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"dataset: {ds.label}  ({ds.root}, layout {ds.layout})")
+    print("tracks per genre: " + ", ".join(f"{g} {n}" for g, n in counts.items()))
+    print(f"tracks: {len(fs.tracks)}   segments: {len(fs.mfcc)}   MFCC {tuple(fs.mfcc.shape[1:])}   "
+          f"images {tuple(fs.images.shape[1:])}")
+    sources = image_source_counts(fs)
+    if sources:
+        print(f"images: {', '.join(f'{n} {k}' for k, n in sources.items())} (style {fs.image_params.style})")
+    for track, note in fs.notes:
+        print(f"note: {track}: {note}")
+    if skipped:
+        print(f"skipped {len(skipped)} file(s):")
+        for path, reason in skipped:
+            print(f"  {path}: {reason}")
+    for w in ds.warnings:
+        print(f"warning: {w}")
+    state = "cache hit" if fs.cache_hit else f"extracted in {fs.seconds:.1f} s"
+    print(f"cache: {fs.path} ({state})")
+    return 0

@@ -1,0 +1,147 @@
+"""The argument parser of every command."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import __version__
+from .common import OneLineParser
+from .data import cmd_download, cmd_features, cmd_synth
+from .runs import cmd_export, cmd_import, cmd_runs
+from .training import cmd_evaluate, cmd_models, cmd_reproduce, cmd_train
+from .use import cmd_explain, cmd_predict
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ..data.download import DEFAULT_URL
+    from ..data.synth import DEFAULT_PER_GENRE, DEFAULT_SECONDS, DEFAULT_SEED
+    from ..features import IMAGE_SOURCES
+
+    parser = OneLineParser(prog="gtzan-studio", description="GTZAN Genre Studio: music-genre classification.")
+    parser.add_argument("--version", action="version", version=f"gtzan-studio {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    p = sub.add_parser("synth", help="write the synthetic demo set (GTZAN layout) to a folder")
+    p.add_argument("out_dir")
+    p.add_argument("--per-genre", type=int, default=DEFAULT_PER_GENRE, help="tracks per genre")
+    p.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="length of each track")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("download", help="download and unpack GTZAN (needs internet)")
+    p.add_argument("--url", default=DEFAULT_URL)
+    p.add_argument("--out", default="gtzan", help="target folder")
+    p.add_argument("--sha256", help="expected SHA-256 of the archive")
+    p.add_argument("--md5", help="expected MD5 of the archive")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("features", help="extract and cache MFCCs and spectrogram images")
+    p.add_argument("--data", help="GTZAN folder (default: the synthetic demo set)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--rebuild", action="store_true", help="ignore the cache")
+    p.add_argument("--image-source", choices=IMAGE_SOURCES, default="auto",
+                   help="auto: the dataset's PNGs when present; render: always from audio; none: MFCC only")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_features)
+
+    from ..hparams import recipes
+    from ..models import MODELS
+    from ..splits import PROTOCOLS
+
+    p = sub.add_parser("train", help="train a model; prints test metrics and the run id")
+    p.add_argument("model", choices=list(MODELS))
+    p.add_argument("--data", help="GTZAN folder (default: the synthetic demo set)")
+    p.add_argument("--recipe", choices=list(recipes()), default=None,
+                   help="hyperparameter recipe from hparams.yaml (default: paper, the paper's code's values)")
+    p.add_argument("--protocol", choices=list(PROTOCOLS), default=None, help="evaluation protocol (default: track)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--patience", type=int)
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--unfreeze", action="store_true", help="image models: fine-tune the whole backbone")
+    p.add_argument("--no-pretrained", action="store_true", help="image models: do not load ImageNet weights")
+    p.add_argument("--variant", help="resnext: resnext101_32x8d_wsl (default, the paper's), resnext101_32x8d or "
+                                     "resnext50_32x4d (ImageNet, for smaller machines)")
+    p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto",
+                   help="image models: the dataset's PNGs when present (auto), or always rendered from audio")
+    p.add_argument("--allow-weak-split", action="store_true",
+                   help="train even when the split leaves a genre with fewer than 3 tracks in a part "
+                        "(the warning is recorded and shown beside the run's numbers)")
+    p.add_argument("--runs", help="run store folder (default: checkpoints/)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("models", help="the seven models: parameters, input, pretrained weights")
+    p.add_argument("--variant", help="resnext variant (default: the paper's resnext101_32x8d_wsl)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("reproduce", help="train all seven models under the paper's protocol and recipe and "
+                                         "honestly; write the comparison report")
+    p.add_argument("--data", help="GTZAN folder (default: the synthetic demo set)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per configuration (mean ± sd)")
+    p.add_argument("--epochs", type=int, help="cap on the recipe's maximum epochs (a quick look)")
+    p.add_argument("--models", nargs="+", choices=list(MODELS), help="only these models (default: all seven)")
+    p.add_argument("--paper-only", action="store_true", help="skip the honest protocols")
+    p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto")
+    p.add_argument("--allow-weak-split", action="store_true",
+                   help="also run protocols whose split leaves a genre with fewer than 3 tracks in a part "
+                        "(default: skip them, saying why)")
+    p.add_argument("--out", help="HTML report file (default: ./<reproduction id>.html)")
+    p.add_argument("--json", action="store_true", help="print one row per model and protocol as JSON")
+    p.add_argument("--runs", help="run store folder (default: checkpoints/)")
+    p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("evaluate", help="show a run's test metrics")
+    p.add_argument("run_id")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict the genre of an audio file with trained runs")
+    p.add_argument("audio")
+    p.add_argument("--run", action="append", help="run id (repeatable; default: all runs)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("explain", help="why a run chose a genre: occlusion, Grad-CAM, per-segment view")
+    p.add_argument("audio")
+    p.add_argument("--run", required=True, help="run id")
+    p.add_argument("--genre", help="the genre to explain (default: the predicted one)")
+    p.add_argument("--methods", default="occlusion,gradcam,segments", help="comma-separated")
+    p.add_argument("--seconds", type=float, default=30.0, help="explain the first S seconds (default 30)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("export", help="export a run: a zip to import elsewhere, or an ONNX model")
+    p.add_argument("run_id")
+    p.add_argument("--out", required=True, help="file to write (FILE.zip, or FILE.onnx with FILE.md)")
+    p.add_argument("--format", choices=("zip", "onnx"), default="zip")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", help="import a run exported with `export` (checked before anything is written)")
+    p.add_argument("archive")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("runs", help="the leaderboard: all runs, best first, with the paper's results")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-paper", action="store_true", help="leave out the paper's reference rows")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--delete", metavar="RUN_ID", help="move a run to the trash (restorable)")
+    what.add_argument("--restore", metavar="RUN_ID", help="restore a run from the trash (run id or trash entry)")
+    what.add_argument("--purge", metavar="RUN_ID", help="remove a trashed run for good")
+    what.add_argument("--trash", action="store_true", help="list the trash (with --json: each with trashed: true)")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_runs)
+    return parser

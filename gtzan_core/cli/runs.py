@@ -1,0 +1,85 @@
+"""Commands on the run store: ``export``, ``import``, ``runs`` (the leaderboard and the trash)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .common import run_store
+
+
+def cmd_export(args) -> int:
+    from ..share import export_archive, export_onnx
+
+    store = run_store(args)
+    if args.format == "onnx":
+        result = export_onnx(store, args.run_id, args.out)
+        if args.json:
+            print(json.dumps(result, indent=2))
+            return 0
+        check = (f"; onnxruntime matches torch to {result['max_abs_diff']:.1e}" if "max_abs_diff" in result
+                 else "; onnxruntime not installed, not checked")
+        print(f"wrote {result['onnx']} (input {tuple(result['input_shape'])}) and its card {result['card']}{check}")
+        return 0
+    out = export_archive(store, args.run_id, args.out)
+    if args.json:
+        print(json.dumps({"archive": str(out), "bytes": out.stat().st_size}))
+    else:
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): run {args.run_id} with its checkpoint, "
+              "feature parameters and model card")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from ..share import import_archive
+
+    result = import_archive(args.archive, run_store(args))
+    if args.json:
+        print(json.dumps({"run_id": result.run_id, "model": result.record.get("model"),
+                          "warnings": result.warnings}))
+        return 0
+    print(f"imported run {result.run_id} ({result.record.get('title', result.record.get('model'))}, "
+          f"{(result.record.get('dataset') or {}).get('label', '?')} data)")
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from ..runs import RunStore
+
+    from ..trash import list_trash, purge_entry, purge_expired, restore_run, trash_days
+
+    store = RunStore(args.runs)
+    purge_expired(store)
+    if args.delete:
+        entry = store.delete(args.delete, who="cli")
+        print(f"moved run {args.delete} to the trash ({entry.entry}; restore it with --restore {args.delete}, "
+              f"purged after {trash_days():g} days)")
+        return 0
+    if args.restore:
+        print(f"restored run {restore_run(store, args.restore, 'cli')}")
+        return 0
+    if args.purge:
+        print(f"purged run {purge_entry(store, args.purge, 'cli')} for good")
+        return 0
+    if args.trash:
+        entries = [e.as_dict() for e in list_trash(store)]
+        if args.json:
+            print(json.dumps(entries, indent=2))
+        else:
+            for e in entries or [{"entry": "the trash is empty"}]:
+                print("  ".join(str(e.get(k) or "") for k in ("entry", "model", "owner", "by", "problem")))
+        return 0
+    df = store.leaderboard(include_paper=not args.no_paper)
+    if args.json:
+        print(df.to_json(orient="records", indent=2))
+        return 0
+    if df.empty:
+        print("no runs yet")
+        return 0
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(df.drop(columns=["track_macro_f1"]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0

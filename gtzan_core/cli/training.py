@@ -1,0 +1,221 @@
+"""Commands that train and read results: ``train`` (under torchrun too), ``evaluate``, ``models``, ``reproduce``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..errors import StudioError
+from .common import open_data, progress_bar
+
+
+def _init_distributed(device: str | None):
+    """Under ``torchrun`` (WORLD_SIZE > 1): join the process group; returns (rank, device)."""
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, device
+    import torch
+    import torch.distributed as dist
+
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() and device in (None, "auto", "cuda")
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+        device = f"cuda:{local_rank}"
+    elif device in (None, "auto"):
+        device = "cpu"
+    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return dist.get_rank(), device
+
+
+def cmd_train(args) -> int:
+    import tempfile
+
+    from ..feature_cache import image_params_for, load_features
+    from ..hparams import make_config
+    from ..runs import RunStore
+    from ..splits import check_planned_split
+    from ..training import train
+
+    rank, device = _init_distributed(args.device)
+    config = make_config(args.model, recipe=args.recipe, protocol=args.protocol, epochs=args.epochs,
+                         batch_size=args.batch_size, lr=args.lr, patience=args.patience, device=device,
+                         seed=args.seed, freeze_backbone=False if args.unfreeze else None,
+                         pretrained=False if args.no_pretrained else None, variant=args.variant)
+    try:
+        image = image_params_for(args.model, args.image_source)
+        if rank == 0:
+            ds = open_data(args.data)
+            for warning in check_planned_split(ds, config, force=args.allow_weak_split,
+                                               how_to_force="Pass --allow-weak-split to train anyway."):
+                print(f"warning: {warning}", file=sys.stderr)
+            with progress_bar("features", "track") as p:
+                fs = load_features(ds, image=image, progress=p)
+        _barrier()
+        if rank != 0:  # the cache is warm now
+            from ..data import open_dataset
+
+            ds = open_dataset(args.data)
+            fs = load_features(ds, image=image)
+        # rank 0 records the run; the other ranks train the same model in a scratch store
+        scratch = tempfile.TemporaryDirectory(prefix="gtzan-rank-") if rank != 0 else None
+        store = RunStore(scratch.name if scratch else args.runs)
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.epochs, desc=f"train {config.model}", unit="epoch", dynamic_ncols=True,
+                   disable=rank != 0)
+
+        def on_epoch(e):
+            bar.update(1)
+            bar.set_postfix(train_loss=f"{e.train_loss:.3f}", val_loss=f"{e.val_loss:.3f}", val_acc=f"{e.val_acc:.3f}")
+
+        try:
+            with progress_bar("backbone pass", "img") as p:
+                record = train(config, fs, store, on_epoch=on_epoch, progress=p if rank == 0 else None,
+                               dataset_info=ds.run_info())
+        finally:
+            bar.close()
+            if scratch:
+                scratch.cleanup()
+        if rank != 0:
+            return 0
+        if config.pretrained and not record.get("pretrained") and record["input_kind"] == "image":
+            print(f"warning: {record['weights_note']}", file=sys.stderr)
+        _print_evaluation(record)
+        return 0
+    finally:
+        _finish_distributed()
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def _finish_distributed() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _print_evaluation(record: dict) -> None:
+    ev = record.get("evaluation") or {}
+    from ..hparams import recipe_label
+
+    leak = f"  [{record['protocol_label']}]" if record.get("selection_on_test") else ""
+    print(f"run {record['run_id']}: {record['model']} on {record['dataset'].get('label')}, protocol {record['protocol']}"
+          f"{leak}, recipe {recipe_label(record)}, status {record['status']}, epochs {record.get('epochs_run')} (best {record.get('best_epoch')})")
+    for level in ("segment", "track"):
+        if level in ev:
+            m = ev[level]
+            print(f"  test {level:7s} accuracy {m['accuracy']:.3f}   macro F1 {m['macro_f1']:.3f}   (n={m['n']})")
+    for warning in record.get("split_warnings") or []:
+        print(f"  WEAK SPLIT, these numbers say little: {warning}")
+    if record.get("train_seconds") is not None:
+        print(f"  train time {record['train_seconds']:.1f} s on {record.get('device')}")
+
+
+def cmd_evaluate(args) -> int:
+    from ..evaluation import report_frame
+    from ..runs import RunStore
+
+    store = RunStore(args.runs)
+    record = store.read(args.run_id)
+    if args.json:
+        print(json.dumps({k: record.get(k) for k in ("run_id", "model", "protocol", "leaky", "status", "dataset",
+                                                      "evaluation", "epochs_run", "train_seconds", "split_warnings",
+                                                      "image_params", "image_sources")}, indent=2))
+        return 0
+    if not record.get("evaluation"):
+        from ..errors import CheckpointError
+
+        raise CheckpointError(f"run {args.run_id} has no evaluation (status: {record.get('status')})")
+    _print_evaluation(record)
+    for level in ("segment", "track"):
+        print(f"\n{level}-level report:")
+        print(report_frame(record["evaluation"][level]).round(3).to_string())
+    return 0
+
+
+def cmd_models(args) -> int:
+    from ..models import describe_models
+
+    rows = describe_models(args.variant)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'model':11s} {'input':16s} {'trainable':>12s} {'total':>12s}  weights")
+    for r in rows:
+        shape = "x".join(map(str, r["input_shape"]))
+        print(f"{r['name']:11s} {r['input_kind'] + ' ' + shape:16s} {r['trainable_params']:>12,} "
+              f"{r['total_params']:>12,}  {r['weights'] or 'trained from scratch'}")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    import time
+
+    from ..reproduction import (comparison_table, plan_reproduction, protocol_table, run_reproduction, screen_splits,
+                               skipped_summary, write_report)
+    from ..runs import RunStore
+    from ..training import resolve_device
+
+    t0 = time.perf_counter()
+    ds = open_data(args.data)
+    device = str(resolve_device(args.device))
+    plan = plan_reproduction(real_gtzan=not ds.is_synthetic, seeds=args.seeds, epochs=args.epochs, device=device,
+                             honest=not args.paper_only, models=args.models)
+    screen_splits(plan, ds, allow_weak=args.allow_weak_split)
+    store = RunStore(args.runs)
+    quiet = args.json
+    for line in skipped_summary(plan):
+        print(line, file=sys.stderr)
+    if not plan.configs:
+        raise StudioError("every run of this reproduction was skipped: its splits cannot give meaningful numbers "
+                          "on this dataset (pass --allow-weak-split to run them anyway)")
+    if not quiet:
+        print(f"reproduction {plan.id}: {len(plan.configs)} runs ({', '.join(plan.protocols)} x "
+              f"{len({c.model for c in plan.configs})} models x {plan.seeds} seed(s)) on "
+              f"{ds.label}, {device}")
+
+    def on_run(k, n, record):
+        if quiet:
+            return
+        ev = (record.get("evaluation") or {}).get("segment") or {}
+        result = f"acc {ev['accuracy']:.3f}  F1 {ev['macro_f1']:.3f}" if ev else record.get("error", "")
+        print(f"[{k}/{n}] {record.get('model'):10s} {record.get('protocol'):8s} seed "
+              f"{(record.get('reproduction') or {}).get('seed', '?')}  {record.get('status')}  {result}", flush=True)
+
+    with progress_bar("features / backbone", "it") as p:
+        records = run_reproduction(plan, ds, store, args.image_source, on_run=on_run, progress=p)
+    out = Path(args.out or f"{plan.id}.html")
+    write_report(out, records, plan.id)
+    wall = time.perf_counter() - t0
+    table = protocol_table(records)
+    if args.json:
+        cols = ["model", "protocol", "protocol_label", "unit", "seeds_done", "accuracy", "accuracy_sd", "macro_f1",
+                "macro_f1_sd", "track_accuracy", "paper_accuracy", "paper_f1_text", "paper_macro_f1",
+                "delta_accuracy", "delta_macro_f1"]
+        rows = json.loads(table[cols].to_json(orient="records"))
+        comparison = json.loads(comparison_table(records).to_json(orient="records"))
+        print(json.dumps({"reproduction": plan.id, "dataset": ds.label, "device": device, "seeds": plan.seeds,
+                          "rows": rows, "comparison": comparison, "report": str(out.resolve()),
+                          "skipped": plan.skipped,
+                          "wall_seconds": round(wall, 1)}, indent=2))
+    else:
+        import pandas as pd
+
+        from ..reproduction.report import comparison_display
+
+        with pd.option_context("display.width", 250, "display.max_columns", 30):
+            print()
+            print(comparison_display(comparison_table(records)).to_string(index=False))
+        print(f"\nreport: {out.resolve()}  ({wall:.0f} s)")
+    failed = [r for r in records if r.get("status") == "failed"]
+    return 2 if failed and len(failed) == len(records) else 0
