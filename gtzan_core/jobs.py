@@ -1,9 +1,10 @@
 """Background training jobs for the app (and anything else that wants them).
 
-A :class:`JobManager` owns a queue and one worker thread per device *slot*
-(default one): jobs wait in a visible queue and only one job uses the GPU (or the
-CPU) at a time, so two users pressing Start together queue instead of running
-out of memory. Every job has an owner; the queue is fair: round-robin across
+A :class:`JobManager` owns a queue and one worker thread per device *slot*: on a
+CPU-only machine one job at a time; on a GPU machine K jobs per GPU
+(``GTZAN_STUDIO_JOBS_PER_GPU``, default 1), each new job on the least-busy GPU
+(:mod:`.training.gpu_slots`), so two users pressing Start together queue instead
+of running out of memory. Every job has an owner; the queue is fair: round-robin across
 owners, each owner's jobs in submission order (one owner queueing ten jobs does
 not hold the GPU for everyone else). Each job is recorded in the run store as soon as it is submitted
 (status ``queued``), so every user of a shared app sees every job, and the
@@ -52,8 +53,23 @@ class Job:
 
 
 class JobManager:
-    def __init__(self, store: RunStore | None = None, slots: int = 1, feature_loader=None, resume: bool = False):
+    def __init__(self, store: RunStore | None = None, slots: int | None = None, feature_loader=None,
+                 resume: bool = False, devices: list[str] | None = None, jobs_per_gpu: int | None = None,
+                 train_fn=None):
+        """``devices``: the GPUs to spread jobs over (default: every visible one);
+        ``jobs_per_gpu``: K jobs at once per GPU (default ``GTZAN_STUDIO_JOBS_PER_GPU``, 1).
+        ``slots``: worker threads (default K x GPUs, or 1 on a CPU-only machine; 0 holds
+        every job in the queue). ``train_fn`` replaces :func:`~gtzan_core.training.train`
+        (tests)."""
+        from .training.gpu_slots import DeviceAllocator, jobs_per_gpu as default_jobs_per_gpu, visible_gpus
+
         self.store = store or RunStore()
+        devices = visible_gpus() if devices is None else list(devices)
+        per_gpu = default_jobs_per_gpu() if jobs_per_gpu is None else jobs_per_gpu
+        self._allocator = DeviceAllocator(devices, per_gpu) if devices else None
+        if slots is None:
+            slots = self._allocator.capacity if self._allocator else 1
+        self._train_fn = train_fn
         self.owner = {"manager": secrets.token_hex(4), "pid": os.getpid(), "host": socket.gethostname()}
         self._jobs: dict[str, Job] = {}  # queued and running, by run id
         self._lock = threading.Lock()
@@ -122,7 +138,7 @@ class JobManager:
             owner = record.get("queue_owner") or {}
             return owner.get("manager") != mine and not self.store.queue_owner_alive(record)
 
-        resumed = []
+        resumed, jobs = [], []
         for record in sorted(self.store.list(), key=lambda r: r.get("created", 0)):
             if record.get("status") != "queued" or not isinstance(record.get("job"), dict):
                 continue
@@ -136,10 +152,14 @@ class JobManager:
                 self.store.update(claimed["run_id"], status="failed", phase="done", finished=time.time(),
                                   error=f"queued job could not be resumed: {exc}")
                 continue
-            self._enqueue(Job(claimed["run_id"], config, spec.get("data_path"), spec.get("image_source", "auto"),
-                              dict(spec.get("extra") or {}), submitted=float(claimed.get("created", time.time())),
-                              owner=claimed.get("owner")))
+            jobs.append(Job(claimed["run_id"], config, spec.get("data_path"), spec.get("image_source", "auto"),
+                            dict(spec.get("extra") or {}), submitted=float(claimed.get("created", time.time())),
+                            owner=claimed.get("owner")))
             resumed.append(claimed["run_id"])
+        with self._wake:  # all at once: with several workers, the fair order sees the whole queue
+            for job in jobs:
+                self._jobs[job.run_id] = job
+            self._wake.notify_all()
         if resumed:
             log.info("resumed %d queued job(s) from the run store", len(resumed))
         return resumed
@@ -234,20 +254,34 @@ class JobManager:
             job = self._next()
             if job is None:
                 return
+            # a GPU job takes the least-busy device with a free slot (a worker per slot: one is always free)
+            place = (self._allocator.acquire() if self._allocator and job.config.device in ("auto", "cuda")
+                     else None)
             try:
-                self._run(job)
+                self._run(job, place[0] if place else None)
             except Exception:  # the record already says failed; keep the worker alive
                 log.exception("job %s failed", job.run_id)
             finally:
+                if place:
+                    self._allocator.release(*place)
                 with self._lock:
                     self._running.discard(job.run_id)
                     self._jobs.pop(job.run_id, None)
                 self._release_memory()
 
-    def _run(self, job: Job) -> None:
+    def devices_in_use(self) -> dict[str, int]:
+        """Jobs running on each GPU now (empty on a CPU-only machine)."""
+        return self._allocator.in_use() if self._allocator else {}
+
+    def _run(self, job: Job, device: str | None = None) -> None:
+        import dataclasses
+
         from .data import open_dataset
         from .feature_cache import image_params_for, load_features
         from .training import train
+
+        train = self._train_fn or train
+        config = dataclasses.replace(job.config, device=device) if device else job.config
 
         store = self.store
         try:
@@ -270,7 +304,7 @@ class JobManager:
                                    progress=feature_progress)
             dataset_info = ds.run_info()
             store.update(job.run_id, dataset=dataset_info, progress=None)
-            train(job.config, fs, store, cancel=job.cancel, run_id=job.run_id, dataset_info=dataset_info, extra=job.extra,
+            train(config, fs, store, cancel=job.cancel, run_id=job.run_id, dataset_info=dataset_info, extra=job.extra,
                   progress=lambda d, t, m: store.update(job.run_id, progress={"done": d, "total": t, "message": m}))
         except _Stop:
             store.update(job.run_id, status="cancelled", phase="done", finished=time.time(),

@@ -57,3 +57,36 @@ def file_lock(path: str | Path, poll: float = 0.05, should_stop: Callable[[], bo
                 pass
         os.close(fd)
 
+
+
+class HeldLock:
+    """A lock taken by :func:`try_file_lock`; ``release()`` gives it back."""
+
+    def __init__(self, fd: int):
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            except OSError:
+                pass
+        os.close(self._fd)
+        self._fd = None
+
+
+def try_file_lock(path: str | Path) -> HeldLock | None:
+    """Take the exclusive lock on ``path`` if it is free, without waiting: a
+    :class:`HeldLock`, or None when another holder has it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+    return HeldLock(fd)

@@ -169,7 +169,7 @@ def test_waiting_for_the_gpu_can_be_cancelled(studio_home):
 
     cancel = threading.Event()
     waited = []
-    with file_lock(studio_home / "locks" / "cuda-0.lock"):  # someone else holds the GPU
+    with file_lock(studio_home / "locks" / "cuda-0-slot-0.lock"):  # someone else holds the GPU (its one slot)
         threading.Timer(0.3, cancel.set).start()
         with pytest.raises(InterruptedError):
             with device_slot(torch.device("cuda:0"), cancel, on_wait=lambda: waited.append(1)):

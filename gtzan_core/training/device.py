@@ -32,35 +32,29 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def device_label(device: torch.device) -> str:
     if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(device)})"
     return device.type
 
 
 @contextlib.contextmanager
-def device_slot(device: torch.device, cancel: threading.Event | None = None, on_wait: Callable | None = None):
-    """Exclusive use of a GPU across processes (the app's jobs, CLI runs, other
-    servers on the same machine): a file lock per CUDA device under the studio
-    home. CPU and MPS runs pass straight through. ``on_wait`` is called once if
-    the slot is busy; a set ``cancel`` flag ends the wait (InterruptedError)."""
+def device_slot(device: torch.device, cancel: threading.Event | None = None, on_wait: Callable | None = None,
+                per_device: int | None = None):
+    """One of a CUDA device's ``per_device`` training slots (default
+    ``GTZAN_STUDIO_JOBS_PER_GPU``, 1), across processes (the app's jobs, CLI runs,
+    other servers on the machine): file locks under the studio home (see
+    :mod:`.gpu_slots`). Yields the slot number; CPU and MPS runs pass straight
+    through (``None``). ``on_wait`` is called once if every slot is busy; a set
+    ``cancel`` flag ends the wait (InterruptedError)."""
     if device.type != "cuda":
-        yield
+        yield None
         return
-    from ..locks import file_lock
-    from ..paths import studio_home
+    from .gpu_slots import gpu_slot, jobs_per_gpu
 
     index = device.index if device.index is not None else torch.cuda.current_device() if torch.cuda.is_available() else 0
-    path = studio_home() / "locks" / f"cuda-{index}.lock"
-    waited = []
-
-    def should_stop() -> bool:
-        if not waited:
-            waited.append(True)
-            if on_wait:
-                on_wait()
-        return cancel is not None and cancel.is_set()
-
-    with file_lock(path, poll=0.2, should_stop=should_stop):
-        yield
+    with gpu_slot(index, per_device or jobs_per_gpu(), should_stop=lambda: cancel is not None and cancel.is_set(),
+                  on_wait=on_wait) as slot:
+        yield slot
 
 
 def autocast(device: torch.device, amp: bool = True):

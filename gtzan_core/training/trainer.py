@@ -82,7 +82,9 @@ def train(
     try:
         device = resolve_device(config.device)
         with device_slot(device, cancel, on_wait=lambda: store.update(run_id, status="queued",
-                                                                       phase="waiting for the GPU")):
+                                                                       phase="waiting for the GPU")) as slot:
+            if slot is not None:  # which of the device's K training slots this run holds
+                store.update(run_id, gpu_slot={"device": str(device), "slot": slot})
             return _Run(config, features, store, run_id, spec, device, on_epoch, cancel, progress).execute()
     except (Cancelled, InterruptedError):
         record = store.read(run_id)
