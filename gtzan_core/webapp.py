@@ -286,10 +286,11 @@ def claimed_name_sign_in() -> None:
     if st.button("Sign in" if claimed else "Claim name", key="name-sign-in", type="primary"):
         try:
             if claimed:
-                ok = attempt_limiter().attempt("passcode", (("name", name.casefold()), session_key()),
-                                               lambda: registry.verify(name, passcode))
-                if not ok:
-                    raise PermissionDenied(f"wrong passcode for {name!r}")
+                keys = (("name", name.casefold()), session_key())
+                if not attempt_limiter().attempt("passcode", keys, lambda: registry.verify(name, passcode)):
+                    n, free = attempt_limiter().failures(*keys), attempt_limiter().free_tries
+                    raise PermissionDenied(f"wrong passcode for {name!r} (wrong try {n}; after {free}, every try "
+                                           "waits longer)")
             else:
                 name = registry.claim(name, passcode)
                 audit(store().root, name, "claim name")

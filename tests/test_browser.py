@@ -209,9 +209,9 @@ def test_classroom_names_are_claimed_and_only_the_owner_or_admin_stops_a_job(stu
         bob.wait_for_timeout(1500)  # a few refreshes of the jobs panel
         assert bob.get_by_text("Signed in as alice").count() == 0
         assert bob.locator(job_stop, has_text="Stop").count() == 0
-        for k in range(5):
+        for k in range(1, 6):  # each try waits for its own answer (the count), not the last one's
             sign_in_with_passcode(bob, f"guess-{k}", "Sign in")
-            bob.get_by_text("wrong passcode for 'alice'").wait_for(timeout=30_000)
+            bob.get_by_text(f"wrong passcode for 'alice' (wrong try {k};").wait_for(timeout=30_000)
         sign_in_with_passcode(bob, "alice-passcode", "Sign in")  # even the right one waits now
         bob.get_by_text("too many wrong passcodes: try again in").wait_for(timeout=30_000)
         assert bob.get_by_text("Signed in as alice").count() == 0

@@ -296,9 +296,9 @@ def test_who_in_the_url_only_prefills_a_name_its_passcode_signs_in(classroom):
     bob = app("train", who="alice")  # another browser, pretending
     assert "Signed in as" not in " ".join(c.value for c in bob.sidebar.caption)
     assert bob.sidebar.text_input(key="passcode-input").label == "Passcode"
-    for _ in range(5):
+    for k in range(1, 6):
         sign_in(bob, "guess")
-        assert any("wrong passcode for 'alice'" in e.value for e in bob.sidebar.error)
+        assert any(f"wrong passcode for 'alice' (wrong try {k};" in e.value for e in bob.sidebar.error)
     sign_in(bob, "alice-secret")  # even the right one is refused now: the wait comes first
     assert any("too many wrong passcodes: try again in" in e.value for e in bob.sidebar.error)
     assert "Signed in as" not in " ".join(c.value for c in bob.sidebar.caption)

@@ -58,6 +58,11 @@ class AttemptLimiter:
                     self._until[k] = now + wait
         return worst
 
+    def failures(self, *keys: tuple) -> int:
+        """The most wrong attempts counted against any of ``keys``."""
+        with self._lock:
+            return max([self._failures.get(k, 0) for k in keys] + [0])
+
     def succeeded(self, *keys: tuple) -> None:
         with self._lock:
             for k in keys:
