@@ -120,8 +120,11 @@ if data is not None and pred is not None and pred.results:
         ex_key = (key, rid, genre, tuple(methods))
         # the click is kept as a request in the session (the callback runs before the script), so a rerun
         # that interrupts the computation (another widget, a page refresh) computes it again instead of losing it
-        st.button("Explain", key="explain", type="primary",
-                  on_click=lambda k=ex_key: st.session_state.update({"explain-request": k}))
+        if st.button("Explain", key="explain", type="primary",
+                     on_click=lambda k=ex_key: st.session_state.update({"explain-request": k})):
+            # the click also counts when Streamlit dropped its callback (a widget drawn by a run that
+            # another rerun interrupted keeps its trigger but may lose the callback)
+            st.session_state["explain-request"] = ex_key
         saved = st.session_state.get("explanation")
         if st.session_state.get("explain-request") == ex_key and not (saved and saved[0] == ex_key):
             with st.spinner("Occluding patches and back-propagating…"):

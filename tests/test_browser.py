@@ -164,7 +164,11 @@ def test_microphone_recording_and_explanation(server, tmp_path):
         page.locator('[data-test-script-state="notRunning"]').wait_for(state="attached", timeout=60_000)
         page.get_by_text("Why? Explain a model's choice").click()
         page.get_by_role("button", name="Explain").click()
-        page.get_by_text("to compute").first.wait_for(timeout=120_000)
+        try:
+            page.get_by_text("to compute").first.wait_for(timeout=120_000)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "explanation-missing.png"), full_page=True)
+            raise
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=60_000)
         page.wait_for_timeout(1500)
         panel = page.get_by_test_id("stExpander").last  # the app scrolls inside its main block: shoot the panel
