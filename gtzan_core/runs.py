@@ -218,7 +218,8 @@ class RunStore:
     def mark_failed(self, run_id: str, error: str) -> dict:
         """Record that a run failed, even on a full disk: the usual atomic update first;
         if that finds no space, the record is rewritten in place, compact (its old
-        blocks are reused: no new space is needed unless the record grew)."""
+        blocks are reused, no new space needed). Should even the compact record be
+        larger than the old one, the old record stays whole and the error is raised."""
         fields = {"status": "failed", "phase": "done", "error": error, "finished": time.time()}
         try:
             return self.update(run_id, **fields)
@@ -227,7 +228,10 @@ class RunStore:
                 record = self._read_raw(run_id)
                 record.update(fields, heartbeat=time.time())
                 data = json.dumps(record, separators=(",", ":"), default=_json_default).encode()
-                with open(self.path(run_id) / "record.json", "r+b") as f:
+                path = self.path(run_id) / "record.json"
+                if len(data) > path.stat().st_size:  # would need new space: leave the record whole instead
+                    raise
+                with open(path, "r+b") as f:
                     f.write(data)
                     f.truncate()
                     f.flush()
