@@ -157,6 +157,7 @@ def visible_jobs(whose: str) -> list[dict]:
 
 
 def stop_job(r: dict, manager) -> None:
+    st.session_state[f"stop-done-{r['run_id']}"] = True  # acted on: the button's return value need not
     try:
         check_modify_run(r, "stop")  # the rule itself, not only the hidden button
         manager.cancel(r["run_id"], who=current_user())
@@ -174,8 +175,12 @@ def job_card(r: dict, manager) -> None:
         head.markdown(f"**{r.get('title', r['model'])}** · {r.get('protocol_label') or r.get('protocol')} · "
                       f"recipe {recipe_label(r)} · {data}{owner} · `{rid}` — {badge} {status}")
         if status in ACTIVE and can_modify_run(r):
-            # a callback acts on the click before the panel's next run, so a refresh racing it cannot drop it
-            btn.button("Stop", key=f"stop-{rid}", on_click=stop_job, args=(r, manager))
+            # a callback acts on the click before the panel's next run, so a refresh racing it cannot drop it;
+            # the return value covers a click whose callback Streamlit dropped (drawn by an interrupted refresh)
+            if btn.button("Stop", key=f"stop-{rid}", on_click=stop_job, args=(r, manager)) and \
+                    not st.session_state.pop(f"stop-done-{rid}", False):
+                stop_job(r, manager)
+            st.session_state.pop(f"stop-done-{rid}", None)
         if error := st.session_state.pop(f"stop-error-{rid}", None):
             show_error(error)
         if status == "queued":
