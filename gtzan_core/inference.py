@@ -232,5 +232,7 @@ def predict(
             segment_probs=rows, probs=rows.mean(0),
         )
     key = (image.style, image.size)
-    result.image = windows[key][0][0] if key in windows else image_windows(y, mfcc, image)[0][0]
+    # the first window's picture (spectrogram_input spans the whole clip or its first 30 s, as
+    # image_windows' first window does) without drawing every window of a long upload
+    result.image = windows[key][0][0] if key in windows else spectrogram_input(y, mfcc, image)
     return result
