@@ -238,9 +238,9 @@ class RunStore:
                     os.fsync(f.fileno())
             return record
 
-    def usage_by_owner(self) -> dict[str | None, int]:
+    def usage_by_owner(self, trash: list | None = None) -> dict[str | None, int]:
         """Bytes on disk per owner: every file of their runs, trashed runs included (they
-        take space until purged)."""
+        take space until purged). ``trash``: the trash entries when the caller has read them."""
         from .trash import list_trash, trash_root
 
         out: dict[str | None, int] = {}
@@ -250,7 +250,7 @@ class RunStore:
 
         for r in self.list():
             out[r.get("owner")] = out.get(r.get("owner"), 0) + size(self.path(r["run_id"]))
-        for e in list_trash(self):
+        for e in list_trash(self) if trash is None else trash:
             out[e.owner] = out.get(e.owner, 0) + size(trash_root(self) / e.entry)
         return out
 

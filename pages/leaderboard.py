@@ -55,10 +55,10 @@ def share_section() -> None:
                 except Exception as exc:
                     show_error(exc)
 
-def trash_section() -> None:
+def trash_section(trash: list) -> None:
     """Deleted runs: their owner (and the admin) may restore them; the admin purges."""
     me, admin = current_user(), is_admin()
-    entries = [e for e in list_trash(store()) if admin or (me and e.owner == me) or not settings().classroom]
+    entries = [e for e in trash if admin or (me and e.owner == me) or not settings().classroom]
     if not entries:
         return
     with st.expander(f"Trash ({len(entries)})"):
@@ -84,8 +84,8 @@ def trash_section() -> None:
             show_error(exc)
 
 
-def storage_section() -> None:
-    usage = store().usage_by_owner()
+def storage_section(trash: list) -> None:
+    usage = store().usage_by_owner(trash=trash)
     if not usage:
         return
     limit = settings().max_storage_mb
@@ -155,8 +155,9 @@ with st.expander(f"Delete runs (to the trash: restorable for {trash_days():g} da
             show_error(exc)
 
 share_section()
-trash_section()
-storage_section()
+trash = list_trash(store())  # read once for both views (purge_expired above already pruned it)
+trash_section(trash)
+storage_section(trash)
 if is_admin():
     with st.expander("Audit log (admin)"):
         entries = read_audit(store().root, limit=500)
