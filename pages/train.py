@@ -237,10 +237,17 @@ def jobs_panel(whose: str) -> None:
             if r["run_id"] in live_ids:
                 job_card(r, manager)
 
-    live_jobs()
-    for r in recent:
-        if r["run_id"] not in live_ids:
-            job_card(r, manager)
+    # The fragment draws into a container of its own and the static cards into another: an element path
+    # is then always drawn by the fragment or never. When a job ended and the page reran, its static card
+    # used to take the path where the fragment had drawn it, and the browser sometimes kept the fragment's
+    # old blocks there and then cleared them with the fragment's stale nodes: the card lost its border and
+    # its header (the status line and Stop), the rest stayed (seen in the classroom browser test).
+    with st.container():
+        live_jobs()
+    with st.container():
+        for r in recent:
+            if r["run_id"] not in live_ids:
+                job_card(r, manager)
 
 
 st.subheader("Jobs")

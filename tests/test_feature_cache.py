@@ -93,3 +93,35 @@ def test_mfcc_only_extraction(ds, tmp_path):
     fs = fc.load_features(ds, image=ImageParams(source="none"), cache_dir=tmp_path)
     assert fs.images.shape == (3, 0, 0, 3) and fs.mfcc.shape == (6, 130, 13)
     assert fc.load_features(ds, image=ImageParams(source="none"), cache_dir=tmp_path).cache_hit
+
+
+def test_a_stop_during_parallel_extraction_drops_the_tracks_not_started(tmp_path, monkeypatch):
+    """A Stop (raised from the progress callback) must not wait for every queued track:
+    the pool's not-yet-started tracks are dropped (Executor.map's iterator cancels them when
+    the loop is left). Held deterministically: tracks after the first two block until the
+    Stop is raised."""
+    import threading
+
+    ds = discover_dataset(make_gtzan(tmp_path / "g", per_genre=4, seconds=3.1, genres=("blues", "metal")))
+    release, started = threading.Event(), []
+    real = fc.extract_track
+
+    def slow_after_two(job):
+        started.append(job[0])
+        if len(started) > 2:
+            release.wait(30)
+        return real(job)
+
+    monkeypatch.setattr(fc, "extract_track", slow_after_two)
+
+    class Stop(Exception):
+        pass
+
+    def progress(done, total, message):
+        if message == "extracting features" and done == 1:
+            release.set()
+            raise Stop
+
+    with pytest.raises(Stop):
+        fc.load_features(ds, workers=2, progress=progress)
+    assert len(started) <= 4 < len(ds.tracks)  # at most the two running when it stopped, never all eight
