@@ -55,20 +55,26 @@ class Job:
 class JobManager:
     def __init__(self, store: RunStore | None = None, slots: int | None = None, feature_loader=None,
                  resume: bool = False, devices: list[str] | None = None, jobs_per_gpu: int | None = None,
-                 train_fn=None):
+                 train_fn=None, executor=None):
         """``devices``: the GPUs to spread jobs over (default: every visible one);
         ``jobs_per_gpu``: K jobs at once per GPU (default ``GTZAN_STUDIO_JOBS_PER_GPU``, 1).
         ``slots``: worker threads (default K x GPUs, or 1 on a CPU-only machine; 0 holds
         every job in the queue). ``train_fn`` replaces :func:`~gtzan_core.training.train`
-        (tests)."""
+        (tests). ``executor``: where jobs run instead of this process's threads, e.g. a
+        :class:`~gtzan_core.cluster.RayExecutor`: this manager stays the dispatcher (fair
+        order, owners, Stop, the persisted queue) and starts a job whenever the executor
+        has room (``executor.capacity()``), up to ``executor.max_jobs`` at once."""
         from .training.gpu_slots import DeviceAllocator, jobs_per_gpu as default_jobs_per_gpu, visible_gpus
 
         self.store = store or RunStore()
+        self._executor = executor
+        if executor is not None:
+            devices = []  # the executor places jobs (Ray: num_gpus per task)
         devices = visible_gpus() if devices is None else list(devices)
         per_gpu = default_jobs_per_gpu() if jobs_per_gpu is None else jobs_per_gpu
         self._allocator = DeviceAllocator(devices, per_gpu) if devices else None
         if slots is None:
-            slots = self._allocator.capacity if self._allocator else 1
+            slots = executor.max_jobs if executor is not None else self._allocator.capacity if self._allocator else 1
         self._train_fn = train_fn
         self.owner = {"manager": secrets.token_hex(4), "pid": os.getpid(), "host": socket.gethostname()}
         self._jobs: dict[str, Job] = {}  # queued and running, by run id
@@ -186,6 +192,8 @@ class JobManager:
             queued = run_id not in self._running
         if queued:
             self._never_started(run_id)
+        elif self._executor is not None:
+            self.store.request_stop(run_id)  # the job's own process (a Ray worker) watches for it
 
     def _never_started(self, run_id: str) -> None:
         self.store.update(run_id, status="cancelled", phase="done", finished=time.time(),
@@ -238,7 +246,7 @@ class JobManager:
                 for j in [j for j in self._jobs.values() if j.cancel.is_set() and j.run_id not in self._running]:
                     del self._jobs[j.run_id]  # cancelled while queued: never starts
                 waiting = self._waiting()
-                if waiting:
+                if waiting and (self._executor is None or len(self._running) < self._executor.capacity()):
                     job = waiting[0]
                     self._running.add(job.run_id)
                     self._last_served[job.owner or ""] = time.monotonic()
@@ -274,50 +282,10 @@ class JobManager:
         return self._allocator.in_use() if self._allocator else {}
 
     def _run(self, job: Job, device: str | None = None) -> None:
-        import dataclasses
-
-        from .data import open_dataset
-        from .feature_cache import image_params_for, load_features
-        from .training import train
-
-        train = self._train_fn or train
-        config = dataclasses.replace(job.config, device=device) if device else job.config
-
-        store = self.store
-        try:
-            from .classroom import load_settings
-            from .classroom.quota import check_storage
-
-            check_storage(load_settings(), job.owner, store)  # the owner may have filled their share meanwhile
-            store.update(job.run_id, status="running", phase="features")
-
-            def feature_progress(done, total, message):
-                if job.cancel.is_set():
-                    raise _Stop()
-                store.update(job.run_id, progress={"done": done, "total": total, "message": message})
-
-            ds = open_dataset(job.data_path, progress=feature_progress)
-            if self._feature_loader is not None:
-                fs = self._feature_loader(ds, progress=feature_progress)
-            else:
-                fs = load_features(ds, image=image_params_for(job.config.model, job.image_source),
-                                   progress=feature_progress)
-            dataset_info = ds.run_info()
-            store.update(job.run_id, dataset=dataset_info, progress=None)
-            train(config, fs, store, cancel=job.cancel, run_id=job.run_id, dataset_info=dataset_info, extra=job.extra,
-                  progress=lambda d, t, m: store.update(job.run_id, progress={"done": d, "total": t, "message": m}))
-        except _Stop:
-            store.update(job.run_id, status="cancelled", phase="done", finished=time.time(),
-                         error="stopped while preparing features")
-        except StudioError as exc:  # a full disk included: the record says so, the server goes on
-            if store.read(job.run_id).get("status") != "failed":
-                store.mark_failed(job.run_id, str(exc))
-        except Exception as exc:
-            record = store.read(job.run_id)
-            if record.get("status") != "failed":
-                store.update(job.run_id, status="failed", phase="done", error=f"{type(exc).__name__}: {exc}",
-                             finished=time.time())
-            raise
+        if self._executor is not None:
+            self._executor.run(job, self.store)
+        else:
+            execute_job(self.store, job, device, train_fn=self._train_fn, feature_loader=self._feature_loader)
 
     @staticmethod
     def _release_memory() -> None:
@@ -330,6 +298,55 @@ class JobManager:
                 torch.cuda.empty_cache()  # hand the job's cached blocks back to the driver
         except Exception:  # pragma: no cover - best effort
             pass
+
+
+def execute_job(store: RunStore, job: Job, device: str | None = None, train_fn=None, feature_loader=None) -> None:
+    """Run one job to its end in this process: the owner's storage share, the dataset, its
+    features, training. Everything it learns goes to the run store; it raises only what
+    the record already says (failed). Used by the embedded workers and by a Ray worker
+    (:mod:`gtzan_core.cluster.remote`)."""
+    import dataclasses
+
+    from .data import open_dataset
+    from .feature_cache import image_params_for, load_features
+    from .training import train
+
+    train = train_fn or train
+    config = dataclasses.replace(job.config, device=device) if device else job.config
+    try:
+        from .classroom import load_settings
+        from .classroom.quota import check_storage
+
+        check_storage(load_settings(), job.owner, store)  # the owner may have filled their share meanwhile
+        store.update(job.run_id, status="running", phase="features")
+
+        def feature_progress(done, total, message):
+            if job.cancel.is_set():
+                raise _Stop()
+            store.update(job.run_id, progress={"done": done, "total": total, "message": message})
+
+        ds = open_dataset(job.data_path, progress=feature_progress)
+        if feature_loader is not None:
+            fs = feature_loader(ds, progress=feature_progress)
+        else:
+            fs = load_features(ds, image=image_params_for(job.config.model, job.image_source),
+                               progress=feature_progress)
+        dataset_info = ds.run_info()
+        store.update(job.run_id, dataset=dataset_info, progress=None)
+        train(config, fs, store, cancel=job.cancel, run_id=job.run_id, dataset_info=dataset_info, extra=job.extra,
+              progress=lambda d, t, m: store.update(job.run_id, progress={"done": d, "total": t, "message": m}))
+    except _Stop:
+        store.update(job.run_id, status="cancelled", phase="done", finished=time.time(),
+                     error="stopped while preparing features")
+    except StudioError as exc:  # a full disk included: the record says so, the server goes on
+        if store.read(job.run_id).get("status") != "failed":
+            store.mark_failed(job.run_id, str(exc))
+    except Exception as exc:
+        record = store.read(job.run_id)
+        if record.get("status") != "failed":
+            store.update(job.run_id, status="failed", phase="done", error=f"{type(exc).__name__}: {exc}",
+                         finished=time.time())
+        raise
 
 
 def lower_priority() -> None:

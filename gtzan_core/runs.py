@@ -38,6 +38,7 @@ LEADERBOARD_COLUMNS = ["model", "track_acc", "segment_acc", "macro_f1", "protoco
 CHECKPOINT_FORMAT = 1
 STALE_AFTER = 3600.0
 ACTIVE = ("queued", "running")
+STOP_FLAG = "stop-requested"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
 
 
@@ -132,6 +133,16 @@ class RunStore:
             self.write_record(run_id, record)
         return record
 
+    def merge(self, run_id: str, field: str, **values) -> dict:
+        """Add ``values`` to the dict ``field`` of the record, under the run's lock (two
+        processes noting things about one run, a Ray worker and the app, say, keep both)."""
+        with self._lock(run_id):
+            record = self._read_raw(run_id)
+            record[field] = {**(record.get(field) or {}), **values}
+            record["heartbeat"] = time.time()
+            self.write_record(run_id, record)
+        return record
+
     def _read_raw(self, run_id: str) -> dict:
         path = self.path(run_id) / "record.json"
         try:
@@ -194,6 +205,15 @@ class RunStore:
             record.update(queue_owner=owner, pid=owner["pid"], host=owner["host"], heartbeat=time.time())
             self.write_record(run_id, record)
             return record
+
+    # -- stop requests (for jobs that run in another process, e.g. on a Ray worker) --
+    def request_stop(self, run_id: str) -> None:
+        """Ask the process training ``run_id`` to stop after its current batch: a flag
+        file in the run's folder, which that process watches (:class:`StopWatcher`)."""
+        atomic_write_bytes(self.path(run_id) / STOP_FLAG, f"{time.time()}\n".encode())
+
+    def stop_requested(self, run_id: str) -> bool:
+        return (self.path(run_id) / STOP_FLAG).is_file()
 
     def list(self) -> list[dict]:
         """All readable records, newest first (damaged folders are skipped)."""

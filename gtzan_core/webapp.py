@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from .audit import audit
+from .cluster.ray_executor import ray_address
 from .classroom import (PermissionDenied, Settings, can_modify, check_admin_password, check_modify,
                         load_settings)
 from .classroom.attempts import AttemptLimiter
@@ -26,10 +27,20 @@ DEMO_LABEL = "Synthetic demo (generated, not GTZAN)"
 
 
 @st.cache_resource(show_spinner=False)
-def _job_manager(runs_root: str) -> JobManager:
+def _job_manager(runs_root: str, ray_address: str | None) -> tuple[JobManager, str | None]:
     """One job manager per run store and server process, shared by every session; it
-    resumes the jobs a previous server process left queued."""
-    return JobManager(RunStore(runs_root), resume=True)
+    resumes the jobs a previous server process left queued. With ``GTZAN_STUDIO_RAY_ADDRESS``
+    set its jobs run on that Ray cluster; when the cluster cannot be reached (or Ray is not
+    installed) the manager holds every job in the queue, the pages say why, and the queue
+    is resumed by the next start of the app: nothing is run in the wrong place, nothing lost."""
+    if ray_address:
+        from .cluster import RayExecutor
+
+        try:
+            return JobManager(RunStore(runs_root), resume=True, executor=RayExecutor(ray_address)), None
+        except StudioError as exc:
+            return JobManager(RunStore(runs_root), slots=0), f"{exc}. Jobs wait in the queue until the app is restarted with a reachable cluster."
+    return JobManager(RunStore(runs_root), resume=True), None
 
 
 @st.cache_resource(show_spinner=False)
@@ -39,7 +50,18 @@ def download_job() -> DownloadJob:
 
 
 def job_manager() -> JobManager:
-    return _job_manager(str(runs_dir()))
+    return _job_manager(str(runs_dir()), ray_address())[0]
+
+
+def executor_problem() -> str | None:
+    """Why the app's jobs cannot run where it was told to (a Ray cluster), or None."""
+    return _job_manager(str(runs_dir()), ray_address())[1]
+
+
+def executor_label() -> str:
+    """Where the app's jobs run, in words (the Train page shows it)."""
+    address = ray_address()
+    return f"the Ray cluster at `{address}`" if address else "this server's process"
 
 
 def store() -> RunStore:

@@ -14,8 +14,9 @@ from gtzan_core.errors import StudioError
 from gtzan_core.reproduction import plan_reproduction, queue_reproduction, screen_splits, skipped_summary
 from gtzan_core.splits import PROTOCOLS
 from gtzan_core.webapp import (can_modify_run, check_modify_run, check_splits, current_user, data_path,
-                               dataset_summary, ensure_app_navigation, identity_sidebar, is_admin, job_manager,
-                               settings, show_error, split_warning_text, store)
+                               dataset_summary, ensure_app_navigation, executor_label, executor_problem,
+                               identity_sidebar, is_admin, job_manager, ray_address, settings, show_error,
+                               split_warning_text, store)
 
 
 def check_quota(n_new: int, epochs: int) -> None:
@@ -185,8 +186,8 @@ def job_card(r: dict, manager) -> None:
             show_error(error)
         if status == "queued":
             pos = manager.queue_position(rid)
-            st.caption(f"Waiting in the queue{f' (position {pos})' if pos else ''}: one job trains at a time, "
-                       "taking turns between people.")
+            st.caption(f"Waiting in the queue{f' (position {pos})' if pos else ''}: jobs start as room frees up "
+                       f"on {executor_label()}, taking turns between people.")
         prog = job_progress(r)
         phase = r.get("phase")
         if status == "running" and phase in ("features", "backbone pass") and r.get("progress"):
@@ -251,6 +252,10 @@ def jobs_panel(whose: str) -> None:
 
 
 st.subheader("Jobs")
+if problem := executor_problem():
+    st.error(problem, icon="🛑")
+elif ray_address():
+    st.caption(f"Jobs run on {executor_label()}; the run store is shared with its nodes (deploy/README.md).")
 whose = st.segmented_control("Show", ["everyone's", "mine"], default="everyone's", key="jobs-whose",
                              help="your jobs are those started under the name in the sidebar") or "everyone's"
 if whose == "mine" and not current_user():

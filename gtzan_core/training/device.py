@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from typing import Callable
 
@@ -46,8 +47,8 @@ def device_slot(device: torch.device, cancel: threading.Event | None = None, on_
     :mod:`.gpu_slots`). Yields the slot number; CPU and MPS runs pass straight
     through (``None``). ``on_wait`` is called once if every slot is busy; a set
     ``cancel`` flag ends the wait (InterruptedError)."""
-    if device.type != "cuda":
-        yield None
+    if device.type != "cuda" or os.environ.get("GTZAN_STUDIO_GPU_SLOTS") == "ray":
+        yield None  # (on a Ray worker, Ray has placed the job: its share of the GPU it was given)
         return
     from .gpu_slots import gpu_slot, jobs_per_gpu
 
