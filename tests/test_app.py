@@ -351,3 +351,27 @@ def test_export_then_import_in_a_fresh_studio_home(two_runs, tmp_path, monkeypat
     here = predict(clip, [ids[0]], RunStore(fresh / "runs")).results[ids[0]].probs
     there = predict(clip, [ids[0]], store).results[ids[0]].probs
     np.testing.assert_array_equal(here, there)
+
+
+def test_train_page_without_ray_installed_says_so_and_holds_jobs(monkeypatch):
+    """GTZAN_STUDIO_RAY_ADDRESS set where Ray is missing: the page names the problem and the
+    job waits in the queue (never run in the wrong place, never lost)."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as on a machine without it
+    monkeypatch.setenv("GTZAN_STUDIO_RAY_ADDRESS", "auto")
+    at = no_errors_but(page("train").run(), "Ray is not installed")
+    at.multiselect[0].set_value(["mlp"])
+    at.checkbox[0].check()
+    at.button[0].click().run()
+    assert not at.exception
+    (record,) = RunStore().list()
+    assert record["status"] == "queued" and "executor" not in record
+    assert any("requirements-cluster.txt" in e.value for e in at.error)
+
+
+def no_errors_but(at: AppTest, expected: str) -> AppTest:
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error if expected not in e.value] == []
+    assert any(expected in e.value for e in at.error)
+    return at

@@ -73,8 +73,8 @@ class RayExecutor:
             try:
                 ray.init(address=address, namespace="gtzan-studio", log_to_driver=False,
                          configure_logging=False)
-            except ConnectionError as exc:
-                raise ConfigError(f"no Ray cluster at {ADDRESS_ENV}={address!r}: {exc}") from None
+            except Exception as exc:  # ConnectionError mostly; Ray raises others for a bad address
+                raise ConfigError(f"no Ray cluster at {ADDRESS_ENV}={address!r}: {type(exc).__name__}: {exc}") from None
         self.jobs_per_gpu = jobs_per_gpu or default_jobs_per_gpu()
         self.cpus_per_job = cpus_per_job or _positive(CPUS_ENV, 1.0)
         self.max_jobs = int(max_jobs or _positive(MAX_JOBS_ENV, 64, int))
