@@ -318,7 +318,9 @@ def execute_job(store: RunStore, job: Job, device: str | None = None, train_fn=N
         from .classroom.quota import check_storage
 
         check_storage(load_settings(), job.owner, store)  # the owner may have filled their share meanwhile
-        store.update(job.run_id, status="running", phase="features")
+        if store.read(job.run_id).get("status") != "running":  # (a Ray executor has marked it already)
+            store.update(job.run_id, status="running", dispatched=time.time())
+        store.update(job.run_id, phase="features")
 
         def feature_progress(done, total, message):
             if job.cancel.is_set():

@@ -138,7 +138,7 @@ class RayExecutor:
         options = self.task_options(job.config.device)
         spec = {"config": job.config.as_dict(), "data_path": job.data_path, "image_source": job.image_source,
                 "extra": job.extra, "owner": job.owner}
-        store.update(job.run_id, status="running", phase="waiting for room on the Ray cluster",
+        store.update(job.run_id, status="running", phase="waiting for room on the Ray cluster", dispatched=time.time(),
                      executor={"kind": "ray", "address": self.address, "resources": options,
                                "dispatched": time.time()})
         ref = self._task.options(**options, runtime_env=self.runtime_env(),
