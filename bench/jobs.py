@@ -113,6 +113,9 @@ def main() -> None:
 
         from gtzan_core.cluster import RayExecutor
 
+        # a throwaway cluster on this machine: no token authentication (otherwise Ray writes a token
+        # to ~/.ray/auth_token, and every later `ray start` on the machine turns authentication on)
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         t0 = time.perf_counter()
         ray.init(num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(), include_dashboard=False,
                  log_to_driver=False, configure_logging=False,

@@ -4,7 +4,9 @@ A :class:`JobManager` owns a queue and one worker thread per device *slot*: on a
 CPU-only machine one job at a time; on a GPU machine K jobs per GPU
 (``GTZAN_STUDIO_JOBS_PER_GPU``, default 1), each new job on the least-busy GPU
 (:mod:`.training.gpu_slots`), so two users pressing Start together queue instead
-of running out of memory. Every job has an owner; the queue is fair: round-robin across
+of running out of memory. With an *executor* (a Ray cluster, :mod:`.cluster`) the
+threads only dispatch: each starts a job on the cluster when it has room and waits
+for it, so the queue's rules below hold there too. Every job has an owner; the queue is fair: round-robin across
 owners, each owner's jobs in submission order (one owner queueing ten jobs does
 not hold the GPU for everyone else). Each job is recorded in the run store as soon as it is submitted
 (status ``queued``), so every user of a shared app sees every job, and the
@@ -318,9 +320,10 @@ def execute_job(store: RunStore, job: Job, device: str | None = None, train_fn=N
         from .classroom.quota import check_storage
 
         check_storage(load_settings(), job.owner, store)  # the owner may have filled their share meanwhile
+        fields = {"phase": "features"}
         if store.read(job.run_id).get("status") != "running":  # (a Ray executor has marked it already)
-            store.update(job.run_id, status="running", dispatched=time.time())
-        store.update(job.run_id, phase="features")
+            fields.update(status="running", dispatched=time.time())
+        store.update(job.run_id, **fields)
 
         def feature_progress(done, total, message):
             if job.cancel.is_set():

@@ -35,12 +35,19 @@ def ray_cluster():
     yields its address, with this process connected to it as the app would be."""
     port = free_port()
     temp = tempfile.mkdtemp(prefix="gtzan-ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    # Loopback only, so no token authentication: explicit, because Ray turns it on for a cluster
+    # started where a token file exists (~/.ray/auth_token, written by any earlier local ray.init)
+    # and this process would then need the token too. A real cluster keeps it on (deploy/README.md).
+    saved_auth = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     ray_bin = Path(sys.executable).with_name("ray")
-    head = subprocess.Popen([str(ray_bin), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
-                             f"--port={port}", "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false",
-                             "--disable-usage-stats", f"--temp-dir={temp}"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log_path = Path(temp) / "head.log"  # a file, never an unread pipe (a full pipe would block the head)
+    with open(log_path, "wb") as log:
+        head = subprocess.Popen([str(ray_bin), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
+                                 f"--port={port}", "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false",
+                                 "--disable-usage-stats", f"--temp-dir={temp}"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
     address = f"127.0.0.1:{port}"
     try:
         deadline = time.time() + 120
@@ -50,11 +57,15 @@ def ray_cluster():
                 break
             except ConnectionError:
                 if head.poll() is not None or time.time() > deadline:
-                    pytest.fail("ray start --head did not come up: " + head.stdout.read().decode()[-2000:])
+                    pytest.fail("ray start --head did not come up: " + log_path.read_text(errors="replace")[-2000:])
                 time.sleep(0.5)
         yield address
     finally:
         ray.shutdown()
+        if saved_auth is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved_auth
         head.send_signal(signal.SIGTERM)
         try:
             head.wait(timeout=60)
@@ -187,3 +198,20 @@ def test_train_page_runs_stops_and_charts_jobs_on_the_ray_executor(ray_cluster, 
     assert not at.exception
     page_text = " ".join(m.value for m in at.markdown)
     assert f"`{first}` — ✅ finished" in page_text and f"`{second}` — ⏹️ cancelled" in page_text
+
+
+def test_a_gpu_cluster_gives_each_job_a_kth_of_a_gpu_and_room_for_gpus_times_k(executor, monkeypatch):
+    """The GPU arithmetic, on a cluster described by a fake resource list (no GPU here)."""
+    from gtzan_core.cluster import RayExecutor
+
+    gpu = RayExecutor(executor.address, jobs_per_gpu=3)
+    monkeypatch.setattr(gpu, "resources", lambda: {"CPU": 32.0, "GPU": 2.0})
+    assert gpu.capacity() == 6
+    assert gpu.task_options("auto") == {"num_gpus": 1 / 3, "num_cpus": 1}
+    assert gpu.task_options("cpu") == {"num_cpus": 1.0}  # a job pinned to the CPU asks for CPUs only
+    capped = RayExecutor(executor.address, jobs_per_gpu=3, max_jobs=4)
+    monkeypatch.setattr(capped, "resources", lambda: {"CPU": 32.0, "GPU": 2.0})
+    assert capped.capacity() == 4
+    cpu = RayExecutor(executor.address, cpus_per_job=4)
+    monkeypatch.setattr(cpu, "resources", lambda: {"CPU": 10.0})
+    assert cpu.capacity() == 2 and cpu.task_options("auto") == {"num_cpus": 4}
