@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..classroom.rules import env_number
 from ..errors import ConfigError
 from ..runs import ACTIVE, RunStore
 
@@ -43,19 +44,6 @@ def _import_ray():
     return ray
 
 
-def _positive(env_name: str, default: float, kind=float) -> float:
-    raw = os.environ.get(env_name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError(f"{env_name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise ConfigError(f"{env_name} must be above 0 (got {raw})")
-    return value
-
-
 class RayExecutor:
     """Runs jobs as Ray tasks on the cluster at ``address`` (connects unless this process
     already has a Ray connection). ``jobs_per_gpu``: K jobs share a GPU (each task asks
@@ -76,8 +64,8 @@ class RayExecutor:
             except Exception as exc:  # ConnectionError mostly; Ray raises others for a bad address
                 raise ConfigError(f"no Ray cluster at {ADDRESS_ENV}={address!r}: {type(exc).__name__}: {exc}") from None
         self.jobs_per_gpu = jobs_per_gpu or default_jobs_per_gpu()
-        self.cpus_per_job = cpus_per_job or _positive(CPUS_ENV, 1.0)
-        self.max_jobs = int(max_jobs or _positive(MAX_JOBS_ENV, 64, int))
+        self.cpus_per_job = cpus_per_job or env_number(os.environ, CPUS_ENV, 1.0, cast=float, minimum=0.01)
+        self.max_jobs = int(max_jobs or env_number(os.environ, MAX_JOBS_ENV, 64))
         self.stop_grace = stop_grace
         self._capacity_cache: tuple[float, int] = (0.0, 0)
         self._lock = threading.Lock()
