@@ -215,3 +215,12 @@ def test_a_gpu_cluster_gives_each_job_a_kth_of_a_gpu_and_room_for_gpus_times_k(e
     cpu = RayExecutor(executor.address, cpus_per_job=4)
     monkeypatch.setattr(cpu, "resources", lambda: {"CPU": 10.0})
     assert cpu.capacity() == 2 and cpu.task_options("auto") == {"num_cpus": 4}
+
+
+def test_the_task_environment_carries_the_studio_settings_but_no_secret(executor, studio_home, monkeypatch):
+    monkeypatch.setenv("GTZAN_STUDIO_ADMIN_PASSWORD", "s3cret")
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_JOBS", "3")
+    env = executor.runtime_env()["env_vars"]
+    assert env["GTZAN_STUDIO_MAX_JOBS"] == "3" and env["GTZAN_STUDIO_HOME"] == str(studio_home)
+    assert env["GTZAN_STUDIO_GPU_SLOTS"] == "ray" and str(ROOT) in env["PYTHONPATH"].split(os.pathsep)
+    assert "GTZAN_STUDIO_ADMIN_PASSWORD" not in env and "s3cret" not in env.values()

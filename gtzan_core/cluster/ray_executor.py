@@ -104,12 +104,14 @@ class RayExecutor:
         return {"num_cpus": self.cpus_per_job}
 
     def runtime_env(self) -> dict:
-        """The task's environment: the studio's settings (``GTZAN_STUDIO_*``, the run store
+        """The task's environment: the studio's settings (``GTZAN_STUDIO_*`` but passwords, the run store
         and studio home at the same paths: the shared volume), and where gtzan_core is."""
         import gtzan_core
 
         package_root = str(Path(gtzan_core.__file__).resolve().parents[1])
-        env = {k: v for k, v in os.environ.items() if k.startswith("GTZAN_STUDIO_") and k != ADDRESS_ENV}
+        # never a secret: Ray keeps a task's runtime env in its control store, readable cluster-wide
+        env = {k: v for k, v in os.environ.items() if k.startswith("GTZAN_STUDIO_") and k != ADDRESS_ENV
+               and not any(word in k for word in ("PASSWORD", "SECRET", "TOKEN"))}
         from ..paths import studio_home
 
         env["GTZAN_STUDIO_HOME"] = str(studio_home())
