@@ -11,6 +11,6 @@ workers do and writes the run store itself, so the run store (and the dataset)
 must be on a volume every node mounts at the same path; see ``deploy/README.md``.
 """
 
-from .ray_executor import RayExecutor, executor_from_env, ray_address
+from .ray_executor import RayExecutor, ray_address
 
-__all__ = ["RayExecutor", "executor_from_env", "ray_address"]
+__all__ = ["RayExecutor", "ray_address"]

@@ -128,9 +128,9 @@ class RayExecutor:
         options = self.task_options(job.config.device)
         spec = {"config": job.config.as_dict(), "data_path": job.data_path, "image_source": job.image_source,
                 "extra": job.extra, "owner": job.owner}
-        store.update(job.run_id, status="running", phase="waiting for room on the Ray cluster", dispatched=time.time(),
-                     executor={"kind": "ray", "address": self.address, "resources": options,
-                               "dispatched": time.time()})
+        now = time.time()
+        store.update(job.run_id, status="running", phase="waiting for room on the Ray cluster", dispatched=now,
+                     executor={"kind": "ray", "address": self.address, "resources": options, "dispatched": now})
         ref = self._task.options(**options, runtime_env=self.runtime_env(),
                                  name=f"gtzan-train-{job.run_id}").remote(str(store.root), job.run_id, spec)
         stop_seen, forced = None, False
@@ -179,8 +179,3 @@ class RayExecutor:
         except Exception:  # pragma: no cover - a run deleted meanwhile
             pass
 
-
-def executor_from_env() -> RayExecutor | None:
-    """A :class:`RayExecutor` when ``GTZAN_STUDIO_RAY_ADDRESS`` is set, else None (embedded workers)."""
-    address = ray_address()
-    return RayExecutor(address) if address else None

@@ -20,7 +20,7 @@ from ..runs import RunStore
 
 
 class StopWatcher:
-    """Sets ``event`` once the run's stop flag appears (checked every ``poll`` seconds)."""
+    """Sets ``event`` once the run's stop flag appears (checked at once, then every ``poll`` seconds)."""
 
     def __init__(self, store: RunStore, run_id: str, event: threading.Event, poll: float = 0.25):
         self._store, self._run_id, self._event, self._poll = store, run_id, event, poll
@@ -29,13 +29,15 @@ class StopWatcher:
         self._thread.start()
 
     def _watch(self) -> None:
-        while not self._done.wait(self._poll):
+        while True:  # looks at once (a Stop pressed while Ray was still placing the job), then every poll
             try:
                 if self._store.stop_requested(self._run_id):
                     self._event.set()
                     return
             except OSError:  # the shared volume hiccuped: look again next time
-                continue
+                pass
+            if self._done.wait(self._poll):
+                return
 
     def close(self) -> None:
         self._done.set()
@@ -66,8 +68,6 @@ def train_on_worker(store_root: str, run_id: str, spec: dict) -> str:
     store.merge(run_id, "executor", **worker_info())
     watcher = StopWatcher(store, run_id, job.cancel)
     try:
-        if store.stop_requested(run_id):  # stopped while Ray was still placing it
-            job.cancel.set()
         lower_priority()
         execute_job(store, job)
     finally:
