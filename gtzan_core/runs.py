@@ -19,6 +19,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import tempfile
 import time
@@ -28,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from .audit import AUDIT_FILE, disk_full_reported
 from .errors import CheckpointError, DiskFullError
 from .locks import file_lock
 from .paths import runs_dir
@@ -39,7 +41,12 @@ CHECKPOINT_FORMAT = 1
 STALE_AFTER = 3600.0
 ACTIVE = ("queued", "running")
 STOP_FLAG = "stop-requested"
+# A run id starts with a letter or digit, so it is never one of the hidden names the store keeps
+# beside its runs (.trash/, .import-* staging folders, .audit.lock, .trash.lock); the store's other
+# own names are reserved outright (compared case-insensitively: a case-insensitive disk has one file
+# for AUDIT.JSONL and audit.jsonl).
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
+RESERVED_NAMES = {AUDIT_FILE.casefold(): "audit log"}
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -101,20 +108,29 @@ class RunStore:
 
     # -- paths -------------------------------------------------------------
     def path(self, run_id: str) -> Path:
-        """The folder of ``run_id``; refuses ids that could point outside the store."""
-        if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or ".." in run_id:
-            raise CheckpointError(f"invalid run id {run_id!r}")
-        return self.root / run_id
+        """The folder of ``run_id``; refuses ids that could point outside the store or
+        name one of the store's own files and folders (:func:`check_run_id`)."""
+        return self.root / check_run_id(run_id)
 
     # -- records -----------------------------------------------------------
     def new_run(self, record: dict) -> str:
+        """Create a run folder with its first record; returns the new run id. On a full
+        disk nothing is left behind (no empty folder): :class:`DiskFullError`, audited."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_id = f"{stamp}-{record.get('model', 'run')}-{secrets.token_hex(3)}"
         now = time.time()
         record = {"run_id": run_id, "status": "queued", "created": now, "heartbeat": now,
                   "pid": os.getpid(), "host": socket.gethostname(), **record}
-        self.path(run_id).mkdir(parents=True, exist_ok=False)
-        self.write_record(run_id, record)
+        path = self.path(run_id)
+        with disk_full_reported(self.root, record.get("owner"), "new run", run_id,
+                                f"disk full: could not create a run for {record.get('model', 'a model')} "
+                                "(nothing was written; free some space and try again)"):
+            path.mkdir(parents=True, exist_ok=False)
+            try:
+                self.write_record(run_id, record)
+            except BaseException:
+                shutil.rmtree(path, ignore_errors=True)
+                raise
         return run_id
 
     def write_record(self, run_id: str, record: dict) -> None:
@@ -221,7 +237,7 @@ class RunStore:
             return []
         out = []
         for d in self.root.iterdir():
-            if d.is_dir() and (d / "record.json").is_file() and _RUN_ID.match(d.name):
+            if d.is_dir() and (d / "record.json").is_file() and _valid_run_id(d.name):
                 try:
                     out.append(self.read(d.name))
                 except CheckpointError:
@@ -325,6 +341,22 @@ class RunStore:
         df = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
         key = df["track_acc"].fillna(df["segment_acc"]).fillna(-1)
         return df.assign(_k=key).sort_values("_k", ascending=False, kind="stable").drop(columns="_k").reset_index(drop=True)
+
+
+def _valid_run_id(run_id) -> bool:
+    return (isinstance(run_id, str) and bool(_RUN_ID.fullmatch(run_id)) and ".." not in run_id
+            and run_id.casefold() not in RESERVED_NAMES)
+
+
+def check_run_id(run_id) -> str:
+    """``run_id`` when it can name a run folder: letters, digits, ``_.-``, no ``..``, not
+    hidden and not one of the store's own names (its audit log); else CheckpointError."""
+    if isinstance(run_id, str) and run_id.casefold() in RESERVED_NAMES:
+        raise CheckpointError(f"invalid run id {run_id!r}: the run store keeps its "
+                              f"{RESERVED_NAMES[run_id.casefold()]} under that name")
+    if not _valid_run_id(run_id):
+        raise CheckpointError(f"invalid run id {run_id!r}")
+    return run_id
 
 
 def load_checkpoint_file(path: str | Path) -> dict:

@@ -1,12 +1,17 @@
 """The run store's trash: a deleted run is moved, not removed.
 
 ``RunStore.delete`` renames the run's folder to ``<root>/.trash/<run_id>@<ms>``
-(the same volume, so one rename: nothing is copied, nothing half-written) beside a
-``trashed.json`` that says who deleted it and when. A trashed run is out of every
-list and cannot be used, until :func:`restore_run` renames it back; it is purged
+(the same volume, so one rename: nothing is copied, nothing half-written) with a
+``trashed.json`` inside that says who deleted it and when. A trashed run is out of
+every list and cannot be used, until :func:`restore_run` renames it back; it is purged
 (removed for good) by the admin, or by :func:`purge_expired` after
 ``GTZAN_STUDIO_TRASH_DAYS`` days (default 7). Restore, purge and delete are written
 to the audit log.
+
+A full disk never leaves a run half-moved: delete, restore and purge either complete
+(their audit entry included) or leave the run where it was, log the failure and raise
+:class:`~gtzan_core.errors.DiskFullError`. ``trashed.json`` only says who and when: an
+entry without it (its write failed, or it was lost) is restored all the same.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .audit import audit
-from .errors import CheckpointError
+from .audit import audit, disk_full_reported
+from .errors import CheckpointError, DiskFullError
 from .locks import file_lock
+from .runs import atomic_write_json
 
 TRASH_DIR = ".trash"
 META = "trashed.json"
@@ -70,13 +76,23 @@ def move_to_trash(store, run_id: str, who: str | None) -> TrashEntry:
         raise CheckpointError(f"run {run_id!r} is {record['status']}; stop it before deleting")
     now = time.time()
     entry = f"{run_id}@{int(now * 1000)}"
-    with _lock(store):
+    meta = {"run_id": run_id, "trashed_at": now, "by": who, "owner": record.get("owner")}
+    with disk_full_reported(store.root, who, "delete", run_id,
+                            f"disk full: could not move run {run_id} to the trash (it is where it was)"), \
+            _lock(store):
         dst = trash_root(store) / entry
         dst.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(src, dst)  # same volume: atomic, nothing copied
-        meta = {"run_id": run_id, "trashed_at": now, "by": who, "owner": record.get("owner")}
-        (dst / META).write_text(json.dumps(meta))
-    audit(store.root, who, "delete", run_id, to="trash", entry=entry)
+        atomic_write_json(src / META, meta)  # written first, inside the run: the rename carries it along
+        try:
+            os.rename(src, dst)  # same volume: atomic, nothing copied
+            try:
+                audit(store.root, who, "delete", run_id, to="trash", entry=entry)
+            except BaseException:
+                os.rename(dst, src)
+                raise
+        except BaseException:
+            (src / META).unlink(missing_ok=True)
+            raise
     return TrashEntry(entry, run_id, now, who, record.get("owner"), record)
 
 
@@ -94,7 +110,9 @@ def list_trash(store) -> list[TrashEntry]:
         try:
             meta = json.loads((d / META).read_text())
         except (OSError, ValueError):
-            problem = f"{META} is missing or unreadable"
+            pass  # who and when are then unknown; the record below is what a restore needs
+        if not isinstance(meta, dict):
+            meta = {}
         try:
             record = json.loads((d / "record.json").read_text())
             if not isinstance(record, dict) or record.get("run_id") != run_id:
@@ -124,28 +142,40 @@ def find_entry(store, name: str) -> TrashEntry:
 
 def restore_run(store, name: str, who: str | None) -> str:
     """Put a trashed run back where it was; returns its run id. Refused, with nothing
-    changed, when the entry is damaged or a run of that id exists again."""
+    changed, when the entry is damaged, a run of that id exists again or the disk is full."""
     entry = find_entry(store, name)
     if entry.problem:
         raise CheckpointError(f"trash entry {entry.entry} cannot be restored: {entry.problem}")
-    with _lock(store):
-        dst = store.path(entry.run_id)
+    dst = store.path(entry.run_id)
+    with disk_full_reported(store.root, who, "restore", entry.run_id,
+                            f"disk full: could not restore run {entry.run_id} (it stays in the trash; free "
+                            "some space and try again)"), _lock(store):
         if dst.exists():
             raise CheckpointError(f"cannot restore {entry.run_id}: a run with that id exists again (imported or "
                                   "restored since); delete or export that one first")
         src = trash_root(store) / entry.entry
         os.rename(src, dst)
+        try:
+            audit(store.root, who, "restore", entry.run_id, entry=entry.entry)
+        except BaseException:
+            os.rename(dst, src)
+            raise
         (dst / META).unlink(missing_ok=True)
-    audit(store.root, who, "restore", entry.run_id, entry=entry.entry)
     return entry.run_id
 
 
 def purge_entry(store, name: str, who: str | None) -> str:
-    """Remove a trash entry for good (damaged entries too); returns its run id."""
+    """Remove a trash entry for good (damaged entries too); returns its run id. The
+    entry is removed before its audit entry is written: a purge frees the space that
+    line needs."""
     entry = find_entry(store, name)
-    with _lock(store):
+    with disk_full_reported(store.root, who, "purge", entry.run_id,
+                            f"disk full: could not purge {entry.entry} (it stays in the trash)"), _lock(store):
         shutil.rmtree(trash_root(store) / entry.entry)
-    audit(store.root, who, "purge", entry.run_id, entry=entry.entry)
+    try:
+        audit(store.root, who, "purge", entry.run_id, entry=entry.entry)
+    except DiskFullError:
+        raise DiskFullError(f"disk full: purged {entry.entry}, but its audit entry could not be written") from None
     return entry.run_id
 
 

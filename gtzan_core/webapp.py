@@ -6,6 +6,7 @@ worker thread."""
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from .audit import audit
 from .cluster.ray_executor import ray_address
 from .classroom import (PermissionDenied, Settings, can_modify, check_admin_password, check_modify,
                         load_settings)
-from .classroom.attempts import AttemptLimiter
+from .classroom.attempts import SESSION, AttemptLimiter, address_key
 from .classroom.names import MAX_NAME, MAX_PASSCODE, MIN_PASSCODE, NameRegistry, clean_name
 from .errors import DatasetError, StudioError
 from .jobs import DownloadJob, JobManager
@@ -151,7 +152,8 @@ def names_claimed() -> bool:
 
 @st.cache_resource(show_spinner=False)
 def attempt_limiter() -> AttemptLimiter:
-    """The server's one record of wrong passcodes and admin passwords (per name, per session)."""
+    """The server's one record of wrong passcodes and admin passwords, counted against
+    the guesser (its session and client address), never against the name guessed."""
     return AttemptLimiter()
 
 
@@ -160,10 +162,17 @@ def name_registry() -> NameRegistry:
 
 
 def session_key() -> tuple:
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    """This browser session's key for the attempt limiter: a random token kept in the
+    session's server-side state (the visitor cannot choose it; a reload is a new session)."""
+    token = st.session_state.setdefault("attempts-session", secrets.token_hex(16))
+    return SESSION, token
 
-    ctx = get_script_run_ctx()
-    return ("session", ctx.session_id if ctx else "none")
+
+def guesser_keys() -> tuple:
+    """Who is guessing, for the attempt limiter: the session, and the client's address
+    where Streamlit knows it (``st.context.ip_address``; None on localhost)."""
+    address = address_key(st.context.ip_address)
+    return (session_key(),) + ((address,) if address else ())
 
 
 def current_user() -> str | None:
@@ -262,17 +271,16 @@ def identity_sidebar() -> None:
                 with st.expander("Admin"):
                     attempt = st.text_input("Admin password", type="password", key="admin-password")
                     if st.button("Sign in as admin", key="admin-sign-in"):
-                        try:
-                            ok = attempt_limiter().attempt("admin password", (("admin", "admin"), session_key()),
+                        try:  # audited first: a sign-in the log cannot hold (a full disk) does not happen
+                            ok = attempt_limiter().attempt("admin password", guesser_keys(),
                                                            lambda: check_admin_password(conf, attempt))
+                            audit(store().root, current_user(), "admin sign-in" if ok else "admin sign-in refused")
                         except StudioError as exc:
                             st.error(str(exc))
                         else:
                             if ok:
                                 st.session_state["is_admin"] = True
-                                audit(store().root, current_user(), "admin sign-in")
                                 st.rerun()
-                            audit(store().root, current_user(), "admin sign-in refused")
                             st.error("wrong password")
 
 
@@ -308,9 +316,9 @@ def claimed_name_sign_in() -> None:
     if st.button("Sign in" if claimed else "Claim name", key="name-sign-in", type="primary"):
         try:
             if claimed:
-                keys = (("name", name.casefold()), session_key())
-                if not attempt_limiter().attempt("passcode", keys, lambda: registry.verify(name, passcode)):
-                    n, free = attempt_limiter().failures(*keys), attempt_limiter().free_tries
+                limiter = attempt_limiter()
+                if not limiter.attempt("passcode", guesser_keys(), lambda: registry.verify(name, passcode)):
+                    n, free = limiter.failures(session_key()), limiter.free_tries
                     raise PermissionDenied(f"wrong passcode for {name!r} (wrong try {n}; after {free}, every try "
                                            "waits longer)")
             else:
@@ -333,10 +341,13 @@ def admin_name_reset() -> None:
             return
         name = st.selectbox("Name", names, index=None, key="reset-name", placeholder="choose a claimed name")
         if st.button("Reset passcode", key="reset-passcode", disabled=name is None):
-            name_registry().reset(name)
-            attempt_limiter().succeeded(("name", name.casefold()))
-            audit(store().root, current_user(), "reset passcode", name=name)
-            st.success(f"{name} may be claimed again with a new passcode.")
+            try:
+                name_registry().reset(name)
+                audit(store().root, current_user(), "reset passcode", name=name)
+            except StudioError as exc:  # a full disk, say
+                st.error(str(exc))
+            else:
+                st.success(f"{name} may be claimed again with a new passcode.")
 
 
 @st.cache_resource(show_spinner=False)
@@ -399,16 +410,17 @@ def _planned_split_problems(path: str | None, input_kind: str, protocol: str, se
     return planned_split_problems(ds.tracks, input_kind, protocol, seed, val_frac, test_frac, ds.is_synthetic)
 
 
-def check_splits(configs, force: bool) -> list[str]:
-    """Before queueing: the problems of each config's split on this session's dataset.
-    Raises :class:`~gtzan_core.splits.WeakSplitError` naming them unless ``force``;
-    then returns them, one line per model."""
+def check_splits(configs, force: bool, path: str | None = None) -> list[str]:
+    """Before queueing: the problems of each config's split on the dataset at ``path``
+    (default: this session's). Raises :class:`~gtzan_core.splits.WeakSplitError` naming
+    them unless ``force``; then returns them, one line per model."""
     from .models import get_spec
     from .splits import WeakSplitError
 
+    path = data_path() if path is None else path
     found = []
     for c in configs:
-        problems = _planned_split_problems(data_path(), get_spec(c.model).input_kind, c.protocol, c.seed,
+        problems = _planned_split_problems(path, get_spec(c.model).input_kind, c.protocol, c.seed,
                                            c.val_frac, c.test_frac)
         if problems and not force:
             raise WeakSplitError(c.protocol, problems, "Tick “train even if the split is too small” to run anyway; "

@@ -1,7 +1,9 @@
 import streamlit as st
 
 from gtzan_core.audit import read_audit
+from gtzan_core.classroom import PermissionDenied, check_import
 from gtzan_core.classroom.quota import check_storage
+from gtzan_core.share.archive import MAX_ARCHIVE, MB
 from gtzan_core.tables import audit_frame, blank_text_cells, storage_frame, trash_frame
 from gtzan_core.trash import empty_trash, list_trash, purge_entry, purge_expired, restore_run, trash_days
 from gtzan_core.webapp import (can_modify_run, check_modify_run, current_user, ensure_app_navigation, finished_runs,
@@ -15,7 +17,8 @@ def share_section() -> None:
 
         st.caption("An export is one zip: the run's record, checkpoint, feature parameters and a model card "
                    "(MODEL_CARD.md with its confusion matrix). Import it on another machine, here or with "
-                   "`python -m gtzan_core import FILE.zip`; archives are checked before anything is written.")
+                   "`python -m gtzan_core import FILE.zip`; archives are checked before anything is written, and "
+                   "an imported run belongs to whoever imports it.")
         exportable = {r["run_id"]: r for r in finished_runs() if store().checkpoint_path(r["run_id"]).is_file()}
         left, right = st.columns(2)
         with left:
@@ -41,12 +44,20 @@ def share_section() -> None:
                 st.download_button(f"Download {blob[0]} ({len(blob[1]) / 1e6:.1f} MB)", blob[1], file_name=blob[0],
                                    mime=blob[2], key="export-download")
         with right:
+            conf, me, admin = settings(), current_user(), is_admin()
+            try:
+                check_import(conf, me, admin)
+            except PermissionDenied as exc:
+                st.caption(f"Import: {exc}.")
+                return
+            # a VGG19 run is ~420 MB; audio stays at 50 MB
             upload = st.file_uploader("Run archive to import", type=["zip"], key="import-zip",
-                                      max_upload_size=1600)  # a VGG19 run is ~420 MB; audio stays at 50 MB
+                                      max_upload_size=MAX_ARCHIVE // MB)
             if st.button("Import", key="import", disabled=upload is None):
-                try:
-                    check_storage(settings(), current_user(), store(), is_admin(), adding=upload.size)
-                    result = import_archive(upload.getvalue(), store(), name=upload.name, who=current_user())
+                try:  # the upload is read in place (a file object), never copied; the importer owns the run
+                    result = import_archive(upload, store(), name=upload.name, who=me,
+                                            check_quota=lambda size: check_storage(conf, me, store(), admin,
+                                                                                   adding=size))
                     title = result.record.get("title", result.record.get("model"))
                     done = f"Imported {result.run_id} ({title}) from {upload.name}"
                     st.session_state["leaderboard-flash"] = [("success", done)] + [("warning", w)
@@ -54,6 +65,7 @@ def share_section() -> None:
                     st.rerun()
                 except Exception as exc:
                     show_error(exc)
+
 
 def trash_section(trash: list) -> None:
     """Deleted runs: their owner (and the admin) may restore them; the admin purges."""

@@ -346,3 +346,150 @@ def test_leaderboard_reads_at_a_glance_trash_restore_and_storage(classroom, tiny
     assert not [b for b in at.button if b.key == "empty-trash"]  # only the admin empties the trash
     storage = next(d.value for d in at.dataframe if list(d.value.columns) == ["owner", "MB", "of limit"])
     assert "alice" in storage.owner.tolist()
+
+
+# -- attempts that cannot be turned against the rightful user (issue 24) -----------------------------------------------
+
+
+def attacker(lim: AttemptLimiter, now: list, hours: float, addresses: int = 1, new_sessions: bool = False) -> list:
+    """Guess as fast as ``lim`` lets, from ``addresses`` addresses (opening a new session
+    whenever its session must wait, with ``new_sessions``); the times of the guesses."""
+    times, sessions, end = [], [0] * addresses, now[0] + hours * 3600
+    while now[0] < end:
+        for a in range(addresses):
+            keys = (("session", f"{a}-{sessions[a]}"), ("address", f"10.0.0.{a}"))
+            if new_sessions and lim.wait_left(keys[0]) > 0 and lim.wait_left(keys[1]) == 0:
+                sessions[a] += 1
+                keys = (("session", f"{a}-{sessions[a]}"), keys[1])
+            if lim.wait_left(*keys) == 0:
+                assert lim.attempt("passcode", keys, lambda: False) is False
+                times.append(now[0])
+        now[0] += 5.0  # waits are multiples of 30 s: a try every 5 s misses none
+    return times
+
+
+def most_in_an_hour(times: list) -> int:
+    import bisect
+
+    return max(bisect.bisect_left(times, t + 3600) - i for i, t in enumerate(times))
+
+
+def test_guesses_per_hour_are_the_readmes():
+    """The README's figures: 11 guesses an hour from one session, 26 from one address
+    however many sessions it opens, about 7 an hour per address once the ceiling is hit."""
+    now = [0.0]
+    assert most_in_an_hour(attacker(AttemptLimiter(clock=lambda: now[0]), now, 6)) == 11
+    assert most_in_an_hour(attacker(AttemptLimiter(clock=lambda: now[0]), now, 6, new_sessions=True)) == 26
+    lim = AttemptLimiter(clock=lambda: now[0])
+    many = attacker(lim, now, 3, addresses=50, new_sessions=True)
+    assert lim.ceiling_reached() and most_in_an_hour(many) <= 50 * 7
+
+
+def test_one_visitors_wrong_tries_never_delay_anothers_right_answer():
+    now = [0.0]
+    lim = AttemptLimiter(clock=lambda: now[0])
+    mallory = (("session", "m"), ("address", "203.0.113.9"))
+    for _ in range(40):  # far past every free try, and the session's and address's waits renewed
+        lim.failed(*mallory)
+    with pytest.raises(TooManyAttempts):
+        lim.attempt("admin password", mallory, lambda: True)  # even the right one: the guesser waits
+    assert lim.attempt("admin password", (("session", "teacher"), ("address", "198.51.100.7")), lambda: True)
+    assert lim.attempt("admin password", (("session", "teacher at the console"),), lambda: True)  # no address
+    # a new session from mallory's address is still mallory's address: it waits too
+    with pytest.raises(TooManyAttempts):
+        lim.check("passcode", ("session", "m2"), ("address", "203.0.113.9"))
+
+
+def test_rotating_sessions_or_ipv6_addresses_does_not_reset_the_count():
+    from gtzan_core.classroom.attempts import address_key
+
+    now = [0.0]
+    lim = AttemptLimiter(clock=lambda: now[0])
+    net = [address_key(f"2001:db8:1:2::{k:x}") for k in range(25)]  # one /64: one machine's worth
+    assert len(set(net)) == 1 and address_key("::ffff:192.0.2.1") == ("address", "192.0.2.1")
+    assert address_key(None) is None and address_key("2001:db8:1:3::1") != net[0]
+    for k in range(20):  # a fresh session for every guess
+        lim.failed(("session", f"s{k}"), net[k])
+    with pytest.raises(TooManyAttempts):
+        lim.check("passcode", ("session", "s20"), net[20])
+    # a right answer (a name of the guesser's own) clears its session, not its address
+    now[0] += 31
+    assert lim.attempt("passcode", (("session", "s21"), net[21]), lambda: True)
+    assert lim.failures(net[0]) == 20
+    lim.failed(("session", "s22"), net[22])
+    assert lim.wait_left(net[0]) == 60  # the 21st wrong try of that address
+
+
+def test_the_global_ceiling_slows_guessing_but_refuses_no_right_answer():
+    now = [0.0]
+    lim = AttemptLimiter(clock=lambda: now[0], ceiling=60)
+    for k in range(60):  # sixty addresses, one guess each: within everyone's free tries
+        lim.failed(("session", f"s{k}"), ("address", f"10.1.0.{k}"))
+    assert lim.ceiling_reached()
+    fresh = (("session", "new"), ("address", "10.2.0.1"))
+    assert not lim.attempt("passcode", fresh, lambda: False)
+    assert lim.wait_left(*fresh) == 30  # no free tries left: the first wrong one waits
+    assert lim.attempt("passcode", (("session", "alice"), ("address", "10.2.0.2")), lambda: True)
+    now[0] += 3601
+    assert not lim.ceiling_reached()  # an hour later the window is empty
+
+
+def test_many_wrong_admin_passwords_from_one_session_do_not_lock_the_admin_out(classroom):
+    mallory = app("leaderboard")
+    mallory.sidebar.text_input(key="admin-password").input("guess")
+    for _ in range(7):
+        mallory.sidebar.button(key="admin-sign-in").click().run()
+    mallory.sidebar.text_input(key="admin-password").input("s3cret")
+    mallory.sidebar.button(key="admin-sign-in").click().run()
+    assert any("too many wrong admin passwords" in e.value for e in mallory.sidebar.error)  # the guesser waits
+    admin = app("leaderboard")  # the admin's own browser
+    admin.sidebar.text_input(key="admin-password").input("s3cret")
+    admin.sidebar.button(key="admin-sign-in").click().run()
+    assert "signed in as admin" in " ".join(c.value for c in admin.sidebar.caption), admin.sidebar.error
+
+
+def test_guessing_a_name_does_not_lock_its_owner_out(classroom):
+    NameRegistry().claim("alice", "alice-secret")
+    mallory = app("train", who="alice")
+    for _ in range(6):
+        sign_in(mallory, "guess")
+    sign_in(mallory, "alice-secret")
+    assert "Signed in as" not in " ".join(c.value for c in mallory.sidebar.caption)
+    alice = app("train", who="alice")  # alice, in her own browser
+    sign_in(alice, "alice-secret")
+    assert "Signed in as **alice**" in " ".join(c.value for c in alice.sidebar.caption), alice.sidebar.error
+
+
+def test_in_classroom_mode_only_a_signed_in_visitor_may_import(classroom):
+    from gtzan_core.classroom import PermissionDenied, check_import
+
+    with pytest.raises(PermissionDenied, match="only a signed-in visitor may import"):
+        check_import(Settings(mode="classroom"), None, False)
+    check_import(Settings(mode="classroom"), None, True)  # the admin
+    check_import(Settings(), None, False)  # personal mode: as before
+    anonymous = app("leaderboard")
+    assert not anonymous.get("file_uploader")
+    assert any("only a signed-in visitor may import" in c.value for c in anonymous.caption)
+    bob = app("leaderboard", who="bob")
+    sign_in(bob, "bob-secret")
+    assert [u.key for u in bob.get("file_uploader")] == ["import-zip"]
+
+
+def test_an_admin_sign_in_the_audit_log_cannot_hold_does_not_happen(classroom, monkeypatch):
+    import os
+
+    real_write = os.write
+
+    def write(fd, data):  # the disk is full for the audit log
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("audit.jsonl"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    at = app("leaderboard")
+    at.sidebar.text_input(key="admin-password").input("s3cret")
+    at.sidebar.button(key="admin-sign-in").click().run()
+    assert not at.exception
+    assert [e.value for e in at.sidebar.error] == [f"disk full: could not write the audit log "
+                                                   f"{RunStore().root / 'audit.jsonl'}"]
+    assert "signed in as admin" not in " ".join(c.value for c in at.sidebar.caption)

@@ -5,8 +5,8 @@ guessing passcodes and passwords, and per-owner storage.
   and epoch limits, the fair queue order;
 - :mod:`.names`: display names claimed with a passcode (salted scrypt hashes in the
   studio home);
-- :mod:`.attempts`: wrong passcodes and admin passwords limited per name and per
-  session, with a growing wait;
+- :mod:`.attempts`: wrong passcodes and admin passwords limited per guessing session
+  and client address, with a growing wait and a server-wide ceiling;
 - :mod:`.quota`: per-owner storage counted from the run store.
 
 Nothing here imports Streamlit: the pages ask these functions and show the messages
@@ -14,7 +14,7 @@ they raise.
 """
 
 from .rules import (MODES, PermissionDenied, QuotaExceeded, Settings, can_modify, check_admin_password,
-                    check_modify, check_submit, fair_order, load_settings, order_index)
+                    check_import, check_modify, check_submit, fair_order, load_settings, order_index)
 
 __all__ = ["MODES", "PermissionDenied", "QuotaExceeded", "Settings", "can_modify", "check_admin_password",
-           "check_modify", "check_submit", "fair_order", "load_settings", "order_index"]
+           "check_import", "check_modify", "check_submit", "fair_order", "load_settings", "order_index"]

@@ -1,6 +1,7 @@
 """Per-owner storage on a shared instance: what an owner's runs (trashed ones
 included, until purged) take in the run store, against ``GTZAN_STUDIO_MAX_STORAGE_MB``.
-Checked before a job is queued, again when it starts, and before an import."""
+Checked before a job is queued, again when it starts, and before an import (with the
+archive's declared sizes, before anything is unpacked: the importer is charged)."""
 
 from __future__ import annotations
 

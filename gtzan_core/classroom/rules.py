@@ -4,7 +4,8 @@
 may do everything, as before. ``classroom`` turns on the rules of a shared
 instance:
 
-- a visitor may stop or delete only their own runs and jobs; an admin (who signs
+- a visitor may stop or delete only their own runs and jobs, and imports only when
+  signed in (the run is theirs, charged to their storage); an admin (who signs
   in with ``GTZAN_STUDIO_ADMIN_PASSWORD`` or ``admin_password`` in
   ``.streamlit/secrets.toml``) may do anything;
 - per-owner limits: jobs queued or running at once (``GTZAN_STUDIO_MAX_JOBS``,
@@ -104,6 +105,15 @@ def check_modify(settings: Settings, user: str | None, admin: bool, record: Mapp
         owner = record.get("owner") or "nobody"
         raise PermissionDenied(f"you can {action} only your own runs on this shared instance "
                                f"(run {record.get('run_id')} belongs to {owner})")
+
+
+def check_import(settings: Settings, user: str | None, admin: bool) -> None:
+    """Refuse an import by a visitor who has not signed in (classroom mode): an imported
+    run belongs to its importer, whose storage it is charged to."""
+    if settings.classroom and not admin and not user:
+        raise PermissionDenied("only a signed-in visitor may import a run on this shared instance (it belongs to "
+                               "whoever imports it and counts against their storage): sign in with your name in "
+                               "the sidebar first")
 
 
 def check_submit(settings: Settings, user: str | None, admin: bool, active_of_user: int, epochs: int,

@@ -11,34 +11,46 @@ An archive holds exactly these members (no folders)::
     MODEL_CARD.md   model, recipe, protocol, data, metrics, input preprocessing
     confusion.png   the test confusion matrix (when the run was evaluated)
 
-Import treats the file as hostile: it is refused, with one message naming the
-problem and nothing written, when it is not a zip, when a member's name is
-absolute or climbs out (``..``), is a link, is not one of the names above or
-appears twice, when a member is larger than its limit (checked on the bytes
-actually read, not only the size the archive claims), when the manifest is
-missing or of another schema or version, when a checksum differs, when the
-checkpoint holds pickled objects (``torch.load(weights_only=True)``) or does not
-match its record, or when the run is already in the store. A good archive is
-unpacked into a hidden folder of the store and renamed into place at the end.
+Import treats the file as hostile and reads it in an order that keeps a small file
+from costing much: the zip's directory first (member names, repeats, declared sizes
+against their limits, inflation ratios, nothing inflated), then the small members and
+their checksums, the run's identity and the importer's quota; only then is the
+checkpoint streamed to disk in chunks, hashed on the way. It is refused, with one
+message naming the problem and nothing written, when it is not a zip or is larger than
+:data:`MAX_ARCHIVE`, when a member's name is absolute or climbs out (``..``), is a
+link, is not one of the names above or appears twice, when a member is encrypted,
+larger than its limit (declared, and counted on the bytes read) or a zip bomb, when the
+manifest is missing or of another schema or version, when a checksum differs, when the
+run id is invalid, reserved, already in the store or not the manifest's, when the
+importer's quota or the disk has no room for it, when the checkpoint holds pickled
+objects (``torch.load(weights_only=True)``) or does not match its record. A good
+archive is unpacked into a hidden staging folder of the store (``.import-*``) and
+renamed into place at the end; the imported run belongs to the importer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import math
+import os
 import re
 import shutil
 import stat
 import tempfile
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Callable, Iterator
 
 from .. import GENRES, __version__
-from ..errors import CheckpointError
-from ..runs import ACTIVE, RunStore, atomic_write_bytes, load_checkpoint_file
+from ..audit import audit, disk_full_reported
+from ..errors import CheckpointError, DiskFullError
+from ..runs import ACTIVE, DISK_FULL, RunStore, atomic_write_bytes, load_checkpoint_file
 from .card import confusion_png, model_card
 
 SCHEMA = "gtzan-studio-run"
@@ -121,7 +133,19 @@ def export_archive(store: RunStore, run_id: str, out: str | Path | None = None) 
     return out
 
 
-# -- import -----------------------------------------------------------------
+# -- import (the order of the checks is the module docstring's) -------------
+
+STREAMED = "model.pt"  # the member that may be big: streamed to disk, never held in memory
+STAGING_PREFIX = ".import-"
+STALE_STAGING = 86400.0  # a staging folder this old (its import was killed) is removed by the next import
+MAX_ARCHIVE = 1600 * MB  # the largest zip accepted (the app's uploader takes no more either)
+MAX_RATIO = 50  # a member over 1 MB that inflates more than this is a zip bomb (a checkpoint hardly compresses)
+CHUNK = 1 * MB
+# what Python's zipfile raises on a damaged archive
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError)
+
+Source = str | Path | bytes | BinaryIO
+
 
 def _check_name(info: zipfile.ZipInfo) -> str:
     name = info.filename
@@ -138,6 +162,74 @@ def _check_name(info: zipfile.ZipInfo) -> str:
     return name
 
 
+def _directory(zf: zipfile.ZipFile, size: int) -> dict[str, zipfile.ZipInfo]:
+    """The members by name, checked on the zip's directory alone (nothing inflated): names,
+    repeats, the required members, where each lies in the ``size`` bytes of the archive,
+    encryption and compression method, each declared size against its limit and its
+    inflation ratio."""
+    infos: dict[str, zipfile.ZipInfo] = {}
+    for info in zf.infolist():
+        name = _check_name(info)
+        if name in infos:
+            raise ArchiveError(f"refused: member {name!r} appears more than once")
+        infos[name] = info
+        if not 0 <= info.header_offset <= size - info.compress_size:
+            raise ArchiveError(f"damaged zip archive (member {name} lies outside the archive)")
+        if info.flag_bits & 0x1:
+            raise ArchiveError(f"refused: member {name} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ArchiveError(f"refused: member {name} uses compression method {info.compress_type} (an export "
+                               "stores or deflates its members)")
+        limit = LIMITS[name]
+        if info.file_size > limit:
+            raise ArchiveError(f"refused: member {name} is {info.file_size / MB:.1f} MB (limit {limit / MB:.0f} MB)")
+        packed = max(info.compress_size, 1)
+        if info.file_size > MB and info.file_size > MAX_RATIO * packed:
+            raise ArchiveError(f"refused: member {name} would inflate {info.file_size / packed:.0f}-fold "
+                               f"({packed / MB:.1f} MB to {info.file_size / MB:.0f} MB): a zip bomb")
+    missing = [n for n in REQUIRED if n not in infos]
+    if missing:
+        raise ArchiveError("refused: no manifest.json: not a GTZAN Studio run archive" if "manifest.json" in missing
+                           else f"refused: missing {', '.join(missing)}")
+    return infos
+
+
+def _label(source: Source, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(source, (str, Path)):
+        return Path(source).name
+    return Path(getattr(source, "name", None) or "archive").name
+
+
+@contextlib.contextmanager
+def _opened(source: Source, label: str) -> Iterator[tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]]:
+    """The archive opened and its directory checked; any refusal inside the block is one
+    ArchiveError line that starts with ``label``. A file-like source (the app's upload) is
+    read in place, never copied."""
+    if isinstance(source, (str, Path)):
+        stream = Path(source)
+        if not stream.is_file():
+            raise ArchiveError(f"{label}: no such file")
+        size = stream.stat().st_size
+    else:
+        stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+        size = stream.seek(0, os.SEEK_END)
+        stream.seek(0)
+    if size > MAX_ARCHIVE:
+        raise ArchiveError(f"{label}: refused: the archive is {size / MB:.0f} MB (limit {MAX_ARCHIVE / MB:.0f} MB)")
+    if not zipfile.is_zipfile(stream):
+        raise ArchiveError(f"{label}: not a zip archive (a GTZAN Studio run is exported as a .zip)")
+    try:
+        with zipfile.ZipFile(stream) as zf:
+            yield zf, _directory(zf, size)
+    except _DAMAGED as exc:
+        raise ArchiveError(f"{label}: damaged zip archive ({exc})") from None
+    except ArchiveError as exc:
+        msg = str(exc)
+        raise ArchiveError(msg if msg.startswith(label) else f"{label}: {msg}") from None
+
+
 def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     """The member's bytes, refusing it when it (or what it inflates to) passes its limit."""
     limit = LIMITS[info.filename]
@@ -146,7 +238,7 @@ def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
                            f"(limit {limit / MB:.0f} MB)")
     chunks, total = [], 0
     with zf.open(info) as fh:
-        while chunk := fh.read(1 << 20):
+        while chunk := fh.read(CHUNK):
             total += len(chunk)
             if total > limit:
                 raise ArchiveError(f"refused: member {info.filename} inflates past its limit "
@@ -158,67 +250,98 @@ def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
 def _json(name: str, data: bytes) -> dict:
     try:
         obj = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ArchiveError(f"refused: {name} is not valid JSON ({exc})") from None
     if not isinstance(obj, dict):
         raise ArchiveError(f"refused: {name} is not a JSON object")
     return obj
 
 
-def _label(source, name: str | None) -> str:
-    return name or ("archive" if isinstance(source, (bytes, bytearray)) else Path(source).name)
+# the record's fields that the store's lists and the leaderboard read, with the types they need
+_RECORD_FIELDS = {
+    str: ("model", "title", "status", "protocol", "protocol_label", "recipe", "device", "input_kind"),
+    dict: ("dataset", "evaluation", "config", "recipe_changes", "mfcc_params", "image_params"),
+    list: ("history", "classes", "split_warnings"),
+    (int, float): ("created", "started", "finished", "train_seconds", "epochs_run", "trainable_params"),
+}
 
 
-def read_archive(source: str | Path | bytes, name: str | None = None) -> tuple[dict, dict[str, bytes]]:
-    """Open and check an archive's structure, manifest and checksums; return the
-    manifest and the members' bytes (``name``: how messages call a bytes source).
-    Nothing is written."""
-    label = _label(source, name)
-    stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else Path(source)
-    if not isinstance(stream, io.BytesIO) and not stream.is_file():
-        raise ArchiveError(f"{label}: no such file")
-    if not zipfile.is_zipfile(stream):
-        raise ArchiveError(f"{label}: not a zip archive (a GTZAN Studio run is exported as a .zip)")
-    try:
-        with zipfile.ZipFile(stream) as zf:
-            infos = zf.infolist()
-            names = [_check_name(i) for i in infos]
-            dup = {n for n in names if names.count(n) > 1}
-            if dup:
-                raise ArchiveError(f"refused: member {sorted(dup)[0]!r} appears more than once")
-            missing = [n for n in REQUIRED if n not in names]
-            if missing:
-                what = "no manifest.json: not a GTZAN Studio run archive" if "manifest.json" in missing \
-                    else f"missing {', '.join(missing)}"
-                raise ArchiveError(f"{label}: refused: {what}")
-            data = {i.filename: _read_limited(zf, i) for i in infos}
-    except zipfile.BadZipFile as exc:
-        raise ArchiveError(f"{label}: damaged zip archive ({exc})") from None
-    except ArchiveError as exc:
-        msg = str(exc)
-        raise ArchiveError(msg if msg.startswith(label) else f"{label}: {msg}") from None
-    manifest = _json("manifest.json", data["manifest.json"])
+def _check_record(record: dict) -> None:
+    """Refuse a record whose fields have types the studio cannot show (a number that is
+    text, a list for a dict, no creation time...): an imported run must not break the
+    leaderboard."""
+    for kind, keys in _RECORD_FIELDS.items():
+        for key in keys:
+            value = record.get(key)
+            if (value is not None or key == "created") and (
+                    not isinstance(value, kind) or kind == (int, float) and not (math.isfinite(value)
+                                                                                 and 0 <= value < 1e11)):
+                raise ArchiveError(f"refused: record.json: {key} is {type(value).__name__} {str(value)[:40]!r}")
+    for part in ("segment", "track"):
+        scores = (record.get("evaluation") or {}).get(part)
+        if scores is not None and (not isinstance(scores, dict) or not all(
+                isinstance(scores.get(k), (int, float, type(None))) for k in ("accuracy", "macro_f1"))):
+            raise ArchiveError(f"refused: record.json: its {part} evaluation is not a set of scores")
+    if not isinstance((record.get("dataset") or {}).get("label", ""), str) or \
+            not all(isinstance(w, str) for w in record.get("split_warnings") or []):
+        raise ArchiveError("refused: record.json: its dataset label or split warnings are not text")
+
+
+def _mismatch(name: str) -> ArchiveError:
+    return ArchiveError(f"refused: {name} does not match its checksum in the manifest (damaged or altered)")
+
+
+def _small_members(zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo]) -> tuple[dict, dict[str, bytes]]:
+    """The manifest (schema, version, the files it lists against the directory) and every
+    member but the checkpoint, read within its limit and checked against its checksum. The
+    checkpoint's declared size must be the manifest's too."""
+    manifest = _json("manifest.json", _read_limited(zf, infos["manifest.json"]))
     if manifest.get("schema") != SCHEMA:
-        raise ArchiveError(f"{label}: refused: not a GTZAN Studio run archive (schema {manifest.get('schema')!r})")
+        raise ArchiveError(f"refused: not a GTZAN Studio run archive (schema {manifest.get('schema')!r})")
     if manifest.get("version") != VERSION:
-        raise ArchiveError(f"{label}: refused: unknown archive version {manifest.get('version')!r} "
+        raise ArchiveError(f"refused: unknown archive version {manifest.get('version')!r} "
                            f"(this studio reads version {VERSION}; a newer studio may have written it)")
     listed = manifest.get("files")
     if not isinstance(listed, dict):
-        raise ArchiveError(f"{label}: refused: manifest.json lists no files")
-    for name, blob in data.items():
-        if name == "manifest.json":
-            continue
-        entry = listed.get(name)
-        if not isinstance(entry, dict):
-            raise ArchiveError(f"{label}: refused: {name} is not listed in the manifest")
-        if entry.get("size") != len(blob) or entry.get("sha256") != _sha256(blob):
-            raise ArchiveError(f"{label}: refused: {name} does not match its checksum in the manifest "
-                               "(damaged or altered)")
-    absent = [n for n in listed if n not in data]
+        raise ArchiveError("refused: manifest.json lists no files")
+    for name in infos:
+        if name != "manifest.json" and not isinstance(listed.get(name), dict):
+            raise ArchiveError(f"refused: {name} is not listed in the manifest")
+    absent = [n for n in listed if n not in infos]
     if absent:
-        raise ArchiveError(f"{label}: refused: the manifest lists {', '.join(absent)}, which the archive lacks")
+        raise ArchiveError(f"refused: the manifest lists {', '.join(map(str, absent))}, which the archive lacks")
+    if listed[STREAMED].get("size") != infos[STREAMED].file_size:
+        raise _mismatch(STREAMED)
+    data = {}
+    for name, info in infos.items():
+        if name in ("manifest.json", STREAMED):
+            continue
+        data[name] = _read_limited(zf, info)
+        if listed[name].get("size") != len(data[name]) or listed[name].get("sha256") != _sha256(data[name]):
+            raise _mismatch(name)
     return manifest, data
+
+
+def _new_file(path: Path) -> BinaryIO:
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), "wb")
+
+
+def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, entry: dict, dest: Path | None) -> None:
+    """Stream a member a chunk at a time to ``dest`` (only through the hash when None),
+    counting its bytes against its declared size; refused unless size and SHA-256 are the
+    manifest's ``entry``."""
+    digest, total = hashlib.sha256(), 0
+    with zf.open(info) as src, (_new_file(dest) if dest else contextlib.nullcontext()) as out:
+        while chunk := src.read(CHUNK):
+            total += len(chunk)
+            if total > info.file_size:
+                raise ArchiveError(f"refused: member {info.filename} inflates past its declared size "
+                                   f"({info.file_size / MB:.1f} MB)")
+            digest.update(chunk)
+            if out is not None:
+                out.write(chunk)
+    if total != entry.get("size") or digest.hexdigest() != entry.get("sha256"):
+        raise _mismatch(info.filename)
 
 
 def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> None:
@@ -234,8 +357,10 @@ def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> N
     def refuse(why: str):
         raise ArchiveError(f"{label}: refused: the checkpoint does not match its record: {why}")
 
+    if not isinstance(meta, dict) or not all(isinstance(meta.get(k) or {}, dict) for k in ("image_params", "backbone")):
+        refuse("its meta data is not a dict of the studio's fields")
     model = record.get("model")
-    if model not in MODELS:
+    if not isinstance(model, str) or model not in MODELS:
         raise ArchiveError(f"{label}: refused: unknown model {model!r} (this studio has {', '.join(MODELS)})")
     for key, mine in (("model", model), ("run_id", record.get("run_id")),
                       ("mfcc_params", record.get("mfcc_params")), ("classes", record.get("classes", list(GENRES)))):
@@ -270,36 +395,57 @@ def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> N
         refuse("a head-only checkpoint that holds backbone tensors")
 
 
-def import_archive(source: str | Path | bytes, store: RunStore | None = None,
-                   name: str | None = None, who: str | None = None) -> ImportResult:
-    """Check ``source`` (a path, or the zip's bytes called ``name``) and add its run
-    to ``store``. Raises :class:`ArchiveError` with one message naming the problem;
-    on any refusal nothing is written. ``who`` (the importing visitor) owns the
-    imported copy; the import is written to the audit log."""
-    store = store or RunStore()
+def read_archive(source: Source, name: str | None = None) -> tuple[dict, dict[str, bytes]]:
+    """Check an archive as an import does, without importing it: structure, manifest and
+    every checksum (the checkpoint's streamed, never held). Returns the manifest and the
+    other members' bytes (``name``: how messages call the source). Nothing is written."""
     label = _label(source, name)
-    manifest, data = read_archive(source, label)
-    record = _json("record.json", data["record.json"])
-    features = _json("features.json", data["features.json"])
+    with _opened(source, label) as (zf, infos):
+        manifest, data = _small_members(zf, infos)
+        _copy_member(zf, infos[STREAMED], manifest["files"][STREAMED], None)
+    return manifest, data
+
+
+def _check_identity(manifest: dict, record: dict, store: RunStore) -> str:
+    """The run id, when it can be a new run of ``store``: valid and not reserved, the
+    manifest's, a finished run, not already present."""
     run_id = record.get("run_id")
     try:
         store.path(run_id)
-    except CheckpointError:
-        raise ArchiveError(f"{label}: refused: invalid run id {run_id!r} in record.json") from None
+    except CheckpointError as exc:
+        raise ArchiveError(f"refused: record.json: {exc}") from None
     if manifest.get("run_id") != run_id:
-        raise ArchiveError(f"{label}: refused: the manifest names run {manifest.get('run_id')!r}, "
-                           f"the record {run_id!r}")
+        raise ArchiveError(f"refused: the manifest names run {manifest.get('run_id')!r}, the record {run_id!r}")
     if record.get("status") in ACTIVE:
-        raise ArchiveError(f"{label}: refused: the record says the run is still {record['status']}")
+        raise ArchiveError(f"refused: the record says the run is still {record['status']}")
     if store.path(run_id).exists():
-        raise ArchiveError(f"{label}: run {run_id} is already in this studio (delete it first to import it again)")
+        raise ArchiveError(f"run {run_id} is already in this studio (delete it first to import it again)")
+    return run_id
 
-    store.root.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".import-", dir=store.root))
-    try:
-        (stage / "model.pt").write_bytes(data["model.pt"])
+
+def _sweep_staging(store: RunStore) -> None:
+    """Remove staging folders of imports that were killed (older than a day)."""
+    for d in store.root.glob(f"{STAGING_PREFIX}*"):
         try:
-            ckpt = load_checkpoint_file(stage / "model.pt")
+            stale = time.time() - d.stat().st_mtime > STALE_STAGING
+        except FileNotFoundError:  # another import just finished with it
+            continue
+        if stale:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _unpack(zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], manifest: dict, data: dict[str, bytes],
+            record: dict, features: dict, store: RunStore, label: str) -> list[str]:
+    """Stream the checkpoint into a staging folder of the store, check it, write the record
+    and the other members beside it and rename the folder into place (the run appears
+    whole or not at all); returns the warnings. On any failure the staging folder is
+    removed: nothing is left half-imported."""
+    run_id = record["run_id"]
+    stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=store.root))
+    try:
+        _copy_member(zf, infos[STREAMED], manifest["files"][STREAMED], stage / STREAMED)
+        try:
+            ckpt = load_checkpoint_file(stage / STREAMED)
         except CheckpointError as exc:
             raise ArchiveError(f"{label}: refused: model.pt: {str(exc).split(': ', 1)[-1]}") from None
         _check_checkpoint(ckpt, record, features, label)
@@ -315,23 +461,60 @@ def import_archive(source: str | Path | bytes, store: RunStore | None = None,
             if not weights_path(known).is_file():
                 warnings.append(f"this run's checkpoint holds the trained head only; it needs the backbone weights "
                                 f"{backbone.get('weights')} ({backbone.get('file')}) in torch's hub cache to predict")
-        record.update(imported={"from": label, "at": time.time(), "exported": manifest.get("exported"),
-                                "studio": manifest.get("studio"), "by": who})
-        if who:
-            record["owner"] = who
-        (stage / "record.json").write_text(json.dumps(record, indent=1))
-        for extra in ("MODEL_CARD.md", "confusion.png"):
-            if extra in data:
-                (stage / extra).write_bytes(data[extra])
+        members = {"record.json": json.dumps(record, indent=1).encode(),
+                   **{n: data[n] for n in ("MODEL_CARD.md", "confusion.png") if n in data}}
+        for member, blob in members.items():
+            with _new_file(stage / member) as out:
+                out.write(blob)
         stage.chmod(0o755)  # like the store's other run folders (mkdtemp makes it private)
         try:
             stage.rename(store.path(run_id))  # atomic: the run appears whole or not at all
-        except OSError:
+        except OSError as exc:
+            if exc.errno in DISK_FULL:
+                raise
             raise ArchiveError(f"{label}: run {run_id} is already in this studio") from None
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
-    from ..audit import audit
+    return warnings
 
-    audit(store.root, who, "import", run_id, source=label)
+
+def import_archive(source: Source, store: RunStore | None = None, name: str | None = None,
+                   who: str | None = None, check_quota: Callable[[int], None] | None = None) -> ImportResult:
+    """Check ``source`` (a path, the zip's bytes, or a binary file object such as the app's
+    upload, read in place; ``name``: how messages call it) and add its run to ``store``.
+
+    The imported run belongs to ``who``, the importer (the archive's owner is kept as
+    ``imported.owner``), and the import is written to the audit log. ``check_quota`` is
+    called with the bytes the run will take (the archive's declared sizes) before anything
+    is inflated, and refuses by raising. A refusal is one :class:`ArchiveError` line (or the
+    quota's error), a full disk one :class:`DiskFullError` line; in every case nothing is
+    added to the store."""
+    store = store or RunStore()
+    label = _label(source, name)
+    with _opened(source, label) as (zf, infos):
+        manifest, data = _small_members(zf, infos)
+        record = _json("record.json", data["record.json"])
+        features = _json("features.json", data["features.json"])
+        _check_record(record)
+        run_id = _check_identity(manifest, record, store)
+        size = sum(info.file_size for info in infos.values())
+        if check_quota is not None:
+            check_quota(size)
+        record.update(owner=who, imported={"from": label, "at": time.time(), "exported": manifest.get("exported"),
+                                           "studio": manifest.get("studio"), "by": who,
+                                           "owner": record.get("owner")})
+        with disk_full_reported(store.root, who, "import", run_id,
+                                f"disk full: could not import {label} ({size / MB:.0f} MB unpacked; nothing was "
+                                "added: free some space and try again)"):
+            store.root.mkdir(parents=True, exist_ok=True)
+            if shutil.disk_usage(store.root).free < size + MB:
+                raise DiskFullError(f"{store.root} has no room for {size / MB:.0f} MB")
+            _sweep_staging(store)
+            warnings = _unpack(zf, infos, manifest, data, record, features, store, label)
+            try:
+                audit(store.root, who, "import", run_id, source=label)
+            except DiskFullError:
+                shutil.rmtree(store.path(run_id), ignore_errors=True)  # not imported unless audited
+                raise
     return ImportResult(run_id, store.read(run_id), warnings)
