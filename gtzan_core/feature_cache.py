@@ -1,8 +1,16 @@
 """Extract the model inputs of a whole dataset once, in parallel, and cache them.
 
+Three inputs, each extracted only when a model needs it (:func:`feature_request`):
+MFCC segments (always, they are cheap), spectrogram pictures (the image models;
+the dataset's PNG, or drawn from the audio) and musicnn's log-mel patches. Each
+file is decoded once at its own sample rate and resampled to each input's rate.
+A clip shorter than one segment or patch (but at least
+:data:`~gtzan_core.features.MIN_CLIP_SECONDS`) is repeat-padded to one and counted
+(``tracks.padded``); a track with a PNG and no audio serves the image models only.
+
 The cache lives in ``$GTZAN_STUDIO_HOME/features/<kind>-<key>/`` where ``key``
-hashes the dataset fingerprint (paths, sizes, mtimes), the MFCC and image
-parameters and the extractor version: changing any of them selects a new entry.
+hashes the dataset fingerprint (paths, sizes, mtimes), the MFCC, image and
+musicnn parameters and the extractor version: changing any of them selects a new entry.
 An entry is built in a temporary folder and renamed into place in one step, and
 ``meta.json`` records a checksum of every array, so a torn or corrupt entry is
 detected and rebuilt rather than trusted.
@@ -10,6 +18,7 @@ detected and rebuilt rather than trusted.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -24,10 +33,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .audio import load_audio
+from .audio import decode_audio
 from .data.discovery import Dataset
-from .errors import AudioError, DatasetError
-from .features import ImageParams, MFCCParams, mfcc_segments, read_image_file, resize_image, spectrogram_input
+from .errors import AudioError, ConfigError, DatasetError
+from .features import (MIN_CLIP_SECONDS, ImageParams, MFCCParams, is_padded, mfcc_segments, read_image_file,
+                       resize_image, spectrogram_input)
+from .mel_patches import MusicnnParams, mel_patches
 from .paths import feature_cache_dir
 from .spectrogram.kaggle import WHOLE_CLIP_SLACK
 from .locks import file_lock
@@ -35,8 +46,8 @@ from .progress import report
 
 log = logging.getLogger(__name__)
 
-EXTRACTOR_VERSION = 2  # 2: pictures span the whole clip; picture style in the image parameters
-ARRAYS = ("mfcc", "seg_track", "seg_index", "images")
+EXTRACTOR_VERSION = 3  # 2: pictures span the whole clip, picture style; 3: short clips padded, PNG-only tracks, musicnn
+ARRAYS = ("mfcc", "seg_track", "seg_index", "images", "patches", "patch_track")
 
 
 @dataclass
@@ -44,8 +55,10 @@ class FeatureSet:
     """Everything the trainers need, as arrays.
 
     ``tracks``: one row per extracted track (track_id, genre, label, n_segments,
-    image_source). ``mfcc[i]`` belongs to track ``seg_track[i]``, segment
-    ``seg_index[i]``; ``images[j]`` to track ``j``.
+    n_patches, image_source, padded). ``mfcc[i]`` belongs to track ``seg_track[i]``,
+    segment ``seg_index[i]``; ``images[j]`` to track ``j``; ``patches[k]`` (musicnn's
+    log-mel patches, when extracted) to track ``patch_track[k]``. :meth:`for_kind`
+    keeps the tracks one input kind can use (the audio models skip PNG-only tracks).
     """
 
     dataset_label: str
@@ -57,6 +70,9 @@ class FeatureSet:
     seg_track: np.ndarray
     seg_index: np.ndarray
     images: np.ndarray
+    patches: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.float32))
+    patch_track: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    musicnn_params: MusicnnParams | None = None
     failed: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (track_id, what happened), e.g. an unreadable PNG
     path: Path | None = None
@@ -71,64 +87,155 @@ class FeatureSet:
     def seg_labels(self) -> np.ndarray:
         return self.track_labels[self.seg_track]
 
+    def samples(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """The samples of input ``kind`` and the track of each: MFCC segments,
+        pictures (one per track) or musicnn patches."""
+        if kind == "mfcc":
+            return self.mfcc, self.seg_track
+        if kind == "musicnn":
+            return self.patches, self.patch_track
+        return self.images, np.arange(len(self.tracks), dtype=np.int32)
+
+    def has(self, kind: str) -> np.ndarray:
+        """Per track: whether it has input of ``kind``."""
+        t = self.tracks
+        if kind == "mfcc":
+            return t["n_segments"].to_numpy() > 0
+        if kind == "musicnn":
+            return (t["n_patches"].to_numpy() > 0) if "n_patches" in t else np.zeros(len(t), bool)
+        return t["image_source"].isin(["png", "render"]).to_numpy() if self.images.ndim == 4 and \
+            self.images.shape[1] else np.zeros(len(t), bool)
+
+    def padded_count(self, kind: str) -> int:
+        """Tracks whose one ``kind`` input is a repeat-padded short clip."""
+        col = {"mfcc": "padded", "musicnn": "padded_patch"}.get(kind)
+        return int(self.tracks[col].sum()) if col in self.tracks else 0
+
+    def for_kind(self, kind: str) -> "FeatureSet":
+        """The tracks that have input of ``kind``, re-indexed (itself when all have)."""
+        keep = self.has(kind)
+        if keep.all():
+            return self
+        if not keep.any():
+            what = {"mfcc": "audio for MFCCs", "musicnn": "audio for musicnn's log-mel patches",
+                    "image": "spectrogram pictures"}[kind]
+            raise ConfigError(f"this dataset ({self.dataset_label}) has no {what}"
+                              + (": it holds pictures only, so only the image models can train on it"
+                                 if kind != "image" else ""))
+        new_index = np.cumsum(keep) - 1
+        seg_keep, patch_keep = keep[self.seg_track], keep[self.patch_track]
+        return dataclasses.replace(
+            self, tracks=self.tracks[keep].reset_index(drop=True),
+            mfcc=self.mfcc[seg_keep], seg_track=new_index[self.seg_track[seg_keep]].astype(np.int32),
+            seg_index=self.seg_index[seg_keep],
+            images=self.images[keep] if len(self.images) == len(keep) else self.images,
+            patches=self.patches[patch_keep], patch_track=new_index[self.patch_track[patch_keep]].astype(np.int32))
+
 
 def image_params_for(model: str | None, source: str = "auto") -> ImageParams:
     """The image parameters a model trains and predicts on: its own input size
-    (224² VGG19, 256² ResNeXt and SqueezeNet, as in the paper's code). MFCC models
-    share VGG19's entry, so one extraction serves them all."""
+    (224² VGG19 and EfficientNet-Lite0, 256² ResNeXt and SqueezeNet, as in the paper's
+    code). MFCC models share VGG19's entry, so one extraction serves them all; musicnn
+    needs no pictures."""
     from .models import get_spec
 
     spec = get_spec(model) if model else None
+    if spec is not None and spec.input_kind == "musicnn":
+        return ImageParams(source="none")
     size = spec.image_size if spec is not None and spec.image_size else ImageParams.size
     return ImageParams(size=size, source=source)
 
 
-def cache_key(dataset: Dataset, mfcc: MFCCParams, image: ImageParams) -> str:
+def feature_request(model: str | None, image_source: str = "auto") -> dict:
+    """What ``load_features`` must extract for ``model``: ``{"image": ImageParams,
+    "musicnn": MusicnnParams | None}`` (MFCCs always)."""
+    from .models import get_spec
+
+    musicnn = MusicnnParams() if model and get_spec(model).input_kind == "musicnn" else None
+    return {"image": image_params_for(model, image_source), "musicnn": musicnn}
+
+
+def cache_key(dataset: Dataset, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnParams | None = None) -> str:
     blob = json.dumps(
         {"fingerprint": dataset.fingerprint, "mfcc": mfcc.as_dict(), "image": image.as_dict(),
-         "version": EXTRACTOR_VERSION},
+         "musicnn": musicnn.as_dict() if musicnn else None, "version": EXTRACTOR_VERSION},
         sort_keys=True,
     ).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
-def extract_track(job: tuple) -> tuple:
-    """Worker: (index, audio path, image path, mfcc params, image params, device) ->
-    (index, mfcc | None, image | None, image source, error | None, note | None).
+def patches_per_track(mfcc: MFCCParams, musicnn: MusicnnParams) -> int:
+    """musicnn patches kept per track: as many as fit in ``track_seconds`` (10 in 30 s),
+    the same span the MFCC segments cover."""
+    return max(1, int(mfcc.track_seconds * musicnn.sr / musicnn.hop_length) // musicnn.patch_frames)
+
+
+@dataclass
+class TrackInputs:
+    """What :func:`extract_track` made of one track (``error`` set: nothing usable)."""
+
+    index: int
+    mfcc: np.ndarray | None = None
+    image: np.ndarray | None = None
+    image_source: str | None = None
+    patches: np.ndarray | None = None
+    padded: bool = False  # its one MFCC segment is a repeat-padded short clip
+    padded_patch: bool = False  # its one musicnn patch is
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _present(path) -> str | None:
+    """A path from the track table, or None (pandas holds a missing path as NaN)."""
+    return str(path) if isinstance(path, (str, os.PathLike)) and str(path) else None
+
+
+def extract_track(job: tuple) -> TrackInputs:
+    """Worker: (index, audio path, image path, mfcc params, image params, musicnn params
+    or None, device) -> :class:`TrackInputs`.
 
     Under the ``auto`` source a track without a PNG, or with an unreadable one, gets a
-    picture drawn from its audio in the same style (source ``render``; the note says
-    why when a PNG was there but unreadable); only a track whose audio cannot be used
-    fails."""
-    i, audio_path, image_path, mp, ip, device = job
-    if not isinstance(image_path, (str, os.PathLike)) or not str(image_path):
-        image_path = None  # no PNG for this track (pandas holds a missing path as NaN)
-    note = None
+    picture drawn from its audio in the same style (source ``render``; a note says why
+    when a PNG was there but unreadable); a track with a PNG and no audio has its
+    picture only. A track fails only when nothing usable can be made of it."""
+    i, audio_path, image_path, mp, ip, musp, device = job
+    audio_path, image_path = _present(audio_path), _present(image_path)
+    out = TrackInputs(i)
+    name = Path(audio_path or image_path or "?").name
     try:
-        # Decode a little past track_seconds: the MFCCs use the first n_segments
-        # segments, the picture spans the whole GTZAN clip as the Kaggle PNGs do.
-        y = load_audio(audio_path, sr=mp.sr, max_seconds=mp.track_seconds * WHOLE_CLIP_SLACK)
-        mfcc = mfcc_segments(y, mp.sr, mp, max_segments=mp.n_segments, device=device)
+        if audio_path is not None:
+            # Decode a little past track_seconds: the MFCCs use the first n_segments
+            # segments, the picture spans the whole GTZAN clip as the Kaggle PNGs do.
+            decoded = decode_audio(audio_path, max_seconds=mp.track_seconds * WHOLE_CLIP_SLACK)
+            out.notes += decoded.warnings
+            y = decoded.at(mp.sr)
+            out.mfcc = mfcc_segments(y, mp.sr, mp, max_segments=mp.n_segments, device=device)
+            out.padded = is_padded(len(y), mp)
+            if musp is not None:
+                patches, out.padded_patch = mel_patches(decoded.at(musp.sr), musp, MIN_CLIP_SECONDS)
+                out.patches = patches[:patches_per_track(mp, musp)]
+        elif ip.source in ("none", "render"):
+            raise AudioError(f"{name}: a picture without audio; the {'musicnn and ' if musp else ''}MFCC inputs "
+                             "and pictures drawn from audio need the clip")
         if ip.source == "none":
-            image, source = np.zeros((0, 0, 3), np.uint8), "none"
+            out.image, out.image_source = np.zeros((0, 0, 3), np.uint8), "none"
         elif ip.source == "png" and image_path is None:
-            raise AudioError(f"{Path(audio_path).name}: no spectrogram PNG (image source 'png' requested)")
+            raise AudioError(f"{name}: no spectrogram PNG (image source 'png' requested)")
         else:
-            image, source = None, "render"
             if image_path is not None and ip.source in ("auto", "png"):
                 try:
-                    image, source = resize_image(read_image_file(image_path), ip.size), "png"
+                    out.image, out.image_source = resize_image(read_image_file(image_path), ip.size), "png"
                 except AudioError as exc:
-                    if ip.source == "png":
+                    if ip.source == "png" or audio_path is None:
                         raise
-                    note = f"{exc}; drawn from the audio instead"
-            if image is None:
-                image = spectrogram_input(y, mp, ip)
-        return i, mfcc, image, source, None, note
+                    out.notes.append(f"{exc}; drawn from the audio instead")
+            if out.image is None:
+                out.image, out.image_source = spectrogram_input(y, mp, ip), "render"
+        return out
     except AudioError as exc:
-        return i, None, None, None, str(exc), None
+        return TrackInputs(i, error=str(exc), notes=out.notes)
     except Exception as exc:  # a broken file must not stop a 1000-track run
-        return i, None, None, None, f"{Path(audio_path).name}: {type(exc).__name__}: {exc}", None
+        return TrackInputs(i, error=f"{name}: {type(exc).__name__}: {exc}", notes=out.notes)
 
 
 def _run_jobs(jobs: list[tuple], workers: int, progress):
@@ -174,6 +281,7 @@ def _save(entry: Path, fs: FeatureSet) -> None:
             "fingerprint": fs.fingerprint,
             "mfcc_params": fs.mfcc_params.as_dict(),
             "image_params": fs.image_params.as_dict(),
+            "musicnn_params": fs.musicnn_params.as_dict() if fs.musicnn_params else None,
             "tracks": fs.tracks.to_dict(orient="records"),
             "failed": fs.failed,
             "notes": fs.notes,
@@ -193,7 +301,7 @@ def _save(entry: Path, fs: FeatureSet) -> None:
         raise
 
 
-def _load(entry: Path, mfcc: MFCCParams, image: ImageParams) -> FeatureSet | None:
+def _load(entry: Path, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnParams | None) -> FeatureSet | None:
     """Load a cache entry, or ``None`` when it is missing, torn or corrupt."""
     try:
         meta = json.loads((entry / "meta.json").read_text())
@@ -210,7 +318,7 @@ def _load(entry: Path, mfcc: MFCCParams, image: ImageParams) -> FeatureSet | Non
         return None
     return FeatureSet(
         dataset_label=meta["dataset"], fingerprint=meta["fingerprint"], mfcc_params=mfcc, image_params=image,
-        tracks=tracks, failed=[tuple(f) for f in meta["failed"]], notes=[tuple(n) for n in meta.get("notes", [])],
+        musicnn_params=musicnn, tracks=tracks, failed=[tuple(f) for f in meta["failed"]], notes=[tuple(n) for n in meta.get("notes", [])],
         path=entry, cache_hit=True,
         seconds=meta.get("seconds", 0.0), **arrays,
     )
@@ -225,81 +333,105 @@ def load_features(
     cache_dir: str | Path | None = None,
     rebuild: bool = False,
     device: str = "cpu",
+    musicnn: MusicnnParams | None = None,
 ) -> FeatureSet:
-    """MFCC segments and spectrogram images of every track of ``dataset``.
+    """MFCC segments, spectrogram images and (with ``musicnn``) musicnn's log-mel
+    patches of every track of ``dataset``.
 
     Served from the cache when an intact entry exists; otherwise extracted (MFCCs on
-    ``device``, e.g. ``cuda``) with
-    ``workers`` threads (default: the CPU cores, at most 4) and cached. Tracks that fail to
-    decode are listed in ``failed`` with the reason and left out.
+    ``device``, e.g. ``cuda``) with ``workers`` threads (default: the CPU cores, at
+    most 4) and cached. Tracks that fail to decode are listed in ``failed`` with the
+    reason and left out. Without pictures (image source ``none``) the tracks that
+    have only a PNG are left out too.
     """
     mfcc = mfcc or MFCCParams()
     image = image or ImageParams()
-    entry = Path(cache_dir or feature_cache_dir()) / f"{dataset.kind}-{cache_key(dataset, mfcc, image)}"
+    entry = Path(cache_dir or feature_cache_dir()) / f"{dataset.kind}-{cache_key(dataset, mfcc, image, musicnn)}"
     if not rebuild:
-        cached = _load(entry, mfcc, image)
+        cached = _load(entry, mfcc, image, musicnn)
         if cached is not None:
             return cached
     # One builder per entry across processes: a second process waits, then reads
     # what the first one wrote instead of extracting everything again.
     with file_lock(entry.parent / f".{entry.name}.lock"):
         if not rebuild:
-            cached = _load(entry, mfcc, image)
+            cached = _load(entry, mfcc, image, musicnn)
             if cached is not None:
                 return cached
-        return _extract(dataset, mfcc, image, entry, workers, progress, device)
+        return _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device)
 
 
-def _extract(dataset, mfcc, image, entry, workers, progress, device) -> FeatureSet:
+def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device) -> FeatureSet:
     t0 = time.perf_counter()
-    rows = dataset.tracks.reset_index(drop=True)
-    jobs = [(i, r.audio_path, r.image_path, mfcc, image, device) for i, r in enumerate(rows.itertuples())]
+    rows = dataset.tracks if image.source != "none" else dataset.tracks_for(needs_audio=True)
+    rows = rows.reset_index(drop=True)
+    if rows.empty:
+        raise DatasetError(f"{dataset.root}: no track has audio (pictures only): only the image models can "
+                           "train on this folder")
+    jobs = [(i, r.audio_path, r.image_path, mfcc, image, musicnn, device) for i, r in enumerate(rows.itertuples())]
     workers = workers or min(4, os.cpu_count() or 1)
     # Outputs are allocated once, up front, and each track is copied in as it
-    # arrives: the per-track temporaries die young and memory stays flat.
+    # arrives: the per-track temporaries die young and memory stays flat. (musicnn's
+    # patches, when asked for, are gathered per track: their count is known only
+    # once a clip is decoded.)
     n = len(jobs)
     mfcc_out = np.empty((n, mfcc.n_segments, mfcc.frames_per_segment, mfcc.n_mfcc), np.float32)
     img_shape = (0, 0, 3) if image.source == "none" else (image.size, image.size, 3)
-    image_out = np.empty((n, *img_shape), np.uint8)
-    n_segs = np.zeros(n, np.int64)
+    image_out = np.zeros((n, *img_shape), np.uint8)
+    n_segs, n_patches = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    padded, padded_patch, usable = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+    patches: list[np.ndarray | None] = [None] * n
     sources: list[str | None] = [None] * n
     failed: list[tuple[str, str]] = []
     notes: list[tuple[str, str]] = []
-    for i, m, im, src, err, note in _run_jobs(jobs, workers, progress):
-        if note:
-            notes.append((rows.at[i, "track_id"], note))
-            log.warning("%s: %s", rows.at[i, "track_id"], note)
-        if err:
-            failed.append((rows.at[i, "track_id"], err))
-            log.warning("skipped %s: %s", rows.at[i, "track_id"], err)
+    for got in _run_jobs(jobs, workers, progress):
+        i, track = got.index, rows.at[got.index, "track_id"]
+        for note in got.notes:
+            notes.append((track, note))
+            log.warning("%s: %s", track, note)
+        if got.error:
+            failed.append((track, got.error))
+            log.warning("skipped %s: %s", track, got.error)
             continue
-        n_segs[i] = len(m)
-        mfcc_out[i, : len(m)] = m
-        image_out[i] = im
-        sources[i] = src
-    ok = np.flatnonzero(n_segs > 0)
+        usable[i] = True
+        if got.mfcc is not None:
+            n_segs[i] = len(got.mfcc)
+            mfcc_out[i, : len(got.mfcc)] = got.mfcc
+        if got.patches is not None:
+            n_patches[i], patches[i] = len(got.patches), got.patches
+        image_out[i] = got.image
+        sources[i], padded[i], padded_patch[i] = got.image_source, got.padded, got.padded_patch
+    ok = np.flatnonzero(usable)
     if len(ok) == 0:
         raise DatasetError(f"{dataset.root}: none of the {len(jobs)} tracks could be decoded")
     tracks = rows.loc[ok, ["track_id", "genre", "label"]].reset_index(drop=True)
     tracks["n_segments"] = n_segs[ok]
+    tracks["n_patches"] = n_patches[ok]
     tracks["image_source"] = [sources[i] for i in ok]
+    tracks["padded"] = padded[ok]
+    tracks["padded_patch"] = padded_patch[ok]
     seg_mask = np.arange(mfcc.n_segments)[None, :] < n_segs[ok][:, None]
+    patch_shape = (musicnn.patch_frames, musicnn.n_mels) if musicnn else (0, 0)
+    kept = [patches[i] for i in ok if patches[i] is not None]
     fs = FeatureSet(
         dataset_label=dataset.label,
         fingerprint=dataset.fingerprint,
         mfcc_params=mfcc,
         image_params=image,
+        musicnn_params=musicnn,
         tracks=tracks,
         mfcc=mfcc_out[ok][seg_mask],
         seg_track=np.repeat(np.arange(len(ok), dtype=np.int32), n_segs[ok]),
         seg_index=np.concatenate([np.arange(k, dtype=np.int16) for k in n_segs[ok]]),
         images=image_out[ok] if len(ok) < n else image_out,
+        patches=np.concatenate(kept) if kept else np.zeros((0, *patch_shape), np.float32),
+        patch_track=np.repeat(np.arange(len(ok), dtype=np.int32), n_patches[ok]),
         failed=failed,
         notes=notes,
         path=entry,
         cache_hit=False,
         seconds=time.perf_counter() - t0,
     )
-    del mfcc_out
+    del mfcc_out, patches, kept
     _save(entry, fs)
     return fs

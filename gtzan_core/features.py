@@ -28,6 +28,14 @@ from .errors import AudioError
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+#: How a model wants its pictures scaled, by name: torchvision's ImageNet mean/std
+#: (the paper's models), or [-1, 1] ("inception": mean = std = 0.5, what the
+#: TensorFlow-trained EfficientNet-Lite weights expect; with ImageNet statistics a
+#: daisy photo comes out "honeycomb").
+NORMALIZATIONS = {
+    "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
+    "inception": (np.full(3, 0.5, np.float32), np.full(3, 0.5, np.float32)),
+}
 
 
 def _key(obj: Any) -> str:
@@ -125,24 +133,47 @@ class ImageParams:
 # ---------------------------------------------------------------------------
 
 
+#: The shortest clip the studio takes (half a 3 s segment or musicnn patch): a clip of
+#: 1.5-3 s is repeat-padded to one whole segment; under 1.5 s more than half of the
+#: input would be repetition, so it is refused.
+MIN_CLIP_SECONDS = 1.5
+
+
 def count_segments(n_samples: int, params: MFCCParams, max_segments: int | None = None) -> int:
     n = n_samples // params.samples_per_segment
     return n if max_segments is None else min(n, max_segments)
 
 
-def segment_audio(y: np.ndarray, params: MFCCParams = MFCCParams(), max_segments: int | None = None) -> np.ndarray:
+def repeat_pad(y: np.ndarray, n: int) -> np.ndarray:
+    """``y`` repeated end to end until it is ``n`` samples long (a loop of the clip,
+    not silence: a model sees music everywhere, as in training, where musicnn's own
+    training repeat-padded short clips and it measured better than zeros)."""
+    return np.resize(np.asarray(y, dtype=np.float32), n)
+
+
+def segment_audio(y: np.ndarray, params: MFCCParams = MFCCParams(), max_segments: int | None = None,
+                  min_seconds: float = MIN_CLIP_SECONDS) -> np.ndarray:
     """Cut ``y`` into whole segments: shape (n_segments, samples_per_segment).
 
     A trailing partial segment is dropped (the reference pipeline drops segments
-    with fewer than 130 frames). A clip shorter than one segment is an error.
+    with fewer than 130 frames). A clip shorter than one segment but at least
+    ``min_seconds`` long is repeat-padded to one segment (:func:`is_padded` says
+    so); a shorter one is an error.
     """
     n = count_segments(len(y), params, max_segments)
     if n < 1:
-        raise AudioError(
-            f"clip is {len(y) / params.sr:.1f} s long; at least {params.segment_seconds:.1f} s "
-            "(one segment) is needed"
-        )
+        if len(y) < min_seconds * params.sr:
+            raise AudioError(
+                f"clip is {len(y) / params.sr:.1f} s long; at least {min_seconds:g} s is needed "
+                f"(a clip under one {params.segment_seconds:.1f} s segment is repeat-padded to one)"
+            )
+        return repeat_pad(y, params.samples_per_segment)[None]
     return np.asarray(y[: n * params.samples_per_segment], dtype=np.float32).reshape(n, params.samples_per_segment)
+
+
+def is_padded(n_samples: int, params: MFCCParams = MFCCParams()) -> bool:
+    """Whether a clip of ``n_samples`` is repeat-padded to its one segment."""
+    return n_samples < params.samples_per_segment
 
 
 # ---------------------------------------------------------------------------
@@ -268,14 +299,16 @@ def resize_image(rgb: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def normalize_images(batch_uint8):
+def normalize_images(batch_uint8, normalization: str = "imagenet"):
     """(N, H, W, 3) uint8 RGB (numpy array or tensor, on any device) -> (N, 3, H, W)
-    float32 tensor on the same device, with ImageNet normalisation."""
+    float32 tensor on the same device, scaled as ``normalization`` says (a key of
+    :data:`NORMALIZATIONS`; the model's own, ``ModelSpec.normalization``)."""
     import torch
 
+    mean, std = NORMALIZATIONS[normalization]
     x = torch.as_tensor(batch_uint8).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.as_tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.as_tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
+    mean = torch.as_tensor(mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.as_tensor(std, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std
 
 

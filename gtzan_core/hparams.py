@@ -61,7 +61,7 @@ class TrainConfig:
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
             raise ConfigError("val/test fractions must be in (0, 1) and sum to less than 1")
         if self.variant is not None and self.model == "resnext":
-            from .models.pretrained import backbone_weights
+            from .models.weights import backbone_weights
 
             backbone_weights("resnext", self.variant)  # validates
         return self

@@ -1,9 +1,13 @@
 """Prediction: an audio clip -> every selected run's genre probabilities.
 
-MFCC models score each 3 s segment; image models score each 30 s window (the
-last, shorter window is zero-padded like a short training track). Per-row
-probabilities are averaged into the clip's probabilities. Loaded models are kept
-in a small thread-safe LRU cache keyed by checkpoint file and modification time.
+MFCC models score each 3 s segment, musicnn each 3 s log-mel patch (16 kHz);
+image models score each 30 s window (a clip of GTZAN's length is one picture
+drawn whole). Per-row probabilities are averaged into the clip's probabilities.
+A clip shorter than one segment (but at least
+:data:`~gtzan_core.features.MIN_CLIP_SECONDS`) is repeat-padded to one, as in
+training, and the prediction says so. The file is decoded once and resampled to
+each rate a model needs. Loaded models are kept in a small thread-safe LRU cache
+keyed by checkpoint file and modification time.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import numpy as np
 import torch
 
 from . import GENRES
-from .audio import AudioSource, load_audio, source_name
+from .models import get_spec
+from .audio import AudioSource, DecodedAudio, decode_audio, source_name
 from .errors import AudioError, CheckpointError
-from .features import ImageParams, MFCCParams, mfcc_segments, normalize_images, spectrogram_input
+from .features import ImageParams, MFCCParams, is_padded, mfcc_segments, normalize_images, spectrogram_input
 from .runs import RunStore, load_checkpoint_file
 
 MAX_PREDICT_SECONDS = 600.0  # decode at most 10 minutes of an upload
@@ -38,7 +43,7 @@ class RunPrediction:
     model: str
     title: str
     dataset: str
-    unit: str  # "segment" (3 s) or "window" (30 s)
+    unit: str  # "segment" (3 s), "patch" (3 s, musicnn) or "window" (30 s)
     starts: np.ndarray  # start time of each row, seconds
     segment_probs: np.ndarray  # (rows, n_classes)
     probs: np.ndarray  # (n_classes,)
@@ -81,9 +86,13 @@ class Prediction:
         return max(tops.count(t) for t in set(tops)) / len(tops)
 
 
-def audio_warnings(y: np.ndarray, truncated: bool = False, max_seconds: float = MAX_PREDICT_SECONDS) -> list[str]:
+def audio_warnings(y: np.ndarray, truncated: bool = False, max_seconds: float = MAX_PREDICT_SECONDS,
+                   sr: int = 22050) -> list[str]:
     """Things about a clip that make its predictions doubtful (it is still analysed)."""
     out = []
+    if len(y) and is_padded(len(y), MFCCParams(sr=sr)):
+        out.append(f"the clip is {len(y) / sr:.1f} s long, under one 3 s segment: it was repeat-padded to one "
+                   "(looped), as short clips are in training")
     peak = float(np.abs(y).max()) if len(y) else 0.0
     if peak < 1e-4:
         out.append("the clip is silent: the probabilities carry no information")
@@ -123,6 +132,17 @@ def clear_model_cache() -> None:
 
 def _param_mismatch(expected: dict, actual: dict) -> list[str]:
     return [f"{k}={actual.get(k)} (here {v})" for k, v in expected.items() if actual.get(k) != v]
+
+
+def musicnn_rows(decoded: DecodedAudio, params) -> tuple[np.ndarray, np.ndarray]:
+    """musicnn's input for a clip: its log-mel patches (16 kHz; a short clip repeat-padded
+    to one) and each patch's start time."""
+    from .features import MIN_CLIP_SECONDS
+    from .mel_patches import mel_patches
+
+    patches, _ = mel_patches(decoded.at(params.sr), params, MIN_CLIP_SECONDS)
+    seconds = params.patch_frames * params.hop_length / params.sr
+    return patches, np.arange(len(patches)) * seconds
 
 
 def image_windows(y: np.ndarray, mfcc: MFCCParams, image: ImageParams) -> tuple[np.ndarray, np.ndarray]:
@@ -181,20 +201,24 @@ def predict(
         if not np.all(np.isfinite(y)):
             raise AudioError("the audio contains NaN or infinite samples")
         truncated = len(audio) > len(y)
+        decoded = DecodedAudio(y, mfcc.sr)
     else:
-        y = load_audio(audio, sr=mfcc.sr, max_seconds=max_seconds + 1.0)
-        truncated = len(y) > max_seconds * mfcc.sr
-        y = y[: int(max_seconds * mfcc.sr)]
+        decoded = decode_audio(audio, max_seconds=max_seconds + 1.0)
+        truncated = decoded.duration > max_seconds
+        decoded.y = decoded.y[: int(max_seconds * decoded.sr)]
+        y = decoded.at(mfcc.sr)
+    name = source_name(audio) if not isinstance(audio, np.ndarray) else "audio"
     try:
         feats = mfcc_segments(y, mfcc.sr, mfcc)
-    except AudioError as exc:  # a clip under one segment: say which file
-        raise AudioError(f"{source_name(audio) if not isinstance(audio, np.ndarray) else 'audio'}: {exc}") from None
+    except AudioError as exc:  # a clip under the shortest accepted: say which file
+        raise AudioError(f"{name}: {exc}") from None
     seg_starts = np.arange(len(feats)) * mfcc.segment_seconds
     windows: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # (style, size) -> (window images, starts)
+    patch_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # musicnn params key -> (patches, starts)
     if run_ids is None:
         run_ids = [r["run_id"] for r in store.list() if store.checkpoint_path(r["run_id"]).is_file()]
     result = Prediction(audio=y, sr=mfcc.sr, mfcc=feats, image=None, truncated=truncated,
-                        warnings=audio_warnings(y, truncated, max_seconds))
+                        warnings=decoded.warnings + audio_warnings(y, truncated, max_seconds, mfcc.sr))
     for run_id in run_ids:
         try:
             model, meta = load_run_model(store, run_id, device)
@@ -222,7 +246,16 @@ def predict(
                 if key not in windows:
                     windows[key] = image_windows(y, mfcc, run_image)
                 images, starts = windows[key]
-                rows, unit = probabilities(model(normalize_images(images).to(device))), "window"
+                norm = get_spec(meta["model"]).normalization
+                rows, unit = probabilities(model(normalize_images(images, norm).to(device))), "window"
+            elif kind == "musicnn":
+                from .mel_patches import MusicnnParams
+
+                params = MusicnnParams(**(meta.get("musicnn_params") or {}))
+                if params.key() not in patch_rows:
+                    patch_rows[params.key()] = musicnn_rows(decoded, params)
+                patches, starts = patch_rows[params.key()]
+                rows, unit = probabilities(model(torch.from_numpy(patches).to(device))), "patch"
             else:
                 x = torch.from_numpy(feats).to(device)
                 rows, starts, unit = probabilities(model(x)), seg_starts, "segment"

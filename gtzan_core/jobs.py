@@ -310,7 +310,7 @@ def execute_job(store: RunStore, job: Job, device: str | None = None, train_fn=N
     import dataclasses
 
     from .data import open_dataset
-    from .feature_cache import image_params_for, load_features
+    from .feature_cache import feature_request, load_features
     from .training import train
 
     train = train_fn or train
@@ -334,8 +334,7 @@ def execute_job(store: RunStore, job: Job, device: str | None = None, train_fn=N
         if feature_loader is not None:
             fs = feature_loader(ds, progress=feature_progress)
         else:
-            fs = load_features(ds, image=image_params_for(job.config.model, job.image_source),
-                               progress=feature_progress)
+            fs = load_features(ds, progress=feature_progress, **feature_request(job.config.model, job.image_source))
         dataset_info = ds.run_info()
         store.update(job.run_id, dataset=dataset_info, progress=None)
         train(config, fs, store, cancel=job.cancel, run_id=job.run_id, dataset_info=dataset_info, extra=job.extra,

@@ -151,6 +151,10 @@ def explanation_figure(explanation, method: str) -> go.Figure:
         fig.add_heatmap(z=explanation.display, x=m.times, colorscale="Viridis", showscale=False, row=1, col=1,
                         hovertemplate="%{x:.2f} s, coef %{y}<extra></extra>")
         y, ytitle = m.bands, "MFCC coefficient"
+    elif explanation.kind == "musicnn":  # log-mel patches, 96 bands
+        fig.add_heatmap(z=explanation.display, x=m.times, colorscale="Magma", showscale=False, row=1, col=1,
+                        hovertemplate="%{x:.2f} s, band %{y}<extra></extra>")
+        y, ytitle = np.arange(len(m.bands)), "mel band (low → high)"
     else:
         img = explanation.display
         x = np.linspace(m.times[0], m.times[-1], img.shape[1])
@@ -168,4 +172,21 @@ def explanation_figure(explanation, method: str) -> go.Figure:
     fig.update_yaxes(title_text=ytitle, row=2, col=1)
     fig.update_xaxes(title_text="time (s)", row=2, col=1)
     fig.update_layout(**{**_LAYOUT, "height": 520})
+    return fig
+
+
+def transfer_figure(table) -> go.Figure:
+    """The transfer study: track accuracy (mean ± sd over seeds) per model and condition,
+    coloured by what the network was pretrained on."""
+    colours = {"music (MSD)": "#6a1b9a", "photos (ImageNet)": "#ef6c00", "nothing": "#78909c"}
+    fig = go.Figure()
+    for source, group in table.groupby("pretrained_on", sort=False):
+        fig.add_bar(y=[f"{t} · {c}" for t, c in zip(group["title"], group["condition"])],
+                    x=group["track_accuracy"], orientation="h", name=f"pretrained on {source}",
+                    marker_color=colours.get(source, "#999"),
+                    error_x=dict(type="data", array=group["track_accuracy_sd"].fillna(0)),
+                    hovertemplate="%{y}: %{x:.1%}<extra></extra>")
+    fig.update_layout(**{**_LAYOUT, "height": 120 + 28 * len(table), "margin": dict(l=240, r=20, t=30, b=40)},
+                      xaxis=dict(title="test accuracy (track level)", tickformat=".0%", range=[0, 1]),
+                      yaxis=dict(autorange="reversed"))
     return fig

@@ -41,16 +41,22 @@ PAPER_IMAGE_SEED = 42
 PAPER_TEST_FRACTION = {"mfcc": 0.3, "image": 0.2}
 
 
+#: What one sample of each input kind is called (the paper protocol splits these).
+SAMPLE_UNITS = {"mfcc": "segment", "musicnn": "patch", "image": "image"}
+
+
 def protocol_info(protocol: str, input_kind: str) -> dict:
     """How a protocol treats a model family, for run records and tables:
     ``leaky`` (segments of one track on both sides), ``selection_on_test`` (early
     stopping and model choice on the test set), ``protocol_label`` (a short label)
-    and ``protocol_note`` (a sentence)."""
+    and ``protocol_note`` (a sentence). musicnn, an audio model of many 3 s patches
+    per track, is treated as the paper treated its MFCC models."""
     if protocol == "paper":
-        if input_kind == "mfcc":
+        if input_kind in ("mfcc", "musicnn"):
+            unit = SAMPLE_UNITS[input_kind]
             return {"leaky": True, "selection_on_test": True,
-                    "protocol_label": "paper · leaky 70:30 segment split, early-stopped on test",
-                    "protocol_note": "The paper's 70:30 random split of segments: segments of one track on both "
+                    "protocol_label": f"paper · leaky 70:30 {unit} split, early-stopped on test",
+                    "protocol_note": f"The paper's 70:30 random split of {unit}s: {unit}s of one track on both "
                                      "sides (leaky), and the test set drives early stopping and model choice."}
         return {"leaky": False, "selection_on_test": True,
                 "protocol_label": "paper · 80:20 image split, early-stopped on test",
@@ -156,24 +162,26 @@ def segment_split(
     val_frac: float = 0.15,
     test_frac: float = 0.15,
     synthetic: bool = False,
+    unit: str = "segment",
 ) -> Split:
-    """Segment indices for the MFCC models.
+    """Sample indices for the models that read many samples per track (MFCC
+    segments, musicnn patches: ``unit``).
 
-    ``track``/``filtered``: every segment follows its track. ``paper``: the paper's
-    random 70:30 split of all segments (``random_state`` = ``seed``), validation =
+    ``track``/``filtered``: every sample follows its track. ``paper``: the paper's
+    random 70:30 split of all samples (``random_state`` = ``seed``), validation =
     test (leaky).
     """
     if protocol == "paper":
         tr, te = paper_train_test(len(seg_track), PAPER_TEST_FRACTION["mfcc"], seed)
-        return Split("paper", "segment", tr, te, te, leaky=True, selection_on_test=True,
-                     note="segments of one track on both sides; validation set = test set (paper protocol)")
+        return Split("paper", unit, tr, te, te, leaky=True, selection_on_test=True,
+                     note=f"{unit}s of one track on both sides; validation set = test set (paper protocol)")
     ts = track_split(tracks, protocol, seed, val_frac, test_frac, synthetic)
     seg_track = np.asarray(seg_track)
 
     def segs(track_idx):
         return np.flatnonzero(np.isin(seg_track, track_idx))
 
-    return Split(ts.protocol, "segment", segs(ts.train), segs(ts.val), segs(ts.test), note=ts.note)
+    return Split(ts.protocol, unit, segs(ts.train), segs(ts.val), segs(ts.test), note=ts.note)
 
 
 # ---------------------------------------------------------------------------
@@ -188,9 +196,11 @@ PART_NAMES = {"train": "training", "val": "validation", "test": "test"}
 
 def split_for(tracks: pd.DataFrame, seg_track: np.ndarray | None, input_kind: str, protocol: str, seed: int,
               val_frac: float = 0.15, test_frac: float = 0.15, synthetic: bool = False) -> Split:
-    """The split a model family trains on: segments (MFCC models) or tracks (image models)."""
-    if input_kind == "mfcc":
-        return segment_split(tracks, seg_track, protocol, seed, val_frac, test_frac, synthetic)
+    """The split a model family trains on: segments or patches (the audio models; ``seg_track``
+    is each sample's track) or tracks (image models)."""
+    if input_kind in ("mfcc", "musicnn"):
+        return segment_split(tracks, seg_track, protocol, seed, val_frac, test_frac, synthetic,
+                             unit=SAMPLE_UNITS[input_kind])
     return track_split(tracks, protocol, seed, val_frac, test_frac, synthetic, unit="image")
 
 
@@ -203,7 +213,7 @@ def genre_coverage(split: Split, tracks: pd.DataFrame, seg_track: np.ndarray | N
     out = {}
     for part in ("train", "val", "test"):
         idx = getattr(split, part)
-        rows = np.unique(np.asarray(seg_track)[idx]) if split.unit == "segment" else np.asarray(idx)
+        rows = np.unique(np.asarray(seg_track)[idx]) if split.unit in ("segment", "patch") else np.asarray(idx)
         counts = tracks.loc[rows, "genre"].value_counts() if len(rows) else pd.Series(dtype=int)
         out[part] = {g: int(counts.get(g, 0)) for g in GENRES}
     return out
@@ -230,18 +240,29 @@ def split_problems(coverage: dict, minimum: int = MIN_TRACKS_PER_GENRE) -> list[
 
 def planned_split_problems(tracks: pd.DataFrame, input_kind: str, protocol: str, seed: int = 0,
                            val_frac: float = 0.15, test_frac: float = 0.15, synthetic: bool = False,
-                           n_segments: int = 10, segment_seconds: float = 3.0) -> list[str]:
+                           n_segments: int = 10, segment_seconds: float = 3.0,
+                           min_seconds: float | None = None) -> list[str]:
     """:func:`split_problems` of the split a run would get, from a dataset's track list
-    alone, before any feature is extracted: a track has as many segments as its
-    ``duration`` holds (``segment_seconds`` each, at most ``n_segments``; all of them when
-    the duration is unknown). Raises :class:`DatasetError` where the protocol cannot
-    apply at all."""
+    alone, before any feature is extracted: the audio models read only tracks with
+    audio, and a track has as many segments (or musicnn patches, about as long) as its
+    ``duration`` holds (``segment_seconds`` each, at most ``n_segments``; one, padded,
+    for a clip of at least ``min_seconds``; all of them when the duration is unknown).
+    Raises :class:`DatasetError` where the protocol cannot apply at all."""
+    from .features import MIN_CLIP_SECONDS
+
+    min_seconds = MIN_CLIP_SECONDS if min_seconds is None else min_seconds
     tracks = tracks.reset_index(drop=True)
     seg_track = None
-    if input_kind == "mfcc":
+    if input_kind in ("mfcc", "musicnn"):
+        if "audio_path" in tracks:
+            tracks = tracks[tracks["audio_path"].notna()].reset_index(drop=True)
+        if tracks.empty:
+            raise DatasetError("this dataset has no audio (pictures only): only the image models can train on it")
         per_track = np.full(len(tracks), n_segments)
         if "duration" in tracks:
-            held = np.floor(pd.to_numeric(tracks["duration"], errors="coerce").to_numpy() / segment_seconds)
+            seconds = pd.to_numeric(tracks["duration"], errors="coerce").to_numpy()
+            held = np.floor(seconds / segment_seconds)
+            held = np.where((held < 1) & (seconds >= min_seconds), 1, held)  # a short clip is padded to one
             per_track = np.where(np.isfinite(held), np.clip(held, 0, n_segments), n_segments).astype(int)
         seg_track = np.repeat(np.arange(len(tracks)), per_track)
     split = split_for(tracks, seg_track, input_kind, protocol, seed, val_frac, test_frac, synthetic)

@@ -4,7 +4,9 @@ import streamlit as st
 from gtzan_core.plots import per_class_f1_figure, reproduction_figure
 from gtzan_core.reproduction import comparison_table, list_reproductions, per_class_f1, protocol_table, \
     reproduction_records
-from gtzan_core.reproduction.report import comparison_display, report_html
+from gtzan_core.plots import transfer_figure
+from gtzan_core.reproduction.report import comparison_display, report_html, transfer_report_html
+from gtzan_core.reproduction.transfer import list_transfers, transfer_display, transfer_records, transfer_table
 from gtzan_core.webapp import ensure_app_navigation, identity_sidebar, store
 
 ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
@@ -12,10 +14,39 @@ identity_sidebar()
 st.title("📊 Reproduction of the paper's table")
 runs_store = store()
 repros = list_reproductions(runs_store)
+
+
+def transfer_section() -> None:
+    """The paper's closing question, with numbers: transfer studies in the run store."""
+    studies = list_transfers(runs_store)
+    if not studies:
+        return
+    st.header("Does pretraining help?")
+    st.caption("The paper asks whether networks pretrained on data closer to music would beat ImageNet ones. A "
+               "transfer study (`python -m gtzan_core transfer --data DIR`) trains, on one dataset and split, musicnn "
+               "(pretrained on music), EfficientNet-Lite0 (on photos) and the same architectures from random "
+               "initialisation beside the paper's models from scratch, over seeds.")
+    sid = st.selectbox("Transfer study", [s["id"] for s in studies], key="transfer-study",
+                       format_func=lambda i: next(f"{s['id']} · {s['dataset']} · {s['finished']}/{s['runs']} runs done"
+                                                  for s in studies if s["id"] == i))
+    records = transfer_records(runs_store, sid)
+    if any((r.get("dataset") or {}).get("label") not in ("GTZAN", "pending", None) for r in records):
+        st.warning("**Synthetic demo set, not GTZAN**: these accuracies say nothing about real music.")
+    table = transfer_table(records)
+    if table.empty or table["seeds_done"].sum() == 0:
+        st.info("No run of this study has finished yet.")
+        return
+    st.dataframe(transfer_display(table), hide_index=True, key=f"transfer-{sid}")
+    st.plotly_chart(transfer_figure(table), width="stretch", key=f"transfer-bars-{sid}")
+    st.download_button("Download the study (HTML)", transfer_report_html(records, sid), file_name=f"{sid}.html",
+                       mime="text/html", key=f"dl-{sid}")
+
+
 if not repros:
     st.info("No reproduction yet. On the **Train** page, open *Reproduce the paper* and press the button: it queues "
             "the seven models under the paper's protocol and recipe, beside the same seven trained honestly.")
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
+    transfer_section()
     st.stop()
 
 ids = [r["id"] for r in repros]
@@ -88,3 +119,4 @@ def view(reproduction_id: str):
 
 
 view(chosen)
+transfer_section()

@@ -6,15 +6,15 @@ from gtzan_core.classroom import check_submit
 from gtzan_core.classroom.quota import check_storage
 from gtzan_core.hparams import make_config, model_defaults, recipe_label, recipes
 from gtzan_core.jobs import job_progress
-from gtzan_core.models import MODELS
-from gtzan_core.models.pretrained import RESNEXT_VARIANTS, imagenet_weights_available
+from gtzan_core.models import MODELS, check_weights
+from gtzan_core.models.weights import RESNEXT_VARIANTS, backbone_weights, weights_available
 from gtzan_core.plots import loss_figure
 from gtzan_core.data import open_dataset
 from gtzan_core.errors import StudioError
 from gtzan_core.reproduction import plan_reproduction, queue_reproduction, screen_splits, skipped_summary
 from gtzan_core.splits import PROTOCOLS
-from gtzan_core.webapp import (can_modify_run, check_modify_run, check_splits, current_user, data_path,
-                               dataset_summary, ensure_app_navigation, executor_label, executor_problem,
+from gtzan_core.webapp import (can_modify_run, check_modify_run, check_splits, check_user_path, current_user,
+                               data_path, dataset_summary, ensure_app_navigation, executor_label, executor_problem,
                                identity_sidebar, is_admin, job_manager, ray_address, settings, show_error,
                                split_warning_text, store)
 
@@ -29,10 +29,42 @@ def check_quota(n_new: int, epochs: int) -> None:
 ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
 identity_sidebar()
 st.title("🏋️ Train")
+
+
+def dataset_choice() -> str | None:
+    """The folder these jobs train on: the active dataset (Home), or another folder typed here (an
+    images-only GTZAN folder for the image models, a folder of short excerpts for the audio models).
+    On a classroom instance the admin's class dataset, unless the admin types another."""
+    active = data_path()
+    if settings().classroom and not is_admin():
+        return active
+    with st.expander("Dataset for these jobs"):
+        choice = st.radio("Train on", ["the active dataset (chosen on Home)", "another folder"], key="train-data-kind",
+                          horizontal=True)
+        if choice == "another folder":
+            typed = st.text_input("Folder", key="train-data-folder", placeholder="/data/gtzan/images_original",
+                                  help="Any GTZAN layout: Kaggle genres_original/ and images_original/, the original "
+                                       "genres/, the ten genre folders; a folder of pictures only trains the image "
+                                       "models on every PNG, a folder of 2-3 s excerpts the audio models (short "
+                                       "clips are repeat-padded to one 3 s input).")
+            if typed.strip():
+                try:
+                    return str(check_user_path(typed))
+                except Exception as exc:
+                    show_error(exc)
+    return active
+
+
+train_path = dataset_choice()
 summary = None
 try:
-    summary = dataset_summary(data_path())
-    st.caption(f"Dataset: **{summary['dataset']}** · {summary['tracks']} tracks")
+    summary = dataset_summary(train_path)
+    st.caption(f"Dataset: **{summary['dataset']}** · {summary['tracks']} tracks"
+               + (f" · {summary['with_audio']} with audio, {summary['with_images']} pictures"
+                  if summary["with_audio"] != summary["tracks"] or summary["with_images"] else "")
+               + (f" · `{summary['root']}`" if train_path else ""))
+    for w in summary["warnings"]:
+        st.caption(f"ℹ️ {w}")
 except Exception as exc:
     show_error(exc)
 
@@ -43,7 +75,11 @@ recipe = st.radio("Recipe (hyperparameters from hparams.yaml)", list(all_recipes
 st.caption(all_recipes[recipe])
 
 with st.form("train"):
-    models = st.multiselect("Models", list(MODELS), default=["cnn"], format_func=lambda m: MODELS[m].title)
+    models = st.multiselect("Models", list(MODELS), default=["cnn"],
+                            format_func=lambda m: MODELS[m].title + (" (pretrained, not in the paper)"
+                                                                     if MODELS[m].family == "pretrained" else ""),
+                            help="The paper's seven, and two networks pretrained on real data that work offline: "
+                                 "musicnn (music: the Million Song Dataset) and EfficientNet-Lite0 (photos: ImageNet).")
     protocol = st.radio("Protocol", list(PROTOCOLS), format_func=lambda p: f"{p}: {PROTOCOLS[p]}")
     device = st.selectbox("Device", ["auto", "cpu", "cuda"], help="auto = GPU when there is one")
     image_source = st.radio(
@@ -71,7 +107,7 @@ with st.form("train"):
             if MODELS[name].input_kind == "mfcc":
                 overrides[name]["standardize"] = st.toggle("standardise MFCCs (training-split statistics)",
                                                            value=bool(d["standardize"]), key=f"st-{k}")
-            else:
+            elif MODELS[name].frozen_backbone:
                 c1, c2 = st.columns(2)
                 overrides[name]["pretrained"] = c1.toggle("pretrained weights", value=bool(d["pretrained"]),
                                                           key=f"pt-{k}")
@@ -85,11 +121,17 @@ with st.form("train"):
                                                "resnext50_32x4d": "ResNeXt-50 32x4d ImageNet (smaller)"}[v])
     submitted = st.form_submit_button("Start training", type="primary")
 
-missing = [m for m in models if MODELS[m].input_kind == "image"
-           and not imagenet_weights_available(m, overrides[m].get("variant"))]
+missing = [m for m in models if MODELS[m].frozen_backbone and MODELS[m].family == "paper"
+           and overrides[m].get("pretrained")
+           and not weights_available(backbone_weights(m, overrides[m].get("variant")))]
 if missing:
     st.warning(f"Pretrained weights are not on this machine for {', '.join(missing)} (no internet to fetch them): "
                "these runs start from random initialisation and are marked `pretrained: false`.")
+for m in models:  # the pretrained family needs its weights: say what is missing and how to get it, queue nothing
+    try:
+        check_weights(m, bool(overrides[m].get("pretrained")))
+    except StudioError as exc:
+        st.error(str(exc), icon="📦")
 if protocol == "paper":
     st.warning("The paper protocol early-stops and picks the model on the test set; for the MFCC models it is also "
                "leaky (segments of one track on both sides). Its accuracies are inflated and labelled as such.")
@@ -101,11 +143,13 @@ if submitted:
         try:
             configs = [make_config(name, recipe=recipe, protocol=protocol, device=device, **overrides[name])
                        for name in models]
+            for cfg in configs:
+                check_weights(cfg.model, cfg.pretrained, cfg.variant)
             check_quota(len(configs), max(c.epochs for c in configs))
-            for warning in check_splits(configs, force=allow_weak):
+            for warning in check_splits(configs, force=allow_weak, path=train_path):
                 st.warning(f"Weak split: {warning}")
             for cfg in configs:
-                run_id = job_manager().submit(cfg, data_path(), image_source, owner=current_user())
+                run_id = job_manager().submit(cfg, train_path, image_source, owner=current_user())
                 st.toast(f"Queued {MODELS[cfg.model].title}: {run_id}")
         except Exception as exc:
             show_error(exc)
@@ -128,13 +172,13 @@ with st.expander("🔁 Reproduce the paper: all seven models, its protocol and r
             real = bool(summary) and summary.get("dataset") == "GTZAN"
             plan = plan_reproduction(real_gtzan=real, seeds=int(seeds), epochs=int(cap) or None, device=device,
                                      honest=honest)
-            screen_splits(plan, open_dataset(data_path()), allow_weak=repro_weak)
+            screen_splits(plan, open_dataset(train_path), allow_weak=repro_weak)
             for line in skipped_summary(plan):
                 st.warning(line)
             if not plan.configs:
                 raise StudioError("every run was skipped: no protocol gives a meaningful split on this dataset")
             check_quota(len(plan.configs), max(c.epochs for c in plan.configs))
-            queue_reproduction(job_manager(), plan, data_path(), image_source, owner=current_user())
+            queue_reproduction(job_manager(), plan, train_path, image_source, owner=current_user())
             st.session_state["reproduction_id"] = plan.id
             st.success(f"Queued {len(plan.configs)} runs as reproduction `{plan.id}`.")
             st.page_link("pages/reproduction.py", label="Open the Reproduction page", icon="📊")
@@ -210,7 +254,7 @@ def job_card(r: dict, manager) -> None:
             c3.metric("macro F1", f"{ev['segment']['macro_f1']:.3f}")
         if weak := split_warning_text(r):
             st.warning(weak, icon="⚠️")
-        if r.get("pretrained") is False and r.get("input_kind") == "image":
+        if r.get("pretrained") is False and r.get("family", "paper") == "paper" and r.get("input_kind") == "image":
             st.caption(f"⚠️ {r.get('weights_note', 'random initialisation')}")
 
 

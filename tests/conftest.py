@@ -19,13 +19,36 @@ from gtzan_core.data.synth import synth_track
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
+#: Real material beside the checkout (read there, never copied into the repository).
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: Where the real musicnn weights are for the tests that use them: `.ci/run` fetches them
+#: there (`python -m gtzan_core weights --fetch musicnn`, the default studio home's).
+REAL_WEIGHTS = Path(os.environ.get("GTZAN_STUDIO_TEST_WEIGHTS", "~/.cache/gtzan-studio/weights")).expanduser()
+
 
 @pytest.fixture(autouse=True)
 def studio_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("studio-home")
     monkeypatch.setenv("GTZAN_STUDIO_HOME", str(home))
     monkeypatch.setenv("GTZAN_STUDIO_RUNS", str(home / "runs"))
+    monkeypatch.delenv("GTZAN_STUDIO_WEIGHTS", raising=False)  # a fresh home has no musicnn weights
     return home
+
+
+def real_musicnn_weights() -> Path | None:
+    """The folder holding the real musicnn weights, or None."""
+    return REAL_WEIGHTS if (REAL_WEIGHTS / "musicnn-0.1.0" / "MSD_musicnn" / ".index").is_file() else None
+
+
+@pytest.fixture
+def musicnn_weights(monkeypatch) -> Path:
+    """The real musicnn weights for this test (skipped with the command that fetches them)."""
+    folder = real_musicnn_weights()
+    if folder is None:
+        pytest.skip(f"no real musicnn weights in {REAL_WEIGHTS} (fetch them: GTZAN_STUDIO_WEIGHTS={REAL_WEIGHTS} "
+                    "python -m gtzan_core weights --fetch musicnn)")
+    monkeypatch.setenv("GTZAN_STUDIO_WEIGHTS", str(folder))
+    return folder
 
 
 def write_clip(path: Path, genre: str = "rock", seconds: float = 6.5, sr: int = 22050, index: int = 0,

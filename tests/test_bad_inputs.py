@@ -42,6 +42,24 @@ def _truncated(path: Path) -> Path:
     return path
 
 
+def _sample_rate(path: Path, rate: int) -> Path:
+    """A WAV whose header claims ``rate`` Hz (the samples are ordinary noise)."""
+    y = (np.random.default_rng(0).standard_normal(600) * 0.1).astype(np.float32)
+    sf.write(path, y, 22050, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    i = data.find(b"fmt ") + 8
+    data[i + 4:i + 8] = struct.pack("<I", rate)
+    data[i + 8:i + 12] = struct.pack("<I", rate * 2)  # byte rate
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    write_clip(path / "track.wav", "rock", 4.0)
+    return path
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
@@ -62,12 +80,20 @@ def _square(path: Path) -> Path:
 AUDIO_CASES = {
     "empty": (lambda d: _write(d / "empty.wav", b""), "empty.wav: the file is empty", None),
     "text named wav": (lambda d: _write(d / "notes.wav", b"not audio\n" * 50), "notes.wav: not a readable audio file", None),
-    "truncated wav": (lambda d: _truncated(d / "cut.wav"), "ok", None),
-    "lying header": (lambda d: _lying_header(d / "liar.wav"), "ok", None),
+    "truncated wav": (lambda d: _truncated(d / "cut.wav"), "ok",
+                      "cut.wav ends early: its header says 12.0 s, only 6.0 s are there"),
+    "lying header": (lambda d: _lying_header(d / "liar.wav"), "ok",
+                     "liar.wav ends early: its header says 80.0 s, only 8.0 s are there"),
+    "truncated mp3": (lambda d: _truncated(d / "cut.mp3"), "ok", "cut.mp3 ends early"),
+    "1 Hz header": (lambda d: _sample_rate(d / "onehz.wav", 1),
+                    "onehz.wav: sample rate 1 Hz is outside what the studio accepts (4000–384000 Hz)", None),
+    "1 MHz header": (lambda d: _sample_rate(d / "mega.wav", 1_000_000),
+                     "mega.wav: sample rate 1000000 Hz is outside", None),
+    "a folder": (lambda d: _folder(d / "album.wav"), "album.wav: is a folder, not an audio file", None),
     "0.5 s clip": (lambda d: write_clip(d / "tiny.wav", "pop", 0.5),
-                   "tiny.wav: clip is 0.5 s long; at least 3.0 s (one segment) is needed", None),
-    "2.9 s clip": (lambda d: write_clip(d / "short.wav", "pop", 2.9),
-                   "short.wav: clip is 2.9 s long; at least 3.0 s (one segment) is needed", None),
+                   "tiny.wav: clip is 0.5 s long; at least 1.5 s is needed", None),
+    "1.6 s clip": (lambda d: write_clip(d / "short.wav", "pop", 1.6), "ok", "1.6 s long, under one 3 s segment"),
+    "2.9 s clip": (lambda d: write_clip(d / "short.wav", "pop", 2.9), "ok", "repeat-padded to one"),
     "silence": (lambda d: _silence(d / "silence.wav"), "ok", "the clip is silent"),
     "full-scale square": (lambda d: _square(d / "square.wav"), "ok", "clipped at full scale"),
     "10 minutes": (lambda d: write_clip(d / "long.flac", "metal", 600.0), "ok", None),
@@ -124,7 +150,8 @@ def test_predict_cli(case, runs, tmp_path, capsys):
         assert expected in error_line(err)
 
 
-@pytest.mark.parametrize("case", ["empty", "text named wav", "2.9 s clip", "silence", "6 channels", "lying header"])
+@pytest.mark.parametrize("case", ["empty", "text named wav", "2.9 s clip", "silence", "6 channels", "lying header",
+                                  "1 Hz header"])
 def test_predict_page(case, runs, tmp_path, monkeypatch):
     build, expected, warning = AUDIO_CASES[case]
     path = build(tmp_path)
@@ -148,6 +175,16 @@ def test_predict_page(case, runs, tmp_path, monkeypatch):
     at.file_uploader[0].set_value(("good.wav", good.read_bytes(), "audio/wav")).run()
     assert not at.exception and not at.error
     assert any(s.value == "Genre probabilities" for s in at.subheader)
+
+
+def test_a_name_with_a_newline_stays_on_one_line(runs, tmp_path, capsys):
+    path = write_clip(tmp_path / "two\nlines.wav", "rock", 4.0)
+    root, rid = runs
+    code, out, err = cli(capsys, "predict", path, "--run", rid, "--runs", root)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("two\\nlines.wav: 4.0 s")
+    code, out, err = cli(capsys, "predict", tmp_path / "gone\nfile.wav", "--run", rid, "--runs", root)
+    assert code == 2 and "gone\\nfile.wav: no such file" in error_line(err)
 
 
 # ---------------------------------------------------------------------------- datasets
@@ -176,8 +213,19 @@ def _duplicates(d):
     write_clip(d / "genres_original" / "rock" / "rock.00001.au", "rock", 6.2)  # same id, other format
 
 
+def _absurd_rate(d):
+    make_gtzan(d, per_genre=4, seconds=6.2)
+    _sample_rate(d / "genres_original" / "rock" / "rock.00007.wav", 1)
+
+
+def _pictures_only(d):
+    make_gtzan(d, per_genre=4, seconds=6.2, images=True)
+    shutil.rmtree(d / "genres_original")
+
+
 DATASET_CASES = {
     "no genre folders": (_no_genres, "no GTZAN layout found"),
+    "a 1 Hz file": (_absurd_rate, "ok"),
     "unknown genre folder": (_unknown_genre, "unknown genre folder(s) 'polka'"),
     "one genre empty": (_empty_genre, "ok"),
     "duplicate files": (_duplicates, "ok"),
@@ -200,9 +248,27 @@ def test_dataset_folders(case, command, tmp_path, capsys):
     assert code == 0, err
     if case == "one genre empty" and command == "features":
         assert "warning: genre 'metal' has no usable tracks" in out
+    if case == "a 1 Hz file" and command == "features":
+        assert "rock.00007.wav: sample rate 1 Hz is outside what the studio accepts" in out
     if case == "duplicate files" and command == "features":
         assert "genres_original/rock/rock.00001.wav: duplicate of genres_original/rock/rock.00001.au" in out
         assert "genres_original/rock/rock.00000.flac.wav: identical to genres_original/rock/rock.00000.wav" in out
+
+
+def test_a_folder_of_pictures_only_trains_image_models_and_refuses_audio_models(tmp_path, capsys):
+    data = tmp_path / "data"
+    _pictures_only(data)
+    code, out, err = cli(capsys, "features", "--data", data)
+    assert code == 0, err
+    assert "tracks: 40   segments: 0" in out and "pictures only (no audio)" in out
+    for model in ("mlp", "musicnn"):
+        code, out, err = cli(capsys, "train", model, "--data", data, "--epochs", "1", "--device", "cpu",
+                             "--runs", tmp_path / "runs", "--no-pretrained")
+        assert code == 2 and "no audio (pictures only): only the image models can train on it" in error_line(err)
+    code, out, err = cli(capsys, "train", "squeezenet", "--data", data, "--epochs", "1", "--device", "cpu",
+                         "--runs", tmp_path / "runs", "--allow-weak-split")
+    assert code == 0, err
+    assert "test image   accuracy" in out
 
 
 # ---------------------------------------------------------------------------- checkpoints

@@ -27,12 +27,22 @@ def test_mfcc_on_noise_matches_reference():
     np.testing.assert_allclose(mfcc_segments(y), mfcc_reference(y), rtol=1e-4, atol=5e-3)
 
 
-def test_trailing_partial_segment_is_dropped_and_short_clip_refused():
+def test_trailing_partial_segment_is_dropped_short_clip_padded_and_too_short_refused():
+    from gtzan_core.features import MIN_CLIP_SECONDS, is_padded
+
     p = MFCCParams()
     assert segment_audio(np.zeros(66150 * 2 + 1000, np.float32)).shape == (2, 66150)
     assert mfcc_segments(np.zeros(66150 * 12, np.float32), max_segments=10).shape[0] == 10
-    with pytest.raises(AudioError, match=r"clip is 2.9 s long; at least 3.0 s"):
-        segment_audio(np.zeros(int(2.9 * p.sr), np.float32))
+    # 2.5 s: one segment, the clip looped end to end (not zeros)
+    y = np.random.default_rng(1).standard_normal(int(2.5 * p.sr)).astype(np.float32)
+    seg = segment_audio(y)
+    assert seg.shape == (1, 66150) and is_padded(len(y), p) and not is_padded(66150, p)
+    np.testing.assert_array_equal(seg[0, :len(y)], y)
+    np.testing.assert_array_equal(seg[0, len(y):2 * len(y)][: 66150 - len(y)], y[: 66150 - len(y)])
+    assert mfcc_segments(y).shape == (1, 130, 13)
+    assert MIN_CLIP_SECONDS == 1.5
+    with pytest.raises(AudioError, match=r"clip is 1.4 s long; at least 1.5 s is needed"):
+        segment_audio(np.zeros(int(1.4 * p.sr), np.float32))
 
 
 def test_rendered_image_has_kaggle_geometry_and_model_size():

@@ -84,8 +84,11 @@ def test_checkpoint_that_does_not_fit_its_model_is_refused(trained, tmp_path):
 
 def test_too_short_clip_and_unknown_run(trained, tmp_path):
     store, ids = trained
-    with pytest.raises(AudioError, match="clip is 2.0 s long"):
-        predict(write_clip(tmp_path / "short.wav", "pop", seconds=2.0), store=store)
+    with pytest.raises(AudioError, match="clip is 1.0 s long; at least 1.5 s is needed"):
+        predict(write_clip(tmp_path / "short.wav", "pop", seconds=1.0), store=store)
+    padded = predict(write_clip(tmp_path / "two.wav", "pop", seconds=2.0), store=store)
+    assert len(padded.mfcc) == 1 and padded.results
+    assert any("2.0 s long, under one 3 s segment: it was repeat-padded" in w for w in padded.warnings)
     pred = predict(write_clip(tmp_path / "ok.wav", "pop", seconds=4.0), ["nope-run"], store=store)
     assert "no run 'nope-run'" in pred.refused["nope-run"]
 

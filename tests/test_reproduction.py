@@ -9,6 +9,7 @@ import pytest
 
 from gtzan_core.hparams import make_config, model_defaults, recipes
 from gtzan_core.models import MODELS
+from gtzan_core.reproduction.plan import PAPER_MODELS
 from gtzan_core.splits import segment_split, track_split
 
 RECIPE_MD = Path(__file__).resolve().parents[2] / "shared" / "reference" / "paper-recipe.md"
@@ -26,7 +27,7 @@ def _recipe_values(model):
 
 def test_paper_recipe_is_the_papers_code():
     assert list(recipes())[0] == "paper" and "studio" in recipes()
-    for model in MODELS:
+    for model in PAPER_MODELS:
         assert _recipe_values(model) == PAPER_TABLE[model], model
         d = model_defaults(model, "paper")
         assert d["standardize"] is False and d["pretrained"] and d["freeze_backbone"]
@@ -150,7 +151,7 @@ def test_reproduce_cli_one_epoch_every_model_and_protocol(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["dataset"] == "synthetic demo" and result["seeds"] == 1
     rows = result["rows"]
-    assert {(r["model"], r["protocol"]) for r in rows} == {(m, p) for m in MODELS for p in ("paper", "track")}
+    assert {(r["model"], r["protocol"]) for r in rows} == {(m, p) for m in PAPER_MODELS for p in ("paper", "track")}
     for r in rows:
         assert r["seeds_done"] == 1 and 0 <= r["accuracy"] <= 1 and r["paper_accuracy"] > 0.5
         assert r["delta_accuracy"] == pytest.approx(r["accuracy"] - r["paper_accuracy"])

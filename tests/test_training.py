@@ -176,7 +176,7 @@ def _write_squeezenet_weights(torch_home, fill: float = 0.01):
     """A squeezenet1_1 weights file in the hub cache (the real loading path), made here."""
     import torchvision.models as tvm
 
-    from gtzan_core.models.pretrained import backbone_weights, weights_path
+    from gtzan_core.models.weights import backbone_weights, weights_path
 
     torch.manual_seed(1)
     donor = tvm.squeezenet1_1(weights=None)
@@ -191,7 +191,7 @@ def _write_squeezenet_weights(torch_home, fill: float = 0.01):
 def test_frozen_pretrained_checkpoint_keeps_only_the_head_and_names_its_backbone(tiny_features_for, tmp_path,
                                                                                   monkeypatch):
     from gtzan_core.errors import CheckpointError
-    from gtzan_core.models.pretrained import weights_sha256
+    from gtzan_core.models.weights import weights_sha256
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     path = _write_squeezenet_weights(tmp_path / "torch")

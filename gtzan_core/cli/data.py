@@ -27,19 +27,22 @@ def cmd_download(args) -> int:
 
 
 def cmd_features(args) -> int:
-    from ..feature_cache import load_features
+    from ..feature_cache import feature_request, load_features
     from ..features import ImageParams
 
     ds = open_data(args.data)
+    request = (feature_request(args.model, args.image_source) if args.model
+               else {"image": ImageParams(size=args.image_size, source=args.image_source), "musicnn": None})
     with progress_bar("features", "track") as p:
-        fs = load_features(ds, image=ImageParams(size=args.image_size, source=args.image_source),
-                           workers=args.workers, progress=p, rebuild=args.rebuild)
+        fs = load_features(ds, workers=args.workers, progress=p, rebuild=args.rebuild, **request)
     counts = fs.tracks.groupby("genre").size().reindex(list(GENRES), fill_value=0)
     skipped = list(ds.skipped) + list(fs.failed)
     if args.json:
         out = ds.summary()
         out.update({"extracted_tracks": int(len(fs.tracks)), "segments": int(len(fs.mfcc)),
                     "mfcc_shape": list(fs.mfcc.shape), "image_shape": list(fs.images.shape),
+                    "musicnn_shape": list(fs.patches.shape) if fs.musicnn_params else None,
+                    "padded": {"segments": fs.padded_count("mfcc"), "patches": fs.padded_count("musicnn")},
                     "image_style": fs.image_params.style,
                     "image_sources": image_source_counts(fs),
                     "failed": [{"track": t, "reason": r} for t, r in fs.failed],
@@ -50,7 +53,11 @@ def cmd_features(args) -> int:
     print(f"dataset: {ds.label}  ({ds.root}, layout {ds.layout})")
     print("tracks per genre: " + ", ".join(f"{g} {n}" for g, n in counts.items()))
     print(f"tracks: {len(fs.tracks)}   segments: {len(fs.mfcc)}   MFCC {tuple(fs.mfcc.shape[1:])}   "
-          f"images {tuple(fs.images.shape[1:])}")
+          f"images {tuple(fs.images.shape[1:])}"
+          + (f"   musicnn patches: {len(fs.patches)} {tuple(fs.patches.shape[1:])}" if fs.musicnn_params else ""))
+    if fs.padded_count("mfcc") or fs.padded_count("musicnn"):
+        print(f"short clips repeat-padded to one 3 s input: {fs.padded_count('mfcc')} tracks"
+              + (f" ({fs.padded_count('musicnn')} musicnn patches)" if fs.musicnn_params else ""))
     sources = image_source_counts(fs)
     if sources:
         print(f"images: {', '.join(f'{n} {k}' for k, n in sources.items())} (style {fs.image_params.style})")

@@ -8,7 +8,7 @@ from .. import __version__
 from .common import OneLineParser
 from .data import cmd_download, cmd_features, cmd_synth
 from .runs import cmd_export, cmd_import, cmd_runs
-from .training import cmd_evaluate, cmd_models, cmd_reproduce, cmd_train
+from .training import cmd_evaluate, cmd_models, cmd_reproduce, cmd_starter, cmd_train, cmd_transfer, cmd_weights
 from .use import cmd_explain, cmd_predict
 
 
@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="GTZAN folder (default: the synthetic demo set)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--model", help="extract exactly what this model reads (its picture size; musicnn's "
+                                   "log-mel patches for musicnn); overrides --image-size")
     p.add_argument("--rebuild", action="store_true", help="ignore the cache")
     p.add_argument("--image-source", choices=IMAGE_SOURCES, default="auto",
                    help="auto: the dataset's PNGs when present; render: always from audio; none: MFCC only")
@@ -62,8 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int)
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
     p.add_argument("--seed", type=int)
-    p.add_argument("--unfreeze", action="store_true", help="image models: fine-tune the whole backbone")
-    p.add_argument("--no-pretrained", action="store_true", help="image models: do not load ImageNet weights")
+    p.add_argument("--unfreeze", action="store_true",
+                   help="pretrained models (image models, musicnn): fine-tune the whole backbone")
+    p.add_argument("--no-pretrained", action="store_true",
+                   help="pretrained models: start from random initialisation (a control)")
     p.add_argument("--variant", help="resnext: resnext101_32x8d_wsl (default, the paper's), resnext101_32x8d or "
                                      "resnext50_32x4d (ImageNet, for smaller machines)")
     p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto",
@@ -74,10 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("models", help="the seven models: parameters, input, pretrained weights")
+    p = sub.add_parser("models", help="the models: parameters, input, pretrained weights, citation, licence")
     p.add_argument("--variant", help="resnext variant (default: the paper's resnext101_32x8d_wsl)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("weights", help="the pretrained weights: which are on this machine; fetch musicnn's")
+    p.add_argument("--fetch", choices=["musicnn"], help="fetch musicnn 0.1.0's weights (pip download by version, "
+                                                        "checked by SHA-256) into the studio's weights folder")
+    p.add_argument("--wheel", help="with --fetch: use this already-downloaded musicnn-0.1.0 wheel (offline)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_weights)
 
     p = sub.add_parser("reproduce", help="train all seven models under the paper's protocol and recipe and "
                                          "honestly; write the comparison report")
@@ -85,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
     p.add_argument("--seeds", type=int, default=1, help="seeds per configuration (mean ± sd)")
     p.add_argument("--epochs", type=int, help="cap on the recipe's maximum epochs (a quick look)")
-    p.add_argument("--models", nargs="+", choices=list(MODELS), help="only these models (default: all seven)")
+    p.add_argument("--models", nargs="+", choices=list(MODELS),
+                   help="these models (default: the paper's seven; musicnn and efficientnet_lite0 may be added)")
     p.add_argument("--paper-only", action="store_true", help="skip the honest protocols")
     p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto")
     p.add_argument("--allow-weak-split", action="store_true",
@@ -95,6 +107,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one row per model and protocol as JSON")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("transfer", help="does pretraining help? musicnn (music), EfficientNet-Lite0 (photos) and the "
+                                        "paper's models from scratch on one honest split, over seeds")
+    p.add_argument("--data", help="GTZAN folder (default: the synthetic demo set)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per condition (mean ± sd; default 3)")
+    p.add_argument("--protocol", choices=list(PROTOCOLS), default="track",
+                   help="track (default, honest), filtered, or paper (its 80:20 / 70:30 splits, early-stopped on "
+                        "test: labelled so)")
+    p.add_argument("--recipe", choices=list(recipes()), default="studio", help="default: studio")
+    p.add_argument("--epochs", type=int, help="cap on the recipe's maximum epochs")
+    p.add_argument("--models", nargs="+", choices=list(MODELS), help="only these models")
+    p.add_argument("--no-fine-tune", action="store_true", help="leave out the fine-tuned conditions (slow on a CPU)")
+    p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto")
+    p.add_argument("--allow-weak-split", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", help="run store folder (default: checkpoints/)")
+    p.set_defaults(func=cmd_transfer)
+
+    p = sub.add_parser("starter", help="remake the shipped starter model (EfficientNet-Lite0 on real GTZAN PNGs)")
+    p.add_argument("--data", required=True, help="real GTZAN pictures: a Kaggle images_original/ folder")
+    p.add_argument("--seeds", type=int, default=3, help="seeds trained (accuracy mean ± sd); seed 0 is shipped")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--runs", help="run store folder (default: checkpoints/)")
+    p.set_defaults(func=cmd_starter)
 
     p = sub.add_parser("evaluate", help="show a run's test metrics")
     p.add_argument("run_id")

@@ -34,8 +34,9 @@ def _init_distributed(device: str | None):
 def cmd_train(args) -> int:
     import tempfile
 
-    from ..feature_cache import image_params_for, load_features
+    from ..feature_cache import feature_request, load_features
     from ..hparams import make_config
+    from ..models import check_weights, get_spec
     from ..runs import RunStore
     from ..splits import check_planned_split
     from ..training import train
@@ -45,21 +46,22 @@ def cmd_train(args) -> int:
                          batch_size=args.batch_size, lr=args.lr, patience=args.patience, device=device,
                          seed=args.seed, freeze_backbone=False if args.unfreeze else None,
                          pretrained=False if args.no_pretrained else None, variant=args.variant)
+    check_weights(config.model, config.pretrained, config.variant)
     try:
-        image = image_params_for(args.model, args.image_source)
+        request = feature_request(args.model, args.image_source)
         if rank == 0:
             ds = open_data(args.data)
             for warning in check_planned_split(ds, config, force=args.allow_weak_split,
                                                how_to_force="Pass --allow-weak-split to train anyway."):
                 print(f"warning: {warning}", file=sys.stderr)
             with progress_bar("features", "track") as p:
-                fs = load_features(ds, image=image, progress=p)
+                fs = load_features(ds, progress=p, **request)
         _barrier()
         if rank != 0:  # the cache is warm now
             from ..data import open_dataset
 
             ds = open_dataset(args.data)
-            fs = load_features(ds, image=image)
+            fs = load_features(ds, **request)
         # rank 0 records the run; the other ranks train the same model in a scratch store
         scratch = tempfile.TemporaryDirectory(prefix="gtzan-rank-") if rank != 0 else None
         store = RunStore(scratch.name if scratch else args.runs)
@@ -82,7 +84,7 @@ def cmd_train(args) -> int:
                 scratch.cleanup()
         if rank != 0:
             return 0
-        if config.pretrained and not record.get("pretrained") and record["input_kind"] == "image":
+        if config.pretrained and not record.get("pretrained") and get_spec(config.model).frozen_backbone:
             print(f"warning: {record['weights_note']}", file=sys.stderr)
         _print_evaluation(record)
         return 0
@@ -111,10 +113,15 @@ def _print_evaluation(record: dict) -> None:
     leak = f"  [{record['protocol_label']}]" if record.get("selection_on_test") else ""
     print(f"run {record['run_id']}: {record['model']} on {record['dataset'].get('label')}, protocol {record['protocol']}"
           f"{leak}, recipe {recipe_label(record)}, status {record['status']}, epochs {record.get('epochs_run')} (best {record.get('best_epoch')})")
-    for level in ("segment", "track"):
-        if level in ev:
+    unit = (record.get("split") or {}).get("unit") or "segment"  # what one sample is: segment, patch or image
+    for level, name in (("segment", unit), ("track", "track")):
+        if level in ev and not (level == "track" and unit == "image"):  # one picture per track: said once
             m = ev[level]
-            print(f"  test {level:7s} accuracy {m['accuracy']:.3f}   macro F1 {m['macro_f1']:.3f}   (n={m['n']})")
+            print(f"  test {name:7s} accuracy {m['accuracy']:.3f}   macro F1 {m['macro_f1']:.3f}   (n={m['n']})")
+    padded = record.get("padded_inputs") or {}
+    if padded.get("tracks"):
+        print(f"  {padded['tracks']} of {padded['of']} tracks were shorter than one 3 s {padded['unit']} and "
+              "repeat-padded to one")
     for warning in record.get("split_warnings") or []:
         print(f"  WEAK SPLIT, these numbers say little: {warning}")
     if record.get("train_seconds") is not None:
@@ -150,11 +157,41 @@ def cmd_models(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'model':11s} {'input':16s} {'trainable':>12s} {'total':>12s}  weights")
+    print(f"{'model':19s} {'family':10s} {'input':18s} {'trainable':>12s} {'total':>12s}  weights")
     for r in rows:
         shape = "x".join(map(str, r["input_shape"]))
-        print(f"{r['name']:11s} {r['input_kind'] + ' ' + shape:16s} {r['trainable_params']:>12,} "
-              f"{r['total_params']:>12,}  {r['weights'] or 'trained from scratch'}")
+        weights = r["weights"] or "trained from scratch"
+        if r["weights_available"] is False:
+            weights += " (not on this machine)"
+        print(f"{r['name']:19s} {r['family']:10s} {r['input_kind'] + ' ' + shape:18s} {r['trainable_params']:>12,} "
+              f"{r['total_params']:>12,}  {weights}")
+    for r in rows:
+        if r["family"] == "pretrained" and r["weights_missing"]:
+            print(f"note: {r['name']}: {r['weights_missing']}")
+    return 0
+
+
+def cmd_weights(args) -> int:
+    """List the pretrained weights and where they are; ``--fetch musicnn`` brings musicnn's."""
+    from ..models.weights import WEIGHTS, weights_available, weights_path
+
+    if args.fetch:
+        from ..models.musicnn import fetch_musicnn
+
+        path = fetch_musicnn(wheel=args.wheel)
+        print(f"musicnn weights (MSD) ready in {path}")
+        return 0
+    rows = [{"key": key, "name": w.name, "origin": w.origin, "file": w.file, "available": weights_available(w),
+             "path": str(weights_path(w) or ""), "install": w.install, "licence": w.licence}
+            for key, w in WEIGHTS.items()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        mark = "yes" if r["available"] else "no "
+        print(f"{mark}  {r['key']:21s} {r['name']}")
+        if not r["available"]:
+            print(f"     to get it: {r['install']}")
     return 0
 
 
@@ -219,3 +256,81 @@ def cmd_reproduce(args) -> int:
         print(f"\nreport: {out.resolve()}  ({wall:.0f} s)")
     failed = [r for r in records if r.get("status") == "failed"]
     return 2 if failed and len(failed) == len(records) else 0
+
+
+def cmd_transfer(args) -> int:
+    """Does pretraining help? Every model that can read the data, pretrained on music, on
+    photos or on nothing, on one honest split, over seeds; prints the table."""
+    import time
+
+    from ..reproduction import run_reproduction
+    from ..reproduction.transfer import plan_transfer, screen_transfer, transfer_display, transfer_table
+    from ..runs import RunStore
+    from ..training import resolve_device
+
+    t0 = time.perf_counter()
+    ds = open_data(args.data)
+    device = str(resolve_device(args.device))
+    plan = plan_transfer(ds, seeds=args.seeds, protocol=args.protocol, epochs=args.epochs, recipe=args.recipe,
+                         models=args.models, device=device, fine_tune=not args.no_fine_tune)
+    for config in plan.configs:
+        from ..models import check_weights
+
+        check_weights(config.model, config.pretrained, config.variant)
+    screen_transfer(plan, ds, allow_weak=args.allow_weak_split)
+    for run, problems in plan.skipped.items():
+        print(f"skipped {run}: {'; '.join(problems)}", file=sys.stderr)
+    if not plan.configs:
+        raise StudioError("every run of this study was skipped: its splits cannot give meaningful numbers on this "
+                          "dataset (pass --allow-weak-split to run them anyway)")
+    store = RunStore(args.runs)
+    if not args.json:
+        print(f"transfer study {plan.id}: {len(plan.configs)} runs on {ds.label} ({ds.root}), protocol "
+              f"{args.protocol}, {args.seeds} seed(s), {device}")
+
+    def on_run(k, n, record):
+        if args.json:
+            return
+        ev = (record.get("evaluation") or {}).get("track") or {}
+        result = f"track acc {ev['accuracy']:.3f}  F1 {ev['macro_f1']:.3f}" if ev else record.get("error", "")
+        t = record.get("transfer") or {}
+        print(f"[{k}/{n}] {record.get('model'):18s} {t.get('condition', ''):20s} seed {t.get('seed', '?')}  "
+              f"{record.get('status')}  {result}", flush=True)
+
+    with progress_bar("features / backbone", "it") as p:
+        records = run_reproduction(plan, ds, store, args.image_source, on_run=on_run, progress=p)
+    table = transfer_table(records)
+    wall = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps({"transfer": plan.id, "dataset": ds.label, "root": str(ds.root), "protocol": args.protocol,
+                          "seeds": args.seeds, "device": device, "skipped": plan.skipped,
+                          "rows": json.loads(table.to_json(orient="records")), "wall_seconds": round(wall, 1)},
+                         indent=2))
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.width", 200, "display.max_columns", 10):
+            print()
+            print(transfer_display(table).to_string(index=False))
+        print(f"\n({wall:.0f} s; the runs are in the run store, tagged {plan.id})")
+    failed = [r for r in records if r.get("status") == "failed"]
+    return 2 if failed and len(failed) == len(records) else 0
+
+
+def cmd_starter(args) -> int:
+    """Remake the starter model from real GTZAN pictures into the run store (checkpoints/)."""
+    from ..runs import RunStore
+    from ..starter import make_starter
+
+    def on_run(k, n, record):
+        ev = record["evaluation"]["track"]
+        print(f"[{k}/{n}] seed {record['config']['seed']}: test track accuracy {ev['accuracy']:.3f} "
+              f"(n={ev['n']}), {record.get('epochs_run')} epochs", flush=True)
+
+    with progress_bar("features / backbone", "it") as p:
+        record = make_starter(args.data, RunStore(args.runs), seeds=args.seeds, device=args.device or "cpu",
+                              progress=p, on_run=on_run)
+    s = record["starter"]
+    print(f"starter {record['run_id']}: {100 * s['mean']:.1f} % ± {100 * s['sd']:.1f} test accuracy over "
+          f"{len(s['seeds'])} seeds ({s['test_tracks']} test tracks each); in {RunStore(args.runs).root}")
+    return 0

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .. import GENRES
+from ..audio import printable
 from .common import run_store
 
 
@@ -30,7 +31,7 @@ def cmd_predict(args) -> int:
         out.update({rid: {"error": why} for rid, why in pred.refused.items()})
         print(json.dumps(out, indent=2))
         return 0 if pred.results else 2
-    print(f"{Path(args.audio).name}: {pred.duration:.1f} s, {len(pred.mfcc)} segments"
+    print(f"{printable(Path(args.audio).name)}: {pred.duration:.1f} s, {len(pred.mfcc)} segments"
           + (" (truncated)" if pred.truncated else ""))
     for rid, r in pred.results.items():
         top3 = sorted(zip(GENRES, r.probs), key=lambda t: -t[1])[:3]
@@ -49,7 +50,7 @@ def cmd_explain(args) -> int:
     if args.json:
         print(json.dumps(ex.as_dict(), indent=2))
         return 0
-    print(f"{Path(args.audio).name}: run {args.run} ({ex.model}) predicts {GENRES[ex.predicted]}; explaining "
+    print(f"{printable(Path(args.audio).name)}: run {args.run} ({ex.model}) predicts {GENRES[ex.predicted]}; explaining "
           f"{GENRES[ex.genre]}")
     for name, m in ex.maps.items():
         band = f", band {m.top_band[0]:.0f}-{m.top_band[1]:.0f} {m.band_unit}" if m.top_band else ""

@@ -5,7 +5,15 @@ Accepted layouts (``root`` may also be a parent folder holding one of them):
 * Kaggle: ``genres_original/<genre>/<genre>.000NN.wav`` and, optionally,
   ``images_original/<genre>/<genre>000NN.png``;
 * the original archive: ``genres/<genre>/<genre>.000NN.au``;
-* a folder that directly holds the ten genre folders.
+* a folder that directly holds the ten genre folders;
+* pictures only: ``images_original/<genre>/<genre>000NN.png`` with no audio
+  beside it, or the ``images_original`` folder itself: the whole input of the
+  paper's image models (VGG19, ResNeXt, SqueezeNet trained on these 999 PNGs).
+
+A track is a GTZAN track id (``blues.00000``) with its audio file, its Kaggle
+PNG, or both: a folder holding both lists every track of either, so the image
+models see every PNG and the audio models every clip (``Dataset.tracks`` has
+``audio_path`` or ``image_path`` empty where a track lacks one).
 
 A folder written by :mod:`gtzan_core.data.synth` carries a marker file and is
 reported as the *synthetic demo* set, never as GTZAN.
@@ -23,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import GENRES
-from ..audio import AUDIO_EXTENSIONS, audio_info
+from ..audio import AUDIO_EXTENSIONS, audio_info, printable
 from ..errors import AudioError, DatasetError
 
 log = logging.getLogger(__name__)
@@ -63,6 +71,17 @@ class Dataset:
     def has_images(self) -> bool:
         return bool(self.tracks["image_path"].notna().any())
 
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.tracks["audio_path"].notna().any())
+
+    def tracks_for(self, needs_audio: bool) -> pd.DataFrame:
+        """The tracks a model can read: those with audio for the audio models, every
+        track for the image models (a picture is the PNG, or drawn from the audio)."""
+        if not needs_audio:
+            return self.tracks
+        return self.tracks[self.tracks["audio_path"].notna()].reset_index(drop=True)
+
     def run_info(self) -> dict:
         """What a run records about the data it was trained on."""
         return {"label": self.label, "fingerprint": self.fingerprint, "root": str(self.root)}
@@ -78,13 +97,23 @@ class Dataset:
             "tracks": int(len(self.tracks)),
             "tracks_per_genre": {g: int(n) for g, n in self.counts().items()},
             "with_images": int(self.tracks["image_path"].notna().sum()),
+            "with_audio": int(self.tracks["audio_path"].notna().sum()),
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "warnings": list(self.warnings),
             "fingerprint": self.fingerprint,
         }
 
 
-def _find_audio_root(root: Path) -> tuple[Path, str]:
+def _holds_pngs_only(folder: Path) -> bool:
+    """Whether ``folder``'s genre folders hold PNG pictures and no audio."""
+    files = [f for g in folder.iterdir() if g.is_dir() and not g.name.startswith(".") for f in g.iterdir()
+             if f.is_file() and not f.name.startswith(".")]
+    return any(f.suffix.lower() == ".png" for f in files) and not any(
+        f.suffix.lower() in AUDIO_EXTENSIONS for f in files)
+
+
+def _find_roots(root: Path) -> tuple[Path | None, Path | None, str, Path]:
+    """(audio folder, images folder, layout, base) of the dataset at or just under ``root``."""
     def has_genre_dirs(p: Path) -> bool:
         return any((p / g).is_dir() for g in GENRES)
 
@@ -92,12 +121,18 @@ def _find_audio_root(root: Path) -> tuple[Path, str]:
     for base in candidates:
         for name, layout in (("genres_original", "kaggle"), ("genres", "original")):
             if (base / name).is_dir():
-                return base / name, layout
+                images = base / IMAGE_DIR
+                return base / name, images if images.is_dir() else None, layout, base
+    for base in candidates:
+        if (base / IMAGE_DIR).is_dir():
+            return None, base / IMAGE_DIR, "images", base
     if has_genre_dirs(root):
-        return root, "flat"
+        if _holds_pngs_only(root):
+            return None, root, "images", root
+        return root, None, "flat", root
     raise DatasetError(
-        f"{root}: no GTZAN layout found (expected genres_original/, genres/ or the ten genre folders "
-        f"{', '.join(GENRES)})"
+        f"{root}: no GTZAN layout found (expected genres_original/, genres/, images_original/ or the ten genre "
+        f"folders {', '.join(GENRES)})"
     )
 
 
@@ -114,6 +149,34 @@ def _image_for(images_root: Path | None, genre: str, track_id: str) -> Path | No
 
 
 _CANONICAL = re.compile(r"^[a-z]+\.\d{5}$")
+#: A Kaggle picture's name: ``blues00000.png`` is track ``blues.00000``.
+_PNG_NAME = re.compile(r"^(?P<genre>[a-z]+)(?P<number>\d{5})\.png$")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_only_tracks(images_root: Path, known: set[str], root: Path, skipped: list) -> list[dict]:
+    """Tracks that have a Kaggle PNG and no audio here (their picture is all they have);
+    a PNG with another name or without the PNG signature is reported and left out."""
+    rows = []
+    for gdir in sorted(p for p in images_root.iterdir() if p.is_dir() and p.name in GENRES):
+        for path in sorted(gdir.iterdir()):
+            if path.name.startswith(".") or not path.is_file() or path.suffix.lower() != ".png":
+                continue
+            rel = str(path.relative_to(root))
+            m = _PNG_NAME.match(path.name)
+            if not m or m.group("genre") != gdir.name:
+                skipped.append((rel, f"not a Kaggle picture name ({gdir.name}000NN.png)"))
+                continue
+            tid = f"{m.group('genre')}.{m.group('number')}"
+            if tid in known:
+                continue
+            with open(path, "rb") as fh:
+                if fh.read(8) != _PNG_SIGNATURE:
+                    skipped.append((rel, "not a PNG file"))
+                    continue
+            rows.append({"track_id": tid, "genre": gdir.name, "label": GENRES.index(gdir.name), "audio_path": None,
+                         "image_path": str(path), "duration": None})
+    return rows
 
 
 def _drop_identical(rows: list[dict], root: Path, skipped: list) -> list[dict]:
@@ -123,6 +186,8 @@ def _drop_identical(rows: list[dict], root: Path, skipped: list) -> list[dict]:
     64 KiB, then in full, so a normal dataset costs a few reads per file at most."""
     by_size: dict[int, list[dict]] = {}
     for r in rows:
+        if r["audio_path"] is None:
+            continue
         by_size.setdefault(Path(r["audio_path"]).stat().st_size, []).append(r)
     drop: set[str] = set()
     for group in by_size.values():
@@ -176,23 +241,26 @@ def discover_dataset(root: str | Path, check_audio: bool = True) -> Dataset:
     if not root.is_dir():
         raise DatasetError(f"{root}: not a folder")
     root = root.resolve()
-    audio_root, layout = _find_audio_root(root)
-    base = audio_root.parent if layout != "flat" else audio_root
-    images_root = base / IMAGE_DIR if (base / IMAGE_DIR).is_dir() else None
+    audio_root, images_root, layout, base = _find_roots(root)
 
     marker = base / SYNTH_MARKER
     synth_params = json.loads(marker.read_text()) if marker.is_file() else None
     kind = "synthetic" if synth_params is not None else "gtzan"
 
-    genre_dirs = sorted(p for p in audio_root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
-    unknown = [p.name for p in genre_dirs if p.name not in GENRES]
-    if unknown:
-        raise DatasetError(
-            f"{audio_root}: unknown genre folder(s) {', '.join(repr(u) for u in unknown)}; "
-            f"GTZAN genres are {', '.join(GENRES)}"
-        )
+    genre_root = audio_root or images_root
+    genre_dirs = sorted(p for p in genre_root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    for folder in filter(None, (audio_root, images_root)):
+        unknown = [p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+                   and p.name not in GENRES]
+        if unknown:
+            raise DatasetError(
+                f"{folder}: unknown genre folder(s) {', '.join(repr(printable(u)) for u in unknown)}; "
+                f"GTZAN genres are {', '.join(GENRES)}"
+            )
     if not genre_dirs:
-        raise DatasetError(f"{audio_root}: no genre folders")
+        raise DatasetError(f"{genre_root}: no genre folders")
+    if audio_root is None:
+        genre_dirs = []  # pictures only: the tracks come from the PNGs below
 
     rows: list[dict] = []
     skipped: list[tuple[str, str]] = []
@@ -235,21 +303,30 @@ def discover_dataset(root: str | Path, check_audio: bool = True) -> Dataset:
                 }
             )
     rows = _drop_identical(rows, root, skipped)
+    if images_root is not None:
+        rows += _png_only_tracks(images_root, {r["track_id"] for r in rows} | set(KNOWN_BAD_TRACKS), root, skipped)
+        rows.sort(key=lambda r: (r["label"], r["track_id"]))
     for g in GENRES:
-        if (audio_root / g).is_dir() and not any(r["genre"] == g for r in rows):
+        if (genre_root / g).is_dir() and not any(r["genre"] == g for r in rows):
             warnings.append(f"genre '{g}' has no usable tracks")
-    missing = [g for g in GENRES if not (audio_root / g).is_dir()]
+    missing = [g for g in GENRES if not (genre_root / g).is_dir()]
     if missing:
         warnings.append(f"no folder for genre(s): {', '.join(missing)}")
+    with_audio = sum(r["audio_path"] is not None for r in rows)
+    if audio_root is None:
+        warnings.append("pictures only (no audio): only the image models can train on this folder")
+    elif with_audio < len(rows):
+        warnings.append(f"{len(rows) - with_audio} of {len(rows)} tracks have a PNG but no audio here: the image "
+                        f"models train on all {len(rows)}, the audio models on the {with_audio} with audio")
     for rel, reason in skipped:
         log.warning("skipped %s: %s", rel, reason)
     if not rows:
-        raise DatasetError(f"{audio_root}: no readable audio files in the genre folders")
+        raise DatasetError(f"{genre_root}: no readable audio files or pictures in the genre folders")
 
     tracks = pd.DataFrame(rows, columns=["track_id", "genre", "label", "audio_path", "image_path", "duration"])
     return Dataset(
         root=root,
-        audio_root=audio_root,
+        audio_root=audio_root or images_root,
         kind=kind,
         layout=layout,
         tracks=tracks,

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 
 from .. import GENRES
-from ..audio import AudioSource, load_audio, source_name
+from ..audio import AudioSource, DecodedAudio, decode_audio, source_name
 from ..errors import AudioError, ConfigError
 from ..features import MFCCParams
 from ..runs import RunStore
 from .gradcam import CONV_MODELS, gradcam_map
-from .inputs import ModelInput, model_input
+from .inputs import GRID_KINDS, ModelInput, model_input
 from .occlusion import occlusion_map
 
 METHODS = ("occlusion", "gradcam", "segments")
@@ -74,12 +74,21 @@ class Explanation:
 
 def _layout(values_rows: np.ndarray, inp: ModelInput, mfcc: MFCCParams, meta: dict):
     """Rows of per-input maps (rows, H, W) -> one (bands, time) map over the clip, with axes."""
+    import librosa
+
     if inp.kind == "mfcc":  # (rows, frames, coefs) -> (coefs, rows*frames), coefficient 0 at the bottom
         values = np.concatenate(list(values_rows), axis=0).T
         frames = values_rows.shape[1]
         times = (np.repeat(inp.starts, frames) + np.tile(np.arange(frames) * mfcc.hop_length / mfcc.sr, len(inp.starts)))
         return values, times, np.arange(values.shape[0], dtype=float), "MFCC coefficient"
-    import librosa
+    if inp.kind == "musicnn":  # (rows, frames, mels) -> (mels, rows*frames), low bands at the bottom
+        from ..mel_patches import MusicnnParams
+
+        p = MusicnnParams(**(meta.get("musicnn_params") or {}))
+        values = np.concatenate(list(values_rows), axis=0).T
+        frames = values_rows.shape[1]
+        times = np.repeat(inp.starts, frames) + np.tile(np.arange(frames) * p.hop_length / p.sr, len(inp.starts))
+        return values, times, librosa.mel_frequencies(n_mels=p.n_mels, fmax=p.sr / 2), "Hz"
 
     from ..spectrogram import DEFAULT_STYLE, style_of
     from ..spectrogram.similarity import box_at
@@ -131,11 +140,12 @@ def explain(audio: AudioSource | np.ndarray, run_id: str, store: RunStore | None
     mfcc = MFCCParams(**meta["mfcc_params"])
     if isinstance(audio, np.ndarray):
         y = np.asarray(audio, np.float32)[: int(MAX_PREDICT_SECONDS * mfcc.sr)]
-        name = "audio"
+        decoded, name = DecodedAudio(y, mfcc.sr), "audio"
     else:
-        y, name = load_audio(audio, sr=mfcc.sr, max_seconds=MAX_PREDICT_SECONDS), source_name(audio)
+        decoded, name = decode_audio(audio, max_seconds=MAX_PREDICT_SECONDS), source_name(audio)
+        y = decoded.at(mfcc.sr)
     try:
-        whole = model_input(y, meta, kind, mfcc)
+        whole = model_input(y, meta, kind, mfcc, decoded)
     except AudioError as exc:
         raise AudioError(f"{name}: {exc}") from None
     with torch.no_grad():
@@ -144,13 +154,14 @@ def explain(audio: AudioSource | np.ndarray, run_id: str, store: RunStore | None
     inp = ModelInput(kind, whole.x[keep], whole.starts[keep], whole.seconds, whole.display[keep])
     probs = rows[keep].mean(0)
     target = GENRES.index(genre) if genre else int(probs.argmax())
-    if kind == "mfcc":
+    if kind in GRID_KINDS:
         display = np.concatenate(list(inp.display), axis=0).T
     else:
         display = np.concatenate(list(inp.display), axis=1)
     out = Explanation(run_id, meta["model"], kind, target, int(probs.argmax()), probs, display)
-    span_cols = 43 if kind == "mfcc" else max(1, inp.x.shape[-1] // 8)  # ~1 s of frames, or one tile
-    band_rows = 3 if kind == "mfcc" else max(1, inp.x.shape[-1] // 8)
+    # ~1 s of frames (43 MFCC frames, 62 musicnn frames) or one tile; 3 coefficients, 12 mel bands or one tile
+    span_cols = {"mfcc": 43, "musicnn": 62}.get(kind, max(1, inp.x.shape[-1] // 8))
+    band_rows = {"mfcc": 3, "musicnn": 12}.get(kind, max(1, inp.x.shape[-1] // 8))
     for method in methods:
         t0 = time.perf_counter()
         if method == "segments":

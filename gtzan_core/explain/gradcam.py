@@ -1,6 +1,8 @@
 """Grad-CAM (Selvaraju et al. 2017) on the last convolutional block of the CNN,
-VGG19, ResNeXt and SqueezeNet: the block's feature maps weighted by the mean
-gradient of the genre's logit, rectified and resized to the model's input."""
+VGG19, ResNeXt, SqueezeNet and EfficientNet-Lite0: the block's feature maps
+weighted by the mean gradient of the genre's logit, rectified and resized to the
+model's input. (musicnn max-pools each convolution over frequency at once, so it
+has no time x frequency feature map to weight: occlusion explains it instead.)"""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from torch.nn import functional as F
 
 from .inputs import ModelInput
 
-CONV_MODELS = ("cnn", "vgg19", "resnext", "squeezenet")
+CONV_MODELS = ("cnn", "vgg19", "resnext", "squeezenet", "efficientnet_lite0")
 
 
 def target_layer(model_name: str, model: nn.Module) -> nn.Module:
@@ -24,6 +26,8 @@ def target_layer(model_name: str, model: nn.Module) -> nn.Module:
         return model.backbone.layer4
     if model_name == "squeezenet":
         return model.backbone[12]  # the last Fire module
+    if model_name == "efficientnet_lite0":
+        return model.backbone.bn2  # the head conv's batch norm + ReLU6 (1280 x 7 x 7), before pooling
     raise ValueError(f"Grad-CAM applies to {', '.join(CONV_MODELS)}, not {model_name!r}")
 
 

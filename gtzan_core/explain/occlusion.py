@@ -17,8 +17,10 @@ from torch import nn
 
 from .inputs import ModelInput
 
-#: Patch sizes: MFCC 10 frames (~0.23 s) x 3 coefficients; images an 8 x 8 grid of tiles.
+#: Patch sizes: MFCC 10 frames (~0.23 s) x 3 coefficients; musicnn 31 frames (~0.5 s)
+#: x 12 of its 96 mel bands (48 patches per 3 s); images an 8 x 8 grid of tiles.
 MFCC_PATCH = (10, 3)
+MUSICNN_PATCH = (31, 12)
 IMAGE_GRID = 8
 #: Copies per forward pass, measured on the 2-core CI box (bench/explain.py): dense
 #: and recurrent models run fastest in large batches (256), convolutional ones in
@@ -44,18 +46,19 @@ def _probs(model: nn.Module, x: torch.Tensor, batch: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def occlusion_map(model: nn.Module, inp: ModelInput, batch: int | None = None, mfcc_patch=MFCC_PATCH,
+def occlusion_map(model: nn.Module, inp: ModelInput, batch: int | None = None, mfcc_patch=None,
                   image_grid: int = IMAGE_GRID) -> np.ndarray:
     """Scores for every genre over the input: (n_classes, rows, H, W) where (H, W) is the
-    input's own grid (frames x coefficients, or image pixels); each cell holds the
-    probability drop when its patch is occluded (original - occluded)."""
+    input's own grid (frames x coefficients or mel bands, or image pixels); each cell
+    holds the probability drop when its patch is occluded (original - occluded)."""
     model.eval()
     x = inp.x.float()
     batch = batch or default_batch(model, inp.kind)
+    mfcc_patch = mfcc_patch or (MUSICNN_PATCH if inp.kind == "musicnn" else MFCC_PATCH)
     if inp.kind == "image":
         x = x.contiguous(memory_format=torch.channels_last)
     base = _probs(model, x, batch)  # (rows, C)
-    if inp.kind == "mfcc":
+    if inp.kind != "image":
         n, frames, coefs = x.shape
         rows = _patches(frames, mfcc_patch[0])
         cols = _patches(coefs, mfcc_patch[1])
@@ -65,13 +68,13 @@ def occlusion_map(model: nn.Module, inp: ModelInput, batch: int | None = None, m
         tile = -(-size // image_grid)
         rows = cols = _patches(size, tile)
         fill = x.mean((2, 3), keepdim=True)  # (n, 3, 1, 1)
-    H, W = (frames, coefs) if inp.kind == "mfcc" else (size, size)
+    H, W = (frames, coefs) if inp.kind != "image" else (size, size)
     scores = np.zeros((base.shape[1], n, H, W), np.float32)
     patches = [(r, c) for r in rows for c in cols]
     copies = []
     for (r0, r1), (c0, c1) in patches:
         occluded = x.clone()
-        if inp.kind == "mfcc":
+        if inp.kind != "image":
             occluded[:, r0:r1, c0:c1] = fill[:, :, c0:c1].expand(-1, r1 - r0, -1)
         else:
             occluded[:, :, r0:r1, c0:c1] = fill

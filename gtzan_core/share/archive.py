@@ -452,15 +452,16 @@ def _unpack(zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], manifest: di
         warnings = []
         backbone = (ckpt["meta"] or {}).get("backbone")
         if backbone:
-            from ..models.pretrained import WEIGHTS, weights_path
+            from ..models.weights import known_weights, missing_message, weights_available
 
-            known = next((w for w in WEIGHTS.values() if w.file == backbone.get("file")), None)
+            known = known_weights(backbone.get("file"))
             if known is None:
                 raise ArchiveError(f"{label}: refused: the checkpoint sits on backbone weights this studio does "
                                    f"not know ({backbone.get('file')!r})")
-            if not weights_path(known).is_file():
+            if not weights_available(known):
                 warnings.append(f"this run's checkpoint holds the trained head only; it needs the backbone weights "
-                                f"{backbone.get('weights')} ({backbone.get('file')}) in torch's hub cache to predict")
+                                f"{backbone.get('weights')} ({backbone.get('file')}) to predict: "
+                                f"{missing_message(known)}")
         members = {"record.json": json.dumps(record, indent=1).encode(),
                    **{n: data[n] for n in ("MODEL_CARD.md", "confusion.png") if n in data}}
         for member, blob in members.items():

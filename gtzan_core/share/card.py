@@ -51,8 +51,24 @@ def preprocessing_text(record: dict) -> str:
                 f"`librosa.feature.mfcc(y, sr={m.get('sr')}, n_mfcc={m.get('n_mfcc')}, n_fft={m.get('n_fft')}, "
                 f"hop_length={m.get('hop_length')}, n_mels={m.get('n_mels')})`, transposed to (frames, "
                 f"{m.get('n_mfcc')}). Input: float32 (batch, frames, n_mfcc); any standardisation is inside the "
-                "model. Output: logits over the genres below; softmax, then average a clip's segments.")
+                "model. Output: logits over the genres below; softmax, then average a clip's segments. A clip of "
+                "1.5-3 s is repeated end to end to fill one segment.")
+    if record.get("input_kind") == "musicnn":
+        p = record.get("musicnn_params") or {}
+        return (f"Decode to mono float32 at {p.get('sr')} Hz. `librosa.feature.melspectrogram(y, sr={p.get('sr')}, "
+                f"n_fft={p.get('n_fft')}, hop_length={p.get('hop_length')}, n_mels={p.get('n_mels')})` (power 2, "
+                "Slaney), then `log10(1 + 10000 * mel)` in float32, transposed to (frames, mels) and cut into "
+                f"non-overlapping patches of {p.get('patch_frames')} frames (~3 s; a trailing part is dropped, a clip "
+                "of 1.5-3 s is repeated end to end to fill one patch). Input: float32 (batch, "
+                f"{p.get('patch_frames')}, {p.get('n_mels')}). Output: logits over the genres below; softmax, then "
+                "average a clip's patches.")
     im = record.get("image_params") or {}
+    from ..models import MODELS
+
+    norm = getattr(MODELS.get(record.get("model")), "normalization", "imagenet")
+    scale = ("scaled to [-1, 1] (mean = std = 0.5, as EfficientNet-Lite's TensorFlow weights expect)"
+             if norm == "inception" else
+             "scaled to [0, 1] and normalised with ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225)")
     from ..spectrogram import DEFAULT_STYLE, style_of
 
     if style_of(im) == DEFAULT_STYLE:
@@ -62,15 +78,13 @@ def preprocessing_text(record: dict) -> str:
                 f"{m.get('n_fft')}, hop_length={m.get('hop_length')}, n_mels={im.get('n_mels')}), ref=np.max)` drawn "
                 "by `librosa.display.specshow` (magma, min..max) on a 432x288 white figure, data area x 53.0-387.8, "
                 "y 34.6-252.0 px, thin black frame, no ticks (`gtzan_core.spectrogram.kaggle`); RGB, resized to "
-                f"{im.get('size')}x{im.get('size')} (INTER_AREA), scaled to [0, 1] and normalised with ImageNet mean "
-                "(0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225). Input: float32 (batch, 3, "
+                f"{im.get('size')}x{im.get('size')} (INTER_AREA), {scale}. Input: float32 (batch, 3, "
                 f"{im.get('size')}, {im.get('size')}). Output: logits; softmax, then average a clip's windows.")
     return (f"Decode to mono float32 at {m.get('sr')} Hz; take 30 s windows (zero-pad the last). Per window: mel "
             f"power spectrogram (n_fft {m.get('n_fft')}, hop {m.get('hop_length')}, {im.get('n_mels')} mels), "
             "`librosa.power_to_db(S, ref=np.max, top_db=80)`, scaled to 0-255, low frequencies at the bottom, "
             f"resized to {im.get('render_width')}x{im.get('render_height')} (bilinear), OpenCV MAGMA colour map, RGB; "
-            f"then resized to {im.get('size')}x{im.get('size')} (INTER_AREA), scaled to [0, 1] and normalised with "
-            "ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225). Input: float32 (batch, 3, "
+            f"then resized to {im.get('size')}x{im.get('size')} (INTER_AREA), {scale}. Input: float32 (batch, 3, "
             f"{im.get('size')}, {im.get('size')}). Output: logits; softmax, then average a clip's windows.")
 
 
@@ -91,6 +105,7 @@ def model_card(record: dict) -> str:
         f"| protocol | {record.get('protocol_label') or record.get('protocol')} |",
         f"| data | {data} |",
         f"| pretrained backbone | {(record.get('weights') or {}).get('weights') or ('none' if record.get('input_kind') == 'mfcc' else 'random initialisation')} |",
+        f"| licence | {record.get('licence') or 'MIT (the studio)'} |",
         f"| epochs | {record.get('epochs_run')} (best {record.get('best_epoch')}) on {record.get('device')} |",
         f"| date | {time.strftime('%Y-%m-%d %H:%M', time.localtime(record.get('created', 0)))} |",
         f"| torch | {record.get('torch')} |", "",
@@ -111,6 +126,10 @@ def model_card(record: dict) -> str:
                              f"{int(r['support'])} |")
     lines += ["", "![confusion matrix](confusion.png)", "", "## Input", "", preprocessing_text(record), "",
               "Classes, in output order: " + ", ".join(f"{k} {g}" for k, g in enumerate(GENRES)) + ".", ""]
+    if record.get("starter"):
+        from ..starter import starter_card
+
+        lines += [starter_card(record)]
     if (record.get("weights") or {}).get("sha256"):
         w = record["weights"]
         lines += ["## Backbone", "", f"The checkpoint holds the trained head only; it sits on `{w['file']}` "

@@ -2,8 +2,9 @@
 
 The ONNX graph is the model from its input tensor to its logits: for the MFCC
 models a float32 (batch, frames, n_mfcc) array of per-segment MFCCs (any
-standardisation the run learned is inside the graph); for the image models a
-float32 (batch, 3, size, size) ImageNet-normalised spectrogram image. Turning
+standardisation the run learned is inside the graph); for musicnn a float32
+(batch, 187, 96) array of log-mel patches; for the image models a float32
+(batch, 3, size, size) normalised spectrogram image. Turning
 audio into that input is documented in the card (``FILE.md`` beside
 ``FILE.onnx``). ``onnx`` is needed to export and ``onnxruntime`` to check; both
 are optional extras (``pip install onnx onnxruntime``).
@@ -33,9 +34,15 @@ def onnx_available(check: bool = False) -> bool:
 
 def input_shape(meta: dict, record: dict) -> tuple[int, ...]:
     """The model's input shape for one item (without the batch axis)."""
-    if record.get("input_kind") == "image":
+    kind = record.get("input_kind")
+    if kind == "image":
         size = int((meta.get("image_params") or {}).get("size", 224))
         return (3, size, size)
+    if kind == "musicnn":
+        from ..mel_patches import MusicnnParams
+
+        p = MusicnnParams(**(meta.get("musicnn_params") or {}))
+        return (p.patch_frames, p.n_mels)
     options = meta.get("options") or {}
     return (int(options.get("frames", 130)), int(options.get("n_mfcc", 13)))
 

@@ -56,7 +56,7 @@ def checkpoint_model(ckpt: dict) -> nn.Module:
     model, options = skeleton(meta)
     state = dict(ckpt["state_dict"])
     if meta.get("backbone"):
-        from ..models.pretrained import backbone_state_from_file
+        from ..models.weights import backbone_state_from_file
 
         state.update(backbone_state_from_file(meta["model"], meta["backbone"]))
     try:

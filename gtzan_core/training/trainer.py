@@ -30,13 +30,12 @@ from .. import GENRES
 from ..errors import ConfigError, DiskFullError, StudioError
 from ..evaluation import evaluate
 from ..feature_cache import FeatureSet
-from ..features import normalize_images
 from ..hparams import TrainConfig
 from ..models import ModelSpec, build_model, count_parameters, get_spec
 from ..runs import RunStore
 from ..splits import Split, genre_coverage, protocol_info, split_for, split_problems
 from . import distributed
-from .backbone_cache import backbone_tag, cached_backbone_outputs
+from .backbone_cache import backbone_tag, cached_backbone_outputs, image_prep
 from .checkpoints import checkpoint_state
 from .device import NO_AMP, device_label, device_slot, resolve_device, seed_everything
 from .loop import Cancelled, EarlyStopping, EpochLog, loss_acc, predict_logits, run_epoch
@@ -72,7 +71,9 @@ def train(
         "protocol": config.protocol, **protocol_info(config.protocol, spec.input_kind),
         "recipe": config.recipe, "recipe_changes": config.recipe_changes(), "config": config.as_dict(),
         "dataset": dataset_info, "mfcc_params": features.mfcc_params.as_dict(),
-        "image_params": features.image_params.as_dict(), "classes": list(GENRES), "history": [],
+        "image_params": features.image_params.as_dict(),
+        "musicnn_params": features.musicnn_params.as_dict() if features.musicnn_params else None,
+        "family": spec.family, "licence": spec.licence, "classes": list(GENRES), "history": [],
         "torch": torch.__version__, "python": platform.python_version(), **(extra or {}),
     }
     if run_id is None:
@@ -144,26 +145,30 @@ class _Run:
 
     # -- steps -----------------------------------------------------------------
     def split_data(self) -> _Data:
-        config, features = self.config, self.features
-        synthetic = features.dataset_label != "GTZAN"
-        if self.spec.input_kind == "image":
-            if features.images.ndim != 4 or features.images.shape[1] == 0:
+        config, kind = self.config, self.spec.input_kind
+        if kind == "image":
+            images = self.features.images
+            if images.ndim != 4 or images.shape[1] == 0:
                 raise ConfigError("these features were extracted without spectrogram images (image source 'none')")
-            if features.images.shape[1] != self.spec.image_size:
+            if images.shape[1] != self.spec.image_size:
                 raise ConfigError(f"{self.spec.title} takes {self.spec.image_size}² images; these features hold "
-                                  f"{features.images.shape[1]}² (load them with image_params_for('{config.model}'))")
-        split = split_for(features.tracks, features.seg_track, self.spec.input_kind, config.protocol, config.seed,
+                                  f"{images.shape[1]}² (load them with image_params_for('{config.model}'))")
+        if kind == "musicnn" and self.features.musicnn_params is None:
+            raise ConfigError("these features were extracted without musicnn's log-mel patches "
+                              "(load them with feature_request('musicnn'))")
+        # the tracks this kind can read: the audio models skip tracks that have only a PNG
+        self.features = features = self.features.for_kind(kind)
+        synthetic = features.dataset_label != "GTZAN"
+        _, sample_track = features.samples(kind)
+        split = split_for(features.tracks, sample_track, kind, config.protocol, config.seed,
                           config.val_frac, config.test_frac, synthetic)
-        if self.spec.input_kind == "mfcc":
-            data = _Data(split, torch.from_numpy(np.array(features.seg_labels)), features.seg_track)
-        else:
-            data = _Data(split, torch.from_numpy(np.array(features.track_labels)), np.arange(len(features.tracks)))
+        data = _Data(split, torch.from_numpy(features.track_labels[sample_track]), np.asarray(sample_track))
         if len(split.train) == 0 or len(split.val) == 0 or len(split.test) == 0:
             raise ConfigError(f"the {config.protocol} split leaves an empty set {split.sizes()}: "
                               "the dataset is too small")
         # Recorded on every run whose split cannot say much (the CLI, the Train page and
         # Reproduce refuse such a split unless the user insists), shown beside its numbers.
-        self.coverage = genre_coverage(split, features.tracks, features.seg_track)
+        self.coverage = genre_coverage(split, features.tracks, sample_track)
         self.split_warnings = split_problems(self.coverage)
         return data
 
@@ -171,30 +176,33 @@ class _Run:
         config = self.config
         frames, n_mfcc = self.features.mfcc.shape[1:]
         options: dict = {"frames": frames, "n_mfcc": n_mfcc}
-        if self.spec.input_kind == "image":
+        if self.spec.frozen_backbone:
             options = {"pretrained": config.pretrained, "frozen": config.freeze_backbone}
             if config.model == "resnext" and config.variant:
                 options["variant"] = config.variant
         model, weights = build_model(config.model, len(GENRES), **options)
-        if self.spec.input_kind == "image" and config.pretrained and not weights.pretrained:
+        if self.spec.frozen_backbone and config.pretrained and not weights.pretrained:
             log.warning("%s: %s", config.model, weights.source)
         return model, weights, options
 
     def model_inputs(self, model: nn.Module, weights, data: _Data) -> _Inputs:
-        config, features = self.config, self.features
-        if self.spec.input_kind == "mfcc":
-            x = torch.from_numpy(np.ascontiguousarray(features.mfcc))
+        config, features, kind = self.config, self.features, self.spec.input_kind
+        samples, _ = features.samples(kind)
+        if kind == "mfcc":
+            x = torch.from_numpy(np.ascontiguousarray(samples))
             if config.standardize:
                 model.norm.fit(x[torch.from_numpy(data.split.train)])
             return _Inputs(model, x, _identity)
+        prep = image_prep(self.spec.normalization) if kind == "image" else torch.as_tensor
         if config.freeze_backbone:
             self.store.update(self.run_id, status="running", phase="backbone pass")
-            tag = backbone_tag(config.model, config.variant, weights.sha256, config.seed, self.spec.image_size)
+            size = self.spec.image_size or "x".join(map(str, samples.shape[1:]))
+            tag = backbone_tag(config.model, config.variant, weights.sha256, config.seed, size, len(samples))
             x, cached = cached_backbone_outputs(features, model.backbone, tag, self.device, self.progress,
-                                                self.cancel)
+                                                self.cancel, inputs=samples, prep=prep)
             return _Inputs(model.head, x, _identity, cached)
-        # full fine-tuning: uint8 images live on the device, normalised per batch there
-        return _Inputs(model, torch.from_numpy(features.images), normalize_images)
+        # full fine-tuning: the inputs live on the device (pictures as uint8), prepared per batch there
+        return _Inputs(model, torch.from_numpy(samples), prep)
 
     def record_start(self, model: nn.Module, weights, data: _Data, inputs: _Inputs) -> None:
         features = self.features
@@ -209,6 +217,9 @@ class _Run:
             backbone_cached=inputs.backbone_cached,
             image_sources=({str(k): int(v) for k, v in features.tracks["image_source"].value_counts().items()}
                            if self.spec.input_kind == "image" else None),
+            padded_inputs=({"tracks": features.padded_count(self.spec.input_kind), "of": int(len(features.tracks)),
+                            "unit": "segment" if self.spec.input_kind == "mfcc" else "patch"}
+                           if self.spec.input_kind != "image" else None),
             mixed_precision="bf16" if self.device.type == "cuda" and self.amp else None,
             started=time.time(),
         )
@@ -223,8 +234,10 @@ class _Run:
                                weight_decay=config.weight_decay)
         gen = torch.Generator().manual_seed(config.seed)
         head_only = trainable is not model and config.freeze_backbone and weights.pretrained
+        musicnn = self.features.musicnn_params
         ckpt_meta = {"model": config.model, "options": options, "mfcc_params": self.features.mfcc_params.as_dict(),
-                     "image_params": self.features.image_params.as_dict(), "classes": list(GENRES),
+                     "image_params": self.features.image_params.as_dict(),
+                     "musicnn_params": musicnn.as_dict() if musicnn else None, "classes": list(GENRES),
                      "run_id": run_id, "dataset": store.read(run_id)["dataset"], "pretrained": weights.pretrained,
                      "backbone": weights.backbone_ref() if head_only else None}
         step_model = distributed.wrap(trainable, device)

