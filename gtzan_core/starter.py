@@ -119,7 +119,8 @@ def make_starter(data: str | Path, store: RunStore, seeds: int = 3, device: str 
     shutil.rmtree(store.path(STARTER_ID), ignore_errors=True)
     for key in ("pid", "host", "queue_owner", "traceback", "heartbeat"):
         record.pop(key, None)
-    record.update(run_id=STARTER_ID, starter=starter, owner="studio")
+    record.update(run_id=STARTER_ID, starter=starter, owner="studio",
+                  weights_note=(record.get("weights") or {}).get("weights"))  # its name, not this machine's path
     store.save_checkpoint(STARTER_ID, ckpt["state_dict"], {**ckpt["meta"], "run_id": STARTER_ID})
     atomic_write_json(store.path(STARTER_ID) / "record.json", record)
     atomic_write_bytes(store.path(STARTER_ID) / "MODEL_CARD.md", model_card(record).encode())

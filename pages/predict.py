@@ -17,7 +17,8 @@ st.title("🎧 Predict")
 runs = {r["run_id"]: r for r in store().list()
         if r.get("evaluation") and store().checkpoint_path(r["run_id"]).is_file()}
 if not runs:
-    st.info("No trained models yet: train one on the **Train** page (a CNN takes under a minute on the demo set).")
+    st.info("No trained models yet: train one on the **Train** page (a CNN takes under a minute on the demo set). "
+            "The studio's starter model (in `checkpoints/`) is not in this run store.")
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
 
 source = st.radio("Audio", ["Upload a file", "Record with the microphone", "A demo clip"], horizontal=True)
@@ -83,6 +84,18 @@ if data is not None:
             table.insert(0, "trained on", [r.dataset for r in pred.results.values()])
             table.insert(1, "top", [r.top for r in pred.results.values()])
             st.dataframe(table.style.format(precision=3, subset=list(GENRES)))
+            for rid in pred.results:
+                if runs.get(rid, {}).get("starter"):
+                    from gtzan_core.share.card import model_card
+                    from gtzan_core.starter import limits_text
+
+                    s = runs[rid]["starter"]
+                    st.info(f"**{runs[rid].get('title')} starter model** (`{rid}`), shipped with the studio: trained "
+                            f"on real GTZAN ({s['tracks']} Kaggle spectrogram PNGs, split by track), test accuracy "
+                            f"{100 * s['mean']:.1f} % ± {100 * s['sd']:.1f} over {len(s['seeds'])} seeds on "
+                            f"{s['test_tracks']} unseen tracks each. {limits_text(runs[rid])}", icon="🎁")
+                    with st.expander("The starter's model card"):
+                        st.markdown(model_card(runs[rid]).replace("![confusion matrix](confusion.png)", ""))
             if any(r.dataset == "synthetic demo" for r in pred.results.values()):
                 st.caption("Models marked *synthetic demo* were trained on generated music, not GTZAN: "
                            "their opinion on real songs is not meaningful.")
