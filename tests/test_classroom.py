@@ -1,6 +1,5 @@
 """A class shares one instance: owners, per-owner limits, a fair queue, admin rights."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,9 @@ from gtzan_core.classroom import (PermissionDenied, QuotaExceeded, Settings, che
 from gtzan_core.errors import StudioError
 from gtzan_core.hparams import make_config
 from gtzan_core.jobs import JobManager
-from gtzan_core.runs import RunStore
+from gtzan_core.runs import RunStore, lifecycle
 from gtzan_core.training import train
+from tests.polling import ended, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASS = Settings(mode="classroom", max_jobs=2, max_epochs=50, admin_password="s3cret")
@@ -86,7 +86,7 @@ def classroom(monkeypatch, tiny_features):
     store = RunStore()
     done = train(make_config("mlp", epochs=1, device="cpu"), tiny_features, store)["run_id"]
     store.update(done, owner="alice")
-    waiting = store.new_run({"model": "cnn", "title": "CNN", "protocol": "track", "owner": "alice",
+    waiting = lifecycle.create(store, {"model": "cnn", "title": "CNN", "protocol": "track", "owner": "alice",
                              "config": make_config("cnn", epochs=1).as_dict(), "history": [],
                              "job": {"data_path": None, "image_source": "auto", "extra": {}}, "queue_owner": None})
     yield store, done, waiting
@@ -128,9 +128,8 @@ def test_classroom_non_owner_cannot_stop_or_delete_and_the_admin_can(classroom):
     assert "signed in as admin" in " ".join(c.value for c in at.sidebar.caption)
     at.button(key=f"stop-{waiting}").click().run()
     assert not at.exception
-    deadline = time.time() + 90  # the app's job manager took the orphaned job up: it stops after a batch
-    while time.time() < deadline and store.read(waiting)["status"] in ("queued", "running"):
-        time.sleep(0.2)
+    # the app's job manager took the orphaned job up: it stops after a batch
+    wait_until(ended(store, waiting), 90, every=0.2, what="the stopped job to end")
     assert store.read(waiting)["status"] == "cancelled"
 
     lb = visitor("leaderboard", "bob")

@@ -6,30 +6,20 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gtzan_core.runs import RunStore
+from gtzan_core.runs import RunStore, lifecycle
 from gtzan_core.training import checkpoint_model
+from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def env(**extra):
     return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **extra}
-
-
-def wait_for(predicate, timeout=120.0, every=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out")
 
 
 def test_sigkilled_training_is_failed_with_a_loadable_checkpoint(tmp_path, monkeypatch):
@@ -47,15 +37,15 @@ def test_sigkilled_training_is_failed_with_a_loadable_checkpoint(tmp_path, monke
         return recs and (recs[0].get("epochs_run") or 0) >= 2 and recs[0]
 
     try:
-        rec = wait_for(two_epochs)
-        time.sleep(0.1)  # somewhere inside the next epoch
+        rec = wait_until(two_epochs, what="two epochs")  # then killed inside the next one
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    after = store.read(rec["run_id"])
-    assert after["status"] == "failed" and "process died" in after["error"]
+    assert store.read(rec["run_id"])["status"] == "running"  # reading a record changes nothing...
+    after = lifecycle.reap(store, store.read(rec["run_id"]))  # ...reaping does
+    assert after["status"] == "failed" and after["phase"] == "done" and "process died" in after["error"]
     model = checkpoint_model(store.load_checkpoint(rec["run_id"]))  # the last good checkpoint loads
     assert model is not None and store.load_checkpoint(rec["run_id"])["meta"]["epoch"] >= 1
 
@@ -75,30 +65,42 @@ WRITER = textwrap.dedent("""
     from gtzan_core.runs import RunStore
     store = RunStore(sys.argv[1]); rid = sys.argv[2]
     state = {"w": torch.randn(4_000_000)}  # 16 MB: writes take a while
-    i = 0
+    i = int(sys.argv[3])
     while True:
         i += 1
         state["w"][0] = i
+        print(f"writing {i}", flush=True)  # the test kills it right after this line, inside the writes
         store.save_checkpoint(rid, state, {"counter": i})
         store.update(rid, counter=i, history=[{"epoch": k} for k in range(i % 50)])
 """)
 
 
-def test_kill_during_writes_never_leaves_a_torn_file(tmp_path):
+@pytest.mark.parametrize("kill_at", [1, 2, 3])
+def test_kill_during_writes_never_leaves_a_torn_file(tmp_path, kill_at):
+    """The writer is killed as soon as it says it is writing version ``kill_at + 1``: the
+    files hold a whole earlier version (its ``kill_at`` complete writes, or the one being
+    written if it finished), never a mix, never a torn file."""
     store = RunStore(tmp_path)
-    rid = store.new_run({"model": "cnn"})
+    rid = lifecycle.create(store, {"model": "cnn"})
     import torch
 
     store.save_checkpoint(rid, {"w": torch.zeros(4_000_000)}, {"counter": 0})
-    for delay in (0.35, 0.6, 0.9, 1.3, 1.7):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), rid], cwd=ROOT, env=env())
-        time.sleep(delay)
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), rid, "0"], cwd=ROOT, env=env(),
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:  # the writer's own word: it has written kill_at versions whole
+            if line.strip() == f"writing {kill_at + 1}":
+                break
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
-        ck = store.load_checkpoint(rid)  # never torn
-        assert ck["state_dict"]["w"][0].item() == ck["meta"]["counter"]
-        rec = json.loads((tmp_path / rid / "record.json").read_text())  # never torn
-        assert rec["run_id"] == rid
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    ck = store.load_checkpoint(rid)  # never torn
+    assert ck["meta"]["counter"] in (kill_at, kill_at + 1)  # it did write before the kill
+    assert ck["state_dict"]["w"][0].item() == ck["meta"]["counter"]  # tensor and meta of one version
+    rec = json.loads((tmp_path / rid / "record.json").read_text())  # never torn
+    assert rec["run_id"] == rid and rec.get("counter", 0) >= kill_at - 1
 
 
 SAME_CACHE = textwrap.dedent("""

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from gtzan_core.feature_cache import image_params_for, load_features
 from gtzan_core.hparams import make_config
 from gtzan_core.models import MODELS
 from gtzan_core.runs import RunStore
+from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -149,9 +149,8 @@ def test_train_page_job_manager_on_cuda(monkeypatch):
     at.button[0].click().run()
     assert not at.exception
     store = RunStore()
-    deadline = time.time() + 300
-    while time.time() < deadline and store.list()[0]["status"] in ("queued", "running"):
-        time.sleep(0.5)
+    wait_until(lambda: store.list()[0]["status"] not in ("queued", "running"), 300, every=0.5,
+               what="the CUDA job to end")
     record = store.list()[0]
     assert record["status"] == "finished" and record["device"].startswith("cuda")
     assert record["mixed_precision"] == "bf16"

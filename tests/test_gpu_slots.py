@@ -9,7 +9,7 @@ import pytest
 
 from gtzan_core.hparams import make_config
 from gtzan_core.jobs import JobManager
-from gtzan_core.runs import RunStore
+from gtzan_core.runs import RunStore, lifecycle
 from gtzan_core.training.gpu_slots import DeviceAllocator, gpu_slot, jobs_per_gpu
 
 
@@ -75,9 +75,9 @@ class HeldTraining:
             self.started.append((run_id, config.device))
             if len(self.started) == 2:
                 self.two_running.set()
-        store.update(run_id, status="running", device=config.device)
+        lifecycle.start(store, run_id, "training", device=config.device)
         assert self.release.wait(60)
-        return store.update(run_id, status="finished", phase="done", finished=time.time())
+        return lifecycle.finish(store, run_id)
 
 
 @pytest.fixture

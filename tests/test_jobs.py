@@ -1,6 +1,5 @@
 """The app's job manager: a queue with one training slot, stop, failures, visibility."""
 
-import time
 
 import pytest
 
@@ -8,6 +7,7 @@ from gtzan_core.hparams import make_config
 from gtzan_core.jobs import JobManager, job_progress
 from gtzan_core.models import MODELS
 from gtzan_core.runs import RunStore
+from tests.polling import wait_until
 
 
 @pytest.fixture
@@ -25,21 +25,21 @@ def statuses(store, ids):
 
 def test_jobs_queue_and_run_one_at_a_time(manager):
     ids = [manager.submit(make_config("mlp", epochs=15, patience=50, device="cpu")) for _ in range(3)]
-    seen_queued_while_running = False
-    deadline = time.time() + 120
-    while time.time() < deadline:
+    seen_queued_while_running = []
+
+    def one_at_a_time_until_all_finished():
         st = statuses(manager.store, ids)
         assert st.count("running") <= 1
         if "running" in st and "queued" in st:
-            seen_queued_while_running = True
+            seen_queued_while_running.append(True)
             waiting = [i for i, s in zip(ids, st) if s == "queued"]
             positions = [manager.queue_position(i) for i in waiting]
             if positions[0] is None:  # picked up by the worker since the records were read
                 positions = positions[1:]
             assert positions == list(range(1, len(positions) + 1))
-        if all(s == "finished" for s in st):
-            break
-        time.sleep(0.02)
+        return all(s == "finished" for s in st)
+
+    wait_until(one_at_a_time_until_all_finished, 120, every=0.02, what="three jobs to finish one at a time")
     assert seen_queued_while_running
     assert statuses(manager.store, ids) == ["finished"] * 3
     assert manager.wait_idle(5)
@@ -59,9 +59,7 @@ def test_cancelled_queued_job_never_starts(manager):
 
 def test_stopping_a_running_job_keeps_its_best_checkpoint(manager):
     rid = manager.submit(make_config("cnn", epochs=500, patience=500, device="cpu"))
-    deadline = time.time() + 60
-    while time.time() < deadline and len(manager.store.read(rid).get("history") or []) < 2:
-        time.sleep(0.05)
+    wait_until(lambda: len(manager.store.read(rid).get("history") or []) >= 2, 60, what="two epochs")
     manager.cancel(rid)
     assert manager.wait_idle(60)
     rec = manager.store.read(rid)

@@ -22,6 +22,7 @@ from gtzan_core.hparams import make_config
 from gtzan_core.jobs import JobManager
 from gtzan_core.runs import RunStore, load_checkpoint_file
 from tests.conftest import free_port
+from tests.polling import wait_until
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r requirements-cluster.txt)")
 pytestmark = pytest.mark.ray
@@ -82,13 +83,7 @@ def executor(ray_cluster):
 
 def wait_for(predicate, timeout: float = 240.0, what: str = "a state"):
     """Poll the store until ``predicate()`` holds (a state to reach, not a time to wait)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
+    return wait_until(predicate, timeout, every=0.2, what=what)
 
 
 def mlp(epochs: int = 3, **kw):

@@ -7,51 +7,69 @@ import pytest
 import torch
 
 from gtzan_core.errors import CheckpointError
-from gtzan_core.runs import RunStore, load_checkpoint_file
+from gtzan_core.runs import RunStore, lifecycle, load_checkpoint_file
+from gtzan_core.runs.trash import move_to_trash
 
 
 def test_round_trip_list_and_delete(tmp_path):
     store = RunStore(tmp_path)
-    rid = store.new_run({"model": "cnn", "protocol": "track"})
-    assert store.read(rid)["status"] == "queued"
-    store.update(rid, status="finished", evaluation={"segment": {"accuracy": 0.5}})
+    rid = lifecycle.create(store, {"model": "cnn", "protocol": "track"})
+    assert store.read(rid)["status"] == "queued" and store.read(rid)["phase"] == "queued"
+    lifecycle.start(store, rid, "training")
+    lifecycle.finish(store, rid, evaluation={"segment": {"accuracy": 0.5}})
     store.save_checkpoint(rid, {"w": torch.ones(2)}, {"model": "cnn"})
     assert store.load_checkpoint(rid)["state_dict"]["w"].tolist() == [1.0, 1.0]
     assert [r["run_id"] for r in store.list()] == [rid]
     board = store.leaderboard()
     assert board.iloc[0]["run_id"] == rid or board.iloc[0]["status"] == "reference"
     assert {"paper:cnn", rid} <= set(board.run_id)
-    store.delete(rid)
+    move_to_trash(store, rid)
     assert store.list() == [] and not (tmp_path / rid).exists()
 
 
-def test_dead_process_marks_run_failed(tmp_path):
+def test_dead_process_marks_run_failed_when_reaped_never_when_read(tmp_path):
     store = RunStore(tmp_path)
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
-    rid = store.new_run({"model": "mlp"})
-    store.update(rid, status="running", pid=proc.pid)
-    record = store.read(rid)
-    assert record["status"] == "failed" and "process died" in record["error"]
+    rid = lifecycle.create(store, {"model": "mlp"})
+    lifecycle.start(store, rid, "training", pid=proc.pid)
+    assert store.read(rid)["status"] == "running"  # reading changes nothing
+    record = lifecycle.reap(store, store.read(rid))
+    assert record["status"] == "failed" and record["phase"] == "done" and "process died" in record["error"]
     assert store.read(rid)["status"] == "failed"  # persisted
+    assert [r["status"] for r in lifecycle.reap_dead(store)] == ["failed"]
 
 
 def test_stale_heartbeat_marks_run_failed(tmp_path):
     store = RunStore(tmp_path)
-    rid = store.new_run({"model": "mlp"})
+    rid = lifecycle.create(store, {"model": "mlp"})
     rec = store.read(rid)
     rec.update(status="running", host="another-host", heartbeat=time.time() - 7200)
     store.write_record(rid, rec)
-    assert store.read(rid)["status"] == "failed"
+    assert lifecycle.reap_dead(store)[0]["status"] == "failed"
 
 
 def test_running_run_of_this_process_stays_running(tmp_path):
     store = RunStore(tmp_path)
-    rid = store.new_run({"model": "mlp"})
-    store.update(rid, status="running")
-    assert store.read(rid)["status"] == "running"
+    rid = lifecycle.create(store, {"model": "mlp"})
+    lifecycle.start(store, rid)
+    assert lifecycle.reap(store, store.read(rid))["status"] == "running"
     with pytest.raises(CheckpointError, match="stop it before deleting"):
-        store.delete(rid)
+        move_to_trash(store, rid)
+
+
+def test_only_the_lifecycle_writes_a_runs_life(tmp_path):
+    store = RunStore(tmp_path)
+    rid = lifecycle.create(store, {"model": "mlp"})
+    for field in ("status", "phase", "finished", "error"):
+        with pytest.raises(ValueError, match="written by runs.lifecycle alone"):
+            store.update(rid, **{field: "x"})
+    with pytest.raises(ValueError, match="unknown phase"):
+        lifecycle.set_phase(store, rid, "sleeping")
+    ended = lifecycle.cancel(store, rid, "stopped while queued; never started")
+    assert (ended["status"], ended["phase"], ended["error"]) == ("cancelled", "done",
+                                                                 "stopped while queued; never started")
+    assert ended["finished"] >= ended["created"]
 
 
 @pytest.mark.parametrize("bad", ["../etc", "a/b", "", ".hidden", "x" * 200])
@@ -98,9 +116,9 @@ def test_leaderboard_labels_leaky_runs_and_sorts_best_first(tmp_path):
     from gtzan_core.splits import protocol_info
 
     for acc, protocol in ((0.5, "track"), (0.9, "paper"), (0.7, "track")):
-        rid = store.new_run({"model": "cnn", "protocol": protocol, **protocol_info(protocol, "mfcc")})
-        store.update(rid, status="finished", evaluation={"segment": {"accuracy": acc, "macro_f1": acc},
-                                                           "track": {"accuracy": acc, "macro_f1": acc}})
+        rid = lifecycle.create(store, {"model": "cnn", "protocol": protocol, **protocol_info(protocol, "mfcc")})
+        lifecycle.finish(store, rid, evaluation={"segment": {"accuracy": acc, "macro_f1": acc},
+                                                 "track": {"accuracy": acc, "macro_f1": acc}})
     board = store.leaderboard(include_paper=False)
     assert board.track_acc.tolist() == [0.9, 0.7, 0.5]
     assert board.protocol.tolist() == ["paper · leaky 70:30 segment split, early-stopped on test", "track", "track"]

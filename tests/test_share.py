@@ -16,7 +16,7 @@ import torch
 from gtzan_core.cli import main
 from gtzan_core.hparams import make_config
 from gtzan_core.inference import clear_model_cache, predict
-from gtzan_core.runs import RunStore
+from gtzan_core.runs import RunStore, lifecycle
 from gtzan_core.share import ArchiveError, export_archive, import_archive, read_archive
 from gtzan_core.share import archive as archive_mod
 from gtzan_core.share.archive import archive_members
@@ -213,8 +213,8 @@ def test_head_only_run_round_trips_and_warns_without_its_backbone(tiny_features_
 
 def test_export_refuses_a_run_without_a_model(tmp_path):
     store = RunStore(tmp_path / "runs")
-    rid = store.new_run({"model": "mlp"})
-    store.update(rid, status="failed")
+    rid = lifecycle.create(store, {"model": "mlp"})
+    lifecycle.fail(store, rid, "it failed")
     with pytest.raises(ArchiveError, match="no saved model"):
         export_archive(store, rid, tmp_path / "x.zip")
     assert not (tmp_path / "x.zip").exists()

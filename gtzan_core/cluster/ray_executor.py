@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..classroom.rules import env_number
 from ..errors import ConfigError
-from ..runs import ACTIVE, RunStore
+from ..runs import ACTIVE, RunStore, lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +129,8 @@ class RayExecutor:
         spec = {"config": job.config.as_dict(), "data_path": job.data_path, "image_source": job.image_source,
                 "extra": job.extra, "owner": job.owner}
         now = time.time()
-        store.update(job.run_id, status="running", phase="waiting for room on the Ray cluster", dispatched=now,
-                     executor={"kind": "ray", "address": self.address, "resources": options, "dispatched": now})
+        lifecycle.start(store, job.run_id, "waiting for room on the Ray cluster", dispatched=now,
+                        executor={"kind": "ray", "address": self.address, "resources": options, "dispatched": now})
         ref = self._task.options(**options, runtime_env=self.runtime_env(),
                                  name=f"gtzan-train-{job.run_id}").remote(str(store.root), job.run_id, spec)
         stop_seen, forced = None, False
@@ -153,9 +153,9 @@ class RayExecutor:
         if record.get("status") not in ACTIVE:  # the task recorded its own end (a failed run, say)
             return
         if isinstance(exc, errors.TaskCancelledError) or forced:
-            store.update(run_id, status="cancelled", phase="done", finished=time.time(),
-                         error=f"stopped: the Ray task did not reach the end of a batch within {self.stop_grace:.0f} s "
-                               "and was cancelled; the best checkpoint so far is kept")
+            lifecycle.cancel(store, run_id, f"stopped: the Ray task did not reach the end of a batch within "
+                                            f"{self.stop_grace:.0f} s and was cancelled; the best checkpoint so far "
+                                            "is kept")
             return
         died = (errors.WorkerCrashedError, errors.NodeDiedError, errors.OwnerDiedError, errors.ObjectLostError,
                 errors.LocalRayletDiedError, errors.OutOfMemoryError)
@@ -170,7 +170,7 @@ class RayExecutor:
             cause = getattr(exc, "cause", None) or exc
             message = f"the job failed on the Ray cluster: {type(cause).__name__}: {cause}"
         log.warning("ray job %s: %s", run_id, message)
-        store.mark_failed(run_id, message)
+        lifecycle.fail(store, run_id, message)
 
     @staticmethod
     def _note(store: RunStore, run_id: str, **fields) -> None:

@@ -23,7 +23,8 @@ def run_reproduction(plan: ReproductionPlan, dataset: Dataset, store: RunStore, 
     ``on_run(k, n, record)`` is called after each run. A run that fails is
     recorded as failed and the reproduction goes on with the next."""
     from ..errors import StudioError
-    from ..training import train
+    from ..runs import lifecycle
+    from ..training import describe_run, train
 
     features: dict = {}
     records = []
@@ -34,11 +35,12 @@ def run_reproduction(plan: ReproductionPlan, dataset: Dataset, store: RunStore, 
         key = tuple(request.values())
         if key not in features:
             features[key] = load_features(dataset, progress=progress, **request)
+        fields = dict(dataset_info=dataset.run_info(), extra=plan.record_fields(config))
+        run_id = lifecycle.create(store, describe_run(config, features[key], **fields))
         try:
-            record = train(config, features[key], store, dataset_info=dataset.run_info(),
-                           extra=plan.record_fields(config), cancel=cancel, progress=progress)
-        except StudioError as exc:
-            record = {"model": config.model, "protocol": config.protocol, "status": "failed", "error": str(exc)}
+            record = train(config, features[key], store, run_id=run_id, cancel=cancel, progress=progress, **fields)
+        except StudioError:  # recorded as failed, with its error; the next run goes on
+            record = store.read(run_id)
         records.append(record)
         if on_run:
             on_run(k, len(plan.configs), record)
@@ -46,9 +48,10 @@ def run_reproduction(plan: ReproductionPlan, dataset: Dataset, store: RunStore, 
 
 
 def queue_reproduction(manager, plan: ReproductionPlan, data_path: str | None = None,
-                       image_source: str = "auto", owner: str | None = None) -> list[str]:
+                       image_source: str = "auto", owner: str | None = None,
+                       dataset_label: str | None = None) -> list[str]:
     """Queue every run of ``plan`` on a :class:`~gtzan_core.jobs.JobManager` (the app);
     returns the run ids. The runs carry the plan's id, so the Reproduction view
     gathers them however long they wait in the queue."""
-    return [manager.submit(config, data_path, image_source, extra=plan.record_fields(config), owner=owner)
-            for config in plan.configs]
+    return [manager.submit(config, data_path, image_source, extra=plan.record_fields(config), owner=owner,
+                           dataset_label=dataset_label) for config in plan.configs]

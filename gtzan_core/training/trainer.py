@@ -1,10 +1,14 @@
 """Training a run: Adam + cross-entropy on logits, early stopping on the monitored
 set, the best model checkpointed, the test set evaluated once at the end.
 
-Designed to be driven by the CLI and by the app's job manager: a per-epoch
-callback receives the full :class:`EpochLog`, a ``threading.Event`` cancels the
-run (checked every batch), and every improvement is checkpointed atomically so a
-stopped or killed run keeps its best model.
+The trainer reports; it does not store. Everything it learns goes to a *sink*
+(:class:`RunSink`: its description, its phases, each epoch, each best checkpoint,
+its end), so the trainer knows no run store; :class:`gtzan_core.runs.sink.StoreSink`
+records it (through the runs' lifecycle), and :func:`gtzan_core.training.train`, the
+entry point of the CLI, the job manager and the Ray workers, wires the two together
+and holds the GPU slot. A per-epoch callback receives the full :class:`EpochLog`, a
+``threading.Event`` cancels the run (checked every batch), and every improvement is
+reported as a checkpoint, so a stopped or killed run keeps its best model.
 
 The monitored set is the validation split, except under the ``paper`` protocol,
 which (as the paper's code did) early-stops and picks the model on its test set;
@@ -20,7 +24,7 @@ import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
@@ -32,41 +36,35 @@ from ..evaluation import evaluate
 from ..feature_cache import FeatureSet
 from ..hparams import TrainConfig
 from ..models import ModelSpec, build_model, count_parameters, get_spec
-from ..runs import RunStore
 from ..splits import Split, genre_coverage, protocol_info, split_for, split_problems
 from . import distributed
 from .backbone_cache import backbone_tag, cached_backbone_outputs, image_prep
 from .checkpoints import checkpoint_state
-from .device import NO_AMP, device_label, device_slot, resolve_device, seed_everything
+from .device import NO_AMP, device_label, resolve_device, seed_everything
 from .loop import Cancelled, EarlyStopping, EpochLog, loss_acc, predict_logits, run_epoch
 
 log = logging.getLogger(__name__)
 
 
-def train(
-    config: TrainConfig,
-    features: FeatureSet,
-    store: RunStore | None = None,
-    on_epoch: Callable[[EpochLog], None] | None = None,
-    cancel: threading.Event | None = None,
-    progress: Callable | None = None,
-    run_id: str | None = None,
-    dataset_info: dict | None = None,
-    extra: dict | None = None,
-) -> dict:
-    """Train ``config.model`` on ``features``; returns the final run record.
+class RunSink(Protocol):
+    """Where a training run reports (:class:`gtzan_core.runs.sink.StoreSink` records it)."""
 
-    ``store``/``run_id``: where the run is recorded (a new run is created when
-    ``run_id`` is None). ``extra``: more fields for the record (e.g. the
-    reproduction a run belongs to). The record's status ends as ``finished``,
-    ``cancelled`` (best checkpoint kept) or ``failed`` (with the error).
-    """
-    config.validate()
-    store = store or RunStore()
+    def begin(self, fields: dict) -> str: ...  # the run's description; returns its id
+    def phase(self, phase: str, **fields) -> None: ...  # "backbone pass", "training", "evaluating"
+    def note(self, **fields) -> None: ...  # facts on the way (world size...)
+    def epoch(self, **fields) -> None: ...  # history, epochs run, best so far
+    def checkpoint(self, state_dict: dict, meta: dict) -> None: ...  # a new best model
+    def finished(self, **fields) -> dict: ...  # returns the final record
+    def cancelled(self, why: str | None = None, **fields) -> dict: ...
+    def failed(self, error: str, **fields) -> dict: ...
+
+
+def describe_run(config: TrainConfig, features: FeatureSet, dataset_info: dict | None = None,
+                 extra: dict | None = None) -> dict:
+    """What a run records about itself before it starts: model, settings, protocol, data."""
     spec = get_spec(config.model)
-    cancel = cancel or threading.Event()
     dataset_info = dataset_info or {"label": features.dataset_label, "fingerprint": features.fingerprint}
-    base_record = {
+    return {
         "model": config.model, "title": spec.title, "input_kind": spec.input_kind, "citation": spec.citation,
         "protocol": config.protocol, **protocol_info(config.protocol, spec.input_kind),
         "recipe": config.recipe, "recipe_changes": config.recipe_changes(), "config": config.as_dict(),
@@ -76,32 +74,42 @@ def train(
         "family": spec.family, "licence": spec.licence, "classes": list(GENRES), "history": [],
         "torch": torch.__version__, "python": platform.python_version(), **(extra or {}),
     }
-    if run_id is None:
-        run_id = store.new_run(base_record)
-    else:
-        store.update(run_id, **base_record)
+
+
+def train(
+    config: TrainConfig,
+    features: FeatureSet,
+    sink: RunSink,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    cancel: threading.Event | None = None,
+    progress: Callable | None = None,
+    dataset_info: dict | None = None,
+    extra: dict | None = None,
+    device: torch.device | None = None,
+) -> dict:
+    """Train ``config.model`` on ``features``, reporting to ``sink``; returns the final
+    record (the sink's). ``extra``: more fields for the record (e.g. the reproduction a
+    run belongs to). The run ends finished, cancelled (best checkpoint kept) or failed
+    (with the error, which is raised again)."""
+    config.validate()
+    spec = get_spec(config.model)
+    cancel = cancel or threading.Event()
+    description = describe_run(config, features, dataset_info, extra)
+    run_id = sink.begin(description)
     try:
-        device = resolve_device(config.device)
-        with device_slot(device, cancel, on_wait=lambda: store.update(run_id, status="queued",
-                                                                       phase="waiting for the GPU")) as slot:
-            if slot is not None:  # which of the device's K training slots this run holds
-                store.update(run_id, gpu_slot={"device": str(device), "slot": slot})
-            return _Run(config, features, store, run_id, spec, device, on_epoch, cancel, progress).execute()
-    except (Cancelled, InterruptedError):
-        record = store.read(run_id)
-        if record.get("status") not in ("cancelled", "finished"):
-            record = store.update(run_id, status="cancelled", finished=time.time(),
-                                  error="cancelled before the first epoch finished")
-        return record
+        device = device or resolve_device(config.device)
+        return _Run(config, features, sink, run_id, description["dataset"], spec, device, on_epoch, cancel,
+                    progress).execute()
+    except Cancelled as exc:
+        return sink.cancelled(str(exc) or "cancelled before the first epoch finished")
     except DiskFullError as exc:  # the last good checkpoint is intact (written atomically)
-        store.mark_failed(run_id, f"{exc}; the run stopped, its best checkpoint so far is kept")
+        sink.failed(f"{exc}; the run stopped, its best checkpoint so far is kept")
         raise
     except StudioError as exc:
-        store.mark_failed(run_id, str(exc))
+        sink.failed(str(exc))
         raise
     except Exception as exc:
-        store.update(run_id, status="failed", error=f"{type(exc).__name__}: {exc}", finished=time.time(),
-                     traceback=traceback.format_exc()[-4000:])
+        sink.failed(f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-4000:])
         raise
 
 
@@ -127,9 +135,10 @@ class _Inputs:
 class _Run:
     """One training run as a short sequence of named steps (see :meth:`execute`)."""
 
-    def __init__(self, config: TrainConfig, features: FeatureSet, store: RunStore, run_id: str, spec: ModelSpec,
-                 device: torch.device, on_epoch, cancel: threading.Event, progress):
-        self.config, self.features, self.store, self.run_id, self.spec = config, features, store, run_id, spec
+    def __init__(self, config: TrainConfig, features: FeatureSet, sink: RunSink, run_id: str, dataset_info: dict,
+                 spec: ModelSpec, device: torch.device, on_epoch, cancel: threading.Event, progress):
+        self.config, self.features, self.sink, self.spec = config, features, sink, spec
+        self.run_id, self.dataset_info = run_id, dataset_info
         self.device, self.on_epoch, self.cancel, self.progress = device, on_epoch, cancel, progress
         self.amp = config.model not in NO_AMP
         self.t_start = time.perf_counter()
@@ -195,7 +204,7 @@ class _Run:
             return _Inputs(model, x, _identity)
         prep = image_prep(self.spec.normalization) if kind == "image" else torch.as_tensor
         if config.freeze_backbone:
-            self.store.update(self.run_id, status="running", phase="backbone pass")
+            self.sink.phase("backbone pass")
             size = self.spec.image_size or "x".join(map(str, samples.shape[1:]))
             tag = backbone_tag(config.model, config.variant, weights.sha256, config.seed, size, len(samples))
             x, cached = cached_backbone_outputs(features, model.backbone, tag, self.device, self.progress,
@@ -206,8 +215,8 @@ class _Run:
 
     def record_start(self, model: nn.Module, weights, data: _Data, inputs: _Inputs) -> None:
         features = self.features
-        self.store.update(
-            self.run_id, status="running", phase="training", device=device_label(self.device),
+        self.sink.phase(
+            "training", device=device_label(self.device),
             pretrained=weights.pretrained, weights_note=weights.source, weights=weights.backbone_ref(),
             trainable_params=count_parameters(model), total_params=count_parameters(model, False),
             split={**data.split.sizes(), "unit": data.split.unit, "note": data.split.note,
@@ -226,7 +235,7 @@ class _Run:
 
     def fit(self, model: nn.Module, weights, options: dict, inputs: _Inputs, data: _Data):
         """The epoch loop with early stopping; every improvement is checkpointed."""
-        config, device, store, run_id = self.config, self.device, self.store, self.run_id
+        config, device, sink = self.config, self.device, self.sink
         trainable = inputs.trainable.to(device)
         self.x_dev, self.y_dev = inputs.x.to(device), data.y.to(device)
         tr, va = (torch.from_numpy(s).to(device) for s in (data.split.train, data.split.val))
@@ -238,11 +247,11 @@ class _Run:
         ckpt_meta = {"model": config.model, "options": options, "mfcc_params": self.features.mfcc_params.as_dict(),
                      "image_params": self.features.image_params.as_dict(),
                      "musicnn_params": musicnn.as_dict() if musicnn else None, "classes": list(GENRES),
-                     "run_id": run_id, "dataset": store.read(run_id)["dataset"], "pretrained": weights.pretrained,
+                     "run_id": self.run_id, "dataset": self.dataset_info, "pretrained": weights.pretrained,
                      "backbone": weights.backbone_ref() if head_only else None}
         step_model = distributed.wrap(trainable, device)
         if step_model is not trainable:
-            store.update(run_id, world_size=distributed.dist_world()[0])
+            sink.note(world_size=distributed.dist_world()[0])
         stopper = EarlyStopping(config.patience)
         self.best_state = None
         history: list[dict] = []
@@ -263,25 +272,24 @@ class _Run:
             improved = stopper.step(epoch, val_loss)
             if improved:
                 self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in trainable.state_dict().items()})
-                store.save_checkpoint(run_id, checkpoint_state(model, trainable, self.best_state, head_only),
-                                      {**ckpt_meta, "epoch": epoch, "val_loss": val_loss})
+                sink.checkpoint(checkpoint_state(model, trainable, self.best_state, head_only),
+                                {**ckpt_meta, "epoch": epoch, "val_loss": val_loss})
             entry = EpochLog(epoch, (loss_sum / seen).item(), (correct / seen).item(), val_loss, val_acc,
                              time.perf_counter() - t_epoch, time.perf_counter() - self.t_start, improved)
             history.append(asdict(entry))
-            store.update(run_id, history=history, epochs_run=epoch, best_epoch=stopper.best_epoch,
-                         best_val_loss=stopper.best_loss)
+            sink.epoch(history=history, epochs_run=epoch, best_epoch=stopper.best_epoch,
+                       best_val_loss=stopper.best_loss)
             if self.on_epoch:
                 self.on_epoch(entry)
             if stopper.should_stop:
                 break
         if self.best_state is None:
-            store.update(run_id, status="cancelled", finished=time.time(), error="stopped before the first epoch finished")
-            raise Cancelled()
+            raise Cancelled("stopped before the first epoch finished")
         trainable.load_state_dict(self.best_state)
         return stopper, status
 
     def evaluate_best(self, inputs: _Inputs, data: _Data, stopper: EarlyStopping, status: str) -> dict:
-        self.store.update(self.run_id, phase="evaluating")
+        self.sink.phase("evaluating")
         te = torch.from_numpy(data.split.test).to(self.device)
         logits = predict_logits(inputs.trainable, self.x_dev, te, inputs.prep, self.device, amp=self.amp)
         probs = torch.softmax(logits.float(), 1).cpu().numpy()
@@ -289,8 +297,9 @@ class _Run:
         evaluation = evaluate(probs, data.y.numpy()[test_idx], data.groups[test_idx])
         evaluation["leaky"] = data.split.leaky
         evaluation["selection_on_test"] = data.split.selection_on_test
-        return self.store.update(self.run_id, status=status, phase="done", evaluation=evaluation, finished=time.time(),
-                                 train_seconds=time.perf_counter() - self.t_start, early_stopped=stopper.should_stop)
+        result = dict(evaluation=evaluation, train_seconds=time.perf_counter() - self.t_start,
+                      early_stopped=stopper.should_stop)
+        return self.sink.finished(**result) if status == "finished" else self.sink.cancelled(**result)
 
 
 def _identity(x):

@@ -1,4 +1,4 @@
-"""Background training jobs for the app (and anything else that wants them).
+"""The training queue of the app (and anything else that wants one).
 
 A :class:`JobManager` owns a queue and one worker thread per device *slot*: on a
 CPU-only machine one job at a time; on a GPU machine K jobs per GPU
@@ -33,25 +33,14 @@ import secrets
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
 
-from .errors import StudioError
-from .hparams import TrainConfig
-from .runs import RunStore
+from ..errors import StudioError
+from ..hparams import TrainConfig
+from ..runs import RunStore, lifecycle
+from .execution import execute_job, lower_priority
+from .job import Job
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Job:
-    run_id: str
-    config: TrainConfig
-    data_path: str | None
-    image_source: str = "auto"
-    extra: dict = field(default_factory=dict)
-    cancel: threading.Event = field(default_factory=threading.Event)
-    submitted: float = field(default_factory=time.time)
-    owner: str | None = None
 
 
 class JobManager:
@@ -66,7 +55,7 @@ class JobManager:
         :class:`~gtzan_core.cluster.RayExecutor`: this manager stays the dispatcher (fair
         order, owners, Stop, the persisted queue) and starts a job whenever the executor
         has room (``executor.capacity()``), up to ``executor.max_jobs`` at once."""
-        from .training.gpu_slots import DeviceAllocator, jobs_per_gpu as default_jobs_per_gpu, visible_gpus
+        from ..training.gpu_slots import DeviceAllocator, jobs_per_gpu as default_jobs_per_gpu, visible_gpus
 
         self.store = store or RunStore()
         self._executor = executor
@@ -93,26 +82,29 @@ class JobManager:
 
     # -- public API ----------------------------------------------------------
     def submit(self, config: TrainConfig, data_path: str | None = None, image_source: str = "auto",
-               extra: dict | None = None, owner: str | None = None) -> str:
+               extra: dict | None = None, owner: str | None = None, dataset_label: str | None = None) -> str:
         """Queue a training job; returns its run id immediately. ``image_source``:
         ``auto`` (the dataset's PNGs when present) or ``render`` (always from audio).
         ``extra``: more fields for the run record (e.g. the reproduction it belongs to).
-        ``owner``: who asked (recorded; the queue is round-robin across owners)."""
-        from .features import ImageParams
+        ``owner``: who asked (recorded; the queue is round-robin across owners).
+        ``dataset_label``: how the dataset is named until the job opens it (the caller's
+        summary of it; default: "synthetic demo" for the demo set, else "pending")."""
+        from ..features import ImageParams
 
         ImageParams(source=image_source)  # validates
-        from .models import get_spec
+        from ..models import get_spec
 
         config.validate()
-        from .splits import protocol_info
+        from ..splits import protocol_info
 
         spec = get_spec(config.model)
         extra = dict(extra or {})
-        run_id = self.store.new_run({
+        run_id = lifecycle.create(self.store, {
             "model": config.model, "title": spec.title, "input_kind": spec.input_kind, "protocol": config.protocol,
             **protocol_info(config.protocol, spec.input_kind), "recipe": config.recipe,
             "recipe_changes": config.recipe_changes(), "config": config.as_dict(),
-            "dataset": {"label": "pending", "root": data_path}, "history": [], "phase": "queued", **extra,
+            "dataset": {"label": dataset_label or ("synthetic demo" if data_path is None else "pending"),
+                        "root": data_path}, "history": [], **extra,
             "job": {"data_path": data_path, "image_source": image_source, "extra": extra},
             "queue_owner": self.owner, "owner": owner,
         })
@@ -131,7 +123,7 @@ class JobManager:
 
     def _waiting(self) -> list[Job]:
         """Queued jobs in the order they will start (caller holds the lock)."""
-        from .classroom import fair_order
+        from ..classroom import fair_order
 
         waiting = sorted((j for j in self._jobs.values() if j.run_id not in self._running and not j.cancel.is_set()),
                          key=lambda j: j.submitted)
@@ -157,8 +149,7 @@ class JobManager:
             try:
                 config = TrainConfig(**claimed["config"]).validate()
             except Exception as exc:  # a record from another version of the studio
-                self.store.update(claimed["run_id"], status="failed", phase="done", finished=time.time(),
-                                  error=f"queued job could not be resumed: {exc}")
+                lifecycle.fail(self.store, claimed["run_id"], f"queued job could not be resumed: {exc}")
                 continue
             jobs.append(Job(claimed["run_id"], config, spec.get("data_path"), spec.get("image_source", "auto"),
                             dict(spec.get("extra") or {}), submitted=float(claimed.get("created", time.time())),
@@ -175,7 +166,7 @@ class JobManager:
     def cancel(self, run_id: str, who: str | None = None) -> None:
         """Stop a job: a queued one never starts; a running one stops after the current batch.
         The stop is written to the audit log (``who``: the visitor who pressed Stop)."""
-        from .audit import audit
+        from ..audit import audit
 
         with self._lock:
             job = self._jobs.get(run_id)
@@ -194,12 +185,13 @@ class JobManager:
             queued = run_id not in self._running
         if queued:
             self._never_started(run_id)
-        elif self._executor is not None:
+            return
+        self.store.update(run_id, stop_requested=time.time())  # pages say "stopping…" until it has
+        if self._executor is not None:
             self.store.request_stop(run_id)  # the job's own process (a Ray worker) watches for it
 
     def _never_started(self, run_id: str) -> None:
-        self.store.update(run_id, status="cancelled", phase="done", finished=time.time(),
-                          error="stopped while queued; never started")
+        lifecycle.cancel(self.store, run_id, "stopped while queued; never started")
 
     def queue_position(self, run_id: str) -> int | None:
         """1 for the next job to start, ... ; None when not queued here."""
@@ -300,153 +292,3 @@ class JobManager:
                 torch.cuda.empty_cache()  # hand the job's cached blocks back to the driver
         except Exception:  # pragma: no cover - best effort
             pass
-
-
-def execute_job(store: RunStore, job: Job, device: str | None = None, train_fn=None, feature_loader=None) -> None:
-    """Run one job to its end in this process: the owner's storage share, the dataset, its
-    features, training. Everything it learns goes to the run store; it raises only what
-    the record already says (failed). Used by the embedded workers and by a Ray worker
-    (:mod:`gtzan_core.cluster.remote`)."""
-    import dataclasses
-
-    from .data import open_dataset
-    from .feature_cache import feature_request, load_features
-    from .training import train
-
-    train = train_fn or train
-    config = dataclasses.replace(job.config, device=device) if device else job.config
-    try:
-        from .classroom import load_settings
-        from .classroom.quota import check_storage
-
-        check_storage(load_settings(), job.owner, store)  # the owner may have filled their share meanwhile
-        fields = {"phase": "features"}
-        if store.read(job.run_id).get("status") != "running":  # (a Ray executor has marked it already)
-            fields.update(status="running", dispatched=time.time())
-        store.update(job.run_id, **fields)
-
-        def feature_progress(done, total, message):
-            if job.cancel.is_set():
-                raise _Stop()
-            store.update(job.run_id, progress={"done": done, "total": total, "message": message})
-
-        ds = open_dataset(job.data_path, progress=feature_progress)
-        if feature_loader is not None:
-            fs = feature_loader(ds, progress=feature_progress)
-        else:
-            fs = load_features(ds, progress=feature_progress, **feature_request(job.config.model, job.image_source))
-        dataset_info = ds.run_info()
-        store.update(job.run_id, dataset=dataset_info, progress=None)
-        train(config, fs, store, cancel=job.cancel, run_id=job.run_id, dataset_info=dataset_info, extra=job.extra,
-              progress=lambda d, t, m: store.update(job.run_id, progress={"done": d, "total": t, "message": m}))
-    except _Stop:
-        store.update(job.run_id, status="cancelled", phase="done", finished=time.time(),
-                     error="stopped while preparing features")
-    except StudioError as exc:  # a full disk included: the record says so, the server goes on
-        if store.read(job.run_id).get("status") != "failed":
-            store.mark_failed(job.run_id, str(exc))
-    except Exception as exc:
-        record = store.read(job.run_id)
-        if record.get("status") != "failed":
-            store.update(job.run_id, status="failed", phase="done", error=f"{type(exc).__name__}: {exc}",
-                         finished=time.time())
-        raise
-
-
-def lower_priority() -> None:
-    """Run the calling (worker) thread at a lower CPU priority when
-    ``$GTZAN_STUDIO_TRAIN_NICE`` is set (a niceness increment, default 0 = unchanged):
-    on a shared CPU, visitors' predictions then win over a training job in the same
-    process. Linux schedules threads on their own, and torch's intra-op threads
-    started from this thread inherit its niceness. Off by default: measured with
-    ``bench/load.py`` it made server-side predictions under load only slightly
-    faster and the training job 2-3x slower (bench/README.md). Best effort: a
-    no-op where unsupported."""
-    try:
-        nice = int(os.environ.get("GTZAN_STUDIO_TRAIN_NICE", "0"))
-    except ValueError:
-        nice = 0
-    if nice <= 0 or not hasattr(os, "setpriority"):
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-    except OSError:  # pragma: no cover - not permitted here
-        pass
-
-
-class _Stop(Exception):
-    pass
-
-
-def job_progress(record: dict) -> dict:
-    """Progress numbers for a run record: epoch, total epochs, fraction, ETA seconds,
-    and a one-line summary for a run that ended ("done · early-stopped at epoch 25
-    of 300 (best epoch 15)")."""
-    history = record.get("history") or []
-    total = int((record.get("config") or {}).get("epochs") or 1)
-    epoch = len(history)
-    eta = None
-    if history and record.get("status") == "running":
-        per_epoch = history[-1]["elapsed"] / epoch
-        patience = int((record.get("config") or {}).get("patience") or total)
-        since_best = epoch - int(record.get("best_epoch") or epoch)
-        remaining = min(total - epoch, max(patience - since_best, 0))
-        eta = per_epoch * remaining
-    best = record.get("best_epoch")
-    best_text = f" (best epoch {best})" if best else ""
-    status = record.get("status")
-    if status == "cancelled":
-        summary = f"stopped at epoch {epoch} of {total}{best_text}"
-    elif record.get("early_stopped") or (status == "finished" and epoch < total):
-        summary = f"done · early-stopped at epoch {epoch} of {total}{best_text}"
-    else:
-        summary = f"done · all {epoch} epochs{best_text}"
-    return {"epoch": epoch, "total": total, "fraction": min(1.0, epoch / total), "eta": eta, "summary": summary}
-
-
-class DownloadJob:
-    """One background download of GTZAN at a time (for the app's Home page).
-
-    ``state()`` returns a snapshot: status (idle/running/done/failed), bytes done
-    and total, the dataset folder when done, the error when failed.
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._state = {"status": "idle"}
-        self._thread: threading.Thread | None = None
-
-    def state(self) -> dict:
-        with self._lock:
-            return dict(self._state)
-
-    def start(self, url: str, out_dir: str) -> None:
-        with self._lock:
-            if self._state["status"] == "running":
-                raise StudioError("a download is already running")
-            self._state = {"status": "running", "url": url, "out": out_dir, "done": 0, "total": 0, "message": "starting"}
-        self._thread = threading.Thread(target=self._run, args=(url, out_dir), name="gtzan-download", daemon=True)
-        self._thread.start()
-
-    def _progress(self, done: int, total: int, message: str) -> None:
-        with self._lock:
-            self._state.update(done=done, total=total, message=message)
-
-    def _run(self, url: str, out_dir: str) -> None:
-        from .data import discover_dataset
-        from .data.download import download_gtzan
-
-        try:
-            path = download_gtzan(url, out_dir, progress=self._progress)
-            ds = discover_dataset(path)
-            with self._lock:
-                self._state.update(status="done", path=str(ds.root), tracks=len(ds.tracks))
-        except Exception as exc:  # reported on the page, never raised in the thread
-            with self._lock:
-                self._state.update(status="failed", error=str(exc) if isinstance(exc, StudioError)
-                                   else f"{type(exc).__name__}: {exc}")
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)

@@ -1,0 +1,28 @@
+"""Runs: the store of run folders, the one owner of a run's life, and what is read
+from them.
+
+===============  ==================================================================
+module           what it holds
+===============  ==================================================================
+``store``        :class:`RunStore`: run folders, locked reads and writes of
+                 ``record.json`` (reads have no side effects), checkpoints
+``record``       the record's vocabulary: :class:`Status`, the phases, and
+                 :class:`RunRecord`, a typed view of a record
+``lifecycle``    the only code that sets a run's status, phase, finish time and
+                 error: queued -> running -> finished / cancelled / failed, and
+                 reaping runs whose process died
+``sink``         :class:`StoreSink`: what the trainer reports, written to the store
+``leaderboard``  every run as one table row, best first, beside the paper's rows
+``trash``        deleted runs, recoverable until purged
+===============  ==================================================================
+"""
+
+from ..fileio import DISK_FULL, atomic_write_bytes, atomic_write_json
+from .record import ACTIVE, PHASES, RunRecord, Status
+from .store import (CHECKPOINT_FORMAT, RESERVED_NAMES, STALE_AFTER, STOP_FLAG, RunStore, check_run_id,
+                    load_checkpoint_file)
+
+__all__ = [
+    "ACTIVE", "CHECKPOINT_FORMAT", "DISK_FULL", "PHASES", "RESERVED_NAMES", "RunRecord", "RunStore", "STALE_AFTER",
+    "STOP_FLAG", "Status", "atomic_write_bytes", "atomic_write_json", "check_run_id", "load_checkpoint_file",
+]
