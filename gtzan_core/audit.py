@@ -36,7 +36,7 @@ def audit_path(root: str | Path) -> Path:
 def audit(root: str | Path, who: str | None, what: str, run_id: str | None = None, **detail) -> dict:
     """Append one entry to the audit log of the run store at ``root``; returns it. When
     the disk has no room for the line, the log is left as it was and DiskFullError raised."""
-    from .runs import DISK_FULL
+    from .fileio import DISK_FULL
 
     entry = {"time": round(time.time(), 3), "who": who, "what": what, "run_id": run_id}
     entry.update({k: v for k, v in detail.items() if v is not None})
@@ -70,7 +70,7 @@ def disk_full_reported(root: str | Path, who: str | None, what: str, run_id: str
     a full disk met inside (``OSError`` ENOSPC/EDQUOT, or the store's DiskFullError) is
     logged as ``"<what> failed"`` (when even that line fits) and raised as
     ``DiskFullError(message)``, one line for the CLI and the app."""
-    from .runs import DISK_FULL
+    from .fileio import DISK_FULL
 
     try:
         yield

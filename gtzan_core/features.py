@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AudioError
+from .mel import mel_db
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -196,42 +197,13 @@ def mfcc_reference(y: np.ndarray, params: MFCCParams = MFCCParams(), max_segment
 
 
 @functools.lru_cache(maxsize=16)
-def _constants(params: MFCCParams, n_mels: int, device: str):
-    """Hann window, mel filter bank (librosa's, Slaney norm) and DCT-II matrix on ``device``."""
-    import librosa
+def _dct(n_mfcc: int, n_mels: int, device: str):
+    """The DCT-II matrix (orthonormal) that turns log-mel rows into MFCCs, on ``device``."""
     import scipy.fft
     import torch
 
-    mel = librosa.filters.mel(sr=params.sr, n_fft=params.n_fft, n_mels=n_mels)
-    dct = scipy.fft.dct(np.eye(n_mels), type=2, norm="ortho", axis=0)[: params.n_mfcc]
-    window = torch.hann_window(params.n_fft, periodic=True, device=device)
-    return (
-        window,
-        torch.as_tensor(mel, dtype=torch.float32, device=device),
-        torch.as_tensor(dct, dtype=torch.float32, device=device),
-    )
-
-
-def mel_power(x, params: MFCCParams, n_mels: int):
-    """(B, samples) tensor -> (B, n_mels, frames) power mel spectrogram, equal to
-    ``librosa.feature.melspectrogram`` (n_fft, hop, Hann window, centred frames)."""
-    import torch
-
-    window, mel, _ = _constants(params, n_mels, str(x.device))
-    spec = torch.stft(
-        x, params.n_fft, params.hop_length, window=window, center=True, pad_mode="constant", return_complex=True
-    )
-    power = spec.real.square() + spec.imag.square()  # (B, 1 + n_fft/2, T)
-    return torch.matmul(mel, power)
-
-
-def _mel_db(x, params: MFCCParams, n_mels: int):
-    """(B, samples) tensor -> (B, n_mels, frames) dB, clipped at each row's max - 80 dB
-    (librosa's ``power_to_db(..., top_db=80)`` applied per row)."""
-    import torch
-
-    db = 10.0 * torch.log10(torch.clamp(mel_power(x, params, n_mels), min=1e-10))
-    return torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - 80.0)
+    dct = scipy.fft.dct(np.eye(n_mels), type=2, norm="ortho", axis=0)[:n_mfcc]
+    return torch.as_tensor(dct, dtype=torch.float32, device=device)
 
 
 def mfcc_from_segments(segments, params: MFCCParams = MFCCParams(), device: str | None = None):
@@ -245,8 +217,8 @@ def mfcc_from_segments(segments, params: MFCCParams = MFCCParams(), device: str 
     x = torch.as_tensor(segments, dtype=torch.float32)
     if device is not None:
         x = x.to(device, non_blocking=True)
-    _, _, dct = _constants(params, params.n_mels, str(x.device))
-    return torch.matmul(dct, _mel_db(x, params, params.n_mels)).transpose(1, 2).contiguous()
+    dct = _dct(params.n_mfcc, params.n_mels, str(x.device))
+    return torch.matmul(dct, mel_db(x, params, params.n_mels)).transpose(1, 2).contiguous()
 
 
 def mfcc_segments(

@@ -9,7 +9,6 @@ own section. :func:`make_config` applies overrides on top, and the resulting
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -24,8 +23,13 @@ RECIPE_KEYS = ("lr", "batch_size", "epochs", "patience", "weight_decay", "standa
 
 
 def hparams_path() -> Path:
-    env = os.environ.get("GTZAN_STUDIO_HPARAMS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "hparams.yaml"
+    """``$GTZAN_STUDIO_HPARAMS``, else the recipes packaged with the library (in a checkout
+    ``gtzan_core/hparams.yaml`` is a link to the repository's ``hparams.yaml``; a wheel
+    carries the file itself, so an installed studio needs no checkout)."""
+    from . import settings
+
+    env = settings.get("GTZAN_STUDIO_HPARAMS")
+    return Path(env) if env else Path(__file__).resolve().with_name("hparams.yaml")
 
 
 @dataclass

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import AudioError
-from .features import MFCCParams, _key, mel_power
+from .features import _key
+from .mel import mel_power
 
 #: Clips shorter than this (half a patch) are refused: more than half of their one
 #: patch would be repetition.
@@ -53,10 +54,6 @@ class MusicnnParams:
     def patch_seconds(self) -> float:
         return self.patch_samples / self.sr
 
-    def _stft(self) -> MFCCParams:
-        """The same transform expressed for :func:`gtzan_core.features.mel_power`."""
-        return MFCCParams(sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length, n_mels=self.n_mels)
-
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -70,7 +67,7 @@ def log_mel(y16k: np.ndarray, params: MusicnnParams = MusicnnParams()) -> np.nda
 
     x = torch.from_numpy(np.ascontiguousarray(y16k, dtype=np.float32))[None]
     with torch.inference_mode():
-        mel = mel_power(x, params._stft(), params.n_mels)[0]
+        mel = mel_power(x, params, params.n_mels)[0]
         return torch.log10(1 + 10000 * mel).T.contiguous().numpy()
 
 

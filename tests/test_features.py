@@ -97,12 +97,12 @@ def test_image_mel_spectrogram_matches_librosa():
     import librosa
     import torch
 
-    from gtzan_core.features import _mel_db
+    from gtzan_core.mel import mel_db
 
     y = synth_track("jazz", 30.0, seed=2)
     ref = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=22050, n_fft=2048, hop_length=512, n_mels=128),
                               ref=np.max, top_db=80.0)
-    ours = _mel_db(torch.from_numpy(y)[None], MFCCParams(), 128)[0]
+    ours = mel_db(torch.from_numpy(y)[None], MFCCParams(), 128)[0]
     ours = (ours - ours.max()).numpy()
     assert ours.shape == ref.shape
     np.testing.assert_allclose(ours, ref, atol=2e-3)

@@ -28,7 +28,7 @@ from gtzan_core.share import ArchiveError, import_archive
 from gtzan_core.share import archive as archive_mod
 from gtzan_core.share.archive import archive_members
 from gtzan_core.training import train
-from gtzan_core.trash import list_trash, purge_entry, restore_run
+from gtzan_core.runs.trash import list_trash, move_to_trash, purge_entry, restore_run, usage_by_owner
 from tests.hostile_archives import (MB, bomb_archive, import_growth, incompressible_archive, member, renamed,
                                     resigned, write_zip)
 
@@ -157,7 +157,7 @@ def test_an_archive_named_like_the_audit_log_is_refused_and_auditing_goes_on(sou
     with pytest.raises(ArchiveError, match="invalid run id 'audit.jsonl': the run store keeps its audit log"):
         import_archive(zip_of(hostile), store)
     result = import_archive(zip_of(members), store, who="bob")  # a good one, audited as ever
-    store.delete(result.run_id, who="bob")
+    move_to_trash(store, result.run_id, who="bob")
     assert [e["what"] for e in read_audit(store.root)] == ["delete", "import"]
     assert (store.root / "audit.jsonl").is_file()
 
@@ -166,7 +166,7 @@ def test_every_name_the_store_keeps_beside_its_runs_is_refused_as_a_run_id(sourc
     store = RunStore(tmp_path / "runs")
     rid = import_archive(zip_of(members), store, who="bob").run_id
     other = import_archive(zip_of(renamed(members, "second-run")), store, who="bob").run_id
-    store.delete(other, who="bob")
+    move_to_trash(store, other, who="bob")
     (store.root / f"{archive_mod.STAGING_PREFIX}killed").mkdir()  # what a killed import leaves
     runs = {r["run_id"] for r in store.list()}
     own = [p.name for p in store.root.iterdir() if p.name not in runs]
@@ -224,7 +224,7 @@ def test_the_importers_quota_is_charged_with_the_archives_declared_sizes(members
         import_archive(second, store, who="bob", check_quota=quota_of("bob"))
     assert [r["run_id"] for r in store.list()] == [json.loads(members["record.json"])["run_id"]]
     import_archive(second, store, who="carol", check_quota=quota_of("carol"))  # carol's share is hers
-    assert store.usage_by_owner().keys() == {"bob", "carol"}
+    assert usage_by_owner(store).keys() == {"bob", "carol"}
 
 
 # -- 5. a full disk, anywhere ----------------------------------------------------------------------------------------
@@ -339,14 +339,14 @@ def test_delete_on_a_full_disk_leaves_the_run_where_it_was(site, imported, disk)
     before = files_of(store.path(rid))
     disk.fill(*DELETE_SITES[site])
     with pytest.raises(DiskFullError) as err:
-        store.delete(rid, who="alice")
+        move_to_trash(store, rid, who="alice")
     assert str(err.value) == f"disk full: could not move run {rid} to the trash (it is where it was)"
     assert files_of(store.path(rid)) == before and list_trash(store) == []
     if site != "the audit entry":
         assert last_audit(store) | {"time": 0} == {"time": 0, "who": "alice", "what": "delete failed", "run_id": rid,
                                                    "error": "disk full"}
     disk.free()
-    store.delete(rid, who="alice")
+    move_to_trash(store, rid, who="alice")
     assert restore_run(store, rid, "alice") == rid and files_of(store.path(rid)) == before
 
 
@@ -356,7 +356,7 @@ RESTORE_SITES = {"the move": ("rename", r"/runs/[^/.][^/]*$"), "the audit entry"
 @pytest.mark.parametrize("site", list(RESTORE_SITES))
 def test_restore_on_a_full_disk_leaves_the_run_in_the_trash_restorable_later(site, imported, disk):
     store, rid = imported
-    entry = store.delete(rid, who="alice").entry
+    entry = move_to_trash(store, rid, who="alice").entry
     disk.fill(*RESTORE_SITES[site])
     with pytest.raises(DiskFullError, match=f"^disk full: could not restore run {rid} \\(it stays in the trash"):
         restore_run(store, rid, "alice")
@@ -369,7 +369,7 @@ def test_restore_on_a_full_disk_leaves_the_run_in_the_trash_restorable_later(sit
 
 def test_a_trashed_run_that_lost_its_trashed_json_is_restored_all_the_same(imported):
     store, rid = imported
-    entry = store.delete(rid, who="alice").entry
+    entry = move_to_trash(store, rid, who="alice").entry
     (store.root / ".trash" / entry / "trashed.json").unlink()  # e.g. a crash right after the move
     [listed] = list_trash(store)
     assert listed.problem is None and listed.owner == "alice"
@@ -378,7 +378,7 @@ def test_a_trashed_run_that_lost_its_trashed_json_is_restored_all_the_same(impor
 
 def test_purge_on_a_full_disk_either_purges_or_keeps_the_entry(imported, disk):
     store, rid = imported
-    entry = store.delete(rid, who="alice").entry
+    entry = move_to_trash(store, rid, who="alice").entry
     (store.root / ".trash.lock").unlink()
     disk.fill("create", r"\.trash\.lock$")  # not even the lock file can be made
     with pytest.raises(DiskFullError, match=f"^disk full: could not purge {re.escape(entry)} \\(it stays"):

@@ -7,6 +7,7 @@ from gtzan_core.hparams import make_config
 from gtzan_core.jobs import JobManager, job_progress
 from gtzan_core.models import MODELS
 from gtzan_core.runs import RunStore
+from gtzan_core.runs.leaderboard import leaderboard
 from tests.polling import wait_until
 
 
@@ -91,7 +92,7 @@ def test_all_seven_models_train_through_the_manager_onto_the_leaderboard(manager
     ids = [manager.submit(make_config(name, epochs=2, device="cpu")) for name in MODELS]
     assert manager.wait_idle(900)
     assert statuses(manager.store, ids) == ["finished"] * 7
-    board = manager.store.leaderboard(include_paper=False)
+    board = leaderboard(manager.store, include_paper=False)
     assert set(board.model) == set(MODELS) and board.track_acc.notna().all()
 
 

@@ -112,7 +112,7 @@ def test_efficientnet_pictures_are_scaled_to_minus_one_one():
 
 def test_missing_weights_are_one_line_naming_the_command(monkeypatch, tmp_path, capsys):
     # musicnn: a fresh studio home holds no weights
-    with pytest.raises(ConfigError, match=r"musicnn: the musicnn weights are not in .*python -m gtzan_core weights "
+    with pytest.raises(ConfigError, match=r"musicnn: the musicnn MSD .* weights are not on this machine .*python -m gtzan_core weights "
                                           r"--fetch musicnn"):
         check_weights("musicnn")
     check_weights("musicnn", pretrained=False)  # the random-init control needs none
@@ -138,7 +138,7 @@ def test_missing_weights_are_one_line_naming_the_command(monkeypatch, tmp_path, 
 def test_weights_command_lists_what_is_here(capsys):
     assert main(["weights", "--json"]) == 0
     rows = {r["key"]: r for r in json.loads(capsys.readouterr().out)}
-    assert rows["musicnn"]["available"] is False and rows["musicnn"]["install"].endswith("--fetch musicnn")
+    assert rows["musicnn"]["available"] is False and rows["musicnn"]["install"].startswith("python -m gtzan_core weights --fetch musicnn")
     assert rows["efficientnet_lite0"]["available"] is HAS_LITE0
     assert rows["vgg19"]["origin"] == "hub" and rows["efficientnet_lite0"]["origin"] == "package"
 

@@ -9,6 +9,7 @@ import torch
 from gtzan_core.errors import CheckpointError
 from gtzan_core.runs import RunStore, lifecycle, load_checkpoint_file
 from gtzan_core.runs.trash import move_to_trash
+from gtzan_core.runs.leaderboard import leaderboard
 
 
 def test_round_trip_list_and_delete(tmp_path):
@@ -20,7 +21,7 @@ def test_round_trip_list_and_delete(tmp_path):
     store.save_checkpoint(rid, {"w": torch.ones(2)}, {"model": "cnn"})
     assert store.load_checkpoint(rid)["state_dict"]["w"].tolist() == [1.0, 1.0]
     assert [r["run_id"] for r in store.list()] == [rid]
-    board = store.leaderboard()
+    board = leaderboard(store)
     assert board.iloc[0]["run_id"] == rid or board.iloc[0]["status"] == "reference"
     assert {"paper:cnn", rid} <= set(board.run_id)
     move_to_trash(store, rid)
@@ -119,6 +120,6 @@ def test_leaderboard_labels_leaky_runs_and_sorts_best_first(tmp_path):
         rid = lifecycle.create(store, {"model": "cnn", "protocol": protocol, **protocol_info(protocol, "mfcc")})
         lifecycle.finish(store, rid, evaluation={"segment": {"accuracy": acc, "macro_f1": acc},
                                                  "track": {"accuracy": acc, "macro_f1": acc}})
-    board = store.leaderboard(include_paper=False)
+    board = leaderboard(store, include_paper=False)
     assert board.track_acc.tolist() == [0.9, 0.7, 0.5]
     assert board.protocol.tolist() == ["paper · leaky 70:30 segment split, early-stopped on test", "track", "track"]

@@ -19,7 +19,7 @@ from gtzan_core.hparams import make_config
 from gtzan_core.inference import predict
 from gtzan_core.runs import RunStore
 from gtzan_core.training import train
-from gtzan_core.trash import list_trash, purge_entry, purge_expired, restore_run
+from gtzan_core.runs.trash import list_trash, move_to_trash, purge_entry, purge_expired, restore_run, usage_by_owner
 from tests.conftest import write_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def run_and_clip(tiny_features, tmp_path):
 def test_delete_then_restore_gives_back_the_same_run_and_the_audit_log_shows_both(run_and_clip):
     store, rid, clip = run_and_clip
     before = predict(clip, [rid], store).results[rid].probs
-    entry = store.delete(rid, who="alice")
+    entry = move_to_trash(store, rid, who="alice")
     assert rid not in [r["run_id"] for r in store.list()] and not store.path(rid).exists()
     assert [e.run_id for e in list_trash(store)] == [rid] and entry.owner == "alice"
     assert restore_run(store, rid, "alice") == rid
@@ -112,7 +112,7 @@ def test_delete_then_restore_gives_back_the_same_run_and_the_audit_log_shows_bot
 
 def test_restore_refuses_a_run_id_that_exists_again_and_a_damaged_entry(run_and_clip, tmp_path):
     store, rid, _ = run_and_clip
-    store.delete(rid, who="alice")
+    move_to_trash(store, rid, who="alice")
     [entry] = list_trash(store)
     twin = store.path(rid)
     twin.mkdir()
@@ -135,7 +135,7 @@ def test_restore_refuses_a_run_id_that_exists_again_and_a_damaged_entry(run_and_
 
 def test_trash_is_purged_after_its_days(run_and_clip, monkeypatch):
     store, rid, _ = run_and_clip
-    entry = store.delete(rid, who="alice")
+    entry = move_to_trash(store, rid, who="alice")
     assert purge_expired(store, days=7, now=entry.trashed_at + 6.9 * 86400) == []
     assert purge_expired(store, days=7, now=entry.trashed_at + 7.1 * 86400) == [rid]
     assert not list_trash(store) and read_audit(store.root)[0]["what"] == "purge"
@@ -171,7 +171,7 @@ def test_cli_runs_delete_restore_purge_and_trash_listing(run_and_clip, capsys):
 
 def test_storage_quota_counts_an_owners_runs_and_trash(run_and_clip):
     store, rid, _ = run_and_clip
-    used = store.usage_by_owner()["alice"]
+    used = usage_by_owner(store)["alice"]
     assert used > 100_000  # the CNN checkpoint and its record
     roomy = Settings(mode="classroom", max_storage_mb=1 + used // 2 ** 20)
     check_storage(roomy, "alice", store)
@@ -183,8 +183,8 @@ def test_storage_quota_counts_an_owners_runs_and_trash(run_and_clip):
     with pytest.raises(QuotaExceeded, match="for this one"):
         check_storage(roomy, "alice", store, adding=2 ** 21)  # an import that would not fit
     check_storage(roomy, "alice", store, admin=True, adding=2 ** 30)  # the admin is exempt
-    store.delete(rid, who="alice")
-    assert store.usage_by_owner()["alice"] >= used  # a trashed run still takes space until purged
+    move_to_trash(store, rid, who="alice")
+    assert usage_by_owner(store)["alice"] >= used  # a trashed run still takes space until purged
 
 
 # -- a full disk -----------------------------------------------------------------------------------------------------
@@ -333,9 +333,11 @@ def test_leaderboard_reads_at_a_glance_trash_restore_and_storage(classroom, tiny
     at = app("leaderboard", who="alice")
     sign_in(at, "alice-secret")
     board = at.dataframe[0].value
-    assert list(board.columns[:5]) == ["model", "track_acc", "segment_acc", "macro_f1", "protocol"]
+    # the columns that matter first, as people name them (on screen at 1280 px: tests/test_seen.py)
+    assert list(board.columns[:7]) == ["model", "track acc.", "segment acc.", "macro F1", "recipe", "dataset", "owner"]
     text = board[[c for c in board.columns if board[c].dtype == object]]
-    assert not text.isin([None, "None", "nan"]).any().any()  # paper rows' empty cells are blank
+    assert not text.isin([None, "", "None", "nan"]).any().any()  # empty text cells read "—"
+    assert at.dataframe[0].proto.placeholder == "—"  # and so do missing numbers, drawn by the grid
     at.selectbox(key="delete-run").set_value(rid).run()
     at.checkbox(key="delete-confirm").check().run()
     at.button(key="delete").click().run()

@@ -82,7 +82,7 @@ class NameRegistry:
                               "remove it") from None
 
     def _write(self, data: dict) -> None:
-        from ..runs import atomic_write_json
+        from ..fileio import atomic_write_json
 
         atomic_write_json(self.path, data)
         self.path.chmod(0o600)

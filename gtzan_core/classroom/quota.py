@@ -5,6 +5,7 @@ archive's declared sizes, before anything is unpacked: the importer is charged).
 
 from __future__ import annotations
 
+from ..runs.trash import usage_by_owner
 from .rules import QuotaExceeded, Settings
 
 MB = 1024 * 1024
@@ -15,7 +16,7 @@ def check_storage(settings: Settings, owner: str | None, store, admin: bool = Fa
     (classroom mode with a limit set; admins exempt)."""
     if not settings.classroom or admin or settings.max_storage_mb is None:
         return
-    used = store.usage_by_owner().get(owner, 0)
+    used = usage_by_owner(store).get(owner, 0)
     limit = settings.max_storage_mb * MB
     if used + adding > limit:
         more = f" + {adding / MB:.0f} MB for this one" if adding else ""

@@ -23,7 +23,6 @@ messages they raise.
 from __future__ import annotations
 
 import hmac
-import os
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -54,36 +53,18 @@ class Settings:
         return self.mode == "classroom"
 
 
-def env_number(env: Mapping[str, str], name: str, default, cast=int, minimum: float = 1):
-    """The number in ``env[name]`` (``default`` when unset or blank), at least ``minimum``;
-    a clear error naming the variable otherwise."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = cast(raw)
-    except ValueError:
-        raise StudioError(f"{name}={raw!r}: expected {'a whole number' if cast is int else 'a number'}") from None
-    if value < minimum:
-        raise StudioError(f"{name}={raw!r}: must be at least {minimum:g}")
-    return value
-
-
-def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
-    return env_number(env, name, default)
-
-
 def load_settings(env: Mapping[str, str] | None = None, secrets: Mapping | None = None) -> Settings:
-    """Settings from the environment (and the admin password from secrets)."""
-    env = os.environ if env is None else env
-    mode = env.get("GTZAN_STUDIO_MODE", "personal").strip().lower() or "personal"
-    if mode not in MODES:
-        raise StudioError(f"GTZAN_STUDIO_MODE={mode!r}: choose personal or classroom")
-    password = env.get("GTZAN_STUDIO_ADMIN_PASSWORD") or (secrets or {}).get("admin_password") or None
-    return Settings(mode=mode, max_jobs=_int(env, "GTZAN_STUDIO_MAX_JOBS", 2),
-                    max_epochs=_int(env, "GTZAN_STUDIO_MAX_EPOCHS", None),
-                    upload_mb=_int(env, "GTZAN_STUDIO_UPLOAD_MB", 50), admin_password=password,
-                    max_storage_mb=_int(env, "GTZAN_STUDIO_MAX_STORAGE_MB", None))
+    """The instance's settings from the environment (:mod:`gtzan_core.settings`) and the
+    admin password from secrets when the environment has none."""
+    from .. import settings as studio
+
+    def get(name):
+        return studio.get(name, env)
+
+    password = get("GTZAN_STUDIO_ADMIN_PASSWORD") or (secrets or {}).get("admin_password") or None
+    return Settings(mode=get("GTZAN_STUDIO_MODE"), max_jobs=get("GTZAN_STUDIO_MAX_JOBS"),
+                    max_epochs=get("GTZAN_STUDIO_MAX_EPOCHS"), upload_mb=get("GTZAN_STUDIO_UPLOAD_MB"),
+                    admin_password=password, max_storage_mb=get("GTZAN_STUDIO_MAX_STORAGE_MB"))
 
 
 def check_admin_password(settings: Settings, attempt: str) -> bool:

@@ -48,12 +48,13 @@ def cmd_import(args) -> int:
 def cmd_runs(args) -> int:
     from ..runs import RunStore
 
-    from ..trash import list_trash, purge_entry, purge_expired, restore_run, trash_days
+    from ..runs.leaderboard import leaderboard
+    from ..runs.trash import list_trash, move_to_trash, purge_entry, purge_expired, restore_run, trash_days
 
     store = RunStore(args.runs)
     purge_expired(store)
     if args.delete:
-        entry = store.delete(args.delete, who="cli")
+        entry = move_to_trash(store, args.delete, who="cli")
         print(f"moved run {args.delete} to the trash ({entry.entry}; restore it with --restore {args.delete}, "
               f"purged after {trash_days():g} days)")
         return 0
@@ -71,7 +72,7 @@ def cmd_runs(args) -> int:
             for e in entries or [{"entry": "the trash is empty"}]:
                 print("  ".join(str(e.get(k) or "") for k in ("entry", "model", "owner", "by", "problem")))
         return 0
-    df = store.leaderboard(include_paper=not args.no_paper)
+    df = leaderboard(store, include_paper=not args.no_paper)
     if args.json:
         print(df.to_json(orient="records", indent=2))
         return 0

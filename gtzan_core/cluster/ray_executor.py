@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..classroom.rules import env_number
+from .. import settings
 from ..errors import ConfigError
 from ..runs import ACTIVE, RunStore, lifecycle
 
@@ -31,8 +31,7 @@ SLOTS_ENV = "GTZAN_STUDIO_GPU_SLOTS"
 
 def ray_address(env: dict | None = None) -> str | None:
     """The cluster address from ``GTZAN_STUDIO_RAY_ADDRESS`` (None: no cluster, the embedded workers)."""
-    value = (os.environ if env is None else env).get(ADDRESS_ENV, "").strip()
-    return value or None
+    return settings.get(ADDRESS_ENV, env)
 
 
 def _import_ray():
@@ -64,8 +63,8 @@ class RayExecutor:
             except Exception as exc:  # ConnectionError mostly; Ray raises others for a bad address
                 raise ConfigError(f"no Ray cluster at {ADDRESS_ENV}={address!r}: {type(exc).__name__}: {exc}") from None
         self.jobs_per_gpu = jobs_per_gpu or default_jobs_per_gpu()
-        self.cpus_per_job = cpus_per_job or env_number(os.environ, CPUS_ENV, 1.0, cast=float, minimum=0.01)
-        self.max_jobs = int(max_jobs or env_number(os.environ, MAX_JOBS_ENV, 64))
+        self.cpus_per_job = cpus_per_job or settings.get(CPUS_ENV)
+        self.max_jobs = int(max_jobs or settings.get(MAX_JOBS_ENV))
         self.stop_grace = stop_grace
         self._capacity_cache: tuple[float, int] = (0.0, 0)
         self._lock = threading.Lock()
@@ -110,8 +109,7 @@ class RayExecutor:
 
         package_root = str(Path(gtzan_core.__file__).resolve().parents[1])
         # never a secret: Ray keeps a task's runtime env in its control store, readable cluster-wide
-        env = {k: v for k, v in os.environ.items() if k.startswith("GTZAN_STUDIO_") and k != ADDRESS_ENV
-               and not any(word in k for word in ("PASSWORD", "SECRET", "TOKEN"))}
+        env = {k: v for k, v in settings.studio_environment().items() if k != ADDRESS_ENV}
         from ..paths import studio_home
 
         env["GTZAN_STUDIO_HOME"] = str(studio_home())

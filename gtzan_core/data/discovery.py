@@ -335,12 +335,3 @@ def discover_dataset(root: str | Path, check_audio: bool = True) -> Dataset:
         fingerprint=_fingerprint(rows, kind),
         synth_params=synth_params,
     )
-
-
-def open_dataset(path: str | Path | None = None, progress=None) -> Dataset:
-    """The dataset at ``path``, or the synthetic demo set (generated on first use)."""
-    if path is None or str(path).strip() == "":
-        from .synth import ensure_demo_dataset
-
-        path = ensure_demo_dataset(progress=progress)
-    return discover_dataset(path)

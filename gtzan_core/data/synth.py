@@ -342,9 +342,10 @@ def generate_demo(
 def _demo_sizes(per_genre: int | None, seconds: float | None, seed: int | None) -> tuple[int, float, int]:
     """Sizes from the arguments, else ``$GTZAN_STUDIO_DEMO_PER_GENRE`` and
     ``$GTZAN_STUDIO_DEMO_SECONDS`` (handy for quick tests), else the defaults."""
-    return (per_genre or int(os.environ.get("GTZAN_STUDIO_DEMO_PER_GENRE", DEFAULT_PER_GENRE)),
-            seconds or float(os.environ.get("GTZAN_STUDIO_DEMO_SECONDS", DEFAULT_SECONDS)),
-            DEFAULT_SEED if seed is None else seed)
+    from .. import settings
+
+    return (per_genre or settings.get("GTZAN_STUDIO_DEMO_PER_GENRE"),
+            seconds or settings.get("GTZAN_STUDIO_DEMO_SECONDS"), DEFAULT_SEED if seed is None else seed)
 
 
 def demo_dir(per_genre: int | None = None, seconds: float | None = None, seed: int | None = None) -> Path:

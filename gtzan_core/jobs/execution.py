@@ -73,10 +73,9 @@ def lower_priority() -> None:
     ``bench/load.py`` it made server-side predictions under load only slightly
     faster and the training job 2-3x slower (bench/README.md). Best effort: a
     no-op where unsupported."""
-    try:
-        nice = int(os.environ.get("GTZAN_STUDIO_TRAIN_NICE", "0"))
-    except ValueError:
-        nice = 0
+    from .. import settings
+
+    nice = settings.get("GTZAN_STUDIO_TRAIN_NICE")
     if nice <= 0 or not hasattr(os, "setpriority"):
         return
     try:

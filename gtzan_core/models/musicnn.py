@@ -55,9 +55,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError, DiskFullError, DownloadError
-from ..paths import studio_home
 from ..progress import report
 from .tf_checkpoint import checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint
+from .weights import weights_dir
 
 # ---------------------------------------------------------------------------
 # Tags (the release's configuration.py, in output order)
@@ -287,12 +287,6 @@ CHECKPOINT_FILES = {".index": 1 << 20, ".data-00000-of-00001": 64 << 20, "config
 FETCH_COMMAND = "python -m gtzan_core weights --fetch musicnn"
 
 
-def weights_dir() -> Path:
-    """``$GTZAN_STUDIO_WEIGHTS``, else ``$GTZAN_STUDIO_HOME/weights``."""
-    env = os.environ.get("GTZAN_STUDIO_WEIGHTS")
-    return Path(env).expanduser() if env else studio_home() / "weights"
-
-
 def _install_dir() -> Path:
     return weights_dir() / f"{WHEEL['name']}-{WHEEL['version']}"
 
@@ -449,6 +443,12 @@ class MusicnnEmbedding(Musicnn):
         return self.embedding(x)
 
 
+def read_musicnn_file(path) -> dict:
+    """A musicnn checkpoint folder as :class:`Musicnn`'s state dict (the reader of
+    :func:`~.weights.load_pretrained`; optimizer state left unread)."""
+    return state_dict_from_tf(read_tf_checkpoint(path, names=tf_variable_names()))
+
+
 def build_musicnn(n_classes: int = 10, pretrained: bool = True, frozen: bool = True, dropout: float = 0.5):
     """The studio's musicnn: the MSD network's 200-d embedding (frozen by default; the
     whole network trains with ``frozen=False``) and a new head, dropout 0.5 and
@@ -460,7 +460,7 @@ def build_musicnn(n_classes: int = 10, pretrained: bool = True, frozen: bool = T
     from .weights import WeightsStatus, backbone_weights, load_pretrained
 
     net = Musicnn()
-    status = (load_pretrained(net, backbone_weights("musicnn"), required=True) if pretrained
+    status = (load_pretrained(net, backbone_weights("musicnn"), required=True, reader=read_musicnn_file) if pretrained
               else WeightsStatus(False, "not requested"))
     backbone = MusicnnEmbedding()
     backbone.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("tags.")},

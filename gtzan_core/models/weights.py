@@ -25,7 +25,6 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -47,8 +46,9 @@ class BackboneWeights:
     file: str  # the file's name: its identity in a head-only checkpoint
     origin: str  # "hub", "package" or "studio"
     url: str | None = None  # hub: where torch downloads it from
-    package: str | None = None  # package: the import name of the package holding it
+    package: str | None = None  # package: the import name of the package holding it (studio: a fallback)
     subpath: str | None = None  # package: the file's path inside the package
+    folder: str | None = None  # studio: its folder in the studio's weights folder
     install: str = ""  # the one command that brings the file
     licence: str = ""
 
@@ -88,7 +88,9 @@ WEIGHTS: dict[str, BackboneWeights] = {
         licence="Apache-2.0 (© 2020 ML Illustrated)"),
     "musicnn": BackboneWeights(
         "musicnn MSD (Pons & Serra 2019, musicnn 0.1.0)", "musicnn", "MSD_musicnn", "studio",
-        install="python -m gtzan_core weights --fetch musicnn",
+        package="musicnn", folder="musicnn-0.1.0",
+        install="python -m gtzan_core weights --fetch musicnn (offline: pip download --no-deps musicnn==0.1.0 "
+                "on a machine with internet, then python -m gtzan_core weights --fetch musicnn --wheel FILE)",
         licence="ISC (© 2019 Music Technology Group, Universitat Pompeu Fabra)"),
 }
 #: ResNeXt variants, the paper's first.
@@ -115,24 +117,49 @@ def known_weights(file: str | None) -> BackboneWeights | None:
 
 # -- where a file is ----------------------------------------------------------
 
+def weights_dir() -> Path:
+    """The studio's own weights folder: ``$GTZAN_STUDIO_WEIGHTS``, else
+    ``$GTZAN_STUDIO_HOME/weights`` (what ``weights --fetch`` fills)."""
+    from .. import settings
+    from ..paths import studio_home
+
+    env = settings.get("GTZAN_STUDIO_WEIGHTS")
+    return Path(env).expanduser() if env else studio_home() / "weights"
+
+
+def _package_dir(package: str) -> Path | None:
+    """An installed package's folder, found without importing it (musicnn's ``__init__``
+    would import TensorFlow)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+#: A TF1 checkpoint folder's data file: what identifies a "studio" checkpoint by hash.
+TF_DATA = ".data-00000-of-00001"
+
+
 def weights_path(weights: BackboneWeights) -> Path | None:
     """Where ``weights`` is (or, for the hub cache, would be) on this machine: the file,
-    or musicnn's checkpoint folder; None when its package or folder is absent."""
+    or a TF checkpoint's folder; None when its package or folder is absent."""
     if weights.origin == "hub":
         return Path(torch.hub.get_dir()) / "checkpoints" / weights.file
     if weights.origin == "package":
-        spec = importlib.util.find_spec(weights.package)
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        return Path(list(spec.submodule_search_locations)[0]) / weights.subpath
-    from .musicnn import musicnn_checkpoint
-
-    return musicnn_checkpoint(weights.file)
+        folder = _package_dir(weights.package)
+        return folder / weights.subpath if folder else None
+    candidates = [weights_dir() / weights.folder / weights.file]
+    if weights.package and (installed := _package_dir(weights.package)):
+        candidates.append(installed / weights.file)
+    return next((c for c in candidates if (c / TF_DATA).is_file() and (c / ".index").is_file()), None)
 
 
 def _hashed_file(weights: BackboneWeights, path: Path) -> Path:
     """The file whose SHA-256 identifies ``weights`` (a TF checkpoint: its data file)."""
-    return path / ".data-00000-of-00001" if weights.origin == "studio" else path
+    return path / TF_DATA if weights.origin == "studio" else path
 
 
 def weights_available(weights: BackboneWeights) -> bool:
@@ -142,13 +169,9 @@ def weights_available(weights: BackboneWeights) -> bool:
 
 def missing_message(weights: BackboneWeights) -> str:
     """One line: which weights are missing and the command that brings them."""
-    if weights.origin == "studio":
-        from .musicnn import missing_weights_message
-
-        return missing_weights_message()
-    where = weights_path(weights)
+    where = weights_path(weights) if weights.origin != "studio" else weights_dir() / weights.folder
     return (f"the {weights.name} weights are not on this machine"
-            + (f" (looked for {where})" if where else "") + f"; to get them: {weights.install}")
+            + (f" (looked in {where})" if where else "") + f"; to get them: {weights.install}")
 
 
 def fetch_weights(weights: BackboneWeights, allow_download: bool | None = None) -> Path | None:
@@ -157,7 +180,9 @@ def fetch_weights(weights: BackboneWeights, allow_download: bool | None = None) 
     path = weights_path(weights)
     if weights.origin == "hub" and path is not None and not path.is_file():
         if allow_download is None:
-            allow_download = os.environ.get("GTZAN_STUDIO_OFFLINE", "") in ("", "0")
+            from .. import settings
+
+            allow_download = not settings.get("GTZAN_STUDIO_OFFLINE")
         if allow_download:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,30 +232,14 @@ def weights_sha256(path: Path) -> str:
 
 # -- reading a file into a network -----------------------------------------------
 
-def _torch_state(path: Path) -> dict:
+#: How a weights file becomes a state dict in the network's own key names: a plain
+#: ``torch.load`` by default; an architecture whose file is in another form (another
+#: library's key names, a TF checkpoint) passes its own reader (``ModelSpec.weights_reader``).
+Reader = Callable[[Path], dict]
+
+
+def torch_state(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def _efficientnet_state(path: Path) -> dict:
-    from .efficientnet import timm_state_from_lite0_file
-
-    return timm_state_from_lite0_file(_torch_state(path))
-
-
-def _musicnn_state(path: Path) -> dict:
-    from .musicnn import state_dict_from_tf, tf_variable_names
-    from .tf_checkpoint import read_tf_checkpoint
-
-    return state_dict_from_tf(read_tf_checkpoint(path, names=tf_variable_names()))
-
-
-#: How each origin's file becomes a state dict in the network's own key naming.
-_READERS: dict[str, Callable[[Path], dict]] = {"tf_efficientnet_lite0": _efficientnet_state, "musicnn": _musicnn_state}
-
-
-def read_weights(weights: BackboneWeights, path: Path) -> dict:
-    """The state dict of the whole pretrained network in ``path`` (its own key names)."""
-    return _READERS.get(weights.arch, _torch_state)(path)
 
 
 @dataclass
@@ -252,7 +261,7 @@ class WeightsStatus:
 
 
 def load_pretrained(net: torch.nn.Module, weights: BackboneWeights, allow_download: bool | None = None,
-                    required: bool = False) -> WeightsStatus:
+                    required: bool = False, reader: Reader = torch_state) -> WeightsStatus:
     """Load ``weights`` into the network ``net`` (strictly: no missing or unexpected
     keys). Missing or unreadable weights keep the random initialisation and the status
     says why; with ``required`` they raise :class:`ConfigError` instead, naming the
@@ -264,7 +273,7 @@ def load_pretrained(net: torch.nn.Module, weights: BackboneWeights, allow_downlo
         return WeightsStatus(False, f"{weights.name} weights not found at {weights_path(weights)}; "
                                     "using random initialisation")
     try:
-        net.load_state_dict(read_weights(weights, path))
+        net.load_state_dict(reader(path))
     except Exception as exc:
         why = f"{weights.name} weights at {path} could not be loaded ({str(exc).splitlines()[0][:200]})"
         if required:
@@ -284,7 +293,7 @@ BACKBONE_KEYS = {
 }
 
 
-def backbone_state_from_file(model_name: str, ref: dict) -> dict:
+def backbone_state_from_file(model_name: str, ref: dict, reader: Reader = torch_state) -> dict:
     """The backbone entries of a model's state dict, read from the weights file a
     head-only checkpoint names (``ref``: weights, file, sha256). Raises
     :class:`CheckpointError` when the file is missing or is not the same file."""
@@ -299,5 +308,5 @@ def backbone_state_from_file(model_name: str, ref: dict) -> dict:
         raise CheckpointError(f"{known.file} is not the backbone this run was trained on "
                               f"(SHA-256 {digest[:12]}…, the run names {str(ref.get('sha256'))[:12]}…)")
     src, dst, skip = BACKBONE_KEYS[model_name]
-    state = read_weights(known, path)
+    state = reader(path)
     return {dst + k[len(src):]: v for k, v in state.items() if k.startswith(src) and not k.startswith(skip)}

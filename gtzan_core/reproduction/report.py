@@ -136,7 +136,7 @@ def transfer_report_html(records: list[dict], study_id: str) -> str:
 
 
 def write_report(path: str | Path, records: list[dict], reproduction_id: str) -> Path:
-    from ..runs import atomic_write_bytes
+    from ..fileio import atomic_write_bytes
 
     path = Path(path)
     atomic_write_bytes(path, report_html(records, reproduction_id).encode())

@@ -227,12 +227,6 @@ class RunStore:
     def load_checkpoint(self, run_id: str) -> dict:
         return load_checkpoint_file(self.checkpoint_path(run_id))
 
-    def leaderboard(self, include_paper: bool = True):
-        """:func:`.leaderboard.leaderboard` of this store."""
-        from .leaderboard import leaderboard
-
-        return leaderboard(self, include_paper)
-
 
 def _valid_run_id(run_id) -> bool:
     return (isinstance(run_id, str) and bool(_RUN_ID.fullmatch(run_id)) and ".." not in run_id

@@ -35,10 +35,9 @@ DEFAULT_TRASH_DAYS = 7.0
 
 def trash_days(env=None) -> float:
     """``GTZAN_STUDIO_TRASH_DAYS`` (default 7; 0 purges at the next look)."""
-    from ..classroom.rules import env_number
+    from .. import settings
 
-    return env_number(os.environ if env is None else env, "GTZAN_STUDIO_TRASH_DAYS", DEFAULT_TRASH_DAYS,
-                      cast=float, minimum=0)
+    return settings.get("GTZAN_STUDIO_TRASH_DAYS", env)
 
 
 @dataclass(frozen=True)

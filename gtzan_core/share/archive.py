@@ -50,7 +50,8 @@ from typing import BinaryIO, Callable, Iterator
 from .. import GENRES, __version__
 from ..audit import audit, disk_full_reported
 from ..errors import CheckpointError, DiskFullError
-from ..runs import ACTIVE, DISK_FULL, RunStore, atomic_write_bytes, load_checkpoint_file
+from ..fileio import DISK_FULL, atomic_write_bytes
+from ..runs import ACTIVE, RunStore, load_checkpoint_file
 from .card import confusion_png, model_card
 
 SCHEMA = "gtzan-studio-run"

@@ -88,6 +88,39 @@ def preprocessing_text(record: dict) -> str:
             f"{im.get('size')}, {im.get('size')}). Output: logits; softmax, then average a clip's windows.")
 
 
+# -- the starter model's section ------------------------------------------------
+
+def limits_text(record: dict) -> str:
+    """What the starter cannot do, in a few sentences (its card and the Predict page say it)."""
+    s = record.get("starter") or {}
+    return ("It knows GTZAN's ten genres only (blues, classical, country, disco, hiphop, jazz, metal, pop, reggae, "
+            "rock) and answers one of them for any sound. It learned from 30 s GTZAN clips recorded around "
+            "2000-2001 (the Kaggle PNGs of them), a small set with known faults (repeated tracks, mislabelled and "
+            "distorted clips; Sturm 2013): its test accuracy "
+            f"({100 * s.get('mean', float('nan')):.1f} % ± {100 * s.get('sd', float('nan')):.1f} over "
+            f"{len(s.get('seeds', []))} seeds, {s.get('test_tracks', '?')} test tracks each) is on GTZAN tracks, and "
+            "music from elsewhere (other eras, production, genres outside the ten) will fare worse. It looks at the "
+            "picture of the first 30 s of a clip window by window, drawn like the Kaggle PNGs.")
+
+
+def starter_card(record: dict) -> str:
+    """The section of the model card that says what the starter is."""
+    s = record.get("starter") or {}
+    accs = ", ".join(f"{100 * a:.1f} %" for a in s.get("accuracies", []))
+    return "\n".join([
+        "## Starter model", "",
+        f"Shipped with the studio so that a first prediction of a real song gives a real guess. Trained on "
+        f"**real GTZAN**: {s.get('tracks', '?')} Kaggle spectrogram PNGs ({s.get('data', '?')}), split by track "
+        f"70/15/15 stratified by genre, early-stopped on the validation part, tested once on "
+        f"{s.get('test_tracks', '?')} tracks it never saw.", "",
+        f"Test accuracy (track level) over seeds {', '.join(map(str, s.get('seeds', [])))}: {accs}; "
+        f"**{100 * s.get('mean', float('nan')):.1f} % ± {100 * s.get('sd', float('nan')):.1f}** (mean ± sd). This "
+        f"run is seed {s.get('shipped_seed', 0)}.", "",
+        f"Limits: {limits_text(record)}", "",
+        f"Remade with `{s.get('command', 'python -m gtzan_core starter --data <images_original>')}`.", ""])
+
+
+
 def model_card(record: dict) -> str:
     from ..hparams import recipe_label
 
@@ -127,8 +160,6 @@ def model_card(record: dict) -> str:
     lines += ["", "![confusion matrix](confusion.png)", "", "## Input", "", preprocessing_text(record), "",
               "Classes, in output order: " + ", ".join(f"{k} {g}" for k, g in enumerate(GENRES)) + ".", ""]
     if record.get("starter"):
-        from ..starter import starter_card
-
         lines += [starter_card(record)]
     if (record.get("weights") or {}).get("sha256"):
         w = record["weights"]

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..runs import RunStore, atomic_write_bytes
+from ..fileio import atomic_write_bytes
+from ..runs import RunStore
 from .card import model_card
 
 OPSET = 17

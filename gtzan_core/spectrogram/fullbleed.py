@@ -18,14 +18,14 @@ def render(y: np.ndarray, mfcc, image) -> np.ndarray:
     import cv2
     import torch
 
-    from ..features import _mel_db
+    from ..mel import mel_db
 
     n = mfcc.track_samples
     y = np.asarray(y[:n], dtype=np.float32)
     if len(y) < n:
         y = np.pad(y, (0, n - len(y)))
     with torch.inference_mode():  # = librosa.power_to_db(melspectrogram(y), ref=np.max, top_db=80)
-        db = _mel_db(torch.from_numpy(y)[None], mfcc, image.n_mels)[0]
+        db = mel_db(torch.from_numpy(y)[None], mfcc, image.n_mels)[0]
         db = (db - db.max()).numpy()  # in [-80, 0]
     grey = np.clip((db + 80.0) * (255.0 / 80.0), 0, 255).astype(np.uint8)[::-1]
     grey = cv2.resize(grey, (image.render_width, image.render_height), interpolation=cv2.INTER_LINEAR)

@@ -144,7 +144,7 @@ def render(y: np.ndarray, mfcc, image) -> np.ndarray:
     """The Kaggle picture of audio ``y`` (see :func:`span`): (288, 432, 3) uint8 RGB."""
     import torch
 
-    from ..features import mel_power
+    from ..mel import mel_power
 
     with torch.inference_mode():
         power = mel_power(torch.from_numpy(span(y, mfcc))[None], mfcc, image.n_mels)[0].numpy()

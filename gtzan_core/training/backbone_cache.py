@@ -79,7 +79,7 @@ def cached_backbone_outputs(features: FeatureSet, backbone: nn.Module, tag: str,
             pass
     out = backbone_outputs(backbone, inputs, device, progress=progress, cancel=cancel, prep=prep)
     if path is not None:
-        from ..runs import atomic_write_bytes
+        from ..fileio import atomic_write_bytes
 
         buf = io.BytesIO()
         np.save(buf, out.numpy())

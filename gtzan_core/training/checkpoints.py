@@ -56,9 +56,11 @@ def checkpoint_model(ckpt: dict) -> nn.Module:
     model, options = skeleton(meta)
     state = dict(ckpt["state_dict"])
     if meta.get("backbone"):
-        from ..models.weights import backbone_state_from_file
+        from ..models import get_spec
+        from ..models.weights import backbone_state_from_file, torch_state
 
-        state.update(backbone_state_from_file(meta["model"], meta["backbone"]))
+        reader = get_spec(meta["model"]).weights_reader or torch_state
+        state.update(backbone_state_from_file(meta["model"], meta["backbone"], reader))
     try:
         model.load_state_dict(state, assign=True)
         stray = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from typing import Callable
 
 import torch
 
+from .. import settings
 from ..errors import ConfigError
 
 #: Models trained in full float32 even on CUDA: cuDNN's recurrent kernels are the
@@ -47,7 +47,7 @@ def device_slot(device: torch.device, cancel: threading.Event | None = None, on_
     :mod:`.gpu_slots`). Yields the slot number; CPU and MPS runs pass straight
     through (``None``). ``on_wait`` is called once if every slot is busy; a set
     ``cancel`` flag ends the wait (InterruptedError)."""
-    if device.type != "cuda" or os.environ.get("GTZAN_STUDIO_GPU_SLOTS") == "ray":
+    if device.type != "cuda" or settings.get("GTZAN_STUDIO_GPU_SLOTS") == "ray":
         yield None  # (on a Ray worker, Ray has placed the job: its share of the GPU it was given)
         return
     from .gpu_slots import gpu_slot, jobs_per_gpu

@@ -17,7 +17,6 @@ Two layers keep the count honest:
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from typing import Callable, Iterator
@@ -26,9 +25,10 @@ DEFAULT_JOBS_PER_GPU = 1
 
 
 def jobs_per_gpu(env=None) -> int:
-    from ..classroom.rules import env_number
+    """``GTZAN_STUDIO_JOBS_PER_GPU`` (default 1)."""
+    from .. import settings
 
-    return env_number(os.environ if env is None else env, "GTZAN_STUDIO_JOBS_PER_GPU", DEFAULT_JOBS_PER_GPU)
+    return settings.get("GTZAN_STUDIO_JOBS_PER_GPU", env)
 
 
 def visible_gpus() -> list[str]:

@@ -1,0 +1,125 @@
+"""The library's shape, read from its source with ``ast``: no import cycles (imports
+inside functions included), pages never imported by the library, the trainer free of
+the run store, and a run's life written by one module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "gtzan_core"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """The modules of the package that ``path`` imports, anywhere in it (a name imported
+    from a package counts as that package's submodule when one has that name)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name in known}
+        elif isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(max(node.level - 1, 0)):
+                base = base.rpartition(".")[0]
+            target = (f"{base}.{node.module}" if node.module else base) if node.level else node.module
+            for alias in node.names:
+                if f"{target}.{alias.name}" in known:
+                    out.add(f"{target}.{alias.name}")
+                elif target in known:
+                    out.add(target)
+    return out - {name}
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    return {name: imports_of(name, path, known) for name, path in mods.items()}
+
+
+def cycles(g: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in g.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in g:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_library_has_no_import_cycles():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]  # the check can fail
+    g = graph()
+    # a package's face (its __init__) re-exports its own modules: a module's edge to the face of a
+    # package it belongs to is the face's business, not a cycle of code
+    faces = {name for name, path in modules().items() if path.name == "__init__.py"}
+    code = {v: {w for w in ws if not (w in faces and v.startswith(w + "."))} for v, ws in g.items()}
+    assert cycles(code) == []
+
+
+def test_the_trainer_reports_to_a_sink_and_imports_no_run_store():
+    g = graph()
+    assert not {m for m in g["gtzan_core.training.trainer"] if m.startswith("gtzan_core.runs")}
+
+
+def test_pages_and_the_web_layer_are_never_imported_by_the_library():
+    for name, deps in graph().items():
+        if not name.startswith("gtzan_core.webapp"):
+            assert not {d for d in deps if d.startswith("gtzan_core.webapp")}, name
+        assert not any(d.startswith("pages") for d in deps), name
+
+
+def test_status_and_phase_are_written_by_the_lifecycle_alone():
+    """No call outside ``runs/lifecycle.py`` passes ``status=`` or ``phase=`` to a store
+    write, and no code assigns ``record["status"]``/``["phase"]``."""
+    writers = {"update", "_write_fields", "new_run", "merge", "write_record"}
+    found = []
+    for name, path in modules().items():
+        if name == "gtzan_core.runs.lifecycle":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in writers \
+                    and ast.unparse(node.func.value) != "self._state":  # a background task's own state, not a run
+                keys = {k.arg for k in node.keywords}
+                keys |= {k.value for a in node.args if isinstance(a, ast.Dict) for k in a.keys
+                         if isinstance(k, ast.Constant)}
+                if keys & {"status", "phase", "finished", "error"}:
+                    found.append(f"{name}:{node.lineno}")
+            if isinstance(node, ast.Assign):
+                for t in node.targets:
+                    if isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Constant) and \
+                            t.slice.value in ("status", "phase"):
+                        found.append(f"{name}:{node.lineno}")
+    assert found == []
