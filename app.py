@@ -1,4 +1,11 @@
-"""GTZAN Genre Studio: ``streamlit run app.py``."""
+"""GTZAN Genre Studio: ``streamlit run app.py``.
+
+The page's title is drawn here, before the page runs: a cold server spends seconds
+importing torch and librosa for the first page, and the visitor sees the page's title
+and a skeleton meanwhile instead of a blank page (the page takes the skeleton down
+once its modules are loaded: ``gtzan_core.webapp.identity_sidebar``)."""
+
+import sys
 
 import streamlit as st
 
@@ -12,4 +19,20 @@ pages = [
     st.Page("pages/predict.py", title="Predict", icon="🎧"),
     st.Page("pages/leaderboard.py", title="Leaderboard", icon="🏆"),
 ]
-st.navigation(pages).run()  # each page draws the sidebar's identity block (webapp.identity_sidebar)
+HEADINGS = {"Home": "🎵 GTZAN Genre Studio", "Train": "🏋️ Train", "Compare": "⚖️ Compare runs",
+            "Reproduction": "📊 Reproduction of the paper's table", "Predict": "🎧 Predict",
+            "Leaderboard": "🏆 Leaderboard"}
+
+page = st.navigation(pages)  # each page draws the sidebar's identity block (webapp.identity_sidebar)
+st.title(HEADINGS.get(page.title, page.title))
+if "gtzan_core.webapp.resources" not in sys.modules:  # a cold server: the heavy modules are still to load
+    skeleton = st.empty()
+    skeleton.info("Starting the studio: loading PyTorch and librosa (only the first visit after a server start "
+                  "waits for this, a few seconds)…", icon="⏳")
+    st.session_state["_page-skeleton"] = skeleton  # gtzan_core.webapp.page.SKELETON
+try:
+    page.run()
+finally:
+    placeholder = st.session_state.pop("_page-skeleton", None)
+    if placeholder is not None:
+        placeholder.empty()

@@ -13,9 +13,10 @@ from pathlib import Path
 
 
 def studio_home() -> Path:
-    env = os.environ.get("GTZAN_STUDIO_HOME")
-    home = Path(env).expanduser() if env else Path.home() / ".cache" / "gtzan-studio"
-    return home
+    from . import settings
+
+    env = settings.get("GTZAN_STUDIO_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "gtzan-studio"
 
 
 def demo_root() -> Path:
@@ -27,10 +28,36 @@ def feature_cache_dir() -> Path:
 
 
 def runs_dir() -> Path:
-    env = os.environ.get("GTZAN_STUDIO_RUNS")
+    from . import settings
+
+    env = settings.get("GTZAN_STUDIO_RUNS")
     if env:
         return Path(env).expanduser()
     checkout = Path(__file__).resolve().parents[1] / "checkpoints"
     if checkout.is_dir():
         return checkout
     return studio_home() / "checkpoints"
+
+
+def data_roots(spec: str | None, separator: str = os.pathsep) -> list[Path]:
+    """The folders under which a dataset path typed in the app must lie: ``spec`` (folders
+    separated by ``os.pathsep``, as ``$GTZAN_STUDIO_DATA_ROOTS`` holds them), or by default
+    the home folder, the working folder and the studio home; each resolved."""
+    roots = [Path(p) for p in spec.split(separator) if p] if spec else [Path.home(), Path.cwd(), studio_home()]
+    return [r.expanduser().resolve() for r in roots]
+
+
+def check_user_path(text: str, roots: list[Path]) -> Path:
+    """Resolve a path typed by a visitor (``~`` expanded, links followed); refuse an empty
+    one, a NUL character and anything outside ``roots`` (:class:`~gtzan_core.errors.DatasetError`)."""
+    from .errors import DatasetError
+
+    text = (text or "").strip()
+    if not text:
+        raise DatasetError("no folder given")
+    if "\x00" in text:
+        raise DatasetError("the path contains a NUL character")
+    path = Path(text).expanduser().resolve()
+    if not any(path == r or path.is_relative_to(r) for r in roots):
+        raise DatasetError(f"{path}: outside the folders this app may read ({', '.join(map(str, roots))})")
+    return path

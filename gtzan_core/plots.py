@@ -24,10 +24,24 @@ def loss_figure(history: list[dict], title: str = "") -> go.Figure:
     best = [h for h in history if h.get("best")]
     if best:
         fig.add_vline(x=best[-1]["epoch"], line=dict(color="gray", dash="dash"))
-    fig.update_layout(title=title, xaxis_title="epoch", **_LAYOUT)
+    last = max(epochs, default=1)
+    fig.update_layout(title=title, xaxis=dict(title="epoch", **epoch_ticks(last)), **_LAYOUT)
     fig.update_yaxes(title_text="loss", secondary_y=False)
     fig.update_yaxes(title_text="accuracy", range=[0, 1], dtick=0.2, showgrid=False, secondary_y=True)
     return fig
+
+
+def epoch_ticks(last: int) -> dict:
+    """An epoch axis with whole-number ticks only (never 1.2, 1.4 after the first points): a
+    step of 1, 2, 5, 10, 20, 50... giving at most about ten ticks, and a range from epoch
+    1 to ``last`` with half an epoch of room on either side."""
+    step = 1
+    for k in range(12):
+        step = (1, 2, 5)[k % 3] * 10 ** (k // 3)
+        if last / step <= 10:
+            break
+    return {"tickmode": "linear", "tick0": 1 if step == 1 else 0, "dtick": step, "tickformat": "d",
+            "range": [0.5, max(last, 2) + 0.5]}
 
 
 def confusion_figure(metrics: dict, title: str = "") -> go.Figure:
@@ -74,26 +88,49 @@ def mfcc_figure(mfcc: np.ndarray, segment_seconds: float) -> go.Figure:
     return fig
 
 
-def spectrogram_figure(image_rgb: np.ndarray) -> go.Figure:
-    import plotly.express as px
+def mel_db(y: np.ndarray, sr: int, seconds: float = 30.0, n_mels: int = 128, n_fft: int = 2048,
+           hop: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The clip's first ``seconds`` as a mel spectrogram in dB (re the loudest cell, floor
+    -80 dB): (db (n_mels, frames), frame times in s, band centre frequencies in Hz)."""
+    import librosa
 
-    fig = px.imshow(image_rgb)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False)
-    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), height=300)
+    y = np.asarray(y[: int(seconds * sr)], dtype=np.float32)
+    power = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels)
+    db = librosa.power_to_db(power, ref=np.max, top_db=80.0)
+    times = librosa.frames_to_time(np.arange(db.shape[1]), sr=sr, hop_length=hop)
+    return db, times, librosa.mel_frequencies(n_mels=n_mels + 2, fmax=sr / 2)[1:-1]
+
+
+def spectrogram_figure(db: np.ndarray, times: np.ndarray, freqs: np.ndarray) -> go.Figure:
+    """A mel spectrogram with its axes: time (s) across, frequency (Hz, on the mel scale:
+    one row per band) up, loudness in dB re the loudest cell."""
+    ticks = [f for f in (0, 250, 500, 1000, 2000, 4000, 8000, 16000) if f <= freqs[-1]]
+    rows = np.arange(len(freqs))
+    fig = go.Figure(go.Heatmap(z=db, x=times, y=rows, colorscale="Magma", zmin=-80, zmax=0,
+                               colorbar=dict(title="dB", ticksuffix=" dB"), customdata=np.broadcast_to(
+                                   freqs[:, None], db.shape),
+                               hovertemplate="%{x:.2f} s, %{customdata:.0f} Hz: %{z:.0f} dB<extra></extra>"))
+    fig.update_layout(xaxis_title="time (s)", yaxis=dict(
+        title="frequency (Hz, mel scale)", tickmode="array", tickvals=np.interp(ticks, freqs, rows).tolist(),
+        ticktext=[f"{f / 1000:g} k" if f >= 1000 else str(f) for f in ticks]), **{**_LAYOUT, "height": 320})
     return fig
 
 
 def timeline_figure(results: dict) -> go.Figure:
-    """Top genre per segment (or 30 s window) for each run."""
+    """Top genre per segment (or 30 s window) for each run: one row per genre some
+    segment chose (no empty rows for the others)."""
     fig = go.Figure()
+    seen = set()
     for run_id, r in results.items():
         tops = [GENRES[i] for i in r.segment_probs.argmax(1)]
+        seen.update(tops)
         conf = r.segment_probs.max(1)
         fig.add_scatter(x=r.starts, y=tops, mode="markers", name=f"{r.title} · {run_id[-6:]}",
                         marker=dict(size=8 + 12 * conf), hovertemplate="%{x:.0f} s: %{y}<extra></extra>")
-    fig.update_layout(xaxis_title="segment start (s)", yaxis=dict(categoryorder="array", categoryarray=list(GENRES)),
-                      **{**_LAYOUT, "height": 340})
+    rows = [g for g in GENRES if g in seen]
+    fig.update_layout(xaxis_title="segment start (s)", yaxis=dict(categoryorder="array", categoryarray=rows,
+                                                                  range=[-0.5, len(rows) - 0.5]),
+                      **{**_LAYOUT, "height": 140 + 34 * max(len(rows), 2)})
     return fig
 
 

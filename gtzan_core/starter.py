@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .fileio import atomic_write_bytes, atomic_write_json
 from .runs import RunStore
-from .share.card import limits_text, model_card  # noqa: F401 (limits_text: until the Predict page imports it from share.card)
+from .share.card import model_card
 
 MODEL = "efficientnet_lite0"
 RECIPE = "studio"

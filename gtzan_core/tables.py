@@ -1,24 +1,14 @@
-"""Tables the pages show, as pandas frames: the leaderboard's display copy, the
-trash, storage per owner, the audit log."""
+"""Tables the pages show, as pandas frames, and the words they are made of: the
+leaderboard (runs with results, jobs without, the paper's reference rows), Home's
+small board, Compare's summary and per-class reports, the trash, storage per owner,
+the audit log. Read by people: human column names, a dash for what is missing,
+scores with 3 decimals."""
 
 from __future__ import annotations
 
 import time
 
 import pandas as pd
-
-
-def blank_text_cells(df: pd.DataFrame, numeric: dict | list) -> pd.DataFrame:
-    """A display copy: every cell that is not a number column reads "" where it held
-    None/NaN, booleans read yes/no (never "None", "nan" or "True")."""
-    out = df.copy()
-    for col in out.columns:
-        if col in numeric:
-            out[col] = pd.to_numeric(out[col], errors="coerce")
-            continue
-        out[col] = [("yes" if v else "no") if isinstance(v, bool) else ("" if v is None or v != v else v)
-                    for v in out[col]]
-    return out
 
 
 def _when(t: float | None) -> str:
@@ -45,3 +35,238 @@ def audit_frame(entries: list[dict]) -> pd.DataFrame:
         rows.append({"time": _when(e.get("time")), "who": e.get("who") or "", "what": e.get("what") or "",
                      "run": e.get("run_id") or "", "details": ", ".join(f"{k}={v}" for k, v in extra.items())})
     return pd.DataFrame(rows, columns=["time", "who", "what", "run", "details"])
+
+
+# -- run tables for people: human column names, a dash for what is missing, 3 decimals ------------------------------
+
+DASH = "—"
+#: How a dataset label reads in tables and cards.
+DATASET_NAMES = {"GTZAN": "real GTZAN", "synthetic demo": "synthetic demo", "GTZAN (paper)": "real GTZAN (paper)"}
+
+
+def duration_text(seconds: float | None) -> str:
+    """``42 s``, ``4 min 42 s``, ``1 h 05 min`` (a dash for unknown)."""
+    if seconds is None or seconds != seconds:
+        return DASH
+    s = max(0, int(round(seconds)))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def dataset_name(record: dict) -> str:
+    """The run's dataset in words: "real GTZAN" (the starter model's too) or "synthetic
+    demo"; a folder's name when a job has not opened its dataset yet and nobody said."""
+    if record.get("starter"):
+        return "real GTZAN"
+    data = record.get("dataset") or {}
+    label = data.get("label")
+    if label in (None, "", "pending"):
+        root = data.get("root") or (record.get("job") or {}).get("data_path")
+        if root:
+            return f"folder {str(root).rstrip('/').rsplit('/', 1)[-1]}"
+        return "synthetic demo" if "root" in data else DASH
+    return DATASET_NAMES.get(label, label)
+
+
+def pretrained_text(record: dict) -> str:
+    """"yes"/"no" for a model with a pretrained backbone, a dash for the others (an MFCC
+    model has no pretrained weights to speak of)."""
+    from .models import MODELS
+
+    spec = MODELS.get(record.get("model"))
+    if spec is None or not spec.frozen_backbone or record.get("pretrained") is None:
+        return DASH
+    return "yes" if record.get("pretrained") else "no"
+
+
+def epoch_cap(record: dict) -> int:
+    return int((record.get("config") or {}).get("epochs") or 1)
+
+
+def training_text(record: dict) -> str:
+    """What a run's training amounted to: "all 30 epochs", "early-stopped at epoch 12 of
+    ≤ 30 (best 10)", "stopped by hand at epoch 7 of ≤ 100 (best 5)"."""
+    history = record.get("history") or []
+    epochs = int(record.get("epochs_run") or len(history))
+    cap, best = epoch_cap(record), record.get("best_epoch")
+    best_text = f" (best {best})" if best else ""
+    status = record.get("status")
+    if status == "cancelled":
+        return f"stopped by hand at epoch {epochs} of ≤ {cap}{best_text}" if epochs else "stopped before epoch 1"
+    if status == "failed":
+        return f"failed at epoch {epochs} of ≤ {cap}" if epochs else "failed before epoch 1"
+    if status in ("queued", "running"):
+        return f"epoch {epochs} of ≤ {cap} so far"
+    if record.get("early_stopped") or epochs < cap:
+        return f"early-stopped at epoch {epochs} of ≤ {cap}{best_text}"
+    return f"all {epochs} epochs{best_text}"
+
+
+def stopped_by_hand(record: dict) -> bool:
+    """A run whose numbers come from a model stopped before training ended (Stop pressed)."""
+    return record.get("status") == "cancelled" and bool(record.get("evaluation"))
+
+
+def when_text(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else DASH
+
+
+#: Scores are shown with 3 decimals everywhere (the paper's tables do the same).
+SCORE = "{:.3f}"
+#: The leaderboard's number columns and how they are drawn (printf formats for the grid).
+RUN_NUMBER_FORMATS = {"track acc.": "%.3f", "segment acc.": "%.3f", "macro F1": "%.3f", "track macro F1": "%.3f",
+                      "train time (s)": "%.0f", "parameters": "localized"}
+
+
+def score_text(value) -> str:
+    """A score as people read it: 3 decimals, a dash when there is none."""
+    return DASH if value is None or value != value else SCORE.format(float(value))
+
+
+def protocol_short(record: dict) -> str:
+    """"track", "filtered", "paper · leaky" (segments of a track on both sides) or "paper ·
+    stopped on test" (early stopping and model choice on the test set)."""
+    protocol = record.get("protocol") or DASH
+    if record.get("leaky"):
+        return f"{protocol} · leaky"
+    if record.get("selection_on_test"):
+        return f"{protocol} · stopped on test"
+    return protocol
+
+
+def _metrics(record: dict) -> tuple[dict, dict]:
+    ev = record.get("evaluation") or {}
+    return ev.get("segment") or {}, ev.get("track") or {}
+
+
+def _num(value):
+    return float("nan") if value is None else float(value)
+
+
+def runs_frame(records: list[dict]) -> pd.DataFrame:
+    """The leaderboard: one row per run with an evaluation (finished, or stopped after at
+    least one epoch; a job that never trained is no run), best first (track accuracy,
+    else segment accuracy). The columns that matter first (model, scores, recipe,
+    dataset, owner), then how it was trained. Scores stay numbers (the grid sorts them)
+    and are NaN where missing (drawn as a dash); every text cell is a string."""
+    from .hparams import recipe_label
+    rows = []
+    for r in records:
+        if not r.get("evaluation"):
+            continue
+        seg, trk = _metrics(r)
+        rows.append({
+            "model": r.get("title") or r.get("model") or DASH,
+            "track acc.": _num(trk.get("accuracy")), "segment acc.": _num(seg.get("accuracy")),
+            "macro F1": _num(seg.get("macro_f1")), "recipe": recipe_label(r), "dataset": dataset_name(r),
+            "owner": r.get("owner") or DASH, "protocol": protocol_short(r), "training": training_text(r),
+            "track macro F1": _num(trk.get("macro_f1")), "train time (s)": _num(r.get("train_seconds")),
+            "parameters": _num(r.get("trainable_params")), "device": r.get("device") or DASH,
+            "pretrained": pretrained_text(r), "split": "⚠️ weak" if r.get("split_warnings") else "ok",
+            "date": when_text(r.get("created")), "run": r["run_id"],
+        })
+    columns = ["model", "track acc.", "segment acc.", "macro F1", "recipe", "dataset", "owner", "protocol", "training",
+               "track macro F1", "train time (s)", "parameters", "device", "pretrained", "split", "date", "run"]
+    df = pd.DataFrame(rows, columns=columns)
+    key = df["track acc."].fillna(df["segment acc."]).fillna(-1)
+    return df.assign(_k=key).sort_values("_k", ascending=False, kind="stable").drop(columns="_k").reset_index(drop=True)
+
+
+def unfinished_frame(records: list[dict], phase=None) -> pd.DataFrame:
+    """Jobs without results: queued, running, and those that ended before any epoch (stopped
+    while queued, failed): listed apart from the runs, never selectable for Compare.
+    ``phase(record)``: where a live job is, in words (default: its phase field)."""
+    phase = phase or (lambda r: r.get("phase") or DASH)
+    rows = [{"model": r.get("title") or r.get("model") or DASH, "status": r.get("status") or DASH,
+             "where it is": phase(r) if r.get("status") in ("queued", "running") else (r.get("error") or DASH), "dataset": dataset_name(r), "owner": r.get("owner") or DASH,
+             "queued": when_text(r.get("created")), "run": r["run_id"]}
+            for r in records if not r.get("evaluation")]
+    return pd.DataFrame(rows, columns=["model", "status", "where it is", "dataset", "owner", "queued", "run"])
+
+
+def paper_frame(models=None) -> pd.DataFrame:
+    """The paper's reported results (its protocol: early-stopped on its test set, the MFCC
+    models on a leaky segment split), as display strings: a table of its own, for reference."""
+    from . import paper_results
+    from .models import MODELS
+
+    rows = []
+    for model, res in paper_results.paper_results().items():
+        if models is not None and model not in models:
+            continue
+        s = paper_results.summary(model)
+        image = res["unit"] == "image"
+        rows.append({"model": MODELS[model].title if model in MODELS else model,
+                     "track acc.": score_text(s["accuracy"]) if image else DASH,
+                     "segment acc.": DASH if image else score_text(s["accuracy"]),
+                     "macro F1 (its table)": score_text(s["macro_f1"]), "F1 (its text)": score_text(s["f1_text"]) if isinstance(s["f1_text"], (int, float))
+                     else str(s["f1_text"]),
+                     "weighted F1 (its table)": score_text(s["weighted_f1"]),
+                     "test items": f"{s['test_support']} {res['unit']}s", "protocol": paper_results.paper_protocol_label(model),
+                     "source": s["source"]})
+    return pd.DataFrame(rows, columns=["model", "track acc.", "segment acc.", "macro F1 (its table)", "F1 (its text)",
+                                       "weighted F1 (its table)", "test items", "protocol", "source"])
+
+
+def home_frame(records: list[dict], n: int = 8) -> pd.DataFrame:
+    """Home's small leaderboard: the best ``n`` runs with results, as display strings."""
+    board = runs_frame(records).head(n)
+    return pd.DataFrame({"model": board["model"],
+                         "track acc.": board["track acc."].fillna(board["segment acc."]).map(score_text),
+                         "macro F1": board["macro F1"].map(score_text), "dataset": board["dataset"],
+                         "protocol": board["protocol"]})
+
+
+def compare_frame(records: list[dict], level: str) -> pd.DataFrame:
+    """Compare's summary: one row per run at ``level`` (track, else segment), display strings."""
+    from .hparams import recipe_label
+    rows = []
+    for r in records:
+        m = r["evaluation"].get(level) or r["evaluation"]["segment"]
+        rows.append({"model": r.get("title") or r.get("model"), "accuracy": score_text(m.get("accuracy")),
+                     "macro F1": score_text(m.get("macro_f1")), "weighted F1": score_text(m.get("weighted_f1")),
+                     "training": training_text(r), "protocol": protocol_short(r), "recipe": recipe_label(r),
+                     "dataset": dataset_name(r), "test items": str(m.get("n", DASH)),
+                     "split": "⚠️ weak" if r.get("split_warnings") else "ok", "run": r["run_id"]})
+    return pd.DataFrame(rows, columns=["model", "accuracy", "macro F1", "weighted F1", "training", "protocol",
+                                       "recipe", "dataset", "test items", "split", "run"])
+
+
+def report_table(metrics: dict) -> pd.DataFrame:
+    """A run's per-class report (precision, recall, F1, support), the accuracy and the macro
+    and weighted averages included, as display strings indexed by class."""
+    from .evaluation import report_frame
+
+    df = report_frame(metrics)
+    out = df[["precision", "recall", "f1"]].apply(lambda col: col.map(score_text))
+    out["support"] = df["support"].map(lambda v: str(int(v)))
+    if "accuracy" in out.index:  # scikit-learn's accuracy row holds the accuracy in every column
+        out.loc["accuracy", ["precision", "recall"]] = ""
+    out.index.name = "class"
+    return out.rename(columns={"f1": "F1"})
+
+
+def strings(df: pd.DataFrame, formats: dict | None = None, precision: int = 3) -> pd.DataFrame:
+    """A display copy where every cell is a string: numbers with ``formats`` (per column,
+    ``str.format`` patterns) or ``precision`` decimals, a dash for None/NaN, yes/no for
+    booleans (never "None", "nan" or "True")."""
+    formats = formats or {}
+
+    def cell(col, v):
+        if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+            return DASH
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if col in formats:
+            return formats[col].format(v)
+        if isinstance(v, float):
+            return f"{v:.{precision}f}"
+        return str(v)
+
+    out = df.copy()
+    for col in out.columns:
+        out[col] = [cell(col, v) for v in out[col]]
+    return out

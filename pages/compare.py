@@ -1,14 +1,17 @@
-import pandas as pd
 import streamlit as st
 
-from gtzan_core import GENRES
-from gtzan_core import paper_results
-from gtzan_core.evaluation import report_frame
-from gtzan_core.hparams import recipe_label
-from gtzan_core.plots import confusion_figure
-from gtzan_core.webapp import (ensure_app_navigation, finished_runs, identity_sidebar, run_label,
-                               split_warning_text)
+from gtzan_core.webapp import ensure_app_navigation
 
+ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
+
+import pandas as pd  # noqa: E402
+
+from gtzan_core import GENRES  # noqa: E402
+from gtzan_core.evaluation import report_frame  # noqa: E402
+from gtzan_core.plots import confusion_figure  # noqa: E402
+from gtzan_core.tables import compare_frame, paper_frame, report_table, strings  # noqa: E402
+from gtzan_core.webapp import (finished_runs, identity_sidebar, run_label, split_warning_text,  # noqa: E402
+                               stopped_by_hand, training_text)
 
 
 def _delta_colour(v: float) -> str:
@@ -18,9 +21,7 @@ def _delta_colour(v: float) -> str:
     return "background-color: rgba(46,125,50,0.45)" if v > 0 else "background-color: rgba(198,40,40,0.45)"
 
 
-ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
 identity_sidebar()
-st.title("⚖️ Compare runs")
 runs = {r["run_id"]: r for r in finished_runs()}
 if len(runs) < 1:
     st.info("No finished runs yet. Train a model on the **Train** page, then come back to compare.")
@@ -38,17 +39,13 @@ if len(chosen) < 2:
 if not chosen:
     st.stop()
 
-summary = []
+st.table(compare_frame([runs[rid] for rid in chosen], level), hide_index=True, border="horizontal")
+st.caption("Test-set scores, 3 decimals: accuracy, macro F1 (every genre counts the same) and weighted F1 (by "
+           "support); test items are tracks at track level, 3 s segments at segment level.")
 for rid in chosen:
-    r = runs[rid]
-    m = r["evaluation"].get(level) or r["evaluation"]["segment"]
-    summary.append({"run": rid, "model": r.get("title"), "protocol": r.get("protocol_label") or r["protocol"],
-                    "recipe": recipe_label(r),
-                    "dataset": (r.get("dataset") or {}).get("label"), "accuracy": m["accuracy"],
-                    "macro F1": m["macro_f1"], "weighted F1": m["weighted_f1"], "n": m["n"],
-                    "split": "⚠️ weak" if r.get("split_warnings") else "ok"})
-st.dataframe(pd.DataFrame(summary).style.highlight_max(subset=["accuracy", "macro F1"], color="#2e7d32")
-             .format(precision=3), hide_index=True)
+    if stopped_by_hand(runs[rid]):
+        st.warning(f"**{runs[rid].get('title')}** (`{rid}`) was {training_text(runs[rid])}: its numbers are those "
+                   "of its best epoch before the stop, not of a model trained to its end.", icon="⏹️")
 
 cols = st.columns(min(len(chosen), 3))
 for k, rid in enumerate(chosen):
@@ -56,11 +53,12 @@ for k, rid in enumerate(chosen):
     m = r["evaluation"].get(level) or r["evaluation"]["segment"]
     with cols[k % len(cols)]:
         st.markdown(f"**{r.get('title')}** · `{rid}`")
+        st.caption(training_text(r))
         if weak := split_warning_text(r):
             st.warning(weak, icon="⚠️")
         st.plotly_chart(confusion_figure(m, f"{level}-level confusion"), key=f"cm-{rid}-{level}",
                         width="stretch")
-        st.dataframe(report_frame(m).style.format(precision=3), key=f"rep-{rid}-{level}")
+        st.table(report_table(m), border="horizontal")  # every row drawn: the averages too, no scroll
 
 st.subheader("Per-class F1, difference to the first run")
 f1 = pd.DataFrame({runs[rid].get("title") + " · " + rid[-6:]:
@@ -69,15 +67,19 @@ f1 = pd.DataFrame({runs[rid].get("title") + " · " + rid[-6:]:
 if f1.shape[1] > 1:
     delta = f1.sub(f1.iloc[:, 0], axis=0).iloc[:, 1:].add_prefix("Δ ")
     table = pd.concat([f1, delta], axis=1)
-    st.dataframe(table.style.format(precision=3).map(_delta_colour, subset=list(delta.columns)))
+    shown = strings(table)
+    st.table(shown.style.apply(lambda _: table[delta.columns].map(_delta_colour), axis=None,
+                               subset=list(delta.columns)), border="horizontal")
 else:
-    st.dataframe(f1.style.format(precision=3))
+    st.table(strings(f1), border="horizontal")
 
 with st.expander("The paper's reported results for these models (its own protocol)"):
     models = list(dict.fromkeys(runs[rid]["model"] for rid in chosen))
-    rows = [{"model": m, "protocol": paper_results.paper_protocol_label(m), **paper_results.summary(m)}
-            for m in models if m in paper_results.paper_results()]
     st.caption("GTZAN. The MFCC models' figures come from a leaky segment split; every figure was early-stopped "
                "on its test set. Not comparable with honest track-split numbers. The Reproduction page sets them "
                "beside runs of the same protocol.")
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    paper = paper_frame(models)
+    if paper.empty:
+        st.caption("The paper has no figures for these models.")
+    else:
+        st.table(paper, hide_index=True, border="horizontal")

@@ -1,12 +1,22 @@
-from pathlib import Path
-
 import streamlit as st
 
-from gtzan_core import GENRES
-from gtzan_core.data.download import DEFAULT_URL
-from gtzan_core.webapp import (DEMO_LABEL, check_user_path, data_path, dataset_summary, device_label, download_job,
-                               ensure_app_navigation, identity_sidebar, is_admin, set_data_path, settings, show_error,
-                               store)
+from gtzan_core.webapp import ensure_app_navigation
+
+ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
+st.write(  # the page's static part, drawn before the heavy modules load
+    "Music-genre classification on GTZAN: train the paper's seven models (MLP, CNN, LSTM, GRU on MFCCs; "
+    "VGG19, ResNeXt, SqueezeNet on spectrograms) and two pretrained networks, compare them honestly (split by "
+    "track), and predict the genre of your own audio."
+)
+
+from pathlib import Path  # noqa: E402
+
+from gtzan_core import GENRES  # noqa: E402
+from gtzan_core.data.download import DEFAULT_URL  # noqa: E402
+from gtzan_core.tables import home_frame  # noqa: E402
+from gtzan_core.webapp import (DEMO_LABEL, check_user_path, data_path, dataset_summary, device_label,  # noqa: E402
+                               download_job, finished_runs, identity_sidebar, is_admin, set_data_path, settings,
+                               show_error)
 
 
 def download_panel():
@@ -62,14 +72,7 @@ def choose_dataset(current):
             download_panel()
 
 
-ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
 identity_sidebar()
-st.title("🎵 GTZAN Genre Studio")
-st.write(
-    "Music-genre classification on GTZAN: train the paper's seven models (MLP, CNN, LSTM, GRU on MFCCs; "
-    "VGG19, ResNeXt, SqueezeNet on spectrograms), compare them honestly (split by track), and predict the "
-    "genre of your own audio."
-)
 
 left, right = st.columns([3, 2])
 with left:
@@ -102,12 +105,13 @@ with right:
     st.subheader("Compute")
     st.metric("Device", device_label())
     st.subheader("Leaderboard")
-    board = store().leaderboard(include_paper=False)
+    board = home_frame(finished_runs())  # runs with results only: a job that never trained is no run
     if board.empty:
-        st.caption("No runs yet.")
+        st.caption("No runs with results yet.")
     else:
-        st.dataframe(board[["model", "protocol", "dataset", "track_acc", "macro_f1", "status"]].head(8),
-                     hide_index=True)
+        st.table(board, hide_index=True, border="horizontal")
+        st.caption("Scores: test accuracy at track level and macro F1 (segment level), 3 decimals. "
+                   "The Leaderboard has every column.")
     st.page_link("pages/train.py", label="Train models", icon="🏋️")
     st.page_link("pages/predict.py", label="Predict a song", icon="🎧")
     st.page_link("pages/leaderboard.py", label="Full leaderboard", icon="🏆")

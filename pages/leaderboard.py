@@ -1,13 +1,20 @@
 import streamlit as st
 
-from gtzan_core.audit import read_audit
-from gtzan_core.classroom import PermissionDenied, check_import
-from gtzan_core.classroom.quota import check_storage
-from gtzan_core.share.archive import MAX_ARCHIVE, MB
-from gtzan_core.tables import audit_frame, blank_text_cells, storage_frame, trash_frame
-from gtzan_core.trash import empty_trash, list_trash, purge_entry, purge_expired, restore_run, trash_days
-from gtzan_core.webapp import (can_modify_run, check_modify_run, current_user, ensure_app_navigation, finished_runs,
-                               identity_sidebar, is_admin, run_label, settings, show_error, store)
+from gtzan_core.webapp import ensure_app_navigation
+
+ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
+
+from gtzan_core.audit import read_audit  # noqa: E402
+from gtzan_core.classroom import PermissionDenied, check_import  # noqa: E402
+from gtzan_core.classroom.quota import check_storage  # noqa: E402
+from gtzan_core.share.archive import MAX_ARCHIVE, MB  # noqa: E402
+from gtzan_core.tables import (RUN_NUMBER_FORMATS, audit_frame, paper_frame, runs_frame, storage_frame,  # noqa: E402
+                               trash_frame, unfinished_frame)
+from gtzan_core.runs.trash import (empty_trash, list_trash, move_to_trash, purge_entry, purge_expired,  # noqa: E402
+                                   restore_run, trash_days, usage_by_owner)
+from gtzan_core.webapp import (can_modify_run, check_modify_run, current_user, finished_runs,  # noqa: E402
+                               identity_sidebar, is_admin, job_progress, run_grid, run_label, settings, show_error,
+                               run_records, store)
 
 
 def share_section() -> None:
@@ -75,7 +82,7 @@ def trash_section(trash: list) -> None:
         return
     with st.expander(f"Trash ({len(entries)})"):
         st.caption(f"Deleted runs stay here for {trash_days():g} days (GTZAN_STUDIO_TRASH_DAYS), then are purged.")
-        st.dataframe(trash_frame(entries), hide_index=True, key="trash-table")
+        st.dataframe(trash_frame(entries), hide_index=True, key="trash-table", placeholder="—")
         pick = st.selectbox("Entry", [e.entry for e in entries], index=None, key="trash-entry",
                             placeholder="choose a deleted run")
         c1, c2, c3 = st.columns(3)
@@ -97,70 +104,64 @@ def trash_section(trash: list) -> None:
 
 
 def storage_section(trash: list) -> None:
-    usage = store().usage_by_owner(trash=trash)
+    usage = usage_by_owner(store(), trash)
     if not usage:
         return
     limit = settings().max_storage_mb
     with st.expander("Storage per owner" + (f" (limit {limit} MB each)" if limit else "")):
-        st.dataframe(storage_frame(usage, limit), hide_index=True, key="storage-table")
+        st.dataframe(storage_frame(usage, limit), hide_index=True, key="storage-table", placeholder="—")
 
 
-ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
 identity_sidebar()
-st.title("🏆 Leaderboard")
 purge_expired(store())
 if flash := st.session_state.pop("leaderboard-flash", None):
     for kind, text in flash:
         getattr(st, kind)(text)
-include_paper = st.toggle("Show the paper's reported results (leaky protocol) as reference rows", value=True)
-board = store().leaderboard(include_paper=include_paper)
-owners = sorted({o for o in board.owner.dropna() if o})
+records = run_records()
+owners = sorted({r["owner"] for r in records if r.get("owner")})
 if owners:
     me = current_user()
     options = ["everyone"] + (["mine"] if me else []) + [o for o in owners if o != me]
     who = st.selectbox("Owner", options, key="board-owner",
                        format_func=lambda o: {"everyone": "everyone's runs", "mine": f"mine ({me})"}.get(o, o))
     if who != "everyone":
-        keep = board.owner == (me if who == "mine" else who)
-        board = board[keep | (board.status == "reference")].reset_index(drop=True)
-if not (board.status != "reference").any():
-    st.info("No runs of your own yet. Train a model on the **Train** page"
-            + (" — meanwhile, here are the paper's numbers." if include_paper else "."))
+        records = [r for r in records if r.get("owner") == (me if who == "mine" else who)]
+# Only runs with results can be selected and compared: a job that never trained (stopped while queued, failed
+# before its first epoch) or has not finished one yet is listed apart, and the paper's rows have a table of their own.
+board = runs_frame(records)
+if board.empty:
+    st.info("No runs with results yet. Train a model on the **Train** page; the paper's numbers are below.")
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
-    if board.empty:
-        share_section()
-        st.stop()
-
-st.caption("Click rows to select them, then compare. Sorted by track-level test accuracy (segment level where "
-           "there is none). Paper rows were early-stopped on their test set (the MFCC ones on a leaky segment split): "
-           "compare them with runs of the paper protocol, or use the Reproduction page.")
-# Empty cells stay blank, never "None": paper rows have no epochs or owner, a running run no accuracy yet.
-numbers = {"segment_acc": "{:.3f}", "track_acc": "{:.3f}", "macro_f1": "{:.3f}", "track_macro_f1": "{:.3f}",
-           "train_s": "{:.0f}", "params": "{:,.0f}", "epochs": "{:.0f}"}
-board = blank_text_cells(board, numbers)
-styled = board.style.format(numbers, na_rep="")
-event = st.dataframe(
-    styled, key="board", on_select="rerun", selection_mode="multi-row", hide_index=True,
-    column_config={"segment_acc": "seg acc", "track_acc": "track acc", "macro_f1": "macro F1",
-                   "track_macro_f1": "track F1", "train_s": "train s", "split_warning": "split"},
-)
-selected = [board.iloc[i]["run_id"] for i in event.selection.rows]
-real = [rid for rid in selected if not rid.startswith("paper:")]
-c1, c2 = st.columns([1, 3])
-if c1.button("Compare selected", type="primary", disabled=len(real) < 2):
-    st.session_state["compare_ids"] = real
-    st.switch_page("pages/compare.py")
-c2.caption(f"{len(real)} run(s) selected" + (" — select at least two runs" if len(real) < 2 else ""))
+else:
+    st.caption("Best first (track-level test accuracy, else segment level); click a column to sort. Tick runs, "
+               "then compare them.")
+    event = run_grid(board, RUN_NUMBER_FORMATS, key="board", on_select="rerun", selection_mode="multi-row")
+    chosen = [board.iloc[i]["run"] for i in event.selection.rows]
+    c1, c2 = st.columns([1, 3])
+    if c1.button("Compare selected", type="primary", disabled=len(chosen) < 2):
+        st.session_state["compare_ids"] = chosen
+        st.switch_page("pages/compare.py")
+    n = len(chosen)
+    c2.caption(f"{n} run{'' if n == 1 else 's'} selected" + (" — select at least two runs to compare"
+                                                             if n < 2 else ""))
+pending = unfinished_frame(records, phase=lambda r: job_progress(r)["phase"])
+if not pending.empty:
+    with st.expander(f"Jobs without results ({len(pending)}): queued, running, or ended before their first epoch"):
+        st.table(pending, hide_index=True, border="horizontal")
+if st.toggle("Show the paper's reported results", value=True, key="show-paper"):
+    st.caption("For reference, not selectable: the paper's figures were early-stopped on its test set (the MFCC "
+               "models' on a leaky segment split). Compare them with runs of the paper protocol, or use the "
+               "Reproduction page.")
+    st.table(paper_frame(), hide_index=True, border="horizontal")
 
 with st.expander(f"Delete runs (to the trash: restorable for {trash_days():g} days)"):
-    deletable = [row.run_id for row in board.itertuples() if row.status != "reference"
-                 and can_modify_run({"run_id": row.run_id, "owner": row.owner})]
+    deletable = [r["run_id"] for r in records if can_modify_run(r)]
     victim = st.selectbox("Run", deletable, index=None, placeholder="choose a run", key="delete-run")
     confirm = st.checkbox("Yes, move it to the trash", key="delete-confirm")
     if st.button("Delete", disabled=not (victim and confirm), key="delete"):
         try:
             check_modify_run(store().read(victim), "delete")
-            store().delete(victim, who=current_user())
+            move_to_trash(store(), victim, who=current_user())
             st.session_state["leaderboard-flash"] = [("success", f"Moved {victim} to the trash")]
             st.rerun()
         except Exception as exc:
@@ -174,6 +175,6 @@ if is_admin():
     with st.expander("Audit log (admin)"):
         entries = read_audit(store().root, limit=500)
         if entries:
-            st.dataframe(audit_frame(entries), hide_index=True, key="audit-log")
+            st.dataframe(audit_frame(entries), hide_index=True, key="audit-log", placeholder="—")
         else:
             st.caption("Nothing recorded yet.")

@@ -1,20 +1,24 @@
-import hashlib
-import io
-import time
-
-import pandas as pd
 import streamlit as st
 
-from gtzan_core import GENRES
-from gtzan_core.inference import predict
-from gtzan_core.plots import (explanation_figure, mfcc_figure, probabilities_figure, spectrogram_figure,
-                              timeline_figure, waveform_figure)
-from gtzan_core.webapp import ensure_app_navigation, identity_sidebar, run_label, settings, show_error, store
+from gtzan_core.webapp import ensure_app_navigation
 
 ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
+
+import hashlib  # noqa: E402
+import io  # noqa: E402
+import time  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from gtzan_core import GENRES  # noqa: E402
+from gtzan_core.inference import predict  # noqa: E402
+from gtzan_core.plots import (explanation_figure, mel_db, mfcc_figure, probabilities_figure,  # noqa: E402
+                              spectrogram_figure, timeline_figure, waveform_figure)
+from gtzan_core.tables import strings  # noqa: E402
+from gtzan_core.webapp import identity_sidebar, run_label, settings, show_error, run_records, store  # noqa: E402
+
 identity_sidebar()
-st.title("🎧 Predict")
-runs = {r["run_id"]: r for r in store().list()
+runs = {r["run_id"]: r for r in run_records()
         if r.get("evaluation") and store().checkpoint_path(r["run_id"]).is_file()}
 if not runs:
     st.info("No trained models yet: train one on the **Train** page (a CNN takes under a minute on the demo set). "
@@ -81,13 +85,14 @@ if data is not None:
             st.plotly_chart(probabilities_figure(pred.results, ens), key="probs", width="stretch")
             table = pd.DataFrame({f"{r.title} · {rid[-6:]}": r.probs for rid, r in pred.results.items()},
                                  index=list(GENRES)).T
-            table.insert(0, "trained on", [r.dataset for r in pred.results.values()])
-            table.insert(1, "top", [r.top for r in pred.results.values()])
-            st.dataframe(table.style.format(precision=3, subset=list(GENRES)))
+            table.insert(0, "trained on", [("real GTZAN" if r.dataset == "GTZAN" else r.dataset)
+                                           for r in pred.results.values()])
+            table.insert(1, "top genre", [r.top for r in pred.results.values()])
+            st.table(strings(table), border="horizontal")
             for rid in pred.results:
                 if runs.get(rid, {}).get("starter"):
                     from gtzan_core.share.card import model_card
-                    from gtzan_core.starter import limits_text
+                    from gtzan_core.share.card import limits_text
 
                     s = runs[rid]["starter"]
                     st.info(f"**{runs[rid].get('title')} starter model** (`{rid}`), shipped with the studio: trained "
@@ -101,6 +106,7 @@ if data is not None:
                            "their opinion on real songs is not meaningful.")
             st.subheader("Timeline: top genre per segment")
             st.plotly_chart(timeline_figure(pred.results), width="stretch")
+            st.caption("One row per genre some segment chose; a bigger dot is a more confident segment.")
         st.subheader("The clip")
         # only the open tab is drawn (a tab switch reruns the page; the prediction is kept): on a shared
         # server every visitor's browser and the server build one chart instead of three per upload
@@ -113,7 +119,10 @@ if data is not None:
                 st.plotly_chart(mfcc_figure(pred.mfcc, 3.0), width="stretch")
         if spec.open:
             with spec:
-                st.plotly_chart(spectrogram_figure(pred.image), width="stretch")
+                st.plotly_chart(spectrogram_figure(*mel_db(pred.audio, pred.sr)), width="stretch")
+                st.caption("The mel spectrogram of the clip's first 30 s: 128 mel bands (n_fft 2048, hop 512), "
+                           "loudness in dB below the loudest cell. The image models see this drawn as GTZAN's Kaggle "
+                           "PNGs are (magma, in a white frame) and resized to their input size.")
 
 if data is not None and pred is not None and pred.results:
     from gtzan_core.explain import METHODS, explain

@@ -1,17 +1,28 @@
-import pandas as pd
 import streamlit as st
 
-from gtzan_core.plots import per_class_f1_figure, reproduction_figure
-from gtzan_core.reproduction import comparison_table, list_reproductions, per_class_f1, protocol_table, \
-    reproduction_records
-from gtzan_core.plots import transfer_figure
-from gtzan_core.reproduction.report import comparison_display, report_html, transfer_report_html
-from gtzan_core.reproduction.transfer import list_transfers, transfer_display, transfer_records, transfer_table
-from gtzan_core.webapp import ensure_app_navigation, identity_sidebar, store
+from gtzan_core.webapp import ensure_app_navigation
 
 ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
+
+import pandas as pd  # noqa: E402
+
+from gtzan_core.plots import per_class_f1_figure, reproduction_figure, transfer_figure  # noqa: E402
+from gtzan_core.reproduction import (comparison_table, list_reproductions, per_class_f1, protocol_table,  # noqa: E402
+                                     reproduction_records)
+from gtzan_core.reproduction.report import comparison_display, report_html, transfer_report_html  # noqa: E402
+from gtzan_core.reproduction.transfer import (list_transfers, transfer_display, transfer_records,  # noqa: E402
+                                              transfer_table)
+from gtzan_core.tables import strings  # noqa: E402
+from gtzan_core.webapp import identity_sidebar, store  # noqa: E402
+
+#: The per-protocol table's columns, as people read them.
+PROTOCOL_COLUMNS = {"model": "model", "protocol_label": "protocol", "seeds_done": "seeds done", "accuracy": "accuracy",
+                    "accuracy_sd": "accuracy sd", "macro_f1": "macro F1", "macro_f1_sd": "macro F1 sd",
+                    "track_accuracy": "track acc.", "paper_accuracy": "paper's accuracy",
+                    "paper_macro_f1": "paper's macro F1", "delta_accuracy": "Δ accuracy vs paper",
+                    "delta_macro_f1": "Δ macro F1 vs paper", "split_warning": "split"}
+
 identity_sidebar()
-st.title("📊 Reproduction of the paper's table")
 runs_store = store()
 repros = list_reproductions(runs_store)
 
@@ -36,7 +47,7 @@ def transfer_section() -> None:
     if table.empty or table["seeds_done"].sum() == 0:
         st.info("No run of this study has finished yet.")
         return
-    st.dataframe(transfer_display(table), hide_index=True, key=f"transfer-{sid}")
+    st.dataframe(transfer_display(table), hide_index=True, key=f"transfer-{sid}", placeholder="—")
     st.plotly_chart(transfer_figure(table), width="stretch", key=f"transfer-bars-{sid}")
     st.download_button("Download the study (HTML)", transfer_report_html(records, sid), file_name=f"{sid}.html",
                        mime="text/html", key=f"dl-{sid}")
@@ -94,12 +105,11 @@ def view(reproduction_id: str):
     st.caption("Ours at the paper's unit (segments for MFCC models, images = tracks for image models). **Paper "
                "protocol**: MFCC models on a leaky 70:30 segment split, image models on an 80:20 image split (seed "
                "42), both early-stopped on the test set. **Leak inflation** = paper protocol − honest.")
-    st.dataframe(comparison_display(comparison), hide_index=True, key=f"cmp-{reproduction_id}")
+    st.dataframe(comparison_display(comparison), hide_index=True, key=f"cmp-{reproduction_id}", placeholder="—")
     st.plotly_chart(reproduction_figure(comparison), width="stretch", key=f"bars-{reproduction_id}")
     with st.expander("Every model and protocol"):
-        cols = ["model", "protocol_label", "seeds_done", "accuracy", "accuracy_sd", "macro_f1", "macro_f1_sd",
-                "track_accuracy", "paper_accuracy", "paper_macro_f1", "delta_accuracy", "delta_macro_f1", "split_warning"]
-        st.dataframe(protocol_table(records)[cols].style.format(precision=3, na_rep=""), hide_index=True)
+        table = protocol_table(records)[list(PROTOCOL_COLUMNS)].rename(columns=PROTOCOL_COLUMNS)
+        st.table(strings(table, {"seeds done": "{:.0f}"}), hide_index=True, border="horizontal")
     st.subheader("Per-class F1 beside the paper's Tables 1–7")
     st.caption("The image models' tables map to genres. The MFCC models' tables do not (their rows follow the "
                "os.walk order of the author's folders): they are shown as class 0–9 beside ours.")
@@ -109,11 +119,11 @@ def view(reproduction_id: str):
     left.plotly_chart(per_class_f1_figure(ours, paper, f"{model}: per-class F1"), width="stretch",
                       key=f"pcf-{reproduction_id}-{model}")
     if not paper.empty and list(paper.index) == list(ours.index):
-        right.dataframe(ours.join(paper).style.format(precision=2, na_rep=""))
+        right.table(strings(ours.join(paper)), border="horizontal")
     else:
-        right.dataframe(pd.concat({"ours (genres)": ours.reset_index(names="genre"),
-                                   "paper (classes, order unknown)": paper.reset_index(names="class")}, axis=1)
-                        .style.format(precision=2, na_rep=""), hide_index=True)
+        right.table(strings(pd.concat({"ours (genres)": ours.reset_index(names="genre"),
+                                       "paper (classes, order unknown)": paper.reset_index(names="class")}, axis=1)),
+                    hide_index=True, border="horizontal")
     st.download_button("Download the report (HTML)", report_html(records, reproduction_id),
                        file_name=f"{reproduction_id}.html", mime="text/html", key=f"dl-{reproduction_id}")
 

@@ -1,22 +1,27 @@
-import time
-
 import streamlit as st
 
-from gtzan_core.classroom import check_submit
-from gtzan_core.classroom.quota import check_storage
-from gtzan_core.hparams import make_config, model_defaults, recipe_label, recipes
-from gtzan_core.jobs import job_progress
-from gtzan_core.models import MODELS, check_weights
-from gtzan_core.models.weights import RESNEXT_VARIANTS, backbone_weights, weights_available
-from gtzan_core.plots import loss_figure
-from gtzan_core.data import open_dataset
-from gtzan_core.errors import StudioError
-from gtzan_core.reproduction import plan_reproduction, queue_reproduction, screen_splits, skipped_summary
-from gtzan_core.splits import PROTOCOLS
-from gtzan_core.webapp import (can_modify_run, check_modify_run, check_splits, check_user_path, current_user,
-                               data_path, dataset_summary, ensure_app_navigation, executor_label, executor_problem,
-                               identity_sidebar, is_admin, job_manager, ray_address, settings, show_error,
-                               split_warning_text, store)
+from gtzan_core.webapp import ensure_app_navigation
+
+ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
+
+import time  # noqa: E402
+
+from gtzan_core.classroom import check_submit  # noqa: E402
+from gtzan_core.classroom.quota import check_storage  # noqa: E402
+from gtzan_core.data import open_dataset  # noqa: E402
+from gtzan_core.errors import StudioError  # noqa: E402
+from gtzan_core.hparams import make_config, model_defaults, recipe_label, recipes  # noqa: E402
+from gtzan_core.models import MODELS, check_weights  # noqa: E402
+from gtzan_core.models.weights import RESNEXT_VARIANTS, backbone_weights, weights_available  # noqa: E402
+from gtzan_core.plots import loss_figure  # noqa: E402
+from gtzan_core.reproduction import plan_reproduction, queue_reproduction, screen_splits, skipped_summary  # noqa: E402
+from gtzan_core.reproduction.plan import PAPER_MODELS, honest_protocols  # noqa: E402
+from gtzan_core.splits import PROTOCOLS  # noqa: E402
+from gtzan_core.webapp import (can_modify_run, check_modify_run, check_splits, check_user_path,  # noqa: E402
+                               current_user, data_path, dataset_name, dataset_summary, empty_jobs_text,
+                               executor_label, executor_problem, identity_sidebar, is_admin, job_manager,
+                               job_progress, plan_estimate, ray_address, settings, show_error, split_warning_text,
+                               run_records, store)
 
 
 def check_quota(n_new: int, epochs: int) -> None:
@@ -26,9 +31,7 @@ def check_quota(n_new: int, epochs: int) -> None:
     check_storage(settings(), user, store(), is_admin())
 
 
-ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
 identity_sidebar()
-st.title("🏋️ Train")
 
 
 def dataset_choice() -> str | None:
@@ -149,36 +152,61 @@ if submitted:
             for warning in check_splits(configs, force=allow_weak, path=train_path):
                 st.warning(f"Weak split: {warning}")
             for cfg in configs:
-                run_id = job_manager().submit(cfg, train_path, image_source, owner=current_user())
+                run_id = job_manager().submit(cfg, train_path, image_source, owner=current_user(),
+                                              dataset_label=(summary or {}).get("dataset"))
                 st.toast(f"Queued {MODELS[cfg.model].title}: {run_id}")
         except Exception as exc:
             show_error(exc)
 
 
-with st.expander("🔁 Reproduce the paper: all seven models, its protocol and recipe, beside honest runs"):
-    st.markdown("Queues the seven models under the **paper protocol** with the **paper recipe**, and the same seven "
-                "under the honest **track** split (plus the artist-filtered split on real GTZAN). The "
+def reproduction_section() -> None:
+    """The paper's table reproduced: choose models, protocols and seeds, see how many jobs
+    that is and about how long it takes here, then queue them."""
+    real = bool(summary) and summary.get("dataset") == "GTZAN"
+    protocols = ["paper"] + honest_protocols(real)
+    st.markdown("Queues the chosen models under the **paper protocol** with the **paper recipe**, and the same "
+                "models under the honest **track** split (plus the artist-filtered split on real GTZAN). The "
                 "**Reproduction** page sets the results beside the paper's table.")
-    c1, c2, c3 = st.columns(3)
+    chosen = st.multiselect("Models", PAPER_MODELS, default=PAPER_MODELS, key="repro-models",
+                            format_func=lambda m: MODELS[m].title + (" (image model: slow on a CPU)"
+                                                                     if MODELS[m].input_kind == "image" else ""))
+    picked = st.pills("Protocols", protocols, default=protocols, selection_mode="multi", key="repro-protocols",
+                      format_func=lambda p: {"paper": "paper (its leaky protocol)", "track": "track (honest)",
+                                             "filtered": "artist-filtered (honest)"}[p]) or []
+    c1, c2 = st.columns(2)
     seeds = c1.number_input("seeds per configuration", min_value=1, max_value=10, value=1, key="repro-seeds",
                             help="several seeds give mean ± sd: does a 2-point gap mean anything?")
     cap = c2.number_input("cap on epochs (0 = the recipe's)", min_value=0, value=0, key="repro-epochs")
-    honest = c3.toggle("also the honest protocols", value=True, key="repro-honest")
     repro_weak = st.checkbox("also run protocols whose split is too small for some genre", key="repro-weak",
                              help="By default such runs are skipped, saying why (a partial GTZAN copy, a small "
                                   "demo set); ticked, they run and their numbers are marked as saying little.")
-    if st.button("Reproduce the paper", type="primary", key="reproduce"):
+    plan = plan_reproduction(real_gtzan=real, seeds=int(seeds), epochs=int(cap) or None, device=device,
+                             honest=any(p != "paper" for p in picked), models=chosen or PAPER_MODELS)
+    plan.configs = [c for c in plan.configs if c.protocol in picked] if chosen else []
+    plan.protocols = [p for p in plan.protocols if p in picked]
+    n = len(plan.configs)
+    if n:
+        import torch
+
+        estimate = plan_estimate(plan.configs, run_records(), int((summary or {}).get("tracks") or 0),
+                                 on_gpu=device != "cpu" and torch.cuda.is_available())
+        st.info(f"**{n} job{'s' if n != 1 else ''}**: {len(chosen)} model{'s' if len(chosen) != 1 else ''} × "
+                f"{len(plan.protocols)} protocol{'s' if len(plan.protocols) != 1 else ''} × {int(seeds)} "
+                f"seed{'s' if seeds != 1 else ''}, each up to {'its recipe' if not cap else int(cap)} epochs · "
+                f"{estimate['text']}", icon="⏱️")
+    else:
+        st.caption("Choose at least one model and one protocol.")
+    if st.button(f"Reproduce the paper ({n} job{'s' if n != 1 else ''})", type="primary", key="reproduce",
+                 disabled=not n):
         try:
-            real = bool(summary) and summary.get("dataset") == "GTZAN"
-            plan = plan_reproduction(real_gtzan=real, seeds=int(seeds), epochs=int(cap) or None, device=device,
-                                     honest=honest)
             screen_splits(plan, open_dataset(train_path), allow_weak=repro_weak)
             for line in skipped_summary(plan):
                 st.warning(line)
             if not plan.configs:
                 raise StudioError("every run was skipped: no protocol gives a meaningful split on this dataset")
             check_quota(len(plan.configs), max(c.epochs for c in plan.configs))
-            queue_reproduction(job_manager(), plan, train_path, image_source, owner=current_user())
+            queue_reproduction(job_manager(), plan, train_path, image_source, owner=current_user(),
+                               dataset_label=(summary or {}).get("dataset"))
             st.session_state["reproduction_id"] = plan.id
             st.success(f"Queued {len(plan.configs)} runs as reproduction `{plan.id}`.")
             st.page_link("pages/reproduction.py", label="Open the Reproduction page", icon="📊")
@@ -186,16 +214,19 @@ with st.expander("🔁 Reproduce the paper: all seven models, its protocol and r
             show_error(exc)
 
 
-def _eta(seconds):
-    return "—" if seconds is None else time.strftime("%M:%S", time.gmtime(seconds))
+with st.expander("🔁 Reproduce the paper: its models under its protocol and recipe, beside honest runs",
+                 key="repro-open"):  # keyed: it stays open while its choices rerun the page
+    reproduction_section()
 
 
 ACTIVE = ("queued", "running")
+FEATURES_NOTE = ("Features are computed once for the whole dataset (every track, before any training), then cached: "
+                 "the first point of the chart comes after this step; later jobs on this dataset skip it.")
 
 
 def visible_jobs(whose: str) -> list[dict]:
     """The run records the panel shows: queued and running jobs, and those that ended in the last hour."""
-    records = store().list()
+    records = run_records()
     if whose == "mine":
         records = [r for r in records if r.get("owner") and r.get("owner") == current_user()]
     return [r for r in records if r.get("status") in ACTIVE or time.time() - r.get("finished", 0) < 3600][:12]
@@ -206,20 +237,23 @@ def stop_job(r: dict, manager) -> None:
     try:
         check_modify_run(r, "stop")  # the rule itself, not only the hidden button
         manager.cancel(r["run_id"], who=current_user())
+        st.session_state[f"stopping-{r['run_id']}"] = True  # the card says "stopping…" from the next draw on
     except Exception as exc:  # shown on the job's card
         st.session_state[f"stop-error-{r['run_id']}"] = exc
 
 
 def job_card(r: dict, manager) -> None:
     rid, status = r["run_id"], r.get("status")
-    with st.container(border=True):
+    prog = job_progress(r)
+    stopping = status in ACTIVE and (prog["stopping"] or st.session_state.get(f"stopping-{rid}", False))
+    with st.container(border=True, key=f"job-{rid}"):
         head, btn = st.columns([5, 1])
         badge = {"queued": "🕒", "running": "🏃", "finished": "✅", "cancelled": "⏹️", "failed": "❌"}.get(status, "")
-        data = (r.get("dataset") or {}).get("label", "?")
         owner = f" · by **{r['owner']}**" if r.get("owner") else ""
+        state = "stopping…" if stopping else status
         head.markdown(f"**{r.get('title', r['model'])}** · {r.get('protocol_label') or r.get('protocol')} · "
-                      f"recipe {recipe_label(r)} · {data}{owner} · `{rid}` — {badge} {status}")
-        if status in ACTIVE and can_modify_run(r):
+                      f"recipe {recipe_label(r)} · {dataset_name(r)}{owner} · `{rid}` — {badge} {state}")
+        if status in ACTIVE and can_modify_run(r) and not stopping:
             # a callback acts on the click before the panel's next run, so a refresh racing it cannot drop it;
             # the return value covers a click whose callback Streamlit dropped (drawn by an interrupted refresh)
             if btn.button("Stop", key=f"stop-{rid}", on_click=stop_job, args=(r, manager)) and \
@@ -232,19 +266,26 @@ def job_card(r: dict, manager) -> None:
             pos = manager.queue_position(rid)
             st.caption(f"Waiting in the queue{f' (position {pos})' if pos else ''}: jobs start as room frees up "
                        f"on {executor_label()}, taking turns between people.")
-        prog = job_progress(r)
-        phase = r.get("phase")
-        if status == "running" and phase in ("features", "backbone pass") and r.get("progress"):
-            p = r["progress"]
-            st.progress(p["done"] / max(p["total"], 1), text=f"{p['message']} {p['done']}/{p['total']}")
+        if stopping:
+            st.caption("⏹️ Stopping… the job ends after its current batch and keeps its best checkpoint.")
+        if status == "running" and prog["phase_fraction"] is not None:
+            st.progress(prog["phase_fraction"], text=prog["phase"])
+            if r.get("phase") == "features":
+                st.caption(FEATURES_NOTE)
         elif status == "running":
-            st.progress(prog["fraction"], text=f"epoch {prog['epoch']}/{prog['total']} · ETA {_eta(prog['eta'])}")
+            text = prog["phase"] + (f" · {prog['epoch']} done" if prog["epoch"] else "")
+            st.progress(prog["fraction"], text=text + (f" · {prog['eta_text']}" if prog["eta_text"] else ""))
+            if r.get("phase") == "features":
+                st.caption(FEATURES_NOTE)
         elif status in ("finished", "cancelled") and prog["epoch"]:
-            st.progress(1.0, text=prog["summary"])
+            # the bar shows epochs done: full for a run that ended by itself, 7 % for one stopped at epoch 7 of 100
+            st.progress(1.0 if status == "finished" else prog["fraction"], text=prog["summary"])
         if r.get("history"):
             st.plotly_chart(loss_figure(r["history"]), key=f"chart-{rid}", width="stretch")
         if status == "failed":
             st.error(r.get("error", "failed"))
+        elif status == "cancelled" and not prog["epoch"]:
+            st.caption(r.get("error") or "stopped before its first epoch: no results")
         ev = r.get("evaluation")
         if ev:
             c1, c2, c3 = st.columns(3)
@@ -254,7 +295,8 @@ def job_card(r: dict, manager) -> None:
             c3.metric("macro F1", f"{ev['segment']['macro_f1']:.3f}")
         if weak := split_warning_text(r):
             st.warning(weak, icon="⚠️")
-        if r.get("pretrained") is False and r.get("family", "paper") == "paper" and r.get("input_kind") == "image":
+        if r.get("pretrained") is False and MODELS.get(r.get("model")) is not None and \
+                MODELS[r["model"]].frozen_backbone and r.get("family", "paper") == "paper":
             st.caption(f"⚠️ {r.get('weights_note', 'random initialisation')}")
 
 
@@ -268,8 +310,7 @@ def jobs_panel(whose: str) -> None:
     every 5 s."""
     recent = visible_jobs(whose)
     if not recent:
-        st.info("No jobs yet. Pick models above and press **Start training**; jobs keep running when you switch "
-                "pages or close the tab.")
+        st.info(empty_jobs_text(run_records(), current_user(), whose))
     live_ids = [r["run_id"] for r in recent if r.get("status") in ACTIVE]
     manager = job_manager()
 

@@ -101,7 +101,7 @@ def test_compare_and_leaderboard_with_runs(two_runs):
     at.radio[0].set_value("segment").run()
     no_errors(at)
     at = no_errors(page("leaderboard").run())
-    assert ids[0] in at.dataframe[0].value.run_id.tolist()
+    assert ids[0] in at.dataframe[0].value["run"].tolist()
 
 
 def test_predict_page_with_an_uploaded_file(two_runs, tmp_path):
@@ -116,7 +116,7 @@ def test_predict_page_with_an_uploaded_file(two_runs, tmp_path):
     charts = at.get("plotly_chart")
     assert len(charts) == 3
     assert '"type":"scatter"' in charts[-1].proto.spec.replace(" ", "")  # the waveform
-    for view, trace in (("MFCC", "heatmap"), ("Mel spectrogram", "image")):
+    for view, trace in (("MFCC", "heatmap"), ("Mel spectrogram", "heatmap")):
         at.session_state["clip-view"] = view
         at.run()
         no_errors(at)
@@ -168,7 +168,7 @@ def test_leaderboard_row_selection_opens_compare(two_runs):
     store, ids = two_runs
     at = no_errors(page("leaderboard").run())
     board = at.dataframe[0].value
-    rows = [int(board.index[board.run_id == rid][0]) for rid in ids]
+    rows = [int(board.index[board["run"] == rid][0]) for rid in ids]
     at.session_state["board"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
     at.run()
     button = next(b for b in at.button if b.label == "Compare selected")
@@ -220,11 +220,12 @@ def test_home_downloads_gtzan_in_the_background(tmp_path, monkeypatch):
 
 def test_train_form_defaults_are_the_paper_recipe():
     at = no_errors(page("train").run())
-    assert at.radio[0].value == "paper"
+    recipe = next(r for r in at.radio if r.label.startswith("Recipe"))  # (the dataset choice's radio comes first)
+    assert recipe.value == "paper"
     assert at.number_input(key="ep-mlp-paper").value == 500 and at.number_input(key="pa-gru-paper").value == 10
     assert at.number_input(key="bs-vgg19-paper").value == 50
     assert at.number_input(key="lr-cnn-paper").value == pytest.approx(1e-4)
-    at.radio[0].set_value("studio").run()
+    recipe.set_value("studio").run()
     no_errors(at)
     assert at.number_input(key="lr-cnn-studio").value == pytest.approx(1e-3)
 
@@ -334,7 +335,7 @@ def test_export_then_import_in_a_fresh_studio_home(two_runs, tmp_path, monkeypat
     monkeypatch.setenv("GTZAN_STUDIO_HOME", str(fresh))
     monkeypatch.setenv("GTZAN_STUDIO_RUNS", str(fresh / "runs"))
     at = no_errors(page("leaderboard").run())
-    assert ids[0] not in at.dataframe[0].value.run_id.tolist()
+    assert not at.dataframe or ids[0] not in at.dataframe[0].value["run"].tolist()
     at.file_uploader(key="import-zip").set_value(("from-a-classmate.zip", b"not a zip", "application/zip")).run()
     at.button(key="import").click().run()
     no_errors(at)
@@ -345,7 +346,7 @@ def test_export_then_import_in_a_fresh_studio_home(two_runs, tmp_path, monkeypat
     at.button(key="import").click().run()
     no_errors(at)
     assert any(f"Imported {ids[0]}" in s.value for s in at.success)
-    assert ids[0] in at.dataframe[0].value.run_id.tolist()
+    assert ids[0] in at.dataframe[0].value["run"].tolist()
     clip = write_clip(tmp_path / "song.wav", "jazz", seconds=7.0)
     clear_model_cache()
     here = predict(clip, [ids[0]], RunStore(fresh / "runs")).results[ids[0]].probs

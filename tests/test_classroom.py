@@ -87,7 +87,8 @@ def classroom(monkeypatch, tiny_features):
     done = train(make_config("mlp", epochs=1, device="cpu"), tiny_features, store)["run_id"]
     store.update(done, owner="alice")
     waiting = lifecycle.create(store, {"model": "cnn", "title": "CNN", "protocol": "track", "owner": "alice",
-                             "config": make_config("cnn", epochs=1).as_dict(), "history": [],
+                             # (more epochs than the test lasts: it is still running when the admin stops it)
+                             "config": make_config("cnn", epochs=500, patience=500).as_dict(), "history": [],
                              "job": {"data_path": None, "image_source": "auto", "extra": {}}, "queue_owner": None})
     yield store, done, waiting
     # the app's job manager took the orphaned job up: stop it, so no training thread outlives the test

@@ -3,7 +3,6 @@ manager spreading jobs over a (faked) device list. No GPU needed: devices are na
 here, and the training function is a stand-in that holds each job at a known point."""
 
 import threading
-import time
 
 import pytest
 

@@ -124,8 +124,6 @@ def test_imagenet_weights_load_from_torch_home_cache(tmp_path, monkeypatch):
 
 
 def test_damaged_weights_file_falls_back_to_random_init(tmp_path, monkeypatch):
-    import torchvision.models as tvm
-
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     path = weights_path(backbone_weights("squeezenet"))
     path.parent.mkdir(parents=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -25,10 +26,15 @@ def run(*cmd, **kw):
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
+    """A wheel of this tree, built from a copy (the build leaves nothing in the checkout, and
+    no earlier build's files can slip into it)."""
+    src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("wheel")
+    for name in ("pyproject.toml", "README.md", "hparams.yaml"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "gtzan_core", src / "gtzan_core", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     # no build isolation: the environment's setuptools, no package index needed
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", out, ROOT,
-        cwd=out)
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", out, src, cwd=src)
     (path,) = out.glob("gtzan_studio-*.whl")
     return path
 

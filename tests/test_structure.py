@@ -123,3 +123,26 @@ def test_status_and_phase_are_written_by_the_lifecycle_alone():
                             t.slice.value in ("status", "phase"):
                         found.append(f"{name}:{node.lineno}")
     assert found == []
+
+
+def test_every_setting_is_read_by_the_settings_module_and_listed_in_the_readme():
+    from gtzan_core.settings import SETTINGS, settings_table
+
+    readers = []
+    for name, path in modules().items():
+        if name == "gtzan_core.settings":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            # os.environ.get("GTZAN_STUDIO_X") / os.environ["GTZAN_STUDIO_X"] / env.get("GTZAN_STUDIO_X", ...)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                    and node.args and isinstance(node.args[0], ast.Constant) \
+                    and str(node.args[0].value).startswith("GTZAN_STUDIO_") and "environ" in ast.unparse(node.func):
+                readers.append(f"{name}:{node.lineno}")
+            if isinstance(node, ast.Subscript) and "environ" in ast.unparse(node.value) and \
+                    isinstance(node.slice, ast.Constant) and str(node.slice.value).startswith("GTZAN_STUDIO_"):
+                readers.append(f"{name}:{node.lineno}")
+    assert readers == []
+    named = {s for path in modules().values() for s in __import__("re").findall(r"GTZAN_STUDIO_[A-Z_]+[A-Z]",
+                                                                                  path.read_text())}
+    assert named - {"GTZAN_STUDIO_"} <= set(SETTINGS)  # every variable the library names is declared
+    assert settings_table() in (ROOT / "README.md").read_text()

@@ -7,7 +7,10 @@ guessing passcodes and passwords, and per-owner storage.
   studio home);
 - :mod:`.attempts`: wrong passcodes and admin passwords limited per guessing session
   and client address, with a growing wait and a server-wide ceiling;
-- :mod:`.quota`: per-owner storage counted from the run store.
+- :mod:`.quota`: per-owner storage counted from the run store;
+- :mod:`.tokens`: signed, expiring sign-in tokens the server can revoke (a sign-in
+  that survives a reload);
+- :mod:`.dataset`: the class's dataset, chosen by the admin.
 
 Nothing here imports Streamlit: the pages ask these functions and show the messages
 they raise.

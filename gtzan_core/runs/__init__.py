@@ -17,12 +17,11 @@ module           what it holds
 ===============  ==================================================================
 """
 
-from ..fileio import DISK_FULL, atomic_write_bytes, atomic_write_json
 from .record import ACTIVE, PHASES, RunRecord, Status
 from .store import (CHECKPOINT_FORMAT, RESERVED_NAMES, STALE_AFTER, STOP_FLAG, RunStore, check_run_id,
                     load_checkpoint_file)
 
 __all__ = [
-    "ACTIVE", "CHECKPOINT_FORMAT", "DISK_FULL", "PHASES", "RESERVED_NAMES", "RunRecord", "RunStore", "STALE_AFTER",
-    "STOP_FLAG", "Status", "atomic_write_bytes", "atomic_write_json", "check_run_id", "load_checkpoint_file",
+    "ACTIVE", "CHECKPOINT_FORMAT", "PHASES", "RESERVED_NAMES", "RunRecord", "RunStore", "STALE_AFTER", "STOP_FLAG",
+    "Status", "check_run_id", "load_checkpoint_file",
 ]

@@ -178,16 +178,6 @@ class RunStore:
                     continue
         return sorted(out, key=lambda r: r.get("created", 0), reverse=True)
 
-    def delete(self, run_id: str, who: str | None = None):  # (moving to runs.trash.move_to_trash)
-        from .trash import move_to_trash
-
-        return move_to_trash(self, run_id, who)
-
-    def usage_by_owner(self, trash: list | None = None):  # (moving to runs.trash.usage_by_owner)
-        from .trash import usage_by_owner
-
-        return usage_by_owner(self, trash)
-
     def rewrite_compact(self, run_id: str, fields: dict) -> dict:
         """Update the record in place, compact, reusing its old blocks: the way to record
         something on a full disk (:func:`.lifecycle.fail`). Should the compact record be

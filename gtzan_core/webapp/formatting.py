@@ -1,0 +1,183 @@
+"""Words for what the pages show, from run records (no Streamlit here): run labels,
+the dataset's name, a job's phase and its ETA (a range: to early stopping at the
+earliest, to the epoch cap at the latest), what a run's training amounted to, the
+warning beside a weak split."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from ..tables import (DASH, DATASET_NAMES, dataset_name, duration_text, epoch_cap, pretrained_text,
+                      stopped_by_hand, training_text, when_text)
+
+__all__ = ["DASH", "DATASET_NAMES", "dataset_name", "duration_text", "empty_jobs_text", "epoch_cap", "job_progress",
+           "plan_estimate", "pretrained_text", "run_label", "seconds_per_epoch", "split_warning_text",
+           "stopped_by_hand", "training_text", "when_text"]
+
+
+def job_progress(record: dict, now: float | None = None) -> dict:
+    """A job card's progress, in numbers and words.
+
+    ``epoch`` (epochs done), ``cap`` (the epoch cap), ``fraction`` (epochs done over the
+    cap: a run stopped at epoch 7 of 100 shows 7 %), ``phase`` (a line: "queued",
+    "extracting features 120/200", "epoch 8 of ≤ 100", "evaluating on the test set"),
+    ``phase_fraction`` (the bar of a feature or backbone pass), ``eta`` (seconds left, as
+    ``(earliest, latest)``: early stopping if no epoch improves on the best within the
+    patience, and the epoch cap), ``eta_text``, ``stopping`` (Stop was pressed, the job has
+    not stopped yet) and ``summary`` (one line for a job that ended)."""
+    history = record.get("history") or []
+    config = record.get("config") or {}
+    cap = epoch_cap(record)
+    epoch = len(history)
+    status, phase = record.get("status"), record.get("phase")
+    p = record.get("progress") or {}
+    phase_fraction = None
+    if status == "queued":
+        line = "queued"
+    elif phase in ("features", "backbone pass") and p.get("total"):
+        what = "extracting features" if phase == "features" else "backbone pass (pretrained features, once)"
+        line = f"{what} {p.get('done', 0)}/{p['total']}"
+        phase_fraction = min(1.0, p.get("done", 0) / max(p["total"], 1))
+    elif phase == "features":
+        line = "opening the dataset"
+    elif phase == "evaluating":
+        line = "evaluating on the test set"
+    elif status == "running":
+        line = f"epoch {min(epoch + 1, cap)} of ≤ {cap}" if epoch < cap else f"epoch {epoch} of ≤ {cap}"
+    else:
+        line = training_text(record)
+    eta = None
+    if history and status == "running" and phase not in ("evaluating",):
+        last = history[-1]
+        per_epoch = float(last.get("elapsed") or 0) / epoch or float(last.get("seconds") or 0)
+        patience = int(config.get("patience") or cap)
+        best = int(record.get("best_epoch") or max((h["epoch"] for h in history if h.get("best")), default=epoch))
+        latest = max(cap - epoch, 0)
+        earliest = min(latest, max(patience - (epoch - best), 0))
+        eta = (per_epoch * earliest, per_epoch * latest)
+    if eta is None:
+        eta_text = ""
+    elif math.isclose(eta[0], eta[1]):
+        eta_text = f"about {duration_text(eta[1])} left (the {cap}-epoch cap)"
+    else:
+        eta_text = (f"{duration_text(eta[0])} left if no epoch beats epoch {record.get('best_epoch') or epoch} "
+                    f"(early stopping), at most {duration_text(eta[1])} (the {cap}-epoch cap)")
+    stopping = status in ("queued", "running") and bool(record.get("stop_requested"))
+    return {"epoch": epoch, "cap": cap, "total": cap, "fraction": min(1.0, epoch / cap), "phase": line,
+            "phase_fraction": phase_fraction, "eta": eta, "eta_text": eta_text, "stopping": stopping,
+            "summary": training_text(record)}
+
+
+def empty_jobs_text(records: list[dict], me: str | None, whose: str, now: float | None = None,
+                    recent: float = 3600.0) -> str:
+    """What Train's jobs panel says when it has no job to show: with *mine*, whose jobs
+    there are instead (queued, running, or ended in the last ``recent`` seconds)."""
+    if whose != "mine":
+        return ("No jobs yet. Pick models above and press **Start training**; jobs keep running when you switch "
+                "pages or close the tab.")
+    now = time.time() if now is None else now
+    others: dict[str, int] = {}
+    for r in records:
+        if (r.get("status") in ("queued", "running") or now - r.get("finished", 0) < recent) and r.get("owner") != me:
+            owner = r.get("owner") or "nobody"
+            others[owner] = others.get(owner, 0) + 1
+    mine = f"No jobs of yours ({me}) in the last hour" if me else "You are not signed in, so no jobs are yours"
+    if not others:
+        return mine + ", and nobody else's either. Pick models above and press **Start training**."
+    listed = ", ".join(f"{n} of {o}" for o, n in sorted(others.items(), key=lambda kv: (-kv[1], kv[0])))
+    return f"{mine}. The jobs there are belong to others ({listed}): choose **everyone's** to see them."
+
+
+def run_label(record: dict) -> str:
+    ev = (record.get("evaluation") or {}).get("track") or {}
+    acc = f" · track acc {ev['accuracy']:.3f}" if ev else ""
+    leak = " · LEAKY" if record.get("leaky") else ""
+    weak = " · WEAK SPLIT" if record.get("split_warnings") else ""
+    stopped = " · STOPPED EARLY" if stopped_by_hand(record) else ""
+    return (f"{record.get('title', record.get('model'))} · {record['protocol']} · {dataset_name(record)}{acc}{leak}"
+            f"{weak}{stopped} · {record['run_id']}")
+
+
+def split_warning_text(record: dict) -> str | None:
+    """The warning shown beside a run's numbers when its split could not say much."""
+    warnings = record.get("split_warnings")
+    if not warnings:
+        return None
+    return "Weak split, these numbers say little: " + "; ".join(warnings)
+
+
+# -- how long a set of jobs takes ----------------------------------------------------------------------------------
+
+#: Seconds per epoch per 100 training tracks on a 2-core CPU, when this store has no run of a
+#: model to learn from (bench/README.md: 2000 MFCC segments = 200 tracks; frozen backbones on
+#: cached outputs), and the one pass of a frozen backbone over the tracks (per 100 tracks).
+CPU_EPOCH_PER_100 = {"mlp": 0.09, "cnn": 0.75, "lstm": 0.33, "gru": 1.15, "vgg19": 2.3, "resnext": 1.0,
+                     "squeezenet": 0.1, "musicnn": 1.0, "efficientnet_lite0": 0.2}
+CPU_BACKBONE_PER_100 = {"vgg19": 22.0, "resnext": 40.0, "squeezenet": 1.0, "musicnn": 5.0,
+                        "efficientnet_lite0": 3.0}
+#: Feature extraction, once per dataset and feature kind (cached after): seconds per 100 tracks.
+CPU_FEATURES_PER_100 = 37.0
+
+
+def _train_tracks(record: dict) -> int | None:
+    split = record.get("split") or {}
+    per_genre = (split.get("tracks_per_genre") or {}).get("train")
+    if isinstance(per_genre, dict) and per_genre:
+        return int(sum(per_genre.values()))
+    return int(split["train"]) if split.get("unit") in ("track", "image") and split.get("train") else None
+
+
+def seconds_per_epoch(records: list[dict], on_gpu: bool) -> dict[str, float]:
+    """Measured here: the median seconds per epoch per 100 training tracks of each model,
+    from the store's runs on the same kind of device."""
+    import statistics
+
+    seen: dict[str, list[float]] = {}
+    for r in records:
+        history, tracks = r.get("history") or [], _train_tracks(r)
+        if not history or not tracks or str(r.get("device") or "").startswith("cuda") != on_gpu:
+            continue
+        elapsed = float(history[-1].get("elapsed") or 0)
+        if elapsed > 0:
+            seen.setdefault(r.get("model"), []).append(elapsed / len(history) / tracks * 100)
+    return {m: statistics.median(v) for m, v in seen.items()}
+
+
+def plan_estimate(configs, records: list[dict], tracks: int, on_gpu: bool = False) -> dict:
+    """How long ``configs`` take on a dataset of ``tracks`` tracks, one after another:
+    ``low``/``high`` seconds (every run early-stopped at the first chance, every run to its
+    epoch cap), ``measured`` (models timed from earlier runs here) and ``guessed`` (models
+    timed from the benchmark figures of a 2-core CPU; on a GPU: none, ``unknown``), ``text``."""
+    measured = seconds_per_epoch(records, on_gpu)
+    low = high = 0.0
+    used, guessed, unknown = set(), set(), set()
+    for c in configs:
+        train_tracks = tracks * (0.8 if c.protocol == "paper" and c.model in CPU_BACKBONE_PER_100 else 0.7)
+        per_100 = measured.get(c.model)
+        if per_100 is not None:
+            used.add(c.model)
+        elif not on_gpu and c.model in CPU_EPOCH_PER_100:
+            per_100 = CPU_EPOCH_PER_100[c.model]
+            guessed.add(c.model)
+        else:
+            unknown.add(c.model)
+            continue
+        once = 0.0 if on_gpu else CPU_BACKBONE_PER_100.get(c.model, 0.0) * tracks / 100
+        epoch = per_100 * train_tracks / 100
+        low += once + epoch * min(c.epochs, c.patience + 1)
+        high += once + epoch * c.epochs
+    features = 0.0 if on_gpu else CPU_FEATURES_PER_100 * tracks / 100
+    parts = [f"about {duration_text(low)} to {duration_text(high)} of training, one job after another "
+             f"(every job early-stopped at its first chance … every job to its epoch cap)"]
+    if not on_gpu:
+        parts.append(f"plus up to {duration_text(features)} per kind of input for the features the first time "
+                     "(cached after)")
+    if used:
+        parts.append(f"timed from earlier runs here: {', '.join(sorted(used))}")
+    if guessed:
+        parts.append(f"from the benchmark figures of a 2-core CPU: {', '.join(sorted(guessed))}")
+    if unknown:
+        parts.append(f"no estimate for {', '.join(sorted(unknown))} (never trained here)")
+    return {"low": low, "high": high, "measured": sorted(used), "guessed": sorted(guessed),
+            "unknown": sorted(unknown), "text": "; ".join(parts) + "."}

@@ -1,0 +1,27 @@
+"""Data grids drawn for people: ``st.dataframe`` with human column names, numbers drawn
+with their format (the grid still sorts them as numbers) and a dash, never "None",
+where a value is missing (the grid draws ``placeholder`` for a missing cell)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..tables import DASH
+
+#: Widths (pixels) that keep the columns that matter on screen at 1280 px; the rest scroll.
+WIDTHS = {"model": 120, "track acc.": 84, "segment acc.": 96, "macro F1": 76, "recipe": 150, "dataset": 116,
+          "owner": 80, "protocol": 130, "training": 230, "run": 210}
+
+
+def run_grid(df, formats: dict, key: str, pinned: tuple = ("model",), **kw):
+    """``df`` in a grid: ``formats`` (column -> printf format or Streamlit's named formats) for
+    its number columns, text columns as they are; returns what ``st.dataframe`` returns
+    (its selection with ``on_select``)."""
+    config = {}
+    for col in df.columns:
+        width = WIDTHS.get(col)
+        if col in formats:
+            config[col] = st.column_config.NumberColumn(col, format=formats[col], width=width, pinned=col in pinned)
+        else:
+            config[col] = st.column_config.TextColumn(col, width=width, pinned=col in pinned)
+    return st.dataframe(df, key=key, hide_index=True, column_config=config, placeholder=DASH, **kw)

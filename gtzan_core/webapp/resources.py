@@ -1,0 +1,104 @@
+"""The server's shared resources, one per process and shared by every session: the job
+manager (and its run store), the GTZAN download, the demo-set build."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from ..cluster.ray_executor import ray_address
+from ..errors import StudioError
+from ..jobs import BackgroundJob, JobManager, demo_preparation, download_job as _new_download_job
+from ..paths import runs_dir
+from ..runs import RunStore, lifecycle
+
+
+@st.cache_resource(show_spinner=False)
+def _job_manager(runs_root: str, ray_address: str | None) -> tuple[JobManager, str | None]:
+    """One job manager per run store and server process, shared by every session; it
+    resumes the jobs a previous server process left queued. With ``GTZAN_STUDIO_RAY_ADDRESS``
+    set its jobs run on that Ray cluster; when the cluster cannot be reached (or Ray is not
+    installed) the manager holds every job in the queue, the pages say why, and the queue
+    is resumed by the next start of the app: nothing is run in the wrong place, nothing lost."""
+    if ray_address:
+        from ..cluster import RayExecutor
+
+        try:
+            return JobManager(RunStore(runs_root), resume=True, executor=RayExecutor(ray_address)), None
+        except StudioError as exc:
+            return JobManager(RunStore(runs_root), slots=0), f"{exc}. Jobs wait in the queue until the app is restarted with a reachable cluster."
+    return JobManager(RunStore(runs_root), resume=True), None
+
+
+@st.cache_resource(show_spinner=False)
+def download_job() -> BackgroundJob:
+    """The server's one background GTZAN download, shared by every session."""
+    return _new_download_job()
+
+
+def job_manager() -> JobManager:
+    return _job_manager(str(runs_dir()), ray_address())[0]
+
+
+def executor_problem() -> str | None:
+    """Why the app's jobs cannot run where it was told to (a Ray cluster), or None."""
+    return _job_manager(str(runs_dir()), ray_address())[1]
+
+
+def executor_label() -> str:
+    """Where the app's jobs run, in words (the Train page shows it)."""
+    address = ray_address()
+    return f"the Ray cluster at `{address}`" if address else "this server's process"
+
+
+def store() -> RunStore:
+    return job_manager().store
+
+
+def run_records() -> list[dict]:
+    """Every run of the store, newest first, a run whose process died marked failed first
+    (reading never changes a record: the lifecycle reaps, here, once per page run)."""
+    return lifecycle.reap_dead(store())
+
+
+def finished_runs() -> list[dict]:
+    """Runs with an evaluation (finished, or stopped after at least one epoch): the runs a
+    page may compare, select or predict with."""
+    return [r for r in run_records() if r.get("evaluation")]
+
+
+@st.cache_resource(show_spinner=False)
+def _demo_job(demo_path: str) -> BackgroundJob:
+    """The server's one demo-set build, shared by every session (keyed by its folder)."""
+    return demo_preparation()
+
+
+def demo_job() -> BackgroundJob:
+    from ..data.synth import demo_dir
+
+    return _demo_job(str(demo_dir()))
+
+
+def ensure_demo() -> None:
+    """Make sure the synthetic demo set exists, showing the shared build's progress.
+
+    The build runs in the server's background (one per machine): leaving the page
+    or closing the tab while it runs only stops *watching* it."""
+    from ..data.synth import demo_ready
+
+    if demo_ready():
+        return
+    job = demo_job()
+    state = job.start()
+    bar = st.progress(0.0, text="Synthesising the demo set (first start only, shared by every visitor)…")
+    while state["status"] == "running":
+        if state.get("total"):
+            bar.progress(state["done"] / state["total"], text=f"Synthesising the demo set (first start only, "
+                                                             f"shared by every visitor): {state['done']}/{state['total']} tracks")
+        time.sleep(0.25)
+        state = job.state()
+    bar.empty()
+    if state["status"] == "failed":
+        st.error(f"Could not build the demo set: {state['error']}")
+        st.stop()
