@@ -70,6 +70,7 @@ def test_empty_states():
         assert any("No" in i.value for i in at.info), name
 
 
+@pytest.mark.heavy
 def test_train_page_runs_a_job_and_shows_chart_and_metrics():
     at = no_errors(page("train").run())
     at.multiselect[0].set_value(["mlp"])
@@ -104,6 +105,7 @@ def test_compare_and_leaderboard_with_runs(two_runs):
     assert ids[0] in at.dataframe[0].value["run"].tolist()
 
 
+@pytest.mark.heavy
 def test_predict_page_with_an_uploaded_file(two_runs, tmp_path):
     store, ids = two_runs
     clip = write_clip(tmp_path / "song.mp3", "metal", seconds=8.0)
@@ -146,6 +148,7 @@ def test_typed_paths_cannot_escape_the_allowed_roots(tmp_path, monkeypatch):
             check_user_path(bad)
 
 
+@pytest.mark.heavy
 def test_stop_button_stops_a_running_job(tiny_features):
     from gtzan_core.webapp import job_manager
 
@@ -230,6 +233,7 @@ def test_train_form_defaults_are_the_paper_recipe():
     assert at.number_input(key="lr-cnn-studio").value == pytest.approx(1e-3)
 
 
+@pytest.mark.heavy
 def test_reproduce_button_queues_the_papers_table():
     from gtzan_core.webapp import job_manager
 
@@ -254,6 +258,7 @@ def test_reproduce_button_queues_the_papers_table():
     assert any("Queued 14 runs" in s.value for s in at.success)
 
 
+@pytest.mark.heavy
 def test_reproduction_view_shows_table_chart_per_class_and_report(tiny_features_for, tiny_demo_set):
     from gtzan_core.reproduction import plan_reproduction, run_reproduction
 
@@ -300,6 +305,7 @@ def test_microphone_recording_goes_through_the_upload_pipeline(two_runs):
     no_errors(at)
 
 
+@pytest.mark.heavy
 def test_explanations_drawn_for_an_mfcc_and_an_image_model(two_runs, tiny_features_for, tmp_path):
     store, ids = two_runs  # cnn, mlp
     sq = train(make_config("squeezenet", epochs=1, device="cpu"), tiny_features_for("squeezenet"), store)["run_id"]

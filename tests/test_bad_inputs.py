@@ -132,7 +132,8 @@ def error_line(err: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("case", list(AUDIO_CASES))
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.heavy) if c == "10 minutes" else c
+                                  for c in AUDIO_CASES])
 def test_predict_cli(case, runs, tmp_path, capsys):
     build, expected, warning = AUDIO_CASES[case]
     path = build(tmp_path)

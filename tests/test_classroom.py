@@ -56,6 +56,7 @@ def test_fair_order_is_round_robin_across_owners():
     assert fair_order(jobs, lambda j: j[0], {"a": 10.0, "b": 5.0}) == ["c1", "b1", "a1", "b2", "a2", "a3"]
 
 
+@pytest.mark.heavy
 def test_queue_starts_jobs_round_robin(tiny_features):
     store = RunStore()
     held = JobManager(store, slots=0)
@@ -113,6 +114,7 @@ def visitor(page: str, name: str) -> AppTest:
     return at.run()
 
 
+@pytest.mark.heavy
 def test_classroom_non_owner_cannot_stop_or_delete_and_the_admin_can(classroom):
     store, done, waiting = classroom
     at = visitor("train", "bob")
@@ -144,6 +146,7 @@ def test_classroom_non_owner_cannot_stop_or_delete_and_the_admin_can(classroom):
     assert not at.exception and not store.path(done).exists()
 
 
+@pytest.mark.heavy
 def test_classroom_limits_jobs_per_owner_and_hides_dataset_choice(classroom, monkeypatch):
     store, _, _ = classroom
     at = visitor("train", "bob")

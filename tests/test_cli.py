@@ -63,6 +63,7 @@ def test_synth_into_non_empty_folder(tmp_path, capsys):
     assert (tmp_path / "x" / "f").read_text() == "keep me"
 
 
+@pytest.mark.heavy
 def test_module_entry_point_usage_error_has_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "gtzan_core", "features", "--data", str(tmp_path / "missing")],
                           capture_output=True, text=True)

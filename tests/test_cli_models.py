@@ -23,6 +23,7 @@ def run(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.heavy
 def test_train_evaluate_predict_runs(tiny_demo_env, tmp_path, capsys):
     code, out, _ = run(capsys, "train", "cnn", "--epochs", "2", "--device", "cpu", "--allow-weak-split")
     assert code == 0
@@ -55,6 +56,7 @@ def test_train_evaluate_predict_runs(tiny_demo_env, tmp_path, capsys):
     assert out.strip() == "no runs yet"
 
 
+@pytest.mark.heavy
 def test_train_image_model_warns_about_missing_weights(tiny_demo_env, capsys):
     code, out, err = run(capsys, "train", "squeezenet", "--epochs", "1", "--device", "cpu",
                          "--allow-weak-split")
@@ -87,6 +89,7 @@ def test_predict_without_runs_and_with_non_audio(tiny_demo_env, tmp_path, capsys
     assert code == 2 and err.strip().startswith("error: fake.wav: not a readable audio file")
 
 
+@pytest.mark.heavy
 def test_image_runs_record_their_pictures_and_predict_without_a_false_warning(tmp_path, capsys):
     """Trained on the dataset's PNGs or on drawn pictures, a run sees Kaggle-style pictures of
     uploads: no warning either way (tests/test_pictures.py covers the old style's warning)."""

@@ -24,6 +24,7 @@ def test_dockerfile_passes_hadolint():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.heavy
 def test_start_script_serves_health_with_data_in_the_given_folder(tmp_path):
     port = free_port()
     data = tmp_path / "volume"

@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.heavy
 @pytest.mark.distributed
 def test_train_under_torchrun_with_two_cpu_processes(studio_home, tmp_path):
     env = {**os.environ, "GTZAN_STUDIO_DEMO_PER_GENRE": "4", "GTZAN_STUDIO_DEMO_SECONDS": "6.2",

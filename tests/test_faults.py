@@ -22,6 +22,7 @@ def env(**extra):
     return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **extra}
 
 
+@pytest.mark.heavy
 def test_sigkilled_training_is_failed_with_a_loadable_checkpoint(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     proc = subprocess.Popen(
@@ -75,6 +76,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("kill_at", [1, 2, 3])
 def test_kill_during_writes_never_leaves_a_torn_file(tmp_path, kill_at):
     """The writer is killed as soon as it says it is writing version ``kill_at + 1``: the
@@ -112,6 +114,7 @@ SAME_CACHE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.heavy
 def test_two_processes_share_one_feature_cache_build(tmp_path):
     from tests.conftest import make_gtzan
 
@@ -152,6 +155,7 @@ GPU_USER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.heavy
 def test_one_gpu_slot_across_processes(tmp_path, studio_home):
     """The GPU lock (file lock per CUDA device) serialises trainers in different
     processes; exercised on the CPU: the lock itself needs no GPU."""

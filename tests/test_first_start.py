@@ -29,6 +29,7 @@ def complete(path: Path, per_genre: int = 6) -> bool:
     return (path / SYNTH_MARKER).is_file() and len(wavs) == per_genre * len(GENRES)
 
 
+@pytest.mark.heavy
 def test_page_switching_visitor_who_leaves_still_gets_one_complete_build(small_demo, monkeypatch):
     """The build is held after its first track (an event, not a hope that the machine is
     slow) while a visitor switches pages; then it is let go and must finish once."""
@@ -75,6 +76,7 @@ def test_page_switching_visitor_who_leaves_still_gets_one_complete_build(small_d
     assert job.runs == 1
 
 
+@pytest.mark.heavy
 def test_two_sessions_at_once_share_one_build(small_demo):
     import gtzan_core.webapp as webapp
 

@@ -149,6 +149,7 @@ def snapshot(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*")}
 
 
+@pytest.mark.heavy
 @SETTINGS
 @given(steps=st.lists(mutations, max_size=3), deflate=st.booleans(), damage=zip_damage)
 def test_damaged_archives_are_refused_in_one_line_or_imported_whole(good, steps, deflate, damage):

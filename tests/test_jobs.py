@@ -25,6 +25,7 @@ def statuses(store, ids):
     return [store.read(i)["status"] for i in ids]
 
 
+@pytest.mark.heavy
 def test_jobs_queue_and_run_one_at_a_time(manager):
     ids = [manager.submit(make_config("mlp", epochs=15, patience=50, device="cpu")) for _ in range(3)]
     seen_queued_while_running = []
@@ -105,6 +106,7 @@ def _queue_three(store, slots=0):
     return m, ids
 
 
+@pytest.mark.heavy
 def test_queue_survives_a_shutdown_and_resumes_in_order(tiny_features):
     store = RunStore()
     old, ids = _queue_three(store)
@@ -125,6 +127,7 @@ def test_queue_survives_a_shutdown_and_resumes_in_order(tiny_features):
         new.shutdown()
 
 
+@pytest.mark.heavy
 def test_jobs_queued_by_a_killed_server_are_resumed_and_a_live_servers_are_not(tiny_features, tmp_path):
     import os
     import subprocess

@@ -147,6 +147,7 @@ def test_fast_dropout_is_inverted_dropout():
     assert torch.equal(Dropout(1.0)(x), torch.zeros_like(x))
 
 
+@pytest.mark.heavy
 def test_resnext_defaults_to_the_wsl_weights_from_the_hub_cache(tmp_path, monkeypatch):
     """The paper's ResNeXt: the WSL file (ig_resnext101_32x8-c38310e5.pth) loads into torchvision's
     resnext101_32x8d; its name and SHA-256 are recorded."""

@@ -49,6 +49,7 @@ def test_the_wheel_carries_the_recipes_and_the_data_files(wheel):
     assert not any(n.startswith(("tests/", "pages/", "checkpoints/")) for n in names)
 
 
+@pytest.mark.heavy
 def test_installed_into_a_fresh_virtualenv_it_trains_outside_the_checkout(wheel, tmp_path):
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", "--without-pip", venv)

@@ -163,6 +163,7 @@ def test_musicnn_features_are_cached_patches_and_short_clips_padded(musicnn_feat
     assert len(short.patches) == len(short.tracks) == 20 == short.padded_count("musicnn") == short.padded_count("mfcc")
 
 
+@pytest.mark.heavy
 def test_musicnn_trains_predicts_explains_exports(musicnn_features, tmp_path):
     from gtzan_core.explain import explain
     from gtzan_core.share import export_archive, import_archive
@@ -191,6 +192,7 @@ def test_musicnn_trains_predicts_explains_exports(musicnn_features, tmp_path):
     np.testing.assert_array_equal(again.probs, result.probs)
 
 
+@pytest.mark.heavy
 def test_musicnn_with_real_weights_keeps_only_its_head(musicnn_weights, musicnn_features, tmp_path):
     store = RunStore(tmp_path / "runs")
     record = train(quick("musicnn", epochs=3), musicnn_features, store)
@@ -205,6 +207,7 @@ def test_musicnn_with_real_weights_keeps_only_its_head(musicnn_weights, musicnn_
     assert not hasattr(model.backbone, "tags")
 
 
+@pytest.mark.heavy
 def test_musicnn_fine_tuned_updates_the_whole_network(musicnn_features, tmp_path):
     store = RunStore(tmp_path / "runs")
     record = train(quick("musicnn", pretrained=False, freeze_backbone=False, epochs=1), musicnn_features, store)
@@ -281,6 +284,7 @@ def _subset(src, dst, per_genre: int, pattern: str):
     return dst
 
 
+@pytest.mark.heavy
 @pytest.mark.skipif(not (EXCERPTS / "genres_original").is_dir(), reason=f"real GTZAN excerpts not found at {EXCERPTS}")
 def test_real_excerpts_train_musicnn_with_every_clip_padded(musicnn_weights, tmp_path, capsys):
     """200 real 2-3 s excerpts (20 per genre): every one is repeat-padded to one input and

@@ -132,6 +132,7 @@ def test_report_is_one_self_contained_html(tmp_path):
     assert "leak inflation" in text and "+0.300" in text and "Table 2" in text
 
 
+@pytest.mark.heavy
 def test_reproduce_cli_one_epoch_every_model_and_protocol(tmp_path, capsys):
     """The done-when command on a small synthetic set: one row per model and protocol."""
     from gtzan_core.cli import main

@@ -237,6 +237,7 @@ def test_a_full_disk_fails_the_run_keeps_its_checkpoint_and_touches_no_other_run
     assert {p.name: p.read_bytes() for p in store.path(other).iterdir() if p.is_file()} == other_files
 
 
+@pytest.mark.heavy
 def test_the_job_manager_serves_on_after_a_disk_full_run(tiny_features, tmp_path, monkeypatch):
     from gtzan_core.jobs import JobManager
 
@@ -284,6 +285,7 @@ def sign_in(at: AppTest, passcode: str) -> AppTest:
     return at.sidebar.button(key="name-sign-in").click().run()
 
 
+@pytest.mark.heavy
 def test_who_in_the_url_only_prefills_a_name_its_passcode_signs_in(classroom):
     alice = app("train", who="alice")
     assert alice.sidebar.text_input(key="name-input").value == "alice"
@@ -450,6 +452,7 @@ def test_many_wrong_admin_passwords_from_one_session_do_not_lock_the_admin_out(c
     assert "signed in as admin" in " ".join(c.value for c in admin.sidebar.caption), admin.sidebar.error
 
 
+@pytest.mark.heavy
 def test_guessing_a_name_does_not_lock_its_owner_out(classroom):
     NameRegistry().claim("alice", "alice-secret")
     mallory = app("train", who="alice")
