@@ -1,6 +1,5 @@
 """Every page under streamlit's AppTest, on a fresh studio home (tiny demo set)."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from gtzan_core.hparams import make_config
 from gtzan_core.runs import RunStore
 from gtzan_core.training import train
 from tests.conftest import write_clip
+from tests.polling import ended, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,9 +83,7 @@ def test_train_page_runs_a_job_and_shows_chart_and_metrics():
     no_errors(at)
     assert any("Weak split: MLP" in w.value for w in at.warning)
     store = RunStore()
-    deadline = time.time() + 90
-    while time.time() < deadline and store.list()[0]["status"] in ("queued", "running"):
-        time.sleep(0.2)
+    wait_until(ended(store, store.list()[0]["run_id"]), timeout=90, what="the job to end")
     record = store.list()[0]
     assert record["status"] == "finished" and record["epochs_run"] == 3
     at.run()
@@ -156,9 +154,7 @@ def test_stop_button_stops_a_running_job(tiny_features):
     manager._feature_loader = lambda ds, progress=None: tiny_features
     rid = manager.submit(make_config("cnn", epochs=500, patience=500, device="cpu"))
     store = RunStore()
-    deadline = time.time() + 60
-    while time.time() < deadline and not store.read(rid).get("history"):
-        time.sleep(0.1)
+    wait_until(lambda: store.read(rid).get("history"), timeout=60, what="the job's first epoch")
     at = no_errors(page("train").run())
     at.button(key=f"stop-{rid}").click().run()
     no_errors(at)

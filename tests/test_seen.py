@@ -30,6 +30,7 @@ from gtzan_core.jobs import JobManager
 from gtzan_core.runs import RunStore
 from gtzan_core.training import train
 from tests.conftest import free_port, stop_process, wait_for_health, write_clip
+from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -232,10 +233,7 @@ def test_a_cold_start_draws_the_page_before_its_heavy_modules_load(seen, chromiu
                 lambda: heading.wait_for(timeout=30_000))
         first_paint = time.perf_counter() - t0
         held = seen["hold"] / "torch-import-held"
-        deadline = time.monotonic() + 60
-        while not held.exists() and time.monotonic() < deadline:  # the page has reached its heavy imports
-            time.sleep(0.05)
-        assert held.exists(), "the page never imported torch"
+        wait_until(held.exists, timeout=60, what="the page to import torch")  # it has reached its heavy imports
         # ...and, while that import is held, the title and the skeleton are on the screen
         f.check("first visit: the title is on the screen while torch is held", heading.is_visible)
         f.check("first visit: a skeleton says what is loading",
@@ -389,13 +387,11 @@ def card(page, rid: str):
 
 def job_in(seen, status: str, known=()) -> str:
     """The id of the job the page just queued (the newest in ``status`` not in ``known``), from the run store."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for r in RunStore(seen["home"] / "runs").list():
-            if r.get("status") == status and r["run_id"] not in known:
-                return r["run_id"]
-        time.sleep(0.1)
-    raise AssertionError(f"no {status} job appeared")
+    def newest():
+        return next((r["run_id"] for r in RunStore(seen["home"] / "runs").list()
+                     if r.get("status") == status and r["run_id"] not in known), None)
+
+    return wait_until(newest, timeout=60, what=f"a {status} job")
 
 
 def test_job_cards_tell_the_truth_and_the_sign_in_survives_a_reload(seen, chromium):
