@@ -37,9 +37,10 @@ from .audio import decode_audio
 from .data.discovery import Dataset
 from .errors import AudioError, ConfigError, DatasetError
 from .features import (MIN_CLIP_SECONDS, ImageParams, MFCCParams, is_padded, mfcc_segments, read_image_file,
-                       resize_image, spectrogram_input)
+                       spectrogram_input)
 from .mel_patches import MusicnnParams, mel_patches
 from .paths import feature_cache_dir
+from .spectrogram import resize_image
 from .spectrogram.kaggle import WHOLE_CLIP_SLACK
 from .locks import file_lock
 from .progress import report

@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import AudioError
 from .mel import mel_db
+from .spectrogram import check_style, render, resize_image, style_of
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -105,16 +106,12 @@ class ImageParams:
     def __post_init__(self):
         if self.source not in IMAGE_SOURCES:
             raise ValueError(f"image source {self.source!r} is not one of {', '.join(IMAGE_SOURCES)}")
-        from .spectrogram import check_style
-
         check_style(self.style)
 
     @classmethod
     def of_run(cls, recorded: dict | None, **changes) -> "ImageParams":
         """The image parameters a run was trained with, from its record or checkpoint
         meta; a record from before picture styles existed gets the first renderer."""
-        from .spectrogram import style_of
-
         recorded = dict(recorded or {})
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in recorded.items() if k in known}
@@ -250,8 +247,6 @@ def mfcc_segments(
 def render_spectrogram_image(y: np.ndarray, mfcc: MFCCParams = MFCCParams(), image: ImageParams = ImageParams()) -> np.ndarray:
     """The full-size spectrogram picture of ``y`` in ``image.style`` (432 x 288 RGB uint8;
     see :mod:`gtzan_core.spectrogram`)."""
-    from .spectrogram import render
-
     return render(y, mfcc, image)
 
 
@@ -263,12 +258,6 @@ def read_image_file(path) -> np.ndarray:
     if img is None:
         raise AudioError(f"{path}: not a readable image")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def resize_image(rgb: np.ndarray, size: int) -> np.ndarray:
-    import cv2
-
-    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def normalize_images(batch_uint8, normalization: str = "imagenet"):

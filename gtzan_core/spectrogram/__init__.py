@@ -39,3 +39,11 @@ def check_style(style: str) -> str:
 def render(y: np.ndarray, mfcc, image) -> np.ndarray:
     """The full-size picture (288 x 432 x 3 uint8 RGB) of audio ``y`` in ``image.style``."""
     return STYLES[check_style(image.style)](y, mfcc, image)
+
+
+def resize_image(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The studio's resize of a picture to the ``size`` x ``size`` a model sees (area
+    interpolation), for drawn pictures and the dataset's PNGs alike."""
+    import cv2
+
+    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import resize_image
 from .kaggle import FIGURE, PLOT_BOX
 
 
@@ -39,8 +40,6 @@ def box_at(size: int) -> tuple[slice, slice]:
 
 def similarity(picture: np.ndarray, other: np.ndarray, size: int) -> Similarity:
     """Correlation of two full-size (288 x 432 RGB) pictures at ``size``² (the studio's resize)."""
-    from ..features import resize_image
-
     a, b = resize_image(picture, size), resize_image(other, size)
     rows, cols = box_at(size)
     return Similarity(size, _corr(a, b), _corr(a[rows, cols], b[rows, cols]))
