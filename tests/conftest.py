@@ -3,7 +3,9 @@ suite never reads or writes the user's cache or checkpoints."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -18,6 +20,9 @@ from gtzan_core import GENRES
 from gtzan_core.data.synth import synth_track
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+#: Debian's Chromium, which the browser tests drive (never a browser Playwright downloads).
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 #: Real material beside the checkout (read there, never copied into the repository).
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -158,3 +163,19 @@ def stop_process(proc: subprocess.Popen, grace: float = 10) -> None:
         proc.wait(grace)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@contextlib.contextmanager
+def headless_chromium(*extra_args: str):
+    """Debian's Chromium under Playwright, headless, closed afterwards; the test skips,
+    saying why, when Playwright is not installed. ``extra_args``: more command-line
+    switches (a fake microphone, say)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                          "--no-first-run", *extra_args])
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -3,7 +3,6 @@ driven by Playwright with Debian's Chromium. Screenshots go to test-artifacts/."
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,11 +14,10 @@ import pytest
 from gtzan_core.hparams import make_config
 from gtzan_core.runs import RunStore
 from gtzan_core.training import train
-from tests.conftest import free_port, stop_process, wait_for_health, write_clip
+from tests.conftest import CHROMIUM, free_port, headless_chromium, stop_process, wait_for_health, write_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = [
     pytest.mark.browser,
@@ -71,17 +69,9 @@ def server(tiny_features, tmp_path_factory):
 
 
 def test_upload_on_predict_shows_probabilities(server, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    sync_playwright = sync_api.sync_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
     clip = write_clip(tmp_path / "upload test.mp3", "disco", seconds=30.0)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )
+    with headless_chromium("--disable-quic", "--disable-component-update", "--disable-sync") as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         t0 = time.perf_counter()
         page.goto(server)
@@ -121,23 +111,19 @@ def test_upload_on_predict_shows_probabilities(server, tmp_path):
         page.wait_for_timeout(1000)
         page.screenshot(path=str(ARTIFACTS / "predict.png"), full_page=True)
         assert page.get_by_text("Ensemble (mean of models)").count() == 1
-        browser.close()
     (ARTIFACTS / "browser-timings.txt").write_text(
         f"first render of home: {first_render:.2f} s\nupload -> probabilities (30 s mp3): {latency:.2f} s\n")
 
 
 def test_reproduction_report_opens_in_the_browser(tmp_path, tiny_features_for, tiny_demo_set):
     """The HTML report of a real (tiny, 1-epoch) reproduction opens offline with its charts drawn."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     from gtzan_core.reproduction import plan_reproduction, run_reproduction, write_report
 
     plan = plan_reproduction(epochs=1, device="cpu", models=["mlp", "cnn", "squeezenet"])
     records = run_reproduction(plan, tiny_demo_set, RunStore(tmp_path / "runs"))
     report = write_report(tmp_path / "report.html", records, plan.id)
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    with headless_chromium() as browser:
         page = browser.new_page(viewport={"width": 1200, "height": 1600})
         page.route("http*://**", lambda route: route.abort())  # self-contained: nothing may be fetched
         page.goto(report.as_uri())
@@ -148,22 +134,15 @@ def test_reproduction_report_opens_in_the_browser(tmp_path, tiny_features_for, t
         assert "ours · paper protocol acc" in header and "leak inflation" in header
         assert page.locator("table").first.locator("tbody tr").count() == 3  # one row per model
         page.screenshot(path=str(ARTIFACTS / "reproduction-report.png"), full_page=True)
-        browser.close()
 
 
 def test_microphone_recording_and_explanation(server, tmp_path):
     """Chromium's fake capture device plays a wav into the microphone; the recording
     goes through the upload pipeline to probabilities, then a model's choice is explained."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     fake = write_clip(tmp_path / "hum.wav", "jazz", seconds=10.0, subtype="PCM_16")
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                  f"--use-file-for-fake-audio-capture={fake}"],
-        )
+    with headless_chromium("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                           f"--use-file-for-fake-audio-capture={fake}") as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 2200})
         context.grant_permissions(["microphone"], origin=server)
         page = context.new_page()
@@ -197,7 +176,6 @@ def test_microphone_recording_and_explanation(server, tmp_path):
         panel = page.get_by_test_id("stExpander").last  # the app scrolls inside its main block: shoot the panel
         panel.scroll_into_view_if_needed()
         panel.screenshot(path=str(ARTIFACTS / "explanation.png"))
-        browser.close()
 
 
 def sign_in_with_passcode(page, passcode: str, button: str) -> None:
@@ -211,15 +189,11 @@ def sign_in_with_passcode(page, passcode: str, button: str) -> None:
 def test_classroom_names_are_claimed_and_only_the_owner_or_admin_stops_a_job(studio_home, tmp_path):
     """alice claims her name and starts a job; bob, in another browser at ?who=alice, cannot stop it
     without her passcode and hits the limit guessing it; the admin can stop it."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     ARTIFACTS.mkdir(exist_ok=True)
     # the job runs until it is stopped: it is held in its feature step (tests/seen_server.py), however fast
     # the machine, so the test never races its end
     with streamlit_server(fake_jobs=tmp_path / "hold", GTZAN_STUDIO_MODE="classroom",
-                          GTZAN_STUDIO_ADMIN_PASSWORD="s3cret") as url, \
-            sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+                          GTZAN_STUDIO_ADMIN_PASSWORD="s3cret") as url, headless_chromium() as browser:
         alice = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
         alice.goto(f"{url}/train?who=alice")
         sign_in_with_passcode(alice, "alice-passcode", "Claim name")
@@ -257,4 +231,3 @@ def test_classroom_names_are_claimed_and_only_the_owner_or_admin_stops_a_job(stu
         admin.get_by_text("cancelled").first.wait_for(timeout=60_000)
         # alice's live panel notices that the job ended and redraws her page with it as cancelled
         alice.get_by_text("cancelled").first.wait_for(timeout=30_000)
-        browser.close()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -29,12 +28,11 @@ from gtzan_core.hparams import make_config
 from gtzan_core.jobs import JobManager
 from gtzan_core.runs import RunStore
 from gtzan_core.training import train
-from tests.conftest import free_port, stop_process, wait_for_health, write_clip
+from tests.conftest import CHROMIUM, free_port, headless_chromium, stop_process, wait_for_health, write_clip
 from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 VIEWPORT = {"width": 1280, "height": 720}
 MAIN = "[data-testid=stMain]"
 SIDEBAR = "[data-testid=stSidebar]"
@@ -178,12 +176,8 @@ def seen(tmp_path_factory, tiny_features):
 
 @pytest.fixture(scope="module")
 def chromium():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    with headless_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def visitor(chromium):

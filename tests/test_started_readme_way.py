@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, stop_process, wait_for_health
+from tests.conftest import CHROMIUM, free_port, headless_chromium, stop_process, wait_for_health
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PAGES = ["Home", "Train", "Compare", "Reproduction", "Predict", "Leaderboard"]
 
 pytestmark = [
@@ -48,12 +47,8 @@ def start_server(cwd: Path, *flags: str) -> tuple[subprocess.Popen, str]:
 
 @pytest.fixture
 def chromium():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    with headless_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
