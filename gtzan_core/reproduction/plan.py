@@ -61,16 +61,17 @@ def plan_reproduction(real_gtzan: bool = False, seeds: int = 1, epochs: int | No
     return ReproductionPlan(new_reproduction_id(), configs, seeds, protocols)
 
 
-def screen_splits(plan: ReproductionPlan, dataset, allow_weak: bool = False) -> ReproductionPlan:
-    """Leave out the runs whose split on ``dataset`` lacks a genre or holds fewer than
-    a handful of tracks of one in a part (a partial GTZAN copy), naming why in
-    ``plan.skipped``; with ``allow_weak`` they stay (each records its warning)."""
+def split_problems(configs: list[TrainConfig], dataset) -> list[list[str]]:
+    """For each config, what its split on ``dataset`` cannot say (a part lacking a genre,
+    or holding fewer than a handful of tracks of one: a partial GTZAN copy); [] where
+    nothing. Each split (input kind, protocol, seed) is planned once."""
     from ..errors import DatasetError
     from ..models import get_spec
     from ..splits import planned_split_problems
 
-    kept, seen = [], {}
-    for config in plan.configs:
+    seen: dict[tuple, list[str]] = {}
+    out = []
+    for config in configs:
         key = (get_spec(config.model).input_kind, config.protocol, config.seed)
         if key not in seen:
             try:
@@ -78,8 +79,18 @@ def screen_splits(plan: ReproductionPlan, dataset, allow_weak: bool = False) -> 
                                                    config.val_frac, config.test_frac, dataset.is_synthetic)
             except DatasetError as exc:
                 seen[key] = [str(exc)]
-        if seen[key] and not allow_weak:
-            plan.skipped[f"{config.model} / {config.protocol}"] = seen[key]
+        out.append(seen[key])
+    return out
+
+
+def screen_splits(plan: ReproductionPlan, dataset, allow_weak: bool = False) -> ReproductionPlan:
+    """Leave out the runs whose split on ``dataset`` cannot say anything
+    (:func:`split_problems`), naming why in ``plan.skipped``; with ``allow_weak`` they
+    stay (each records its warning)."""
+    kept = []
+    for config, problems in zip(plan.configs, split_problems(plan.configs, dataset)):
+        if problems and not allow_weak:
+            plan.skipped[f"{config.model} / {config.protocol}"] = problems
         else:
             kept.append(config)
     plan.configs = kept

@@ -97,20 +97,12 @@ def plan_transfer(dataset, seeds: int = 3, protocol: str = "track", epochs: int 
 
 def screen_transfer(plan: TransferPlan, dataset, allow_weak: bool = False) -> TransferPlan:
     """Leave out the runs whose split cannot say anything (see ``screen_splits``)."""
-    from ..errors import DatasetError
-    from ..splits import planned_split_problems
+    from .plan import split_problems
 
-    kept, kept_conditions, seen = [], [], {}
-    for config, condition in zip(plan.configs, plan.conditions):
-        key = (MODELS[config.model].input_kind, config.seed)
-        if key not in seen:
-            try:
-                seen[key] = planned_split_problems(dataset.tracks, key[0], config.protocol, config.seed,
-                                                   config.val_frac, config.test_frac, dataset.is_synthetic)
-            except DatasetError as exc:
-                seen[key] = [str(exc)]
-        if seen[key] and not allow_weak:
-            plan.skipped[f"{config.model} / {condition[0]}"] = seen[key]
+    kept, kept_conditions = [], []
+    for config, condition, problems in zip(plan.configs, plan.conditions, split_problems(plan.configs, dataset)):
+        if problems and not allow_weak:
+            plan.skipped[f"{config.model} / {condition[0]}"] = problems
         else:
             kept.append(config)
             kept_conditions.append(condition)
