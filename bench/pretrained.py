@@ -2,13 +2,17 @@
 
     python bench/pretrained.py [--tracks 100] [--repeats 3] [--excerpts DIR]
 
-1. musicnn's input for a dataset: the reference is the released extractor's way, a
-   per-file loop of ``librosa.load(sr=16000)`` + ``librosa.feature.melspectrogram``
-   + log (in float32, its float16 overflow left out); ours is
+1. The inputs of a dataset for the MFCC models and musicnn (what the studio extracts
+   for a dataset: both at once). The reference is a per-file loop producing the same
+   two things the libraries' way: ``librosa.load(sr=22050)`` then
+   ``librosa.feature.mfcc`` on each 3 s segment (the paper's extraction), and the
+   released musicnn extractor's ``librosa.load(sr=16000)`` +
+   ``librosa.feature.melspectrogram`` + log (in float32, its float16 overflow left
+   out), each clip repeat-padded to one segment as the studio pads it. Ours is
    ``load_features(..., musicnn=MusicnnParams())``, a cold cache (threads on every
    core, each file decoded once, the torch mel), then the warm cache. On the real
    2-3 s GTZAN excerpts when ``--excerpts`` (default ``../shared/data/gtzan-real/
-   excerpts``) is there, else on synthetic 30 s tracks.
+   excerpts``) is there, else (or with ``--excerpts none``) on synthetic 30 s tracks.
 2. A 30 s upload through both new models (predict, models loaded, as on a running
    server): musicnn with its real weights when fetched (else random init, said so)
    and EfficientNet-Lite0; cold (first load) and warm, against the Predict budget of
@@ -28,14 +32,24 @@ import numpy as np
 from _common import ROOT, machine, synth_tracks, timed
 
 
+def padded(y: np.ndarray, n: int) -> np.ndarray:
+    """``y`` repeated up to ``n`` samples (the studio's padding of a short clip)."""
+    return np.resize(y, n) if len(y) < n else y
+
+
 def reference(paths):
     import librosa
 
     out = []
     for p in paths:
+        y, sr = librosa.load(p, sr=22050)
+        y = padded(y, 66150)
+        mfccs = [librosa.feature.mfcc(y=y[s * 66150:(s + 1) * 66150], sr=sr, n_mfcc=13, n_fft=2048, hop_length=512).T
+                 for s in range(min(10, len(y) // 66150))]
         y, _ = librosa.load(p, sr=16000)
+        y = padded(y, 187 * 256)
         mel = librosa.feature.melspectrogram(y=y, sr=16000, n_fft=512, hop_length=256, n_mels=96).T
-        out.append(np.log10(1 + 10000 * mel).astype(np.float32))
+        out.append((mfccs, np.log10(1 + 10000 * mel).astype(np.float32)))
     return out
 
 
@@ -55,7 +69,7 @@ def main():
     try:
         print(f"machine: {machine()}")
         excerpts = Path(args.excerpts)
-        if (excerpts / "genres_original").is_dir():
+        if args.excerpts != "none" and (excerpts / "genres_original").is_dir():
             src = work / "excerpts" / "genres_original"
             for genre in sorted((excerpts / "genres_original").iterdir()):
                 (src / genre.name).mkdir(parents=True)
@@ -67,7 +81,7 @@ def main():
             ds = discover_dataset(synth_tracks(work / "data", args.tracks))
             what = f"{len(ds.tracks)} synthetic 30 s tracks"
         paths = list(ds.tracks.audio_path)
-        print(f"musicnn input for {what}")
+        print(f"MFCC segments and musicnn patches for {what}")
         reference(paths[:2])  # warm-up
         t_ref, runs_ref = timed(lambda: reference(paths), args.repeats)
         params, no_pictures = MusicnnParams(), ImageParams(source="none")
@@ -80,7 +94,7 @@ def main():
         t_warm, _ = timed(lambda: load_features(ds, image=no_pictures, musicnn=params, cache_dir=work / "warm"),
                           args.repeats)
         per = lambda t: f"{1000 * t / len(paths):.1f} ms/track"  # noqa: E731
-        print(f"reference (per-file librosa loop, 1 process):      {t_ref:.2f} s ({per(t_ref)})  runs "
+        print(f"reference (per-file librosa loops, 1 process):     {t_ref:.2f} s ({per(t_ref)})  runs "
               f"{['%.2f' % t for t in runs_ref]}")
         print(f"ours, cold cache (MFCCs and patches, all cores):   {t_ours:.2f} s ({per(t_ours)})  runs "
               f"{['%.2f' % t for t in runs_ours]}")
@@ -134,7 +148,7 @@ def discover_demo(work: Path):
     from gtzan_core.data import discover_dataset
     from gtzan_core.data.synth import generate_demo
 
-    return discover_dataset(generate_demo(work / "demo", per_genre=2, seconds=6.2, seed=3))
+    return discover_dataset(generate_demo(work / "demo", per_genre=6, seconds=6.2, seed=3))
 
 
 if __name__ == "__main__":
