@@ -179,3 +179,17 @@ def headless_chromium(*extra_args: str):
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def classroom(monkeypatch):
+    """A classroom instance under AppTest: admin password "s3cret", a small demo set, run
+    from the checkout (``app.py`` and ``pages/``)."""
+    monkeypatch.setenv("GTZAN_STUDIO_MODE", "classroom")
+    monkeypatch.setenv("GTZAN_STUDIO_ADMIN_PASSWORD", "s3cret")
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    from gtzan_core.webapp import attempt_limiter
+
+    attempt_limiter.clear()  # the server's record of wrong attempts starts empty (AppTest reuses a session id)

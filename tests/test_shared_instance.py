@@ -268,18 +268,6 @@ def app(page: str, who: str | None = None) -> AppTest:
     return at.run()
 
 
-@pytest.fixture
-def classroom(monkeypatch):
-    monkeypatch.setenv("GTZAN_STUDIO_MODE", "classroom")
-    monkeypatch.setenv("GTZAN_STUDIO_ADMIN_PASSWORD", "s3cret")
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
-    monkeypatch.chdir(ROOT)
-    from gtzan_core.webapp import attempt_limiter
-
-    attempt_limiter.clear()  # the server's record of wrong attempts starts empty (AppTest reuses a session id)
-
-
 def sign_in(at: AppTest, passcode: str) -> AppTest:
     at.sidebar.text_input(key="passcode-input").input(passcode)
     return at.sidebar.button(key="name-sign-in").click().run()

@@ -94,18 +94,6 @@ def test_a_damaged_secret_is_named(tmp_path, clock):
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def classroom_app(monkeypatch):
-    monkeypatch.setenv("GTZAN_STUDIO_MODE", "classroom")
-    monkeypatch.setenv("GTZAN_STUDIO_ADMIN_PASSWORD", "s3cret")
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
-    monkeypatch.chdir(ROOT)
-    from gtzan_core.webapp import attempt_limiter
-
-    attempt_limiter.clear()
-
-
 def session(token: str | None = None):
     """A session of the leaderboard; ``token``: the one its browser's cookie would bring."""
     from streamlit.testing.v1 import AppTest
@@ -121,7 +109,7 @@ def signed_in(at) -> str:
     return " ".join(c.value for c in at.sidebar.caption)
 
 
-def test_sign_out_and_a_reset_end_the_sign_in_in_every_session(classroom_app):
+def test_sign_out_and_a_reset_end_the_sign_in_in_every_session(classroom):
     alice = session()
     alice.sidebar.text_input(key="name-input").input("alice").run()
     alice.sidebar.text_input(key="passcode-input").input("alice-secret")
