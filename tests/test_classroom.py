@@ -78,12 +78,8 @@ def test_queue_starts_jobs_round_robin(tiny_features):
 
 
 @pytest.fixture
-def classroom(monkeypatch, tiny_features):
-    monkeypatch.setenv("GTZAN_STUDIO_MODE", "classroom")
-    monkeypatch.setenv("GTZAN_STUDIO_ADMIN_PASSWORD", "s3cret")
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
-    monkeypatch.chdir(ROOT)
+def classroom(classroom, tiny_features):
+    """conftest's classroom instance, with alice's finished run and her job held running."""
     store = RunStore()
     done = train(make_config("mlp", epochs=1, device="cpu"), tiny_features, store)["run_id"]
     store.update(done, owner="alice")
