@@ -88,16 +88,22 @@ def mfcc_figure(mfcc: np.ndarray, segment_seconds: float) -> go.Figure:
     return fig
 
 
-def mel_db(y: np.ndarray, sr: int, seconds: float = 30.0, n_mels: int = 128, n_fft: int = 2048,
-           hop: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The clip's first ``seconds`` as a mel spectrogram in dB (re the loudest cell, floor
-    -80 dB): (db (n_mels, frames), frame times in s, band centre frequencies in Hz)."""
-    import librosa
+def mel_view(y: np.ndarray, sr: int, seconds: float = 30.0, n_mels: int = 128, n_fft: int = 2048,
+             hop: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The clip's first ``seconds`` as a mel spectrogram in dB re the loudest cell (floor
+    -80 dB), computed by the studio's one mel primitive (:func:`gtzan_core.mel.mel_db`):
+    (db (n_mels, frames), frame times in s, band centre frequencies in Hz)."""
+    from types import SimpleNamespace
 
-    y = np.asarray(y[: int(seconds * sr)], dtype=np.float32)
-    power = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels)
-    db = librosa.power_to_db(power, ref=np.max, top_db=80.0)
-    times = librosa.frames_to_time(np.arange(db.shape[1]), sr=sr, hop_length=hop)
+    import librosa
+    import torch
+
+    from .mel import mel_db
+
+    y = np.ascontiguousarray(y[: int(seconds * sr)], dtype=np.float32)
+    db = mel_db(torch.from_numpy(y)[None], SimpleNamespace(sr=sr, n_fft=n_fft, hop_length=hop), n_mels)[0].numpy()
+    db = db - db.max()
+    times = np.arange(db.shape[1]) * hop / sr
     return db, times, librosa.mel_frequencies(n_mels=n_mels + 2, fmax=sr / 2)[1:-1]
 
 

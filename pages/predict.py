@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 
 from gtzan_core import GENRES  # noqa: E402
 from gtzan_core.inference import predict  # noqa: E402
-from gtzan_core.plots import (explanation_figure, mel_db, mfcc_figure, probabilities_figure,  # noqa: E402
+from gtzan_core.plots import (explanation_figure, mel_view, mfcc_figure, probabilities_figure,  # noqa: E402
                               spectrogram_figure, timeline_figure, waveform_figure)
 from gtzan_core.tables import strings  # noqa: E402
 from gtzan_core.webapp import identity_sidebar, run_label, settings, show_error, run_records, store  # noqa: E402
@@ -119,7 +119,7 @@ if data is not None:
                 st.plotly_chart(mfcc_figure(pred.mfcc, 3.0), width="stretch")
         if spec.open:
             with spec:
-                st.plotly_chart(spectrogram_figure(*mel_db(pred.audio, pred.sr)), width="stretch")
+                st.plotly_chart(spectrogram_figure(*mel_view(pred.audio, pred.sr)), width="stretch")
                 st.caption("The mel spectrogram of the clip's first 30 s: 128 mel bands (n_fft 2048, hop 512), "
                            "loudness in dB below the loudest cell. The image models see this drawn as GTZAN's Kaggle "
                            "PNGs are (magma, in a white frame) and resized to their input size.")

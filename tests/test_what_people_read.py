@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from gtzan_core import GENRES, tables
 from gtzan_core.hparams import make_config
-from gtzan_core.plots import epoch_ticks, loss_figure, mel_db, spectrogram_figure, timeline_figure
+from gtzan_core.plots import epoch_ticks, loss_figure, mel_view, spectrogram_figure, timeline_figure
 from gtzan_core.webapp.formatting import duration_text, empty_jobs_text, job_progress, plan_estimate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +114,7 @@ def test_figures_have_whole_epochs_axes_and_only_the_rows_that_occur():
     assert list(fig.layout.yaxis.categoryarray) == ["disco", "reggae"]
     sr = 22050
     y = np.sin(2 * np.pi * 440 * np.arange(4 * sr) / sr).astype(np.float32)
-    db, times, freqs = mel_db(y, sr)
+    db, times, freqs = mel_view(y, sr)
     fig = spectrogram_figure(db, times, freqs)
     assert fig.layout.xaxis.title.text == "time (s)" and fig.layout.yaxis.title.text.startswith("frequency (Hz")
     assert len(fig.layout.yaxis.tickvals) >= 4 and abs(times[-1] - 4.0) < 0.1
