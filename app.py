@@ -9,6 +9,8 @@ import sys
 
 import streamlit as st
 
+from gtzan_core.webapp.page import SKELETON, clear_skeleton  # Streamlit only: nothing heavy before the first paint
+
 st.set_page_config(page_title="GTZAN Genre Studio", page_icon="🎵", layout="wide")
 
 pages = [
@@ -29,10 +31,8 @@ if "gtzan_core.webapp.resources" not in sys.modules:  # a cold server: the heavy
     skeleton = st.empty()
     skeleton.info("Starting the studio: loading PyTorch and librosa (only the first visit after a server start "
                   "waits for this, a few seconds)…", icon="⏳")
-    st.session_state["_page-skeleton"] = skeleton  # gtzan_core.webapp.page.SKELETON
+    st.session_state[SKELETON] = skeleton
 try:
     page.run()
 finally:
-    placeholder = st.session_state.pop("_page-skeleton", None)
-    if placeholder is not None:
-        placeholder.empty()
+    clear_skeleton()
