@@ -269,6 +269,30 @@ def planned_split_problems(tracks: pd.DataFrame, input_kind: str, protocol: str,
     return split_problems(genre_coverage(split, tracks, seg_track))
 
 
+def planned_problems_of(configs, dataset, unusable_is_problem: bool = True) -> list[list[str]]:
+    """For each of ``configs`` (:class:`~gtzan_core.hparams.TrainConfig`), what its split on
+    ``dataset`` cannot say (a part lacking a genre, or holding fewer than a handful of
+    tracks of one: a partial GTZAN copy); [] where nothing. Each split (input kind,
+    protocol, seed, fractions) is planned once. A protocol that cannot apply at all (the
+    artist-filtered split without GTZAN's track ids) is one more problem, or with
+    ``unusable_is_problem=False`` its :class:`DatasetError`."""
+    from .models import get_spec
+
+    seen: dict[tuple, list[str]] = {}
+    out = []
+    for c in configs:
+        key = (get_spec(c.model).input_kind, c.protocol, c.seed, c.val_frac, c.test_frac)
+        if key not in seen:
+            try:
+                seen[key] = planned_split_problems(dataset.tracks, *key, dataset.is_synthetic)
+            except DatasetError as exc:
+                if not unusable_is_problem:
+                    raise
+                seen[key] = [str(exc)]
+        out.append(seen[key])
+    return out
+
+
 class WeakSplitError(ConfigError):
     """A split whose parts lack genres or hold too few tracks of one (see :func:`split_problems`)."""
 

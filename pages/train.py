@@ -6,29 +6,23 @@ ensure_app_navigation()  # a bookmarked page URL as a fresh server's first reque
 
 import time  # noqa: E402
 
-from gtzan_core.classroom import check_submit  # noqa: E402
-from gtzan_core.classroom.quota import check_storage  # noqa: E402
 from gtzan_core.data import open_dataset  # noqa: E402
 from gtzan_core.errors import StudioError  # noqa: E402
 from gtzan_core.hparams import make_config, model_defaults, recipe_label, recipes  # noqa: E402
+from gtzan_core.jobs import JobSpec  # noqa: E402
 from gtzan_core.models import MODELS, check_weights  # noqa: E402
 from gtzan_core.models.weights import RESNEXT_VARIANTS, backbone_weights, weights_available  # noqa: E402
 from gtzan_core.plots import loss_figure  # noqa: E402
-from gtzan_core.reproduction import plan_reproduction, queue_reproduction, screen_splits, skipped_summary  # noqa: E402
+from gtzan_core.reproduction import (plan_reproduction, queue_reproduction, reproduction_specs,  # noqa: E402
+                                    screen_splits, skipped_summary)
 from gtzan_core.reproduction.plan import PAPER_MODELS, honest_protocols  # noqa: E402
 from gtzan_core.splits import PROTOCOLS  # noqa: E402
-from gtzan_core.webapp import (can_modify_run, check_modify_run, check_splits, check_user_path,  # noqa: E402
+from gtzan_core.webapp import (can_modify_run, check_modify_run, check_user_path,  # noqa: E402
                                current_user, data_path, dataset_name, dataset_summary, empty_jobs_text,
                                executor_label, executor_problem, identity_sidebar, is_admin, job_manager,
-                               job_progress, plan_estimate, ray_address, settings, show_error, split_warning_text,
-                               run_records, store)
-
-
-def check_quota(n_new: int, epochs: int) -> None:
-    """Refuse past this visitor's limits on a classroom instance (admins exempt)."""
-    user = current_user()
-    check_submit(settings(), user, is_admin(), job_manager().active_count(user), epochs, n_new)
-    check_storage(settings(), user, store(), is_admin())
+                               job_progress, plan_estimate, preflight_jobs, ray_address, settings, show_error,
+                               split_warning_text,
+                               run_records)
 
 
 identity_sidebar()
@@ -144,17 +138,13 @@ if submitted:
         st.error("Pick at least one model.")
     else:
         try:
-            configs = [make_config(name, recipe=recipe, protocol=protocol, device=device, **overrides[name])
-                       for name in models]
-            for cfg in configs:
-                check_weights(cfg.model, cfg.pretrained, cfg.variant)
-            check_quota(len(configs), max(c.epochs for c in configs))
-            for warning in check_splits(configs, force=allow_weak, path=train_path):
+            specs = [JobSpec(make_config(name, recipe=recipe, protocol=protocol, device=device, **overrides[name]),
+                             train_path, image_source, owner=current_user(),
+                             dataset_label=(summary or {}).get("dataset")) for name in models]
+            for warning in preflight_jobs(specs, force_weak=allow_weak, path=train_path):
                 st.warning(f"Weak split: {warning}")
-            for cfg in configs:
-                run_id = job_manager().submit(cfg, train_path, image_source, owner=current_user(),
-                                              dataset_label=(summary or {}).get("dataset"))
-                st.toast(f"Queued {MODELS[cfg.model].title}: {run_id}")
+            for spec in specs:
+                st.toast(f"Queued {MODELS[spec.config.model].title}: {job_manager().submit(spec)}")
         except Exception as exc:
             show_error(exc)
 
@@ -204,9 +194,10 @@ def reproduction_section() -> None:
                 st.warning(line)
             if not plan.configs:
                 raise StudioError("every run was skipped: no protocol gives a meaningful split on this dataset")
-            check_quota(len(plan.configs), max(c.epochs for c in plan.configs))
-            queue_reproduction(job_manager(), plan, train_path, image_source, owner=current_user(),
-                               dataset_label=(summary or {}).get("dataset"))
+            specs = reproduction_specs(plan, train_path, image_source, owner=current_user(),
+                                       dataset_label=(summary or {}).get("dataset"))
+            preflight_jobs(specs, force_weak=True, path=train_path)  # (its splits were screened above)
+            queue_reproduction(job_manager(), specs)
             st.session_state["reproduction_id"] = plan.id
             st.success(f"Queued {len(plan.configs)} runs as reproduction `{plan.id}`.")
             st.page_link("pages/reproduction.py", label="Open the Reproduction page", icon="📊")

@@ -36,9 +36,9 @@ def cmd_train(args) -> int:
 
     from ..feature_cache import feature_request, load_features
     from ..hparams import make_config
-    from ..models import check_weights, get_spec
+    from ..jobs import JobSpec, preflight
+    from ..models import get_spec
     from ..runs import RunStore
-    from ..splits import check_planned_split
     from ..training import train
 
     rank, device = _init_distributed(args.device)
@@ -46,13 +46,14 @@ def cmd_train(args) -> int:
                          batch_size=args.batch_size, lr=args.lr, patience=args.patience, device=device,
                          seed=args.seed, freeze_backbone=False if args.unfreeze else None,
                          pretrained=False if args.no_pretrained else None, variant=args.variant)
-    check_weights(config.model, config.pretrained, config.variant)
+    spec = JobSpec(config, args.data, args.image_source)
+    preflight([spec])
     try:
         request = feature_request(args.model, args.image_source)
         if rank == 0:
             ds = open_data(args.data)
-            for warning in check_planned_split(ds, config, force=args.allow_weak_split,
-                                               how_to_force="Pass --allow-weak-split to train anyway."):
+            for warning in preflight([spec], dataset=ds, force_weak=args.allow_weak_split,
+                                     how_to_force="Pass --allow-weak-split to train anyway."):
                 print(f"warning: {warning}", file=sys.stderr)
             with progress_bar("features", "track") as p:
                 fs = load_features(ds, progress=p, **request)
@@ -198,8 +199,9 @@ def cmd_weights(args) -> int:
 def cmd_reproduce(args) -> int:
     import time
 
-    from ..reproduction import (comparison_table, plan_reproduction, protocol_table, run_reproduction, screen_splits,
-                               skipped_summary, write_report)
+    from ..jobs import preflight
+    from ..reproduction import (comparison_table, plan_reproduction, protocol_table, reproduction_specs,
+                               run_reproduction, screen_splits, skipped_summary, write_report)
     from ..runs import RunStore
     from ..training import resolve_device
 
@@ -216,6 +218,7 @@ def cmd_reproduce(args) -> int:
     if not plan.configs:
         raise StudioError("every run of this reproduction was skipped: its splits cannot give meaningful numbers "
                           "on this dataset (pass --allow-weak-split to run them anyway)")
+    preflight(reproduction_specs(plan, args.data, args.image_source), force_weak=True)  # (splits screened above)
     if not quiet:
         print(f"reproduction {plan.id}: {len(plan.configs)} runs ({', '.join(plan.protocols)} x "
               f"{len({c.model for c in plan.configs})} models x {plan.seeds} seed(s)) on "

@@ -124,8 +124,7 @@ class RayExecutor:
         batch, or is cancelled by force after ``stop_grace`` seconds."""
         ray = self._ray
         options = self.task_options(job.config.device)
-        spec = {"config": job.config.as_dict(), "data_path": job.data_path, "image_source": job.image_source,
-                "extra": job.extra, "owner": job.owner}
+        spec = job.spec.to_dict()
         now = time.time()
         lifecycle.start(store, job.run_id, "waiting for room on the Ray cluster", dispatched=now,
                         executor={"kind": "ray", "address": self.address, "resources": options, "dispatched": now})

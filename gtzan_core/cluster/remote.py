@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 
-from ..hparams import TrainConfig
 from ..runs import RunStore
 
 
@@ -58,13 +57,12 @@ def worker_info() -> dict:
 
 
 def train_on_worker(store_root: str, run_id: str, spec: dict) -> str:
-    """Train the job ``spec`` (the record's ``job`` part, its config and owner) into the run
+    """Train the job ``spec`` (:meth:`~gtzan_core.jobs.JobSpec.to_dict`'s form) into the run
     ``run_id`` of the store at ``store_root``; returns the record's final status."""
-    from ..jobs import Job, execute_job, lower_priority
+    from ..jobs import Job, JobSpec, execute_job, lower_priority
 
     store = RunStore(store_root)
-    job = Job(run_id, TrainConfig(**spec["config"]), spec.get("data_path"), spec.get("image_source", "auto"),
-              dict(spec.get("extra") or {}), owner=spec.get("owner"))
+    job = Job(run_id, JobSpec.from_dict(spec))
     store.merge(run_id, "executor", **worker_info())
     watcher = StopWatcher(store, run_id, job.cancel)
     try:

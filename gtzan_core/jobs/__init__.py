@@ -4,7 +4,9 @@ a server shares.
 ==============  ==================================================================
 module          what it holds
 ==============  ==================================================================
-``job``         :class:`Job`: a queued run and what it needs to start
+``job``         :class:`JobSpec`: everything a job needs (its one serialisation);
+                :class:`Job`: a queued run holding one
+``preflight``   :func:`preflight`: every check before a job is queued
 ``queue``       :class:`JobManager`: the fair queue, its worker slots, Stop, resuming
                 the jobs a dead server left queued
 ``execution``   :func:`execute_job`: one job to its end in this process (embedded
@@ -15,9 +17,10 @@ module          what it holds
 
 from .background import BackgroundJob, demo_preparation, download_job
 from .execution import execute_job, lower_priority
-from .job import Job
+from .job import Job, JobSpec
+from .preflight import preflight
 from .queue import JobManager
 
-__all__ = ["BackgroundJob", "Job", "JobManager", "demo_preparation", "download_job", "execute_job",
+__all__ = ["BackgroundJob", "Job", "JobManager", "JobSpec", "preflight", "demo_preparation", "download_job", "execute_job",
            "lower_priority"]
 

@@ -38,7 +38,7 @@ from ..errors import StudioError
 from ..hparams import TrainConfig
 from ..runs import RunStore, lifecycle
 from .execution import execute_job, lower_priority
-from .job import Job
+from .job import Job, JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -81,34 +81,32 @@ class JobManager:
         self.resumed = self.resume_queued() if resume else []
 
     # -- public API ----------------------------------------------------------
-    def submit(self, config: TrainConfig, data_path: str | None = None, image_source: str = "auto",
+    def submit(self, spec: JobSpec | TrainConfig, data_path: str | None = None, image_source: str = "auto",
                extra: dict | None = None, owner: str | None = None, dataset_label: str | None = None) -> str:
-        """Queue a training job; returns its run id immediately. ``image_source``:
-        ``auto`` (the dataset's PNGs when present) or ``render`` (always from audio).
-        ``extra``: more fields for the run record (e.g. the reproduction it belongs to).
-        ``owner``: who asked (recorded; the queue is round-robin across owners).
-        ``dataset_label``: how the dataset is named until the job opens it (the caller's
-        summary of it; default: "synthetic demo" for the demo set, else "pending")."""
-        from ..features import ImageParams
-
-        ImageParams(source=image_source)  # validates
+        """Queue a training job; returns its run id immediately. ``spec``: the job
+        (:class:`~.job.JobSpec`), or its configuration with the job's other parts as
+        keywords: ``image_source`` ``auto`` (the dataset's PNGs when present) or
+        ``render`` (always from audio); ``extra``: more fields for the run record (e.g.
+        the reproduction it belongs to); ``owner``: who asked (recorded; the queue is
+        round-robin across owners); ``dataset_label``: how the dataset is named until
+        the job opens it (default: "synthetic demo" for the demo set, else "pending").
+        The checks a visitor's job needs first (weights, quotas, the split) are
+        :func:`~.preflight.preflight`'s."""
+        if not isinstance(spec, JobSpec):
+            spec = JobSpec(spec, data_path, image_source, dict(extra or {}), owner, dataset_label)
         from ..models import get_spec
-
-        config.validate()
         from ..splits import protocol_info
 
-        spec = get_spec(config.model)
-        extra = dict(extra or {})
+        config = spec.config.validate()
+        model = get_spec(config.model)
         run_id = lifecycle.create(self.store, {
-            "model": config.model, "title": spec.title, "input_kind": spec.input_kind, "protocol": config.protocol,
-            **protocol_info(config.protocol, spec.input_kind), "recipe": config.recipe,
+            "model": config.model, "title": model.title, "input_kind": model.input_kind, "protocol": config.protocol,
+            **protocol_info(config.protocol, model.input_kind), "recipe": config.recipe,
             "recipe_changes": config.recipe_changes(), "config": config.as_dict(),
-            "dataset": {"label": dataset_label or ("synthetic demo" if data_path is None else "pending"),
-                        "root": data_path}, "history": [], **extra,
-            "job": {"data_path": data_path, "image_source": image_source, "extra": extra},
-            "queue_owner": self.owner, "owner": owner,
+            "dataset": {"label": spec.label, "root": spec.data_path}, "history": [], **spec.extra,
+            "job": spec.to_dict(), "queue_owner": self.owner, "owner": spec.owner,
         })
-        self._enqueue(Job(run_id, config, data_path, image_source, extra, owner=owner))
+        self._enqueue(Job(run_id, spec))
         return run_id
 
     def _enqueue(self, job: Job) -> None:
@@ -145,15 +143,12 @@ class JobManager:
             claimed = self.store.claim_queued(record["run_id"], self.owner, free)
             if claimed is None:
                 continue
-            spec = claimed["job"]
             try:
-                config = TrainConfig(**claimed["config"]).validate()
+                spec = JobSpec.from_record(claimed)
             except Exception as exc:  # a record from another version of the studio
                 lifecycle.fail(self.store, claimed["run_id"], f"queued job could not be resumed: {exc}")
                 continue
-            jobs.append(Job(claimed["run_id"], config, spec.get("data_path"), spec.get("image_source", "auto"),
-                            dict(spec.get("extra") or {}), submitted=float(claimed.get("created", time.time())),
-                            owner=claimed.get("owner")))
+            jobs.append(Job(claimed["run_id"], spec, submitted=float(claimed.get("created", time.time()))))
             resumed.append(claimed["run_id"])
         with self._wake:  # all at once: with several workers, the fair order sees the whole queue
             for job in jobs:

@@ -17,10 +17,10 @@ module         what it holds
 from .plan import PAPER_PROTOCOL, ReproductionPlan, honest_protocols, plan_reproduction, screen_splits, skipped_summary
 from .report import report_html, write_report
 from .results import comparison_table, list_reproductions, per_class_f1, protocol_table, reproduction_records
-from .runner import queue_reproduction, run_reproduction
+from .runner import queue_reproduction, reproduction_specs, run_reproduction
 
 __all__ = [
     "PAPER_PROTOCOL", "ReproductionPlan", "comparison_table", "honest_protocols", "list_reproductions",
     "per_class_f1", "plan_reproduction", "protocol_table", "report_html", "reproduction_records",
-    "queue_reproduction", "run_reproduction", "screen_splits", "skipped_summary", "write_report",
+    "queue_reproduction", "reproduction_specs", "run_reproduction", "screen_splits", "skipped_summary", "write_report",
 ]

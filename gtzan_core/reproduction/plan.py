@@ -61,34 +61,14 @@ def plan_reproduction(real_gtzan: bool = False, seeds: int = 1, epochs: int | No
     return ReproductionPlan(new_reproduction_id(), configs, seeds, protocols)
 
 
-def split_problems(configs: list[TrainConfig], dataset) -> list[list[str]]:
-    """For each config, what its split on ``dataset`` cannot say (a part lacking a genre,
-    or holding fewer than a handful of tracks of one: a partial GTZAN copy); [] where
-    nothing. Each split (input kind, protocol, seed) is planned once."""
-    from ..errors import DatasetError
-    from ..models import get_spec
-    from ..splits import planned_split_problems
-
-    seen: dict[tuple, list[str]] = {}
-    out = []
-    for config in configs:
-        key = (get_spec(config.model).input_kind, config.protocol, config.seed)
-        if key not in seen:
-            try:
-                seen[key] = planned_split_problems(dataset.tracks, key[0], config.protocol, config.seed,
-                                                   config.val_frac, config.test_frac, dataset.is_synthetic)
-            except DatasetError as exc:
-                seen[key] = [str(exc)]
-        out.append(seen[key])
-    return out
-
-
 def screen_splits(plan: ReproductionPlan, dataset, allow_weak: bool = False) -> ReproductionPlan:
     """Leave out the runs whose split on ``dataset`` cannot say anything
-    (:func:`split_problems`), naming why in ``plan.skipped``; with ``allow_weak`` they
+    (:func:`~gtzan_core.splits.planned_problems_of`), naming why in ``plan.skipped``; with ``allow_weak`` they
     stay (each records its warning)."""
+    from ..splits import planned_problems_of
+
     kept = []
-    for config, problems in zip(plan.configs, split_problems(plan.configs, dataset)):
+    for config, problems in zip(plan.configs, planned_problems_of(plan.configs, dataset)):
         if problems and not allow_weak:
             plan.skipped[f"{config.model} / {config.protocol}"] = problems
         else:

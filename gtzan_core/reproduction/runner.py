@@ -12,6 +12,7 @@ from typing import Callable
 
 from ..data.discovery import Dataset
 from ..feature_cache import feature_request, load_features
+from ..jobs.job import JobSpec
 from ..runs import RunStore
 from .plan import ReproductionPlan
 
@@ -47,11 +48,16 @@ def run_reproduction(plan: ReproductionPlan, dataset: Dataset, store: RunStore, 
     return records
 
 
-def queue_reproduction(manager, plan: ReproductionPlan, data_path: str | None = None,
-                       image_source: str = "auto", owner: str | None = None,
-                       dataset_label: str | None = None) -> list[str]:
-    """Queue every run of ``plan`` on a :class:`~gtzan_core.jobs.JobManager` (the app);
-    returns the run ids. The runs carry the plan's id, so the Reproduction view
-    gathers them however long they wait in the queue."""
-    return [manager.submit(config, data_path, image_source, extra=plan.record_fields(config), owner=owner,
-                           dataset_label=dataset_label) for config in plan.configs]
+def reproduction_specs(plan: ReproductionPlan, data_path: str | None = None, image_source: str = "auto",
+                       owner: str | None = None, dataset_label: str | None = None) -> list[JobSpec]:
+    """The jobs of ``plan``, one per run: each carries the plan's id, so the Reproduction
+    view gathers them however long they wait in the queue."""
+    return [JobSpec(config, data_path, image_source, plan.record_fields(config), owner, dataset_label)
+            for config in plan.configs]
+
+
+def queue_reproduction(manager, specs: list[JobSpec]) -> list[str]:
+    """Queue the jobs of a reproduction (:func:`reproduction_specs`, checked by
+    :func:`~gtzan_core.jobs.preflight`) on a :class:`~gtzan_core.jobs.JobManager` (the
+    app); returns the run ids."""
+    return [manager.submit(spec) for spec in specs]

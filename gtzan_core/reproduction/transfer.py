@@ -97,10 +97,10 @@ def plan_transfer(dataset, seeds: int = 3, protocol: str = "track", epochs: int 
 
 def screen_transfer(plan: TransferPlan, dataset, allow_weak: bool = False) -> TransferPlan:
     """Leave out the runs whose split cannot say anything (see ``screen_splits``)."""
-    from .plan import split_problems
+    from ..splits import planned_problems_of
 
     kept, kept_conditions = [], []
-    for config, condition, problems in zip(plan.configs, plan.conditions, split_problems(plan.configs, dataset)):
+    for config, condition, problems in zip(plan.configs, plan.conditions, planned_problems_of(plan.configs, dataset)):
         if problems and not allow_weak:
             plan.skipped[f"{config.model} / {condition[0]}"] = problems
         else:

@@ -36,7 +36,7 @@ _EXPORTS = {
                  "check_modify_run", "claimed_name_sign_in", "claimed_user", "current_user", "guesser_keys",
                  "identity_sidebar", "is_admin", "name_registry", "names_claimed", "session_key", "settings",
                  "sign_in_as", "sign_out", "token_book"],
-    "datasets": ["DEMO_LABEL", "allowed_data_roots", "check_splits", "check_user_path", "class_dataset", "data_path",
+    "datasets": ["DEMO_LABEL", "allowed_data_roots", "check_user_path", "class_dataset", "data_path", "preflight_jobs",
                  "dataset_summary", "default_data_path", "device_label", "set_data_path"],
     "grids": ["run_grid"],
     "formatting": ["dataset_name", "duration_text", "empty_jobs_text", "job_progress", "plan_estimate",

@@ -1,6 +1,6 @@
 """The dataset a session (or, on a classroom instance, the class) works on: the active
-folder, typed paths checked against the allowed roots, cached summaries, the split
-check before queueing, and the device the studio runs on."""
+folder, typed paths checked against the allowed roots, cached summaries, the checks
+before queueing, and the device the studio runs on."""
 
 from __future__ import annotations
 
@@ -74,33 +74,30 @@ def _dataset_summary(path: str | None) -> dict:
     return open_dataset(path).summary()
 
 
-@st.cache_data(ttl=30, show_spinner=False)
-def _planned_split_problems(path: str | None, input_kind: str, protocol: str, seed: int, val_frac: float,
-                            test_frac: float) -> list[str]:
+@st.cache_resource(ttl=30, show_spinner=False)
+def _open_dataset(path: str | None):
+    """The dataset at ``path``, opened once a half-minute per server (its track list is
+    only read)."""
     from ..data import open_dataset
-    from ..splits import planned_split_problems
 
-    ds = open_dataset(path)
-    return planned_split_problems(ds.tracks, input_kind, protocol, seed, val_frac, test_frac, ds.is_synthetic)
+    return open_dataset(path)
 
 
-def check_splits(configs, force: bool, path: str | None = None) -> list[str]:
-    """Before queueing: the problems of each config's split on the dataset at ``path``
-    (default: this session's). Raises :class:`~gtzan_core.splits.WeakSplitError` naming
-    them unless ``force``; then returns them, one line per model."""
-    from ..models import get_spec
-    from ..splits import WeakSplitError
+def preflight_jobs(specs, force_weak: bool, path: str | None = None) -> list[str]:
+    """Before queueing: :func:`gtzan_core.jobs.preflight` for this visitor (their limits
+    on a shared instance, the weights, the split on the dataset at ``path``, default this
+    session's). Raises naming the first problem; returns the warnings of a weak split
+    that ``force_weak`` lets through, one line per model."""
+    from ..jobs import preflight
+    from .identity import current_user
+    from .resources import job_manager, store
 
-    path = data_path() if path is None else path
-    found = []
-    for c in configs:
-        problems = _planned_split_problems(path, get_spec(c.model).input_kind, c.protocol, c.seed,
-                                           c.val_frac, c.test_frac)
-        if problems and not force:
-            raise WeakSplitError(c.protocol, problems, "Tick “train even if the split is too small” to run anyway; "
-                                 "its numbers will be marked as saying little.")
-        found += [f"{get_spec(c.model).title}: {p}" for p in problems]
-    return found
+    user = current_user()
+    dataset = _open_dataset(data_path() if path is None else path)
+    return preflight(specs, dataset=dataset, force_weak=force_weak, settings=settings(), store=store(),
+                     admin=is_admin(), active=job_manager().active_count(user),
+                     how_to_force="Tick “train even if the split is too small” to run anyway; its numbers will be "
+                                  "marked as saying little.")
 
 
 def device_label() -> str:

@@ -1,0 +1,54 @@
+"""Every check before a job is queued, in one place: the Train page, the CLI and
+reproductions call :func:`preflight` with the jobs they are about to start, and
+nothing is queued unless it passes.
+
+In order: each job's configuration and picture source; the weights a pretrained
+model needs on this machine; who may queue how much on a shared instance (jobs at
+once, epochs per job, storage); whether each job's split on its dataset can say
+anything. The first problem is raised as a :class:`~gtzan_core.errors.StudioError`
+subclass whose message is one line naming it (the same words in the app and the
+CLI); a weak split that the caller forces through comes back as a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .job import JobSpec
+
+
+def preflight(specs: Sequence[JobSpec], *, dataset=None, force_weak: bool = False, how_to_force: str = "",
+              settings=None, store=None, admin: bool = False, active: int = 0) -> list[str]:
+    """Check ``specs`` before any of them is queued; returns the warnings of a weak split
+    that ``force_weak`` lets through, one line per job ("Title: problem").
+
+    ``dataset``: the :class:`~gtzan_core.data.Dataset` they train on (None: the split is
+    not checked, e.g. a job whose dataset opens only when it starts). ``how_to_force``:
+    the sentence the weak-split error ends with (how this caller forces it).
+    ``settings`` (:class:`~gtzan_core.classroom.Settings`): the shared instance's limits,
+    checked for the jobs' owner, who has ``active`` jobs queued or running already
+    (``admin``: exempt); ``store``: the run store whose storage share is checked."""
+    from ..models import check_weights, get_spec
+    from ..splits import WeakSplitError, planned_problems_of
+
+    specs = list(specs)
+    for spec in specs:
+        spec.config.validate()
+        check_weights(spec.config.model, spec.config.pretrained, spec.config.variant)
+    if settings is not None and specs:
+        from ..classroom.quota import check_storage
+        from ..classroom.rules import check_submit
+
+        owner = specs[0].owner
+        check_submit(settings, owner, admin, active, max(s.config.epochs for s in specs), len(specs))
+        if store is not None:
+            check_storage(settings, owner, store, admin)
+    warnings: list[str] = []
+    if dataset is None:
+        return warnings
+    configs = [s.config for s in specs]
+    for config, problems in zip(configs, planned_problems_of(configs, dataset, False), strict=True):
+        if problems and not force_weak:
+            raise WeakSplitError(config.protocol, problems, how_to_force)
+        warnings += [f"{get_spec(config.model).title}: {p}" for p in problems]
+    return warnings
