@@ -32,14 +32,11 @@ def _init_distributed(device: str | None):
 
 
 def cmd_train(args) -> int:
-    import tempfile
-
-    from ..feature_cache import feature_request, load_features
     from ..hparams import make_config
-    from ..jobs import JobSpec, preflight
+    from ..jobs import JobSpec
+    from ..jobs.local import train_here
     from ..models import get_spec
     from ..runs import RunStore
-    from ..training import train
 
     rank, device = _init_distributed(args.device)
     config = make_config(args.model, recipe=args.recipe, protocol=args.protocol, epochs=args.epochs,
@@ -47,50 +44,72 @@ def cmd_train(args) -> int:
                          seed=args.seed, freeze_backbone=False if args.unfreeze else None,
                          pretrained=False if args.no_pretrained else None, variant=args.variant)
     spec = JobSpec(config, args.data, args.image_source)
-    preflight([spec])
+    how_to_force = "Pass --allow-weak-split to train anyway."
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=config.epochs, desc=f"train {config.model}", unit="epoch", dynamic_ncols=True,
+               disable=rank != 0)
+
+    def on_epoch(e):
+        bar.update(1)
+        bar.set_postfix(train_loss=f"{e.train_loss:.3f}", val_loss=f"{e.val_loss:.3f}", val_acc=f"{e.val_acc:.3f}")
+
     try:
-        request = feature_request(args.model, args.image_source)
-        if rank == 0:
-            ds = open_data(args.data)
-            for warning in preflight([spec], dataset=ds, force_weak=args.allow_weak_split,
-                                     how_to_force="Pass --allow-weak-split to train anyway."):
-                print(f"warning: {warning}", file=sys.stderr)
-            with progress_bar("features", "track") as p:
-                fs = load_features(ds, progress=p, **request)
-        _barrier()
-        if rank != 0:  # the cache is warm now
-            from ..data import open_dataset
-
-            ds = open_dataset(args.data)
-            fs = load_features(ds, **request)
-        # rank 0 records the run; the other ranks train the same model in a scratch store
-        scratch = tempfile.TemporaryDirectory(prefix="gtzan-rank-") if rank != 0 else None
-        store = RunStore(scratch.name if scratch else args.runs)
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=config.epochs, desc=f"train {config.model}", unit="epoch", dynamic_ncols=True,
-                   disable=rank != 0)
-
-        def on_epoch(e):
-            bar.update(1)
-            bar.set_postfix(train_loss=f"{e.train_loss:.3f}", val_loss=f"{e.val_loss:.3f}", val_acc=f"{e.val_acc:.3f}")
-
-        try:
-            with progress_bar("backbone pass", "img") as p:
-                record = train(config, fs, store, on_epoch=on_epoch, progress=p if rank == 0 else None,
-                               dataset_info=ds.run_info())
-        finally:
-            bar.close()
-            if scratch:
-                scratch.cleanup()
-        if rank != 0:
-            return 0
-        if config.pretrained and not record.get("pretrained") and get_spec(config.model).frozen_backbone:
-            print(f"warning: {record['weights_note']}", file=sys.stderr)
-        _print_evaluation(record)
-        return 0
+        if not distributed_world():
+            record = train_here(spec, RunStore(args.runs), force_weak=args.allow_weak_split,
+                                how_to_force=how_to_force, on_epoch=on_epoch,
+                                warn=lambda w: print(f"warning: {w}", file=sys.stderr))
+        else:
+            record = _train_distributed(spec, args, rank, on_epoch, how_to_force)
     finally:
+        bar.close()
         _finish_distributed()
+    if rank != 0:
+        return 0
+    if config.pretrained and not record.get("pretrained") and get_spec(config.model).frozen_backbone:
+        print(f"warning: {record['weights_note']}", file=sys.stderr)
+    _print_evaluation(record)
+    return 0
+
+
+def distributed_world() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
+def _train_distributed(spec, args, rank: int, on_epoch, how_to_force: str) -> dict:
+    """Under torchrun: rank 0 opens the dataset and extracts the features (the cache is
+    warm for the others after the barrier) and records the run; the other ranks train the
+    same model in a scratch store."""
+    import tempfile
+
+    from ..data import open_dataset
+    from ..feature_cache import feature_request, load_features
+    from ..jobs import preflight
+    from ..runs import RunStore
+    from ..training import train
+
+    preflight([spec])
+    request = feature_request(spec.config.model, spec.image_source)
+    if rank == 0:
+        ds = open_data(spec.data_path)
+        for warning in preflight([spec], dataset=ds, force_weak=args.allow_weak_split, how_to_force=how_to_force):
+            print(f"warning: {warning}", file=sys.stderr)
+        with progress_bar("features", "track") as p:
+            fs = load_features(ds, progress=p, **request)
+    _barrier()
+    if rank != 0:  # the cache is warm now
+        ds = open_dataset(spec.data_path)
+        fs = load_features(ds, **request)
+    scratch = tempfile.TemporaryDirectory(prefix="gtzan-rank-") if rank != 0 else None
+    try:
+        with progress_bar("backbone pass", "img") as p:
+            return train(spec.config, fs, RunStore(scratch.name if scratch else args.runs), on_epoch=on_epoch,
+                         progress=p if rank == 0 else None, dataset_info=ds.run_info())
+    finally:
+        if scratch:
+            scratch.cleanup()
 
 
 def _barrier() -> None:

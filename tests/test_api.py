@@ -1,0 +1,45 @@
+"""The README's "From Python" example runs as written and returns typed records."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gtzan_core import api
+from gtzan_core.errors import CheckpointError
+from gtzan_core.runs import RunRecord, RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_example() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## From Python"):]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+@pytest.mark.heavy
+def test_the_readmes_python_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    import soundfile as sf
+
+    from gtzan_core.data.synth import synth_track
+
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "20")  # the least whose track split holds 3 test tracks a genre
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
+    monkeypatch.chdir(tmp_path)
+    sf.write("song.wav", synth_track("jazz", 8.0, seed=3), 22050)
+    exec(compile(readme_example(), "README.md (From Python)", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("mlp finished ")
+    runs = api.runs()
+    assert len(runs) == 1 and isinstance(runs[0], RunRecord) and runs[0].status == "finished"
+    assert out[1].split()[0] == runs[0].run_id
+    assert out[2].split()[0] in ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop",
+                                 "reggae", "rock")
+
+
+def test_the_api_is_the_cli_s_layer_on_the_same_store(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    assert api.runs(store) == [] and api.runs(str(tmp_path / "runs")) == []
+    with pytest.raises(CheckpointError, match="no run 'nope'"):
+        api.evaluate("nope", store)
