@@ -37,6 +37,7 @@ def main():
     from gtzan_core.data.synth import generate_demo
     from gtzan_core.feature_cache import load_features
     from gtzan_core.hparams import make_config
+    from gtzan_core.jobs import train
     from gtzan_core.runs import RunStore
 
     print(f"machine: {machine()}")
@@ -50,7 +51,7 @@ def main():
                 trainer.NO_AMP = no_amp
                 accs, per_epoch = [], []
                 for seed in range(args.seeds):
-                    rec = trainer.train(make_config(model, recipe=args.recipe, device=args.device, seed=seed), fs, store)
+                    rec = train(make_config(model, recipe=args.recipe, device=args.device, seed=seed), fs, store)
                     accs.append(rec["evaluation"]["segment"]["accuracy"])
                     per_epoch.append(statistics.median(h["seconds"] for h in rec["history"]))
                 out[label] = (statistics.mean(accs), statistics.pstdev(accs), statistics.median(per_epoch))

@@ -41,7 +41,7 @@ def main():
     from gtzan_core.features import ImageParams
     from gtzan_core.hparams import make_config
     from gtzan_core.runs import RunStore
-    from gtzan_core.training import train
+    from gtzan_core.jobs import train
     from playwright.sync_api import sync_playwright
 
     print(f"machine: {machine()}")

@@ -149,7 +149,7 @@ def main():
     from gtzan_core.features import ImageParams
     from gtzan_core.hparams import make_config
     from gtzan_core.runs import RunStore
-    from gtzan_core.training import train
+    from gtzan_core.jobs import train
 
     print(f"machine: {machine()}")
     ds = open_dataset(None)

@@ -35,7 +35,7 @@ def main():
     from gtzan_core.inference import clear_model_cache, predict
     from gtzan_core.models import MODELS
     from gtzan_core.runs import RunStore
-    from gtzan_core.training import train
+    from gtzan_core.jobs import train
 
     work = Path(tempfile.mkdtemp(prefix="bench-predict-"))
     try:

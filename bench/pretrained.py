@@ -116,7 +116,7 @@ def upload(work: Path) -> None:
     from gtzan_core.inference import clear_model_cache, predict
     from gtzan_core.models import check_weights
     from gtzan_core.runs import RunStore
-    from gtzan_core.training import train
+    from gtzan_core.jobs import train
 
     try:
         check_weights("musicnn")

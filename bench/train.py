@@ -101,7 +101,7 @@ def main():
         from gtzan_core.data import open_dataset
         from gtzan_core.feature_cache import load_features
         from gtzan_core.runs import RunStore
-        from gtzan_core.training import train
+        from gtzan_core.jobs import train
         import tempfile
 
         fs = load_features(open_dataset(None))

@@ -53,7 +53,7 @@ def make_starter(data: str | Path, store: RunStore, seeds: int = 3, device: str 
     from .hparams import make_config
     from .models import check_weights
     from .splits import check_planned_split
-    from .training import train
+    from .jobs import train
 
     ds = open_dataset(data)
     if ds.is_synthetic or not ds.has_images:

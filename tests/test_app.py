@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from gtzan_core.hparams import make_config
 from gtzan_core.runs import RunStore
-from gtzan_core.training import train
+from gtzan_core.jobs import train
 from tests.conftest import write_clip
 from tests.polling import ended, wait_until
 

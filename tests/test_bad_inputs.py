@@ -21,7 +21,7 @@ from gtzan_core.cli import main
 from gtzan_core.features import MFCCParams
 from gtzan_core.hparams import make_config
 from gtzan_core.runs import RunStore
-from gtzan_core.training import train
+from gtzan_core.jobs import train
 from tests.conftest import make_gtzan, write_clip
 
 ROOT = Path(__file__).resolve().parents[1]

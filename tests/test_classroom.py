@@ -11,7 +11,7 @@ from gtzan_core.errors import StudioError
 from gtzan_core.hparams import make_config
 from gtzan_core.jobs import JobManager
 from gtzan_core.runs import RunStore, lifecycle
-from gtzan_core.training import train
+from gtzan_core.jobs import train
 from tests.polling import ended, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from gtzan_core.explain.occlusion import occlusion_map
 from gtzan_core.explain.sanity import randomized_copy, rank_correlation
 from gtzan_core.hparams import make_config
 from gtzan_core.runs import RunStore
-from gtzan_core.training import train
+from gtzan_core.jobs import train
 
 SR = 22050
 CUE = (1.0, 2.0)  # seconds into every 3 s segment where the "rock" tracks carry their cue

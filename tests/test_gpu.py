@@ -40,7 +40,7 @@ def gpu_demo(tmp_path_factory):
 @pytest.mark.parametrize("model", list(MODELS))
 def test_two_epochs_on_cuda_then_same_prediction_on_cpu(model, gpu_demo, tmp_path):
     from gtzan_core.inference import clear_model_cache, predict
-    from gtzan_core.training import train
+    from gtzan_core.jobs import train
 
     fs = load_features(gpu_demo, image=image_params_for(model), cache_dir=tmp_path / "features")
     store = RunStore(tmp_path / "runs")
@@ -118,7 +118,7 @@ TRAINER = textwrap.dedent("""
     from gtzan_core.feature_cache import load_features
     from gtzan_core.hparams import make_config
     from gtzan_core.runs import RunStore
-    from gtzan_core.training import train
+    from gtzan_core.jobs import train
     fs = load_features(discover_dataset(sys.argv[1]))
     rec = train(make_config("cnn", epochs=3, patience=10, device="cuda"), fs, RunStore(sys.argv[2]))
     print(rec["started"], rec["finished"])

@@ -9,6 +9,7 @@ import pytest
 from gtzan_core.hparams import make_config
 from gtzan_core.jobs import JobManager
 from gtzan_core.runs import RunStore, lifecycle
+from gtzan_core.training import Outcome
 from gtzan_core.training.gpu_slots import DeviceAllocator, gpu_slot, jobs_per_gpu
 
 
@@ -60,7 +61,7 @@ def test_cross_process_slots_admit_k_holders_then_make_the_next_wait(studio_home
 
 
 class HeldTraining:
-    """A stand-in for ``train``: records the device each job got, then waits until the
+    """A stand-in for the trainer on its device (``fit_on_device``): records the device each job got, then waits until the
     test lets it finish, so the test sees which jobs run at the same time."""
 
     def __init__(self):
@@ -69,14 +70,14 @@ class HeldTraining:
         self.two_running = threading.Event()
         self.release = threading.Event()
 
-    def __call__(self, config, features, store, run_id=None, cancel=None, **kw):
+    def __call__(self, config, features, store, run_id, cancel=None, **kw):
         with self.lock:
             self.started.append((run_id, config.device))
             if len(self.started) == 2:
                 self.two_running.set()
-        lifecycle.start(store, run_id, "training", device=config.device)
+        lifecycle.set_phase(store, run_id, "training", device=config.device)
         assert self.release.wait(60)
-        return lifecycle.finish(store, run_id)
+        return Outcome("finished")
 
 
 @pytest.fixture

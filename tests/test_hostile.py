@@ -27,7 +27,7 @@ from gtzan_core.runs import RunStore
 from gtzan_core.share import ArchiveError, import_archive
 from gtzan_core.share import archive as archive_mod
 from gtzan_core.share.archive import archive_members
-from gtzan_core.training import train
+from gtzan_core.jobs import train
 from gtzan_core.runs.trash import list_trash, move_to_trash, purge_entry, restore_run, usage_by_owner
 from tests.hostile_archives import (MB, bomb_archive, import_growth, incompressible_archive, member, renamed,
                                     resigned, write_zip)

@@ -26,7 +26,7 @@ from gtzan_core.hparams import make_config  # noqa: E402
 from gtzan_core.runs import RESERVED_NAMES, RunStore, check_run_id, load_checkpoint_file  # noqa: E402
 from gtzan_core.share import import_archive  # noqa: E402
 from gtzan_core.share.archive import LIMITS, STAGING_PREFIX, archive_members  # noqa: E402
-from gtzan_core.training import train  # noqa: E402
+from gtzan_core.jobs import train  # noqa: E402
 from gtzan_core.runs.leaderboard import leaderboard
 from tests.hostile_archives import member, renamed, resigned, write_zip  # noqa: E402
 

@@ -10,7 +10,7 @@ from gtzan_core.features import MFCCParams
 from gtzan_core.hparams import make_config
 from gtzan_core.inference import clear_model_cache, load_run_model, predict
 from gtzan_core.runs import RunStore
-from gtzan_core.training import train
+from gtzan_core.jobs import train
 from tests.conftest import write_clip
 
 

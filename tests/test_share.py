@@ -20,7 +20,7 @@ from gtzan_core.runs import RunStore, lifecycle
 from gtzan_core.share import ArchiveError, export_archive, import_archive, read_archive
 from gtzan_core.share import archive as archive_mod
 from gtzan_core.share.archive import archive_members
-from gtzan_core.training import train
+from gtzan_core.jobs import train
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from gtzan_core.errors import CheckpointError, StudioError
 from gtzan_core.hparams import make_config
 from gtzan_core.inference import predict
 from gtzan_core.runs import RunStore
-from gtzan_core.training import train
+from gtzan_core.jobs import train
 from gtzan_core.runs.trash import list_trash, move_to_trash, purge_entry, purge_expired, restore_run, usage_by_owner
 from tests.conftest import write_clip
 

@@ -7,7 +7,8 @@ import torch
 from gtzan_core.errors import ConfigError, DatasetError
 from gtzan_core.hparams import make_config
 from gtzan_core.runs import RunStore
-from gtzan_core.training import checkpoint_model, resolve_device, train
+from gtzan_core.training import checkpoint_model, resolve_device
+from gtzan_core.jobs import train
 
 
 def quick(model, **kw):

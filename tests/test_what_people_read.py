@@ -145,7 +145,7 @@ def app_home(monkeypatch):
 def test_the_leaderboard_grid_draws_a_dash_and_the_paper_rows_are_not_selectable(app_home, tiny_features):
     from gtzan_core.jobs import JobManager
     from gtzan_core.runs import RunStore
-    from gtzan_core.training import train
+    from gtzan_core.jobs import train
 
     store = RunStore()
     rid = train(make_config("mlp", epochs=1, device="cpu"), tiny_features, store)["run_id"]

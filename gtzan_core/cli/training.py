@@ -88,7 +88,7 @@ def _train_distributed(spec, args, rank: int, on_epoch, how_to_force: str) -> di
     from ..feature_cache import feature_request, load_features
     from ..jobs import preflight
     from ..runs import RunStore
-    from ..training import train
+    from ..jobs import train
 
     preflight([spec])
     request = feature_request(spec.config.model, spec.image_source)

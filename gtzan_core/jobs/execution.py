@@ -9,40 +9,40 @@ import threading
 import time
 
 from ..errors import StudioError
-from ..runs import RunStore, lifecycle
+from ..runs import RunStore, Status, lifecycle
 from .job import Job
-
-
-class _Stop(Exception):
-    """Stop pressed while the job's features were being prepared."""
+from .recorded import conclude, fit_on_device
 
 
 def execute_job(store: RunStore, job: Job, device: str | None = None, train_fn=None, feature_loader=None) -> None:
     """Run one job to its end in this process: the owner's storage share, the dataset, its
-    features, training. Everything it learns goes to the run store; it raises only what
-    the record already says (failed). Used by the embedded workers and by a Ray worker
-    (:mod:`gtzan_core.cluster.remote`)."""
+    features, training. Everything it learns goes to the run store, and how it ended is
+    recorded by :func:`~.recorded.conclude`; it raises only what is not a studio error
+    (the record already says failed). Used by the embedded workers and by a Ray worker
+    (:mod:`gtzan_core.cluster.remote`). ``train_fn`` replaces
+    :func:`~.recorded.fit_on_device` (tests): it returns the trainer's outcome."""
     import dataclasses
 
     from ..data import open_dataset
     from ..feature_cache import feature_request, load_features
-    from ..training import train
+    from ..training import Cancelled
 
-    train = train_fn or train
     config = dataclasses.replace(job.config, device=device) if device else job.config
-    try:
+    fit = train_fn or fit_on_device
+
+    def attempt():
         from ..classroom import load_settings
         from ..classroom.quota import check_storage
 
         check_storage(load_settings(), job.owner, store)  # the owner may have filled their share meanwhile
-        if store.read(job.run_id).get("status") == "running":  # (a Ray executor has started it already)
+        if store.read(job.run_id).get("status") == Status.RUNNING.value:  # (a Ray executor has started it already)
             lifecycle.set_phase(store, job.run_id, "features")
         else:
             lifecycle.start(store, job.run_id, "features", dispatched=time.time())
 
         def feature_progress(done, total, message):
             if job.cancel.is_set():
-                raise _Stop()
+                raise Cancelled("stopped while preparing features")
             store.update(job.run_id, progress={"done": done, "total": total, "message": message})
 
         ds = open_dataset(job.data_path, progress=feature_progress)
@@ -50,19 +50,15 @@ def execute_job(store: RunStore, job: Job, device: str | None = None, train_fn=N
             fs = feature_loader(ds, progress=feature_progress)
         else:
             fs = load_features(ds, progress=feature_progress, **feature_request(job.config.model, job.image_source))
-        dataset_info = ds.run_info()
-        store.update(job.run_id, dataset=dataset_info, progress=None)
-        train(config, fs, store, cancel=job.cancel, run_id=job.run_id, dataset_info=dataset_info, extra=job.extra,
-              progress=lambda d, t, m: store.update(job.run_id, progress={"done": d, "total": t, "message": m}))
-    except _Stop:
-        lifecycle.cancel(store, job.run_id, "stopped while preparing features")
-    except StudioError as exc:  # a full disk included: the record says so, the server goes on
-        if not lifecycle.ended(store.read(job.run_id)):
-            lifecycle.fail(store, job.run_id, str(exc))
-    except Exception as exc:
-        if not lifecycle.ended(store.read(job.run_id)):
-            lifecycle.fail(store, job.run_id, f"{type(exc).__name__}: {exc}")
-        raise
+        store.update(job.run_id, progress=None)
+        return fit(config, fs, store, job.run_id, cancel=job.cancel, dataset_info=ds.run_info(),
+                   progress=lambda d, t, m: store.update(job.run_id, progress={"done": d, "total": t, "message": m}))
+
+    try:
+        conclude(store, job.run_id, attempt)
+    except StudioError:  # a full disk included: the record says so, the server goes on
+        pass
+
 
 def lower_priority() -> None:
     """Run the calling (worker) thread at a lower CPU priority when

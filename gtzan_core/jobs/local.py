@@ -25,7 +25,7 @@ def train_here(spec: JobSpec, store: RunStore | None = None, *, force_weak: bool
     from ..data import open_dataset
     from ..feature_cache import feature_request, load_features
     from ..progress import tqdm_progress
-    from ..training import train
+    from .recorded import train
 
     preflight([spec])  # before anything slow: a pretrained model without its weights stops here
     with tqdm_progress("synthesising demo set", "track", disable=not progress) as p:

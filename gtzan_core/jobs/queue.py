@@ -39,6 +39,7 @@ from ..hparams import TrainConfig
 from ..runs import RunStore, lifecycle
 from .execution import execute_job, lower_priority
 from .job import Job, JobSpec
+from .recorded import describe_job
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class JobManager:
         """``devices``: the GPUs to spread jobs over (default: every visible one);
         ``jobs_per_gpu``: K jobs at once per GPU (default ``GTZAN_STUDIO_JOBS_PER_GPU``, 1).
         ``slots``: worker threads (default K x GPUs, or 1 on a CPU-only machine; 0 holds
-        every job in the queue). ``train_fn`` replaces :func:`~gtzan_core.training.train`
+        every job in the queue). ``train_fn`` replaces :func:`~.recorded.fit_on_device`
         (tests). ``executor``: where jobs run instead of this process's threads, e.g. a
         :class:`~gtzan_core.cluster.RayExecutor`: this manager stays the dispatcher (fair
         order, owners, Stop, the persisted queue) and starts a job whenever the executor
@@ -94,18 +95,8 @@ class JobManager:
         :func:`~.preflight.preflight`'s."""
         if not isinstance(spec, JobSpec):
             spec = JobSpec(spec, data_path, image_source, dict(extra or {}), owner, dataset_label)
-        from ..models import get_spec
-        from ..splits import protocol_info
-
-        config = spec.config.validate()
-        model = get_spec(config.model)
-        run_id = lifecycle.create(self.store, {
-            "model": config.model, "title": model.title, "input_kind": model.input_kind, "protocol": config.protocol,
-            **protocol_info(config.protocol, model.input_kind), "recipe": config.recipe,
-            "recipe_changes": config.recipe_changes(), "config": config.as_dict(),
-            "dataset": {"label": spec.label, "root": spec.data_path}, "history": [], **spec.extra,
-            "job": spec.to_dict(), "queue_owner": self.owner, "owner": spec.owner,
-        })
+        spec.config.validate()
+        run_id = lifecycle.create(self.store, {**describe_job(spec), "queue_owner": self.owner})
         self._enqueue(Job(run_id, spec))
         return run_id
 
@@ -138,7 +129,7 @@ class JobManager:
 
         resumed, jobs = [], []
         for record in sorted(self.store.list(), key=lambda r: r.get("created", 0)):
-            if record.get("status") != "queued" or not isinstance(record.get("job"), dict):
+            if record.get("status") != "queued" or not lifecycle.in_a_queue(record):
                 continue
             claimed = self.store.claim_queued(record["run_id"], self.owner, free)
             if claimed is None:

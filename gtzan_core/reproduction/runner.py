@@ -25,7 +25,7 @@ def run_reproduction(plan: ReproductionPlan, dataset: Dataset, store: RunStore, 
     recorded as failed and the reproduction goes on with the next."""
     from ..errors import StudioError
     from ..runs import lifecycle
-    from ..training import describe_run, train
+    from ..jobs.recorded import describe_job, train
 
     features: dict = {}
     records = []
@@ -36,10 +36,11 @@ def run_reproduction(plan: ReproductionPlan, dataset: Dataset, store: RunStore, 
         key = tuple(request.values())
         if key not in features:
             features[key] = load_features(dataset, progress=progress, **request)
-        fields = dict(dataset_info=dataset.run_info(), extra=plan.record_fields(config))
-        run_id = lifecycle.create(store, describe_run(config, features[key], **fields))
+        info = dataset.run_info()
+        run_id = lifecycle.create(store, describe_job(JobSpec(config, extra=plan.record_fields(config)), info))
         try:
-            record = train(config, features[key], store, run_id=run_id, cancel=cancel, progress=progress, **fields)
+            record = train(config, features[key], store, run_id=run_id, cancel=cancel, progress=progress,
+                           dataset_info=info)
         except StudioError:  # recorded as failed, with its error; the next run goes on
             record = store.read(run_id)
         records.append(record)

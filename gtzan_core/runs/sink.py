@@ -1,9 +1,10 @@
-"""What a training run reports, written to the run store.
+"""What a training run reports on the way, written to the run store.
 
 The trainer (:mod:`gtzan_core.training.trainer`) knows nothing of the store: it
-reports its start, each epoch, each best checkpoint and its end to a *sink*.
+reports its phases, facts, each epoch and each best checkpoint to a *sink*.
 :class:`StoreSink` is the store's sink: it turns those reports into record fields,
-checkpoint files and, through :mod:`.lifecycle`, the run's status and phase.
+checkpoint files and, through :mod:`.lifecycle`, the running run's phase. How the
+run ends is not a report: :func:`gtzan_core.jobs.recorded.conclude` records it.
 """
 
 from __future__ import annotations
@@ -13,26 +14,14 @@ from .store import RunStore
 
 
 class StoreSink:
-    """Records one run in ``store`` (``run_id``: an existing run, e.g. a queued job's;
-    None: a new run is created at :meth:`begin`)."""
+    """Records what the running run ``run_id`` of ``store`` reports."""
 
-    def __init__(self, store: RunStore, run_id: str | None = None):
+    def __init__(self, store: RunStore, run_id: str):
         self.store, self.run_id = store, run_id
 
-    def begin(self, fields: dict) -> str:
-        """The run's description (model, config, protocol, data...): recorded; its id."""
-        if self.run_id is None:
-            self.run_id = lifecycle.create(self.store, fields)
-        else:
-            self.store.update(self.run_id, **fields)
-        return self.run_id
-
-    def waiting(self, what: str) -> None:
-        """The run waits for a device (a GPU slot)."""
-        lifecycle.start(self.store, self.run_id, phase=what)
-
     def phase(self, phase: str, **fields) -> None:
-        lifecycle.start(self.store, self.run_id, phase=phase, **fields)
+        """The running run moves on to ``phase`` (``fields`` recorded with it)."""
+        lifecycle.set_phase(self.store, self.run_id, phase, **fields)
 
     def note(self, **fields) -> None:
         """Facts about the run on the way (its device slot, world size, progress)."""
@@ -45,15 +34,3 @@ class StoreSink:
     def checkpoint(self, state_dict: dict, meta: dict) -> None:
         """A new best model (written atomically: a stop or a crash keeps the last one)."""
         self.store.save_checkpoint(self.run_id, state_dict, meta)
-
-    def finished(self, **fields) -> dict:
-        return lifecycle.finish(self.store, self.run_id, **fields)
-
-    def cancelled(self, why: str | None = None, **fields) -> dict:
-        return lifecycle.cancel(self.store, self.run_id, why, **fields)
-
-    def failed(self, error: str, **fields) -> dict:
-        return lifecycle.fail(self.store, self.run_id, error, **fields)
-
-    def record(self) -> dict:
-        return self.store.read(self.run_id)

@@ -100,15 +100,26 @@ class RunStore:
         lifecycle = LIFECYCLE_FIELDS & set(fields)
         if lifecycle:
             raise ValueError(f"{', '.join(sorted(lifecycle))}: a run's life is written by runs.lifecycle alone")
-        return self._write_fields(run_id, fields)
+        return self.write_life(run_id, lambda record: fields)
 
-    def _write_fields(self, run_id: str, fields: dict) -> dict:
-        """The locked read-modify-write itself (:mod:`.lifecycle` writes its fields here)."""
+    def write_life(self, run_id: str, change, compact: bool = False) -> dict:
+        """For :mod:`.lifecycle` alone: under the run's lock, read the record, ask
+        ``change(record)`` for the fields to write (None: nothing to write; it may raise to
+        refuse) and write them; returns the record as it now is. ``compact``: rewritten in
+        place, reusing its old blocks (the way to record something on a full disk);
+        should the compact record be larger than the old one, the old record stays whole
+        and :class:`DiskFullError` is raised."""
         with self._lock(run_id):
             record = self._read_raw(run_id)
+            fields = change(record)
+            if fields is None:
+                return record
             record.update(fields)
             record["heartbeat"] = time.time()
-            self.write_record(run_id, record)
+            if compact:
+                self._rewrite_in_place(run_id, record)
+            else:
+                self.write_record(run_id, record)
         return record
 
     def merge(self, run_id: str, field: str, **values) -> dict:
@@ -178,23 +189,16 @@ class RunStore:
                     continue
         return sorted(out, key=lambda r: r.get("created", 0), reverse=True)
 
-    def rewrite_compact(self, run_id: str, fields: dict) -> dict:
-        """Update the record in place, compact, reusing its old blocks: the way to record
-        something on a full disk (:func:`.lifecycle.fail`). Should the compact record be
-        larger than the old one, the old record stays whole and DiskFullError is raised."""
-        with self._lock(run_id):
-            record = self._read_raw(run_id)
-            record.update(fields, heartbeat=time.time())
-            data = json.dumps(record, separators=(",", ":"), default=json_default).encode()
-            path = self.path(run_id) / "record.json"
-            if len(data) > path.stat().st_size:  # would need new space: leave the record whole instead
-                raise DiskFullError(f"disk full: could not record run {run_id}'s end")
-            with open(path, "r+b") as f:
-                f.write(data)
-                f.truncate()
-                f.flush()
-                os.fsync(f.fileno())
-        return record
+    def _rewrite_in_place(self, run_id: str, record: dict) -> None:
+        data = json.dumps(record, separators=(",", ":"), default=json_default).encode()
+        path = self.path(run_id) / "record.json"
+        if len(data) > path.stat().st_size:  # would need new space: leave the record whole instead
+            raise DiskFullError(f"disk full: could not record run {run_id}'s end")
+        with open(path, "r+b") as f:
+            f.write(data)
+            f.truncate()
+            f.flush()
+            os.fsync(f.fileno())
 
     def folder_bytes(self, run_id: str) -> int:
         """What a run takes on disk (every file of its folder)."""

@@ -1,14 +1,18 @@
 """Training a run: Adam + cross-entropy on logits, early stopping on the monitored
 set, the best model checkpointed, the test set evaluated once at the end.
 
-The trainer reports; it does not store. Everything it learns goes to a *sink*
-(:class:`RunSink`: its description, its phases, each epoch, each best checkpoint,
-its end), so the trainer knows no run store; :class:`gtzan_core.runs.sink.StoreSink`
-records it (through the runs' lifecycle), and :func:`gtzan_core.training.train`, the
-entry point of the CLI, the job manager and the Ray workers, wires the two together
-and holds the GPU slot. A per-epoch callback receives the full :class:`EpochLog`, a
-``threading.Event`` cancels the run (checked every batch), and every improvement is
-reported as a checkpoint, so a stopped or killed run keeps its best model.
+The trainer reports; it does not store, and it does not decide how a run's life is
+recorded. What it learns on the way goes to a *sink* (:class:`RunSink`: its phases,
+facts, each epoch, each best checkpoint); :func:`fit` then returns the run's
+:class:`Outcome` (finished, or cancelled after at least one epoch with its best
+model evaluated) or raises (:class:`~.loop.Cancelled` before the first epoch ended,
+a :class:`~gtzan_core.errors.StudioError`, anything else). The job's execution
+(:mod:`gtzan_core.jobs.recorded`) creates the run, holds the GPU slot, gives the
+trainer a sink that writes to the run store and maps the outcome to the run's
+lifecycle in one place, so the training package knows no run store. A per-epoch
+callback receives the full :class:`EpochLog`, a ``threading.Event`` cancels the run
+(checked every batch), and every improvement is reported as a checkpoint, so a
+stopped or killed run keeps its best model.
 
 The monitored set is the validation split, except under the ``paper`` protocol,
 which (as the paper's code did) early-stops and picks the model on its test set;
@@ -19,11 +23,9 @@ from __future__ import annotations
 
 import copy
 import logging
-import platform
 import threading
 import time
-import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Protocol
 
 import numpy as np
@@ -31,12 +33,12 @@ import torch
 from torch import nn
 
 from .. import GENRES
-from ..errors import ConfigError, DiskFullError, StudioError
+from ..errors import ConfigError
 from ..evaluation import evaluate
 from ..feature_cache import FeatureSet
 from ..hparams import TrainConfig
 from ..models import ModelSpec, build_model, count_parameters, get_spec
-from ..splits import Split, genre_coverage, protocol_info, split_for, split_problems
+from ..splits import Split, genre_coverage, split_for, split_problems
 from . import distributed
 from .backbone_cache import backbone_tag, cached_backbone_outputs, image_prep
 from .checkpoints import checkpoint_state
@@ -47,36 +49,36 @@ log = logging.getLogger(__name__)
 
 
 class RunSink(Protocol):
-    """Where a training run reports (:class:`gtzan_core.runs.sink.StoreSink` records it)."""
+    """Where a training run reports on the way (:class:`gtzan_core.jobs.recorded.StoreSink`
+    records it in the run store). Its end is :func:`fit`'s result, not a report."""
 
-    def begin(self, fields: dict) -> str: ...  # the run's description; returns its id
+    run_id: str | None
+
     def phase(self, phase: str, **fields) -> None: ...  # "backbone pass", "training", "evaluating"
     def note(self, **fields) -> None: ...  # facts on the way (world size...)
     def epoch(self, **fields) -> None: ...  # history, epochs run, best so far
     def checkpoint(self, state_dict: dict, meta: dict) -> None: ...  # a new best model
-    def finished(self, **fields) -> dict: ...  # returns the final record
-    def cancelled(self, why: str | None = None, **fields) -> dict: ...
-    def failed(self, error: str, **fields) -> dict: ...
 
 
-def describe_run(config: TrainConfig, features: FeatureSet, dataset_info: dict | None = None,
-                 extra: dict | None = None) -> dict:
-    """What a run records about itself before it starts: model, settings, protocol, data."""
-    spec = get_spec(config.model)
-    dataset_info = dataset_info or {"label": features.dataset_label, "fingerprint": features.fingerprint}
-    return {
-        "model": config.model, "title": spec.title, "input_kind": spec.input_kind, "citation": spec.citation,
-        "protocol": config.protocol, **protocol_info(config.protocol, spec.input_kind),
-        "recipe": config.recipe, "recipe_changes": config.recipe_changes(), "config": config.as_dict(),
-        "dataset": dataset_info, "mfcc_params": features.mfcc_params.as_dict(),
-        "image_params": features.image_params.as_dict(),
-        "musicnn_params": features.musicnn_params.as_dict() if features.musicnn_params else None,
-        "family": spec.family, "licence": spec.licence, "classes": list(GENRES), "history": [],
-        "torch": torch.__version__, "python": platform.python_version(), **(extra or {}),
-    }
+@dataclass(frozen=True)
+class Outcome:
+    """How a run that trained at least one epoch ended: ``finished`` (its epochs, or early
+    stopping) or ``cancelled`` (stopped; its best model was evaluated all the same), with
+    the fields its record ends with (the evaluation, the training time...)."""
+
+    status: str
+    fields: dict = field(default_factory=dict)
 
 
-def train(
+def feature_facts(features: FeatureSet, dataset_info: dict | None = None) -> dict:
+    """What a run's record says about its inputs once they are extracted: the dataset and
+    the feature parameters (recorded when training starts)."""
+    return {"dataset": dataset_info or {"label": features.dataset_label, "fingerprint": features.fingerprint},
+            "mfcc_params": features.mfcc_params.as_dict(), "image_params": features.image_params.as_dict(),
+            "musicnn_params": features.musicnn_params.as_dict() if features.musicnn_params else None}
+
+
+def fit(
     config: TrainConfig,
     features: FeatureSet,
     sink: RunSink,
@@ -84,33 +86,16 @@ def train(
     cancel: threading.Event | None = None,
     progress: Callable | None = None,
     dataset_info: dict | None = None,
-    extra: dict | None = None,
     device: torch.device | None = None,
-) -> dict:
-    """Train ``config.model`` on ``features``, reporting to ``sink``; returns the final
-    record (the sink's). ``extra``: more fields for the record (e.g. the reproduction a
-    run belongs to). The run ends finished, cancelled (best checkpoint kept) or failed
-    (with the error, which is raised again)."""
+) -> Outcome:
+    """Train ``config.model`` on ``features``, reporting to ``sink`` (whose run exists);
+    returns the :class:`Outcome`, or raises (:class:`~.loop.Cancelled` when stopped
+    before the first epoch ended)."""
     config.validate()
     spec = get_spec(config.model)
-    cancel = cancel or threading.Event()
-    description = describe_run(config, features, dataset_info, extra)
-    run_id = sink.begin(description)
-    try:
-        device = device or resolve_device(config.device)
-        return _Run(config, features, sink, run_id, description["dataset"], spec, device, on_epoch, cancel,
-                    progress).execute()
-    except Cancelled as exc:
-        return sink.cancelled(str(exc) or "cancelled before the first epoch finished")
-    except DiskFullError as exc:  # the last good checkpoint is intact (written atomically)
-        sink.failed(f"{exc}; the run stopped, its best checkpoint so far is kept")
-        raise
-    except StudioError as exc:
-        sink.failed(str(exc))
-        raise
-    except Exception as exc:
-        sink.failed(f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-4000:])
-        raise
+    device = device or resolve_device(config.device)
+    return _Run(config, features, sink, sink.run_id, feature_facts(features, dataset_info), spec, device, on_epoch,
+                cancel or threading.Event(), progress).execute()
 
 
 @dataclass
@@ -135,15 +120,15 @@ class _Inputs:
 class _Run:
     """One training run as a short sequence of named steps (see :meth:`execute`)."""
 
-    def __init__(self, config: TrainConfig, features: FeatureSet, sink: RunSink, run_id: str, dataset_info: dict,
+    def __init__(self, config: TrainConfig, features: FeatureSet, sink: RunSink, run_id: str | None, facts: dict,
                  spec: ModelSpec, device: torch.device, on_epoch, cancel: threading.Event, progress):
         self.config, self.features, self.sink, self.spec = config, features, sink, spec
-        self.run_id, self.dataset_info = run_id, dataset_info
+        self.run_id, self.facts, self.dataset_info = run_id, facts, facts["dataset"]
         self.device, self.on_epoch, self.cancel, self.progress = device, on_epoch, cancel, progress
         self.amp = config.model not in NO_AMP
         self.t_start = time.perf_counter()
 
-    def execute(self) -> dict:
+    def execute(self) -> Outcome:
         seed_everything(self.config.seed)
         data = self.split_data()
         model, weights, options = self.build_model()
@@ -216,7 +201,7 @@ class _Run:
     def record_start(self, model: nn.Module, weights, data: _Data, inputs: _Inputs) -> None:
         features = self.features
         self.sink.phase(
-            "training", device=device_label(self.device),
+            "training", **self.facts, device=device_label(self.device),
             pretrained=weights.pretrained, weights_note=weights.source, weights=weights.backbone_ref(),
             trainable_params=count_parameters(model), total_params=count_parameters(model, False),
             split={**data.split.sizes(), "unit": data.split.unit, "note": data.split.note,
@@ -288,7 +273,7 @@ class _Run:
         trainable.load_state_dict(self.best_state)
         return stopper, status
 
-    def evaluate_best(self, inputs: _Inputs, data: _Data, stopper: EarlyStopping, status: str) -> dict:
+    def evaluate_best(self, inputs: _Inputs, data: _Data, stopper: EarlyStopping, status: str) -> Outcome:
         self.sink.phase("evaluating")
         te = torch.from_numpy(data.split.test).to(self.device)
         logits = predict_logits(inputs.trainable, self.x_dev, te, inputs.prep, self.device, amp=self.amp)
@@ -297,9 +282,8 @@ class _Run:
         evaluation = evaluate(probs, data.y.numpy()[test_idx], data.groups[test_idx])
         evaluation["leaky"] = data.split.leaky
         evaluation["selection_on_test"] = data.split.selection_on_test
-        result = dict(evaluation=evaluation, train_seconds=time.perf_counter() - self.t_start,
-                      early_stopped=stopper.should_stop)
-        return self.sink.finished(**result) if status == "finished" else self.sink.cancelled(**result)
+        return Outcome(status, dict(evaluation=evaluation, train_seconds=time.perf_counter() - self.t_start,
+                                    early_stopped=stopper.should_stop))
 
 
 def _identity(x):
