@@ -72,3 +72,26 @@ def test_installed_into_a_fresh_virtualenv_it_trains_outside_the_checkout(wheel,
     assert "status finished" in out and "recipe paper, epochs 1" in out
     (record,) = [json.loads(p.read_text()) for p in (work / "runs").glob("*/record.json")]
     assert record["status"] == "finished" and record["config"]["lr"] == 1e-4  # the paper recipe's, from the wheel
+
+
+def test_pyproject_carries_the_lower_bounds_of_requirements():
+    """``pip install .`` allows no older version than ``pip install -r requirements.txt``
+    (whose lowest versions pass the fast tier: README, "Checking the lowest versions"):
+    each of pyproject's dependencies has requirements.txt's specifier, torch and
+    torchvision (pinned there) the pinned version as their lower bound."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    from packaging.requirements import Requirement
+
+    def parse(lines):
+        return {r.name.lower(): r.specifier for r in map(Requirement, lines)}
+
+    lines = [ln.split("#")[0].strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
+    pinned = parse(ln for ln in lines if ln)
+    declared = parse(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    assert set(declared) == set(pinned) - {"pytest", "hypothesis"}  # the tests' own two stay out of the package
+    for name, spec in declared.items():
+        want = str(pinned[name])
+        if name in ("torch", "torchvision"):
+            want = want.replace("==", ">=")
+        assert str(spec) == want, (name, str(spec), want)
+        assert str(spec).startswith((">=", "==")), name  # every dependency has a lower bound
