@@ -179,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--restore", metavar="RUN_ID", help="restore a run from the trash (run id or trash entry)")
     what.add_argument("--purge", metavar="RUN_ID", help="remove a trashed run for good")
     what.add_argument("--trash", action="store_true", help="list the trash (with --json: each with trashed: true)")
+    what.add_argument("--damaged", action="store_true",
+                      help="list the damaged runs (record.json unreadable or not a valid record), with what is wrong")
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_runs)
     return parser
