@@ -159,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a run: a zip to import elsewhere, or an ONNX model")
     p.add_argument("run_id")
-    p.add_argument("--out", required=True, help="file to write (FILE.zip, or FILE.onnx with FILE.md)")
+    p.add_argument("--out", required=True, help="a new file to write (FILE.zip, or FILE.onnx with FILE.md); a folder, "
+                   "device, FIFO or link there is refused, and so is an existing file unless --force")
+    p.add_argument("--force", action="store_true", help="replace an existing regular file (never anything else)")
     p.add_argument("--format", choices=("zip", "onnx"), default="zip")
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder")

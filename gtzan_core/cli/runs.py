@@ -13,7 +13,7 @@ def cmd_export(args) -> int:
 
     store = run_store(args)
     if args.format == "onnx":
-        result = export_onnx(store, args.run_id, args.out)
+        result = export_onnx(store, args.run_id, args.out, force=args.force)
         if args.json:
             print(json.dumps(result, indent=2))
             return 0
@@ -21,7 +21,7 @@ def cmd_export(args) -> int:
                  else "; onnxruntime not installed, not checked")
         print(f"wrote {result['onnx']} (input {tuple(result['input_shape'])}) and its card {result['card']}{check}")
         return 0
-    out = export_archive(store, args.run_id, args.out)
+    out = export_archive(store, args.run_id, args.out, force=args.force)
     if args.json:
         print(json.dumps({"archive": str(out), "bytes": out.stat().st_size}))
     else:

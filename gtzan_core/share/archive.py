@@ -49,7 +49,7 @@ from typing import BinaryIO, Callable, Iterator
 from .. import GENRES, __version__
 from ..audit import audit, disk_full_reported
 from ..errors import CheckpointError, DiskFullError
-from ..fileio import DISK_FULL, atomic_write_bytes
+from ..fileio import DISK_FULL, check_new_file, write_new_file
 from ..runs import ACTIVE, RunStore, load_checkpoint_file, record_problems
 from .card import confusion_png, model_card
 
@@ -115,9 +115,14 @@ def archive_members(store: RunStore, run_id: str) -> dict[str, bytes]:
     return members
 
 
-def export_archive(store: RunStore, run_id: str, out: str | Path | None = None) -> bytes | Path:
-    """Write ``run_id``'s archive to ``out`` (a .zip path; written atomically) and
-    return the path, or return the zip's bytes when ``out`` is None."""
+def export_archive(store: RunStore, run_id: str, out: str | Path | None = None, force: bool = False) -> bytes | Path:
+    """Write ``run_id``'s archive to ``out`` (a .zip path) and return the path, or return
+    the zip's bytes when ``out`` is None. ``out`` is written as a new regular file,
+    atomically (:func:`~gtzan_core.fileio.write_new_file`): a folder, a device, a FIFO, a
+    socket or a link there is refused, and so is an existing file unless ``force`` (then
+    a regular file is replaced)."""
+    if out is not None:
+        check_new_file(out, replace=force)  # before packing: refused at once
     members = archive_members(store, run_id)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -127,10 +132,7 @@ def export_archive(store: RunStore, run_id: str, out: str | Path | None = None) 
             zf.writestr(zipfile.ZipInfo(name, date_time=time.localtime()[:6]), members[name], compress_type=method)
     if out is None:
         return buf.getvalue()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, buf.getvalue())
-    return out
+    return write_new_file(out, buf.getvalue(), replace=force)
 
 
 # -- import (the order of the checks is the module docstring's) -------------
