@@ -29,6 +29,11 @@ class ConfigError(StudioError):
     """Bad hyperparameters, unknown model name, unknown protocol..."""
 
 
+class OutputError(StudioError):
+    """A file the user asked for cannot be written where they said (a folder, a device, a
+    link, a file that exists already...): refused with nothing written."""
+
+
 class DiskFullError(StudioError):
     """A write failed because the disk (or the user's disk quota) is full: the file
     being written is left as it was, nothing half-written."""

@@ -24,7 +24,7 @@ from .models import get_spec
 from .audio import AudioSource, DecodedAudio, decode_audio, source_name
 from .errors import AudioError, CheckpointError
 from .features import ImageParams, MFCCParams, is_padded, mfcc_segments, normalize_images, spectrogram_input
-from .runs import RunStore, load_checkpoint_file
+from .runs import RunStore
 
 MAX_PREDICT_SECONDS = 600.0  # decode at most 10 minutes of an upload
 _CACHE_SIZE = 12
@@ -116,8 +116,11 @@ def load_run_model(store: RunStore, run_id: str, device: str = "cpu") -> tuple[t
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    ckpt = load_checkpoint_file(path)
-    model = checkpoint_model(ckpt).to(device).eval()
+    ckpt = store.load_checkpoint(run_id)  # a damaged file is named with its run
+    try:
+        model = checkpoint_model(ckpt).to(device).eval()
+    except CheckpointError as exc:
+        raise CheckpointError(f"run {run_id}: {exc}") from None
     with _cache_lock:
         _cache[key] = (model, ckpt["meta"])
         while len(_cache) > _CACHE_SIZE:

@@ -1,7 +1,7 @@
 """Tables the pages show, as pandas frames, and the words they are made of: the
 leaderboard (runs with results, jobs without, the paper's reference rows), Home's
-small board, Compare's summary and per-class reports, the trash, storage per owner,
-the audit log. Read by people: human column names, a dash for what is missing,
+small board, Compare's summary and per-class reports, the trash, damaged runs,
+storage per owner, the audit log. Read by people: human column names, a dash for what is missing,
 scores with 3 decimals."""
 
 from __future__ import annotations
@@ -19,6 +19,13 @@ def trash_frame(entries) -> pd.DataFrame:
     rows = [{"entry": e.entry, "run": e.run_id, "model": (e.record or {}).get("model", ""), "owner": e.owner or "",
              "deleted by": e.by or "", "deleted": _when(e.trashed_at), "problem": e.problem or ""} for e in entries]
     return pd.DataFrame(rows, columns=["entry", "run", "model", "owner", "deleted by", "deleted", "problem"])
+
+
+def damaged_frame(damaged) -> pd.DataFrame:
+    """Damaged runs (:meth:`~gtzan_core.runs.RunStore.damaged`): the run, its owner when
+    the damaged record still names one, and what is wrong."""
+    rows = [{"run": d.run_id, "owner": d.owner or "(cannot be read)", "problem": d.problem} for d in damaged]
+    return pd.DataFrame(rows, columns=["run", "owner", "problem"])
 
 
 def storage_frame(usage: dict, limit_mb: int | None) -> pd.DataFrame:

@@ -61,7 +61,7 @@ for k, rid in enumerate(chosen):
         st.table(report_table(m), border="horizontal")  # every row drawn: the averages too, no scroll
 
 st.subheader("Per-class F1, difference to the first run")
-f1 = pd.DataFrame({runs[rid].get("title") + " · " + rid[-6:]:
+f1 = pd.DataFrame({(runs[rid].get("title") or runs[rid]["model"]) + " · " + rid[-6:]:
                    report_frame(runs[rid]["evaluation"].get(level) or runs[rid]["evaluation"]["segment"])["f1"]
                    .reindex(list(GENRES)) for rid in chosen})
 if f1.shape[1] > 1:

@@ -8,8 +8,8 @@ from gtzan_core.audit import read_audit  # noqa: E402
 from gtzan_core.classroom import PermissionDenied, check_import  # noqa: E402
 from gtzan_core.classroom.quota import check_storage  # noqa: E402
 from gtzan_core.share.archive import MAX_ARCHIVE, MB  # noqa: E402
-from gtzan_core.tables import (RUN_NUMBER_FORMATS, audit_frame, paper_frame, runs_frame, storage_frame,  # noqa: E402
-                               trash_frame, unfinished_frame)
+from gtzan_core.tables import (RUN_NUMBER_FORMATS, audit_frame, damaged_frame, paper_frame, runs_frame,  # noqa: E402
+                               storage_frame, trash_frame, unfinished_frame)
 from gtzan_core.runs.trash import (empty_trash, list_trash, move_to_trash, purge_entry, purge_expired,  # noqa: E402
                                    restore_run, trash_days, usage_by_owner)
 from gtzan_core.webapp import (can_modify_run, check_modify_run, current_user, finished_runs,  # noqa: E402
@@ -103,6 +103,36 @@ def trash_section(trash: list) -> None:
             show_error(exc)
 
 
+def damaged_section() -> None:
+    """Runs whose record.json cannot be used (unreadable, not JSON, not a valid record):
+    named with what is wrong, and deleted to the trash by their owner or the admin."""
+    damaged = store().damaged()
+    if not damaged:
+        return
+    with st.expander(f"⚠️ Damaged runs ({len(damaged)}): left out of every table", expanded=True):
+        st.caption(f"Their record.json cannot be read or is not a valid run record. Delete them to the trash: it "
+                   f"is purged after {trash_days():g} days, or at once by the admin (or `python -m gtzan_core runs "
+                   "--purge RUN_ID`).")
+        st.dataframe(damaged_frame(damaged), hide_index=True, key="damaged-table")
+        deletable = [d.run_id for d in damaged if can_modify_run(d.as_dict())]
+        if any(d.owner is None for d in damaged) and not is_admin() and settings().classroom:
+            st.caption("A damaged run whose owner cannot be read from its record can be deleted by the admin only.")
+        if not deletable:
+            return
+        victim = st.selectbox("Damaged run", deletable, index=None, placeholder="choose a damaged run",
+                              key="delete-damaged")
+        if st.button("Delete damaged run", disabled=victim is None, key="delete-damaged-run"):
+            try:
+                check_modify_run(next(d for d in store().damaged() if d.run_id == victim).as_dict(), "delete")
+                move_to_trash(store(), victim, who=current_user())
+                st.session_state["leaderboard-flash"] = [("success", f"Moved damaged run {victim} to the trash")]
+                st.rerun()
+            except StopIteration:
+                st.error(f"run {victim} is no longer damaged (repaired or removed meanwhile)")
+            except Exception as exc:
+                show_error(exc)
+
+
 def storage_section(trash: list) -> None:
     usage = usage_by_owner(store(), trash)
     if not usage:
@@ -167,6 +197,7 @@ with st.expander(f"Delete runs (to the trash: restorable for {trash_days():g} da
         except Exception as exc:
             show_error(exc)
 
+damaged_section()
 share_section()
 trash = list_trash(store())  # read once for both views (purge_expired above already pruned it)
 trash_section(trash)

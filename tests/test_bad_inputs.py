@@ -284,6 +284,11 @@ def _not_a_checkpoint(store, rid):
     store.checkpoint_path(rid).write_bytes(os.urandom(2048))
 
 
+def _cut_checkpoint(store, rid):
+    path = store.checkpoint_path(rid)
+    path.write_bytes(path.read_bytes()[:-300])  # a copy cut short: the zip's end is gone
+
+
 def _other_config(store, rid):
     ck = store.load_checkpoint(rid)
     store.save_checkpoint(rid, ck["state_dict"], {**ck["meta"], "mfcc_params": MFCCParams(n_mfcc=20).as_dict()})
@@ -294,7 +299,8 @@ def _pickled_code(store, rid):
 
 
 CHECKPOINT_CASES = {
-    "not a checkpoint": (_not_a_checkpoint, "model.pt: not a checkpoint (not a PyTorch file)"),
+    "not a checkpoint": (_not_a_checkpoint, "model.pt is not a checkpoint (not a PyTorch file)"),
+    "truncated": (_cut_checkpoint, "model.pt is truncated or damaged ("),
     "another feature config": (_other_config, "was trained with different feature parameters: n_mfcc=20 (here 13)"),
     "pickled object": (_pickled_code, "refused to load: it holds a pickled object (posix.system)"),
 }
@@ -313,6 +319,7 @@ def test_bad_checkpoints(case, runs, tmp_path, capsys, monkeypatch):
     clip = write_clip(tmp_path / "c.wav", "rock", 4.0)
     code, out, err = cli(capsys, "predict", clip, "--run", rid, "--runs", copy_root)
     assert code == 2 and expected in error_line(err)
+    assert f"run {rid}" in error_line(err)  # which run, not only which file
     assert not marker.exists()
     # the app's Predict page says the same and stays up
     monkeypatch.setenv("GTZAN_STUDIO_RUNS", str(copy_root))

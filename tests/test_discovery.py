@@ -48,6 +48,28 @@ def test_corrupt_known_bad_and_resource_fork_files(tmp_path):
     assert set(ds.tracks.track_id[ds.tracks.genre == "jazz"]) == {"jazz.00000"}
 
 
+def test_fifos_sockets_and_broken_links_are_reported_never_opened(tmp_path, monkeypatch):
+    import os
+    import socket
+
+    root = make_gtzan(tmp_path / "g", per_genre=1, seconds=3.5, images=True)
+    rock, pictures = root / "genres_original" / "rock", root / "images_original" / "rock"
+    os.mkfifo(rock / "rock.00001.wav")  # opening it to read would wait forever
+    os.mkfifo(pictures / "rock00002.png")
+    (rock / "rock.00003.wav").symlink_to(tmp_path / "gone.wav")
+    monkeypatch.chdir(rock)  # a socket's path is short (108 bytes at most): bound by its relative name
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind("rock.00004.wav")
+        ds = discover_dataset(root)  # returns: nothing was opened
+    skipped = dict(ds.skipped)
+    assert "named pipe" in skipped["genres_original/rock/rock.00001.wav"]
+    assert "named pipe" in skipped["images_original/rock/rock00002.png"]
+    assert "broken symbolic link" in skipped["genres_original/rock/rock.00003.wav"]
+    assert "socket" in skipped["genres_original/rock/rock.00004.wav"]
+    assert set(ds.tracks.track_id[ds.tracks.genre == "rock"]) == {"rock.00000"}
+    assert any(s["path"] == "genres_original/rock/rock.00001.wav" for s in ds.summary()["skipped"])
+
+
 def test_duplicate_track_in_two_formats_is_skipped(tmp_path):
     root = make_gtzan(tmp_path / "g", per_genre=1, seconds=3.5)
     write_clip(root / "genres_original" / "rock" / "rock.00000.flac", "rock", 3.5)

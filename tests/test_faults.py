@@ -138,7 +138,7 @@ UPDATER = textwrap.dedent("""
 
 def test_two_processes_updating_one_run_lose_nothing(tmp_path):
     store = RunStore(tmp_path)
-    rid = store.new_run({"model": "mlp"})
+    rid = lifecycle.create(store, {"model": "mlp"})
     procs = [subprocess.Popen([sys.executable, "-c", UPDATER, str(tmp_path), rid, prefix], cwd=ROOT, env=env())
              for prefix in ("a", "b")]
     assert all(p.wait(120) == 0 for p in procs)

@@ -3,10 +3,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 
 from gtzan_core.errors import CheckpointError
+from gtzan_core.evaluation import evaluate
 from gtzan_core.runs import RunStore, lifecycle, load_checkpoint_file
 from gtzan_core.runs.trash import move_to_trash
 from gtzan_core.runs.leaderboard import leaderboard
@@ -17,7 +19,7 @@ def test_round_trip_list_and_delete(tmp_path):
     rid = lifecycle.create(store, {"model": "cnn", "protocol": "track"})
     assert store.read(rid)["status"] == "queued" and store.read(rid)["phase"] == "queued"
     lifecycle.start(store, rid, "training")
-    lifecycle.finish(store, rid, evaluation={"segment": {"accuracy": 0.5}})
+    lifecycle.finish(store, rid, evaluation=evaluate(np.eye(10)[[0, 1, 1, 3]], np.array([0, 1, 2, 3])))
     store.save_checkpoint(rid, {"w": torch.ones(2)}, {"model": "cnn"})
     assert store.load_checkpoint(rid)["state_dict"]["w"].tolist() == [1.0, 1.0]
     assert [r["run_id"] for r in store.list()] == [rid]
@@ -97,13 +99,21 @@ def test_pickled_code_in_a_checkpoint_is_never_run(tmp_path, monkeypatch):
 def test_non_checkpoints_are_clear_errors(tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(os.urandom(256))
-    with pytest.raises(CheckpointError, match="not a checkpoint"):
+    with pytest.raises(CheckpointError, match=r"junk.pt is not a checkpoint \(not a PyTorch file\)"):
         load_checkpoint_file(junk)
     truncated = tmp_path / "trunc.pt"
     torch.save({"format": 1, "meta": {}, "state_dict": {"w": torch.zeros(1000)}}, truncated)
-    truncated.write_bytes(truncated.read_bytes()[:-300])
-    with pytest.raises(CheckpointError, match="trunc.pt: not a checkpoint"):
+    whole = truncated.read_bytes()
+    truncated.write_bytes(whole[:-300])
+    with pytest.raises(CheckpointError, match=r"trunc.pt is truncated or damaged \(\d+ bytes, its zip directory"):
         load_checkpoint_file(truncated)
+    # a middle part lost, the zip's end kept: a zip by its look, not to torch
+    (tmp_path / "holed.pt").write_bytes(whole[:len(whole) // 3] + whole[-400:])
+    with pytest.raises(CheckpointError, match=r"holed.pt is truncated or damaged \(RuntimeError: "):
+        load_checkpoint_file(tmp_path / "holed.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"empty.pt is truncated or damaged \(it is empty\)"):
+        load_checkpoint_file(tmp_path / "empty.pt")
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(3)}, other)
     with pytest.raises(CheckpointError, match="not a GTZAN Studio checkpoint"):
@@ -118,8 +128,8 @@ def test_leaderboard_labels_leaky_runs_and_sorts_best_first(tmp_path):
 
     for acc, protocol in ((0.5, "track"), (0.9, "paper"), (0.7, "track")):
         rid = lifecycle.create(store, {"model": "cnn", "protocol": protocol, **protocol_info(protocol, "mfcc")})
-        lifecycle.finish(store, rid, evaluation={"segment": {"accuracy": acc, "macro_f1": acc},
-                                                 "track": {"accuracy": acc, "macro_f1": acc}})
+        scores = {**evaluate(np.eye(10)[[0]], np.array([0]))["segment"], "accuracy": acc, "macro_f1": acc}
+        lifecycle.finish(store, rid, evaluation={"segment": scores, "track": scores})
     board = leaderboard(store, include_paper=False)
     assert board.track_acc.tolist() == [0.9, 0.7, 0.5]
     assert board.protocol.tolist() == ["paper · leaky 70:30 segment split, early-stopped on test", "track", "track"]

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import stat
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -231,6 +233,105 @@ def test_cli_export_and_import(cnn_run, tmp_path, capsys):
     assert main(["import", str(bad), "--runs", str(tmp_path / "runs2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: bad.zip: not a zip archive (a GTZAN Studio run is exported as a .zip)"]
+
+
+def _device_node(tmp_path):
+    """A character device that may be written to in the test: root makes a null device of
+    its own in ``tmp_path`` (replacing it would harm nothing); anyone else gets /dev/null,
+    which only root could replace."""
+    if os.geteuid() == 0:
+        node = tmp_path / "null-device"
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        return node
+    return Path("/dev/null")
+
+
+def _export(capsys, rid, out, src, *extra):
+    code = main(["export", rid, "--out", str(out), "--runs", str(src.root), *extra])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.strip().splitlines()
+
+
+def test_export_out_refuses_what_is_no_new_file_and_replaces_nothing(cnn_run, tmp_path, capsys):
+    src, rid = cnn_run
+    folder = tmp_path / "a-folder"
+    (folder / "kept.txt").parent.mkdir()
+    (folder / "kept.txt").write_text("mine")
+    fifo = tmp_path / "pipe.zip"
+    os.mkfifo(fifo)  # opened for writing it would wait forever
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not yours")
+    link = tmp_path / "link.zip"
+    link.symlink_to(elsewhere)
+    device = _device_node(tmp_path)
+    existing = tmp_path / "old.zip"
+    existing.write_text("an older export")
+    before = {p: os.lstat(p) for p in (folder, fifo, link, device, existing)}
+    for out, says in ((folder, "is a folder, not a file name"), (fifo, "is a named pipe (FIFO)"),
+                      (link, f"is a symbolic link (to {elsewhere})"), (device, "is a device, not a file"),
+                      (existing, "already exists: refused, nothing written (replace it with --force)"),
+                      (folder / "kept.txt" / "x.zip", "not a folder")):
+        code, printed, err = _export(capsys, rid, out, src)
+        assert code == 2 and not printed and len(err) == 1, (out, err)
+        assert err[0].startswith(f"error: {out}") and says in err[0], (out, err)
+    for path, st in before.items():  # each one where and what it was
+        now = os.lstat(path)
+        assert (now.st_ino, now.st_mode, now.st_size) == (st.st_ino, st.st_mode, st.st_size), path
+    assert elsewhere.read_text() == "not yours" and existing.read_text() == "an older export"
+    assert (folder / "kept.txt").read_text() == "mine" and sorted(p.name for p in folder.iterdir()) == ["kept.txt"]
+    for out in (fifo, link, device, folder):  # --force replaces a regular file only
+        code, _, err = _export(capsys, rid, out, src, "--force")
+        assert code == 2 and len(err) == 1 and "refused" in err[0], (out, err)
+    assert elsewhere.read_text() == "not yours" and stat.S_ISCHR(os.lstat(device).st_mode)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left behind
+
+
+def test_export_out_writes_a_new_file_and_replaces_an_old_one_with_force(cnn_run, tmp_path, capsys):
+    src, rid = cnn_run
+    out = tmp_path / "new" / "run.zip"  # a missing folder is made
+    code, printed, _ = _export(capsys, rid, out, src)
+    assert code == 0 and printed.startswith(f"wrote {out}") and read_archive(out.read_bytes())[0]["run_id"] == rid
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~_umask()  # the user's file, not a private temporary
+    other = tmp_path / "hard-link-to-it.zip"
+    os.link(out, other)
+    out.write_text("stale")  # (both names: one file)
+    code, _, err = _export(capsys, rid, out, src, "--force")
+    assert code == 0 and zipfile.is_zipfile(out)
+    assert other.read_text() == "stale"  # replaced by a rename: the file's other name is left alone
+    assert sorted(p.name for p in out.parent.iterdir()) == ["run.zip"]
+
+
+def test_a_file_that_appears_while_the_export_is_written_is_left_alone(tmp_path, monkeypatch):
+    from gtzan_core import fileio
+    from gtzan_core.errors import OutputError
+
+    out = tmp_path / "run.zip"
+    real = fileio._place_new
+
+    def racing(tmp, path):
+        path.write_text("written by someone else meanwhile")
+        return real(tmp, path)
+
+    monkeypatch.setattr(fileio, "_place_new", racing)
+    with pytest.raises(OutputError, match="appeared while it was being written"):
+        fileio.write_new_file(out, b"the export")
+    assert out.read_text() == "written by someone else meanwhile" and [p.name for p in tmp_path.iterdir()] == ["run.zip"]
+
+
+def test_onnx_export_refuses_before_converting(cnn_run, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    src, rid = cnn_run
+    (tmp_path / "model.md").write_text("someone's notes")
+    code, _, err = _export(capsys, rid, tmp_path / "model.onnx", src, "--format", "onnx")
+    assert code == 2 and err == [f"error: {tmp_path / 'model.md'}: already exists: refused, nothing written "
+                                 "(replace it with --force)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.md"]  # no .onnx without its card
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @pytest.mark.parametrize("model", ["cnn", "gru", "squeezenet"])

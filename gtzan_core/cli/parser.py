@@ -159,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a run: a zip to import elsewhere, or an ONNX model")
     p.add_argument("run_id")
-    p.add_argument("--out", required=True, help="file to write (FILE.zip, or FILE.onnx with FILE.md)")
+    p.add_argument("--out", required=True, help="a new file to write (FILE.zip, or FILE.onnx with FILE.md); a folder, "
+                   "device, FIFO or link there is refused, and so is an existing file unless --force")
+    p.add_argument("--force", action="store_true", help="replace an existing regular file (never anything else)")
     p.add_argument("--format", choices=("zip", "onnx"), default="zip")
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder")
@@ -179,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--restore", metavar="RUN_ID", help="restore a run from the trash (run id or trash entry)")
     what.add_argument("--purge", metavar="RUN_ID", help="remove a trashed run for good")
     what.add_argument("--trash", action="store_true", help="list the trash (with --json: each with trashed: true)")
+    what.add_argument("--damaged", action="store_true",
+                      help="list the damaged runs (record.json unreadable or not a valid record), with what is wrong")
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_runs)
     return parser

@@ -13,7 +13,7 @@ def cmd_export(args) -> int:
 
     store = run_store(args)
     if args.format == "onnx":
-        result = export_onnx(store, args.run_id, args.out)
+        result = export_onnx(store, args.run_id, args.out, force=args.force)
         if args.json:
             print(json.dumps(result, indent=2))
             return 0
@@ -21,7 +21,7 @@ def cmd_export(args) -> int:
                  else "; onnxruntime not installed, not checked")
         print(f"wrote {result['onnx']} (input {tuple(result['input_shape'])}) and its card {result['card']}{check}")
         return 0
-    out = export_archive(store, args.run_id, args.out)
+    out = export_archive(store, args.run_id, args.out, force=args.force)
     if args.json:
         print(json.dumps({"archive": str(out), "bytes": out.stat().st_size}))
     else:
@@ -55,8 +55,12 @@ def cmd_runs(args) -> int:
     purge_expired(store)
     if args.delete:
         entry = move_to_trash(store, args.delete, who="cli")
-        print(f"moved run {args.delete} to the trash ({entry.entry}; restore it with --restore {args.delete}, "
-              f"purged after {trash_days():g} days)")
+        if entry.record is None:  # a damaged run: nothing to restore it to
+            print(f"moved damaged run {args.delete} to the trash ({entry.entry}; purge it now with --purge "
+                  f"{args.delete}, else it is purged after {trash_days():g} days)")
+        else:
+            print(f"moved run {args.delete} to the trash ({entry.entry}; restore it with --restore {args.delete}, "
+                  f"purged after {trash_days():g} days)")
         return 0
     if args.restore:
         print(f"restored run {restore_run(store, args.restore, 'cli')}")
@@ -72,15 +76,36 @@ def cmd_runs(args) -> int:
             for e in entries or [{"entry": "the trash is empty"}]:
                 print("  ".join(str(e.get(k) or "") for k in ("entry", "model", "owner", "by", "problem")))
         return 0
+    if args.damaged:
+        damaged = store.damaged()
+        if args.json:
+            print(json.dumps([d.as_dict() for d in damaged], indent=2))
+        else:
+            for d in damaged:
+                print(damaged_line(d))
+            if not damaged:
+                print("no damaged runs")
+        return 0
     df = leaderboard(store, include_paper=not args.no_paper)
-    if args.json:
+    damaged = store.damaged()
+    if args.json:  # the list of runs, as before; damaged runs are named on stderr (`runs --damaged --json`)
         print(df.to_json(orient="records", indent=2))
+        if damaged:
+            print(f"warning: {len(damaged)} damaged run(s) left out: {', '.join(d.run_id for d in damaged)} "
+                  "(list them with `runs --damaged --json`)", file=sys.stderr)
         return 0
     if df.empty:
         print("no runs yet")
-        return 0
-    import pandas as pd
+    else:
+        import pandas as pd
 
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(df.drop(columns=["track_macro_f1"]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(df.drop(columns=["track_macro_f1"]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for d in damaged:
+        print(damaged_line(d))
     return 0
+
+
+def damaged_line(d) -> str:
+    """One damaged run, as `runs` prints it: its id, what is wrong, how to remove it."""
+    return f"damaged: {d.run_id}: {d.problem} (remove it with `runs --delete {d.run_id}`)"

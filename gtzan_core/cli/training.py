@@ -130,8 +130,9 @@ def _print_evaluation(record: dict) -> None:
     ev = record.get("evaluation") or {}
     from ..hparams import recipe_label
 
-    leak = f"  [{record['protocol_label']}]" if record.get("selection_on_test") else ""
-    print(f"run {record['run_id']}: {record['model']} on {record['dataset'].get('label')}, protocol {record['protocol']}"
+    leak = f"  [{record.get('protocol_label')}]" if record.get("selection_on_test") else ""
+    print(f"run {record['run_id']}: {record['model']} on {(record.get('dataset') or {}).get('label')}, protocol "
+          f"{record.get('protocol')}"
           f"{leak}, recipe {recipe_label(record)}, status {record['status']}, epochs {record.get('epochs_run')} (best {record.get('best_epoch')})")
     unit = (record.get("split") or {}).get("unit") or "segment"  # what one sample is: segment, patch or image
     for level, name in (("segment", unit), ("track", "track")):
@@ -165,8 +166,9 @@ def cmd_evaluate(args) -> int:
         raise CheckpointError(f"run {args.run_id} has no evaluation (status: {record.get('status')})")
     _print_evaluation(record)
     for level in ("segment", "track"):
-        print(f"\n{level}-level report:")
-        print(report_frame(record["evaluation"][level]).round(3).to_string())
+        if record["evaluation"].get(level):
+            print(f"\n{level}-level report:")
+            print(report_frame(record["evaluation"][level]).round(3).to_string())
     return 0
 
 

@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,13 +155,38 @@ _PNG_NAME = re.compile(r"^(?P<genre>[a-z]+)(?P<number>\d{5})\.png$")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def _special_file(path: Path) -> str | None:
+    """Why ``path`` (in a genre folder) is no file to read, or None: a named pipe, a
+    socket or a device is never opened (reading a FIFO waits forever), a link to nothing
+    cannot be; both are reported as skipped. Files and folders: None."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a link to nothing (broken symbolic link)" if path.is_symlink() else None
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "not a regular file (a named pipe, FIFO): never opened"
+    if stat.S_ISSOCK(mode):
+        return "not a regular file (a socket): never opened"
+    return "not a regular file (a device): never opened"
+
+
 def _png_only_tracks(images_root: Path, known: set[str], root: Path, skipped: list) -> list[dict]:
     """Tracks that have a Kaggle PNG and no audio here (their picture is all they have);
-    a PNG with another name or without the PNG signature is reported and left out."""
+    a PNG with another name or without the PNG signature is reported and left out, and so
+    is a FIFO, socket, device or broken link."""
     rows = []
     for gdir in sorted(p for p in images_root.iterdir() if p.is_dir() and p.name in GENRES):
         for path in sorted(gdir.iterdir()):
-            if path.name.startswith(".") or not path.is_file() or path.suffix.lower() != ".png":
+            if path.name.startswith("."):
+                continue
+            if (special := _special_file(path)) is not None:
+                skipped.append((str(path.relative_to(root)), special))
+                continue
+            if not path.is_file() or path.suffix.lower() != ".png":
                 continue
             rel = str(path.relative_to(root))
             m = _PNG_NAME.match(path.name)
@@ -271,6 +297,9 @@ def discover_dataset(root: str | Path, check_audio: bool = True) -> Dataset:
         for path in sorted(gdir.iterdir()):
             if path.name.startswith("._") or path.name.startswith("."):
                 continue  # macOS resource forks and hidden files
+            if (special := _special_file(path)) is not None:
+                skipped.append((str(path.relative_to(root)), special))
+                continue
             if not path.is_file() or path.suffix.lower() not in AUDIO_EXTENSIONS:
                 continue
             tid = _track_id(path)

@@ -102,6 +102,8 @@ def comparison_table(records: list[dict]) -> pd.DataFrame:
         honest_name = next((p for p in honest_names if p in mine.index), None)
         honest = mine.loc[honest_name] if honest_name else None
         first = ours if ours is not None else honest
+        if first is None:  # runs of another protocol only: nothing to set beside the paper
+            continue
         nan = float("nan")
         row = {"model": model, "paper_accuracy": first["paper_accuracy"], "paper_f1_text": first["paper_f1_text"],
                "paper_macro_f1": first["paper_macro_f1"],

@@ -6,8 +6,9 @@ module           what it holds
 ===============  ==================================================================
 ``store``        :class:`RunStore`: run folders, locked reads and writes of
                  ``record.json`` (reads have no side effects), checkpoints
-``record``       the record's vocabulary: :class:`Status`, the phases, and
-                 :class:`RunRecord`, a typed view of a record
+``record``       the record's vocabulary: :class:`Status`, the phases,
+                 :class:`RunRecord`, a typed view of a record, and what a valid
+                 record is (:func:`parse_record`, :class:`RecordError`)
 ``lifecycle``    the only code that sets a run's status, phase, finish time and
                  error: queued -> running -> finished / cancelled / failed, and
                  reaping runs whose process died
@@ -17,11 +18,11 @@ module           what it holds
 ===============  ==================================================================
 """
 
-from .record import ACTIVE, PHASES, RunRecord, Status
-from .store import (CHECKPOINT_FORMAT, RESERVED_NAMES, STALE_AFTER, STOP_FLAG, RunStore, check_run_id,
+from .record import ACTIVE, PHASES, RecordError, RunRecord, Status, parse_record, record_problems
+from .store import (CHECKPOINT_FORMAT, RESERVED_NAMES, STALE_AFTER, STOP_FLAG, DamagedRun, RunStore, check_run_id,
                     load_checkpoint_file)
 
 __all__ = [
-    "ACTIVE", "CHECKPOINT_FORMAT", "PHASES", "RESERVED_NAMES", "RunRecord", "RunStore", "STALE_AFTER", "STOP_FLAG",
-    "Status", "check_run_id", "load_checkpoint_file",
+    "ACTIVE", "CHECKPOINT_FORMAT", "DamagedRun", "PHASES", "RESERVED_NAMES", "RecordError", "RunRecord", "RunStore",
+    "STALE_AFTER", "STOP_FLAG", "Status", "check_run_id", "load_checkpoint_file", "parse_record", "record_problems",
 ]

@@ -5,12 +5,24 @@ A run's **status** says where it is in its life (set only by
 :mod:`.lifecycle`): ``queued`` (in a job queue, nothing done yet), ``running``,
 then ``finished``, ``cancelled`` (stopped; its best checkpoint is kept) or
 ``failed`` (with an ``error``). Its **phase** says what a running run is doing.
+
+What a valid record is, is :data:`RECORD`: the fields every part of the studio reads,
+with the JSON types they need (``run_id``, ``model`` and ``status`` are required; the
+others may be absent or null). :func:`record_problems` lists what is wrong with a
+record, :func:`parse_record` returns it or raises :class:`RecordError`; the run store
+checks every record it reads with it (a damaged run is listed apart, never shown as a
+run), and an imported archive's record is checked with it too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Mapping
+
+from .. import GENRES
+from ..errors import CheckpointError
 
 
 class Status(str, Enum):
@@ -110,3 +122,197 @@ class RunRecord:
     @property
     def split_warnings(self) -> list[str]:
         return self.data.get("split_warnings") or []
+
+
+# -- what a valid record is -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Spec:
+    """The JSON type a record field needs: ``kind`` is ``text``, ``number`` (a score or a
+    loss: NaN and infinities allowed, a diverged run has them), ``count`` (a finite
+    number >= 0: epochs, sizes, seconds), ``time`` (seconds since 1970, before the year
+    5000), ``flag`` (true/false), ``status`` (a :class:`Status`), ``object``, ``list`` or
+    ``matrix`` (square, of ``items``, as many rows as genres at most).
+    A count may have a ``least`` and a ``most`` value. An object's known ``fields`` are
+    checked (the others are free) or, with ``values``, every value; a list's ``items``.
+    Null is accepted for a field that is not ``required`` (never for a list item or a
+    value); a required field of an object is needed unless the object is empty (``{}``
+    reads as no object at all)."""
+
+    kind: str
+    required: bool = False
+    least: float = 0
+    most: float = math.inf
+    fields: Mapping[str, "Spec"] = field(default_factory=dict)
+    items: "Spec | None" = None
+    values: "Spec | None" = None
+
+
+TEXT, NUMBER, COUNT, TIME, FLAG = Spec("text"), Spec("number"), Spec("count"), Spec("time"), Spec("flag")
+_LATEST_TIME = 1e11  # the year 5138: what Python's and pandas' dates still hold
+#: A process id (``os.kill`` takes a C int).
+PID = Spec("count", most=2 ** 31 - 1)
+
+#: One level of a run's evaluation (segment or track), as the tables, Compare and the reports
+#: read it: the scores, the per-class report (every row with its four numbers) and the
+#: confusion matrix (square, one row per genre at most).
+SCORES = Spec("object", fields={
+    "accuracy": Spec("number", required=True), "macro_f1": Spec("number", required=True), "weighted_f1": NUMBER,
+    "n": Spec("count", required=True),
+    "report": Spec("object", required=True, values=Spec("object", fields=dict.fromkeys(
+        ("precision", "recall", "f1-score"), Spec("number", required=True)) | {
+        "support": Spec("count", required=True)})),
+    "confusion": Spec("matrix", required=True, items=COUNT),
+})
+#: One epoch of a run's history (the loss chart, the ETA).
+EPOCH = Spec("object", fields={**dict.fromkeys(("train_loss", "val_loss", "train_acc", "val_acc"),
+                                                Spec("number", required=True)),
+                               "epoch": Spec("count", required=True), "seconds": COUNT, "elapsed": COUNT,
+                               "best": FLAG})
+_PER_GENRE = Spec("object", values=COUNT)
+
+#: Every field of a record that the pages, the CLI, the job queue and the reports read, with
+#: the type it needs; a record is valid when each has it (other fields are free).
+RECORD: dict[str, Spec] = {
+    "run_id": Spec("text", required=True), "model": Spec("text", required=True),
+    "status": Spec("status", required=True),
+    **dict.fromkeys(("title", "owner", "phase", "protocol", "protocol_label", "recipe", "device", "input_kind",
+                     "error", "host", "family", "weights_note"), TEXT),
+    **dict.fromkeys(("created", "started", "finished", "heartbeat"), TIME),
+    **dict.fromkeys(("epochs_run", "best_epoch", "trainable_params", "total_params", "train_seconds"), COUNT),
+    "pid": PID,
+    **dict.fromkeys(("leaky", "selection_on_test", "early_stopped", "pretrained"), FLAG),
+    "history": Spec("list", items=EPOCH),
+    "split_warnings": Spec("list", items=TEXT), "classes": Spec("list", items=TEXT),
+    "evaluation": Spec("object", fields={"segment": Spec("object", required=True, fields=SCORES.fields),
+                                         "track": SCORES, "leaky": FLAG, "selection_on_test": FLAG}),
+    "config": Spec("object", fields={"epochs": Spec("count", least=1), "patience": COUNT, "recipe": TEXT, "model": TEXT}),
+    "dataset": Spec("object", fields={"label": TEXT, "root": TEXT, "fingerprint": TEXT}),
+    "split": Spec("object", fields={"train": COUNT, "val": COUNT, "test": COUNT, "unit": TEXT,
+                                    "tracks_per_genre": Spec("object", fields=dict.fromkeys(
+                                        ("train", "val", "test"), _PER_GENRE))}),
+    "progress": Spec("object", fields={"done": COUNT, "total": COUNT}),
+    "job": Spec("object", fields={"data_path": TEXT}),
+    "queue_owner": Spec("object", fields={"host": TEXT, "pid": PID}),
+    "reproduction": Spec("object", fields={"id": TEXT, "seed": COUNT, "seeds": COUNT}),
+    "transfer": Spec("object", fields={"id": TEXT, "condition": TEXT, "pretrained_on": TEXT, "protocol": TEXT}),
+    "starter": Spec("object", fields={"tracks": Spec("count", required=True), "mean": Spec("number", required=True),
+                                      "sd": Spec("number", required=True),
+                                      "seeds": Spec("list", required=True, items=NUMBER),
+                                      "test_tracks": Spec("count", required=True),
+                                      "accuracies": Spec("list", items=NUMBER), "data": TEXT, "command": TEXT}),
+    "padded_inputs": Spec("object", fields={"tracks": COUNT, "of": COUNT, "unit": TEXT}),
+    **dict.fromkeys(("mfcc_params", "image_params", "musicnn_params", "weights", "recipe_changes", "image_sources",
+                     "imported"), Spec("object")),
+}
+
+_JSON_NAMES = {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null",
+               int: "a number", float: "a number"}
+_NEEDS = {"text": "text", "number": "a number", "count": "a number >= 0",
+          "time": "a time (seconds since 1970)", "flag": "true/false", "status": "a status",
+          "object": "an object", "list": "a list", "matrix": f"a square matrix (a list of n lists of n numbers, "
+                                                           f"n from 1 to {len(GENRES)})"}
+
+
+def _shown(value) -> str:
+    """A value as a message shows it: its JSON type, and a short text or number itself."""
+    kind = _JSON_NAMES.get(type(value), type(value).__name__)
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return f"{kind} ({str(value)[:40]!r})" if isinstance(value, str) else f"{kind} ({value!r})"
+    return kind
+
+
+_STATUS_VALUES = frozenset(s.value for s in Status)
+
+
+def _fits(spec: Spec, value) -> bool:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if spec.kind == "text":
+        return isinstance(value, str)
+    if spec.kind == "number":
+        return number
+    if spec.kind == "count":
+        return number and math.isfinite(value) and spec.least <= value <= spec.most
+    if spec.kind == "time":
+        return number and math.isfinite(value) and 0 <= value < _LATEST_TIME
+    if spec.kind == "flag":
+        return isinstance(value, bool)
+    if spec.kind == "status":
+        return isinstance(value, str) and value in _STATUS_VALUES
+    if spec.kind == "matrix":
+        return (isinstance(value, list) and 0 < len(value) <= len(GENRES)
+                and all(isinstance(row, list) and len(row) == len(value) for row in value))
+    return isinstance(value, {"object": dict, "list": list}[spec.kind])
+
+
+def _check(spec: Spec, value, where: str, problems: list[str], limit: int) -> None:
+    if len(problems) >= limit:
+        return
+    if not _fits(spec, value):
+        if spec.kind == "status" and isinstance(value, str):
+            problems.append(f"{where} {value[:40]!r} is not a status ({', '.join(s.value for s in Status)})")
+        else:
+            needs = (_NEEDS[spec.kind] if (spec.least, spec.most) == (0, math.inf) else
+                     f"a number >= {spec.least:.15g}" if spec.most == math.inf else
+                     f"a number from {spec.least:.15g} to {spec.most:.15g}")
+            problems.append(f"{where} is {_shown(value)}, not {needs}")
+        return
+    if spec.kind == "object":
+        for key, sub in spec.fields.items():
+            item = value.get(key)
+            if item is None or (sub.required and item == {}):  # (an empty object is as good as none)
+                if sub.required and value:
+                    problems.append(f"{where} has no {key}")
+                continue
+            _check(sub, item, f"{where}.{key}", problems, limit)
+        if spec.values is not None:
+            for key, item in value.items():
+                _check(spec.values, item, f"{where}.{key}", problems, limit)
+    elif spec.kind == "list" and spec.items is not None:
+        for k, item in enumerate(value):
+            _check(spec.items, item, f"{where}[{k}]", problems, limit)
+    elif spec.kind == "matrix":
+        for i, row in enumerate(value):
+            for j, item in enumerate(row):
+                _check(spec.items, item, f"{where}[{i}][{j}]", problems, limit)
+
+
+def record_problems(data, run_id: str | None = None, limit: int = 3) -> list[str]:
+    """What is wrong with ``data`` as a run record (at most ``limit`` problems; none:
+    it is valid). With ``run_id``, its ``run_id`` must be that (its folder's name)."""
+    if not isinstance(data, dict):
+        return [f"it holds {_JSON_NAMES.get(type(data), type(data).__name__)}, not a record (a JSON object)"]
+    problems: list[str] = []
+    for key, spec in RECORD.items():
+        if data.get(key) is None:
+            if spec.required:
+                problems.append(f"it has no {key}")
+            continue
+        _check(spec, data[key], key, problems, limit)
+    if run_id is not None and isinstance(data.get("run_id"), str) and data["run_id"] != run_id:
+        problems.append(f"its run_id {data['run_id'][:60]!r} is not its folder's ({run_id})")
+    return problems[:limit]
+
+
+class RecordError(CheckpointError):
+    """A run whose ``record.json`` cannot be used: unreadable, not JSON, or not a valid
+    record (:func:`record_problems`). ``problem`` says what is wrong, without the run."""
+
+    def __init__(self, run_id: str, problem: str):
+        self.run_id, self.problem = run_id, problem
+        super().__init__(f"run {run_id}: {problem}")
+
+
+def parse_record(run_id: str, data) -> dict:
+    """``data`` when it is a valid record of run ``run_id``; else :class:`RecordError`
+    naming what is wrong (the first step of reading any record)."""
+    problems = record_problems(data, run_id)
+    if problems:
+        raise RecordError(run_id, "record.json is not a valid record: " + "; ".join(problems))
+    return data
+
+
+def record_owner(data) -> str | None:
+    """The owner of a record, valid or not, when it can be read (a text ``owner``)."""
+    owner = data.get("owner") if isinstance(data, dict) else None
+    return owner if isinstance(owner, str) and owner else None

@@ -7,6 +7,12 @@ temporary file and renamed into place (:mod:`gtzan_core.fileio`), so a reader or
 crash never sees half a file. Checkpoints hold tensors and plain data only and are
 read with ``torch.load(..., weights_only=True)``: no pickled object is ever executed.
 
+Every record read is checked (:func:`.record.parse_record`): a folder whose
+``record.json`` cannot be read, is not JSON or is not a valid record is a *damaged*
+run: :meth:`RunStore.read` names what is wrong (:class:`~.record.RecordError`),
+:meth:`RunStore.list` leaves it out and :meth:`RunStore.damaged` lists it, so that
+it can be shown as damaged and deleted (:func:`.trash.move_to_trash`).
+
 The store reads and writes; it decides nothing. Reads have no side effects; the
 fields of a run's life (status, phase, finish time, error) are written by
 :mod:`.lifecycle` alone (:meth:`RunStore.update` refuses them), which also reaps
@@ -23,6 +29,7 @@ import shutil
 import socket
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..audit import AUDIT_FILE, disk_full_reported
@@ -30,6 +37,7 @@ from ..errors import CheckpointError, DiskFullError
 from ..fileio import atomic_write_bytes, atomic_write_json, json_default
 from ..locks import file_lock
 from ..paths import runs_dir
+from .record import RecordError, parse_record, record_owner
 
 CHECKPOINT_FORMAT = 1
 #: A running run without a sign of life (record updates) for this long is dead.
@@ -132,19 +140,42 @@ class RunStore:
             self.write_record(run_id, record)
         return record
 
-    def _read_raw(self, run_id: str) -> dict:
+    def _load(self, run_id: str):
+        """``record.json`` of ``run_id`` as JSON (any JSON value); RecordError when it
+        cannot be read or is not JSON, CheckpointError when there is no such run."""
         path = self.path(run_id) / "record.json"
+        if os.path.lexists(path) and not path.is_file():  # never opened: a FIFO would block the reader
+            raise RecordError(run_id, "record.json is not a regular file")
         try:
-            return json.loads(path.read_text())
+            return json.loads(path.read_bytes())
         except FileNotFoundError:
             raise CheckpointError(f"no run {run_id!r} in {self.root}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CheckpointError(f"run {run_id!r}: record.json is damaged ({exc})") from None
+        except (ValueError, RecursionError) as exc:  # not JSON (JSONDecodeError, UnicodeDecodeError), or too deep
+            raise RecordError(run_id, f"record.json is not valid JSON ({str(exc)[:120]})") from None
+        except OSError as exc:
+            raise RecordError(run_id, f"record.json cannot be read ({exc.strerror or exc})") from None
+
+    def _read_raw(self, run_id: str) -> dict:
+        """The record as the writers need it: a JSON object (its fields unchecked, so a
+        run's life can still be recorded when a field is damaged); else RecordError."""
+        data = self._load(run_id)
+        if not isinstance(data, dict):
+            parse_record(run_id, data)  # raises, naming what it holds
+        return data
 
     def read(self, run_id: str) -> dict:
-        """The record of ``run_id`` as it is on disk (no side effects: a run whose
-        process died is marked failed by :func:`.lifecycle.reap`, explicitly)."""
-        return self._read_raw(run_id)
+        """The record of ``run_id`` as it is on disk, checked: :class:`~.record.RecordError`
+        naming what is wrong with a damaged one (no side effects: a run whose process
+        died is marked failed by :func:`.lifecycle.reap`, explicitly)."""
+        return parse_record(run_id, self._load(run_id))
+
+    def owner_of(self, run_id: str) -> str | None:
+        """The owner of ``run_id`` as far as its record can be read (a damaged record may
+        still name one); None when no owner can be read."""
+        try:
+            return record_owner(self._load(run_id))
+        except CheckpointError:
+            return None
 
     def queue_owner_alive(self, record: dict) -> bool:
         """Whether the server process that queued ``record`` still holds it."""
@@ -176,18 +207,31 @@ class RunStore:
     def stop_requested(self, run_id: str) -> bool:
         return (self.path(run_id) / STOP_FLAG).is_file()
 
-    def list(self) -> list[dict]:
-        """All readable records, newest first (damaged folders are skipped)."""
+    def scan(self) -> tuple[list[dict], list[DamagedRun]]:
+        """Every run folder's record, read once: the valid records, newest first, and the
+        damaged runs (by id)."""
         if not self.root.is_dir():
-            return []
-        out = []
+            return [], []
+        out, damaged = [], []
         for d in self.root.iterdir():
-            if d.is_dir() and (d / "record.json").is_file() and _valid_run_id(d.name):
+            if d.is_dir() and _valid_run_id(d.name) and os.path.lexists(d / "record.json"):
                 try:
                     out.append(self.read(d.name))
-                except CheckpointError:
+                except RecordError as exc:
+                    damaged.append(DamagedRun(d.name, exc.problem, self.owner_of(d.name)))
+                except CheckpointError:  # removed meanwhile
                     continue
-        return sorted(out, key=lambda r: r.get("created", 0), reverse=True)
+        return (sorted(out, key=lambda r: r.get("created", 0), reverse=True),
+                sorted(damaged, key=lambda d: d.run_id))
+
+    def list(self) -> list[dict]:
+        """All valid records, newest first (damaged runs are left out: :meth:`damaged`)."""
+        return self.scan()[0]
+
+    def damaged(self) -> list[DamagedRun]:
+        """The runs whose ``record.json`` cannot be read, is not JSON or is not a valid
+        record, each with what is wrong (and its owner, when that can be read)."""
+        return self.scan()[1]
 
     def _rewrite_in_place(self, run_id: str, record: dict) -> None:
         data = json.dumps(record, separators=(",", ":"), default=json_default).encode()
@@ -219,7 +263,25 @@ class RunStore:
         atomic_write_bytes(self.checkpoint_path(run_id), buf.getvalue())
 
     def load_checkpoint(self, run_id: str) -> dict:
-        return load_checkpoint_file(self.checkpoint_path(run_id))
+        """The run's checkpoint (:func:`load_checkpoint_file`); a problem with it names
+        the run: "run X: model.pt is truncated or damaged (...)"."""
+        try:
+            return load_checkpoint_file(self.checkpoint_path(run_id))
+        except CheckpointError as exc:
+            raise CheckpointError(f"run {run_id}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class DamagedRun:
+    """A run folder whose record cannot be used: its id, what is wrong, and its owner
+    when the damaged record still names one (else only the admin may delete it)."""
+
+    run_id: str
+    problem: str
+    owner: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"run_id": self.run_id, "problem": self.problem, "owner": self.owner}
 
 
 def _valid_run_id(run_id) -> bool:
@@ -248,7 +310,14 @@ def load_checkpoint_file(path: str | Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{path.name}: not a checkpoint (not a PyTorch file)")
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if not head:
+            raise CheckpointError(f"{path.name} is truncated or damaged (it is empty)")
+        if head == b"PK\x03\x04":  # a PyTorch file's start, without the end of its zip: cut short
+            raise CheckpointError(f"{path.name} is truncated or damaged ({path.stat().st_size} bytes, its zip "
+                                  "directory is missing)")
+        raise CheckpointError(f"{path.name} is not a checkpoint (not a PyTorch file)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -256,7 +325,8 @@ def load_checkpoint_file(path: str | Path) -> dict:
         what = f"it holds a pickled object ({found.group(1)})" if found else "it holds more than plain weights"
         raise CheckpointError(f"{path.name}: refused to load: {what}; only plain-weights checkpoints are accepted") from None
     except Exception as exc:
-        raise CheckpointError(f"{path.name}: not a checkpoint ({type(exc).__name__}: {str(exc)[:160]})") from None
+        why = " ".join(str(exc).split())[:160]
+        raise CheckpointError(f"{path.name} is truncated or damaged ({type(exc).__name__}: {why})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT or "state_dict" not in ckpt:
-        raise CheckpointError(f"{path.name}: not a GTZAN Studio checkpoint (format {CHECKPOINT_FORMAT})")
+        raise CheckpointError(f"{path.name} is not a GTZAN Studio checkpoint (format {CHECKPOINT_FORMAT})")
     return ckpt

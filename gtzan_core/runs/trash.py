@@ -27,6 +27,7 @@ from ..audit import audit, disk_full_reported
 from ..errors import CheckpointError, DiskFullError
 from ..fileio import atomic_write_json
 from ..locks import file_lock
+from .record import RecordError, record_problems
 
 TRASH_DIR = ".trash"
 META = "trashed.json"
@@ -70,12 +71,20 @@ def move_to_trash(store, run_id: str, who: str | None = None) -> TrashEntry:
     src = store.path(run_id)
     if not src.is_dir():
         raise CheckpointError(f"no run {run_id!r} in {store.root}")
-    record = store.read(run_id)
-    if record.get("status") in ("queued", "running"):
+    try:
+        record = store.read(run_id)
+    except RecordError:  # a damaged run: trashed all the same (its owner, when it still names one, kept)
+        record = None
+        raw = _raw_status(store, run_id)
+        if raw in ("queued", "running"):
+            raise CheckpointError(f"run {run_id!r} is {raw} (its record is damaged); stop it before deleting") \
+                from None
+    owner = record.get("owner") if record else store.owner_of(run_id)
+    if record and record.get("status") in ("queued", "running"):
         raise CheckpointError(f"run {run_id!r} is {record['status']}; stop it before deleting")
     now = time.time()
     entry = f"{run_id}@{int(now * 1000)}"
-    meta = {"run_id": run_id, "trashed_at": now, "by": who, "owner": record.get("owner")}
+    meta = {"run_id": run_id, "trashed_at": now, "by": who, "owner": owner}
     with disk_full_reported(store.root, who, "delete", run_id,
                             f"disk full: could not move run {run_id} to the trash (it is where it was)"), \
             _lock(store):
@@ -92,7 +101,17 @@ def move_to_trash(store, run_id: str, who: str | None = None) -> TrashEntry:
         except BaseException:
             (src / META).unlink(missing_ok=True)
             raise
-    return TrashEntry(entry, run_id, now, who, record.get("owner"), record)
+    return TrashEntry(entry, run_id, now, who, owner, record,
+                      None if record else "record.json is damaged (deleted as a damaged run)")
+
+
+def _raw_status(store, run_id: str):
+    """The status a damaged record still states, if it states one."""
+    try:
+        data = store._load(run_id)
+    except CheckpointError:
+        return None
+    return data.get("status") if isinstance(data, dict) else None
 
 
 def list_trash(store) -> list[TrashEntry]:
@@ -113,10 +132,14 @@ def list_trash(store) -> list[TrashEntry]:
         if not isinstance(meta, dict):
             meta = {}
         try:
-            record = json.loads((d / "record.json").read_text())
-            if not isinstance(record, dict) or record.get("run_id") != run_id:
+            record = json.loads((d / "record.json").read_bytes()) if (d / "record.json").is_file() else None
+            if record is None:
+                problem = "record.json is missing or unreadable"
+            elif isinstance(record, dict) and record.get("run_id") not in (None, run_id):
                 record, problem = None, "record.json does not belong to this run"
-        except (OSError, ValueError):
+            elif (problems := record_problems(record, run_id)):
+                record, problem = None, "record.json is not a valid record: " + "; ".join(problems)
+        except (OSError, ValueError, RecursionError):
             record, problem = None, "record.json is missing or unreadable"
         try:
             at = float(meta.get("trashed_at", int(stamp) / 1000))
@@ -198,11 +221,12 @@ def purge_expired(store, days: float | None = None, now: float | None = None) ->
 
 
 def usage_by_owner(store, trash: list | None = None) -> dict[str | None, int]:
-    """Bytes on disk per owner: every file of their runs, trashed runs included (they
-    take space until purged). ``trash``: the trash entries when the caller has read them."""
+    """Bytes on disk per owner: every file of their runs, damaged and trashed runs
+    included (they take space until purged). ``trash``: the trash entries when the caller has read them."""
     out: dict[str | None, int] = {}
-    for r in store.list():
-        out[r.get("owner")] = out.get(r.get("owner"), 0) + store.folder_bytes(r["run_id"])
+    records, damaged = store.scan()
+    for run_id, owner in [(r["run_id"], r.get("owner")) for r in records] + [(d.run_id, d.owner) for d in damaged]:
+        out[owner] = out.get(owner, 0) + store.folder_bytes(run_id)
     for e in list_trash(store) if trash is None else trash:
         folder = trash_root(store) / e.entry
         out[e.owner] = out.get(e.owner, 0) + sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())

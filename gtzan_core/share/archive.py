@@ -34,7 +34,6 @@ import contextlib
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import shutil
@@ -50,8 +49,8 @@ from typing import BinaryIO, Callable, Iterator
 from .. import GENRES, __version__
 from ..audit import audit, disk_full_reported
 from ..errors import CheckpointError, DiskFullError
-from ..fileio import DISK_FULL, atomic_write_bytes
-from ..runs import ACTIVE, RunStore, load_checkpoint_file
+from ..fileio import DISK_FULL, check_new_file, write_new_file
+from ..runs import ACTIVE, RunStore, load_checkpoint_file, record_problems
 from .card import confusion_png, model_card
 
 SCHEMA = "gtzan-studio-run"
@@ -96,7 +95,7 @@ def archive_members(store: RunStore, run_id: str) -> dict[str, bytes]:
     ckpt_path = store.checkpoint_path(run_id)
     if not ckpt_path.is_file():
         raise ArchiveError(f"run {run_id} has no saved model to export (status: {record.get('status', '?')})")
-    load_checkpoint_file(ckpt_path)  # refuse to pass on a damaged checkpoint
+    store.load_checkpoint(run_id)  # refuse to pass on a damaged checkpoint
     shared = {k: v for k, v in record.items() if k not in _LOCAL_FIELDS}
     features = {"input_kind": record.get("input_kind", "mfcc"), "mfcc_params": record.get("mfcc_params"),
                 "image_params": record.get("image_params"), "classes": record.get("classes", list(GENRES))}
@@ -116,9 +115,14 @@ def archive_members(store: RunStore, run_id: str) -> dict[str, bytes]:
     return members
 
 
-def export_archive(store: RunStore, run_id: str, out: str | Path | None = None) -> bytes | Path:
-    """Write ``run_id``'s archive to ``out`` (a .zip path; written atomically) and
-    return the path, or return the zip's bytes when ``out`` is None."""
+def export_archive(store: RunStore, run_id: str, out: str | Path | None = None, force: bool = False) -> bytes | Path:
+    """Write ``run_id``'s archive to ``out`` (a .zip path) and return the path, or return
+    the zip's bytes when ``out`` is None. ``out`` is written as a new regular file,
+    atomically (:func:`~gtzan_core.fileio.write_new_file`): a folder, a device, a FIFO, a
+    socket or a link there is refused, and so is an existing file unless ``force`` (then
+    a regular file is replaced)."""
+    if out is not None:
+        check_new_file(out, replace=force)  # before packing: refused at once
     members = archive_members(store, run_id)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -128,10 +132,7 @@ def export_archive(store: RunStore, run_id: str, out: str | Path | None = None) 
             zf.writestr(zipfile.ZipInfo(name, date_time=time.localtime()[:6]), members[name], compress_type=method)
     if out is None:
         return buf.getvalue()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, buf.getvalue())
-    return out
+    return write_new_file(out, buf.getvalue(), replace=force)
 
 
 # -- import (the order of the checks is the module docstring's) -------------
@@ -258,34 +259,15 @@ def _json(name: str, data: bytes) -> dict:
     return obj
 
 
-# the record's fields that the store's lists and the leaderboard read, with the types they need
-_RECORD_FIELDS = {
-    str: ("model", "title", "status", "protocol", "protocol_label", "recipe", "device", "input_kind"),
-    dict: ("dataset", "evaluation", "config", "recipe_changes", "mfcc_params", "image_params"),
-    list: ("history", "classes", "split_warnings"),
-    (int, float): ("created", "started", "finished", "train_seconds", "epochs_run", "trainable_params"),
-}
-
-
 def _check_record(record: dict) -> None:
-    """Refuse a record whose fields have types the studio cannot show (a number that is
-    text, a list for a dict, no creation time...): an imported run must not break the
-    leaderboard."""
-    for kind, keys in _RECORD_FIELDS.items():
-        for key in keys:
-            value = record.get(key)
-            if (value is not None or key == "created") and (
-                    not isinstance(value, kind) or kind == (int, float) and not (math.isfinite(value)
-                                                                                 and 0 <= value < 1e11)):
-                raise ArchiveError(f"refused: record.json: {key} is {type(value).__name__} {str(value)[:40]!r}")
-    for part in ("segment", "track"):
-        scores = (record.get("evaluation") or {}).get(part)
-        if scores is not None and (not isinstance(scores, dict) or not all(
-                isinstance(scores.get(k), (int, float, type(None))) for k in ("accuracy", "macro_f1"))):
-            raise ArchiveError(f"refused: record.json: its {part} evaluation is not a set of scores")
-    if not isinstance((record.get("dataset") or {}).get("label", ""), str) or \
-            not all(isinstance(w, str) for w in record.get("split_warnings") or []):
-        raise ArchiveError("refused: record.json: its dataset label or split warnings are not text")
+    """Refuse a record that the run store would list as damaged (a number that is text, a
+    list for an object, no model...: :func:`~gtzan_core.runs.record_problems`), or without
+    its creation time: an imported run must show as a run."""
+    problems = record_problems(record)
+    if record.get("created") is None:
+        problems.insert(0, "it has no created time")
+    if problems:
+        raise ArchiveError("refused: record.json is not a valid record: " + "; ".join(problems[:3]))
 
 
 def _mismatch(name: str) -> ArchiveError:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError
-from ..fileio import atomic_write_bytes
+from ..fileio import check_new_file, write_new_file
 from ..runs import RunStore
 from .card import model_card
 
@@ -56,12 +57,20 @@ def onnx_card(record: dict, shape: tuple[int, ...], file_name: str) -> str:
               "logits and average over a clip's segments or windows, as the studio does.\n")
 
 
-def export_onnx(store: RunStore, run_id: str, out: str | Path, check: bool = True) -> dict:
-    """Write ``out`` (.onnx) and its card (same name, .md). With ``check`` and
+def export_onnx(store: RunStore, run_id: str, out: str | Path, check: bool = True, force: bool = False) -> dict:
+    """Write ``out`` (.onnx) and its card (same name, .md), each as a new regular file,
+    atomically (:func:`~gtzan_core.fileio.write_new_file`: a folder, device, FIFO, socket
+    or link there is refused, and an existing file unless ``force``). With ``check`` and
     onnxruntime installed, compare onnxruntime's probabilities with torch's on a
     batch of inputs and return the largest difference (``max_abs_diff``)."""
     if not onnx_available():
         raise ConfigError("ONNX export needs the optional package onnx: pip install onnx onnxruntime")
+    out = Path(out)
+    if out.suffix.lower() != ".onnx":
+        out = out.with_suffix(".onnx")
+    card = out.with_suffix(".md")
+    for target in (out, card):  # both, before anything is converted or written
+        check_new_file(target, replace=force)
     import torch
 
     from ..inference import load_run_model
@@ -69,10 +78,6 @@ def export_onnx(store: RunStore, run_id: str, out: str | Path, check: bool = Tru
     record = store.read(run_id)
     model, meta = load_run_model(store, run_id)
     shape = input_shape(meta, record)
-    out = Path(out)
-    if out.suffix.lower() != ".onnx":
-        out = out.with_suffix(".onnx")
-    out.parent.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(0)
     example = torch.randn((2, *shape), generator=gen)
     buf = io.BytesIO()
@@ -82,9 +87,14 @@ def export_onnx(store: RunStore, run_id: str, out: str | Path, check: bool = Tru
         torch.onnx.export(model.cpu().eval(), (example,), buf, input_names=["input"], output_names=["logits"],
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=OPSET,
                           dynamo=False)
-    atomic_write_bytes(out, buf.getvalue())
-    card = out.with_suffix(".md")
-    card.write_text(onnx_card(record, shape, out.name))
+    existed = os.path.lexists(out)
+    write_new_file(out, buf.getvalue(), replace=force)
+    try:
+        write_new_file(card, onnx_card(record, shape, out.name).encode(), replace=force)
+    except BaseException:
+        if not existed:
+            out.unlink(missing_ok=True)  # this call made it: no model without its card
+        raise
     result = {"onnx": str(out), "card": str(card), "input_shape": ["batch", *shape], "opset": OPSET}
     if check and onnx_available(check=True):
         probe = torch.randn((4, *shape), generator=gen)

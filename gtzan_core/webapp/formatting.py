@@ -95,7 +95,7 @@ def run_label(record: dict) -> str:
     leak = " · LEAKY" if record.get("leaky") else ""
     weak = " · WEAK SPLIT" if record.get("split_warnings") else ""
     stopped = " · STOPPED EARLY" if stopped_by_hand(record) else ""
-    return (f"{record.get('title', record.get('model'))} · {record['protocol']} · {dataset_name(record)}{acc}{leak}"
+    return (f"{record.get('title', record.get('model'))} · {record.get('protocol') or DASH} · {dataset_name(record)}{acc}{leak}"
             f"{weak}{stopped} · {record['run_id']}")
 
 
