@@ -68,6 +68,7 @@ def damage(root: Path, names=tuple(DAMAGED)) -> None:
 
 def finished_run(store: RunStore, owner: str | None = None) -> str:
     rid = lifecycle.create(store, {"model": "cnn", "title": "CNN", "protocol": "track", "owner": owner})
+    lifecycle.start(store, rid, "training")
     lifecycle.finish(store, rid, evaluation=evaluate(np.eye(10)[[0, 1, 1, 3]], np.array([0, 1, 2, 3])))
     return rid
 
@@ -216,7 +217,7 @@ def test_damaged_runs_are_deleted_to_the_trash_and_purged(tmp_path):
 def trained(tiny_features, tmp_path_factory):
     """A store with a trained run (its checkpoint too) and every kind of damaged run."""
     from gtzan_core.hparams import make_config
-    from gtzan_core.training import train
+    from gtzan_core.jobs import train
 
     root = tmp_path_factory.mktemp("damaged-store")
     rid = train(make_config("mlp", epochs=1, device="cpu"), tiny_features, RunStore(root))["run_id"]
@@ -281,7 +282,7 @@ def test_the_cli_deletes_and_purges_a_damaged_run(tmp_path, capsys):
 def app_store(tiny_features, monkeypatch):
     """The studio's store: two trained runs (Compare, Predict) and every damaged record."""
     from gtzan_core.hparams import make_config
-    from gtzan_core.training import train
+    from gtzan_core.jobs import train
 
     monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
     monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")

@@ -129,6 +129,7 @@ def test_leaderboard_labels_leaky_runs_and_sorts_best_first(tmp_path):
     for acc, protocol in ((0.5, "track"), (0.9, "paper"), (0.7, "track")):
         rid = lifecycle.create(store, {"model": "cnn", "protocol": protocol, **protocol_info(protocol, "mfcc")})
         scores = {**evaluate(np.eye(10)[[0]], np.array([0]))["segment"], "accuracy": acc, "macro_f1": acc}
+        lifecycle.start(store, rid, "training")
         lifecycle.finish(store, rid, evaluation={"segment": scores, "track": scores})
     board = leaderboard(store, include_paper=False)
     assert board.track_acc.tolist() == [0.9, 0.7, 0.5]

@@ -216,6 +216,7 @@ def test_head_only_run_round_trips_and_warns_without_its_backbone(tiny_features_
 def test_export_refuses_a_run_without_a_model(tmp_path):
     store = RunStore(tmp_path / "runs")
     rid = lifecycle.create(store, {"model": "mlp"})
+    lifecycle.start(store, rid, "training")
     lifecycle.fail(store, rid, "it failed")
     with pytest.raises(ArchiveError, match="no saved model"):
         export_archive(store, rid, tmp_path / "x.zip")

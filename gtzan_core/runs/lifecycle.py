@@ -83,7 +83,7 @@ def create(store: RunStore, record: dict) -> str:
 
 def start(store: RunStore, run_id: str, phase: str = "features", **fields) -> dict:
     """The run leaves the queue: running, in ``phase``."""
-    return transition(store, run_id, Status.RUNNING, **fields, phase=_check_phase(phase))
+    return transition(store, run_id, Status.RUNNING, **{**fields, "phase": _check_phase(phase)})
 
 
 def set_phase(store: RunStore, run_id: str, phase: str, **fields) -> dict:
@@ -127,7 +127,7 @@ def fail(store: RunStore, run_id: str, error: str, **fields) -> dict:
 
 
 def _end(store: RunStore, run_id: str, status: Status, fields: dict, compact: bool = False) -> dict:
-    return transition(store, run_id, status, compact=compact, **fields, phase="done", finished=time.time())
+    return transition(store, run_id, status, compact=compact, **{**fields, "phase": "done", "finished": time.time()})
 
 
 def ended(record: dict) -> bool:

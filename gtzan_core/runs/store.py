@@ -177,6 +177,15 @@ class RunStore:
         except CheckpointError:
             return None
 
+    def stated_status(self, run_id: str):
+        """The status ``run_id``'s record states, valid or not (a damaged record may still
+        state one); None when none can be read."""
+        try:
+            data = self._load(run_id)
+        except CheckpointError:
+            return None
+        return data.get("status") if isinstance(data, dict) else None
+
     def queue_owner_alive(self, record: dict) -> bool:
         """Whether the server process that queued ``record`` still holds it."""
         owner = record.get("queue_owner")

@@ -75,7 +75,7 @@ def move_to_trash(store, run_id: str, who: str | None = None) -> TrashEntry:
         record = store.read(run_id)
     except RecordError:  # a damaged run: trashed all the same (its owner, when it still names one, kept)
         record = None
-        raw = _raw_status(store, run_id)
+        raw = store.stated_status(run_id)
         if raw in ("queued", "running"):
             raise CheckpointError(f"run {run_id!r} is {raw} (its record is damaged); stop it before deleting") \
                 from None
@@ -103,15 +103,6 @@ def move_to_trash(store, run_id: str, who: str | None = None) -> TrashEntry:
             raise
     return TrashEntry(entry, run_id, now, who, owner, record,
                       None if record else "record.json is damaged (deleted as a damaged run)")
-
-
-def _raw_status(store, run_id: str):
-    """The status a damaged record still states, if it states one."""
-    try:
-        data = store._load(run_id)
-    except CheckpointError:
-        return None
-    return data.get("status") if isinstance(data, dict) else None
 
 
 def list_trash(store) -> list[TrashEntry]:
