@@ -97,15 +97,15 @@ def name_problem(text: str) -> str | None:
         kind = unicodedata.category(ch)[0]
         if ch in INVISIBLE_LETTERS:
             return f"{shown}: {_describe(ch)} draws nothing: use letters and digits that can be seen"
+        if i == 0 and kind not in "LN":
+            return f"{shown} is not a name: start it with a letter or a digit"
         if kind == "M":
             marks += 1
-            if i == 0 or marks > MAX_MARKS or not (unicodedata.category(name[i - 1])[0] in "LM"):
+            if marks > MAX_MARKS or unicodedata.category(name[i - 1])[0] not in "LM":
                 return (f"{shown}: too many accents or marks on one letter ({_describe(ch)}): at most {MAX_MARKS}, "
                         "and only after a letter")
             continue
         marks = 0
-        if i == 0 and kind not in "LN":
-            return f"{shown} is not a name: start it with a letter or a digit"
         if kind not in "LN" and ch not in SEPARATORS:
             return (f"{shown}: {_describe(ch)} cannot be in a name: use letters, digits, spaces and "
                     f"{' '.join(SEPARATORS.strip())}")
@@ -166,11 +166,6 @@ def _key(name: str) -> str:
     return normalise_name(name).casefold()
 
 
-def _keys(name: str) -> list[str]:
-    """Where a name may be in names.json: its key, and its key under the old rules."""
-    return list(dict.fromkeys([_key(name), clean_name(name).casefold()]))
-
-
 def check_passcode(passcode: str) -> str:
     if not isinstance(passcode, str) or not passcode:
         raise NameRefused("enter a passcode")
@@ -213,10 +208,18 @@ class NameRegistry:
 
     @staticmethod
     def _entry(data: dict, name: str) -> tuple[str, dict] | tuple[None, None]:
-        for key in _keys(name):
-            entry = data["names"].get(key)
-            if isinstance(entry, dict):
-                return key, entry
+        """The claim ``name`` signs in as: the one under its key, else one under its key of
+        the old rules that only that key reaches (a fullwidth name claimed before NFKC). A
+        claim its own key reaches is never found by the old key of another spelling: "ali" +
+        a zero-width joiner + "ce" is not "alice", though the old rules dropped the joiner."""
+        key = _key(name)
+        entry = data["names"].get(key)
+        if isinstance(entry, dict):
+            return key, entry
+        old = clean_name(name).casefold()
+        entry = data["names"].get(old)
+        if isinstance(entry, dict) and _key(str(entry.get("name") or old)) != old:
+            return old, entry
         return None, None
 
     def find(self, name: str) -> str | None:

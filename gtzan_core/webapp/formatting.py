@@ -35,13 +35,15 @@ __all__ = ["BIDI_CONTROLS", "DASH", "DATASET_NAMES", "MD_ALWAYS", "dataset_name"
 #: Bidirectional-text controls: in a visitor's string they would reorder the text drawn around it.
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 #: Characters that can start Markdown anywhere in a line (emphasis, code, links and images, raw HTML and
-#: autolinks, headings, tables, strikethrough, LaTeX, entities, e-mail autolinks) and the escape itself:
-#: always backslash-escaped (CommonMark: an escaped punctuation character is only text).
-MD_ALWAYS = frozenset("\\`*[]<#|~$&@")
+#: autolinks, headings, tables, strikethrough, LaTeX, entities) and the escape itself: always
+#: backslash-escaped (CommonMark: an escaped punctuation character is only text).
+MD_ALWAYS = frozenset("\\`*[]<#|~$&")
 #: What starts a block only at the start of a line (lists, blockquotes, setext headings, thematic breaks).
 _LINE_START = re.compile(r"^()([-+=>])|^(\d{1,9})([.)])(?=\s|$)")
-#: The dot of ``www.`` (GFM links a bare ``www.example.com``).
+#: ``www.`` (GFM links a bare ``www.example.com``).
 _WWW_DOT = re.compile(r"(?<![^\W_])(www)\.", re.IGNORECASE)
+#: Drawn as nothing, and no part of a word: it breaks what Streamlit's Markdown finds in the text after
+#: escapes are read (GFM's bare addresses, ``:emoji:`` shortcodes, ``:red[...]`` directives).
 WORD_JOINER = "\u2060"
 
 
@@ -54,13 +56,13 @@ def _md_line(line: str) -> str:
             out.append("\\" + ch)
         elif ch == "_":  # between two letters or digits an underscore is inert (snake_case stays as it is)
             out.append("_" if before.isalnum() and after.isalnum() else "\\_")
-        elif ch == ":" and after == "/":  # http:// : no autolink
-            out.append("\\:")
-        elif ch == ":" and (after.isalnum() or after in ("_", "+", "-")):  # :emoji:, :red[..], :material/..:
+        elif ch == ":" and (after.isalnum() or after in ("/", "_", "+", "-")):  # http://, :emoji:, :red[..]
             out.append(":" + WORD_JOINER)
+        elif ch == "@":  # a@b.com: no mailto link
+            out.append(WORD_JOINER + "@")
         else:
             out.append(ch)
-    text = _WWW_DOT.sub(r"\1\\.", "".join(out))
+    text = _WWW_DOT.sub(r"\1" + WORD_JOINER + ".", "".join(out))
     return _LINE_START.sub(lambda m: f"{m[1] or m[3] or ''}\\{m[2] or m[4]}", text)
 
 
@@ -80,10 +82,11 @@ def md_text(value) -> str:
 
     The characters that can start one anywhere (:data:`MD_ALWAYS`, and an underscore
     not between two letters or digits) are backslash-escaped, and so are those that can
-    only at the start of a line (``- + = >``, ``1.``, ``1)``), the colon of ``://`` and
-    the dot of ``www.``; a word joiner (drawn as nothing) follows a colon before a word
-    (Streamlit finds ``:emoji:`` shortcodes, ``:red[...]`` directives and
-    ``:material/icon:`` icons after escapes are read). Bidirectional controls are
+    only at the start of a line (``- + = >``, ``1.``, ``1)``). Streamlit finds bare
+    addresses (``https://...``, ``www....``, ``a@b.com``), ``:emoji:`` shortcodes,
+    ``:red[...]`` directives and ``:material/icon:`` icons in the text after escapes are
+    read, so a word joiner (drawn as nothing) breaks them: after a colon before a word
+    or a slash, before an ``@``, inside ``www.``. Bidirectional controls are
     removed, control characters drawn as spaces, runs of spaces as one (as Markdown
     draws them anyway), and each line break is a line break. Other punctuation, which
     starts nothing, is left as it is, so a message reads the same in the page's source."""
@@ -101,7 +104,8 @@ def md_code(value) -> str:
     text = plain_text(value).replace(":material/", ":" + WORD_JOINER + "material/")
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ")) else ""
+    edges = text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" "))
+    pad = " " if edges and text.strip(" ") else ""  # CommonMark strips one space each side (not of spaces only)
     return f"{fence}{pad}{text}{pad}{fence}" if text else ""
 
 
