@@ -1,7 +1,7 @@
 """Plotly figures for the app (pure functions: data in, figure out). Plotly reads a
 little HTML in every text it draws (``<a href>`` links, ``<b>``, ``<br>``...): a run's
-title, which anyone who imports a run chooses, is drawn through :func:`figure_text` (escaped,
-so it shows as written)."""
+title, which anyone who imports a run chooses, is drawn through :func:`figure_text`
+(escaped, so it shows as written)."""
 
 from __future__ import annotations
 

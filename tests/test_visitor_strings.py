@@ -149,7 +149,8 @@ def test_a_name_claimed_before_the_rules_still_signs_in_and_can_be_reset():
         registry.claim("alice", "mallory's")
     book = TokenBook()  # and the sign-in token of an old name verifies
     assert book.verify(book.issue("![](http://127.0.0.1:9/t.png)x")) == "![](http://127.0.0.1:9/t.png)x"
-    assert registry.reset("![](http://127.0.0.1:9/t.png)x") and not registry.is_claimed("![](http://127.0.0.1:9/t.png)x")
+    old = "![](http://127.0.0.1:9/t.png)x"
+    assert registry.reset(old) and not registry.is_claimed(old)
     with pytest.raises(StudioError, match="start it with a letter"):  # reset, it is claimed under today's rules
         registry.claim("![](http://127.0.0.1:9/t.png)x", "old passcode")
 
@@ -216,7 +217,7 @@ def test_md_text_escapes_every_construct_and_draws_the_same_characters(text):
 def test_md_text_of_hostile_strings():
     wj = WORD_JOINER
     assert md_text("![](http://127.0.0.1:9/t.png)x") == f"!\\[\\](http:{wj}//127.0.0.1:{wj}9/t.png)x"
-    assert md_text("[Admin: reset here](https://example.com/x)") == f"\\[Admin: reset here\\](https:{wj}//example.com/x)"
+    assert md_text("[Admin: reset](https://e.com/x)") == f"\\[Admin: reset\\](https:{wj}//e.com/x)"
     assert md_text("www.e.com, WWW.e.com, a@b.co") == f"www{wj}.e.com, WWW{wj}.e.com, a{wj}@b.co"
     assert md_text("<img src=x>") == "\\<img src=x>" and md_text("&lt;") == "\\&lt;"
     assert md_text(":smile: :red[x]") == f":{WORD_JOINER}smile: :{WORD_JOINER}red\\[x\\]"
@@ -268,7 +269,8 @@ def test_train_says_whose_jobs_there_are_as_text():
     now = 1000.0
     records = [{"owner": "[x](http://e.com)", "status": "queued"}, {"owner": "**bob**", "status": "running"}]
     text = empty_jobs_text(records, "carol_", "mine", now=now)
-    assert text == ("No jobs of yours (carol\\_) in the last hour. The recent jobs belong to others (1 of \\*\\*bob\\*\\*, "
+    assert text == ("No jobs of yours (carol\\_) in the last hour. The recent jobs belong to others "
+                    "(1 of \\*\\*bob\\*\\*, "
                     f"1 of \\[x\\](http:{WORD_JOINER}//e.com)): choose **everyone's** to see them.")
 
 
@@ -354,7 +356,8 @@ def test_train_and_the_leaderboard_draw_a_hostile_owner_title_and_error_as_text(
     board = app("leaderboard")
     assert not board.exception
     [pending] = [t.value for t in board.table if "owner" in t.value.columns]  # the jobs without results (st.table)
-    assert pending["owner"].tolist() == [md_text(HOSTILE_OWNER)] and pending["model"].tolist() == [md_text(HOSTILE_TITLE)]
+    assert pending["owner"].tolist() == [md_text(HOSTILE_OWNER)]
+    assert pending["model"].tolist() == [md_text(HOSTILE_TITLE)]
     assert pending["where it is"].tolist() == [md_text(HOSTILE_ERROR)]
     owner = board.selectbox(key="board-owner")
     assert HOSTILE_OWNER in owner.options  # a select box draws its options as text: as it is

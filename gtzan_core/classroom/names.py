@@ -142,8 +142,8 @@ def skeleton(text: str) -> str:
     ``a``, ``0`` for ``O``, ``rn`` for ``m`` give one skeleton.
 
     The mappings are those of Unicode's confusables.txt 13.0 (``confusables.txt`` beside
-    this module: every mapping whose source NFKC leaves as it is; the others cannot occur
-    in a normalised name)."""
+    this module: every mapping whose source character NFKC leaves as it is, the only
+    ones a normalised name can hold)."""
     return _tr39(unicodedata.normalize("NFKC", normalise_name(text).casefold()))
 
 
