@@ -305,15 +305,15 @@ def type_name(at: AppTest, name: str) -> AppTest:
 def test_the_sign_in_refuses_hostile_names_and_lookalikes_before_asking_a_passcode(classroom):
     registry = NameRegistry()
     registry.claim("alice", "alice's passcode")
+    at = app("train")  # one visitor trying one name after another
     for name, why in [("![](http://127.0.0.1:9/t.png)x", "start it with a letter"),
                       ("ali\u200dce", "U+200D ZERO WIDTH JOINER"), ("аlice", "it looks like 'alice'"),
                       ("a1ice", "it looks like 'alice'")]:
-        at = type_name(app("train"), name)
+        type_name(at, name)
         assert not at.exception
         [error] = at.sidebar.error
         assert why in registry.claim_problem(name) and error.value == md_text(registry.claim_problem(name))
         assert not [t for t in at.sidebar.text_input if t.key == "passcode-input"]  # no claim offered
-    at = app("train")
     type_name(at, "ALICE")  # alice herself, in capitals: her passcode signs in
     at.sidebar.text_input(key="passcode-input").input("alice's passcode")
     at.sidebar.button(key="name-sign-in").click().run()
