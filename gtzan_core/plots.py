@@ -1,6 +1,11 @@
-"""Plotly figures for the app (pure functions: data in, figure out)."""
+"""Plotly figures for the app (pure functions: data in, figure out). Plotly reads a
+little HTML in every text it draws (``<a href>`` links, ``<b>``, ``<br>``...): a run's
+title, which anyone who imports a run chooses, is drawn through :func:`figure_text`
+(escaped, so it shows as written)."""
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import plotly.graph_objects as go
@@ -9,6 +14,12 @@ from plotly.subplots import make_subplots
 from . import GENRES
 
 _LAYOUT = dict(margin=dict(l=40, r=20, t=40, b=40), height=320, legend=dict(orientation="h", y=-0.2))
+
+
+def figure_text(value) -> str:
+    """``value`` as literal text in a figure: Plotly's HTML tags and entities escaped (it
+    draws ``&lt;`` as ``<``), control characters as spaces."""
+    return html.escape("".join(" " if ch < " " or ch == "\x7f" else ch for ch in str(value)), quote=False)
 
 
 def loss_figure(history: list[dict], title: str = "") -> go.Figure:
@@ -58,7 +69,7 @@ def probabilities_figure(results: dict, ensemble: np.ndarray | None = None) -> g
     """Grouped bars: one group per genre, one bar per run (and the ensemble)."""
     fig = go.Figure()
     for run_id, r in results.items():
-        fig.add_bar(x=list(GENRES), y=r.probs, name=f"{r.title} · {run_id[-6:]}")
+        fig.add_bar(x=list(GENRES), y=r.probs, name=figure_text(f"{r.title} · {run_id[-6:]}"))
     if ensemble is not None and len(results) > 1:
         fig.add_bar(x=list(GENRES), y=ensemble, name="ensemble (mean)", marker_pattern_shape="/")
     fig.update_layout(barmode="group", yaxis_title="probability", yaxis_range=[0, 1], **_LAYOUT)
@@ -131,7 +142,7 @@ def timeline_figure(results: dict) -> go.Figure:
         tops = [GENRES[i] for i in r.segment_probs.argmax(1)]
         seen.update(tops)
         conf = r.segment_probs.max(1)
-        fig.add_scatter(x=r.starts, y=tops, mode="markers", name=f"{r.title} · {run_id[-6:]}",
+        fig.add_scatter(x=r.starts, y=tops, mode="markers", name=figure_text(f"{r.title} · {run_id[-6:]}"),
                         marker=dict(size=8 + 12 * conf), hovertemplate="%{x:.0f} s: %{y}<extra></extra>")
     rows = [g for g in GENRES if g in seen]
     fig.update_layout(xaxis_title="segment start (s)", yaxis=dict(categoryorder="array", categoryarray=rows,
@@ -144,7 +155,7 @@ def reproduction_figure(comparison) -> go.Figure:
     """Grouped bars per model: the paper's accuracy, ours under the paper protocol and
     ours under the honest protocol (error bars: sd over seeds)."""
     fig = go.Figure()
-    models = list(comparison["model"])
+    models = [figure_text(m) for m in comparison["model"]]
     series = [("paper (reported)", "paper_accuracy", None, "#9e9e9e"),
               ("ours · paper protocol", "ours_paper_accuracy", "ours_paper_accuracy_sd", "#ef6c00"),
               ("ours · honest", "ours_honest_accuracy", "ours_honest_accuracy_sd", "#1565c0")]
@@ -168,7 +179,7 @@ def per_class_f1_figure(ours, paper, title: str = "") -> go.Figure:
     if not paper.empty and list(paper.index) == list(ours.index):
         fig.add_bar(x=list(paper.index), y=paper["paper"].tolist(), name="paper (its table)",
                     marker_color="#9e9e9e")
-    fig.update_layout(barmode="group", title=title, yaxis=dict(title="F1", range=[0, 1.05]),
+    fig.update_layout(barmode="group", title=figure_text(title), yaxis=dict(title="F1", range=[0, 1.05]),
                       **{**_LAYOUT, "height": 300})
     return fig
 
@@ -224,7 +235,7 @@ def transfer_figure(table) -> go.Figure:
     colours = {"music (MSD)": "#6a1b9a", "photos (ImageNet)": "#ef6c00", "nothing": "#78909c"}
     fig = go.Figure()
     for source, group in table.groupby("pretrained_on", sort=False):
-        fig.add_bar(y=[f"{t} · {c}" for t, c in zip(group["title"], group["condition"])],
+        fig.add_bar(y=[figure_text(f"{t} · {c}") for t, c in zip(group["title"], group["condition"])],
                     x=group["track_accuracy"], orientation="h", name=f"pretrained on {source}",
                     marker_color=colours.get(source, "#999"),
                     error_x=dict(type="data", array=group["track_accuracy_sd"].fillna(0)),

@@ -10,8 +10,8 @@ from gtzan_core import GENRES  # noqa: E402
 from gtzan_core.evaluation import report_frame  # noqa: E402
 from gtzan_core.plots import confusion_figure  # noqa: E402
 from gtzan_core.tables import compare_frame, paper_frame, report_table, strings  # noqa: E402
-from gtzan_core.webapp import (finished_runs, identity_sidebar, run_label, split_warning_text,  # noqa: E402
-                               stopped_by_hand, training_text)
+from gtzan_core.webapp import (finished_runs, identity_sidebar, md_code, md_frame, md_text, run_label,  # noqa: E402
+                               split_warning_text, stopped_by_hand, training_text)
 
 
 def _delta_colour(v: float) -> str:
@@ -39,29 +39,30 @@ if len(chosen) < 2:
 if not chosen:
     st.stop()
 
-st.table(compare_frame([runs[rid] for rid in chosen], level), hide_index=True, border="horizontal")
+st.table(md_frame(compare_frame([runs[rid] for rid in chosen], level)), hide_index=True, border="horizontal")
 st.caption("Test-set scores, 3 decimals: accuracy, macro F1 (every genre counts the same) and weighted F1 (by "
            "support); test items are tracks at track level, 3 s segments at segment level.")
 for rid in chosen:
     if stopped_by_hand(runs[rid]):
-        st.warning(f"**{runs[rid].get('title')}** (`{rid}`) was {training_text(runs[rid])}: its numbers are those "
-                   "of its best epoch before the stop, not of a model trained to its end.", icon="⏹️")
+        st.warning(f"**{md_text(runs[rid].get('title') or runs[rid].get('model'))}** ({md_code(rid)}) was "
+                   f"{md_text(training_text(runs[rid]))}: its numbers are those of its best epoch before the stop, not "
+                   "of a model trained to its end.", icon="⏹️")
 
 cols = st.columns(min(len(chosen), 3))
 for k, rid in enumerate(chosen):
     r = runs[rid]
     m = r["evaluation"].get(level) or r["evaluation"]["segment"]
     with cols[k % len(cols)]:
-        st.markdown(f"**{r.get('title')}** · `{rid}`")
-        st.caption(training_text(r))
+        st.markdown(f"**{md_text(r.get('title') or r.get('model'))}** · {md_code(rid)}")
+        st.caption(md_text(training_text(r)))
         if weak := split_warning_text(r):
-            st.warning(weak, icon="⚠️")
+            st.warning(md_text(weak), icon="⚠️")
         st.plotly_chart(confusion_figure(m, f"{level}-level confusion"), key=f"cm-{rid}-{level}",
                         width="stretch")
-        st.table(report_table(m), border="horizontal")  # every row drawn: the averages too, no scroll
+        st.table(md_frame(report_table(m)), border="horizontal")  # every row drawn: the averages too, no scroll
 
 st.subheader("Per-class F1, difference to the first run")
-f1 = pd.DataFrame({(runs[rid].get("title") or runs[rid]["model"]) + " · " + rid[-6:]:
+f1 = pd.DataFrame({md_text(f"{runs[rid].get('title') or runs[rid].get('model')} · {rid[-6:]}"):  # st.table: Markdown
                    report_frame(runs[rid]["evaluation"].get(level) or runs[rid]["evaluation"]["segment"])["f1"]
                    .reindex(list(GENRES)) for rid in chosen})
 if f1.shape[1] > 1:

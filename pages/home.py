@@ -15,8 +15,8 @@ from gtzan_core import GENRES  # noqa: E402
 from gtzan_core.data.download import DEFAULT_URL  # noqa: E402
 from gtzan_core.tables import home_frame  # noqa: E402
 from gtzan_core.webapp import (DEMO_LABEL, check_user_path, data_path, dataset_summary, device_label,  # noqa: E402
-                               download_job, finished_runs, identity_sidebar, is_admin, set_data_path, settings,
-                               show_error)
+                               download_job, finished_runs, identity_sidebar, is_admin, md_code, md_frame, md_text,
+                               set_data_path, settings, show_error)
 
 
 def download_panel():
@@ -35,9 +35,9 @@ def download_panel():
             st.progress(min(frac, 1.0), text=f"{state['message']}: {state['done'] / 2**20:.0f}"
                         + (f" / {total / 2**20:.0f} MiB" if total else " MiB"))
         elif state["status"] == "done":
-            st.success(f"Downloaded {state['tracks']} tracks to `{state['path']}`: enter that folder above.")
+            st.success(f"Downloaded {state['tracks']} tracks to {md_code(state['path'])}: enter that folder above.")
         elif state["status"] == "failed":
-            st.error(state["error"])
+            st.error(md_text(state["error"]))
 
     panel()
 
@@ -92,14 +92,14 @@ with left:
             st.info("Active: **synthetic demo** — procedurally generated music, not GTZAN. "
                     "Accuracies on it say nothing about real music.")
         else:
-            st.success(f"Active: **GTZAN** at `{summary['root']}` ({summary['layout']} layout)")
+            st.success(f"Active: **GTZAN** at {md_code(summary['root'])} ({md_text(summary['layout'])} layout)")
         st.bar_chart(summary["tracks_per_genre"], height=220)
         st.caption(f"{summary['tracks']} tracks · {summary['with_images']} spectrogram PNGs · "
                    f"{len(summary['skipped'])} skipped")
-        for item in summary["skipped"]:
-            st.warning(f"Skipped `{item['path']}`: {item['reason']}")
+        for item in summary["skipped"]:  # a dataset's file names are anyone's: drawn as text
+            st.warning(f"Skipped {md_code(item['path'])}: {md_text(item['reason'])}")
         for w in summary["warnings"]:
-            st.warning(w)
+            st.warning(md_text(w))
 
 with right:
     st.subheader("Compute")
@@ -109,7 +109,7 @@ with right:
     if board.empty:
         st.caption("No runs with results yet.")
     else:
-        st.table(board, hide_index=True, border="horizontal")
+        st.table(md_frame(board), hide_index=True, border="horizontal")
         st.caption("Scores: test accuracy at track level and macro F1 (segment level), 3 decimals. "
                    "The Leaderboard has every column.")
     st.page_link("pages/train.py", label="Train models", icon="🏋️")

@@ -13,8 +13,8 @@ from gtzan_core.tables import (RUN_NUMBER_FORMATS, audit_frame, damaged_frame, p
 from gtzan_core.runs.trash import (empty_trash, list_trash, move_to_trash, purge_entry, purge_expired,  # noqa: E402
                                    restore_run, trash_days, usage_by_owner)
 from gtzan_core.webapp import (can_modify_run, check_modify_run, current_user, finished_runs,  # noqa: E402
-                               identity_sidebar, is_admin, job_progress, run_grid, run_label, settings, show_error,
-                               run_records, store)
+                               identity_sidebar, is_admin, job_progress, md_frame, md_text, plain_frame, plain_text,
+                               run_grid, run_label, settings, show_error, run_records, store)
 
 
 def share_section() -> None:
@@ -55,7 +55,7 @@ def share_section() -> None:
             try:
                 check_import(conf, me, admin)
             except PermissionDenied as exc:
-                st.caption(f"Import: {exc}.")
+                st.caption(f"Import: {md_text(exc)}.")
                 return
             # a VGG19 run is ~420 MB; audio stays at 50 MB
             upload = st.file_uploader("Run archive to import", type=["zip"], key="import-zip",
@@ -65,10 +65,10 @@ def share_section() -> None:
                     result = import_archive(upload, store(), name=upload.name, who=me,
                                             check_quota=lambda size: check_storage(conf, me, store(), admin,
                                                                                    adding=size))
-                    title = result.record.get("title", result.record.get("model"))
+                    title = result.record.get("title") or result.record.get("model")
                     done = f"Imported {result.run_id} ({title}) from {upload.name}"
-                    st.session_state["leaderboard-flash"] = [("success", done)] + [("warning", w)
-                                                                                   for w in result.warnings]
+                    st.session_state["leaderboard-flash"] = [("success", md_text(done))] + [
+                        ("warning", md_text(w)) for w in result.warnings]
                     st.rerun()
                 except Exception as exc:
                     show_error(exc)
@@ -82,7 +82,7 @@ def trash_section(trash: list) -> None:
         return
     with st.expander(f"Trash ({len(entries)})"):
         st.caption(f"Deleted runs stay here for {trash_days():g} days (GTZAN_STUDIO_TRASH_DAYS), then are purged.")
-        st.dataframe(trash_frame(entries), hide_index=True, key="trash-table", placeholder="—")
+        st.dataframe(plain_frame(trash_frame(entries)), hide_index=True, key="trash-table", placeholder="—")
         pick = st.selectbox("Entry", [e.entry for e in entries], index=None, key="trash-entry",
                             placeholder="choose a deleted run")
         c1, c2, c3 = st.columns(3)
@@ -139,7 +139,7 @@ def storage_section(trash: list) -> None:
         return
     limit = settings().max_storage_mb
     with st.expander("Storage per owner" + (f" (limit {limit} MB each)" if limit else "")):
-        st.dataframe(storage_frame(usage, limit), hide_index=True, key="storage-table", placeholder="—")
+        st.dataframe(plain_frame(storage_frame(usage, limit)), hide_index=True, key="storage-table", placeholder="—")
 
 
 identity_sidebar()
@@ -152,8 +152,9 @@ owners = sorted({r["owner"] for r in records if r.get("owner")})
 if owners:
     me = current_user()
     options = ["everyone"] + (["mine"] if me else []) + [o for o in owners if o != me]
-    who = st.selectbox("Owner", options, key="board-owner",
-                       format_func=lambda o: {"everyone": "everyone's runs", "mine": f"mine ({me})"}.get(o, o))
+    who = st.selectbox("Owner", options, key="board-owner",  # (a select box's options are drawn as text)
+                       format_func=lambda o: plain_text({"everyone": "everyone's runs",
+                                                         "mine": f"mine ({me})"}.get(o, o)))
     if who != "everyone":
         records = [r for r in records if r.get("owner") == (me if who == "mine" else who)]
 # Only runs with results can be selected and compared: a job that never trained (stopped while queued, failed
@@ -177,7 +178,7 @@ else:
 pending = unfinished_frame(records, phase=lambda r: job_progress(r)["phase"])
 if not pending.empty:
     with st.expander(f"Jobs without results ({len(pending)}): queued, running, or ended before their first epoch"):
-        st.table(pending, hide_index=True, border="horizontal")
+        st.table(md_frame(pending), hide_index=True, border="horizontal")  # st.table reads Markdown
 if st.toggle("Show the paper's reported results", value=True, key="show-paper"):
     st.caption("For reference, not selectable: the paper's figures were early-stopped on its test set (the MFCC "
                "models' on a leaky segment split). Compare them with runs of the paper protocol, or use the "
@@ -206,6 +207,6 @@ if is_admin():
     with st.expander("Audit log (admin)"):
         entries = read_audit(store().root, limit=500)
         if entries:
-            st.dataframe(audit_frame(entries), hide_index=True, key="audit-log", placeholder="—")
+            st.dataframe(plain_frame(audit_frame(entries)), hide_index=True, key="audit-log", placeholder="—")
         else:
             st.caption("Nothing recorded yet.")

@@ -15,7 +15,8 @@ from gtzan_core.inference import predict  # noqa: E402
 from gtzan_core.plots import (explanation_figure, mel_view, mfcc_figure, probabilities_figure,  # noqa: E402
                               spectrogram_figure, timeline_figure, waveform_figure)
 from gtzan_core.tables import strings  # noqa: E402
-from gtzan_core.webapp import identity_sidebar, run_label, settings, show_error, run_records, store  # noqa: E402
+from gtzan_core.webapp import (identity_sidebar, md_frame, md_text, run_label, settings, show_error,  # noqa: E402
+                               run_records, store)
 
 identity_sidebar()
 runs = {r["run_id"]: r for r in run_records()
@@ -70,12 +71,12 @@ if data is not None:
                 show_error(exc)
     pred = st.session_state.get("prediction") if st.session_state.get("prediction_key") == key else None
     if pred is not None:
-        st.caption(f"{name}: {pred.duration:.1f} s · {len(pred.mfcc)} segments of 3 s · "
+        st.caption(f"{md_text(name)}: {pred.duration:.1f} s · {len(pred.mfcc)} segments of 3 s · "
                    f"predicted in {st.session_state['prediction_seconds']:.2f} s")
         for w in pred.warnings:
-            st.warning(w[0].upper() + w[1:] + ".")
+            st.warning(md_text(w[0].upper() + w[1:] + "."))  # they may quote the file's name: as text
         for rid, why in pred.refused.items():
-            st.error(why)
+            st.error(md_text(why))
         if pred.results:  # the answer first, then the clip's views
             st.subheader("Genre probabilities")
             ens = pred.ensemble()
@@ -88,9 +89,9 @@ if data is not None:
             table.insert(0, "trained on", [("real GTZAN" if r.dataset == "GTZAN" else r.dataset)
                                            for r in pred.results.values()])
             table.insert(1, "top genre", [r.top for r in pred.results.values()])
-            st.table(strings(table), border="horizontal")
+            st.table(md_frame(strings(table)), border="horizontal")  # run titles are anyone's (imports)
             for rid in pred.results:
-                if runs.get(rid, {}).get("starter"):
+                if runs.get(rid, {}).get("starter") and not runs[rid].get("imported"):  # the shipped one only
                     from gtzan_core.share.card import model_card
                     from gtzan_core.share.card import limits_text
 

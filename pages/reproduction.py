@@ -13,7 +13,7 @@ from gtzan_core.reproduction.report import comparison_display, report_html, tran
 from gtzan_core.reproduction.transfer import (list_transfers, transfer_display, transfer_records,  # noqa: E402
                                               transfer_table)
 from gtzan_core.tables import strings  # noqa: E402
-from gtzan_core.webapp import identity_sidebar, store  # noqa: E402
+from gtzan_core.webapp import identity_sidebar, md_frame, plain_frame, plain_text, store  # noqa: E402
 
 #: The per-protocol table's columns, as people read them.
 PROTOCOL_COLUMNS = {"model": "model", "protocol_label": "protocol", "seeds_done": "seeds done", "accuracy": "accuracy",
@@ -38,8 +38,8 @@ def transfer_section() -> None:
                "(pretrained on music), EfficientNet-Lite0 (on photos) and the same architectures from random "
                "initialisation beside the paper's models from scratch, over seeds.")
     sid = st.selectbox("Transfer study", [s["id"] for s in studies], key="transfer-study",
-                       format_func=lambda i: next(f"{s['id']} · {s['dataset']} · {s['finished']}/{s['runs']} runs done"
-                                                  for s in studies if s["id"] == i))
+                       format_func=lambda i: plain_text(next(f"{s['id']} · {s['dataset']} · {s['finished']}/"
+                                                             f"{s['runs']} runs done" for s in studies if s["id"] == i)))
     records = transfer_records(runs_store, sid)
     if any((r.get("dataset") or {}).get("label") not in ("GTZAN", "pending", None) for r in records):
         st.warning("**Synthetic demo set, not GTZAN**: these accuracies say nothing about real music.")
@@ -47,7 +47,7 @@ def transfer_section() -> None:
     if table.empty or table["seeds_done"].sum() == 0:
         st.info("No run of this study has finished yet.")
         return
-    st.dataframe(transfer_display(table), hide_index=True, key=f"transfer-{sid}", placeholder="—")
+    st.dataframe(plain_frame(transfer_display(table)), hide_index=True, key=f"transfer-{sid}", placeholder="—")
     st.plotly_chart(transfer_figure(table), width="stretch", key=f"transfer-bars-{sid}")
     st.download_button("Download the study (HTML)", transfer_report_html(records, sid), file_name=f"{sid}.html",
                        mime="text/html", key=f"dl-{sid}")
@@ -63,8 +63,8 @@ if not repros:
 ids = [r["id"] for r in repros]
 wanted = st.session_state.get("reproduction_id")
 chosen = st.selectbox("Reproduction", ids, index=ids.index(wanted) if wanted in ids else 0,
-                      format_func=lambda i: next(f"{r['id']} · {r['dataset']} · {r['finished']}/{r['runs']} runs done"
-                                                 for r in repros if r["id"] == i))
+                      format_func=lambda i: plain_text(next(f"{r['id']} · {r['dataset']} · {r['finished']}/"
+                                                            f"{r['runs']} runs done" for r in repros if r["id"] == i)))
 
 
 def progress(reproduction_id: str, done_before: int, active: bool):
@@ -105,25 +105,26 @@ def view(reproduction_id: str):
     st.caption("Ours at the paper's unit (segments for MFCC models, images = tracks for image models). **Paper "
                "protocol**: MFCC models on a leaky 70:30 segment split, image models on an 80:20 image split (seed "
                "42), both early-stopped on the test set. **Leak inflation** = paper protocol − honest.")
-    st.dataframe(comparison_display(comparison), hide_index=True, key=f"cmp-{reproduction_id}", placeholder="—")
+    st.dataframe(plain_frame(comparison_display(comparison)), hide_index=True, key=f"cmp-{reproduction_id}",
+                 placeholder="—")
     st.plotly_chart(reproduction_figure(comparison), width="stretch", key=f"bars-{reproduction_id}")
     with st.expander("Every model and protocol"):
         table = protocol_table(records)[list(PROTOCOL_COLUMNS)].rename(columns=PROTOCOL_COLUMNS)
-        st.table(strings(table, {"seeds done": "{:.0f}"}), hide_index=True, border="horizontal")
+        st.table(md_frame(strings(table, {"seeds done": "{:.0f}"})), hide_index=True, border="horizontal")
     st.subheader("Per-class F1 beside the paper's Tables 1–7")
     st.caption("The image models' tables map to genres. The MFCC models' tables do not (their rows follow the "
                "os.walk order of the author's folders): they are shown as class 0–9 beside ours.")
-    model = st.selectbox("Model", list(comparison["model"]), key=f"pc-{reproduction_id}")
+    model = st.selectbox("Model", list(comparison["model"]), key=f"pc-{reproduction_id}", format_func=plain_text)
     ours, paper = per_class_f1(records, model)
     left, right = st.columns([3, 2])
     left.plotly_chart(per_class_f1_figure(ours, paper, f"{model}: per-class F1"), width="stretch",
                       key=f"pcf-{reproduction_id}-{model}")
     if not paper.empty and list(paper.index) == list(ours.index):
-        right.table(strings(ours.join(paper)), border="horizontal")
+        right.table(md_frame(strings(ours.join(paper))), border="horizontal")
     else:
-        right.table(strings(pd.concat({"ours (genres)": ours.reset_index(names="genre"),
-                                       "paper (classes, order unknown)": paper.reset_index(names="class")}, axis=1)),
-                    hide_index=True, border="horizontal")
+        right.table(md_frame(strings(pd.concat({"ours (genres)": ours.reset_index(names="genre"),
+                                                "paper (classes, order unknown)": paper.reset_index(names="class")},
+                                               axis=1))), hide_index=True, border="horizontal")
     st.download_button("Download the report (HTML)", report_html(records, reproduction_id),
                        file_name=f"{reproduction_id}.html", mime="text/html", key=f"dl-{reproduction_id}")
 

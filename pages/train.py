@@ -20,9 +20,8 @@ from gtzan_core.splits import PROTOCOLS  # noqa: E402
 from gtzan_core.webapp import (can_modify_run, check_modify_run, check_user_path,  # noqa: E402
                                current_user, data_path, dataset_name, dataset_summary, empty_jobs_text,
                                executor_label, executor_problem, identity_sidebar, is_admin, job_manager,
-                               job_progress, plan_estimate, preflight_jobs, ray_address, settings, show_error,
-                               split_warning_text,
-                               run_records)
+                               job_progress, md_code, md_text, plan_estimate, preflight_jobs, ray_address, settings,
+                               show_error, split_warning_text, run_records)
 
 
 identity_sidebar()
@@ -56,12 +55,12 @@ train_path = dataset_choice()
 summary = None
 try:
     summary = dataset_summary(train_path)
-    st.caption(f"Dataset: **{summary['dataset']}** · {summary['tracks']} tracks"
+    st.caption(f"Dataset: **{md_text(summary['dataset'])}** · {summary['tracks']} tracks"
                + (f" · {summary['with_audio']} with audio, {summary['with_images']} pictures"
                   if summary["with_audio"] != summary["tracks"] or summary["with_images"] else "")
-               + (f" · `{summary['root']}`" if train_path else ""))
+               + (f" · {md_code(summary['root'])}" if train_path else ""))
     for w in summary["warnings"]:
-        st.caption(f"ℹ️ {w}")
+        st.caption(f"ℹ️ {md_text(w)}")
 except Exception as exc:
     show_error(exc)
 
@@ -142,7 +141,7 @@ if submitted:
                              train_path, image_source, owner=current_user(),
                              dataset_label=(summary or {}).get("dataset")) for name in models]
             for warning in preflight_jobs(specs, force_weak=allow_weak, path=train_path):
-                st.warning(f"Weak split: {warning}")
+                st.warning(f"Weak split: {md_text(warning)}")
             for spec in specs:
                 st.toast(f"Queued {MODELS[spec.config.model].title}: {job_manager().submit(spec)}")
         except Exception as exc:
@@ -191,7 +190,7 @@ def reproduction_section() -> None:
         try:
             screen_splits(plan, open_dataset(train_path), allow_weak=repro_weak)
             for line in skipped_summary(plan):
-                st.warning(line)
+                st.warning(md_text(line))
             if not plan.configs:
                 raise StudioError("every run was skipped: no protocol gives a meaningful split on this dataset")
             specs = reproduction_specs(plan, train_path, image_source, owner=current_user(),
@@ -240,10 +239,12 @@ def job_card(r: dict, manager) -> None:
     with st.container(border=True, key=f"job-{rid}"):
         head, btn = st.columns([5, 1])
         badge = {"queued": "🕒", "running": "🏃", "finished": "✅", "cancelled": "⏹️", "failed": "❌"}.get(status, "")
-        owner = f" · by **{r['owner']}**" if r.get("owner") else ""
-        state = "stopping…" if stopping else status
-        head.markdown(f"**{r.get('title', r['model'])}** · {r.get('protocol_label') or r.get('protocol')} · "
-                      f"recipe {recipe_label(r)} · {dataset_name(r)}{owner} · `{rid}` — {badge} {state}")
+        owner = f" · by **{md_text(r['owner'])}**" if r.get("owner") else ""  # every visitor's string as text
+        state = "stopping…" if stopping else md_text(status)
+        head.markdown(f"**{md_text(r.get('title') or r['model'])}** · "
+                      f"{md_text(r.get('protocol_label') or r.get('protocol'))} · "
+                      f"recipe {md_text(recipe_label(r))} · {md_text(dataset_name(r))}{owner} · {md_code(rid)} — "
+                      f"{badge} {state}")
         if status in ACTIVE and can_modify_run(r) and not stopping:
             # a callback acts on the click before the panel's next run, so a refresh racing it cannot drop it;
             # the return value covers a click whose callback Streamlit dropped (drawn by an interrupted refresh)
@@ -260,23 +261,23 @@ def job_card(r: dict, manager) -> None:
         if stopping:
             st.caption("⏹️ Stopping… the job ends after its current batch and keeps its best checkpoint.")
         if status == "running" and prog["phase_fraction"] is not None:
-            st.progress(prog["phase_fraction"], text=prog["phase"])
+            st.progress(prog["phase_fraction"], text=md_text(prog["phase"]))
             if r.get("phase") == "features":
                 st.caption(FEATURES_NOTE)
         elif status == "running":
             text = prog["phase"] + (f" · {prog['epoch']} done" if prog["epoch"] else "")
-            st.progress(prog["fraction"], text=text + (f" · {prog['eta_text']}" if prog["eta_text"] else ""))
+            st.progress(prog["fraction"], text=md_text(text + (f" · {prog['eta_text']}" if prog["eta_text"] else "")))
             if r.get("phase") == "features":
                 st.caption(FEATURES_NOTE)
         elif status in ("finished", "cancelled") and prog["epoch"]:
             # the bar shows epochs done: full for a run that ended by itself, 7 % for one stopped at epoch 7 of 100
-            st.progress(1.0 if status == "finished" else prog["fraction"], text=prog["summary"])
+            st.progress(1.0 if status == "finished" else prog["fraction"], text=md_text(prog["summary"]))
         if r.get("history"):
             st.plotly_chart(loss_figure(r["history"]), key=f"chart-{rid}", width="stretch")
         if status == "failed":
-            st.error(r.get("error", "failed"))
+            st.error(md_text(r.get("error", "failed")))
         elif status == "cancelled" and not prog["epoch"]:
-            st.caption(r.get("error") or "stopped before its first epoch: no results")
+            st.caption(md_text(r.get("error") or "stopped before its first epoch: no results"))
         ev = r.get("evaluation")
         if ev:
             c1, c2, c3 = st.columns(3)
@@ -285,10 +286,10 @@ def job_card(r: dict, manager) -> None:
                 c2.metric("test accuracy (track)", f"{ev['track']['accuracy']:.3f}")
             c3.metric("macro F1", f"{ev['segment']['macro_f1']:.3f}")
         if weak := split_warning_text(r):
-            st.warning(weak, icon="⚠️")
+            st.warning(md_text(weak), icon="⚠️")
         if r.get("pretrained") is False and MODELS.get(r.get("model")) is not None and \
                 MODELS[r["model"]].frozen_backbone and r.get("family", "paper") == "paper":
-            st.caption(f"⚠️ {r.get('weights_note', 'random initialisation')}")
+            st.caption(f"⚠️ {md_text(r.get('weights_note', 'random initialisation'))}")
 
 
 def jobs_panel(whose: str) -> None:

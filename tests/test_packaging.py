@@ -42,7 +42,8 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_carries_the_recipes_and_the_data_files(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     for packaged in ("gtzan_core/hparams.yaml", "gtzan_core/data/paper_results.yaml",
-                     "gtzan_core/data/fault_filtered/train.txt", "gtzan_core/spectrogram/magma.csv"):
+                     "gtzan_core/data/fault_filtered/train.txt", "gtzan_core/spectrogram/magma.csv",
+                     "gtzan_core/classroom/confusables.txt"):
         assert packaged in names
     recipes = zipfile.ZipFile(wheel).read("gtzan_core/hparams.yaml").decode()
     assert recipes == (ROOT / "hparams.yaml").read_text()  # the repository's file itself

@@ -16,7 +16,8 @@ module             what it holds
                    the device
 ``grids``          data grids for people: number formats, a dash for what is missing
 ``formatting``     words from run records: labels, dataset names, job progress and its ETA
-                   range, training summaries, split warnings (no Streamlit)
+                   range, training summaries, split warnings; visitors' strings drawn as
+                   text (``md_text``, ``md_code``, ``md_frame``, ``plain_text``; no Streamlit)
 =================  ===========================================================================
 
 Names are loaded from their module when first asked for (``from gtzan_core.webapp import
@@ -39,8 +40,9 @@ _EXPORTS = {
     "datasets": ["DEMO_LABEL", "allowed_data_roots", "check_user_path", "class_dataset", "data_path", "preflight_jobs",
                  "dataset_summary", "default_data_path", "device_label", "set_data_path"],
     "grids": ["run_grid"],
-    "formatting": ["dataset_name", "duration_text", "empty_jobs_text", "job_progress", "plan_estimate",
-                   "pretrained_text", "run_label", "split_warning_text", "stopped_by_hand", "training_text"],
+    "formatting": ["dataset_name", "duration_text", "empty_jobs_text", "job_progress", "md_code", "md_frame", "md_text",
+                   "plain_frame", "plain_text", "plan_estimate", "pretrained_text", "run_label", "split_warning_text",
+                   "stopped_by_hand", "training_text"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

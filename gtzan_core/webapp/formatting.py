@@ -1,19 +1,141 @@
 """Words for what the pages show, from run records (no Streamlit here): run labels,
 the dataset's name, a job's phase and its ETA (a range: to early stopping at the
 earliest, to the epoch cap at the latest), what a run's training amounted to, the
-warning beside a weak split."""
+warning beside a weak split; and visitors' strings made safe to draw (:func:`md_text`,
+:func:`md_code`, :func:`md_frame` where Streamlit reads Markdown, :func:`plain_text`
+where it draws text as it is)."""
 
 from __future__ import annotations
 
 import math
+import re
 import time
+import unicodedata
 
 from ..tables import (DASH, DATASET_NAMES, dataset_name, duration_text, epoch_cap, pretrained_text,
                       stopped_by_hand, training_text, when_text)
 
-__all__ = ["DASH", "DATASET_NAMES", "dataset_name", "duration_text", "empty_jobs_text", "epoch_cap", "job_progress",
-           "plan_estimate", "pretrained_text", "run_label", "seconds_per_epoch", "split_warning_text",
-           "stopped_by_hand", "training_text", "when_text"]
+__all__ = ["BIDI_CONTROLS", "DASH", "DATASET_NAMES", "MD_ALWAYS", "dataset_name", "duration_text", "empty_jobs_text",
+           "epoch_cap", "job_progress", "md_code", "md_frame", "md_text", "plain_frame", "plain_text", "plan_estimate",
+           "pretrained_text", "run_label", "seconds_per_epoch", "split_warning_text", "stopped_by_hand",
+           "training_text", "when_text"]
+
+
+# -- visitors' strings, drawn as text ------------------------------------------------------------------------------
+#
+# Streamlit reads Markdown in nearly every text it draws: st.markdown/write/caption, st.info/warning/error/
+# success/toast, widget labels and the options of radios and pills, expander and tab labels, progress texts,
+# metric labels, and every cell of st.table (GitHub-flavoured Markdown, plus its own additions: ``:emoji:``
+# shortcodes, ``:red[...]`` directives, ``:material/icon:``, ``$...$`` LaTeX). Raw HTML it draws only with
+# unsafe_allow_html, which the studio never passes with a visitor's string. Select boxes' options, st.text,
+# st.code and st.dataframe draw text as it is. A name, a run's title, a file or folder name typed, uploaded or
+# imported by a visitor goes through md_text (or md_code, md_frame) wherever it meets Markdown, and through
+# plain_text elsewhere; Plotly reads HTML in its texts (gtzan_core.plots.figure_text).
+
+#: Bidirectional-text controls: in a visitor's string they would reorder the text drawn around it.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: Characters that can start Markdown anywhere in a line (emphasis, code, links and images, raw HTML and
+#: autolinks, headings, tables, strikethrough, LaTeX, entities) and the escape itself: always
+#: backslash-escaped (CommonMark: an escaped punctuation character is only text).
+MD_ALWAYS = frozenset("\\`*[]<#|~$&")
+#: What starts a block only at the start of a line (lists, blockquotes, setext headings, thematic breaks).
+_LINE_START = re.compile(r"^()([-+=>])|^(\d{1,9})([.)])(?=\s|$)")
+#: ``www.`` (GFM links a bare ``www.example.com``).
+_WWW_DOT = re.compile(r"(?<![^\W_])(www)\.", re.IGNORECASE)
+#: Drawn as nothing, and no part of a word: it breaks what Streamlit's Markdown finds in the text after
+#: escapes are read (GFM's bare addresses, ``:emoji:`` shortcodes, ``:red[...]`` directives).
+WORD_JOINER = "\u2060"
+
+
+def _md_line(line: str) -> str:
+    """One line of :func:`md_text`."""
+    out = []
+    for i, ch in enumerate(line):
+        before, after = line[i - 1:i], line[i + 1:i + 2]
+        if ch in MD_ALWAYS:
+            out.append("\\" + ch)
+        elif ch == "_":  # between two letters or digits an underscore is inert (snake_case stays as it is)
+            out.append("_" if before.isalnum() and after.isalnum() else "\\_")
+        elif ch == ":" and (after.isalnum() or after in ("/", "_", "+", "-")):  # http://, :emoji:, :red[..]
+            out.append(":" + WORD_JOINER)
+        elif ch == "@":  # a@b.com: no mailto link
+            out.append(WORD_JOINER + "@")
+        else:
+            out.append(ch)
+    text = _WWW_DOT.sub(r"\1" + WORD_JOINER + ".", "".join(out))
+    return _LINE_START.sub(lambda m: f"{m[1] or m[3] or ''}\\{m[2] or m[4]}", text)
+
+
+def plain_text(value) -> str:
+    """A visitor's string for a place that draws text as it is (a select box's option, a
+    grid's cell): without bidirectional controls, and with control characters (line
+    breaks, tabs, escape sequences) as spaces."""
+    return "".join("" if ch in BIDI_CONTROLS else " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+                   for ch in str(value))
+
+
+def md_text(value) -> str:
+    """``value`` (a visitor's name, a run's title, a file name, an error message quoting
+    one...) as Markdown that Streamlit draws as exactly its characters: no link, image,
+    emphasis, code, heading, list, quote, table, HTML tag or entity, LaTeX, autolinked
+    address, ``:emoji:`` shortcode or Streamlit directive can start in it.
+
+    The characters that can start one anywhere (:data:`MD_ALWAYS`, and an underscore
+    not between two letters or digits) are backslash-escaped, and so are those that can
+    only at the start of a line (``- + = >``, ``1.``, ``1)``). Streamlit finds bare
+    addresses (``https://...``, ``www....``, ``a@b.com``), ``:emoji:`` shortcodes,
+    ``:red[...]`` directives and ``:material/icon:`` icons in the text after escapes are
+    read, so a word joiner (drawn as nothing) breaks them: after a colon before a word
+    or a slash, before an ``@``, inside ``www.``. Bidirectional controls are
+    removed, control characters drawn as spaces, runs of spaces as one (as Markdown
+    draws them anyway), and each line break is a line break. Other punctuation, which
+    starts nothing, is left as it is, so a message reads the same in the page's source."""
+    out = []
+    for line in re.split("\r\n|[\n\r\u2028\u2029]", str(value)):
+        line = " ".join(plain_text(line).split())
+        if line:
+            out.append(_md_line(line))
+    return "  \n".join(out)
+
+
+def md_code(value) -> str:
+    """``value`` (a path, say) as inline code that holds exactly its characters: fenced by
+    more backticks than any run of them inside it, control characters as spaces."""
+    text = plain_text(value).replace(":material/", ":" + WORD_JOINER + "material/")
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    edges = text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" "))
+    pad = " " if edges and text.strip(" ") else ""  # CommonMark strips one space each side (not of spaces only)
+    return f"{fence}{pad}{text}{pad}{fence}" if text else ""
+
+
+def plain_frame(df):
+    """A copy of the frame ``df`` for a grid (``st.dataframe`` draws text as it is): each
+    string as :func:`plain_text` makes it."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(lambda v: plain_text(v) if isinstance(v, str) else v)
+    return out
+
+
+def md_frame(df):
+    """A copy of the frame ``df`` for ``st.table`` (which reads Markdown in every cell, its
+    index and its column names): each string as :func:`md_text` makes it."""
+    import pandas as pd
+
+    def cell(v):
+        return md_text(v) if isinstance(v, str) else v
+
+    def labels(index):
+        if isinstance(index, pd.MultiIndex):
+            return index.set_levels([level.map(cell) for level in index.levels])
+        return index.map(cell)
+
+    out = df.copy()
+    out = out.apply(lambda col: col.map(cell)) if len(out.columns) else out
+    out.index, out.columns = labels(out.index), labels(out.columns)
+    return out
 
 
 def job_progress(record: dict, now: float | None = None) -> dict:
@@ -71,8 +193,9 @@ def job_progress(record: dict, now: float | None = None) -> dict:
 
 def empty_jobs_text(records: list[dict], me: str | None, whose: str, now: float | None = None,
                     recent: float = 3600.0) -> str:
-    """What Train's jobs panel says when it has no job to show: with *mine*, whose jobs
-    there are instead (queued, running, or ended in the last ``recent`` seconds)."""
+    """What Train's jobs panel says when it has no job to show, as Markdown (names
+    escaped: :func:`md_text`): with *mine*, whose jobs there are instead (queued,
+    running, or ended in the last ``recent`` seconds)."""
     if whose != "mine":
         return ("No jobs yet. Pick models above and press **Start training**; jobs keep running when you switch "
                 "pages or close the tab.")
@@ -82,21 +205,22 @@ def empty_jobs_text(records: list[dict], me: str | None, whose: str, now: float 
         if (r.get("status") in ("queued", "running") or now - r.get("finished", 0) < recent) and r.get("owner") != me:
             owner = r.get("owner") or "nobody"
             others[owner] = others.get(owner, 0) + 1
-    mine = f"No jobs of yours ({me}) in the last hour" if me else "You are not signed in, so no jobs are yours"
+    mine = f"No jobs of yours ({md_text(me)}) in the last hour" if me else "You are not signed in, so no jobs are yours"
     if not others:
         return mine + ", and nobody else's either. Pick models above and press **Start training**."
-    listed = ", ".join(f"{n} of {o}" for o, n in sorted(others.items(), key=lambda kv: (-kv[1], kv[0])))
-    return f"{mine}. The jobs there are belong to others ({listed}): choose **everyone's** to see them."
+    listed = ", ".join(f"{n} of {md_text(o)}" for o, n in sorted(others.items(), key=lambda kv: (-kv[1], kv[0])))
+    return f"{mine}. The recent jobs belong to others ({listed}): choose **everyone's** to see them."
 
 
 def run_label(record: dict) -> str:
+    """A run in one line, for a select box's option (drawn as text: :func:`plain_text`)."""
     ev = (record.get("evaluation") or {}).get("track") or {}
     acc = f" · track acc {ev['accuracy']:.3f}" if ev else ""
     leak = " · LEAKY" if record.get("leaky") else ""
     weak = " · WEAK SPLIT" if record.get("split_warnings") else ""
     stopped = " · STOPPED EARLY" if stopped_by_hand(record) else ""
-    return (f"{record.get('title', record.get('model'))} · {record.get('protocol') or DASH} · {dataset_name(record)}{acc}{leak}"
-            f"{weak}{stopped} · {record['run_id']}")
+    return plain_text(f"{record.get('title', record.get('model'))} · {record.get('protocol') or DASH} · "
+                      f"{dataset_name(record)}{acc}{leak}{weak}{stopped} · {record['run_id']}")
 
 
 def split_warning_text(record: dict) -> str | None:

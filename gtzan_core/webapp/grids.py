@@ -1,12 +1,14 @@
 """Data grids drawn for people: ``st.dataframe`` with human column names, numbers drawn
 with their format (the grid still sorts them as numbers) and a dash, never "None",
-where a value is missing (the grid draws ``placeholder`` for a missing cell)."""
+where a value is missing (the grid draws ``placeholder`` for a missing cell), visitors'
+strings as text (``formatting.plain_text``: no bidirectional control reorders a cell)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from ..tables import DASH
+from .formatting import plain_frame
 
 #: Widths (pixels) that keep the columns that matter on screen at 1280 px; the rest scroll.
 WIDTHS = {"model": 120, "track acc.": 84, "segment acc.": 96, "macro F1": 76, "recipe": 150, "dataset": 116,
@@ -24,4 +26,4 @@ def run_grid(df, formats: dict, key: str, pinned: tuple = ("model",), **kw):
             config[col] = st.column_config.NumberColumn(col, format=formats[col], width=width, pinned=col in pinned)
         else:
             config[col] = st.column_config.TextColumn(col, width=width, pinned=col in pinned)
-    return st.dataframe(df, key=key, hide_index=True, column_config=config, placeholder=DASH, **kw)
+    return st.dataframe(plain_frame(df), key=key, hide_index=True, column_config=config, placeholder=DASH, **kw)

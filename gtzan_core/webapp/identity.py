@@ -20,11 +20,12 @@ import streamlit as st
 from ..audit import audit
 from ..classroom import PermissionDenied, Settings, can_modify, check_admin_password, check_modify, load_settings
 from ..classroom.attempts import SESSION, AttemptLimiter, address_key
-from ..classroom.names import MAX_NAME, MAX_PASSCODE, MIN_PASSCODE, NameRegistry, clean_name
+from ..classroom.names import MAX_NAME, MAX_PASSCODE, MIN_PASSCODE, NameRegistry, name_problem, normalise_name
 from ..classroom.tokens import TOKEN_SHAPE, TOKEN_TTL, TokenBook
 from ..errors import StudioError
 from ..paths import studio_home
-from .page import clear_skeleton
+from .formatting import md_text, plain_text
+from .page import clear_skeleton, show_error
 
 #: The cookie that carries a claimed name's sign-in token.
 COOKIE = "gtzan_signin"
@@ -172,9 +173,26 @@ def current_user() -> str | None:
         return claimed_user()
     name = st.session_state.get("visitor")
     if name is None:
-        name = clean_name(st.query_params.get("who", ""))
-        st.session_state["visitor"] = name
+        name = _remember_personal_name(st.query_params.get("who", ""))
     return name or None
+
+
+def personal_name(text: str) -> tuple[str | None, str | None]:
+    """A typed (personal-mode) name: ``(name, None)`` when it follows the rules of names
+    (:func:`gtzan_core.classroom.names.name_problem`), ``(None, why)`` when not, ``(None,
+    None)`` for nothing typed."""
+    name = normalise_name(text)
+    if not name:
+        return None, None
+    problem = name_problem(name)
+    return (None, problem) if problem else (name, None)
+
+
+def _remember_personal_name(text: str) -> str:
+    name, problem = personal_name(text)
+    st.session_state["visitor"] = name or ""
+    st.session_state["visitor-problem"] = problem
+    return name or ""
 
 
 def is_admin() -> bool:
@@ -201,7 +219,7 @@ def identity_sidebar() -> None:
         _cookie_script()  # first: by the time "Signed in as" shows, the browser has the cookie's script
         if auth_configured():
             if st.user.is_logged_in:
-                st.caption(f"Signed in as **{current_user()}**")
+                st.caption(f"Signed in as **{md_text(current_user())}**")
                 st.button("Log out", on_click=st.logout, key="logout")
             else:
                 st.button("Log in", on_click=st.login, key="login", type="primary")
@@ -209,8 +227,7 @@ def identity_sidebar() -> None:
             claimed_name_sign_in()
         else:
             def remember():
-                name = clean_name(st.session_state.get("visitor-input", ""))
-                st.session_state["visitor"] = name
+                name = _remember_personal_name(st.session_state.get("visitor-input", ""))
                 if name:
                     st.query_params["who"] = name
                 elif "who" in st.query_params:
@@ -219,6 +236,8 @@ def identity_sidebar() -> None:
             st.text_input("Your name", value=current_user() or "", key="visitor-input", on_change=remember,
                           placeholder="shown on your runs", max_chars=40,
                           help="Kept for this session and in the page address (?who=): bookmark it.")
+            if problem := st.session_state.get("visitor-problem"):
+                st.error(md_text(problem))
         if conf.classroom:
             epochs = f", at most {conf.max_epochs} epochs each" if conf.max_epochs else ""
             st.caption(f"Shared classroom instance: you can stop and delete only your own runs; "
@@ -238,7 +257,7 @@ def identity_sidebar() -> None:
 
                             audit(store().root, current_user(), "admin sign-in" if ok else "admin sign-in refused")
                         except StudioError as exc:
-                            st.error(str(exc))
+                            show_error(exc)
                         else:
                             if ok:
                                 st.session_state["is_admin"] = True
@@ -253,30 +272,35 @@ def claimed_name_sign_in() -> None:
 
     me = claimed_user()
     if me:
-        st.caption(f"Signed in as **{me}**")
+        st.caption(f"Signed in as **{md_text(me)}**")
         if st.button("Sign out", key="sign-out", help="Signs this name out in every tab and browser"):
             try:
                 sign_out()
             except StudioError as exc:  # a full disk: the tokens stay valid, say so
-                st.error(str(exc))
+                show_error(exc)
             else:
                 st.rerun()
         return
-    typed = st.text_input("Your name", value=clean_name(st.query_params.get("who", "")), key="name-input",
+    typed = st.text_input("Your name", value=normalise_name(st.query_params.get("who", "")), key="name-input",
                           max_chars=MAX_NAME, placeholder="shown on your runs",
                           help="Claim a name with a passcode the first time; give the passcode to act as it later, "
                                "from any browser. This browser stays signed in (reloads, new tabs) until you sign "
                                f"out, for at most {TOKEN_TTL // 3600} hours.")
-    name = clean_name(typed)
+    name = normalise_name(typed)
     if not name:
         st.caption("Enter your name to start jobs and manage your runs.")
         return
     registry = name_registry()
-    try:
-        claimed = registry.is_claimed(name)
+    try:  # a claimed name signs in (one claimed before today's rules too); a new one must follow them
+        stored = registry.find(name)
+        problem = None if stored else registry.claim_problem(name)
     except StudioError as exc:
-        st.error(str(exc))
+        show_error(exc)
         return
+    if problem:
+        st.error(md_text(problem))
+        return
+    claimed = stored is not None
     label = "Passcode" if claimed else "Choose a passcode to claim this name"
     passcode = st.text_input(label, type="password", key="passcode-input", max_chars=MAX_PASSCODE + 1,
                              help=None if claimed else f"{MIN_PASSCODE}-{MAX_PASSCODE} characters; you will need "
@@ -289,7 +313,7 @@ def claimed_name_sign_in() -> None:
                     n, free = limiter.failures(session_key()), limiter.free_tries
                     raise PermissionDenied(f"wrong passcode for {name!r} (wrong try {n}; after {free}, every try "
                                            "waits longer)")
-                name = next((c for c in registry.claimed() if c.casefold() == name.casefold()), name)
+                name = stored
             else:
                 name = registry.claim(name, passcode)
                 audit(store().root, name, "claim name")
@@ -297,7 +321,7 @@ def claimed_name_sign_in() -> None:
             st.query_params["who"] = name
             st.rerun()
         except StudioError as exc:
-            st.error(str(exc))
+            show_error(exc)
 
 
 def admin_name_reset() -> None:
@@ -309,15 +333,16 @@ def admin_name_reset() -> None:
         try:
             names = name_registry().claimed()
         except StudioError as exc:
-            st.error(str(exc))
+            show_error(exc)
             return
-        name = st.selectbox("Name", names, index=None, key="reset-name", placeholder="choose a claimed name")
+        name = st.selectbox("Name", names, index=None, key="reset-name", placeholder="choose a claimed name",
+                            format_func=plain_text)
         if st.button("Reset passcode", key="reset-passcode", disabled=name is None):
             try:
                 name_registry().reset(name)
                 token_book().revoke_name(name)
                 audit(store().root, current_user(), "reset passcode", name=name)
             except StudioError as exc:  # a full disk, say
-                st.error(str(exc))
+                show_error(exc)
             else:
-                st.success(f"{name} may be claimed again with a new passcode; its sign-ins have ended.")
+                st.success(f"{md_text(name)} may be claimed again with a new passcode; its sign-ins have ended.")

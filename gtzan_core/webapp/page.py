@@ -50,11 +50,13 @@ def clear_skeleton() -> None:
 
 
 def show_error(exc: Exception) -> None:
-    """One clear line for user errors; the traceback only for bugs."""
+    """One clear line for user errors; the traceback only for bugs. Drawn as text (a
+    message may quote a visitor's name, file or folder: ``formatting.md_text``)."""
     from ..errors import StudioError
+    from .formatting import md_text
 
     if isinstance(exc, StudioError):
-        st.error(str(exc))
+        st.error(md_text(str(exc)))
     else:
-        st.error(f"Unexpected error: {type(exc).__name__}: {exc}")
+        st.error(md_text(f"Unexpected error: {type(exc).__name__}: {exc}"))
         st.exception(exc)

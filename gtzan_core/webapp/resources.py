@@ -100,5 +100,7 @@ def ensure_demo() -> None:
         state = job.state()
     bar.empty()
     if state["status"] == "failed":
-        st.error(f"Could not build the demo set: {state['error']}")
+        from .formatting import md_text
+
+        st.error(md_text(f"Could not build the demo set: {state['error']}"))
         st.stop()
