@@ -33,7 +33,7 @@ def _init_distributed(device: str | None):
 
 def cmd_train(args) -> int:
     from ..hparams import make_config
-    from ..jobs import JobSpec
+    from ..jobs import JobSpec, preflight
     from ..jobs.local import train_here
     from ..models import get_spec
     from ..runs import RunStore
@@ -44,6 +44,7 @@ def cmd_train(args) -> int:
                          seed=args.seed, freeze_backbone=False if args.unfreeze else None,
                          pretrained=False if args.no_pretrained else None, variant=args.variant)
     spec = JobSpec(config, args.data, args.image_source)
+    preflight([spec])  # a pretrained model without its weights: one line, before any progress bar
     how_to_force = "Pass --allow-weak-split to train anyway."
     from tqdm.auto import tqdm
 

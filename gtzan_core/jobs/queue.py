@@ -42,6 +42,8 @@ from .job import Job, JobSpec
 from .recorded import describe_job
 
 log = logging.getLogger(__name__)
+#: How often a job manager marks the runs whose process died as failed (seconds).
+REAP_EVERY = 15.0
 
 
 class JobManager:
@@ -79,6 +81,10 @@ class JobManager:
         self._workers = [threading.Thread(target=self._work, name=f"gtzan-train-{i}", daemon=True) for i in range(slots)]
         for w in self._workers:
             w.start()
+        lifecycle.reap_dead(self.store)  # a restarted server shows dead runs failed from its first page on
+        self._reaper_stop = threading.Event()
+        self._reaper = threading.Thread(target=self._reap, name="gtzan-reaper", daemon=True)
+        self._reaper.start()
         self.resumed = self.resume_queued() if resume else []
 
     # -- public API ----------------------------------------------------------
@@ -212,9 +218,19 @@ class JobManager:
                 self.store.update(j.run_id, queue_owner=None)
             except Exception:  # pragma: no cover - a deleted run
                 pass
+        self._reaper_stop.set()
         with self._wake:
             self._closing = True
             self._wake.notify_all()
+
+    def _reap(self) -> None:
+        """Every :data:`REAP_EVERY` seconds, runs whose process died are marked failed
+        (on this timer, not on every page run: pages read the store's shared listing)."""
+        while not self._reaper_stop.wait(REAP_EVERY):
+            try:
+                lifecycle.reap_dead(self.store)
+            except Exception:  # pragma: no cover - a store gone read-only; the next tick tries again
+                log.exception("reaping dead runs failed")
 
     # -- worker --------------------------------------------------------------
     def _next(self) -> Job | None:

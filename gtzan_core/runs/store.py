@@ -27,6 +27,7 @@ import re
 import secrets
 import shutil
 import socket
+import threading
 import time
 import zipfile
 from dataclasses import dataclass
@@ -97,6 +98,24 @@ class RunStore:
 
     def write_record(self, run_id: str, record: dict) -> None:
         atomic_write_json(self.path(run_id) / "record.json", record)
+        self._changed(run_id)
+
+    def _changed(self, run_id: str) -> None:
+        """Say that ``run_id``'s record changed: one line appended to the store's change
+        journal, which every process's listing reads from where it left off (:meth:`scan`).
+        Written after the record itself; a journal past :data:`JOURNAL_LIMIT` starts anew
+        (listings then read the store afresh)."""
+        path = self.root / CHANGE_JOURNAL
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                if os.fstat(fd).st_size > JOURNAL_LIMIT:
+                    os.ftruncate(fd, 0)
+                os.write(fd, f"{run_id}\n".encode())  # one short append: whole, never interleaved
+            finally:
+                os.close(fd)
+        except OSError:  # a full disk or a read-only store: listings rescan by stat instead
+            pass
 
     def _lock(self, run_id: str):
         return file_lock(self.path(run_id) / ".lock")
@@ -216,26 +235,30 @@ class RunStore:
     def stop_requested(self, run_id: str) -> bool:
         return (self.path(run_id) / STOP_FLAG).is_file()
 
-    def scan(self) -> tuple[list[dict], list[DamagedRun]]:
-        """Every run folder's record, read once: the valid records, newest first, and the
-        damaged runs (by id)."""
+    def scan(self, shared: bool = False) -> tuple[list[dict], list[DamagedRun]]:
+        """Every run folder's record: the valid records, newest first, and the damaged runs
+        (by id). One listing per store is shared by every caller in the process (every
+        session of a server) and refreshed only when something changed: each record write,
+        by any process, appends the run's id to the store's change journal, and a listing
+        re-reads only the runs named there since it last looked; runs added, deleted or
+        restored change the store folder, and only then is every folder looked at again
+        (its records parsed only where their file changed). An unchanged store costs two
+        stat calls whatever its size. (A record edited by hand, outside the studio, is
+        seen at the store's next change of its folder.) The records are copies: changing
+        one changes no other caller's; ``shared``: the listing's own records, for callers
+        that only read them (the pages, each refresh of each visitor: no copy at all)."""
         if not self.root.is_dir():
             return [], []
-        out, damaged = [], []
-        for d in self.root.iterdir():
-            if d.is_dir() and _valid_run_id(d.name) and os.path.lexists(d / "record.json"):
-                try:
-                    out.append(self.read(d.name))
-                except RecordError as exc:
-                    damaged.append(DamagedRun(d.name, exc.problem, self.owner_of(d.name)))
-                except CheckpointError:  # removed meanwhile
-                    continue
-        return (sorted(out, key=lambda r: r.get("created", 0), reverse=True),
-                sorted(damaged, key=lambda d: d.run_id))
+        with _LISTINGS_LOCK:
+            listing = _LISTINGS.setdefault(str(self.root.resolve()), _Listing())
+            listing.catch_up(self)
+            records, damaged = listing.result
+        return (list(records) if shared else [dict(r) for r in records]), list(damaged)
 
-    def list(self) -> list[dict]:
-        """All valid records, newest first (damaged runs are left out: :meth:`damaged`)."""
-        return self.scan()[0]
+    def list(self, shared: bool = False) -> list[dict]:
+        """All valid records, newest first (damaged runs are left out: :meth:`damaged`);
+        ``shared``: see :meth:`scan` (never change what it returns)."""
+        return self.scan(shared)[0]
 
     def damaged(self) -> list[DamagedRun]:
         """The runs whose ``record.json`` cannot be read, is not JSON or is not a valid
@@ -278,6 +301,103 @@ class RunStore:
             return load_checkpoint_file(self.checkpoint_path(run_id))
         except CheckpointError as exc:
             raise CheckpointError(f"run {run_id}: {exc}") from None
+
+
+#: The store's change journal: the id of each run whose record was written, one a line
+#: (hidden: no run id starts with a dot). It starts anew past this many bytes.
+CHANGE_JOURNAL = ".changes"
+JOURNAL_LIMIT = 1 << 20
+#: A file time this recent may be shared by a later change (file times have a coarse grain).
+_SETTLED_NS = 1_000_000_000
+
+
+class _Listing:
+    """The last listing of one store in this process: each run's record (or what is
+    wrong with it) keyed by its file's identity, where the change journal was read up
+    to, and the sorted result."""
+
+    def __init__(self):
+        self.folder: int | None = None  # the store folder's time when it was last looked at whole
+        self.journal: tuple[int, int] | None = None  # the journal's (inode, bytes read)
+        self.entries: dict[str, tuple[tuple | None, dict | DamagedRun]] = {}
+        self.result: tuple[list[dict], list[DamagedRun]] = ([], [])
+
+    def catch_up(self, store: RunStore) -> None:
+        now = time.time_ns()
+        try:
+            folder: int | None = store.root.stat().st_mtime_ns
+        except OSError:
+            folder = None
+        try:
+            st = os.stat(store.root / CHANGE_JOURNAL)
+            journal: tuple[int, int] | None = (st.st_ino, st.st_size)
+        except OSError:
+            journal = None
+        # the journal says which runs changed since it was last read, unless it started anew
+        changed: set[str] | None = set()
+        if journal != self.journal:
+            if journal is None or self.journal is None or journal[0] != self.journal[0] \
+                    or journal[1] < self.journal[1]:
+                changed = None
+            else:
+                with open(store.root / CHANGE_JOURNAL, "rb") as f:
+                    f.seek(self.journal[1])
+                    tail = f.read(journal[1] - self.journal[1])
+                whole = tail[:tail.rfind(b"\n") + 1]  # a line still being written is read next time
+                changed = {line.decode("utf-8", "replace") for line in whole.splitlines() if line}
+                journal = (journal[0], self.journal[1] + len(whole))
+        settled = folder is not None and now - folder >= _SETTLED_NS  # (a coarse folder time: look again)
+        if changed is None or folder != self.folder or not settled:
+            self.refresh(store, now)
+        else:
+            for run_id in changed:
+                self.read_one(store, run_id, now)
+            if changed:
+                self.sort()
+        self.folder, self.journal = (folder if settled else None), journal
+
+    def read_one(self, store: RunStore, run_id: str, now: int) -> None:
+        """(Re)read ``run_id``'s record into the listing, unless its file is as it was."""
+        if not _valid_run_id(run_id) or not (store.root / run_id).is_dir():
+            self.entries.pop(run_id, None)
+            return
+        try:
+            st = os.lstat(store.root / run_id / "record.json")
+        except OSError:  # no record (a run being created) or removed meanwhile
+            self.entries.pop(run_id, None)
+            return
+        key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        known = self.entries.get(run_id)
+        if known is not None and known[0] == key:
+            return
+        try:
+            item: dict | DamagedRun = store.read(run_id)
+        except RecordError as exc:
+            item = DamagedRun(run_id, exc.problem, store.owner_of(run_id))
+        except CheckpointError:  # removed meanwhile
+            self.entries.pop(run_id, None)
+            return
+        # its file's identity is trusted next time only once its time is settled (see _SETTLED_NS)
+        self.entries[run_id] = (key if now - st.st_mtime_ns >= _SETTLED_NS else None, item)
+
+    def refresh(self, store: RunStore, now: int) -> None:
+        """Look at every folder of the store again (records parsed where their file changed)."""
+        names = {d.name for d in store.root.iterdir()}
+        for run_id in set(self.entries) - names:
+            del self.entries[run_id]
+        for run_id in names:
+            self.read_one(store, run_id, now)
+        self.sort()
+
+    def sort(self) -> None:
+        records = [item for _, item in self.entries.values() if isinstance(item, dict)]
+        damaged = [item for _, item in self.entries.values() if isinstance(item, DamagedRun)]
+        self.result = (sorted(records, key=lambda r: r.get("created", 0), reverse=True),
+                       sorted(damaged, key=lambda d: d.run_id))
+
+
+_LISTINGS: dict[str, _Listing] = {}
+_LISTINGS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)

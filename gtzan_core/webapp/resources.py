@@ -11,7 +11,7 @@ from ..cluster.ray_executor import ray_address
 from ..errors import StudioError
 from ..jobs import BackgroundJob, JobManager, demo_preparation, download_job as _new_download_job
 from ..paths import runs_dir
-from ..runs import RunStore, lifecycle
+from ..runs import RunStore
 
 
 @st.cache_resource(show_spinner=False)
@@ -57,9 +57,11 @@ def store() -> RunStore:
 
 
 def run_records() -> list[dict]:
-    """Every run of the store, newest first, a run whose process died marked failed first
-    (reading never changes a record: the lifecycle reaps, here, once per page run)."""
-    return lifecycle.reap_dead(store())
+    """Every run of the store, newest first: the store's listing, shared by every session
+    and re-read only when the store changed (runs whose process died are marked failed by
+    the job manager's own timer, :data:`gtzan_core.jobs.queue.REAP_EVERY`). The records
+    are the listing's own, shared by every session: read them, never change them."""
+    return store().list(shared=True)
 
 
 def finished_runs() -> list[dict]:
