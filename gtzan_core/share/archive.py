@@ -271,11 +271,11 @@ def _check_record(record: dict) -> None:
     """Refuse a record whose fields have types the studio cannot show (a number that is
     text, a list for a dict, no creation time...): an imported run must not break the
     leaderboard."""
-    for kind, keys in _RECORD_FIELDS.items():
+    for wanted, keys in _RECORD_FIELDS.items():
         for key in keys:
             value = record.get(key)
             if (value is not None or key == "created") and (
-                    not isinstance(value, kind) or kind == (int, float) and not (math.isfinite(value)
+                    not isinstance(value, wanted) or wanted == (int, float) and not (math.isfinite(value)
                                                                                  and 0 <= value < 1e11)):
                 raise ArchiveError(f"refused: record.json: {key} is {type(value).__name__} {str(value)[:40]!r}")
     for part in ("segment", "track"):
@@ -350,6 +350,8 @@ def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> N
     and tensor shapes (checked on a skeleton built on the ``meta`` device)."""
     import torch
 
+    from ..errors import ConfigError
+    from ..inputs import kind_of
     from ..models import MODELS
     from ..training.checkpoints import skeleton
 
@@ -369,9 +371,12 @@ def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> N
             refuse(f"{key} is {meta.get(key)!r} in the checkpoint, {mine!r} in the record")
     if features.get("mfcc_params") != record.get("mfcc_params"):
         refuse("features.json's MFCC parameters differ from the record's")
-    if record.get("input_kind") == "image" and \
-            (meta.get("image_params") or {}).get("size") != (record.get("image_params") or {}).get("size"):
-        refuse("image sizes differ")
+    try:
+        kind = kind_of(record)
+    except ConfigError as exc:
+        raise ArchiveError(f"{label}: refused: {exc}") from None
+    if (mismatch := kind.checkpoint_mismatch(meta, record)):
+        refuse(mismatch)
     if list(meta.get("classes", GENRES)) != list(GENRES):
         refuse("its classes are not the ten GTZAN genres in the studio's order")
     try:
