@@ -3,7 +3,7 @@ side on the same data and seeds: test accuracy (mean over seeds) and time per ep
 
     python bench/amp_rnn.py [--per-genre 20] [--seeds 3] [--recipe studio] [--device cuda]
 
-Today the recurrent models run in fp32 (``gtzan_core.training.device.NO_AMP``).
+Today the recurrent models run in fp32 (``ModelSpec.amp`` is off for them).
 Last line: ``ratio: <fp32 epoch time / bf16 epoch time>`` (geometric mean of LSTM and GRU).
 """
 
@@ -32,12 +32,14 @@ def main():
         sys.exit("error: this benchmark compares CUDA autocast; no CUDA GPU here")
     work = Path(tempfile.mkdtemp(prefix="bench-amp-"))
     os.environ["GTZAN_STUDIO_HOME"] = str(work / "home")
-    import gtzan_core.training.trainer as trainer
+    import dataclasses
+
     from gtzan_core.data import discover_dataset
     from gtzan_core.data.synth import generate_demo
     from gtzan_core.feature_cache import load_features
     from gtzan_core.hparams import make_config
     from gtzan_core.jobs import train
+    from gtzan_core.models import MODELS
     from gtzan_core.runs import RunStore
 
     print(f"machine: {machine()}")
@@ -47,8 +49,8 @@ def main():
     try:
         for model in ("lstm", "gru"):
             out = {}
-            for label, no_amp in (("fp32", {"lstm", "gru"}), ("bf16", set())):
-                trainer.NO_AMP = no_amp
+            for label, amp in (("fp32", False), ("bf16", True)):
+                MODELS[model] = dataclasses.replace(MODELS[model], amp=amp)
                 accs, per_epoch = [], []
                 for seed in range(args.seeds):
                     rec = train(make_config(model, recipe=args.recipe, device=args.device, seed=seed), fs, store)

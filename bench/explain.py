@@ -42,7 +42,8 @@ def main():
         torch.manual_seed(0)
         model, _ = build_model(name, 10, **options)
         model = model.to(args.device).eval()
-        inp = model_input(y, {"image_params": {"size": spec.image_size}}, spec.input_kind)
+        meta = {"model": name, "image_params": {"size": spec.image_size}}
+        inp = model_input(y, meta, spec.input_kind)
         inp.x = inp.x.to(args.device)
         repeats = args.repeats if spec.input_kind == "mfcc" or name == "squeezenet" else 1
         batched, _ = timed(lambda: occlusion_map(model, inp), repeats=repeats, warmup=1)
@@ -65,8 +66,10 @@ def naive_occlusion(model, inp):
     (default memory layout), the scores laid out like ``occlusion_map``'s."""
     import torch
 
-    from gtzan_core.explain.occlusion import IMAGE_GRID, MFCC_PATCH, _patches
+    from gtzan_core.explain.occlusion import IMAGE_GRID, _patches
+    from gtzan_core.inputs import get_kind
 
+    MFCC_PATCH = get_kind("mfcc").occlusion_patch
     x = inp.x.float()
     with torch.no_grad():
         base = torch.softmax(model(x), -1)
@@ -92,8 +95,10 @@ def naive_occlusion(model, inp):
 
 
 def _copies(inp) -> int:
-    from gtzan_core.explain.occlusion import IMAGE_GRID, MFCC_PATCH
+    from gtzan_core.explain.occlusion import IMAGE_GRID
+    from gtzan_core.inputs import get_kind
 
+    MFCC_PATCH = get_kind("mfcc").occlusion_patch
     if inp.kind == "mfcc":
         _, frames, coefs = inp.x.shape
         return -(-frames // MFCC_PATCH[0]) * -(-coefs // MFCC_PATCH[1])

@@ -8,9 +8,10 @@ A clip shorter than one segment or patch (but at least
 :data:`~gtzan_core.features.MIN_CLIP_SECONDS`) is repeat-padded to one and counted
 (``tracks.padded``); a track with a PNG and no audio serves the image models only.
 
-The cache lives in ``$GTZAN_STUDIO_HOME/features/<kind>-<key>/`` where ``key``
-hashes the dataset fingerprint (paths, sizes, mtimes), the MFCC, image and
-musicnn parameters and the extractor version: changing any of them selects a new entry.
+The cache lives in ``$GTZAN_STUDIO_HOME/features/<origin>-<key>/`` (origin: ``gtzan``
+or ``synthetic``) where ``key`` hashes the dataset fingerprint (paths, sizes, mtimes),
+the MFCC, image and musicnn parameters and the extractor version: changing any of
+them selects a new entry.
 An entry is built in a temporary folder and renamed into place in one step, and
 ``meta.json`` records a checksum of every array, so a torn or corrupt entry is
 detected and rebuilt rather than trusted.
@@ -36,6 +37,7 @@ import pandas as pd
 from .audio import decode_audio
 from .data.discovery import Dataset
 from .errors import AudioError, ConfigError, DatasetError
+from .inputs import get_kind
 from .features import (MIN_CLIP_SECONDS, ImageParams, MFCCParams, is_padded, mfcc_segments, read_image_file,
                        spectrogram_input)
 from .mel_patches import MusicnnParams, mel_patches
@@ -59,7 +61,9 @@ class FeatureSet:
     n_patches, image_source, padded). ``mfcc[i]`` belongs to track ``seg_track[i]``,
     segment ``seg_index[i]``; ``images[j]`` to track ``j``; ``patches[k]`` (musicnn's
     log-mel patches, when extracted) to track ``patch_track[k]``. :meth:`for_kind`
-    keeps the tracks one input kind can use (the audio models skip PNG-only tracks).
+    keeps the tracks one input kind can use (the audio models skip PNG-only tracks);
+    which arrays a kind reads, and which tracks have them, is the kind's
+    (:mod:`gtzan_core.inputs`).
     """
 
     dataset_label: str
@@ -91,26 +95,15 @@ class FeatureSet:
     def samples(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
         """The samples of input ``kind`` and the track of each: MFCC segments,
         pictures (one per track) or musicnn patches."""
-        if kind == "mfcc":
-            return self.mfcc, self.seg_track
-        if kind == "musicnn":
-            return self.patches, self.patch_track
-        return self.images, np.arange(len(self.tracks), dtype=np.int32)
+        return get_kind(kind).samples(self)
 
     def has(self, kind: str) -> np.ndarray:
         """Per track: whether it has input of ``kind``."""
-        t = self.tracks
-        if kind == "mfcc":
-            return t["n_segments"].to_numpy() > 0
-        if kind == "musicnn":
-            return (t["n_patches"].to_numpy() > 0) if "n_patches" in t else np.zeros(len(t), bool)
-        return t["image_source"].isin(["png", "render"]).to_numpy() if self.images.ndim == 4 and \
-            self.images.shape[1] else np.zeros(len(t), bool)
+        return get_kind(kind).has(self)
 
     def padded_count(self, kind: str) -> int:
         """Tracks whose one ``kind`` input is a repeat-padded short clip."""
-        col = {"mfcc": "padded", "musicnn": "padded_patch"}.get(kind)
-        return int(self.tracks[col].sum()) if col in self.tracks else 0
+        return get_kind(kind).padded_count(self)
 
     def for_kind(self, kind: str) -> "FeatureSet":
         """The tracks that have input of ``kind``, re-indexed (itself when all have)."""
@@ -118,11 +111,10 @@ class FeatureSet:
         if keep.all():
             return self
         if not keep.any():
-            what = {"mfcc": "audio for MFCCs", "musicnn": "audio for musicnn's log-mel patches",
-                    "image": "spectrogram pictures"}[kind]
-            raise ConfigError(f"this dataset ({self.dataset_label}) has no {what}"
+            reads = get_kind(kind)
+            raise ConfigError(f"this dataset ({self.dataset_label}) has no {reads.missing_what}"
                               + (": it holds pictures only, so only the image models can train on it"
-                                 if kind != "image" else ""))
+                                 if reads.needs_audio else ""))
         new_index = np.cumsum(keep) - 1
         seg_keep, patch_keep = keep[self.seg_track], keep[self.patch_track]
         return dataclasses.replace(
@@ -137,23 +129,19 @@ def image_params_for(model: str | None, source: str = "auto") -> ImageParams:
     """The image parameters a model trains and predicts on: its own input size
     (224² VGG19 and EfficientNet-Lite0, 256² ResNeXt and SqueezeNet, as in the paper's
     code). MFCC models share VGG19's entry, so one extraction serves them all; musicnn
-    needs no pictures."""
-    from .models import get_spec
-
-    spec = get_spec(model) if model else None
-    if spec is not None and spec.input_kind == "musicnn":
-        return ImageParams(source="none")
-    size = spec.image_size if spec is not None and spec.image_size else ImageParams.size
-    return ImageParams(size=size, source=source)
+    needs no pictures (its input kind says: ``InputKind.image_params``)."""
+    return feature_request(model, source)["image"]
 
 
 def feature_request(model: str | None, image_source: str = "auto") -> dict:
-    """What ``load_features`` must extract for ``model``: ``{"image": ImageParams,
-    "musicnn": MusicnnParams | None}`` (MFCCs always)."""
+    """What ``load_features`` must extract for ``model`` (its input kind says):
+    ``{"image": ImageParams, "musicnn": MusicnnParams | None}`` (MFCCs always)."""
     from .models import get_spec
 
-    musicnn = MusicnnParams() if model and get_spec(model).input_kind == "musicnn" else None
-    return {"image": image_params_for(model, image_source), "musicnn": musicnn}
+    if not model:
+        return {"image": ImageParams(source=image_source), "musicnn": None}
+    spec = get_spec(model)
+    return spec.kind.feature_request(spec, image_source)
 
 
 def cache_key(dataset: Dataset, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnParams | None = None) -> str:
@@ -347,7 +335,7 @@ def load_features(
     """
     mfcc = mfcc or MFCCParams()
     image = image or ImageParams()
-    entry = Path(cache_dir or feature_cache_dir()) / f"{dataset.kind}-{cache_key(dataset, mfcc, image, musicnn)}"
+    entry = Path(cache_dir or feature_cache_dir()) / f"{dataset.origin}-{cache_key(dataset, mfcc, image, musicnn)}"
     if not rebuild:
         cached = _load(entry, mfcc, image, musicnn)
         if cached is not None:

@@ -64,10 +64,10 @@ class TrainConfig:
             raise ConfigError(f"patience must be at least 1 (got {self.patience})")
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
             raise ConfigError("val/test fractions must be in (0, 1) and sum to less than 1")
-        if self.variant is not None and self.model == "resnext":
+        if self.variant is not None and get_spec(self.model).variants:
             from .models.weights import backbone_weights
 
-            backbone_weights("resnext", self.variant)  # validates
+            backbone_weights(self.model, self.variant)  # validates
         return self
 
     def recipe_changes(self, hparams: dict | None = None) -> dict:

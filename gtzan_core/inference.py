@@ -2,8 +2,9 @@
 
 MFCC models score each 3 s segment, musicnn each 3 s log-mel patch (16 kHz);
 image models score each 30 s window (a clip of GTZAN's length is one picture
-drawn whole). Per-row probabilities are averaged into the clip's probabilities.
-A clip shorter than one segment (but at least
+drawn whole): each run's input kind makes its rows (:mod:`gtzan_core.inputs`), once
+per clip for all the runs that read the same. Per-row probabilities are averaged
+into the clip's probabilities. A clip shorter than one segment (but at least
 :data:`~gtzan_core.features.MIN_CLIP_SECONDS`) is repeat-padded to one, as in
 training, and the prediction says so. The file is decoded once and resampled to
 each rate a model needs. Loaded models are kept in a small thread-safe LRU cache
@@ -20,10 +21,13 @@ import numpy as np
 import torch
 
 from . import GENRES
-from .models import get_spec
 from .audio import AudioSource, DecodedAudio, decode_audio, source_name
-from .errors import AudioError, CheckpointError
-from .features import ImageParams, MFCCParams, is_padded, mfcc_segments, normalize_images, spectrogram_input
+from .errors import AudioError, CheckpointError, ConfigError
+from .features import ImageParams, MFCCParams, is_padded
+from .inputs import Clip, kind_of
+from .inputs.image import first_picture, image_windows, picture_warning  # noqa: F401 (their home before kinds)
+from .inputs.musicnn import musicnn_rows  # noqa: F401
+from .models import MODELS
 from .runs import RunStore
 
 MAX_PREDICT_SECONDS = 600.0  # decode at most 10 minutes of an upload
@@ -137,53 +141,6 @@ def _param_mismatch(expected: dict, actual: dict) -> list[str]:
     return [f"{k}={actual.get(k)} (here {v})" for k, v in expected.items() if actual.get(k) != v]
 
 
-def musicnn_rows(decoded: DecodedAudio, params) -> tuple[np.ndarray, np.ndarray]:
-    """musicnn's input for a clip: its log-mel patches (16 kHz; a short clip repeat-padded
-    to one) and each patch's start time."""
-    from .features import MIN_CLIP_SECONDS
-    from .mel_patches import mel_patches
-
-    patches, _ = mel_patches(decoded.at(params.sr), params, MIN_CLIP_SECONDS)
-    seconds = params.patch_frames * params.hop_length / params.sr
-    return patches, np.arange(len(patches)) * seconds
-
-
-def image_windows(y: np.ndarray, mfcc: MFCCParams, image: ImageParams) -> tuple[np.ndarray, np.ndarray]:
-    """Model input images for each 30 s window: (n, size, size, 3) and start times.
-
-    A clip of GTZAN's length (up to 5 % over ``track_seconds``) is one window drawn
-    whole, as the dataset's pictures are; a longer one is cut into 30 s windows (a
-    last window of at least one segment is kept, zero-padded)."""
-    from .spectrogram.kaggle import WHOLE_CLIP_SLACK
-
-    win = mfcc.track_samples
-    if len(y) <= win * WHOLE_CLIP_SLACK:
-        return spectrogram_input(y, mfcc, image)[None], np.zeros(1)
-    starts = [s for s in range(0, len(y), win) if len(y) - s >= mfcc.samples_per_segment]
-    imgs = np.stack([spectrogram_input(y[s:s + win], mfcc, image) for s in starts])
-    return imgs, np.array(starts) / mfcc.sr
-
-
-def picture_warning(record: dict, image: ImageParams) -> str | None:
-    """Why an upload's picture may not look like what an image run trained on, or None.
-
-    The picture of an upload is drawn in the run's own style. It differs from the
-    run's training pictures only when the run trained on the dataset's PNGs and its
-    style is not the Kaggle one (runs from before picture styles, drawn full-bleed,
-    pixel correlation with the PNGs about 0); the Kaggle style matches the PNGs
-    (correlation >= 0.99 on the real pairs, ``bench/render.py``)."""
-    from .spectrogram import DEFAULT_STYLE, DESCRIPTIONS
-
-    sources = record.get("image_sources") or {}
-    if not sources.get("png") or image.style == DEFAULT_STYLE:
-        return None
-    mix = ", ".join(f"{n} {k}" for k, n in sources.items())
-    return (f"{record.get('title', record.get('model', '?'))} ({record.get('run_id', '?')}) was trained on the "
-            f"dataset's PNG spectrograms ({mix}), but its pictures of new audio are drawn in the style it was "
-            f"trained with, '{image.style}' ({DESCRIPTIONS.get(image.style, '?')}): its predictions on uploads "
-            "are unreliable. Train it again to use the Kaggle style.")
-
-
 def predict(
     audio: AudioSource | np.ndarray,
     run_ids: list[str] | None = None,
@@ -211,13 +168,11 @@ def predict(
         decoded.y = decoded.y[: int(max_seconds * decoded.sr)]
         y = decoded.at(mfcc.sr)
     name = source_name(audio) if not isinstance(audio, np.ndarray) else "audio"
+    clip = Clip(y, mfcc, decoded)
     try:
-        feats = mfcc_segments(y, mfcc.sr, mfcc)
+        feats = clip.segments()
     except AudioError as exc:  # a clip under the shortest accepted: say which file
         raise AudioError(f"{name}: {exc}") from None
-    seg_starts = np.arange(len(feats)) * mfcc.segment_seconds
-    windows: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # (style, size) -> (window images, starts)
-    patch_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # musicnn params key -> (patches, starts)
     if run_ids is None:
         run_ids = [r["run_id"] for r in store.list() if store.checkpoint_path(r["run_id"]).is_file()]
     result = Prediction(audio=y, sr=mfcc.sr, mfcc=feats, image=None, truncated=truncated,
@@ -229,46 +184,25 @@ def predict(
             result.refused[run_id] = str(exc)
             continue
         record = store.read(run_id)
-        kind = record.get("input_kind", "mfcc")
         diff = _param_mismatch(mfcc.as_dict(), meta.get("mfcc_params", {}))
         if diff:
             result.refused[run_id] = (f"run {run_id} was trained with different feature parameters: "
                                       + ", ".join(diff))
             continue
-        if kind == "image":  # drawn as the run's own pictures were: its style, its input size
-            try:
-                run_image = ImageParams.of_run(meta.get("image_params"))
-            except (TypeError, ValueError) as exc:
-                result.refused[run_id] = f"run {run_id}: its picture parameters cannot be used here ({exc})"
-                continue
-            if (warning := picture_warning({**record, "run_id": run_id}, run_image)):
-                result.warnings.append(warning)
+        try:  # each run reads its own input of the clip (its kind's windows), drawn once for all runs that share it
+            kind = kind_of(record)
+            result.warnings += kind.run_warnings({**record, "run_id": run_id}, meta)
+        except ConfigError as exc:
+            result.refused[run_id] = f"run {run_id}: {exc}"
+            continue
+        inp = kind.model_input(clip, meta, MODELS.get(meta["model"]))
         with torch.inference_mode():
-            if kind == "image":
-                key = (run_image.style, run_image.size)
-                if key not in windows:
-                    windows[key] = image_windows(y, mfcc, run_image)
-                images, starts = windows[key]
-                norm = get_spec(meta["model"]).normalization
-                rows, unit = probabilities(model(normalize_images(images, norm).to(device))), "window"
-            elif kind == "musicnn":
-                from .mel_patches import MusicnnParams
-
-                params = MusicnnParams(**(meta.get("musicnn_params") or {}))
-                if params.key() not in patch_rows:
-                    patch_rows[params.key()] = musicnn_rows(decoded, params)
-                patches, starts = patch_rows[params.key()]
-                rows, unit = probabilities(model(torch.from_numpy(patches).to(device))), "patch"
-            else:
-                x = torch.from_numpy(feats).to(device)
-                rows, starts, unit = probabilities(model(x)), seg_starts, "segment"
+            rows = probabilities(model(inp.x.to(device)))
         result.results[run_id] = RunPrediction(
             run_id=run_id, model=meta["model"], title=record.get("title", meta["model"]),
-            dataset=(record.get("dataset") or {}).get("label", "?"), unit=unit, starts=starts,
+            dataset=(record.get("dataset") or {}).get("label", "?"), unit=kind.window_unit, starts=inp.starts,
             segment_probs=rows, probs=rows.mean(0),
         )
-    key = (image.style, image.size)
-    # the first window's picture (spectrogram_input spans the whole clip or its first 30 s, as
-    # image_windows' first window does) without drawing every window of a long upload
-    result.image = windows[key][0][0] if key in windows else spectrogram_input(y, mfcc, image)
+    # the first window's picture, without drawing every window of a long upload
+    result.image = first_picture(clip, image)
     return result

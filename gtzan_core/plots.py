@@ -186,8 +186,10 @@ def per_class_f1_figure(ours, paper, title: str = "") -> go.Figure:
 
 def explanation_figure(explanation, method: str) -> go.Figure:
     """One explanation map over the model's input: the MFCC (time x coefficient) or
-    the spectrogram image underneath, the map on top (red: pushed towards the genre)."""
+    the spectrogram image underneath (drawn as its input kind says), the map on top
+    (red: pushed towards the genre)."""
     from . import GENRES as _G
+    from .inputs import get_kind
 
     m = explanation.maps[method]
     genre = _G[explanation.genre]
@@ -201,20 +203,8 @@ def explanation_figure(explanation, method: str) -> go.Figure:
         return fig
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=("model input", f"{method}: what pushed the model towards {genre}"))
-    if explanation.kind == "mfcc":
-        fig.add_heatmap(z=explanation.display, x=m.times, colorscale="Viridis", showscale=False, row=1, col=1,
-                        hovertemplate="%{x:.2f} s, coef %{y}<extra></extra>")
-        y, ytitle = m.bands, "MFCC coefficient"
-    elif explanation.kind == "musicnn":  # log-mel patches, 96 bands
-        fig.add_heatmap(z=explanation.display, x=m.times, colorscale="Magma", showscale=False, row=1, col=1,
-                        hovertemplate="%{x:.2f} s, band %{y}<extra></extra>")
-        y, ytitle = np.arange(len(m.bands)), "mel band (low → high)"
-    else:
-        img = explanation.display
-        x = np.linspace(m.times[0], m.times[-1], img.shape[1])
-        fig.add_heatmap(z=img[::-1].mean(2), x=x, colorscale="Magma", showscale=False, row=1, col=1,
-                        hoverinfo="skip")
-        y, ytitle = np.arange(len(m.bands)), "frequency (low → high)"
+    args, y, ytitle = get_kind(explanation.kind).heatmap(explanation.display, m.times, m.bands)
+    fig.add_heatmap(**args, showscale=False, row=1, col=1)
     scale = float(np.abs(m.values).max()) or 1.0
     colors = "RdBu_r" if method == "occlusion" else "Reds"
     zmin = -scale if method == "occlusion" else 0

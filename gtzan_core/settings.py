@@ -1,6 +1,6 @@
 """Every ``GTZAN_STUDIO_*`` environment variable, read and checked in one place.
 
-Each setting is declared once in :data:`SETTINGS` (its kind, default, bounds and what
+Each setting is declared once in :data:`SETTINGS` (its type, default, bounds and what
 it does: the README's table is this list); :func:`get` reads one, and a bad value is
 a :class:`~gtzan_core.errors.ConfigError` in one style, naming the variable, its
 value and what was expected. Modules never read ``os.environ`` for these themselves.
@@ -19,7 +19,7 @@ from .errors import ConfigError
 @dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # "path", "text", "int", "number", "flag" or "choice"
+    type: str  # "path", "text", "int", "number", "flag" or "choice"
     default: Any
     help: str
     minimum: float | None = None
@@ -71,22 +71,22 @@ def get(name: str, env: Mapping[str, str] | None = None):
     checked and converted; its default when unset or blank."""
     setting = SETTINGS[name]
     raw = (os.environ if env is None else env).get(name, "")
-    raw = raw.strip() if setting.kind != "text" or not setting.secret else raw
+    raw = raw.strip() if setting.type != "text" or not setting.secret else raw
     if raw == "":
         return setting.default
-    if setting.kind == "flag":
+    if setting.type == "flag":
         if raw.lower() in ("1", "true", "yes", "on"):
             return True
         if raw.lower() in ("0", "false", "no", "off"):
             return False
         raise ConfigError(f"{name}={raw!r}: expected 1 or 0")
-    if setting.kind == "choice":
+    if setting.type == "choice":
         value = raw.lower()
         if value not in setting.choices:
             raise ConfigError(f"{name}={raw!r}: choose {' or '.join(setting.choices)}")
         return value
-    if setting.kind in ("int", "number"):
-        cast = int if setting.kind == "int" else float
+    if setting.type in ("int", "number"):
+        cast = int if setting.type == "int" else float
         try:
             value = cast(raw)
         except ValueError:

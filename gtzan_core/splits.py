@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DatasetError
+from .inputs import get_kind
 
 PROTOCOLS = {
     "track": "Split by track, stratified by genre (70/15/15): honest, no track in two sets.",
@@ -38,22 +39,22 @@ PROTOCOLS = {
 }
 #: The paper's image split: ``train_test_split(test_size=0.2, random_state=42)``.
 PAPER_IMAGE_SEED = 42
-PAPER_TEST_FRACTION = {"mfcc": 0.3, "image": 0.2}
-
-
-#: What one sample of each input kind is called (the paper protocol splits these).
-SAMPLE_UNITS = {"mfcc": "segment", "musicnn": "patch", "image": "image"}
+#: The paper's test fractions: 70:30 over the samples of the many-per-track kinds (its MFCC
+#: segments), 80:20 over the pictures (one per track).
+PAPER_TEST_FRACTION = {"samples": 0.3, "tracks": 0.2}
 
 
 def protocol_info(protocol: str, input_kind: str) -> dict:
     """How a protocol treats a model family, for run records and tables:
     ``leaky`` (segments of one track on both sides), ``selection_on_test`` (early
     stopping and model choice on the test set), ``protocol_label`` (a short label)
-    and ``protocol_note`` (a sentence). musicnn, an audio model of many 3 s patches
-    per track, is treated as the paper treated its MFCC models."""
+    and ``protocol_note`` (a sentence). A kind of many samples per track
+    (``InputKind.per_track``: MFCC segments, musicnn's 3 s patches) is treated as the
+    paper treated its MFCC models, a kind of one picture per track as its image models."""
     if protocol == "paper":
-        if input_kind in ("mfcc", "musicnn"):
-            unit = SAMPLE_UNITS[input_kind]
+        kind = get_kind(input_kind)
+        if kind.per_track:
+            unit = kind.unit
             return {"leaky": True, "selection_on_test": True,
                     "protocol_label": f"paper · leaky 70:30 {unit} split, early-stopped on test",
                     "protocol_note": f"The paper's 70:30 random split of {unit}s: {unit}s of one track on both "
@@ -64,6 +65,15 @@ def protocol_info(protocol: str, input_kind: str) -> dict:
                                  "both sides, but the test set drives early stopping and model choice."}
     return {"leaky": False, "selection_on_test": False, "protocol_label": protocol,
             "protocol_note": PROTOCOLS.get(protocol, "")}
+
+
+def train_share(protocol: str, input_kind: str, val_frac: float = 0.15, test_frac: float = 0.15) -> float:
+    """About what share of a dataset's tracks a model trains on under ``protocol``: the
+    paper's 70:30 or 80:20 (as its input kind is split), else what validation and test
+    leave (the artist-filtered split is taken as the same)."""
+    if protocol == "paper":
+        return 1 - PAPER_TEST_FRACTION["samples" if get_kind(input_kind).per_track else "tracks"]
+    return 1 - val_frac - test_frac
 
 
 @dataclass
@@ -148,7 +158,7 @@ def track_split(
         note = f"{found} of {listed} listed tracks present" if found < listed else ""
         return Split("filtered", unit, *parts, note=note)
     if protocol == "paper":
-        tr, te = paper_train_test(len(tracks), PAPER_TEST_FRACTION["image"], PAPER_IMAGE_SEED)
+        tr, te = paper_train_test(len(tracks), PAPER_TEST_FRACTION["tracks"], PAPER_IMAGE_SEED)
         return Split("paper", unit, tr, te, te, selection_on_test=True,
                      note="80:20 split of images (random_state 42); validation set = test set (paper protocol)")
     raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
@@ -172,7 +182,7 @@ def segment_split(
     test (leaky).
     """
     if protocol == "paper":
-        tr, te = paper_train_test(len(seg_track), PAPER_TEST_FRACTION["mfcc"], seed)
+        tr, te = paper_train_test(len(seg_track), PAPER_TEST_FRACTION["samples"], seed)
         return Split("paper", unit, tr, te, te, leaky=True, selection_on_test=True,
                      note=f"{unit}s of one track on both sides; validation set = test set (paper protocol)")
     ts = track_split(tracks, protocol, seed, val_frac, test_frac, synthetic)
@@ -197,23 +207,24 @@ PART_NAMES = {"train": "training", "val": "validation", "test": "test"}
 def split_for(tracks: pd.DataFrame, seg_track: np.ndarray | None, input_kind: str, protocol: str, seed: int,
               val_frac: float = 0.15, test_frac: float = 0.15, synthetic: bool = False) -> Split:
     """The split a model family trains on: segments or patches (the audio models; ``seg_track``
-    is each sample's track) or tracks (image models)."""
-    if input_kind in ("mfcc", "musicnn"):
-        return segment_split(tracks, seg_track, protocol, seed, val_frac, test_frac, synthetic,
-                             unit=SAMPLE_UNITS[input_kind])
-    return track_split(tracks, protocol, seed, val_frac, test_frac, synthetic, unit="image")
+    is each sample's track) or tracks (image models), as its input kind says."""
+    kind = get_kind(input_kind)
+    if kind.per_track:
+        return segment_split(tracks, seg_track, protocol, seed, val_frac, test_frac, synthetic, unit=kind.unit)
+    return track_split(tracks, protocol, seed, val_frac, test_frac, synthetic, unit=kind.unit)
 
 
 def genre_coverage(split: Split, tracks: pd.DataFrame, seg_track: np.ndarray | None = None) -> dict:
     """Tracks of each genre in each part: ``{"train": {"blues": 14, ...}, "val": ..., "test": ...}``
-    (a track counts in a part when any of its segments is there)."""
+    (a track counts in a part when any of its samples is there; ``seg_track``: each
+    sample's track, None when the split's indices are tracks)."""
     from . import GENRES
 
     tracks = tracks.reset_index(drop=True)
     out = {}
     for part in ("train", "val", "test"):
         idx = getattr(split, part)
-        rows = np.unique(np.asarray(seg_track)[idx]) if split.unit in ("segment", "patch") else np.asarray(idx)
+        rows = np.unique(np.asarray(seg_track)[idx]) if seg_track is not None else np.asarray(idx)
         counts = tracks.loc[rows, "genre"].value_counts() if len(rows) else pd.Series(dtype=int)
         out[part] = {g: int(counts.get(g, 0)) for g in GENRES}
     return out
@@ -253,11 +264,13 @@ def planned_split_problems(tracks: pd.DataFrame, input_kind: str, protocol: str,
     min_seconds = MIN_CLIP_SECONDS if min_seconds is None else min_seconds
     tracks = tracks.reset_index(drop=True)
     seg_track = None
-    if input_kind in ("mfcc", "musicnn"):
+    kind = get_kind(input_kind)
+    if kind.needs_audio:
         if "audio_path" in tracks:
             tracks = tracks[tracks["audio_path"].notna()].reset_index(drop=True)
         if tracks.empty:
             raise DatasetError("this dataset has no audio (pictures only): only the image models can train on it")
+    if kind.per_track:
         per_track = np.full(len(tracks), n_segments)
         if "duration" in tracks:
             seconds = pd.to_numeric(tracks["duration"], errors="coerce").to_numpy()

@@ -11,7 +11,7 @@ from gtzan_core.errors import StudioError  # noqa: E402
 from gtzan_core.hparams import make_config, model_defaults, recipe_label, recipes  # noqa: E402
 from gtzan_core.jobs import JobSpec  # noqa: E402
 from gtzan_core.models import MODELS, check_weights  # noqa: E402
-from gtzan_core.models.weights import RESNEXT_VARIANTS, backbone_weights, weights_available  # noqa: E402
+from gtzan_core.models.weights import backbone_weights, weights_available  # noqa: E402
 from gtzan_core.plots import loss_figure  # noqa: E402
 from gtzan_core.reproduction import (plan_reproduction, queue_reproduction, reproduction_specs,  # noqa: E402
                                     screen_splits, skipped_summary)
@@ -100,8 +100,8 @@ with st.form("train"):
                 epochs=c3.number_input("max epochs", value=int(d["epochs"]), min_value=1, key=f"ep-{k}"),
                 patience=c4.number_input("patience", value=int(d["patience"]), min_value=1, key=f"pa-{k}"),
             )
-            if MODELS[name].input_kind == "mfcc":
-                overrides[name]["standardize"] = st.toggle("standardise MFCCs (training-split statistics)",
+            if MODELS[name].kind.standardize_label:
+                overrides[name]["standardize"] = st.toggle(MODELS[name].kind.standardize_label,
                                                            value=bool(d["standardize"]), key=f"st-{k}")
             elif MODELS[name].frozen_backbone:
                 c1, c2 = st.columns(2)
@@ -109,12 +109,10 @@ with st.form("train"):
                                                           key=f"pt-{k}")
                 overrides[name]["freeze_backbone"] = c2.toggle("freeze backbone", value=bool(d["freeze_backbone"]),
                                                                key=f"fr-{k}")
-                if name == "resnext":
-                    overrides[name]["variant"] = st.selectbox(
-                        "backbone", RESNEXT_VARIANTS, key=f"va-{k}",
-                        format_func=lambda v: {"resnext101_32x8d_wsl": "ResNeXt-101 32x8d WSL (the paper's)",
-                                               "resnext101_32x8d": "ResNeXt-101 32x8d ImageNet",
-                                               "resnext50_32x4d": "ResNeXt-50 32x4d ImageNet (smaller)"}[v])
+                if MODELS[name].variants:
+                    titles = dict(MODELS[name].variants)
+                    overrides[name]["variant"] = st.selectbox("backbone", list(titles), key=f"va-{k}",
+                                                              format_func=titles.get)
     submitted = st.form_submit_button("Start training", type="primary")
 
 missing = [m for m in models if MODELS[m].frozen_backbone and MODELS[m].family == "paper"
@@ -158,7 +156,7 @@ def reproduction_section() -> None:
                 "**Reproduction** page sets the results beside the paper's table.")
     chosen = st.multiselect("Models", PAPER_MODELS, default=PAPER_MODELS, key="repro-models",
                             format_func=lambda m: MODELS[m].title + (" (image model: slow on a CPU)"
-                                                                     if MODELS[m].input_kind == "image" else ""))
+                                                                     if MODELS[m].cpu_backbone_per_100 else ""))
     picked = st.pills("Protocols", protocols, default=protocols, selection_mode="multi", key="repro-protocols",
                       format_func=lambda p: {"paper": "paper (its leaky protocol)", "track": "track (honest)",
                                              "filtered": "artist-filtered (honest)"}[p]) or []

@@ -46,7 +46,7 @@ def test_a_phase_moves_only_while_the_run_runs(tmp_path, now):
     if now is Status.RUNNING:
         assert lifecycle.set_phase(store, run_id, "training", epochs_run=1)["phase"] == "training"
     else:
-        with pytest.raises(IllegalTransition, match=f"only a running run moves on to 'training'"):
+        with pytest.raises(IllegalTransition, match="only a running run moves on to 'training'"):
             lifecycle.set_phase(store, run_id, "training")
     with pytest.raises(ValueError, match="unknown phase 'done'"):
         lifecycle.set_phase(store, run_id, "done")  # an end's, never a running run's

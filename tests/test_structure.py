@@ -174,3 +174,59 @@ def test_every_setting_is_read_by_the_settings_module_and_listed_in_the_readme()
                                                                                   path.read_text())}
     assert named - {"GTZAN_STUDIO_"} <= set(SETTINGS)  # every variable the library names is declared
     assert settings_table() in (ROOT / "README.md").read_text()
+
+
+# A comparison of a kind with something: `kind == "image"`, `spec.input_kind != "mfcc"`,
+# `record.get("input_kind") == "mfcc"`, `kind in ("mfcc", "musicnn")`, `inp.kind not in GRID_KINDS`
+# (any name ending in "kind", or the string "input_kind" as a key). A `for kind in ...` loop is
+# not a branch.
+KIND_BRANCH = __import__("re").compile(
+    r"""(?<!for )(?:\b\w*kind\b|["']input_kind["']\)?|["']input_kind["']\])\s*(?:==|!=|\bnot\s+in\b|\bin\b)""")
+#: The grep of issue 34: what it finds must be inside gtzan_core/inputs/ only.
+ISSUE_GREP = __import__("re").compile(r"kind (==|!=|in \()")
+
+
+def kind_branches(text: str) -> list[int]:
+    return [n for n, line in enumerate(text.splitlines(), 1)
+            if KIND_BRANCH.search(line.split("#", 1)[0]) or ISSUE_GREP.search(line)]
+
+
+def test_the_kind_branch_check_can_fail():
+    for line in ('if kind == "image":', 'x = 1 if spec.input_kind != "mfcc" else 2',
+                 'if record.get("input_kind") == "mfcc":', 'if input_kind in ("mfcc", "musicnn"):',
+                 "if inp.kind not in GRID_KINDS:", 'ok = meta["input_kind"] == "image"',
+                 'if self.chord_kind != "minor7":'):
+        assert kind_branches(line) == [1], line
+    for line in ("for kind in KINDS:", "kind = get_kind(name)", "[k for kind in kinds]",
+                 'return {"input_kind": spec.input_kind}', "  # a kind: image, in a comment"):
+        assert kind_branches(line) == [], line
+
+
+def test_what_an_input_kind_is_lives_in_the_input_kinds_alone():
+    """No module of the library or the app branches on an input kind's name (or on any
+    value called a kind) outside ``gtzan_core/inputs/``: each kind's facts are the kind's."""
+    inputs = PACKAGE / "inputs"
+    found = []
+    for path in [*PACKAGE.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]:
+        if inputs in path.parents:
+            continue
+        found += [f"{path.relative_to(ROOT)}:{n}" for n in kind_branches(path.read_text())]
+    assert found == []
+
+
+def test_every_model_and_kind_fact_is_on_its_spec_or_its_kind():
+    """The per-model tables that lived in other modules are fields of ModelSpec now."""
+    from gtzan_core.explain.gradcam import conv_models
+    from gtzan_core.inputs import KINDS
+    from gtzan_core.models import MODELS
+    from gtzan_core.models.weights import RESNEXT_VARIANTS
+
+    assert {n for n, s in MODELS.items() if not s.amp} == {"lstm", "gru"}
+    assert set(conv_models()) == {"cnn", "vgg19", "resnext", "squeezenet", "efficientnet_lite0"}
+    assert all(s.cpu_epoch_per_100 for s in MODELS.values())
+    assert {n for n, s in MODELS.items() if s.cpu_backbone_per_100} == {n for n, s in MODELS.items()
+                                                                         if s.frozen_backbone}
+    assert MODELS["resnext"].variant_names == RESNEXT_VARIANTS
+    assert all(s.input_kind in KINDS and s.kind is KINDS[s.input_kind] for s in MODELS.values())
+    for name in ("NO_AMP", "CPU_EPOCH_PER_100", "CPU_BACKBONE_PER_100", "GRID_KINDS", "SAMPLE_UNITS"):
+        assert not any(f"{name} =" in p.read_text() for p in PACKAGE.rglob("*.py")), name

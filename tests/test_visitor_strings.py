@@ -386,7 +386,7 @@ def marked_up(page) -> list[str]:
 @pytest.mark.heavy
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_in_the_browser_no_visitor_string_becomes_a_link_an_image_or_markup(tiny_features, tmp_path):
-    from gtzan_core.training import train
+    from gtzan_core.jobs import train
     from tests.test_browser import streamlit_server
     from tests.test_seen import RECORD_CANVAS_TEXT, drawn, settle, shots_on_failure
 

@@ -51,7 +51,7 @@ class Dataset:
 
     root: Path
     audio_root: Path
-    kind: str  # "gtzan" or "synthetic"
+    origin: str  # "gtzan" or "synthetic"
     layout: str  # "kaggle", "original", "flat"
     tracks: pd.DataFrame  # track_id, genre, label, audio_path, image_path, duration
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
@@ -61,7 +61,12 @@ class Dataset:
 
     @property
     def is_synthetic(self) -> bool:
-        return self.kind == "synthetic"
+        return self.origin == "synthetic"
+
+    @property
+    def kind(self) -> str:
+        """The older name of :attr:`origin` (not an input kind)."""
+        return self.origin
 
     @property
     def label(self) -> str:
@@ -242,8 +247,8 @@ def _edge_hash(path: Path, block: int = 1 << 16) -> str:
     return h.hexdigest()
 
 
-def _fingerprint(rows: list[dict], kind: str) -> str:
-    h = hashlib.sha256(kind.encode())
+def _fingerprint(rows: list[dict], origin: str) -> str:
+    h = hashlib.sha256(origin.encode())
     for r in rows:
         for key in ("audio_path", "image_path"):
             p = r[key]
@@ -271,7 +276,7 @@ def discover_dataset(root: str | Path, check_audio: bool = True) -> Dataset:
 
     marker = base / SYNTH_MARKER
     synth_params = json.loads(marker.read_text()) if marker.is_file() else None
-    kind = "synthetic" if synth_params is not None else "gtzan"
+    origin = "synthetic" if synth_params is not None else "gtzan"
 
     genre_root = audio_root or images_root
     genre_dirs = sorted(p for p in genre_root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
@@ -356,11 +361,11 @@ def discover_dataset(root: str | Path, check_audio: bool = True) -> Dataset:
     return Dataset(
         root=root,
         audio_root=audio_root or images_root,
-        kind=kind,
+        origin=origin,
         layout=layout,
         tracks=tracks,
         skipped=skipped,
         warnings=warnings,
-        fingerprint=_fingerprint(rows, kind),
+        fingerprint=_fingerprint(rows, origin),
         synth_params=synth_params,
     )

@@ -63,7 +63,7 @@ class Style:
     bass_inst: str
     chord_inst: str
     chord_rhythm: str  # 16-step pattern; "-" = sustain from the previous hit
-    chord_kind: str  # "triad", "seventh", "power", "minor7", "ninth"
+    chord_quality: str  # "triad", "seventh", "power", "minor7", "ninth"
     progression: tuple[int, ...]  # scale degrees (semitones from the key)
     distortion: tuple[float, float]
     noise: tuple[float, float]
@@ -206,7 +206,7 @@ def synth_track(genre: str, seconds: float = DEFAULT_SECONDS, seed: int = 0, ind
     kit = _drum_kit(rng)
     mix = {"drums": rng.uniform(0.6, 1.0) * drums_style.drums_gain, "bass": rng.uniform(0.4, 0.8),
            "chords": rng.uniform(0.25, 0.5) * style.chord_gain, "lead": rng.uniform(0.2, 0.4)}
-    chord = CHORDS[style.chord_kind]
+    chord = CHORDS[style.chord_quality]
     chord_dur_steps = 16
 
     for b, bar in enumerate(times):
@@ -237,7 +237,7 @@ def synth_track(genre: str, seconds: float = DEFAULT_SECONDS, seed: int = 0, ind
                         bar[s], mix["chords"] / len(chord))
         # lead
         if style.lead:
-            scale = (0, 2, 4, 5, 7, 9, 11) if style.chord_kind != "minor7" else (0, 2, 3, 5, 7, 8, 10)
+            scale = (0, 2, 4, 5, 7, 9, 11) if style.chord_quality != "minor7" else (0, 2, 3, 5, 7, 8, 10)
             for s in range(0, 16, int(rng.choice([2, 4]))):
                 if rng.random() < 0.7:
                     midi = root + 24 + scale[int(rng.integers(0, len(scale)))]
@@ -270,26 +270,26 @@ def synth_track(genre: str, seconds: float = DEFAULT_SECONDS, seed: int = 0, ind
     return y.astype(np.float32)
 
 
-def _bass_line(kind: str, root: int, rng: np.random.Generator):
+def _bass_line(pattern: str, root: int, rng: np.random.Generator):
     """(step, midi note, duration in steps) for one bar."""
-    if kind == "root8":
+    if pattern == "root8":
         return [(s, root, 2) for s in range(0, 16, 2)]
-    if kind == "octave":
+    if pattern == "octave":
         return [(s, root + (12 if (s // 2) % 2 else 0), 2) for s in range(0, 16, 2)]
-    if kind == "walk":
+    if pattern == "walk":
         notes = [root, root + 4, root + 7, root + int(rng.choice([9, 10, 11, 6]))]
         return [(s, notes[i], 4) for i, s in enumerate(range(0, 16, 4))]
-    if kind == "rootfifth":
+    if pattern == "rootfifth":
         return [(0, root, 4), (8, root + 7 - 12, 4)]
-    if kind == "sub":
+    if pattern == "sub":
         return [(0, root - 12, 7), (10, root - 12, 6)]
-    if kind == "drop":
+    if pattern == "drop":
         return [(2, root, 3), (6, root + 7, 2), (10, root + 5, 3), (14, root, 2)]
-    if kind == "long":
+    if pattern == "long":
         return [(0, root - 12, 16)]
-    if kind == "chug":
+    if pattern == "chug":
         return [(s, root - 12, 1) for s in range(16) if rng.random() < 0.8]
-    raise ValueError(kind)
+    raise ValueError(pattern)
 
 
 def generate_demo(

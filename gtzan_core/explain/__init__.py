@@ -3,15 +3,16 @@
 =============  ==============================================================
 module         what it holds
 =============  ==============================================================
-``inputs``     the run's own model input for a clip (MFCC segments / windows)
+``inputs``     the run's own model input for a clip (its input kind's, :mod:`gtzan_core.inputs`)
 ``occlusion``  occlusion sensitivity, batched, for every genre at once
-``gradcam``    Grad-CAM on the last conv block (CNN, VGG19, ResNeXt, SqueezeNet)
+``gradcam``    Grad-CAM on the layer a model's spec names (``ModelSpec.gradcam_layer``)
 ``sanity``     the checks of Adebayo et al. 2018: re-randomised models, rank correlation
 =============  ==============================================================
 
 :func:`explain` runs the chosen methods and returns maps laid out over the clip
 (time on one axis, MFCC coefficients or spectrogram frequency on the other) with
-the time span and band that mattered most. Only the first ``max_seconds`` (one
+the time span and band that mattered most; the input kind lays the maps out and
+says what the strongest span and band cover. Only the first ``max_seconds`` (one
 30 s window by default) are explained; the per-segment view covers the whole clip.
 """
 
@@ -26,9 +27,10 @@ from .. import GENRES
 from ..audio import AudioSource, DecodedAudio, decode_audio, source_name
 from ..errors import AudioError, ConfigError
 from ..features import MFCCParams
+from ..inputs import Clip, ModelInput, get_kind, kind_of
+from ..models import MODELS
 from ..runs import RunStore
-from .gradcam import CONV_MODELS, gradcam_map
-from .inputs import GRID_KINDS, ModelInput, model_input
+from .gradcam import gradcam_map
 from .occlusion import occlusion_map
 
 METHODS = ("occlusion", "gradcam", "segments")
@@ -73,36 +75,9 @@ class Explanation:
 
 
 def _layout(values_rows: np.ndarray, inp: ModelInput, mfcc: MFCCParams, meta: dict):
-    """Rows of per-input maps (rows, H, W) -> one (bands, time) map over the clip, with axes."""
-    import librosa
-
-    if inp.kind == "mfcc":  # (rows, frames, coefs) -> (coefs, rows*frames), coefficient 0 at the bottom
-        values = np.concatenate(list(values_rows), axis=0).T
-        frames = values_rows.shape[1]
-        times = (np.repeat(inp.starts, frames) + np.tile(np.arange(frames) * mfcc.hop_length / mfcc.sr, len(inp.starts)))
-        return values, times, np.arange(values.shape[0], dtype=float), "MFCC coefficient"
-    if inp.kind == "musicnn":  # (rows, frames, mels) -> (mels, rows*frames), low bands at the bottom
-        from ..mel_patches import MusicnnParams
-
-        p = MusicnnParams(**(meta.get("musicnn_params") or {}))
-        values = np.concatenate(list(values_rows), axis=0).T
-        frames = values_rows.shape[1]
-        times = np.repeat(inp.starts, frames) + np.tile(np.arange(frames) * p.hop_length / p.sr, len(inp.starts))
-        return values, times, librosa.mel_frequencies(n_mels=p.n_mels, fmax=p.sr / 2), "Hz"
-
-    from ..spectrogram import DEFAULT_STYLE, style_of
-    from ..spectrogram.similarity import box_at
-
-    if style_of(meta.get("image_params")) == DEFAULT_STYLE:  # the Kaggle picture: only its plot box is the clip
-        rows, cols = box_at(values_rows.shape[1])
-        values_rows = values_rows[:, rows, cols]
-    height, width = values_rows.shape[1:]  # (rows, H, W): image row 0 is the top (high frequencies)
-    values = np.concatenate(list(values_rows), axis=1)[::-1]  # low frequencies first
-    times = np.repeat(inp.starts, width) + np.tile((np.arange(width) + 0.5) / width * inp.seconds, len(inp.starts))
-    n_mels = int((meta.get("image_params") or {}).get("n_mels", 128))
-    mel_hz = librosa.mel_frequencies(n_mels=n_mels, fmax=mfcc.sr / 2)
-    bands = mel_hz[np.minimum(((np.arange(height) + 0.5) / height * n_mels).astype(int), n_mels - 1)]
-    return values, times, bands, "Hz"
+    """Rows of per-input maps (rows, H, W) -> one (bands, time) map over the clip, with axes
+    (as the run's input kind lays its rows out)."""
+    return get_kind(inp.kind).layout(values_rows, inp, mfcc, meta)
 
 
 def _top(values: np.ndarray, times: np.ndarray, bands: np.ndarray, band_unit: str, span_cols: int,
@@ -136,7 +111,7 @@ def explain(audio: AudioSource | np.ndarray, run_id: str, store: RunStore | None
         raise ConfigError(f"unknown genre {genre!r}; GTZAN genres are {', '.join(GENRES)}")
     model, meta = load_run_model(store, run_id, "cpu")
     record = store.read(run_id)
-    kind = record.get("input_kind", "mfcc")
+    kind = kind_of(record)
     mfcc = MFCCParams(**meta["mfcc_params"])
     if isinstance(audio, np.ndarray):
         y = np.asarray(audio, np.float32)[: int(MAX_PREDICT_SECONDS * mfcc.sr)]
@@ -145,23 +120,19 @@ def explain(audio: AudioSource | np.ndarray, run_id: str, store: RunStore | None
         decoded, name = decode_audio(audio, max_seconds=MAX_PREDICT_SECONDS), source_name(audio)
         y = decoded.at(mfcc.sr)
     try:
-        whole = model_input(y, meta, kind, mfcc, decoded)
+        whole = kind.model_input(Clip(y, mfcc, decoded), meta, MODELS.get(meta["model"]))
     except AudioError as exc:
         raise AudioError(f"{name}: {exc}") from None
     with torch.no_grad():
         rows = probabilities(model(whole.x.float()))
     keep = whole.starts < max_seconds - 1e-6
-    inp = ModelInput(kind, whole.x[keep], whole.starts[keep], whole.seconds, whole.display[keep])
+    inp = ModelInput(kind.name, whole.x[keep], whole.starts[keep], whole.seconds, whole.display[keep])
     probs = rows[keep].mean(0)
     target = GENRES.index(genre) if genre else int(probs.argmax())
-    if kind in GRID_KINDS:
-        display = np.concatenate(list(inp.display), axis=0).T
-    else:
-        display = np.concatenate(list(inp.display), axis=1)
-    out = Explanation(run_id, meta["model"], kind, target, int(probs.argmax()), probs, display)
+    display = kind.explanation_display(inp)
+    out = Explanation(run_id, meta["model"], kind.name, target, int(probs.argmax()), probs, display)
     # ~1 s of frames (43 MFCC frames, 62 musicnn frames) or one tile; 3 coefficients, 12 mel bands or one tile
-    span_cols = {"mfcc": 43, "musicnn": 62}.get(kind, max(1, inp.x.shape[-1] // 8))
-    band_rows = {"mfcc": 3, "musicnn": 12}.get(kind, max(1, inp.x.shape[-1] // 8))
+    span_cols, band_rows = kind.top_cells(inp)
     for method in methods:
         t0 = time.perf_counter()
         if method == "segments":
@@ -171,7 +142,8 @@ def explain(audio: AudioSource | np.ndarray, run_id: str, store: RunStore | None
             out.maps[method] = MethodMap(method, values, starts, np.zeros(1), "",
                                          (float(starts[k]), float(starts[k] + whole.seconds)), None)
         elif method == "gradcam":
-            if meta["model"] not in CONV_MODELS:
+            spec = MODELS.get(meta["model"])
+            if spec is None or spec.gradcam_layer is None:
                 continue  # not a convolutional model
             cams = gradcam_map(model, meta["model"], inp, target)
             values, times, bands, unit = _layout(cams, inp, mfcc, meta)

@@ -1,8 +1,9 @@
 """Grad-CAM (Selvaraju et al. 2017) on the last convolutional block of the CNN,
-VGG19, ResNeXt, SqueezeNet and EfficientNet-Lite0: the block's feature maps
-weighted by the mean gradient of the genre's logit, rectified and resized to the
-model's input. (musicnn max-pools each convolution over frequency at once, so it
-has no time x frequency feature map to weight: occlusion explains it instead.)"""
+VGG19, ResNeXt, SqueezeNet and EfficientNet-Lite0 (the layer each ``ModelSpec``
+names in ``gradcam_layer``): the block's feature maps weighted by the mean gradient
+of the genre's logit, rectified and resized to the model's input (the size its
+input kind gives). (musicnn max-pools each convolution over frequency at once, so
+it has no time x frequency feature map to weight: occlusion explains it instead.)"""
 
 from __future__ import annotations
 
@@ -11,24 +12,25 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .inputs import ModelInput
+from ..inputs import ModelInput, get_kind
+from ..models import MODELS, get_spec
 
-CONV_MODELS = ("cnn", "vgg19", "resnext", "squeezenet", "efficientnet_lite0")
+
+def conv_models() -> tuple[str, ...]:
+    """The models Grad-CAM applies to: those whose spec names its layer (``ModelSpec.gradcam_layer``)."""
+    return tuple(name for name, spec in MODELS.items() if spec.gradcam_layer)
+
+
+CONV_MODELS = conv_models()  # the built-in ones, for messages
 
 
 def target_layer(model_name: str, model: nn.Module) -> nn.Module:
-    """The last convolutional block (its output feature maps) of a conv model."""
-    if model_name == "cnn":
-        return model.features[10]  # ReLU after conv 120 (before the last max-pool)
-    if model_name == "vgg19":
-        return model.backbone[0][35]  # ReLU after the 16th conv (before the last max-pool)
-    if model_name == "resnext":
-        return model.backbone.layer4
-    if model_name == "squeezenet":
-        return model.backbone[12]  # the last Fire module
-    if model_name == "efficientnet_lite0":
-        return model.backbone.bn2  # the head conv's batch norm + ReLU6 (1280 x 7 x 7), before pooling
-    raise ValueError(f"Grad-CAM applies to {', '.join(CONV_MODELS)}, not {model_name!r}")
+    """The last convolutional block (its output feature maps) of a conv model: the layer
+    its spec names."""
+    layer = get_spec(model_name).gradcam_layer
+    if layer is None:
+        raise ValueError(f"Grad-CAM applies to {', '.join(conv_models())}, not {model_name!r}")
+    return model.get_submodule(layer)
 
 
 def gradcam_map(model: nn.Module, model_name: str, inp: ModelInput, genre: int, batch: int = 64) -> np.ndarray:
@@ -53,8 +55,8 @@ def gradcam_map(model: nn.Module, model_name: str, inp: ModelInput, genre: int, 
                 (grads,) = torch.autograd.grad(logits[:, genre].sum(), acts)
             weights = grads.mean((2, 3), keepdim=True)
             cam = F.relu((weights * acts).sum(1, keepdim=True)).detach()
-            size = inp.x.shape[1:] if inp.kind == "mfcc" else inp.x.shape[2:]
-            cam = F.interpolate(cam, size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
+            size = get_kind(inp.kind).map_size(inp.x)  # the input's own grid: frames x bands, or pixels
+            cam = F.interpolate(cam, size=size, mode="bilinear", align_corners=False)[:, 0]
             peak = cam.flatten(1).max(1).values.clamp_min(1e-12)[:, None, None]
             out.append((cam / peak).numpy())
     finally:

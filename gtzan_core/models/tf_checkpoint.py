@@ -236,12 +236,12 @@ def _read_block(index: bytes, handle: tuple[int, int]) -> bytes:
     if offset + size + BLOCK_TRAILER_SIZE > len(index) - FOOTER_SIZE:
         raise _Malformed(f"a block at offset {offset} of {size} bytes runs past the end of the file")
     block = index[offset: offset + size]
-    kind = index[offset + size]
+    block_type = index[offset + size]
     stored = int.from_bytes(index[offset + size + 1: offset + size + BLOCK_TRAILER_SIZE], "little")
     if masked_crc32c(index[offset: offset + size + 1]) != stored:
         raise _Malformed(f"the block at offset {offset} fails its checksum (damaged file)")
-    if kind != 0:
-        raise _Malformed(f"a block is compressed (type {kind}); only uncompressed tables are supported")
+    if block_type != 0:
+        raise _Malformed(f"a block is compressed (type {block_type}); only uncompressed tables are supported")
     return block
 
 

@@ -332,6 +332,8 @@ def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> N
     and tensor shapes (checked on a skeleton built on the ``meta`` device)."""
     import torch
 
+    from ..errors import ConfigError
+    from ..inputs import kind_of
     from ..models import MODELS
     from ..training.checkpoints import skeleton
 
@@ -351,9 +353,12 @@ def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> N
             refuse(f"{key} is {meta.get(key)!r} in the checkpoint, {mine!r} in the record")
     if features.get("mfcc_params") != record.get("mfcc_params"):
         refuse("features.json's MFCC parameters differ from the record's")
-    if record.get("input_kind") == "image" and \
-            (meta.get("image_params") or {}).get("size") != (record.get("image_params") or {}).get("size"):
-        refuse("image sizes differ")
+    try:
+        kind = kind_of(record)
+    except ConfigError as exc:
+        raise ArchiveError(f"{label}: refused: {exc}") from None
+    if (mismatch := kind.checkpoint_mismatch(meta, record)):
+        refuse(mismatch)
     if list(meta.get("classes", GENRES)) != list(GENRES):
         refuse("its classes are not the ten GTZAN genres in the studio's order")
     try:

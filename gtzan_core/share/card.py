@@ -41,51 +41,21 @@ def confusion_png(confusion: list[list[int]], cell: int = 44) -> bytes:
     return buf.tobytes()
 
 
-def preprocessing_text(record: dict) -> str:
-    """How to turn audio into this model's input (for the card and ONNX users)."""
-    m = record.get("mfcc_params") or {}
-    if record.get("input_kind") == "mfcc":
-        return (f"Decode to mono float32 at {m.get('sr')} Hz. Cut into segments of "
-                f"{int(m.get('sr', 22050) * m.get('track_seconds', 30) / m.get('n_segments', 10))} samples "
-                f"({m.get('track_seconds', 30) / m.get('n_segments', 10):g} s). Per segment: "
-                f"`librosa.feature.mfcc(y, sr={m.get('sr')}, n_mfcc={m.get('n_mfcc')}, n_fft={m.get('n_fft')}, "
-                f"hop_length={m.get('hop_length')}, n_mels={m.get('n_mels')})`, transposed to (frames, "
-                f"{m.get('n_mfcc')}). Input: float32 (batch, frames, n_mfcc); any standardisation is inside the "
-                "model. Output: logits over the genres below; softmax, then average a clip's segments. A clip of "
-                "1.5-3 s is repeated end to end to fill one segment.")
-    if record.get("input_kind") == "musicnn":
-        p = record.get("musicnn_params") or {}
-        return (f"Decode to mono float32 at {p.get('sr')} Hz. `librosa.feature.melspectrogram(y, sr={p.get('sr')}, "
-                f"n_fft={p.get('n_fft')}, hop_length={p.get('hop_length')}, n_mels={p.get('n_mels')})` (power 2, "
-                "Slaney), then `log10(1 + 10000 * mel)` in float32, transposed to (frames, mels) and cut into "
-                f"non-overlapping patches of {p.get('patch_frames')} frames (~3 s; a trailing part is dropped, a clip "
-                "of 1.5-3 s is repeated end to end to fill one patch). Input: float32 (batch, "
-                f"{p.get('patch_frames')}, {p.get('n_mels')}). Output: logits over the genres below; softmax, then "
-                "average a clip's patches.")
-    im = record.get("image_params") or {}
+def _no_weights(record: dict) -> str:
+    """The card's backbone line for a run that started from no pretrained weights."""
     from ..models import MODELS
 
-    norm = getattr(MODELS.get(record.get("model")), "normalization", "imagenet")
-    scale = ("scaled to [-1, 1] (mean = std = 0.5, as EfficientNet-Lite's TensorFlow weights expect)"
-             if norm == "inception" else
-             "scaled to [0, 1] and normalised with ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225)")
-    from ..spectrogram import DEFAULT_STYLE, style_of
+    spec = MODELS.get(record.get("model"))
+    return "none" if spec is not None and not spec.frozen_backbone else "random initialisation"
 
-    if style_of(im) == DEFAULT_STYLE:
-        return (f"Decode to mono float32 at {m.get('sr')} Hz; a clip of up to 31.5 s is one window drawn whole, a "
-                "longer one is cut into 30 s windows (zero-pad the last). Per window, the picture of GTZAN's Kaggle "
-                "PNGs: `librosa.amplitude_to_db(melspectrogram(y, sr, n_fft="
-                f"{m.get('n_fft')}, hop_length={m.get('hop_length')}, n_mels={im.get('n_mels')}), ref=np.max)` drawn "
-                "by `librosa.display.specshow` (magma, min..max) on a 432x288 white figure, data area x 53.0-387.8, "
-                "y 34.6-252.0 px, thin black frame, no ticks (`gtzan_core.spectrogram.kaggle`); RGB, resized to "
-                f"{im.get('size')}x{im.get('size')} (INTER_AREA), {scale}. Input: float32 (batch, 3, "
-                f"{im.get('size')}, {im.get('size')}). Output: logits; softmax, then average a clip's windows.")
-    return (f"Decode to mono float32 at {m.get('sr')} Hz; take 30 s windows (zero-pad the last). Per window: mel "
-            f"power spectrogram (n_fft {m.get('n_fft')}, hop {m.get('hop_length')}, {im.get('n_mels')} mels), "
-            "`librosa.power_to_db(S, ref=np.max, top_db=80)`, scaled to 0-255, low frequencies at the bottom, "
-            f"resized to {im.get('render_width')}x{im.get('render_height')} (bilinear), OpenCV MAGMA colour map, RGB; "
-            f"then resized to {im.get('size')}x{im.get('size')} (INTER_AREA), {scale}. Input: float32 (batch, 3, "
-            f"{im.get('size')}, {im.get('size')}). Output: logits; softmax, then average a clip's windows.")
+
+def preprocessing_text(record: dict) -> str:
+    """How to turn audio into this model's input (for the card and ONNX users): its input
+    kind's recipe (:meth:`gtzan_core.inputs.InputKind.preprocessing_text`)."""
+    from ..inputs import kind_of
+    from ..models import MODELS
+
+    return kind_of(record).preprocessing_text(record, MODELS.get(record.get("model")))
 
 
 # -- the starter model's section ------------------------------------------------
@@ -137,7 +107,7 @@ def model_card(record: dict) -> str:
         f"| recipe | {recipe_label(record)} |",
         f"| protocol | {record.get('protocol_label') or record.get('protocol')} |",
         f"| data | {data} |",
-        f"| pretrained backbone | {(record.get('weights') or {}).get('weights') or ('none' if record.get('input_kind') == 'mfcc' else 'random initialisation')} |",
+        f"| pretrained backbone | {(record.get('weights') or {}).get('weights') or _no_weights(record)} |",
         f"| licence | {record.get('licence') or 'MIT (the studio)'} |",
         f"| epochs | {record.get('epochs_run')} (best {record.get('best_epoch')}) on {record.get('device')} |",
         f"| date | {time.strftime('%Y-%m-%d %H:%M', time.localtime(record.get('created', 0)))} |",

@@ -35,18 +35,10 @@ def onnx_available(check: bool = False) -> bool:
 
 
 def input_shape(meta: dict, record: dict) -> tuple[int, ...]:
-    """The model's input shape for one item (without the batch axis)."""
-    kind = record.get("input_kind")
-    if kind == "image":
-        size = int((meta.get("image_params") or {}).get("size", 224))
-        return (3, size, size)
-    if kind == "musicnn":
-        from ..mel_patches import MusicnnParams
+    """The model's input shape for one item (without the batch axis), as its input kind says."""
+    from ..inputs import kind_of
 
-        p = MusicnnParams(**(meta.get("musicnn_params") or {}))
-        return (p.patch_frames, p.n_mels)
-    options = meta.get("options") or {}
-    return (int(options.get("frames", 130)), int(options.get("n_mfcc", 13)))
+    return kind_of(record).run_input_shape(meta)
 
 
 def onnx_card(record: dict, shape: tuple[int, ...], file_name: str) -> str:

@@ -1,4 +1,5 @@
-"""Where training runs: device choice, the cross-process GPU slot, mixed precision."""
+"""Where training runs: device choice, the cross-process GPU slot, mixed precision
+(which models train in full float32 is their spec's: ``ModelSpec.amp``)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,6 @@ import torch
 
 from .. import settings
 from ..errors import ConfigError
-
-#: Models trained in full float32 even on CUDA: cuDNN's recurrent kernels are the
-#: part of the stack least likely to support bf16 everywhere.
-NO_AMP = {"lstm", "gru"}
-
 
 def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":

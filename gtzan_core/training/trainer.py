@@ -14,6 +14,11 @@ callback receives the full :class:`EpochLog`, a ``threading.Event`` cancels the 
 (checked every batch), and every improvement is reported as a checkpoint, so a
 stopped or killed run keeps its best model.
 
+What depends on the model's input (the checks on the features, its samples, their
+per-batch preparation, what is recorded of them) is asked of its input kind
+(``spec.kind``, :mod:`gtzan_core.inputs`); what depends on the model (mixed
+precision, variants) of its spec.
+
 The monitored set is the validation split, except under the ``paper`` protocol,
 which (as the paper's code did) early-stops and picks the model on its test set;
 such runs are labelled so everywhere.
@@ -40,9 +45,9 @@ from ..hparams import TrainConfig
 from ..models import ModelSpec, build_model, count_parameters, get_spec
 from ..splits import Split, genre_coverage, split_for, split_problems
 from . import distributed
-from .backbone_cache import backbone_tag, cached_backbone_outputs, image_prep
+from .backbone_cache import backbone_tag, cached_backbone_outputs
 from .checkpoints import checkpoint_state
-from .device import NO_AMP, device_label, resolve_device, seed_everything
+from .device import device_label, resolve_device, seed_everything
 from .loop import Cancelled, EarlyStopping, EpochLog, loss_acc, predict_logits, run_epoch
 
 log = logging.getLogger(__name__)
@@ -125,7 +130,7 @@ class _Run:
         self.config, self.features, self.sink, self.spec = config, features, sink, spec
         self.run_id, self.facts, self.dataset_info = run_id, facts, facts["dataset"]
         self.device, self.on_epoch, self.cancel, self.progress = device, on_epoch, cancel, progress
-        self.amp = config.model not in NO_AMP
+        self.amp = spec.amp
         self.t_start = time.perf_counter()
 
     def execute(self) -> Outcome:
@@ -139,22 +144,13 @@ class _Run:
 
     # -- steps -----------------------------------------------------------------
     def split_data(self) -> _Data:
-        config, kind = self.config, self.spec.input_kind
-        if kind == "image":
-            images = self.features.images
-            if images.ndim != 4 or images.shape[1] == 0:
-                raise ConfigError("these features were extracted without spectrogram images (image source 'none')")
-            if images.shape[1] != self.spec.image_size:
-                raise ConfigError(f"{self.spec.title} takes {self.spec.image_size}² images; these features hold "
-                                  f"{images.shape[1]}² (load them with image_params_for('{config.model}'))")
-        if kind == "musicnn" and self.features.musicnn_params is None:
-            raise ConfigError("these features were extracted without musicnn's log-mel patches "
-                              "(load them with feature_request('musicnn'))")
+        config, kind = self.config, self.spec.kind
+        kind.check_features(self.features, self.spec)  # extracted with what this model reads
         # the tracks this kind can read: the audio models skip tracks that have only a PNG
-        self.features = features = self.features.for_kind(kind)
+        self.features = features = self.features.for_kind(kind.name)
         synthetic = features.dataset_label != "GTZAN"
-        _, sample_track = features.samples(kind)
-        split = split_for(features.tracks, sample_track, kind, config.protocol, config.seed,
+        _, sample_track = kind.samples(features)
+        split = split_for(features.tracks, sample_track, kind.name, config.protocol, config.seed,
                           config.val_frac, config.test_frac, synthetic)
         data = _Data(split, torch.from_numpy(features.track_labels[sample_track]), np.asarray(sample_track))
         if len(split.train) == 0 or len(split.val) == 0 or len(split.test) == 0:
@@ -172,7 +168,7 @@ class _Run:
         options: dict = {"frames": frames, "n_mfcc": n_mfcc}
         if self.spec.frozen_backbone:
             options = {"pretrained": config.pretrained, "frozen": config.freeze_backbone}
-            if config.model == "resnext" and config.variant:
+            if self.spec.variants and config.variant:
                 options["variant"] = config.variant
         model, weights = build_model(config.model, len(GENRES), **options)
         if self.spec.frozen_backbone and config.pretrained and not weights.pretrained:
@@ -180,23 +176,21 @@ class _Run:
         return model, weights, options
 
     def model_inputs(self, model: nn.Module, weights, data: _Data) -> _Inputs:
-        config, features, kind = self.config, self.features, self.spec.input_kind
-        samples, _ = features.samples(kind)
-        if kind == "mfcc":
-            x = torch.from_numpy(np.ascontiguousarray(samples))
-            if config.standardize:
-                model.norm.fit(x[torch.from_numpy(data.split.train)])
-            return _Inputs(model, x, _identity)
-        prep = image_prep(self.spec.normalization) if kind == "image" else torch.as_tensor
-        if config.freeze_backbone:
+        config, features, kind = self.config, self.features, self.spec.kind
+        samples, _ = kind.samples(features)
+        prep = kind.batch_prep(self.spec)  # a batch of stored samples -> the model's tensor
+        if self.spec.frozen_backbone and config.freeze_backbone:
             self.sink.phase("backbone pass")
             size = self.spec.image_size or "x".join(map(str, samples.shape[1:]))
             tag = backbone_tag(config.model, config.variant, weights.sha256, config.seed, size, len(samples))
             x, cached = cached_backbone_outputs(features, model.backbone, tag, self.device, self.progress,
                                                 self.cancel, inputs=samples, prep=prep)
             return _Inputs(model.head, x, _identity, cached)
-        # full fine-tuning: the inputs live on the device (pictures as uint8), prepared per batch there
-        return _Inputs(model, torch.from_numpy(samples), prep)
+        # the whole model trains: the inputs live on the device (pictures as uint8), prepared per batch there
+        x = torch.from_numpy(np.ascontiguousarray(samples))
+        if config.standardize:
+            kind.standardize(model, x[torch.from_numpy(data.split.train)], self.spec)
+        return _Inputs(model, x, prep)
 
     def record_start(self, model: nn.Module, weights, data: _Data, inputs: _Inputs) -> None:
         features = self.features
@@ -209,11 +203,7 @@ class _Run:
                    "tracks_per_genre": self.coverage},
             split_warnings=self.split_warnings or None,
             backbone_cached=inputs.backbone_cached,
-            image_sources=({str(k): int(v) for k, v in features.tracks["image_source"].value_counts().items()}
-                           if self.spec.input_kind == "image" else None),
-            padded_inputs=({"tracks": features.padded_count(self.spec.input_kind), "of": int(len(features.tracks)),
-                            "unit": "segment" if self.spec.input_kind == "mfcc" else "patch"}
-                           if self.spec.input_kind != "image" else None),
+            **self.spec.kind.record_facts(features),  # image_sources, padded_inputs
             mixed_precision="bf16" if self.device.type == "cuda" and self.amp else None,
             started=time.time(),
         )

@@ -233,13 +233,9 @@ def split_warning_text(record: dict) -> str | None:
 
 # -- how long a set of jobs takes ----------------------------------------------------------------------------------
 
-#: Seconds per epoch per 100 training tracks on a 2-core CPU, when this store has no run of a
-#: model to learn from (bench/README.md: 2000 MFCC segments = 200 tracks; frozen backbones on
-#: cached outputs), and the one pass of a frozen backbone over the tracks (per 100 tracks).
-CPU_EPOCH_PER_100 = {"mlp": 0.09, "cnn": 0.75, "lstm": 0.33, "gru": 1.15, "vgg19": 2.3, "resnext": 1.0,
-                     "squeezenet": 0.1, "musicnn": 1.0, "efficientnet_lite0": 0.2}
-CPU_BACKBONE_PER_100 = {"vgg19": 22.0, "resnext": 40.0, "squeezenet": 1.0, "musicnn": 5.0,
-                        "efficientnet_lite0": 3.0}
+# Seconds per epoch per 100 training tracks on a 2-core CPU, when this store has no run of a
+# model to learn from, and the one pass of a frozen backbone: each model's spec
+# (ModelSpec.cpu_epoch_per_100, cpu_backbone_per_100; bench/README.md).
 #: Feature extraction, once per dataset and feature kind (cached after): seconds per 100 tracks.
 CPU_FEATURES_PER_100 = 37.0
 
@@ -273,21 +269,27 @@ def plan_estimate(configs, records: list[dict], tracks: int, on_gpu: bool = Fals
     ``low``/``high`` seconds (every run early-stopped at the first chance, every run to its
     epoch cap), ``measured`` (models timed from earlier runs here) and ``guessed`` (models
     timed from the benchmark figures of a 2-core CPU; on a GPU: none, ``unknown``), ``text``."""
+    from ..inputs import DEFAULT_KIND
+    from ..models import MODELS
+    from ..splits import train_share
+
     measured = seconds_per_epoch(records, on_gpu)
     low = high = 0.0
     used, guessed, unknown = set(), set(), set()
     for c in configs:
-        train_tracks = tracks * (0.8 if c.protocol == "paper" and c.model in CPU_BACKBONE_PER_100 else 0.7)
+        spec = MODELS.get(c.model)
+        train_tracks = tracks * train_share(c.protocol, spec.input_kind if spec else DEFAULT_KIND, c.val_frac,
+                                            c.test_frac)
         per_100 = measured.get(c.model)
         if per_100 is not None:
             used.add(c.model)
-        elif not on_gpu and c.model in CPU_EPOCH_PER_100:
-            per_100 = CPU_EPOCH_PER_100[c.model]
+        elif not on_gpu and spec is not None and spec.cpu_epoch_per_100 is not None:
+            per_100 = spec.cpu_epoch_per_100
             guessed.add(c.model)
         else:
             unknown.add(c.model)
             continue
-        once = 0.0 if on_gpu else CPU_BACKBONE_PER_100.get(c.model, 0.0) * tracks / 100
+        once = 0.0 if on_gpu or spec is None else (spec.cpu_backbone_per_100 or 0.0) * tracks / 100
         epoch = per_100 * train_tracks / 100
         low += once + epoch * min(c.epochs, c.patience + 1)
         high += once + epoch * c.epochs

@@ -1,0 +1,193 @@
+"""What every input kind knows, and the two things all of them hand around.
+
+:class:`InputKind` is the interface (with the defaults most kinds share);
+:class:`Clip` is one clip to predict on or explain, decoded once and shared by the
+runs that read it; :class:`ModelInput` is one run's own input for that clip (what
+the model takes, and what a person sees of it).
+
+Two layouts exist for explanations: a *grid* per row (time x bands: MFCC
+coefficients, mel bands), drawn as a heatmap and occluded in rectangular patches,
+or a *picture* per row (3 x S x S, occluded in tiles). A kind says which with
+:attr:`InputKind.grid`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..audio import DecodedAudio
+from ..features import ImageParams, MFCCParams, mfcc_segments
+
+
+@dataclass
+class Clip:
+    """One clip, decoded once: ``y`` at ``mfcc.sr`` (MFCCs and pictures), ``decoded`` at
+    its own rate (musicnn resamples from it, not from ``y``). What a kind made of it is
+    kept in ``memo``, so several runs on the same input read it once."""
+
+    y: np.ndarray
+    mfcc: MFCCParams = field(default_factory=MFCCParams)
+    decoded: DecodedAudio | None = None
+    memo: dict = field(default_factory=dict)
+
+    @property
+    def audio(self) -> DecodedAudio:
+        return self.decoded if self.decoded is not None else DecodedAudio(self.y, self.mfcc.sr)
+
+    def cached(self, key: tuple, make: Callable[[], Any]):
+        if key not in self.memo:
+            self.memo[key] = make()
+        return self.memo[key]
+
+    def segments(self) -> np.ndarray:
+        """The clip's MFCC segments (n, frames, n_mfcc), a short clip repeat-padded to one."""
+        return self.cached(("mfcc", self.mfcc.key()), lambda: mfcc_segments(self.y, self.mfcc.sr, self.mfcc))
+
+
+@dataclass
+class ModelInput:
+    kind: str  # the input kind's name: "mfcc", "musicnn", "image"
+    x: Any  # torch.Tensor, what the model takes: (n, frames, n_mfcc), (n, 187, 96) or (n, 3, S, S) normalised
+    starts: np.ndarray  # start time of each row, seconds
+    seconds: float  # length of one row (3 s segment or patch, or 30 s window)
+    display: np.ndarray  # what a person sees: MFCCs / log-mel patches (n, frames, bands) or RGB windows (n, S, S, 3)
+
+
+def _identity(x):
+    return x
+
+
+class InputKind:
+    """One kind of model input. Subclasses set the facts and override what differs;
+    an instance is registered once (:func:`gtzan_core.inputs.register_kind`)."""
+
+    #: the name stored in run records (``input_kind``) and named by ``ModelSpec.input_kind``
+    name: str = ""
+    #: what one training sample is called (the split's unit): "segment", "patch", "image"
+    unit: str = ""
+    #: what one prediction row is called (``RunPrediction.unit``): "segment", "patch", "window"
+    window_unit: str = ""
+    #: many samples per track: the split follows tracks; the paper protocol splits the samples (leaky)
+    per_track: bool = True
+    #: reads audio (an images-only dataset cannot feed it)
+    needs_audio: bool = True
+    #: the track-table column counting tracks whose one sample is a repeat-padded short clip
+    padded_column: str | None = None
+    #: what a dataset lacks when no track has this input ("this dataset has no ...")
+    missing_what: str = ""
+    #: the Train page's toggle for standardising the input on the training split (None: no such option)
+    standardize_label: str | None = None
+    #: explanations: a (time x band) grid per row (True) or a picture (False)
+    grid: bool = True
+    #: occlusion patch of a grid, (frames, bands)
+    occlusion_patch: tuple[int, int] | None = None
+    #: the span (columns: ~1 s of frames) and band (rows) an explanation names as the strongest
+    top_span: tuple[int, int] | None = None
+
+    def __repr__(self) -> str:
+        return f"<input kind {self.name}>"
+
+    def check_spec(self, spec) -> None:
+        """Raise :class:`ConfigError` when a model spec lacks what this kind needs of it."""
+
+    # -- extraction ----------------------------------------------------------------------------
+    def image_params(self, spec, source: str = "auto") -> ImageParams:
+        """The pictures extracted beside this kind's input (the image models' own size; the
+        rest share the default size's entry, so one extraction serves them all)."""
+        size = spec.image_size if spec is not None and spec.image_size else ImageParams.size
+        return ImageParams(size=size, source=source)
+
+    def musicnn_params(self):
+        """musicnn's log-mel patch parameters when this kind reads them, else None."""
+        return None
+
+    def feature_request(self, spec, image_source: str = "auto") -> dict:
+        """What :func:`~gtzan_core.feature_cache.load_features` must extract (MFCCs always)."""
+        return {"image": self.image_params(spec, image_source), "musicnn": self.musicnn_params()}
+
+    # -- a FeatureSet seen by this kind ----------------------------------------------------------
+    def samples(self, fs) -> tuple[np.ndarray, np.ndarray]:
+        """The samples of this kind in ``fs`` and the track of each."""
+        raise NotImplementedError
+
+    def has(self, fs) -> np.ndarray:
+        """Per track of ``fs``: whether it has input of this kind."""
+        raise NotImplementedError
+
+    def padded_count(self, fs) -> int:
+        col = self.padded_column
+        return int(fs.tracks[col].sum()) if col and col in fs.tracks else 0
+
+    def check_features(self, fs, spec) -> None:
+        """Raise :class:`ConfigError` when ``fs`` was extracted without what ``spec`` reads."""
+
+    # -- training --------------------------------------------------------------------------------
+    def batch_prep(self, spec) -> Callable:
+        """A batch of stored samples -> the tensor the model takes."""
+        return _identity
+
+    def standardize(self, model, x_train, spec) -> None:
+        """Fit the model's input standardisation on the training samples (kinds that offer it)."""
+
+    def record_facts(self, fs) -> dict:
+        """What a run records about its inputs when training starts."""
+        padded = ({"tracks": self.padded_count(fs), "of": int(len(fs.tracks)), "unit": self.unit}
+                  if self.padded_column else None)
+        return {"image_sources": None, "padded_inputs": padded}
+
+    # -- shapes ----------------------------------------------------------------------------------
+    def input_shape(self, spec, frames: int = 130, n_mfcc: int = 13) -> tuple[int, ...]:
+        """One sample's input shape for a model of this kind."""
+        raise NotImplementedError
+
+    def run_input_shape(self, meta: dict) -> tuple[int, ...]:
+        """One sample's input shape for a trained run (its checkpoint ``meta``)."""
+        raise NotImplementedError
+
+    # -- prediction and explanation --------------------------------------------------------------
+    def run_warnings(self, record: dict, meta: dict) -> list[str]:
+        """Why a run's predictions on new audio may be doubtful; :class:`ConfigError` when the
+        run's recorded parameters cannot be used at all."""
+        return []
+
+    def model_input(self, clip: Clip, meta: dict, spec=None) -> ModelInput:
+        """The run's own input for ``clip``, exactly as it trained on such input."""
+        raise NotImplementedError
+
+    def explanation_display(self, inp: ModelInput) -> np.ndarray:
+        """The input under an explanation's maps: (bands, time) for a grid."""
+        return np.concatenate(list(inp.display), axis=0).T
+
+    def top_cells(self, inp: ModelInput) -> tuple[int, int]:
+        """How many columns (time) and rows (bands) the strongest span and band of a map cover."""
+        return self.top_span or (max(1, inp.x.shape[-1] // 8),) * 2
+
+    def map_size(self, x) -> tuple[int, ...]:
+        """The (H, W) a per-row explanation map is resized to."""
+        return tuple(x.shape[1:])
+
+    def layout(self, values_rows: np.ndarray, inp: ModelInput, mfcc: MFCCParams, meta: dict):
+        """Per-row maps (rows, H, W) -> one (bands, time) map over the clip: ``(values, times,
+        bands, band unit)``."""
+        raise NotImplementedError
+
+    def heatmap(self, display: np.ndarray, times: np.ndarray, bands: np.ndarray) -> tuple[dict, Any, str]:
+        """How the explanation figure draws the input: ``(heatmap arguments, y axis, y title)``."""
+        raise NotImplementedError
+
+    # -- sharing ---------------------------------------------------------------------------------
+    def preprocessing_text(self, record: dict, spec=None) -> str:
+        """How to turn audio into this input (the model card, ONNX users)."""
+        raise NotImplementedError
+
+    def checkpoint_mismatch(self, meta: dict, record: dict) -> str | None:
+        """Why an imported checkpoint's ``meta`` does not match its record, for this kind."""
+        return None
+
+
+def grid_times(inp: ModelInput, frames: int, hop_seconds: float) -> np.ndarray:
+    """The time of each column of rows of ``frames`` frames laid end to end."""
+    return np.repeat(inp.starts, frames) + np.tile(np.arange(frames) * hop_seconds, len(inp.starts))

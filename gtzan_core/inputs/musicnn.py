@@ -1,0 +1,113 @@
+"""musicnn's log-mel patches (Pons & Serra 2019): 16 kHz, 96 mel bands, 187 frames
+(~3 s) per patch (:mod:`gtzan_core.mel_patches`).
+
+Extracted only for the models that read them (at most the 10 patches that fit in
+30 s per track); a clip of 1.5-3 s is repeat-padded to one patch and counted
+(``tracks.padded_patch``). Treated as the paper treated its MFCC models: many
+samples per track, so the split follows tracks and the paper protocol splits the
+patches. The clip is resampled to 16 kHz from its own rate, never twice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..features import ImageParams
+from ..mel_patches import MusicnnParams
+from .base import Clip, InputKind, ModelInput, grid_times
+
+
+def musicnn_rows(decoded, params: MusicnnParams) -> tuple[np.ndarray, np.ndarray]:
+    """musicnn's input for a clip (a :class:`~gtzan_core.audio.DecodedAudio`): its log-mel
+    patches (16 kHz; a short clip repeat-padded to one) and each patch's start time."""
+    from ..features import MIN_CLIP_SECONDS
+    from ..mel_patches import mel_patches
+
+    patches, _ = mel_patches(decoded.at(params.sr), params, MIN_CLIP_SECONDS)
+    seconds = params.patch_frames * params.hop_length / params.sr
+    return patches, np.arange(len(patches)) * seconds
+
+
+def run_params(meta: dict) -> MusicnnParams:
+    return MusicnnParams(**(meta.get("musicnn_params") or {}))
+
+
+class MusicnnKind(InputKind):
+    name = "musicnn"
+    unit = "patch"
+    window_unit = "patch"
+    per_track = True
+    needs_audio = True
+    padded_column = "padded_patch"
+    missing_what = "audio for musicnn's log-mel patches"
+    grid = True
+    #: 31 frames (~0.5 s) x 12 of its 96 mel bands (48 patches per 3 s)
+    occlusion_patch = (31, 12)
+    #: ~1 s of frames (62), 12 mel bands
+    top_span = (62, 12)
+
+    def image_params(self, spec, source: str = "auto") -> ImageParams:
+        return ImageParams(source="none")  # musicnn needs no pictures
+
+    def musicnn_params(self):
+        return MusicnnParams()
+
+    def samples(self, fs):
+        return fs.patches, fs.patch_track
+
+    def has(self, fs):
+        t = fs.tracks
+        return (t["n_patches"].to_numpy() > 0) if "n_patches" in t else np.zeros(len(t), bool)
+
+    def check_features(self, fs, spec) -> None:
+        if fs.musicnn_params is None:
+            raise ConfigError("these features were extracted without musicnn's log-mel patches "
+                              f"(load them with feature_request('{spec.name}'))")
+
+    def batch_prep(self, spec):
+        import torch
+
+        return torch.as_tensor
+
+    def input_shape(self, spec, frames: int = 130, n_mfcc: int = 13):
+        p = MusicnnParams()
+        return (p.patch_frames, p.n_mels)
+
+    def run_input_shape(self, meta: dict):
+        p = run_params(meta)
+        return (p.patch_frames, p.n_mels)
+
+    def model_input(self, clip: Clip, meta: dict, spec=None) -> ModelInput:
+        import torch
+
+        params = run_params(meta)
+        patches, starts = clip.cached(("musicnn", params.key()), lambda: musicnn_rows(clip.audio, params))
+        return ModelInput(self.name, torch.from_numpy(patches), starts,
+                          params.patch_frames * params.hop_length / params.sr, patches)
+
+    def layout(self, values_rows, inp, mfcc, meta):
+        # (rows, frames, mels) -> (mels, rows*frames), low bands at the bottom
+        import librosa
+
+        p = run_params(meta)
+        values = np.concatenate(list(values_rows), axis=0).T
+        times = grid_times(inp, values_rows.shape[1], p.hop_length / p.sr)
+        return values, times, librosa.mel_frequencies(n_mels=p.n_mels, fmax=p.sr / 2), "Hz"
+
+    def heatmap(self, display, times, bands):
+        return (dict(z=display, x=times, colorscale="Magma", hovertemplate="%{x:.2f} s, band %{y}<extra></extra>"),
+                np.arange(len(bands)), "mel band (low → high)")
+
+    def preprocessing_text(self, record: dict, spec=None) -> str:
+        p = record.get("musicnn_params") or {}
+        return (f"Decode to mono float32 at {p.get('sr')} Hz. `librosa.feature.melspectrogram(y, sr={p.get('sr')}, "
+                f"n_fft={p.get('n_fft')}, hop_length={p.get('hop_length')}, n_mels={p.get('n_mels')})` (power 2, "
+                "Slaney), then `log10(1 + 10000 * mel)` in float32, transposed to (frames, mels) and cut into "
+                f"non-overlapping patches of {p.get('patch_frames')} frames (~3 s; a trailing part is dropped, a clip "
+                "of 1.5-3 s is repeated end to end to fill one patch). Input: float32 (batch, "
+                f"{p.get('patch_frames')}, {p.get('n_mels')}). Output: logits over the genres below; softmax, then "
+                "average a clip's patches.")
+
+
+KIND = MusicnnKind()
