@@ -10,6 +10,8 @@ import time
 
 import pandas as pd
 
+from .runs.record import RunRecord, Scores
+
 
 def _when(t: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else ""
@@ -144,9 +146,13 @@ def protocol_short(record: dict) -> str:
     return protocol
 
 
-def _metrics(record: dict) -> tuple[dict, dict]:
-    ev = record.get("evaluation") or {}
-    return ev.get("segment") or {}, ev.get("track") or {}
+def _metrics(record: dict) -> tuple[Scores | None, Scores | None]:
+    ev = RunRecord(record).evaluation
+    return (ev.segment, ev.track) if ev else (None, None)
+
+
+def _score(scores: Scores | None, name: str):
+    return float("nan") if scores is None or getattr(scores, name) is None else float(getattr(scores, name))
 
 
 def _num(value):
@@ -167,10 +173,10 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
         seg, trk = _metrics(r)
         rows.append({
             "model": r.get("title") or r.get("model") or DASH,
-            "track acc.": _num(trk.get("accuracy")), "segment acc.": _num(seg.get("accuracy")),
-            "macro F1": _num(seg.get("macro_f1")), "recipe": recipe_label(r), "dataset": dataset_name(r),
+            "track acc.": _score(trk, "accuracy"), "segment acc.": _score(seg, "accuracy"),
+            "macro F1": _score(seg, "macro_f1"), "recipe": recipe_label(r), "dataset": dataset_name(r),
             "owner": r.get("owner") or DASH, "protocol": protocol_short(r), "training": training_text(r),
-            "track macro F1": _num(trk.get("macro_f1")), "train time (s)": _num(r.get("train_seconds")),
+            "track macro F1": _score(trk, "macro_f1"), "train time (s)": _num(r.get("train_seconds")),
             "parameters": _num(r.get("trainable_params")), "device": r.get("device") or DASH,
             "pretrained": pretrained_text(r), "split": "⚠️ weak" if r.get("split_warnings") else "ok",
             "date": when_text(r.get("created")), "run": r["run_id"],
@@ -232,11 +238,11 @@ def compare_frame(records: list[dict], level: str) -> pd.DataFrame:
     from .hparams import recipe_label
     rows = []
     for r in records:
-        m = r["evaluation"].get(level) or r["evaluation"]["segment"]
-        rows.append({"model": r.get("title") or r.get("model"), "accuracy": score_text(m.get("accuracy")),
-                     "macro F1": score_text(m.get("macro_f1")), "weighted F1": score_text(m.get("weighted_f1")),
+        m = RunRecord(r).evaluation.at(level)
+        rows.append({"model": r.get("title") or r.get("model"), "accuracy": score_text(m.accuracy),
+                     "macro F1": score_text(m.macro_f1), "weighted F1": score_text(m.weighted_f1),
                      "training": training_text(r), "protocol": protocol_short(r), "recipe": recipe_label(r),
-                     "dataset": dataset_name(r), "test items": str(m.get("n", DASH)),
+                     "dataset": dataset_name(r), "test items": str(m.n),
                      "split": "⚠️ weak" if r.get("split_warnings") else "ok", "run": r["run_id"]})
     return pd.DataFrame(rows, columns=["model", "accuracy", "macro F1", "weighted F1", "training", "protocol",
                                        "recipe", "dataset", "test items", "split", "run"])

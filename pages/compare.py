@@ -9,6 +9,7 @@ import pandas as pd  # noqa: E402
 from gtzan_core import GENRES  # noqa: E402
 from gtzan_core.evaluation import report_frame  # noqa: E402
 from gtzan_core.plots import confusion_figure  # noqa: E402
+from gtzan_core.runs import RunRecord  # noqa: E402
 from gtzan_core.tables import compare_frame, paper_frame, report_table, strings  # noqa: E402
 from gtzan_core.webapp import (finished_runs, identity_sidebar, md_code, md_frame, md_text, run_label,  # noqa: E402
                                split_warning_text, stopped_by_hand, training_text)
@@ -51,7 +52,7 @@ for rid in chosen:
 cols = st.columns(min(len(chosen), 3))
 for k, rid in enumerate(chosen):
     r = runs[rid]
-    m = r["evaluation"].get(level) or r["evaluation"]["segment"]
+    m = RunRecord(r).evaluation.at(level)
     with cols[k % len(cols)]:
         st.markdown(f"**{md_text(r.get('title') or r.get('model'))}** · {md_code(rid)}")
         st.caption(md_text(training_text(r)))
@@ -63,7 +64,7 @@ for k, rid in enumerate(chosen):
 
 st.subheader("Per-class F1, difference to the first run")
 f1 = pd.DataFrame({md_text(f"{runs[rid].get('title') or runs[rid].get('model')} · {rid[-6:]}"):  # st.table: Markdown
-                   report_frame(runs[rid]["evaluation"].get(level) or runs[rid]["evaluation"]["segment"])["f1"]
+                   report_frame(RunRecord(runs[rid]).evaluation.at(level))["f1"]
                    .reindex(list(GENRES)) for rid in chosen})
 if f1.shape[1] > 1:
     delta = f1.sub(f1.iloc[:, 0], axis=0).iloc[:, 1:].add_prefix("Δ ")

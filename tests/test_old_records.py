@@ -58,3 +58,19 @@ def test_an_old_record_shows_on_the_leaderboard_page(tmp_path, monkeypatch):
     assert not at.exception
     shown = " ".join(str(df.value.to_dict()) for df in at.dataframe)
     assert expected["run_id"] in shown
+
+
+def test_the_typed_view_reads_attributes_and_migrates_the_older_job_layout():
+    from gtzan_core.runs import RECORD_VERSION, RunRecord, migrate
+
+    old = json.loads((OLD / "record.json").read_text())
+    typed = RunRecord(old)
+    assert typed.version == RECORD_VERSION and "record_version" not in old  # the file's dict is left alone
+    ev = typed.evaluation
+    assert ev.at("track").accuracy == old["evaluation"]["track"]["accuracy"]
+    assert ev.at("segment").confusion == old["evaluation"]["segment"]["confusion"]
+    assert typed.split.unit == old["split"]["unit"] and typed.split.test == old["split"]["test"]
+    queued = {"run_id": "q", "status": "queued", "owner": "ann", "config": old["config"],
+              "dataset": {"label": "synthetic demo"}, "job": {"data_path": None, "image_source": "auto", "extra": {}}}
+    job = migrate(queued)["job"]
+    assert (job["config"], job["owner"], job["dataset_label"]) == (old["config"], "ann", "synthetic demo")

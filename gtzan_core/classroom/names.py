@@ -94,19 +94,19 @@ def name_problem(text: str) -> str | None:
         return f"a name may have at most {MAX_NAME} characters ({len(name)} given)"
     marks = 0
     for i, ch in enumerate(name):
-        kind = unicodedata.category(ch)[0]
+        category = unicodedata.category(ch)[0]
         if ch in INVISIBLE_LETTERS:
             return f"{shown}: {_describe(ch)} draws nothing: use letters and digits that can be seen"
-        if i == 0 and kind not in "LN":
+        if i == 0 and category not in "LN":
             return f"{shown} is not a name: start it with a letter or a digit"
-        if kind == "M":
+        if category == "M":
             marks += 1
             if marks > MAX_MARKS or unicodedata.category(name[i - 1])[0] not in "LM":
                 return (f"{shown}: too many accents or marks on one letter ({_describe(ch)}): at most {MAX_MARKS}, "
                         "and only after a letter")
             continue
         marks = 0
-        if kind not in "LN" and ch not in SEPARATORS:
+        if category not in "LN" and ch not in SEPARATORS:
             return (f"{shown}: {_describe(ch)} cannot be in a name: use letters, digits, spaces and "
                     f"{' '.join(SEPARATORS.strip())}")
     return None

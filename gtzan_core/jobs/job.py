@@ -82,13 +82,11 @@ class JobSpec:
 
     @classmethod
     def from_record(cls, record: dict) -> JobSpec:
-        """The job of a queued run's record. Records of studios before 0.2 kept the
-        configuration and the owner beside the ``job`` field, not in it: both are taken
-        from the record then."""
-        job = record.get("job")
-        if isinstance(job, dict) and "config" not in job:  # the older layout
-            job = {**job, "owner": record.get("owner"), "dataset_label": (record.get("dataset") or {}).get("label")}
-        return cls.from_dict(job, config=record.get("config"))
+        """The job of a queued run's record, of any layout this studio reads (an older
+        record is migrated first: :func:`gtzan_core.runs.record.migrate`)."""
+        from ..runs.record import migrate
+
+        return cls.from_dict(migrate(record).get("job"))
 
 
 @dataclass

@@ -23,6 +23,7 @@ from ..errors import DiskFullError, StudioError
 from ..feature_cache import FeatureSet
 from ..hparams import TrainConfig
 from ..runs import RunStore, Status, lifecycle
+from ..runs.record import RECORD_VERSION
 from ..runs.sink import StoreSink
 from .job import JobSpec
 
@@ -48,7 +49,7 @@ def describe_job(spec: JobSpec, dataset_info: dict | None = None) -> dict:
         "family": model.family, "licence": model.licence, "classes": list(GENRES), "history": [],
         "dataset": dataset_info or {"label": spec.label, "root": spec.data_path},
         "torch": torch_version, "python": platform.python_version(), **spec.extra,
-        "job": spec.to_dict(), "owner": spec.owner,
+        "job": spec.to_dict(), "owner": spec.owner, "record_version": RECORD_VERSION,
     }
 
 

@@ -18,11 +18,13 @@ module           what it holds
 ===============  ==================================================================
 """
 
-from .record import ACTIVE, PHASES, RecordError, RunRecord, Status, parse_record, record_problems
+from .record import (ACTIVE, PHASES, RECORD_VERSION, Evaluation, Progress, RecordError, RunRecord, Scores, SplitInfo,
+                     Status, migrate, parse_record, record_problems)
 from .store import (CHECKPOINT_FORMAT, RESERVED_NAMES, STALE_AFTER, STOP_FLAG, DamagedRun, RunStore, check_run_id,
                     load_checkpoint_file)
 
 __all__ = [
-    "ACTIVE", "CHECKPOINT_FORMAT", "DamagedRun", "PHASES", "RESERVED_NAMES", "RecordError", "RunRecord", "RunStore",
+    "ACTIVE", "CHECKPOINT_FORMAT", "DamagedRun", "Evaluation", "PHASES", "Progress", "RECORD_VERSION", "Scores",
+    "SplitInfo", "migrate", "RESERVED_NAMES", "RecordError", "RunRecord", "RunStore",
     "STALE_AFTER", "STOP_FLAG", "Status", "check_run_id", "load_checkpoint_file", "parse_record", "record_problems",
 ]

@@ -53,11 +53,130 @@ PHASES = ("queued", "waiting for the GPU", "waiting for room on the Ray cluster"
           "training", "evaluating", "done")
 
 
+#: The layout of the records this studio writes. 1: records before the job spec (their
+#: ``job`` field, on queued runs, held no configuration or owner: :func:`migrate`).
+RECORD_VERSION = 2
+
+
+def migrate(data: dict) -> dict:
+    """A record of an earlier layout brought to :data:`RECORD_VERSION` (a new dict; the
+    file is not rewritten). Version 1 (no ``record_version``): a queued run's ``job``
+    gains the configuration and the owner the record kept beside it."""
+    version = data.get("record_version", 1)
+    if version >= RECORD_VERSION:
+        return data
+    data = dict(data)
+    job = data.get("job")
+    if isinstance(job, dict) and "config" not in job and isinstance(data.get("config"), dict):
+        data["job"] = {**job, "config": data["config"], "owner": data.get("owner"),
+                       "dataset_label": (data.get("dataset") or {}).get("label")
+                       if isinstance(data.get("dataset"), dict) else None}
+    data["record_version"] = RECORD_VERSION
+    return data
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One level of a run's test evaluation (per segment/patch/picture, or per track)."""
+
+    accuracy: float
+    macro_f1: float
+    n: int
+    report: dict  # per class (and the averages): precision, recall, f1-score, support
+    confusion: list  # rows: true genre, columns: predicted
+    weighted_f1: float | None = None
+
+    def __getitem__(self, key: str):  # (read like the record's own mapping by the report helpers)
+        return getattr(self, key)
+
+    def get(self, key: str, default=None):
+        return getattr(self, key, default)
+
+    @classmethod
+    def of(cls, data: dict | None) -> Scores | None:
+        if not data:
+            return None
+        return cls(data["accuracy"], data["macro_f1"], int(data["n"]), data["report"], data["confusion"],
+                   data.get("weighted_f1"))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A run's one look at its test set: per sample (``segment``) and per track."""
+
+    segment: Scores
+    track: Scores | None = None
+    leaky: bool = False
+    selection_on_test: bool = False
+
+    def at(self, level: str) -> Scores:
+        """The scores at ``level`` ("segment" or "track"; a run whose unit is the track,
+        one picture a track, has the segment level alone)."""
+        return (self.track if level == "track" else None) or self.segment
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    """How a run's data were split: sizes (in ``unit``s), what the model was chosen on."""
+
+    train: int
+    val: int
+    test: int
+    unit: str = "segment"
+    monitor: str = "validation"
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a running run's current phase has done of how much (tracks, inputs)."""
+
+    done: int
+    total: int
+    message: str = ""
+
+
 @dataclass(frozen=True)
 class RunRecord:
-    """A typed, read-only view of a record dict (the dict stays the stored form)."""
+    """A typed, read-only view of a record (the record's JSON object stays the stored
+    form; :meth:`~gtzan_core.runs.RunStore.read` has checked its fields' types, and a
+    record of an earlier layout is seen migrated: :func:`migrate`)."""
 
     data: dict
+
+    def __post_init__(self):
+        object.__setattr__(self, "data", migrate(self.data))
+
+    @property
+    def version(self) -> int:
+        return int(self.data.get("record_version", 1))
+
+    @property
+    def evaluation(self) -> Evaluation | None:
+        ev = self.data.get("evaluation")
+        if not ev or not ev.get("segment"):
+            return None
+        return Evaluation(Scores.of(ev["segment"]), Scores.of(ev.get("track")), bool(ev.get("leaky")),
+                          bool(ev.get("selection_on_test")))
+
+    @property
+    def split(self) -> SplitInfo | None:
+        sp = self.data.get("split")
+        if not sp:
+            return None
+        return SplitInfo(int(sp.get("train", 0)), int(sp.get("val", 0)), int(sp.get("test", 0)),
+                         sp.get("unit") or "segment", sp.get("monitor") or "validation", sp.get("note"))
+
+    @property
+    def progress(self) -> Progress | None:
+        pr = self.data.get("progress")
+        if not pr:
+            return None
+        return Progress(int(pr.get("done", 0)), int(pr.get("total", 0)), pr.get("message") or "")
+        try:
+            return JobSpec.from_record(self.data)
+        except StudioError:
+            return None
 
     def get(self, key, default=None):
         return self.data.get(key, default)
@@ -128,7 +247,7 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class Spec:
-    """The JSON type a record field needs: ``kind`` is ``text``, ``number`` (a score or a
+    """The JSON type a record field needs: ``type`` is ``text``, ``number`` (a score or a
     loss: NaN and infinities allowed, a diverged run has them), ``count`` (a finite
     number >= 0: epochs, sizes, seconds), ``time`` (seconds since 1970, before the year
     5000), ``flag`` (true/false), ``status`` (a :class:`Status`), ``object``, ``list`` or
@@ -139,7 +258,7 @@ class Spec:
     value); a required field of an object is needed unless the object is empty (``{}``
     reads as no object at all)."""
 
-    kind: str
+    type: str
     required: bool = False
     least: float = 0
     most: float = math.inf
@@ -180,7 +299,7 @@ RECORD: dict[str, Spec] = {
                      "error", "host", "family", "weights_note"), TEXT),
     **dict.fromkeys(("created", "started", "finished", "heartbeat"), TIME),
     **dict.fromkeys(("epochs_run", "best_epoch", "trainable_params", "total_params", "train_seconds"), COUNT),
-    "pid": PID,
+    "pid": PID, "record_version": Spec("count", least=1),
     **dict.fromkeys(("leaky", "selection_on_test", "early_stopped", "pretrained"), FLAG),
     "history": Spec("list", items=EPOCH),
     "split_warnings": Spec("list", items=TEXT), "classes": Spec("list", items=TEXT),
@@ -227,37 +346,37 @@ _STATUS_VALUES = frozenset(s.value for s in Status)
 
 def _fits(spec: Spec, value) -> bool:
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if spec.kind == "text":
+    if spec.type == "text":
         return isinstance(value, str)
-    if spec.kind == "number":
+    if spec.type == "number":
         return number
-    if spec.kind == "count":
+    if spec.type == "count":
         return number and math.isfinite(value) and spec.least <= value <= spec.most
-    if spec.kind == "time":
+    if spec.type == "time":
         return number and math.isfinite(value) and 0 <= value < _LATEST_TIME
-    if spec.kind == "flag":
+    if spec.type == "flag":
         return isinstance(value, bool)
-    if spec.kind == "status":
+    if spec.type == "status":
         return isinstance(value, str) and value in _STATUS_VALUES
-    if spec.kind == "matrix":
+    if spec.type == "matrix":
         return (isinstance(value, list) and 0 < len(value) <= len(GENRES)
                 and all(isinstance(row, list) and len(row) == len(value) for row in value))
-    return isinstance(value, {"object": dict, "list": list}[spec.kind])
+    return isinstance(value, {"object": dict, "list": list}[spec.type])
 
 
 def _check(spec: Spec, value, where: str, problems: list[str], limit: int) -> None:
     if len(problems) >= limit:
         return
     if not _fits(spec, value):
-        if spec.kind == "status" and isinstance(value, str):
+        if spec.type == "status" and isinstance(value, str):
             problems.append(f"{where} {value[:40]!r} is not a status ({', '.join(s.value for s in Status)})")
         else:
-            needs = (_NEEDS[spec.kind] if (spec.least, spec.most) == (0, math.inf) else
+            needs = (_NEEDS[spec.type] if (spec.least, spec.most) == (0, math.inf) else
                      f"a number >= {spec.least:.15g}" if spec.most == math.inf else
                      f"a number from {spec.least:.15g} to {spec.most:.15g}")
             problems.append(f"{where} is {_shown(value)}, not {needs}")
         return
-    if spec.kind == "object":
+    if spec.type == "object":
         for key, sub in spec.fields.items():
             item = value.get(key)
             if item is None or (sub.required and item == {}):  # (an empty object is as good as none)
@@ -268,10 +387,10 @@ def _check(spec: Spec, value, where: str, problems: list[str], limit: int) -> No
         if spec.values is not None:
             for key, item in value.items():
                 _check(spec.values, item, f"{where}.{key}", problems, limit)
-    elif spec.kind == "list" and spec.items is not None:
+    elif spec.type == "list" and spec.items is not None:
         for k, item in enumerate(value):
             _check(spec.items, item, f"{where}[{k}]", problems, limit)
-    elif spec.kind == "matrix":
+    elif spec.type == "matrix":
         for i, row in enumerate(value):
             for j, item in enumerate(row):
                 _check(spec.items, item, f"{where}[{i}][{j}]", problems, limit)

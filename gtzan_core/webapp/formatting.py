@@ -12,6 +12,7 @@ import re
 import time
 import unicodedata
 
+from ..runs.record import RunRecord
 from ..tables import (DASH, DATASET_NAMES, dataset_name, duration_text, epoch_cap, pretrained_text,
                       stopped_by_hand, training_text, when_text)
 
@@ -214,8 +215,8 @@ def empty_jobs_text(records: list[dict], me: str | None, whose: str, now: float 
 
 def run_label(record: dict) -> str:
     """A run in one line, for a select box's option (drawn as text: :func:`plain_text`)."""
-    ev = (record.get("evaluation") or {}).get("track") or {}
-    acc = f" · track acc {ev['accuracy']:.3f}" if ev else ""
+    ev = RunRecord(record).evaluation
+    acc = f" · track acc {ev.track.accuracy:.3f}" if ev and ev.track else ""
     leak = " · LEAKY" if record.get("leaky") else ""
     weak = " · WEAK SPLIT" if record.get("split_warnings") else ""
     stopped = " · STOPPED EARLY" if stopped_by_hand(record) else ""
