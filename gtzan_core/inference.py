@@ -5,8 +5,10 @@ image models score each 30 s window (a clip of GTZAN's length is one picture
 drawn whole). Per-row probabilities are averaged into the clip's probabilities.
 A clip shorter than one segment (but at least
 :data:`~gtzan_core.features.MIN_CLIP_SECONDS`) is repeat-padded to one, as in
-training, and the prediction says so. The file is decoded once and resampled to
-each rate a model needs. Loaded models are kept in a small thread-safe LRU cache
+training, and the prediction says so. The file is decoded once, bounded and streamed
+(:func:`gtzan_core.audio.decode_audio`: at most its first 10 minutes), and resampled to
+each rate a model needs; an already decoded clip (:class:`~gtzan_core.audio.DecodedAudio`,
+what the Predict page hands over) is taken as it is. Loaded models are kept in a small thread-safe LRU cache
 keyed by checkpoint file and modification time.
 """
 
@@ -21,12 +23,12 @@ import torch
 
 from . import GENRES
 from .models import get_spec
-from .audio import AudioSource, DecodedAudio, decode_audio, source_name
+from .audio import MAX_DECODE_SECONDS, AudioSource, DecodedAudio, decode_audio, source_name
 from .errors import AudioError, CheckpointError
 from .features import ImageParams, MFCCParams, is_padded, mfcc_segments, normalize_images, spectrogram_input
 from .runs import RunStore, load_checkpoint_file
 
-MAX_PREDICT_SECONDS = 600.0  # decode at most 10 minutes of an upload
+MAX_PREDICT_SECONDS = MAX_DECODE_SECONDS  # at most the first 10 minutes of an upload are analysed
 _CACHE_SIZE = 12
 _cache: "OrderedDict[tuple, tuple[torch.nn.Module, dict]]" = OrderedDict()
 _cache_lock = threading.Lock()
@@ -182,7 +184,7 @@ def picture_warning(record: dict, image: ImageParams) -> str | None:
 
 
 def predict(
-    audio: AudioSource | np.ndarray,
+    audio: AudioSource | DecodedAudio | np.ndarray,
     run_ids: list[str] | None = None,
     store: RunStore | None = None,
     device: str = "cpu",
@@ -203,9 +205,10 @@ def predict(
         truncated = len(audio) > len(y)
         decoded = DecodedAudio(y, mfcc.sr)
     else:
-        decoded = decode_audio(audio, max_seconds=max_seconds + 1.0)
-        truncated = decoded.duration > max_seconds
-        decoded.y = decoded.y[: int(max_seconds * decoded.sr)]
+        max_seconds = min(max_seconds, MAX_DECODE_SECONDS)
+        decoded = audio if isinstance(audio, DecodedAudio) else decode_audio(audio, max_seconds=max_seconds)
+        decoded = decoded.first(max_seconds)
+        truncated = decoded.continues
         y = decoded.at(mfcc.sr)
     name = source_name(audio) if not isinstance(audio, np.ndarray) else "audio"
     try:

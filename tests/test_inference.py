@@ -98,3 +98,16 @@ def test_long_upload_is_truncated(trained, tmp_path):
     clip = write_clip(tmp_path / "long.flac", "jazz", seconds=20.0)
     pred = predict(clip, [ids["cnn"]], store=store, max_seconds=9.0)
     assert pred.truncated and pred.duration == pytest.approx(9.0) and len(pred.mfcc) == 3
+
+
+def test_a_decoded_upload_predicts_as_its_file_does(trained, tmp_path):
+    from gtzan_core.audio import decode_audio
+
+    store, ids = trained
+    clip = write_clip(tmp_path / "song.flac", "rock", seconds=12.0)
+    from_file = predict(clip, [ids["cnn"]], store=store)
+    from_decoded = predict(decode_audio(clip), [ids["cnn"]], store=store)  # what the Predict page hands over
+    assert np.array_equal(from_file.results[ids["cnn"]].probs, from_decoded.results[ids["cnn"]].probs)
+    cut = predict(decode_audio(clip), [ids["cnn"]], store=store, max_seconds=6.0)
+    assert cut.truncated and cut.duration == pytest.approx(6.0)
+
