@@ -185,6 +185,43 @@ def test_a_second_decode_waits_for_the_first_and_then_runs(tmp_path):
         assert not free.entered.is_set()
 
 
+def test_the_predict_pages_upload_decode_takes_the_servers_turn(tmp_path, monkeypatch):
+    """Predict decodes every upload through ``decode_upload``: it waits for the turn, under
+    a spinner saying why (Streamlit's spinner is replaced by one that records it)."""
+    from gtzan_core.webapp import uploads
+
+    shown, spinning = [], threading.Event()
+
+    class Spinner:
+        def __init__(self, text):
+            shown.append(text)
+
+        def __enter__(self):
+            spinning.set()
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(uploads.st, "spinner", Spinner)
+    data = write_clip(tmp_path / "a.flac", "rock", seconds=2.0).read_bytes()
+    done, result = threading.Event(), {}
+
+    def upload():
+        result["decoded"] = uploads.decode_upload(data, "a.flac")
+        done.set()
+
+    with decoding_turn():  # another upload is being decoded
+        worker = threading.Thread(target=upload)
+        worker.start()
+        assert spinning.wait(30) and not done.is_set()
+    assert done.wait(30)
+    worker.join(30)
+    assert shown == [uploads.WAITING] and result["decoded"].name == "a.flac"
+    assert result["decoded"].duration == pytest.approx(2.0)
+    uploads.decode_upload(data, "a.flac")  # the turn is free: no spinner
+    assert shown == [uploads.WAITING]
+
+
 # -- 4. what a file really is -----------------------------------------------------------------------------------------
 
 

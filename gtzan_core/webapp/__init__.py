@@ -17,6 +17,7 @@ module             what it holds
 ``grids``          data grids for people: number formats, a dash for what is missing
 ``formatting``     words from run records: labels, dataset names, job progress and its ETA
                    range, training summaries, split warnings (no Streamlit)
+``uploads``        decoding a visitor's audio on Predict, one decode at a time per server
 =================  ===========================================================================
 
 Names are loaded from their module when first asked for (``from gtzan_core.webapp import
@@ -41,6 +42,7 @@ _EXPORTS = {
     "grids": ["run_grid"],
     "formatting": ["dataset_name", "duration_text", "empty_jobs_text", "job_progress", "plan_estimate",
                    "pretrained_text", "run_label", "split_warning_text", "stopped_by_hand", "training_text"],
+    "uploads": ["decode_upload"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
