@@ -132,6 +132,18 @@ def clear_model_cache() -> None:
         _cache.clear()
 
 
+#: Rows per forward pass when predicting: a 10-minute upload is 20 pictures or 200 musicnn
+#: patches, whose activations in one pass would take hundreds of MB (EfficientNet-Lite0 at
+#: 224²: ~25 MB a picture); a GTZAN-length clip (one picture, ten patches) is one pass.
+PREDICT_BATCH = {"image": 4, "musicnn": 32}
+
+
+def _batched(forward, rows: np.ndarray, kind: str) -> np.ndarray:
+    """``probabilities(forward(rows))`` computed :data:`PREDICT_BATCH` rows at a time."""
+    size = PREDICT_BATCH[kind]
+    return np.concatenate([probabilities(forward(rows[i:i + size])) for i in range(0, len(rows), size)])
+
+
 def _param_mismatch(expected: dict, actual: dict) -> list[str]:
     return [f"{k}={actual.get(k)} (here {v})" for k, v in expected.items() if actual.get(k) != v]
 
@@ -250,7 +262,8 @@ def predict(
                     windows[key] = image_windows(y, mfcc, run_image)
                 images, starts = windows[key]
                 norm = get_spec(meta["model"]).normalization
-                rows, unit = probabilities(model(normalize_images(images, norm).to(device))), "window"
+                rows = _batched(lambda b: model(normalize_images(b, norm).to(device)), images, "image")
+                unit = "window"
             elif kind == "musicnn":
                 from .mel_patches import MusicnnParams
 
@@ -258,7 +271,8 @@ def predict(
                 if params.key() not in patch_rows:
                     patch_rows[params.key()] = musicnn_rows(decoded, params)
                 patches, starts = patch_rows[params.key()]
-                rows, unit = probabilities(model(torch.from_numpy(patches).to(device))), "patch"
+                rows = _batched(lambda b: model(torch.from_numpy(b).to(device)), patches, "musicnn")
+                unit = "patch"
             else:
                 x = torch.from_numpy(feats).to(device)
                 rows, starts, unit = probabilities(model(x)), seg_starts, "segment"
