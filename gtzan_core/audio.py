@@ -72,8 +72,10 @@ BLOCK_SAMPLES = 1 << 20
 #: fraction and these seconds is reported as truncated. An MP3 header without a
 #: frame index only estimates the length (real MP3s here fall 1.3 % short of it).
 TRUNCATION_TOLERANCE = {"exact": (0.01, 0.1), "estimated": (0.05, 1.0)}
-#: How many of a file's first bytes are looked at (its header, and what it really is).
+#: How many of a file's first bytes are read for its declared length (WAV/AU) ...
 HEAD_BYTES = 1 << 16
+#: ... and to tell what it really is when it is plainly not audio.
+SNIFF_BYTES = 4096
 
 AudioSource = Union[str, os.PathLike, bytes, BinaryIO]
 
@@ -160,7 +162,7 @@ def not_audio(head: bytes) -> str | None:
                         (b"\x7fELF", "a program (ELF executable)")):
         if head.startswith(magic):
             return what
-    sample = head[:4096]
+    sample = head[:SNIFF_BYTES]
     try:  # text: valid UTF-8 (a character cut at the end of the sample is forgiven), no control bytes
         text = sample.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -211,7 +213,7 @@ def _open(source: AudioSource):
         if size - pos <= 0:
             raise AudioError(f"{name}: the file is empty")
     try:
-        what = not_audio(_head(source))
+        what = not_audio(_head(source, SNIFF_BYTES))
     except OSError as exc:
         raise AudioError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     if what is not None:

@@ -286,7 +286,7 @@ def test_plain_non_audio_named_mp3_is_named_for_what_it_is_without_decoder_noise
 def test_real_audio_is_never_taken_for_something_else(tmp_path):
     for suffix in (".wav", ".au", ".flac", ".ogg", ".mp3"):
         path = write_clip(tmp_path / f"c{suffix}", "blues", seconds=1.6)
-        assert audio.not_audio(path.read_bytes()[: audio.HEAD_BYTES]) is None, suffix
+        assert audio.not_audio(path.read_bytes()[: audio.SNIFF_BYTES]) is None, suffix
 
 
 def test_an_unknown_binary_format_no_longer_says_possibly_a_pipe(tmp_path):
