@@ -25,7 +25,7 @@ the samples are streamed: blocks of about 4 MB are read, mixed down to mono in
 place and, for a file above :data:`MAX_WORKING_RATE` (48 kHz), resampled to
 48 kHz block by block (a streaming soxr resampler, the same filter as the one-shot
 one). Peak memory therefore follows the output, mono at ≤ 48 kHz for ≤ 10 minutes
-(≤ 115 MB), plus one block, whatever the file declares. A file at 48 kHz or less
+(≤ 110 MB), plus one block, whatever the file declares. A file at 48 kHz or less
 is kept at its own rate, so its samples equal a whole-file read mixed with
 ``mean(axis=1)`` (bit for bit below 8 channels); above 48 kHz the model rates are
 reached in two soxr steps (file → 48 kHz → 22.05/16 kHz) instead of one, which
@@ -64,7 +64,7 @@ MAX_CHANNELS = 8
 #: At most this much of a file is decoded (the first 10 minutes): the rest is never read.
 MAX_DECODE_SECONDS = 600.0
 #: Files above this rate are resampled to it while they are streamed in, so the decoded
-#: clip (mono, at most 10 minutes) never takes more than ~115 MB.
+#: clip (mono, at most 10 minutes) never takes more than ~110 MB.
 MAX_WORKING_RATE = 48000
 #: Interleaved samples read per block (4 MiB of float32, whatever the channel count).
 BLOCK_SAMPLES = 1 << 20
