@@ -21,8 +21,8 @@ at 384 kHz for 10 minutes, 1.8 billion samples (7.4 GB as float32). So the heade
 is checked first (channels, rate), at most :data:`MAX_DECODE_SECONDS` (the first
 10 minutes) is ever read (a longer file is cut there, with a warning, unless the
 caller asked for less; :attr:`DecodedAudio.continues` says the file went on), and
-the samples are streamed: blocks of about 4 MB are read, mixed down to mono in
-place and, for a file above :data:`MAX_WORKING_RATE` (48 kHz), resampled to
+the samples are streamed: blocks of about 4 MB are read, mixed down to mono
+and, for a file above :data:`MAX_WORKING_RATE` (48 kHz), resampled to
 48 kHz block by block (a streaming soxr resampler, the same filter as the one-shot
 one). Peak memory therefore follows the output, mono at ≤ 48 kHz for ≤ 10 minutes
 (≤ 110 MB), plus one block, whatever the file declares. A file at 48 kHz or less
