@@ -279,7 +279,7 @@ def test_plain_non_audio_named_mp3_is_named_for_what_it_is_without_decoder_noise
         decode_audio(source)
     name = "uploaded audio" if as_bytes else "song.mp3"
     assert str(exc.value) == f"{name}: not a readable audio file: it looks like {what}, not audio"
-    out, err = capfd.readouterr()
+    err = capfd.readouterr().err
     assert "Illegal Audio-MPEG-Header" not in err and "possibly a pipe" not in str(exc.value)
 
 
