@@ -218,6 +218,10 @@ def mfcc_from_segments(segments, params: MFCCParams = MFCCParams(), device: str 
     return torch.matmul(dct, mel_db(x, params, params.n_mels)).transpose(1, 2).contiguous()
 
 
+#: Segments whose MFCCs :func:`mfcc_segments` computes in one pass (a GTZAN track's 10 in one).
+MFCC_BATCH = 32
+
+
 def mfcc_segments(
     y: np.ndarray,
     sr: int = 22050,
@@ -236,7 +240,14 @@ def mfcc_segments(
     import torch
 
     with torch.inference_mode():
-        return mfcc_from_segments(segs, params, device).cpu().numpy()
+        if len(segs) <= MFCC_BATCH:
+            return mfcc_from_segments(segs, params, device).cpu().numpy()
+        # a long clip (a 10-minute upload is 200 segments) in slices: the STFT of every segment at once
+        # would take ~2 MB a segment (over 400 MB for 10 minutes) for one moment
+        out = np.empty((len(segs), params.frames_per_segment, params.n_mfcc), np.float32)
+        for i in range(0, len(segs), MFCC_BATCH):
+            out[i:i + MFCC_BATCH] = mfcc_from_segments(segs[i:i + MFCC_BATCH], params, device).cpu().numpy()
+        return out
 
 
 # ---------------------------------------------------------------------------

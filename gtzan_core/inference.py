@@ -6,8 +6,10 @@ drawn whole): each run's input kind makes its rows (:mod:`gtzan_core.inputs`), o
 per clip for all the runs that read the same. Per-row probabilities are averaged
 into the clip's probabilities. A clip shorter than one segment (but at least
 :data:`~gtzan_core.features.MIN_CLIP_SECONDS`) is repeat-padded to one, as in
-training, and the prediction says so. The file is decoded once and resampled to
-each rate a model needs. Loaded models are kept in a small thread-safe LRU cache
+training, and the prediction says so. The file is decoded once, bounded and streamed
+(:func:`gtzan_core.audio.decode_audio`: at most its first 10 minutes), and resampled to
+each rate a model needs; an already decoded clip (:class:`~gtzan_core.audio.DecodedAudio`,
+what the Predict page hands over) is taken as it is. Loaded models are kept in a small thread-safe LRU cache
 keyed by checkpoint file and modification time.
 """
 
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 
 from . import GENRES
-from .audio import AudioSource, DecodedAudio, decode_audio, source_name
+from .audio import MAX_DECODE_SECONDS, AudioSource, DecodedAudio, decode_audio, source_name
 from .errors import AudioError, CheckpointError, ConfigError
 from .features import ImageParams, MFCCParams, is_padded
 from .inputs import Clip, kind_of
@@ -30,7 +32,7 @@ from .inputs.musicnn import musicnn_rows  # noqa: F401
 from .models import MODELS
 from .runs import RunStore
 
-MAX_PREDICT_SECONDS = 600.0  # decode at most 10 minutes of an upload
+MAX_PREDICT_SECONDS = MAX_DECODE_SECONDS  # at most the first 10 minutes of an upload are analysed
 _CACHE_SIZE = 12
 _cache: "OrderedDict[tuple, tuple[torch.nn.Module, dict]]" = OrderedDict()
 _cache_lock = threading.Lock()
@@ -137,12 +139,21 @@ def clear_model_cache() -> None:
         _cache.clear()
 
 
+#: Rows per forward pass when predicting: a 10-minute upload is 20 pictures or 200 musicnn
+#: patches, whose activations in one pass would take hundreds of MB (EfficientNet-Lite0 at
+#: 224²: ~25 MB a picture); a GTZAN-length clip (one picture, ten patches) is one pass.
+def _batched(model, x: torch.Tensor, size: int, device) -> np.ndarray:
+    """``probabilities(model(x))`` computed ``size`` rows at a time (the input kind's
+    ``predict_batch``): a long upload's activations never all at once."""
+    return np.concatenate([probabilities(model(x[i:i + size].to(device))) for i in range(0, len(x), size)])
+
+
 def _param_mismatch(expected: dict, actual: dict) -> list[str]:
     return [f"{k}={actual.get(k)} (here {v})" for k, v in expected.items() if actual.get(k) != v]
 
 
 def predict(
-    audio: AudioSource | np.ndarray,
+    audio: AudioSource | DecodedAudio | np.ndarray,
     run_ids: list[str] | None = None,
     store: RunStore | None = None,
     device: str = "cpu",
@@ -163,9 +174,10 @@ def predict(
         truncated = len(audio) > len(y)
         decoded = DecodedAudio(y, mfcc.sr)
     else:
-        decoded = decode_audio(audio, max_seconds=max_seconds + 1.0)
-        truncated = decoded.duration > max_seconds
-        decoded.y = decoded.y[: int(max_seconds * decoded.sr)]
+        max_seconds = min(max_seconds, MAX_DECODE_SECONDS)
+        decoded = audio if isinstance(audio, DecodedAudio) else decode_audio(audio, max_seconds=max_seconds)
+        decoded = decoded.first(max_seconds)
+        truncated = decoded.continues
         y = decoded.at(mfcc.sr)
     name = source_name(audio) if not isinstance(audio, np.ndarray) else "audio"
     clip = Clip(y, mfcc, decoded)
@@ -197,7 +209,7 @@ def predict(
             continue
         inp = kind.model_input(clip, meta, MODELS.get(meta["model"]))
         with torch.inference_mode():
-            rows = probabilities(model(inp.x.to(device)))
+            rows = _batched(model, inp.x, kind.predict_batch, device)
         result.results[run_id] = RunPrediction(
             run_id=run_id, model=meta["model"], title=record.get("title", meta["model"]),
             dataset=(record.get("dataset") or {}).get("label", "?"), unit=kind.window_unit, starts=inp.starts,

@@ -5,7 +5,6 @@ from gtzan_core.webapp import ensure_app_navigation
 ensure_app_navigation()  # a bookmarked page URL as a fresh server's first request: run it inside app.py
 
 import hashlib  # noqa: E402
-import io  # noqa: E402
 import time  # noqa: E402
 
 import pandas as pd  # noqa: E402
@@ -15,7 +14,8 @@ from gtzan_core.inference import predict  # noqa: E402
 from gtzan_core.plots import (explanation_figure, mel_view, mfcc_figure, probabilities_figure,  # noqa: E402
                               spectrogram_figure, timeline_figure, waveform_figure)
 from gtzan_core.tables import strings  # noqa: E402
-from gtzan_core.webapp import (identity_sidebar, md_frame, md_text, run_label, settings, show_error,  # noqa: E402
+from gtzan_core.webapp import (decode_upload, identity_sidebar, md_frame, md_text, run_label, settings,  # noqa: E402
+                               show_error,
                                run_records, store)
 
 identity_sidebar()
@@ -60,9 +60,7 @@ if data is not None:
         with st.spinner("Decoding and predicting…"):
             try:
                 t0 = time.perf_counter()
-                blob = io.BytesIO(data)
-                blob.name = name
-                st.session_state["prediction"] = predict(blob, chosen, store())
+                st.session_state["prediction"] = predict(decode_upload(data, name), chosen, store())
                 st.session_state["prediction_seconds"] = time.perf_counter() - t0
                 st.session_state["prediction_key"] = key
             except Exception as exc:
@@ -152,10 +150,8 @@ if data is not None and pred is not None and pred.results:
         if st.session_state.get("explain-request") == ex_key and not (saved and saved[0] == ex_key):
             with st.spinner("Occluding patches and back-propagating…"):
                 try:
-                    blob = io.BytesIO(data)
-                    blob.name = name
-                    st.session_state["explanation"] = (ex_key, explain(blob, rid, store(), genre=genre,
-                                                                       methods=tuple(methods)))
+                    st.session_state["explanation"] = (ex_key, explain(decode_upload(data, name), rid, store(),
+                                                                       genre=genre, methods=tuple(methods)))
                 except Exception as exc:
                     show_error(exc)
                 st.session_state.pop("explain-request", None)  # done or refused: not again

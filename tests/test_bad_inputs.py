@@ -23,6 +23,7 @@ from gtzan_core.hparams import make_config
 from gtzan_core.runs import RunStore
 from gtzan_core.jobs import train
 from tests.conftest import make_gtzan, write_clip
+from tests.hostile_audio import write_bomb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +52,17 @@ def _sample_rate(path: Path, rate: int) -> Path:
     data[i + 4:i + 8] = struct.pack("<I", rate)
     data[i + 8:i + 12] = struct.pack("<I", rate * 2)  # byte rate
     path.write_bytes(bytes(data))
+    return path
+
+
+def _channels(path: Path, channels: int) -> Path:
+    sf.write(path, (np.random.default_rng(0).standard_normal((22050 * 4, channels)) * 0.1).astype(np.float32),
+             22050, subtype="PCM_16")
+    return path
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
     return path
 
 
@@ -90,6 +102,12 @@ AUDIO_CASES = {
     "1 MHz header": (lambda d: _sample_rate(d / "mega.wav", 1_000_000),
                      "mega.wav: sample rate 1000000 Hz is outside", None),
     "a folder": (lambda d: _folder(d / "album.wav"), "album.wav: is a folder, not an audio file", None),
+    "a FIFO": (lambda d: _fifo(d / "song.wav"), "song.wav: is a FIFO (named pipe), not a regular file", None),
+    "HTML named mp3": (lambda d: _write(d / "song.mp3", b"<!DOCTYPE html>\n<html><body>Sign in</body></html>\n"),
+                       "song.mp3: not a readable audio file: it looks like an HTML page, not audio", None),
+    "9 channels": (lambda d: _channels(d / "nine.wav", 9),
+                   "nine.wav: 9 channels, more than the studio decodes (at most 8)", None),
+    "8 channels at 384 kHz": (lambda d: write_bomb(d / "bomb.flac", seconds=5.0), "ok", None),
     "0.5 s clip": (lambda d: write_clip(d / "tiny.wav", "pop", 0.5),
                    "tiny.wav: clip is 0.5 s long; at least 1.5 s is needed", None),
     "1.6 s clip": (lambda d: write_clip(d / "short.wav", "pop", 1.6), "ok", "1.6 s long, under one 3 s segment"),
@@ -152,7 +170,7 @@ def test_predict_cli(case, runs, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("case", ["empty", "text named wav", "2.9 s clip", "silence", "6 channels", "lying header",
-                                  "1 Hz header"])
+                                  "1 Hz header", "HTML named mp3", "9 channels", "8 channels at 384 kHz"])
 def test_predict_page(case, runs, tmp_path, monkeypatch):
     build, expected, warning = AUDIO_CASES[case]
     path = build(tmp_path)
@@ -219,6 +237,11 @@ def _absurd_rate(d):
     _sample_rate(d / "genres_original" / "rock" / "rock.00007.wav", 1)
 
 
+def _nine_channels(d):
+    make_gtzan(d, per_genre=4, seconds=6.2)
+    _channels(d / "genres_original" / "rock" / "rock.00007.wav", 9)
+
+
 def _pictures_only(d):
     make_gtzan(d, per_genre=4, seconds=6.2, images=True)
     shutil.rmtree(d / "genres_original")
@@ -227,6 +250,7 @@ def _pictures_only(d):
 DATASET_CASES = {
     "no genre folders": (_no_genres, "no GTZAN layout found"),
     "a 1 Hz file": (_absurd_rate, "ok"),
+    "a 9-channel file": (_nine_channels, "ok"),
     "unknown genre folder": (_unknown_genre, "unknown genre folder(s) 'polka'"),
     "one genre empty": (_empty_genre, "ok"),
     "duplicate files": (_duplicates, "ok"),
@@ -251,6 +275,8 @@ def test_dataset_folders(case, command, tmp_path, capsys):
         assert "warning: genre 'metal' has no usable tracks" in out
     if case == "a 1 Hz file" and command == "features":
         assert "rock.00007.wav: sample rate 1 Hz is outside what the studio accepts" in out
+    if case == "a 9-channel file" and command == "features":
+        assert "rock.00007.wav: 9 channels, more than the studio decodes (at most 8)" in out
     if case == "duplicate files" and command == "features":
         assert "genres_original/rock/rock.00001.wav: duplicate of genres_original/rock/rock.00001.au" in out
         assert "genres_original/rock/rock.00000.flac.wav: identical to genres_original/rock/rock.00000.wav" in out

@@ -106,3 +106,13 @@ def test_image_mel_spectrogram_matches_librosa():
     ours = (ours - ours.max()).numpy()
     assert ours.shape == ref.shape
     np.testing.assert_allclose(ours, ref, atol=2e-3)
+
+
+def test_a_long_clips_mfccs_are_computed_in_slices_equal_to_one_pass(monkeypatch):
+    import gtzan_core.features as features
+
+    y = (np.random.default_rng(3).standard_normal(22050 * 40) * 0.1).astype(np.float32)  # 13 segments
+    monkeypatch.setattr(features, "MFCC_BATCH", 10 ** 6)
+    whole = mfcc_segments(y)
+    monkeypatch.setattr(features, "MFCC_BATCH", 4)  # 4 + 4 + 4 + 1
+    assert np.array_equal(mfcc_segments(y), whole) and whole.shape == (13, 130, 13)

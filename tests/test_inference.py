@@ -98,3 +98,35 @@ def test_long_upload_is_truncated(trained, tmp_path):
     clip = write_clip(tmp_path / "long.flac", "jazz", seconds=20.0)
     pred = predict(clip, [ids["cnn"]], store=store, max_seconds=9.0)
     assert pred.truncated and pred.duration == pytest.approx(9.0) and len(pred.mfcc) == 3
+
+
+def test_a_decoded_upload_predicts_as_its_file_does(trained, tmp_path):
+    from gtzan_core.audio import decode_audio
+
+    store, ids = trained
+    clip = write_clip(tmp_path / "song.flac", "rock", seconds=12.0)
+    from_file = predict(clip, [ids["cnn"]], store=store)
+    from_decoded = predict(decode_audio(clip), [ids["cnn"]], store=store)  # what the Predict page hands over
+    assert np.array_equal(from_file.results[ids["cnn"]].probs, from_decoded.results[ids["cnn"]].probs)
+    cut = predict(decode_audio(clip), [ids["cnn"]], store=store, max_seconds=6.0)
+    assert cut.truncated and cut.duration == pytest.approx(6.0)
+
+
+def test_a_long_clip_is_predicted_in_slices_with_the_one_pass_result(trained, tmp_path, monkeypatch):
+    """A long upload's MFCCs and model inputs go through in slices (bounded memory); the
+    probabilities are those of one pass."""
+    import gtzan_core.features as features
+    import gtzan_core.inference as inference
+
+    store, ids = trained
+    clip = write_clip(tmp_path / "long.wav", "disco", seconds=100.0)  # 33 segments, 4 windows
+    monkeypatch.setattr(features, "MFCC_BATCH", 10 ** 6)
+    monkeypatch.setattr(inference, "PREDICT_BATCH", {"image": 10 ** 6, "musicnn": 10 ** 6})
+    whole = predict(clip, store=store)
+    monkeypatch.setattr(features, "MFCC_BATCH", 5)
+    monkeypatch.setattr(inference, "PREDICT_BATCH", {"image": 1, "musicnn": 1})
+    sliced = predict(clip, store=store)
+    assert np.array_equal(whole.mfcc, sliced.mfcc)
+    for rid in ids.values():
+        assert whole.results[rid].segment_probs.shape == sliced.results[rid].segment_probs.shape
+        np.testing.assert_allclose(whole.results[rid].segment_probs, sliced.results[rid].segment_probs, atol=1e-5)

@@ -95,7 +95,7 @@ def _top(values: np.ndarray, times: np.ndarray, bands: np.ndarray, band_unit: st
     return span, (float(bands[b0]), float(bands[min(b0 + band_rows - 1, len(bands) - 1)]))
 
 
-def explain(audio: AudioSource | np.ndarray, run_id: str, store: RunStore | None = None, genre: str | None = None,
+def explain(audio: AudioSource | DecodedAudio | np.ndarray, run_id: str, store: RunStore | None = None, genre: str | None = None,
             methods: tuple[str, ...] = METHODS, max_seconds: float = 30.0) -> Explanation:
     """Explain run ``run_id``'s prediction on ``audio`` for ``genre`` (default: the
     predicted one) with ``methods`` (occlusion, gradcam, segments)."""
@@ -117,7 +117,8 @@ def explain(audio: AudioSource | np.ndarray, run_id: str, store: RunStore | None
         y = np.asarray(audio, np.float32)[: int(MAX_PREDICT_SECONDS * mfcc.sr)]
         decoded, name = DecodedAudio(y, mfcc.sr), "audio"
     else:
-        decoded, name = decode_audio(audio, max_seconds=MAX_PREDICT_SECONDS), source_name(audio)
+        decoded = audio if isinstance(audio, DecodedAudio) else decode_audio(audio, max_seconds=MAX_PREDICT_SECONDS)
+        decoded, name = decoded.first(MAX_PREDICT_SECONDS), source_name(audio)
         y = decoded.at(mfcc.sr)
     try:
         whole = kind.model_input(Clip(y, mfcc, decoded), meta, MODELS.get(meta["model"]))

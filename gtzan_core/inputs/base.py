@@ -70,6 +70,9 @@ class InputKind:
     unit: str = ""
     #: what one prediction row is called (``RunPrediction.unit``): "segment", "patch", "window"
     window_unit: str = ""
+    #: how many rows a prediction feeds the model at once (a 10-minute upload in slices:
+    #: the activations of every window at once would take hundreds of MB)
+    predict_batch: int = 32
     #: many samples per track: the split follows tracks; the paper protocol splits the samples (leaky)
     per_track: bool = True
     #: reads audio (an images-only dataset cannot feed it)

@@ -81,6 +81,7 @@ class ImageKind(InputKind):
     name = "image"
     unit = "image"
     window_unit = "window"
+    predict_batch = 4
     per_track = False
     needs_audio = False
     padded_column = None

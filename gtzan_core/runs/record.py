@@ -173,10 +173,6 @@ class RunRecord:
         if not pr:
             return None
         return Progress(int(pr.get("done", 0)), int(pr.get("total", 0)), pr.get("message") or "")
-        try:
-            return JobSpec.from_record(self.data)
-        except StudioError:
-            return None
 
     def get(self, key, default=None):
         return self.data.get(key, default)

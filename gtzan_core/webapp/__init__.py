@@ -18,6 +18,7 @@ module             what it holds
 ``formatting``     words from run records: labels, dataset names, job progress and its ETA
                    range, training summaries, split warnings; visitors' strings drawn as
                    text (``md_text``, ``md_code``, ``md_frame``, ``plain_text``; no Streamlit)
+``uploads``        decoding a visitor's audio on Predict, one decode at a time per server
 =================  ===========================================================================
 
 Names are loaded from their module when first asked for (``from gtzan_core.webapp import
@@ -43,6 +44,7 @@ _EXPORTS = {
     "formatting": ["dataset_name", "duration_text", "empty_jobs_text", "job_progress", "md_code", "md_frame", "md_text",
                    "plain_frame", "plain_text", "plan_estimate", "pretrained_text", "run_label", "split_warning_text",
                    "stopped_by_hand", "training_text"],
+    "uploads": ["decode_upload"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
