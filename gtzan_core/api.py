@@ -20,8 +20,8 @@ folder; default the studio's, ``$GTZAN_STUDIO_HOME/runs``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .runs import RunRecord, RunStore
 

@@ -43,10 +43,11 @@ import os
 import stat
 import struct
 import threading
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Callable, ContextManager, Iterator, Union
+from typing import BinaryIO
 
 import numpy as np
 
@@ -77,7 +78,7 @@ HEAD_BYTES = 1 << 16
 #: ... and to tell what it really is when it is plainly not audio.
 SNIFF_BYTES = 4096
 
-AudioSource = Union[str, os.PathLike, bytes, BinaryIO]
+AudioSource = str | os.PathLike | bytes | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class DecodedAudio:
         """The clip resampled to ``sr`` (itself when it is already there)."""
         return resample(self.y, self.sr, sr)
 
-    def first(self, seconds: float) -> "DecodedAudio":
+    def first(self, seconds: float) -> DecodedAudio:
         """The clip's first ``seconds`` (a new object; this one is left as it is). A
         sample more than that is the resampler's rounding, not more of the clip."""
         n = int(seconds * self.sr)
@@ -409,7 +410,7 @@ _TURN = threading.Lock()
 
 
 @contextmanager
-def decoding_turn(waiting: Callable[[], ContextManager] | None = None) -> Iterator[None]:
+def decoding_turn(waiting: Callable[[], AbstractContextManager] | None = None) -> Iterator[None]:
     """Hold this process's one decoding turn (a server decodes one upload at a time, so
     concurrent hostile uploads never add up). When another decode holds it, the caller
     waits inside ``waiting()`` (a spinner saying so, in the app) until its turn comes."""

@@ -20,8 +20,8 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .errors import DiskFullError
 from .locks import file_lock
@@ -77,10 +77,8 @@ def disk_full_reported(root: str | Path, who: str | None, what: str, run_id: str
     except (OSError, DiskFullError) as exc:
         if isinstance(exc, OSError) and exc.errno not in DISK_FULL:
             raise
-        try:
+        with contextlib.suppress(DiskFullError):  # not even that line fits: the message is all that can be said
             audit(root, who, f"{what} failed", run_id, error="disk full")
-        except DiskFullError:
-            pass  # not even that line fits: the message is all that can be said
         raise DiskFullError(message) from exc
 
 

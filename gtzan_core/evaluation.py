@@ -13,6 +13,7 @@ import pandas as pd
 
 from . import GENRES
 
+
 def classification_metrics(y_true, y_pred, n_classes: int = len(GENRES)) -> dict:
     """Accuracy, per-class precision/recall/F1/support, macro and weighted averages and
     the confusion matrix (rows = true genre, columns = predicted)."""
@@ -50,7 +51,7 @@ def evaluate(probs: np.ndarray, y_true: np.ndarray, groups: np.ndarray | None = 
     out = {"segment": classification_metrics(y_true, probs.argmax(1), probs.shape[1])}
     if groups is not None:
         ids, tprobs = track_probabilities(probs, groups)
-        first = {g: y for g, y in zip(np.asarray(groups)[::-1], y_true[::-1])}
+        first = {g: y for g, y in zip(np.asarray(groups)[::-1], y_true[::-1], strict=False)}
         t_true = np.array([first[g] for g in ids])
         out["track"] = classification_metrics(t_true, tprobs.argmax(1), probs.shape[1])
     return out
@@ -67,4 +68,5 @@ def report_frame(metrics: dict) -> pd.DataFrame:
 def confusion_frame(metrics: dict) -> pd.DataFrame:
     n = len(metrics["confusion"])
     names = list(GENRES[:n])
-    return pd.DataFrame(metrics["confusion"], index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted"))
+    return pd.DataFrame(metrics["confusion"], index=pd.Index(names, name="true"),
+                        columns=pd.Index(names, name="predicted"))

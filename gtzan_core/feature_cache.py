@@ -37,15 +37,22 @@ import pandas as pd
 from .audio import decode_audio
 from .data.discovery import Dataset
 from .errors import AudioError, ConfigError, DatasetError
+from .features import (
+    MIN_CLIP_SECONDS,
+    ImageParams,
+    MFCCParams,
+    is_padded,
+    mfcc_segments,
+    read_image_file,
+    spectrogram_input,
+)
 from .inputs import get_kind
-from .features import (MIN_CLIP_SECONDS, ImageParams, MFCCParams, is_padded, mfcc_segments, read_image_file,
-                       spectrogram_input)
+from .locks import file_lock
 from .mel_patches import MusicnnParams, mel_patches
 from .paths import feature_cache_dir
+from .progress import report
 from .spectrogram import resize_image
 from .spectrogram.kaggle import WHOLE_CLIP_SLACK
-from .locks import file_lock
-from .progress import report
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +112,7 @@ class FeatureSet:
         """Tracks whose one ``kind`` input is a repeat-padded short clip."""
         return get_kind(kind).padded_count(self)
 
-    def for_kind(self, kind: str) -> "FeatureSet":
+    def for_kind(self, kind: str) -> FeatureSet:
         """The tracks that have input of ``kind``, re-indexed (itself when all have)."""
         keep = self.has(kind)
         if keep.all():
@@ -307,7 +314,8 @@ def _load(entry: Path, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnPar
         return None
     return FeatureSet(
         dataset_label=meta["dataset"], fingerprint=meta["fingerprint"], mfcc_params=mfcc, image_params=image,
-        musicnn_params=musicnn, tracks=tracks, failed=[tuple(f) for f in meta["failed"]], notes=[tuple(n) for n in meta.get("notes", [])],
+        musicnn_params=musicnn, tracks=tracks, failed=[tuple(f) for f in meta["failed"]],
+        notes=[tuple(n) for n in meta.get("notes", [])],
         path=entry, cache_hit=True,
         seconds=meta.get("seconds", 0.0), **arrays,
     )

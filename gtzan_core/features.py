@@ -109,7 +109,7 @@ class ImageParams:
         check_style(self.style)
 
     @classmethod
-    def of_run(cls, recorded: dict | None, **changes) -> "ImageParams":
+    def of_run(cls, recorded: dict | None, **changes) -> ImageParams:
         """The image parameters a run was trained with, from its record or checkpoint
         meta; a record from before picture styles existed gets the first renderer."""
         recorded = dict(recorded or {})
@@ -255,7 +255,8 @@ def mfcc_segments(
 # ---------------------------------------------------------------------------
 
 
-def render_spectrogram_image(y: np.ndarray, mfcc: MFCCParams = MFCCParams(), image: ImageParams = ImageParams()) -> np.ndarray:
+def render_spectrogram_image(y: np.ndarray, mfcc: MFCCParams = MFCCParams(),
+                             image: ImageParams = ImageParams()) -> np.ndarray:
     """The full-size spectrogram picture of ``y`` in ``image.style`` (432 x 288 RGB uint8;
     see :mod:`gtzan_core.spectrogram`)."""
     return render(y, mfcc, image)

@@ -55,7 +55,7 @@ class TrainConfig:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         get_spec(self.model)
         for name in ("lr", "batch_size", "epochs"):
             if not getattr(self, name) > 0:

@@ -34,7 +34,7 @@ from .runs import RunStore
 
 MAX_PREDICT_SECONDS = MAX_DECODE_SECONDS  # at most the first 10 minutes of an upload are analysed
 _CACHE_SIZE = 12
-_cache: "OrderedDict[tuple, tuple[torch.nn.Module, dict]]" = OrderedDict()
+_cache: OrderedDict[tuple, tuple[torch.nn.Module, dict]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -60,7 +60,7 @@ class RunPrediction:
 
     def as_dict(self) -> dict:
         return {"model": self.model, "dataset": self.dataset, "top": self.top,
-                "probabilities": {g: round(float(p), 6) for g, p in zip(GENRES, self.probs)},
+                "probabilities": {g: round(float(p), 6) for g, p in zip(GENRES, self.probs, strict=False)},
                 "unit": self.unit, "segments": int(len(self.segment_probs))}
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 try:
     import fcntl
@@ -51,10 +51,8 @@ def file_lock(path: str | Path, poll: float = 0.05, should_stop: Callable[[], bo
         yield
     finally:
         if fcntl is not None:
-            try:
+            with contextlib.suppress(OSError):
                 fcntl.flock(fd, fcntl.LOCK_UN)
-            except OSError:
-                pass
         os.close(fd)
 
 
@@ -69,10 +67,8 @@ class HeldLock:
         if self._fd is None:
             return
         if fcntl is not None:
-            try:
+            with contextlib.suppress(OSError):
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
-            except OSError:
-                pass
         os.close(self._fd)
         self._fd = None
 

@@ -225,7 +225,7 @@ def transfer_figure(table) -> go.Figure:
     colours = {"music (MSD)": "#6a1b9a", "photos (ImageNet)": "#ef6c00", "nothing": "#78909c"}
     fig = go.Figure()
     for source, group in table.groupby("pretrained_on", sort=False):
-        fig.add_bar(y=[figure_text(f"{t} · {c}") for t, c in zip(group["title"], group["condition"])],
+        fig.add_bar(y=[figure_text(f"{t} · {c}") for t, c in zip(group["title"], group["condition"], strict=False)],
                     x=group["track_accuracy"], orientation="h", name=f"pretrained on {source}",
                     marker_color=colours.get(source, "#999"),
                     error_x=dict(type="data", array=group["track_accuracy_sd"].fillna(0)),

@@ -8,12 +8,12 @@ stores the numbers for a Streamlit progress bar.
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
 
 ProgressFn = Callable[[int, int, str], None]
 
 
-def report(progress: Optional[ProgressFn], done: int, total: int, message: str = "") -> None:
+def report(progress: ProgressFn | None, done: int, total: int, message: str = "") -> None:
     if progress is not None:
         progress(done, total, message)
 

@@ -150,7 +150,8 @@ def track_split(
             raise DatasetError("the fault-filtered split needs real GTZAN track ids; the synthetic demo set has none")
         lists = fault_filtered_lists()
         pos = {tid: i for i, tid in enumerate(tracks["track_id"])}
-        parts = [np.array(sorted(pos[t] for t in lists[k] if t in pos), dtype=np.int64) for k in ("train", "valid", "test")]
+        parts = [np.array(sorted(pos[t] for t in lists[k] if t in pos), dtype=np.int64)
+                 for k in ("train", "valid", "test")]
         listed = sum(len(v) for v in lists.values())
         found = sum(len(p) for p in parts)
         if found == 0:

@@ -51,9 +51,9 @@ def make_starter(data: str | Path, store: RunStore, seeds: int = 3, device: str 
     from .errors import ConfigError, StudioError
     from .feature_cache import feature_request, load_features
     from .hparams import make_config
+    from .jobs import train
     from .models import check_weights
     from .splits import check_planned_split
-    from .jobs import train
 
     ds = open_dataset(data)
     if ds.is_synthetic or not ds.has_images:

@@ -194,7 +194,8 @@ def unfinished_frame(records: list[dict], phase=None) -> pd.DataFrame:
     ``phase(record)``: where a live job is, in words (default: its phase field)."""
     phase = phase or (lambda r: r.get("phase") or DASH)
     rows = [{"model": r.get("title") or r.get("model") or DASH, "status": r.get("status") or DASH,
-             "where it is": phase(r) if r.get("status") in ("queued", "running") else (r.get("error") or DASH), "dataset": dataset_name(r), "owner": r.get("owner") or DASH,
+             "where it is": phase(r) if r.get("status") in ("queued", "running") else (r.get("error") or DASH),
+             "dataset": dataset_name(r), "owner": r.get("owner") or DASH,
              "queued": when_text(r.get("created")), "run": r["run_id"]}
             for r in records if not r.get("evaluation")]
     return pd.DataFrame(rows, columns=["model", "status", "where it is", "dataset", "owner", "queued", "run"])
@@ -215,10 +216,12 @@ def paper_frame(models=None) -> pd.DataFrame:
         rows.append({"model": MODELS[model].title if model in MODELS else model,
                      "track acc.": score_text(s["accuracy"]) if image else DASH,
                      "segment acc.": DASH if image else score_text(s["accuracy"]),
-                     "macro F1 (its table)": score_text(s["macro_f1"]), "F1 (its text)": score_text(s["f1_text"]) if isinstance(s["f1_text"], (int, float))
+                     "macro F1 (its table)": score_text(s["macro_f1"]),
+                     "F1 (its text)": score_text(s["f1_text"]) if isinstance(s["f1_text"], (int, float))
                      else str(s["f1_text"]),
                      "weighted F1 (its table)": score_text(s["weighted_f1"]),
-                     "test items": f"{s['test_support']} {res['unit']}s", "protocol": paper_results.paper_protocol_label(model),
+                     "test items": f"{s['test_support']} {res['unit']}s",
+                     "protocol": paper_results.paper_protocol_label(model),
                      "source": s["source"]})
     return pd.DataFrame(rows, columns=["model", "track acc.", "segment acc.", "macro F1 (its table)", "F1 (its text)",
                                        "weighted F1 (its table)", "test items", "protocol", "source"])

@@ -11,8 +11,17 @@ from gtzan_core.evaluation import report_frame  # noqa: E402
 from gtzan_core.plots import confusion_figure  # noqa: E402
 from gtzan_core.runs import RunRecord  # noqa: E402
 from gtzan_core.tables import compare_frame, paper_frame, report_table, strings  # noqa: E402
-from gtzan_core.webapp import (finished_runs, identity_sidebar, md_code, md_frame, md_text, run_label,  # noqa: E402
-                               split_warning_text, stopped_by_hand, training_text)
+from gtzan_core.webapp import (  # noqa: E402
+    finished_runs,
+    identity_sidebar,
+    md_code,
+    md_frame,
+    md_text,
+    run_label,
+    split_warning_text,
+    stopped_by_hand,
+    training_text,
+)
 
 
 def _delta_colour(v: float) -> str:

@@ -14,9 +14,23 @@ from pathlib import Path  # noqa: E402
 from gtzan_core import GENRES  # noqa: E402
 from gtzan_core.data.download import DEFAULT_URL  # noqa: E402
 from gtzan_core.tables import home_frame  # noqa: E402
-from gtzan_core.webapp import (DEMO_LABEL, check_user_path, data_path, dataset_summary, device_label,  # noqa: E402
-                               download_job, finished_runs, identity_sidebar, is_admin, md_code, md_frame, md_text,
-                               set_data_path, settings, show_error)
+from gtzan_core.webapp import (  # noqa: E402
+    DEMO_LABEL,
+    check_user_path,
+    data_path,
+    dataset_summary,
+    device_label,
+    download_job,
+    finished_runs,
+    identity_sidebar,
+    is_admin,
+    md_code,
+    md_frame,
+    md_text,
+    set_data_path,
+    settings,
+    show_error,
+)
 
 
 def download_panel():

@@ -7,14 +7,46 @@ ensure_app_navigation()  # a bookmarked page URL as a fresh server's first reque
 from gtzan_core.audit import read_audit  # noqa: E402
 from gtzan_core.classroom import PermissionDenied, check_import  # noqa: E402
 from gtzan_core.classroom.quota import check_storage  # noqa: E402
+from gtzan_core.runs.trash import (  # noqa: E402
+    empty_trash,
+    list_trash,
+    move_to_trash,
+    purge_entry,
+    purge_expired,
+    restore_run,
+    trash_days,
+    usage_by_owner,
+)
 from gtzan_core.share.archive import MAX_ARCHIVE, MB  # noqa: E402
-from gtzan_core.tables import (RUN_NUMBER_FORMATS, audit_frame, damaged_frame, paper_frame, runs_frame,  # noqa: E402
-                               storage_frame, trash_frame, unfinished_frame)
-from gtzan_core.runs.trash import (empty_trash, list_trash, move_to_trash, purge_entry, purge_expired,  # noqa: E402
-                                   restore_run, trash_days, usage_by_owner)
-from gtzan_core.webapp import (can_modify_run, check_modify_run, current_user, finished_runs,  # noqa: E402
-                               identity_sidebar, is_admin, job_progress, md_frame, md_text, plain_frame, plain_text,
-                               run_grid, run_label, settings, show_error, run_records, store)
+from gtzan_core.tables import (  # noqa: E402
+    RUN_NUMBER_FORMATS,
+    audit_frame,
+    damaged_frame,
+    paper_frame,
+    runs_frame,
+    storage_frame,
+    trash_frame,
+    unfinished_frame,
+)
+from gtzan_core.webapp import (  # noqa: E402
+    can_modify_run,
+    check_modify_run,
+    current_user,
+    finished_runs,
+    identity_sidebar,
+    is_admin,
+    job_progress,
+    md_frame,
+    md_text,
+    plain_frame,
+    plain_text,
+    run_grid,
+    run_label,
+    run_records,
+    settings,
+    show_error,
+    store,
+)
 
 
 def share_section() -> None:

@@ -11,12 +11,27 @@ import pandas as pd  # noqa: E402
 
 from gtzan_core import GENRES  # noqa: E402
 from gtzan_core.inference import predict  # noqa: E402
-from gtzan_core.plots import (explanation_figure, mel_view, mfcc_figure, probabilities_figure,  # noqa: E402
-                              spectrogram_figure, timeline_figure, waveform_figure)
+from gtzan_core.plots import (  # noqa: E402
+    explanation_figure,
+    mel_view,
+    mfcc_figure,
+    probabilities_figure,
+    spectrogram_figure,
+    timeline_figure,
+    waveform_figure,
+)
 from gtzan_core.tables import strings  # noqa: E402
-from gtzan_core.webapp import (decode_upload, identity_sidebar, md_frame, md_text, run_label, settings,  # noqa: E402
-                               show_error,
-                               run_records, store)
+from gtzan_core.webapp import (  # noqa: E402
+    decode_upload,
+    identity_sidebar,
+    md_frame,
+    md_text,
+    run_label,
+    run_records,
+    settings,
+    show_error,
+    store,
+)
 
 identity_sidebar()
 runs = {r["run_id"]: r for r in run_records()
@@ -73,7 +88,7 @@ if data is not None:
                    f"predicted in {st.session_state['prediction_seconds']:.2f} s")
         for w in pred.warnings:
             st.warning(md_text(w[0].upper() + w[1:] + "."))  # they may quote the file's name: as text
-        for rid, why in pred.refused.items():
+        for _rid, why in pred.refused.items():
             st.error(md_text(why))
         if pred.results:  # the answer first, then the clip's views
             st.subheader("Genre probabilities")
@@ -90,8 +105,7 @@ if data is not None:
             st.table(md_frame(strings(table)), border="horizontal")  # run titles are anyone's (imports)
             for rid in pred.results:
                 if runs.get(rid, {}).get("starter") and not runs[rid].get("imported"):  # the shipped one only
-                    from gtzan_core.share.card import model_card
-                    from gtzan_core.share.card import limits_text
+                    from gtzan_core.share.card import limits_text, model_card
 
                     s = runs[rid]["starter"]
                     st.info(f"**{runs[rid].get('title')} starter model** (`{rid}`), shipped with the studio: trained "

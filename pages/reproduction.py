@@ -7,11 +7,15 @@ ensure_app_navigation()  # a bookmarked page URL as a fresh server's first reque
 import pandas as pd  # noqa: E402
 
 from gtzan_core.plots import per_class_f1_figure, reproduction_figure, transfer_figure  # noqa: E402
-from gtzan_core.reproduction import (comparison_table, list_reproductions, per_class_f1, protocol_table,  # noqa: E402
-                                     reproduction_records)
+from gtzan_core.reproduction import (  # noqa: E402
+    comparison_table,
+    list_reproductions,
+    per_class_f1,
+    protocol_table,
+    reproduction_records,
+)
 from gtzan_core.reproduction.report import comparison_display, report_html, transfer_report_html  # noqa: E402
-from gtzan_core.reproduction.transfer import (list_transfers, transfer_display, transfer_records,  # noqa: E402
-                                              transfer_table)
+from gtzan_core.reproduction.transfer import list_transfers, transfer_display, transfer_records, transfer_table  # noqa: E402
 from gtzan_core.tables import strings  # noqa: E402
 from gtzan_core.webapp import identity_sidebar, md_frame, plain_frame, plain_text, store  # noqa: E402
 
@@ -39,7 +43,8 @@ def transfer_section() -> None:
                "initialisation beside the paper's models from scratch, over seeds.")
     sid = st.selectbox("Transfer study", [s["id"] for s in studies], key="transfer-study",
                        format_func=lambda i: plain_text(next(f"{s['id']} · {s['dataset']} · {s['finished']}/"
-                                                             f"{s['runs']} runs done" for s in studies if s["id"] == i)))
+                                                             f"{s['runs']} runs done"
+                                                             for s in studies if s["id"] == i)))
     records = transfer_records(runs_store, sid)
     if any((r.get("dataset") or {}).get("label") not in ("GTZAN", "pending", None) for r in records):
         st.warning("**Synthetic demo set, not GTZAN**: these accuracies say nothing about real music.")

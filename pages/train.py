@@ -13,16 +13,40 @@ from gtzan_core.jobs import JobSpec  # noqa: E402
 from gtzan_core.models import MODELS, check_weights  # noqa: E402
 from gtzan_core.models.weights import backbone_weights, weights_available  # noqa: E402
 from gtzan_core.plots import loss_figure  # noqa: E402
-from gtzan_core.reproduction import (plan_reproduction, queue_reproduction, reproduction_specs,  # noqa: E402
-                                    screen_splits, skipped_summary)
+from gtzan_core.reproduction import (  # noqa: E402
+    plan_reproduction,
+    queue_reproduction,
+    reproduction_specs,
+    screen_splits,
+    skipped_summary,
+)
 from gtzan_core.reproduction.plan import PAPER_MODELS, honest_protocols  # noqa: E402
 from gtzan_core.splits import PROTOCOLS  # noqa: E402
-from gtzan_core.webapp import (can_modify_run, check_modify_run, check_user_path,  # noqa: E402
-                               current_user, data_path, dataset_name, dataset_summary, empty_jobs_text,
-                               executor_label, executor_problem, identity_sidebar, is_admin, job_manager,
-                               job_progress, md_code, md_text, plan_estimate, preflight_jobs, ray_address, settings,
-                               show_error, split_warning_text, run_records)
-
+from gtzan_core.webapp import (  # noqa: E402
+    can_modify_run,
+    check_modify_run,
+    check_user_path,
+    current_user,
+    data_path,
+    dataset_name,
+    dataset_summary,
+    empty_jobs_text,
+    executor_label,
+    executor_problem,
+    identity_sidebar,
+    is_admin,
+    job_manager,
+    job_progress,
+    md_code,
+    md_text,
+    plan_estimate,
+    preflight_jobs,
+    ray_address,
+    run_records,
+    settings,
+    show_error,
+    split_warning_text,
+)
 
 identity_sidebar()
 

@@ -16,8 +16,20 @@ Nothing here imports Streamlit: the pages ask these functions and show the messa
 they raise.
 """
 
-from .rules import (MODES, PermissionDenied, QuotaExceeded, Settings, can_modify, check_admin_password,
-                    check_import, check_modify, check_submit, fair_order, load_settings, order_index)
+from .rules import (
+                    MODES,
+                    PermissionDenied,
+                    QuotaExceeded,
+                    Settings,
+                    can_modify,
+                    check_admin_password,
+                    check_import,
+                    check_modify,
+                    check_submit,
+                    fair_order,
+                    load_settings,
+                    order_index,
+)
 
 __all__ = ["MODES", "PermissionDenied", "QuotaExceeded", "Settings", "can_modify", "check_admin_password",
            "check_import", "check_modify", "check_submit", "fair_order", "load_settings", "order_index"]

@@ -29,7 +29,7 @@ import ipaddress
 import threading
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from .rules import PermissionDenied
 

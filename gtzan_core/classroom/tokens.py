@@ -30,8 +30,8 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import StudioError
 from ..locks import file_lock

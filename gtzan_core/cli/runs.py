@@ -47,7 +47,6 @@ def cmd_import(args) -> int:
 
 def cmd_runs(args) -> int:
     from ..runs import RunStore
-
     from ..runs.leaderboard import leaderboard
     from ..runs.trash import list_trash, move_to_trash, purge_entry, purge_expired, restore_run, trash_days
 

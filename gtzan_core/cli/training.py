@@ -87,9 +87,8 @@ def _train_distributed(spec, args, rank: int, on_epoch, how_to_force: str) -> di
 
     from ..data import open_dataset
     from ..feature_cache import feature_request, load_features
-    from ..jobs import preflight
+    from ..jobs import preflight, train
     from ..runs import RunStore
-    from ..jobs import train
 
     preflight([spec])
     request = feature_request(spec.config.model, spec.image_source)
@@ -134,7 +133,8 @@ def _print_evaluation(record: dict) -> None:
     leak = f"  [{record.get('protocol_label')}]" if record.get("selection_on_test") else ""
     print(f"run {record['run_id']}: {record['model']} on {(record.get('dataset') or {}).get('label')}, protocol "
           f"{record.get('protocol')}"
-          f"{leak}, recipe {recipe_label(record)}, status {record['status']}, epochs {record.get('epochs_run')} (best {record.get('best_epoch')})")
+          f"{leak}, recipe {recipe_label(record)}, status {record['status']}, epochs {record.get('epochs_run')} "
+          f"(best {record.get('best_epoch')})")
     unit = (record.get("split") or {}).get("unit") or "segment"  # what one sample is: segment, patch or image
     for level, name in (("segment", unit), ("track", "track")):
         if level in ev and not (level == "track" and unit == "image"):  # one picture per track: said once
@@ -222,8 +222,16 @@ def cmd_reproduce(args) -> int:
     import time
 
     from ..jobs import preflight
-    from ..reproduction import (comparison_table, plan_reproduction, protocol_table, reproduction_specs,
-                               run_reproduction, screen_splits, skipped_summary, write_report)
+    from ..reproduction import (
+        comparison_table,
+        plan_reproduction,
+        protocol_table,
+        reproduction_specs,
+        run_reproduction,
+        screen_splits,
+        skipped_summary,
+        write_report,
+    )
     from ..runs import RunStore
     from ..training import resolve_device
 

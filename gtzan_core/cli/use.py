@@ -34,7 +34,7 @@ def cmd_predict(args) -> int:
     print(f"{printable(Path(args.audio).name)}: {pred.duration:.1f} s, {len(pred.mfcc)} segments"
           + (" (truncated)" if pred.truncated else ""))
     for rid, r in pred.results.items():
-        top3 = sorted(zip(GENRES, r.probs), key=lambda t: -t[1])[:3]
+        top3 = sorted(zip(GENRES, r.probs, strict=False), key=lambda t: -t[1])[:3]
         print(f"  {r.title:10s} {rid}  [{r.dataset}]  -> {r.top:9s} " + "  ".join(f"{g} {p:.2f}" for g, p in top3))
     if pred.results:
         ens = pred.ensemble()
@@ -50,8 +50,8 @@ def cmd_explain(args) -> int:
     if args.json:
         print(json.dumps(ex.as_dict(), indent=2))
         return 0
-    print(f"{printable(Path(args.audio).name)}: run {args.run} ({ex.model}) predicts {GENRES[ex.predicted]}; explaining "
-          f"{GENRES[ex.genre]}")
+    print(f"{printable(Path(args.audio).name)}: run {args.run} ({ex.model}) predicts {GENRES[ex.predicted]}; "
+          f"explaining {GENRES[ex.genre]}")
     for name, m in ex.maps.items():
         band = f", band {m.top_band[0]:.0f}-{m.top_band[1]:.0f} {m.band_unit}" if m.top_band else ""
         print(f"  {name:9s} map {tuple(m.values.shape)}: top time span {m.top_time[0]:.2f}-{m.top_time[1]:.2f} s"

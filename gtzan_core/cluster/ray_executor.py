@@ -8,6 +8,7 @@ already seen; pressing Start again is one click. Other jobs are unaffected.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -39,7 +40,8 @@ def _import_ray():
         import ray
     except ImportError:
         raise ConfigError(f"{ADDRESS_ENV} is set but Ray is not installed here: "
-                          "pip install -r requirements-cluster.txt (or unset it to train in the app's process)") from None
+                          "pip install -r requirements-cluster.txt "
+                          "(or unset it to train in the app's process)") from None
     return ray
 
 
@@ -88,7 +90,8 @@ class RayExecutor:
             try:
                 res = self.resources()
                 gpus = float(res.get("GPU", 0))
-                cap = int(gpus * self.jobs_per_gpu + 1e-9) if gpus else int(float(res.get("CPU", 0)) // self.cpus_per_job)
+                cap = (int(gpus * self.jobs_per_gpu + 1e-9) if gpus
+                       else int(float(res.get("CPU", 0)) // self.cpus_per_job))
             except Exception as exc:  # the cluster is unreachable: send one job; its error will say why
                 log.warning("could not read the Ray cluster's resources: %s", exc)
                 cap = 1
@@ -171,8 +174,6 @@ class RayExecutor:
 
     @staticmethod
     def _note(store: RunStore, run_id: str, **fields) -> None:
-        try:
+        with contextlib.suppress(Exception):  # pragma: no cover - a run deleted meanwhile
             store.merge(run_id, "executor", **fields)
-        except Exception:  # pragma: no cover - a run deleted meanwhile
-            pass
 

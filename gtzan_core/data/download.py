@@ -100,7 +100,7 @@ def safe_extract(archive: Path, dest: Path, progress=None) -> None:
                 report(progress, k + 1, len(names), "extracting")
         return
     try:
-        tf = tarfile.open(archive, "r:*")
+        tf = tarfile.open(archive, "r:*")  # noqa: SIM115 - opened alone so only its own error is caught; closed by `with tf` below
     except tarfile.TarError as exc:
         raise DownloadError(f"{archive.name}: not a tar or zip archive ({exc})") from None
     with tf:

@@ -75,28 +75,35 @@ class Style:
 
 STYLES: dict[str, Style] = {
     "blues": Style((70, 105), "x.......x.......", "....x.......x...", "x.x.x.x.x.x.x.x.", 0.9,
-                   "walk", "soft", "pluck", "x..x..x.x..x..x.", "seventh", (0, 0, 5, 0, 7, 5, 0, 7), (1.0, 2.0), (0.004, 0.02)),
+                   "walk", "soft", "pluck", "x..x..x.x..x..x.", "seventh",
+                   (0, 0, 5, 0, 7, 5, 0, 7), (1.0, 2.0), (0.004, 0.02)),
     "classical": Style((60, 120), "................", "................", "................", 0.0,
-                       "long", "strings", "strings", "x---------------", "triad", (0, 5, 7, 0, 9, 5, 7, 0), (1.0, 1.0), (0.0005, 0.004),
-                       drums_gain=0.0, lead=True, dynamics=0.6),
+                       "long", "strings", "strings", "x---------------", "triad",
+                       (0, 5, 7, 0, 9, 5, 7, 0), (1.0, 1.0), (0.0005, 0.004), drums_gain=0.0, lead=True, dynamics=0.6),
     "country": Style((90, 125), "x.......x.......", "....x.......x...", "..x...x...x...x.", 0.2,
-                     "rootfifth", "soft", "pluck", "....x.......x...", "triad", (0, 5, 7, 0), (1.0, 1.2), (0.001, 0.006)),
+                     "rootfifth", "soft", "pluck", "....x.......x...", "triad",
+                     (0, 5, 7, 0), (1.0, 1.2), (0.001, 0.006)),
     "disco": Style((112, 130), "x...x...x...x...", "....x.......x...", "..x...x...x...x.", 0.0,
-                   "octave", "saw", "strings", "x.....x...x.....", "minor7", (0, 5, 3, 7), (1.0, 1.3), (0.0005, 0.003), lead=True),
+                   "octave", "saw", "strings", "x.....x...x.....", "minor7",
+                   (0, 5, 3, 7), (1.0, 1.3), (0.0005, 0.003), lead=True),
     "hiphop": Style((78, 98), "x......x..x.....", "....x.......x...", "x.x.x.x.x.x.x.x.", 0.5,
-                    "sub", "sine", "epiano", "x-------x-------", "minor7", (0, 3, 8, 7), (1.0, 1.5), (0.004, 0.02), drums_gain=1.4),
+                    "sub", "sine", "epiano", "x-------x-------", "minor7",
+                    (0, 3, 8, 7), (1.0, 1.5), (0.004, 0.02), drums_gain=1.4),
     "jazz": Style((100, 180), "x.........x.....", "......x.......x.", "x...x.x.x...x.x.", 1.0,
-                  "walk", "soft", "epiano", "..x.....x..x....", "ninth", (2, 7, 0, 9), (1.0, 1.1), (0.002, 0.01), drums_gain=0.6),
+                  "walk", "soft", "epiano", "..x.....x..x....", "ninth",
+                  (2, 7, 0, 9), (1.0, 1.1), (0.002, 0.01), drums_gain=0.6),
     "metal": Style((140, 200), "x.x.x.x.x.x.x.x.", "....x.......x...", "x...x...x...x...", 0.0,
-                   "chug", "saw", "saw", "xxxxxxxxxxxxxxxx", "power", (0, 0, 3, 5, 0, 0, 6, 5), (8.0, 20.0), (0.002, 0.01),
-                   drums_gain=0.8, chord_gain=3.0),
+                   "chug", "saw", "saw", "xxxxxxxxxxxxxxxx", "power",
+                   (0, 0, 3, 5, 0, 0, 6, 5), (8.0, 20.0), (0.002, 0.01), drums_gain=0.8, chord_gain=3.0),
     "pop": Style((96, 128), "x.....x.x.......", "....x.......x...", "x.x.x.x.x.x.x.x.", 0.0,
-                 "root8", "square", "square", "x.x.x.x.x.x.x.x.", "triad", (0, 7, 9, 5), (1.0, 1.4), (0.0005, 0.003), lead=True),
+                 "root8", "square", "square", "x.x.x.x.x.x.x.x.", "triad",
+                 (0, 7, 9, 5), (1.0, 1.4), (0.0005, 0.003), lead=True),
     "reggae": Style((62, 90), "........x.......", "........x.......", "x.x.x.x.x.x.x.x.", 0.4,
-                    "drop", "sine", "organ", "..x...x...x...x.", "triad", (0, 5, 0, 7), (1.0, 1.3), (0.002, 0.01)),
+                    "drop", "sine", "organ", "..x...x...x...x.", "triad",
+                    (0, 5, 0, 7), (1.0, 1.3), (0.002, 0.01)),
     "rock": Style((105, 150), "x.......x.x.....", "....x.......x...", "x.x.x.x.x.x.x.x.", 0.0,
-                  "root8", "saw", "saw", "x.x.x.x.x.x.x.x.", "power", (0, 5, 7, 5), (2.5, 5.0), (0.001, 0.008),
-                  chord_gain=1.8),
+                  "root8", "saw", "saw", "x.x.x.x.x.x.x.x.", "power",
+                  (0, 5, 7, 5), (2.5, 5.0), (0.001, 0.008), chord_gain=1.8),
 }
 
 CHORDS = {
@@ -233,7 +240,8 @@ def synth_track(genre: str, seconds: float = DEFAULT_SECONDS, seed: int = 0, ind
             attack = 0.15 if chord_inst == "strings" else 0.004
             for iv in chord:
                 f = _midi_hz(root + 12 + iv)
-                syn.add("chords", syn.note(chord_inst, f, dur, attack, max(dur, 0.1), vibrato=0.004 if chord_inst == "strings" else 0),
+                syn.add("chords", syn.note(chord_inst, f, dur, attack, max(dur, 0.1),
+                                           vibrato=0.004 if chord_inst == "strings" else 0),
                         bar[s], mix["chords"] / len(chord))
         # lead
         if style.lead:
@@ -242,7 +250,8 @@ def synth_track(genre: str, seconds: float = DEFAULT_SECONDS, seed: int = 0, ind
                 if rng.random() < 0.7:
                     midi = root + 24 + scale[int(rng.integers(0, len(scale)))]
                     inst = "strings" if genre == "classical" else ("square" if genre == "pop" else "brass")
-                    syn.add("lead", syn.note(inst, _midi_hz(midi), 2 * step, 0.02, 0.4, vibrato=0.005), bar[s], mix["lead"])
+                    syn.add("lead", syn.note(inst, _midi_hz(midi), 2 * step, 0.02, 0.4, vibrato=0.005),
+                            bar[s], mix["lead"])
 
     gain = rng.uniform(*style.distortion)
     if gain > 1.05:  # overdriven guitar: distort the chord stem, keep its level

@@ -95,8 +95,8 @@ def _top(values: np.ndarray, times: np.ndarray, bands: np.ndarray, band_unit: st
     return span, (float(bands[b0]), float(bands[min(b0 + band_rows - 1, len(bands) - 1)]))
 
 
-def explain(audio: AudioSource | DecodedAudio | np.ndarray, run_id: str, store: RunStore | None = None, genre: str | None = None,
-            methods: tuple[str, ...] = METHODS, max_seconds: float = 30.0) -> Explanation:
+def explain(audio: AudioSource | DecodedAudio | np.ndarray, run_id: str, store: RunStore | None = None,
+            genre: str | None = None, methods: tuple[str, ...] = METHODS, max_seconds: float = 30.0) -> Explanation:
     """Explain run ``run_id``'s prediction on ``audio`` for ``genre`` (default: the
     predicted one) with ``methods`` (occlusion, gradcam, segments)."""
     import time

@@ -13,8 +13,9 @@ or a *picture* per row (3 x S x S, occluded in tiles). A kind says which with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -25,6 +25,6 @@ from .preflight import preflight
 from .queue import JobManager
 from .recorded import conclude, describe_job, train
 
-__all__ = ["BackgroundJob", "Job", "JobManager", "JobSpec", "conclude", "describe_job", "preflight", "train", "demo_preparation", "download_job", "execute_job",
-           "lower_priority"]
+__all__ = ["BackgroundJob", "Job", "JobManager", "JobSpec", "conclude", "describe_job", "preflight", "train",
+           "demo_preparation", "download_job", "execute_job", "lower_priority"]
 

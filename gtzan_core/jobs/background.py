@@ -14,7 +14,7 @@ temporary folder left behind) is cleaned up and redone by the next start.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import StudioError
 

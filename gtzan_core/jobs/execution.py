@@ -4,6 +4,7 @@ dataset, its features, training. Shared by the app's embedded workers
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -54,10 +55,8 @@ def execute_job(store: RunStore, job: Job, device: str | None = None, train_fn=N
         return fit(config, fs, store, job.run_id, cancel=job.cancel, dataset_info=ds.run_info(),
                    progress=lambda d, t, m: store.update(job.run_id, progress={"done": d, "total": t, "message": m}))
 
-    try:
+    with contextlib.suppress(StudioError):  # a full disk included: the record says so, the server goes on
         conclude(store, job.run_id, attempt)
-    except StudioError:  # a full disk included: the record says so, the server goes on
-        pass
 
 
 def lower_priority() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..hparams import TrainConfig
 
+
 @dataclass(frozen=True)
 class JobSpec:
     """Everything a training job needs: the model's configuration, the dataset (None:

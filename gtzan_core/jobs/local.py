@@ -5,7 +5,7 @@ Stop, quotas checked again when the job starts)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..runs import RunStore
 from .job import JobSpec

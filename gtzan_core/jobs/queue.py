@@ -26,6 +26,7 @@ down or whose process died, in the order they were submitted. Only a job that wa
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -78,7 +79,8 @@ class JobManager:
         self._last_served: dict[str, float] = {}  # owner -> when a job of theirs last started
         self._running: set[str] = set()
         self._feature_loader = feature_loader
-        self._workers = [threading.Thread(target=self._work, name=f"gtzan-train-{i}", daemon=True) for i in range(slots)]
+        self._workers = [threading.Thread(target=self._work, name=f"gtzan-train-{i}", daemon=True)
+                         for i in range(slots)]
         for w in self._workers:
             w.start()
         lifecycle.reap_dead(self.store)  # a restarted server shows dead runs failed from its first page on
@@ -214,10 +216,8 @@ class JobManager:
             for j in waiting:
                 j.cancel.set()  # this manager will not start them
         for j in waiting:
-            try:
+            with contextlib.suppress(Exception):  # pragma: no cover - a deleted run
                 self.store.update(j.run_id, queue_owner=None)
-            except Exception:  # pragma: no cover - a deleted run
-                pass
         self._reaper_stop.set()
         with self._wake:
             self._closing = True
@@ -267,6 +267,7 @@ class JobManager:
                 log.exception("job %s failed", job.run_id)
             finally:
                 if place:
+                    assert self._allocator is not None  # the place came from it
                     self._allocator.release(*place)
                 with self._lock:
                     self._running.discard(job.run_id)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import threading
 import traceback
+from collections.abc import Callable
 from importlib import metadata
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from .. import GENRES
 from ..errors import DiskFullError, StudioError
@@ -26,6 +27,9 @@ from ..runs import RunStore, Status, lifecycle
 from ..runs.record import RECORD_VERSION
 from ..runs.sink import StoreSink
 from .job import JobSpec
+
+if TYPE_CHECKING:  # (imported for its type alone: the trainer is loaded when a run trains)
+    from ..training.trainer import Outcome
 
 
 def describe_job(spec: JobSpec, dataset_info: dict | None = None) -> dict:
@@ -53,7 +57,7 @@ def describe_job(spec: JobSpec, dataset_info: dict | None = None) -> dict:
     }
 
 
-def conclude(store: RunStore, run_id: str, attempt: Callable[[], object]) -> dict:
+def conclude(store: RunStore, run_id: str, attempt: Callable[[], Outcome]) -> dict:
     """Run ``attempt`` (the job's work, ending in the trainer's
     :class:`~gtzan_core.training.trainer.Outcome`) and record how it ended, the one place
     that does: finished or cancelled with the outcome's fields; stopped before an epoch
@@ -68,7 +72,8 @@ def conclude(store: RunStore, run_id: str, attempt: Callable[[], object]) -> dic
     except Cancelled as exc:
         return lifecycle.cancel(store, run_id, str(exc) or "cancelled before the first epoch finished")
     except DiskFullError as exc:  # the last good checkpoint is intact (written atomically)
-        kept = "; the run stopped, its best checkpoint so far is kept" if store.checkpoint_path(run_id).is_file() else ""
+        kept = ("; the run stopped, its best checkpoint so far is kept" if store.checkpoint_path(run_id).is_file()
+                else "")
         lifecycle.fail(store, run_id, f"{exc}{kept}")
         raise
     except StudioError as exc:

@@ -21,12 +21,13 @@ the Train page, training, prediction, explanation and sharing then know it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..errors import ConfigError
 from ..inputs import InputKind, get_kind
 from .weights import RESNEXT_VARIANTS, WeightsStatus
+
 
 @dataclass(frozen=True)
 class ModelSpec:

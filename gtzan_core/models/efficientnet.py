@@ -78,8 +78,8 @@ def build_efficientnet_lite0(n_classes: int = 10, pretrained: bool = True, froze
     weights are an error naming the command that brings them), its classifier replaced
     by dropout + Linear(1280, ``n_classes``)."""
     net = lite0_network()
-    status = (load_pretrained(net, backbone_weights("efficientnet_lite0"), required=True, reader=read_lite0_file) if pretrained
-              else WeightsStatus(False, "not requested"))
+    status = (load_pretrained(net, backbone_weights("efficientnet_lite0"), required=True, reader=read_lite0_file)
+              if pretrained else WeightsStatus(False, "not requested"))
     net.reset_classifier(0)  # the pooled 1280 features
     head = nn.Sequential(Dropout(dropout), nn.Linear(FEATURES, n_classes))
     return FineTuneModel(net, head, frozen), status

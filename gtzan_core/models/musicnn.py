@@ -230,7 +230,8 @@ def state_dict_from_tf(tensors: dict[str, np.ndarray], n_tags: int = 50) -> dict
         if len(kernel) == 2:  # front end: (O, 1, H, W) <- (H, W, 1, O)
             state[f"{module}.weight"] = take(f"{tf}/kernel", (*kernel, in_ch, out_ch)).transpose(3, 2, 0, 1)
         else:  # mid end: Conv1d (O, C, 7) <- (7, C, 1, O)
-            state[f"{module}.weight"] = take(f"{tf}/kernel", (kernel[0], in_ch, 1, out_ch))[:, :, 0, :].transpose(2, 1, 0)
+            state[f"{module}.weight"] = (take(f"{tf}/kernel", (kernel[0], in_ch, 1, out_ch))[:, :, 0, :]
+                                         .transpose(2, 1, 0))
         state[f"{module}.bias"] = take(f"{tf}/bias", (out_ch,))
     for module, tf in DENSES.items():
         out_f, in_f = template[f"{module}.weight"].shape

@@ -66,7 +66,7 @@ def _net(weights: BackboneWeights, pretrained: bool) -> tuple[nn.Module, Weights
 
 def _mlp_head(sizes: tuple[int, ...], n_classes: int, dropout: float) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for a, b in zip(sizes, sizes[1:]):
+    for a, b in zip(sizes, sizes[1:], strict=False):
         layers += [nn.Linear(a, b), nn.ReLU(), Dropout(dropout)]
     layers.append(nn.Linear(sizes[-1], n_classes))
     return nn.Sequential(*layers)
@@ -96,5 +96,6 @@ def build_squeezenet(n_classes: int = 10, pretrained: bool = True, frozen: bool 
     """SqueezeNet 1.1 (Iandola et al. 2016) with the final classifier conv replaced by a
     512 -> classes 1x1 conv (then ReLU and global average pool, as in torchvision)."""
     net, status = _net(backbone_weights("squeezenet"), pretrained)
-    head = nn.Sequential(Dropout(dropout), nn.Conv2d(512, n_classes, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    head = nn.Sequential(Dropout(dropout), nn.Conv2d(512, n_classes, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten())
     return FineTuneModel(net.features, head, frozen), status

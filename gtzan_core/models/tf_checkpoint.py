@@ -24,8 +24,9 @@ from __future__ import annotations
 import functools
 import os
 import struct
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -281,7 +282,7 @@ def _table_entries(index: bytes) -> list[tuple[bytes, bytes]]:
         handle, _ = _block_handle(handle, 0, len(handle))
         entries.extend(_block_entries(_read_block(index, handle)))
     keys = [k for k, _ in entries]
-    if any(a >= b for a, b in zip(keys, keys[1:])):
+    if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
         raise _Malformed("the table's keys are not in strictly increasing order")
     return entries
 
@@ -402,7 +403,7 @@ def read_tf_checkpoint(prefix: str | os.PathLike, names: Iterable[str] | None = 
         if not shard_names:
             continue
         try:
-            f = open(path, "rb")
+            f = open(path, "rb")  # noqa: SIM115 - opened alone so only its own error is caught; closed by `with f` below
         except OSError as exc:
             raise CheckpointError(f"{path}: cannot read the checkpoint data ({exc.strerror or exc})") from None
         with f:

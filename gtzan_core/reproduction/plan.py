@@ -68,7 +68,7 @@ def screen_splits(plan: ReproductionPlan, dataset, allow_weak: bool = False) -> 
     from ..splits import planned_problems_of
 
     kept = []
-    for config, problems in zip(plan.configs, planned_problems_of(plan.configs, dataset)):
+    for config, problems in zip(plan.configs, planned_problems_of(plan.configs, dataset), strict=False):
         if problems and not allow_weak:
             plan.skipped[f"{config.model} / {config.protocol}"] = problems
         else:

@@ -43,13 +43,13 @@ def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
         "model": comparison["model"],
         "paper acc": comparison["paper_accuracy"].map(_fmt),
         "paper F1 (text / table macro)": [f"{_fmt(a)} / {_fmt(b)}" for a, b in
-                                          zip(comparison["paper_f1_text"], comparison["paper_macro_f1"])],
+                                          zip(comparison["paper_f1_text"], comparison["paper_macro_f1"], strict=False)],
         "ours · paper protocol acc": [_fmt(v, s) for v, s in zip(comparison["ours_paper_accuracy"],
-                                                                  comparison["ours_paper_accuracy_sd"])],
+                                                                  comparison["ours_paper_accuracy_sd"], strict=False)],
         "ours · paper protocol F1": comparison["ours_paper_macro_f1"].map(_fmt),
         "honest protocol": comparison["honest_protocol"].fillna("—"),
         "ours · honest acc": [_fmt(v, s) for v, s in zip(comparison["ours_honest_accuracy"],
-                                                         comparison["ours_honest_accuracy_sd"])],
+                                                         comparison["ours_honest_accuracy_sd"], strict=False)],
         "ours · honest F1": comparison["ours_honest_macro_f1"].map(_fmt),
         "Δ paper protocol − paper": comparison["delta_paper_protocol"].map(_signed),
         "Δ honest − paper": comparison["delta_honest"].map(_signed),
@@ -73,11 +73,11 @@ def report_html(records: list[dict], reproduction_id: str) -> str:
         parts.append("<p class='warn'><b>Synthetic demo set, not GTZAN.</b> These runs show the pipeline and the "
                      "size of the leak; their accuracies say nothing about the paper's numbers on real music.</p>")
     parts.append("<p>Ours at the paper's unit: per 3 s segment for MFCC models, per image (= track) for image models. "
-                 "<b>Paper protocol</b>: MFCC models on a random 70:30 split of segments (<b>leaky</b>: segments of one "
-                 "track on both sides), image models on an 80:20 split of images (seed 42); both <b>early-stopped and "
-                 "chosen on the test set</b>, as the paper's code did. <b>Honest</b>: split by track with a separate "
-                 "validation set (the artist-filtered split on real GTZAN). <b>Leak inflation</b> = paper protocol − "
-                 "honest.</p>")
+                 "<b>Paper protocol</b>: MFCC models on a random 70:30 split of segments (<b>leaky</b>: segments of "
+                 "one track on both sides), image models on an 80:20 split of images (seed 42); both <b>early-stopped "
+                 "and chosen on the test set</b>, as the paper's code did. <b>Honest</b>: split by track with a "
+                 "separate validation set (the artist-filtered split on real GTZAN). <b>Leak inflation</b> = "
+                 "paper protocol − honest.</p>")
     if comparison.empty:
         parts.append("<p>No runs yet.</p></body></html>")
         return "".join(parts)

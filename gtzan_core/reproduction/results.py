@@ -34,7 +34,7 @@ def list_reproductions(store: RunStore) -> list[dict]:
         status = [r.get("status") for r in runs]
         out.append({"id": rid, "created": min(r.get("created", 0) for r in runs), "runs": len(runs),
                     "finished": sum(s in ("finished", "cancelled") and bool(r.get("evaluation"))
-                                    for s, r in zip(status, runs)),
+                                    for s, r in zip(status, runs, strict=False)),
                     "active": sum(s in ("queued", "running") for s in status),
                     "failed": sum(s == "failed" for s in status),
                     "seeds": (runs[0].get("reproduction") or {}).get("seeds", 1),

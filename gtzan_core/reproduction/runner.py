@@ -8,7 +8,7 @@ seeds reuse the paper protocol's backbone pass.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from ..data.discovery import Dataset
 from ..feature_cache import feature_request, load_features
@@ -24,8 +24,8 @@ def run_reproduction(plan: ReproductionPlan, dataset: Dataset, store: RunStore, 
     ``on_run(k, n, record)`` is called after each run. A run that fails is
     recorded as failed and the reproduction goes on with the next."""
     from ..errors import StudioError
-    from ..runs import lifecycle
     from ..jobs.recorded import describe_job, train
+    from ..runs import lifecycle
 
     features: dict = {}
     records = []

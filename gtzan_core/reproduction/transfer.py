@@ -100,7 +100,8 @@ def screen_transfer(plan: TransferPlan, dataset, allow_weak: bool = False) -> Tr
     from ..splits import planned_problems_of
 
     kept, kept_conditions = [], []
-    for config, condition, problems in zip(plan.configs, plan.conditions, planned_problems_of(plan.configs, dataset)):
+    for config, condition, problems in zip(plan.configs, plan.conditions, planned_problems_of(plan.configs, dataset),
+                                           strict=False):
         if problems and not allow_weak:
             plan.skipped[f"{config.model} / {condition[0]}"] = problems
         else:
@@ -174,8 +175,9 @@ def transfer_display(table: pd.DataFrame) -> pd.DataFrame:
 
     return pd.DataFrame({
         "pretrained on": table["pretrained_on"], "model": table["title"], "condition": table["condition"],
-        "track accuracy": [pct(v, s) for v, s in zip(table["track_accuracy"], table["track_accuracy_sd"])],
-        "macro F1": [pct(v, s) for v, s in zip(table["macro_f1"], table["macro_f1_sd"])],
+        "track accuracy": [pct(v, s)
+                           for v, s in zip(table["track_accuracy"], table["track_accuracy_sd"], strict=False)],
+        "macro F1": [pct(v, s) for v, s in zip(table["macro_f1"], table["macro_f1_sd"], strict=False)],
         "test tracks": [", ".join(map(str, n)) or "—" for n in table["test_tracks"]],
-        "seeds": [f"{d}/{n}" for d, n in zip(table["seeds_done"], table["seeds"])],
+        "seeds": [f"{d}/{n}" for d, n in zip(table["seeds_done"], table["seeds"], strict=False)],
     })

@@ -18,10 +18,31 @@ module           what it holds
 ===============  ==================================================================
 """
 
-from .record import (ACTIVE, PHASES, RECORD_VERSION, Evaluation, Progress, RecordError, RunRecord, Scores, SplitInfo,
-                     Status, migrate, parse_record, record_problems)
-from .store import (CHECKPOINT_FORMAT, RESERVED_NAMES, STALE_AFTER, STOP_FLAG, DamagedRun, RunStore, check_run_id,
-                    load_checkpoint_file)
+from .record import (
+                     ACTIVE,
+                     PHASES,
+                     RECORD_VERSION,
+                     Evaluation,
+                     Progress,
+                     RecordError,
+                     RunRecord,
+                     Scores,
+                     SplitInfo,
+                     Status,
+                     migrate,
+                     parse_record,
+                     record_problems,
+)
+from .store import (
+                     CHECKPOINT_FORMAT,
+                     RESERVED_NAMES,
+                     STALE_AFTER,
+                     STOP_FLAG,
+                     DamagedRun,
+                     RunStore,
+                     check_run_id,
+                     load_checkpoint_file,
+)
 
 __all__ = [
     "ACTIVE", "CHECKPOINT_FORMAT", "DamagedRun", "Evaluation", "PHASES", "Progress", "RECORD_VERSION", "Scores",

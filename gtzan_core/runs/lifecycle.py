@@ -155,9 +155,8 @@ def death_reason(record: dict, now: float | None = None) -> str | None:
     """Why ``record``'s run is dead, or None while it may be alive."""
     if not _can_die(record):
         return None
-    if record.get("host") == socket.gethostname() and record.get("pid"):
-        if not pid_alive(int(record["pid"])):
-            return "the training process died (killed or crashed); the best checkpoint so far is kept"
+    if record.get("host") == socket.gethostname() and record.get("pid") and not pid_alive(int(record["pid"])):
+        return "the training process died (killed or crashed); the best checkpoint so far is kept"
     if (now or time.time()) - float(record.get("heartbeat", 0)) > STALE_AFTER:
         return f"no sign of life for over {STALE_AFTER / 60:.0f} minutes"
     return None

@@ -17,9 +17,9 @@ run), and an imported archive's record is checked with it too.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Mapping
 
 from .. import GENRES
 from ..errors import CheckpointError
@@ -156,7 +156,9 @@ class RunRecord:
         ev = self.data.get("evaluation")
         if not ev or not ev.get("segment"):
             return None
-        return Evaluation(Scores.of(ev["segment"]), Scores.of(ev.get("track")), bool(ev.get("leaky")),
+        segment = Scores.of(ev["segment"])
+        assert segment is not None  # ev["segment"] is not empty: checked above
+        return Evaluation(segment, Scores.of(ev.get("track")), bool(ev.get("leaky")),
                           bool(ev.get("selection_on_test")))
 
     @property
@@ -258,9 +260,9 @@ class Spec:
     required: bool = False
     least: float = 0
     most: float = math.inf
-    fields: Mapping[str, "Spec"] = field(default_factory=dict)
-    items: "Spec | None" = None
-    values: "Spec | None" = None
+    fields: Mapping[str, Spec] = field(default_factory=dict)
+    items: Spec | None = None
+    values: Spec | None = None
 
 
 TEXT, NUMBER, COUNT, TIME, FLAG = Spec("text"), Spec("number"), Spec("count"), Spec("time"), Spec("flag")
@@ -301,7 +303,8 @@ RECORD: dict[str, Spec] = {
     "split_warnings": Spec("list", items=TEXT), "classes": Spec("list", items=TEXT),
     "evaluation": Spec("object", fields={"segment": Spec("object", required=True, fields=SCORES.fields),
                                          "track": SCORES, "leaky": FLAG, "selection_on_test": FLAG}),
-    "config": Spec("object", fields={"epochs": Spec("count", least=1), "patience": COUNT, "recipe": TEXT, "model": TEXT}),
+    "config": Spec("object", fields={"epochs": Spec("count", least=1), "patience": COUNT, "recipe": TEXT,
+                                     "model": TEXT}),
     "dataset": Spec("object", fields={"label": TEXT, "root": TEXT, "fingerprint": TEXT}),
     "split": Spec("object", fields={"train": COUNT, "val": COUNT, "test": COUNT, "unit": TEXT,
                                     "tracks_per_genre": Spec("object", fields=dict.fromkeys(
@@ -387,6 +390,7 @@ def _check(spec: Spec, value, where: str, problems: list[str], limit: int) -> No
         for k, item in enumerate(value):
             _check(spec.items, item, f"{where}[{k}]", problems, limit)
     elif spec.type == "matrix":
+        assert spec.items is not None  # a matrix is always of items (its Spec says which)
         for i, row in enumerate(value):
             for j, item in enumerate(row):
                 _check(spec.items, item, f"{where}[{i}][{j}]", problems, limit)

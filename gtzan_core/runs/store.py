@@ -21,6 +21,7 @@ runs whose process died.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
@@ -260,7 +261,7 @@ class RunStore:
         ``shared``: see :meth:`scan` (never change what it returns)."""
         return self.scan(shared)[0]
 
-    def damaged(self) -> list[DamagedRun]:
+    def damaged(self) -> builtins.list[DamagedRun]:  # (`list` is the method above)
         """The runs whose ``record.json`` cannot be read, is not JSON or is not a valid
         record, each with what is wrong (and its owner, when that can be read)."""
         return self.scan()[1]
@@ -452,7 +453,8 @@ def load_checkpoint_file(path: str | Path) -> dict:
     except pickle.UnpicklingError as exc:
         found = re.search(r"(?:unsupported|Unsupported global:) GLOBAL ([\w.]+)", str(exc))
         what = f"it holds a pickled object ({found.group(1)})" if found else "it holds more than plain weights"
-        raise CheckpointError(f"{path.name}: refused to load: {what}; only plain-weights checkpoints are accepted") from None
+        raise CheckpointError(f"{path.name}: refused to load: {what}; "
+                              "only plain-weights checkpoints are accepted") from None
     except Exception as exc:
         why = " ".join(str(exc).split())[:160]
         raise CheckpointError(f"{path.name} is truncated or damaged ({type(exc).__name__}: {why})") from None

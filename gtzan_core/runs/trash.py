@@ -16,6 +16,7 @@ entry without it (its write failed, or it was lost) is restored all the same.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -116,10 +117,9 @@ def list_trash(store) -> list[TrashEntry]:
             continue
         run_id, _, stamp = d.name.rpartition("@")
         meta, record, problem = {}, None, None
-        try:
+        # who and when are then unknown; the record below is what a restore needs
+        with contextlib.suppress(OSError, ValueError):
             meta = json.loads((d / META).read_text())
-        except (OSError, ValueError):
-            pass  # who and when are then unknown; the record below is what a restore needs
         if not isinstance(meta, dict):
             meta = {}
         try:

@@ -103,7 +103,8 @@ def model_card(record: dict) -> str:
     lines += [
         "| | |", "|---|---|",
         f"| model | `{record.get('model')}` ({record.get('citation', '')}) |",
-        f"| trainable / total parameters | {record.get('trainable_params', '?'):,} / {record.get('total_params', '?'):,} |",
+        f"| trainable / total parameters | {record.get('trainable_params', '?'):,} / "
+        f"{record.get('total_params', '?'):,} |",
         f"| recipe | {recipe_label(record)} |",
         f"| protocol | {record.get('protocol_label') or record.get('protocol')} |",
         f"| data | {data} |",

@@ -9,7 +9,7 @@ records carry no style, see :func:`style_of`).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

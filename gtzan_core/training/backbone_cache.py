@@ -13,7 +13,7 @@ import hashlib
 import io
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

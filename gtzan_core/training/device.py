@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from .. import settings
 from ..errors import ConfigError
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
@@ -48,7 +49,8 @@ def device_slot(device: torch.device, cancel: threading.Event | None = None, on_
         return
     from .gpu_slots import gpu_slot, jobs_per_gpu
 
-    index = device.index if device.index is not None else torch.cuda.current_device() if torch.cuda.is_available() else 0
+    index = (device.index if device.index is not None
+             else torch.cuda.current_device() if torch.cuda.is_available() else 0)
     with gpu_slot(index, per_device or jobs_per_gpu(), should_stop=lambda: cancel is not None and cancel.is_set(),
                   on_wait=on_wait) as slot:
         yield slot

@@ -30,8 +30,9 @@ import copy
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -57,7 +58,8 @@ class RunSink(Protocol):
     """Where a training run reports on the way (:class:`gtzan_core.jobs.recorded.StoreSink`
     records it in the run store). Its end is :func:`fit`'s result, not a report."""
 
-    run_id: str | None
+    @property
+    def run_id(self) -> str | None: ...  # the run it reports for (read-only here: a plain attribute will do)
 
     def phase(self, phase: str, **fields) -> None: ...  # "backbone pass", "training", "evaluating"
     def note(self, **fields) -> None: ...  # facts on the way (world size...)

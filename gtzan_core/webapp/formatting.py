@@ -13,8 +13,17 @@ import time
 import unicodedata
 
 from ..runs.record import RunRecord
-from ..tables import (DASH, DATASET_NAMES, dataset_name, duration_text, epoch_cap, pretrained_text,
-                      stopped_by_hand, training_text, when_text)
+from ..tables import (
+    DASH,
+    DATASET_NAMES,
+    dataset_name,
+    duration_text,
+    epoch_cap,
+    pretrained_text,
+    stopped_by_hand,
+    training_text,
+    when_text,
+)
 
 __all__ = ["BIDI_CONTROLS", "DASH", "DATASET_NAMES", "MD_ALWAYS", "dataset_name", "duration_text", "empty_jobs_text",
            "epoch_cap", "job_progress", "md_code", "md_frame", "md_text", "plain_frame", "plain_text", "plan_estimate",

@@ -3,6 +3,8 @@ navigation, and take down the skeleton ``app.py`` drew while the heavy modules l
 
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
 #: Where ``app.py`` keeps this run's skeleton placeholder (an ``st.empty``) for the page to clear.
@@ -43,10 +45,8 @@ def clear_skeleton() -> None:
     when there is none: a warm server draws none, and a page run alone has none)."""
     placeholder = st.session_state.pop(SKELETON, None)
     if placeholder is not None:
-        try:
+        with contextlib.suppress(Exception):  # a placeholder of a run that has ended: nothing to take down
             placeholder.empty()
-        except Exception:  # a placeholder of a run that has ended: nothing to take down
-            pass
 
 
 def show_error(exc: Exception) -> None:

@@ -27,7 +27,8 @@ def _job_manager(runs_root: str, ray_address: str | None) -> tuple[JobManager, s
         try:
             return JobManager(RunStore(runs_root), resume=True, executor=RayExecutor(ray_address)), None
         except StudioError as exc:
-            return JobManager(RunStore(runs_root), slots=0), f"{exc}. Jobs wait in the queue until the app is restarted with a reachable cluster."
+            return JobManager(RunStore(runs_root), slots=0), (f"{exc}. Jobs wait in the queue until the app is "
+                                                              "restarted with a reachable cluster.")
     return JobManager(RunStore(runs_root), resume=True), None
 
 
@@ -96,8 +97,9 @@ def ensure_demo() -> None:
     bar = st.progress(0.0, text="Synthesising the demo set (first start only, shared by every visitor)…")
     while state["status"] == "running":
         if state.get("total"):
-            bar.progress(state["done"] / state["total"], text=f"Synthesising the demo set (first start only, "
-                                                             f"shared by every visitor): {state['done']}/{state['total']} tracks")
+            bar.progress(state["done"] / state["total"],
+                         text=f"Synthesising the demo set (first start only, "
+                              f"shared by every visitor): {state['done']}/{state['total']} tracks")
         time.sleep(0.25)
         state = job.state()
     bar.empty()
