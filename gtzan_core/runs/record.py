@@ -410,6 +410,14 @@ def record_problems(data, run_id: str | None = None, limit: int = 3) -> list[str
         _check(spec, data[key], key, problems, limit)
     if run_id is not None and isinstance(data.get("run_id"), str) and data["run_id"] != run_id:
         problems.append(f"its run_id {data['run_id'][:60]!r} is not its folder's ({run_id})")
+    if isinstance(data.get("input_kind"), str):
+        from ..errors import ConfigError
+        from ..inputs import get_kind  # (the kinds registered now: a record of an unknown one cannot be read)
+
+        try:
+            get_kind(data["input_kind"][:40])
+        except ConfigError as exc:
+            problems.append(f"its {exc}")
     return problems[:limit]
 
 
