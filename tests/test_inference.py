@@ -116,15 +116,17 @@ def test_a_long_clip_is_predicted_in_slices_with_the_one_pass_result(trained, tm
     """A long upload's MFCCs and model inputs go through in slices (bounded memory); the
     probabilities are those of one pass."""
     import gtzan_core.features as features
-    import gtzan_core.inference as inference
+    from gtzan_core.inputs import KINDS
 
     store, ids = trained
     clip = write_clip(tmp_path / "long.wav", "disco", seconds=100.0)  # 33 segments, 4 windows
     monkeypatch.setattr(features, "MFCC_BATCH", 10 ** 6)
-    monkeypatch.setattr(inference, "PREDICT_BATCH", {"image": 10 ** 6, "musicnn": 10 ** 6})
+    for kind in KINDS.values():  # each input kind's rows per forward pass
+        monkeypatch.setattr(kind, "predict_batch", 10 ** 6)
     whole = predict(clip, store=store)
     monkeypatch.setattr(features, "MFCC_BATCH", 5)
-    monkeypatch.setattr(inference, "PREDICT_BATCH", {"image": 1, "musicnn": 1})
+    for kind in KINDS.values():
+        monkeypatch.setattr(kind, "predict_batch", 1)
     sliced = predict(clip, store=store)
     assert np.array_equal(whole.mfcc, sliced.mfcc)
     for rid in ids.values():

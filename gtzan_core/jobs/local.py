@@ -37,4 +37,4 @@ def train_here(spec: JobSpec, store: RunStore | None = None, *, force_weak: bool
         fs = load_features(ds, progress=p, **feature_request(spec.config.model, spec.image_source))
     with tqdm_progress("backbone pass", "img", disable=not progress) as p:
         return train(spec.config, fs, store or RunStore(), on_epoch=on_epoch, progress=p, dataset_info=ds.run_info(),
-                     extra=spec.extra or None)
+                     spec=spec)
