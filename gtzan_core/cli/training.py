@@ -33,7 +33,7 @@ def _init_distributed(device: str | None):
 
 def cmd_train(args) -> int:
     from ..hparams import make_config
-    from ..jobs import JobSpec, preflight
+    from ..jobs import JobSpec
     from ..jobs.local import train_here
     from ..models import get_spec
     from ..runs import RunStore
@@ -44,14 +44,16 @@ def cmd_train(args) -> int:
                          seed=args.seed, freeze_backbone=False if args.unfreeze else None,
                          pretrained=False if args.no_pretrained else None, variant=args.variant)
     spec = JobSpec(config, args.data, args.image_source)
-    preflight([spec])  # a pretrained model without its weights: one line, before any progress bar
     how_to_force = "Pass --allow-weak-split to train anyway."
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=config.epochs, desc=f"train {config.model}", unit="epoch", dynamic_ncols=True,
-               disable=rank != 0)
+    bars: list = []  # drawn at the first epoch: a job the preflight refuses prints its one line alone
 
     def on_epoch(e):
+        if not bars:
+            bars.append(tqdm(total=config.epochs, desc=f"train {config.model}", unit="epoch", dynamic_ncols=True,
+                             disable=rank != 0))
+        bar = bars[0]
         bar.update(1)
         bar.set_postfix(train_loss=f"{e.train_loss:.3f}", val_loss=f"{e.val_loss:.3f}", val_acc=f"{e.val_acc:.3f}")
 
@@ -63,7 +65,8 @@ def cmd_train(args) -> int:
         else:
             record = _train_distributed(spec, args, rank, on_epoch, how_to_force)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
         _finish_distributed()
     if rank != 0:
         return 0
@@ -113,16 +116,16 @@ def _train_distributed(spec, args, rank: int, on_epoch, how_to_force: str) -> di
 
 
 def _barrier() -> None:
-    import torch.distributed as dist
+    if distributed_world():
+        import torch.distributed as dist
 
-    if dist.is_available() and dist.is_initialized():
         dist.barrier()
 
 
 def _finish_distributed() -> None:
-    import torch.distributed as dist
+    if distributed_world():
+        import torch.distributed as dist
 
-    if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
 
