@@ -8,6 +8,7 @@ from .. import __version__
 from .common import OneLineParser
 from .data import cmd_download, cmd_features, cmd_synth
 from .runs import cmd_export, cmd_import, cmd_runs
+from .study import add_parser as add_study_parser
 from .training import cmd_evaluate, cmd_models, cmd_reproduce, cmd_starter, cmd_train, cmd_transfer, cmd_weights
 from .use import cmd_explain, cmd_predict
 
@@ -125,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     p.set_defaults(func=cmd_transfer)
+
+    add_study_parser(sub)
 
     p = sub.add_parser("starter", help="remake the shipped starter model (EfficientNet-Lite0 on real GTZAN PNGs)")
     p.add_argument("--data", required=True, help="real GTZAN pictures: a Kaggle images_original/ folder")
