@@ -192,6 +192,7 @@ def audio_feature_table(data: str | Path, progress: ProgressFn | None = None, re
     extracted once and cached in the studio home (``features/feature-study/``: arrays only,
     read without pickle); a clip that cannot be read is left out and named."""
     import io
+    import warnings
 
     from ..audio import TARGET_SR, load_audio
     from ..audio_features import extract, feature_names
@@ -214,7 +215,9 @@ def audio_feature_table(data: str | Path, progress: ProgressFn | None = None, re
         for i, row in enumerate(tracks.itertuples()):
             try:
                 y = load_audio(row.audio_path, sr=TARGET_SR)
-                vec = extract(y, TARGET_SR, groups)
+                with warnings.catch_warnings():  # librosa's "n_fft too large" for the CQT's top octaves
+                    warnings.simplefilter("ignore", UserWarning)
+                    vec = extract(y, TARGET_SR, groups)
             except (AudioError, ValueError) as exc:
                 refused.append(f"{row.track_id}: {exc}")
             else:
