@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-fine-tune", action="store_true", help="leave out the fine-tuned conditions (slow on a CPU)")
     p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto")
     p.add_argument("--allow-weak-split", action="store_true")
+    p.add_argument("--result", help="also write the table as a result file (date, commit, seeds, this command)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     p.set_defaults(func=cmd_transfer)

@@ -337,6 +337,10 @@ def cmd_transfer(args) -> int:
         records = run_reproduction(plan, ds, store, args.image_source, on_run=on_run, progress=p)
     table = transfer_table(records)
     wall = time.perf_counter() - t0
+    if args.result:
+        from ..reproduction.transfer import write_transfer_result
+
+        write_transfer_result(args, ds, table, plan, wall)
     if args.json:
         print(json.dumps({"transfer": plan.id, "dataset": ds.label, "root": str(ds.root), "protocol": args.protocol,
                           "seeds": args.seeds, "device": device, "skipped": plan.skipped,

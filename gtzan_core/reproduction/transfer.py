@@ -181,3 +181,36 @@ def transfer_display(table: pd.DataFrame) -> pd.DataFrame:
         "test tracks": [", ".join(map(str, n)) or "—" for n in table["test_tracks"]],
         "seeds": [f"{d}/{n}" for d, n in zip(table["seeds_done"], table["seeds"], strict=False)],
     })
+
+
+def transfer_command(args) -> str:
+    """The command line that remakes a transfer study (the options that change its figures)."""
+    import shlex
+
+    parts = ["python", "-m", "gtzan_core", "transfer"] + (["--data", args.data] if args.data else [])
+    parts += ["--protocol", args.protocol, "--recipe", args.recipe, "--seeds", str(args.seeds)]
+    if args.models:
+        parts += ["--models", *args.models]
+    if args.no_fine_tune:
+        parts.append("--no-fine-tune")
+    if args.epochs:
+        parts += ["--epochs", str(args.epochs)]
+    if args.image_source != "auto":
+        parts += ["--image-source", args.image_source]
+    return shlex.join(parts + ["--result", args.result])
+
+
+def write_transfer_result(args, dataset, table: pd.DataFrame, plan: TransferPlan, wall: float):
+    """A transfer study's table as a result file (:mod:`.result_files`) at ``args.result``."""
+    import json
+
+    from .result_files import new_result, write_result
+
+    rows = json.loads(table.to_json(orient="records"))
+    folder = str(dataset.root).rstrip("/").rsplit("/", 1)[-1]
+    doc = new_result("transfer", f"Does pretraining help? · {dataset.label} · {folder}",
+                     transfer_command(args), list(range(args.seeds)), rows, study=plan.id, protocol=args.protocol,
+                     recipe=args.recipe, dataset={**dataset.run_info(), "tracks": int(len(dataset.tracks))},
+                     device=plan.configs[0].device if plan.configs else None, wall_seconds=round(wall, 1),
+                     skipped=plan.skipped)
+    return write_result(doc, args.result)
