@@ -14,7 +14,10 @@ from gtzan_core.reproduction import (  # noqa: E402
     protocol_table,
     reproduction_records,
 )
+from gtzan_core.reproduction.feature_study import KIND as FEATURE_STUDY, anchors, display_table  # noqa: E402
+from gtzan_core.reproduction.measured import results_of, transfer_beside_paper  # noqa: E402
 from gtzan_core.reproduction.report import comparison_display, report_html, transfer_report_html  # noqa: E402
+from gtzan_core.reproduction.result_files import provenance  # noqa: E402
 from gtzan_core.reproduction.transfer import list_transfers, transfer_display, transfer_records, transfer_table  # noqa: E402
 from gtzan_core.tables import strings  # noqa: E402
 from gtzan_core.webapp import identity_sidebar, md_frame, plain_frame, plain_text, store  # noqa: E402
@@ -58,10 +61,63 @@ def transfer_section() -> None:
                        mime="text/html", key=f"dl-{sid}")
 
 
+def pick(kind: str, label: str, key: str) -> dict | None:
+    """The result file of ``kind`` to show: the user's own newest by default, else the shipped one."""
+    docs = results_of(kind)
+    if not docs:
+        return None
+    if len(docs) == 1:
+        doc = docs[0]
+    else:
+        names = [f"{d['origin']}/{d['file']}" for d in docs]
+        chosen_name = st.selectbox(label, names, key=key, format_func=lambda n: plain_text(next(
+            f"{'yours' if d['origin'] == 'yours' else 'shipped'} · {d['title']} · {str(d['date'])[:10]}"
+            for d in docs if f"{d['origin']}/{d['file']}" == n)))
+        doc = docs[names.index(chosen_name)]
+    st.caption(plain_text(provenance(doc)))
+    return doc
+
+
+def measured_section() -> None:
+    """The studio's own measured real-data results (shipped with it), and the user's own runs of
+    the same commands when there are any."""
+    transfers = results_of("transfer")
+    if transfers:
+        st.header("Measured on real GTZAN")
+        st.caption("Result files the studio's own commands wrote on the real GTZAN material "
+                   "(`../shared/data/gtzan-real`): **shipped with the studio**, so they show before you run anything; "
+                   "your own runs of the same commands (`--result` under your studio home) are listed first. Each "
+                   "row is beside the paper's accuracy for that model, which it measured with ImageNet weights under "
+                   "its own protocol (80:20 or leaky 70:30, early-stopped on test): read them side by side.")
+        doc = pick("transfer", "Result", "measured-transfer")
+        if doc is not None:
+            st.dataframe(plain_frame(transfer_beside_paper(doc)), hide_index=True, placeholder="—",
+                         key=f"measured-{doc['origin']}-{doc['file']}")
+    st.header("Which audio features help?")
+    doc = pick(FEATURE_STUDY, "Feature study", "feature-study")
+    if doc is None:
+        st.info("No feature study yet: `python -m gtzan_core features-study --csv features_30_sec.csv` runs one.")
+        return
+    st.caption(plain_text(f"{doc['title']}: {doc['source']['description']}. Test accuracy (validation beside it), "
+                          f"mean ± sd over seeds {', '.join(map(str, doc['seeds']))}; hyperparameters fixed in "
+                          "advance, nothing tuned; features standardised on the training part only."))
+    for protocol in doc.get("protocols", []):
+        rows = [r for r in doc["rows"] if r["protocol"] == protocol]
+        if not rows:
+            continue
+        st.subheader(plain_text(f"{protocol} split · train/val/test {rows[0]['n_train']}/{rows[0]['n_val']}/"
+                                f"{rows[0]['n_test']} tracks"))
+        st.dataframe(plain_frame(display_table(rows).drop(columns="protocol")), hide_index=True, placeholder="—",
+                     key=f"fs-{doc['origin']}-{doc['file']}-{protocol}")
+    st.caption("Beside: " + "; ".join(f"{a['what']}: {100 * a['accuracy']:.1f} % ({a['source']})" for a in anchors())
+               + ". Published figures, not measured here.")
+
+
 if not repros:
     st.info("No reproduction yet. On the **Train** page, open *Reproduce the paper* and press the button: it queues "
             "the seven models under the paper's protocol and recipe, beside the same seven trained honestly.")
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
+    measured_section()
     transfer_section()
     st.stop()
 
@@ -136,3 +192,4 @@ def view(reproduction_id: str):
 
 view(chosen)
 transfer_section()
+measured_section()

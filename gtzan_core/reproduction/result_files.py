@@ -96,7 +96,7 @@ def _read(path: Path) -> dict | None:
 
 
 def _folder(folder: Path, kind: str | None, origin: str) -> list[dict]:
-    out = []
+    out: list[dict] = []
     if not folder.is_dir():
         return out
     for path in sorted(folder.glob("*.json")):

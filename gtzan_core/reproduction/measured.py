@@ -1,0 +1,40 @@
+"""What the Reproduction page draws from result files: the studio's own measured real-data
+results shipped with the package, beside the paper's figures, and the user's own runs of the
+same commands when there are any (:mod:`.result_files`)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import paper_results
+from .result_files import shipped_results, user_results
+
+
+def results_of(kind: str) -> list[dict]:
+    """Result files of ``kind``: the user's own first (newest first), then the shipped ones."""
+    return user_results(kind) + shipped_results(kind)
+
+
+def _pct(v, sd=None) -> str:
+    if v is None or v != v:
+        return "—"
+    return f"{100 * v:.1f} %" + (f" ± {100 * sd:.1f}" if sd is not None and sd == sd else "")
+
+
+def transfer_beside_paper(doc: dict) -> pd.DataFrame:
+    """A transfer result's rows as display strings, each beside the paper's accuracy for the
+    same model (the paper's models only; it ran them with ImageNet weights where pretrained,
+    under its own protocol, so the two columns are read side by side, not subtracted)."""
+    paper = paper_results.paper_results()
+    rows = []
+    for r in doc.get("rows", []):
+        model = r.get("model")
+        rows.append({
+            "pretrained on": r.get("pretrained_on", "—"), "model": r.get("title") or model,
+            "condition": r.get("condition", "—"),
+            "track accuracy": _pct(r.get("track_accuracy"), r.get("track_accuracy_sd")),
+            "macro F1": _pct(r.get("macro_f1"), r.get("macro_f1_sd")),
+            "seeds": f"{r.get('seeds_done', '?')}/{r.get('seeds', '?')}",
+            "the paper's accuracy": _pct((paper.get(model) or {}).get("accuracy")),
+        })
+    return pd.DataFrame(rows)
