@@ -20,7 +20,8 @@ Sources:
 
 Protocols: ``track`` (70/15/15 stratified by genre; seed = split seed = model seed) and
 ``filtered`` (Kereliuk & Sturm's artist-filtered split, fixed; the seed varies the model
-only, so the deterministic families, logistic regression and the SVM, show sd 0).
+only, so the deterministic families, logistic regression, the SVM and HistGradientBoosting
+without early stopping, show sd 0).
 """
 
 from __future__ import annotations
