@@ -10,9 +10,15 @@ from .. import paper_results
 from .result_files import shipped_results, user_results
 
 
+def _tracks(doc: dict) -> int:
+    return int((doc.get("source") or doc.get("dataset") or {}).get("tracks") or 0)
+
+
 def results_of(kind: str) -> list[dict]:
-    """Result files of ``kind``: the user's own first (newest first), then the shipped ones."""
-    return user_results(kind) + shipped_results(kind)
+    """Result files of ``kind``: the user's own first (newest first), then the shipped ones,
+    the largest dataset first (the 1,000-track table before the 499 excerpts)."""
+    shipped = sorted(shipped_results(kind), key=lambda d: (-_tracks(d), -(d.get("created") or 0)))
+    return user_results(kind) + shipped
 
 
 def _pct(v, sd=None) -> str:
