@@ -191,6 +191,9 @@ def test_reproduction_page_on_a_fresh_home_shows_the_shipped_results(monkeypatch
     frames = [f.value for f in at.dataframe]
     assert any("features" in f.columns and "MFCC only" in set(f["features"]) for f in frames)
     assert any("53.4 %" in c for c in captions)
+    studies = next(s for s in at.selectbox if s.label == "Feature study")
+    assert "Kaggle feature table" in studies.options[0]  # the 1,000-track table first
+    assert any("1000 tracks" in c for c in captions)
     # a run of the user's own is shown first, labelled as theirs
     table = read_feature_table(write_table(tmp_path / "mine.csv"))
     write_result(study_result(run_study(table, ["track"], seeds=1, models=["logreg"], steps=["mfcc"]), table, 1,
