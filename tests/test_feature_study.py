@@ -167,6 +167,8 @@ def test_shipped_results_are_well_formed():
         assert d["git_commit"] and d["command"].startswith("python -m gtzan_core ") and d["rows"]
         assert "--out gtzan_core/reproduction/shipped/" in d["command"] or "--result gtzan_core/reproduction/shipped/" \
             in d["command"]
+    assert {d["file"] for d in docs if d["kind"] == "transfer"} == {"transfer-pngs-track.json",
+                                                                    "transfer-excerpts-track.json"}
     kaggle = next(d for d in docs if d["kind"] == "feature_study" and d["source"]["kind"] == "kaggle")
     assert kaggle["seeds"] == [0, 1, 2] and set(kaggle["protocols"]) == {"track", "filtered"}
     assert {r["model"] for r in kaggle["rows"]} == {"logreg", "svm", "hgb", "mlp"}
@@ -191,6 +193,9 @@ def test_reproduction_page_on_a_fresh_home_shows_the_shipped_results(monkeypatch
     frames = [f.value for f in at.dataframe]
     assert any("features" in f.columns and "MFCC only" in set(f["features"]) for f in frames)
     assert any("53.4 %" in c for c in captions)
+    assert any("Measured on real GTZAN" in h.value for h in at.header)
+    assert any("model" in f.columns and "EfficientNet-Lite0" in set(f["model"]) and "the paper's accuracy" in f.columns
+               for f in frames)  # the shipped transfer study on the 999 PNGs, beside the paper's column
     studies = next(s for s in at.selectbox if s.label == "Feature study")
     assert "Kaggle feature table" in studies.options[0]  # the 1,000-track table first
     assert any("1000 tracks" in c for c in captions)
