@@ -238,3 +238,19 @@ def test_real_excerpts_extracted_once_then_cached(tmp_path):
     calls.clear()
     again = audio_feature_table(subset, progress=lambda d, n, m: calls.append(d))
     assert not calls and np.array_equal(again.X.to_numpy(), table.X.to_numpy())  # the cache, no extraction
+
+
+@pytest.mark.heavy
+def test_transfer_result_file_is_what_the_study_printed(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
+    out = tmp_path / "transfer.json"
+    code, stdout, err = run(capsys, "transfer", "--models", "mlp", "--seeds", "1", "--epochs", "1", "--device", "cpu",
+                            "--allow-weak-split", "--json", "--result", out)
+    assert code == 0, err
+    printed = json.loads(stdout)
+    doc = json.loads(out.read_text())
+    assert doc["kind"] == "transfer" and doc["rows"] == printed["rows"] and doc["seeds"] == [0]
+    assert doc["study"] == printed["transfer"] and doc["dataset"]["label"] == "synthetic demo"
+    assert doc["command"] == (f"python -m gtzan_core transfer --protocol track --recipe studio --seeds 1 --models mlp "
+                              f"--epochs 1 --allow-weak-split --result {out}")

@@ -197,6 +197,8 @@ def transfer_command(args) -> str:
         parts += ["--epochs", str(args.epochs)]
     if args.image_source != "auto":
         parts += ["--image-source", args.image_source]
+    if args.allow_weak_split:
+        parts.append("--allow-weak-split")
     return shlex.join(parts + ["--result", args.result])
 
 
