@@ -30,7 +30,7 @@ from .inputs import Clip, kind_of
 from .inputs.image import first_picture, image_windows, picture_warning  # noqa: F401 (their home before kinds)
 from .inputs.musicnn import musicnn_rows  # noqa: F401
 from .models import MODELS
-from .runs import RunStore
+from .runs import RunRecord, RunStore
 
 MAX_PREDICT_SECONDS = MAX_DECODE_SECONDS  # at most the first 10 minutes of an upload are analysed
 _CACHE_SIZE = 12
@@ -212,7 +212,7 @@ def predict(
             rows = _batched(model, inp.x, kind.predict_batch, device)
         result.results[run_id] = RunPrediction(
             run_id=run_id, model=meta["model"], title=record.get("title", meta["model"]),
-            dataset=(record.get("dataset") or {}).get("label", "?"), unit=kind.window_unit, starts=inp.starts,
+            dataset=RunRecord.of(record).dataset_label or "?", unit=kind.window_unit, starts=inp.starts,
             segment_probs=rows, probs=rows.mean(0),
         )
     # the first window's picture, without drawing every window of a long upload

@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from .fileio import atomic_write_bytes, atomic_write_json
-from .runs import RunStore
+from .runs import RunRecord, RunStore
 from .share.card import model_card
 
 MODEL = "efficientnet_lite0"
@@ -76,11 +76,12 @@ def make_starter(data: str | Path, store: RunStore, seeds: int = 3, device: str 
             records.append(record)
             if on_run:
                 on_run(k, len(configs), record)
-        accs = [r["evaluation"]["track"]["accuracy"] for r in records]
+        tracks = [RunRecord(r).evaluation.at("track") for r in records]  # (finished: each has its evaluation)
+        accs = [t.accuracy for t in tracks]
         shipped = records[0]
         starter = {"seeds": [c.seed for c in configs], "accuracies": accs, "mean": statistics.fmean(accs),
                    "sd": statistics.stdev(accs) if len(accs) > 1 else float("nan"),
-                   "test_tracks": shipped["evaluation"]["track"]["n"], "tracks": int(len(fs.tracks)),
+                   "test_tracks": tracks[0].n, "tracks": int(len(fs.tracks)),
                    "data": f"{ds.root.name}/, {ds.layout} layout", "shipped_seed": configs[0].seed,
                    "command": COMMAND}
         record = scratch.read(shipped["run_id"])

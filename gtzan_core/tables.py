@@ -10,7 +10,7 @@ import time
 
 import pandas as pd
 
-from .runs.record import RunRecord, Scores
+from .runs.record import RunRecord, Scores, Status
 
 
 def _when(t: float | None) -> str:
@@ -107,7 +107,7 @@ def training_text(record: dict) -> str:
         return f"stopped by hand at epoch {epochs} of ≤ {cap}{best_text}" if epochs else "stopped before epoch 1"
     if status == "failed":
         return f"failed at epoch {epochs} of ≤ {cap}" if epochs else "failed before epoch 1"
-    if status in ("queued", "running"):
+    if RunRecord.of(record).active:
         return f"epoch {epochs} of ≤ {cap} so far"
     if record.get("early_stopped") or epochs < cap:
         return f"early-stopped at epoch {epochs} of ≤ {cap}{best_text}"
@@ -116,7 +116,8 @@ def training_text(record: dict) -> str:
 
 def stopped_by_hand(record: dict) -> bool:
     """A run whose numbers come from a model stopped before training ended (Stop pressed)."""
-    return record.get("status") == "cancelled" and bool(record.get("evaluation"))
+    run = RunRecord.of(record)
+    return run.status is Status.CANCELLED and run.evaluated
 
 
 def when_text(t: float | None) -> str:
@@ -194,7 +195,7 @@ def unfinished_frame(records: list[dict], phase=None) -> pd.DataFrame:
     ``phase(record)``: where a live job is, in words (default: its phase field)."""
     phase = phase or (lambda r: r.get("phase") or DASH)
     rows = [{"model": r.get("title") or r.get("model") or DASH, "status": r.get("status") or DASH,
-             "where it is": phase(r) if r.get("status") in ("queued", "running") else (r.get("error") or DASH),
+             "where it is": phase(r) if RunRecord.of(r).active else (r.get("error") or DASH),
              "dataset": dataset_name(r), "owner": r.get("owner") or DASH,
              "queued": when_text(r.get("created")), "run": r["run_id"]}
             for r in records if not r.get("evaluation")]

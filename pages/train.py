@@ -21,6 +21,7 @@ from gtzan_core.reproduction import (  # noqa: E402
     skipped_summary,
 )
 from gtzan_core.reproduction.plan import PAPER_MODELS, honest_protocols  # noqa: E402
+from gtzan_core.runs import ACTIVE, RunRecord  # noqa: E402
 from gtzan_core.splits import PROTOCOLS  # noqa: E402
 from gtzan_core.webapp import (  # noqa: E402
     can_modify_run,
@@ -231,7 +232,6 @@ with st.expander("🔁 Reproduce the paper: its models under its protocol and re
     reproduction_section()
 
 
-ACTIVE = ("queued", "running")
 FEATURES_NOTE = ("Features are computed once for the whole dataset (every track, before any training), then cached: "
                  "the first point of the chart comes after this step; later jobs on this dataset skip it.")
 
@@ -300,13 +300,13 @@ def job_card(r: dict, manager) -> None:
             st.error(md_text(r.get("error", "failed")))
         elif status == "cancelled" and not prog["epoch"]:
             st.caption(md_text(r.get("error") or "stopped before its first epoch: no results"))
-        ev = r.get("evaluation")
+        ev = RunRecord.of(r).evaluation
         if ev:
             c1, c2, c3 = st.columns(3)
-            c1.metric("test accuracy (segment)", f"{ev['segment']['accuracy']:.3f}")
-            if "track" in ev:
-                c2.metric("test accuracy (track)", f"{ev['track']['accuracy']:.3f}")
-            c3.metric("macro F1", f"{ev['segment']['macro_f1']:.3f}")
+            c1.metric("test accuracy (segment)", f"{ev.segment.accuracy:.3f}")
+            if ev.track:
+                c2.metric("test accuracy (track)", f"{ev.track.accuracy:.3f}")
+            c3.metric("macro F1", f"{ev.segment.macro_f1:.3f}")
         if weak := split_warning_text(r):
             st.warning(md_text(weak), icon="⚠️")
         if r.get("pretrained") is False and MODELS.get(r.get("model")) is not None and \

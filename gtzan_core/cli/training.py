@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import StudioError
+from ..runs.record import RunRecord
 from .common import open_data, progress_bar
 
 
@@ -129,28 +130,28 @@ def _finish_distributed() -> None:
         dist.destroy_process_group()
 
 
-def _print_evaluation(record: dict) -> None:
-    ev = record.get("evaluation") or {}
+def _print_evaluation(record) -> None:
     from ..hparams import recipe_label
+    from ..runs import RunRecord
 
-    leak = f"  [{record.get('protocol_label')}]" if record.get("selection_on_test") else ""
-    print(f"run {record['run_id']}: {record['model']} on {(record.get('dataset') or {}).get('label')}, protocol "
-          f"{record.get('protocol')}"
-          f"{leak}, recipe {recipe_label(record)}, status {record['status']}, epochs {record.get('epochs_run')} "
-          f"(best {record.get('best_epoch')})")
-    unit = (record.get("split") or {}).get("unit") or "segment"  # what one sample is: segment, patch or image
-    for level, name in (("segment", unit), ("track", "track")):
-        if level in ev and not (level == "track" and unit == "image"):  # one picture per track: said once
-            m = ev[level]
-            print(f"  test {name:7s} accuracy {m['accuracy']:.3f}   macro F1 {m['macro_f1']:.3f}   (n={m['n']})")
-    padded = record.get("padded_inputs") or {}
-    if padded.get("tracks"):
-        print(f"  {padded['tracks']} of {padded['of']} tracks were shorter than one 3 s {padded['unit']} and "
+    run = RunRecord.of(record)
+    leak = f"  [{run.protocol_label}]" if run.selection_on_test else ""
+    print(f"run {run.run_id}: {run.model} on {run.dataset_label}, protocol {run.protocol}"
+          f"{leak}, recipe {recipe_label(run.data)}, status {run.status}, epochs {run.epochs_run} "
+          f"(best {run.best_epoch})")
+    ev = run.evaluation
+    if ev is not None:
+        levels = [(ev.segment, run.unit)] + ([(ev.track, "track")] if ev.track and run.unit != "image" else [])
+        for m, name in levels:  # (one picture per track: its one level is said once)
+            print(f"  test {name:7s} accuracy {m.accuracy:.3f}   macro F1 {m.macro_f1:.3f}   (n={m.n})")
+    padded = run.padded_inputs
+    if padded:
+        print(f"  {padded.tracks} of {padded.of} tracks were shorter than one 3 s {padded.unit} and "
               "repeat-padded to one")
-    for warning in record.get("split_warnings") or []:
+    for warning in run.split_warnings:
         print(f"  WEAK SPLIT, these numbers say little: {warning}")
-    if record.get("train_seconds") is not None:
-        print(f"  train time {record['train_seconds']:.1f} s on {record.get('device')}")
+    if run.train_seconds is not None:
+        print(f"  train time {run.train_seconds:.1f} s on {run.device}")
 
 
 def cmd_evaluate(args) -> int:
@@ -158,21 +159,22 @@ def cmd_evaluate(args) -> int:
     from ..runs import RunStore
 
     store = RunStore(args.runs)
-    record = store.read(args.run_id)
+    run = store.record(args.run_id)
     if args.json:
-        print(json.dumps({k: record.get(k) for k in ("run_id", "model", "protocol", "leaky", "status", "dataset",
-                                                      "evaluation", "epochs_run", "train_seconds", "split_warnings",
-                                                      "image_params", "image_sources")}, indent=2))
+        print(json.dumps({k: run.get(k) for k in ("run_id", "model", "protocol", "leaky", "status", "dataset",
+                                                   "evaluation", "epochs_run", "train_seconds", "split_warnings",
+                                                   "image_params", "image_sources")}, indent=2))
         return 0
-    if not record.get("evaluation"):
+    ev = run.evaluation
+    if ev is None:
         from ..errors import CheckpointError
 
-        raise CheckpointError(f"run {args.run_id} has no evaluation (status: {record.get('status')})")
-    _print_evaluation(record)
-    for level in ("segment", "track"):
-        if record["evaluation"].get(level):
+        raise CheckpointError(f"run {args.run_id} has no evaluation (status: {run.status})")
+    _print_evaluation(run)
+    for level, scores in (("segment", ev.segment), ("track", ev.track)):
+        if scores is not None:
             print(f"\n{level}-level report:")
-            print(report_frame(record["evaluation"][level]).round(3).to_string())
+            print(report_frame(scores).round(3).to_string())
     return 0
 
 
@@ -260,10 +262,11 @@ def cmd_reproduce(args) -> int:
     def on_run(k, n, record):
         if quiet:
             return
-        ev = (record.get("evaluation") or {}).get("segment") or {}
-        result = f"acc {ev['accuracy']:.3f}  F1 {ev['macro_f1']:.3f}" if ev else record.get("error", "")
-        print(f"[{k}/{n}] {record.get('model'):10s} {record.get('protocol'):8s} seed "
-              f"{(record.get('reproduction') or {}).get('seed', '?')}  {record.get('status')}  {result}", flush=True)
+        run = RunRecord.of(record)
+        ev = run.evaluation
+        result = f"acc {ev.segment.accuracy:.3f}  F1 {ev.segment.macro_f1:.3f}" if ev else run.error or ""
+        print(f"[{k}/{n}] {run.model:10s} {run.protocol:8s} seed {run.study.get('seed', '?')}  {run.status}  "
+              f"{result}", flush=True)
 
     with progress_bar("features / backbone", "it") as p:
         records = run_reproduction(plan, ds, store, args.image_source, on_run=on_run, progress=p)
@@ -327,11 +330,12 @@ def cmd_transfer(args) -> int:
     def on_run(k, n, record):
         if args.json:
             return
-        ev = (record.get("evaluation") or {}).get("track") or {}
-        result = f"track acc {ev['accuracy']:.3f}  F1 {ev['macro_f1']:.3f}" if ev else record.get("error", "")
-        t = record.get("transfer") or {}
-        print(f"[{k}/{n}] {record.get('model'):18s} {t.get('condition', ''):20s} seed {t.get('seed', '?')}  "
-              f"{record.get('status')}  {result}", flush=True)
+        run = RunRecord.of(record)
+        ev = run.evaluation.track if run.evaluation else None
+        result = f"track acc {ev.accuracy:.3f}  F1 {ev.macro_f1:.3f}" if ev else run.error or ""
+        t = run.study
+        print(f"[{k}/{n}] {run.model:18s} {t.get('condition', ''):20s} seed {t.get('seed', '?')}  "
+              f"{run.status}  {result}", flush=True)
 
     with progress_bar("features / backbone", "it") as p:
         records = run_reproduction(plan, ds, store, args.image_source, on_run=on_run, progress=p)
@@ -359,9 +363,10 @@ def cmd_starter(args) -> int:
     from ..starter import make_starter
 
     def on_run(k, n, record):
-        ev = record["evaluation"]["track"]
-        print(f"[{k}/{n}] seed {record['config']['seed']}: test track accuracy {ev['accuracy']:.3f} "
-              f"(n={ev['n']}), {record.get('epochs_run')} epochs", flush=True)
+        run = RunRecord.of(record)
+        ev = run.evaluation.at("track") if run.evaluation else None
+        result = f"test track accuracy {ev.accuracy:.3f} (n={ev.n})" if ev else run.error or "no evaluation"
+        print(f"[{k}/{n}] seed {run.seed}: {result}, {run.epochs_run} epochs", flush=True)
 
     with progress_bar("features / backbone", "it") as p:
         record = make_starter(args.data, RunStore(args.runs), seeds=args.seeds, device=args.device or "cpu",

@@ -96,8 +96,9 @@ class Scores:
     def of(cls, data: dict | None) -> Scores | None:
         if not data:
             return None
-        return cls(data["accuracy"], data["macro_f1"], int(data["n"]), data["report"], data["confusion"],
-                   data.get("weighted_f1"))
+        # (a stored record has every field, checked by RECORD; a record being built may lack the detail)
+        return cls(data["accuracy"], data["macro_f1"], int(data.get("n") or 0), data.get("report") or {},
+                   data.get("confusion") or [], data.get("weighted_f1"))
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,15 @@ class Progress:
     done: int
     total: int
     message: str = ""
+
+
+@dataclass(frozen=True)
+class PaddedInputs:
+    """How many of a run's tracks were shorter than one input and repeat-padded to one."""
+
+    tracks: int
+    of: int
+    unit: str
 
 
 @dataclass(frozen=True)
@@ -176,8 +186,77 @@ class RunRecord:
             return None
         return Progress(int(pr.get("done", 0)), int(pr.get("total", 0)), pr.get("message") or "")
 
+    @classmethod
+    def of(cls, record: dict | RunRecord) -> RunRecord:
+        """``record`` seen typed (a record already typed is itself)."""
+        return record if isinstance(record, RunRecord) else cls(record)
+
     def get(self, key, default=None):
         return self.data.get(key, default)
+
+    def __getitem__(self, key: str):
+        return self.data[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.data
+
+    @property
+    def protocol(self) -> str | None:
+        return self.data.get("protocol")
+
+    @property
+    def protocol_label(self) -> str | None:
+        return self.data.get("protocol_label")
+
+    @property
+    def selection_on_test(self) -> bool:
+        """Whether the model was chosen on its test set (the paper's protocol): its numbers flatter it."""
+        return bool(self.data.get("selection_on_test"))
+
+    @property
+    def epochs_run(self) -> int | None:
+        return self.data.get("epochs_run")
+
+    @property
+    def best_epoch(self) -> int | None:
+        return self.data.get("best_epoch")
+
+    @property
+    def train_seconds(self) -> float | None:
+        return self.data.get("train_seconds")
+
+    @property
+    def device(self) -> str | None:
+        return self.data.get("device")
+
+    @property
+    def error(self) -> str | None:
+        return self.data.get("error")
+
+    @property
+    def seed(self) -> int | None:
+        return self.config.get("seed")
+
+    @property
+    def unit(self) -> str:
+        """What one sample of its split is: "segment", "patch", "image"."""
+        return self.split.unit if self.split else "segment"
+
+    @property
+    def padded_inputs(self) -> PaddedInputs | None:
+        p = self.data.get("padded_inputs")
+        if not p or not p.get("tracks"):
+            return None
+        return PaddedInputs(int(p["tracks"]), int(p.get("of") or 0), p.get("unit") or self.unit)
+
+    @property
+    def study(self) -> dict:
+        """Which study made it, when one did (``reproduction``, ``transfer`` or ``starter``: its
+        id, seed and condition), else {}."""
+        for key in ("reproduction", "transfer", "starter"):
+            if self.data.get(key):
+                return self.data[key]
+        return {}
 
     @property
     def run_id(self) -> str:
@@ -189,6 +268,11 @@ class RunRecord:
             return Status(self.data.get("status"))
         except ValueError:
             return None
+
+    @property
+    def active(self) -> bool:
+        """Queued or running (:attr:`Status.active`); a record of no known status is not."""
+        return self.status is not None and self.status.active
 
     @property
     def phase(self) -> str | None:
@@ -239,6 +323,16 @@ class RunRecord:
     @property
     def split_warnings(self) -> list[str]:
         return self.data.get("split_warnings") or []
+
+
+def dataset_of(records) -> str:
+    """The dataset a group of runs (a study's) trained on: the first label a run has
+    opened, or "pending" while none has."""
+    for r in records:
+        label = RunRecord.of(r).dataset_label
+        if label not in (None, "pending"):
+            return label
+    return "pending"
 
 
 # -- what a valid record is -------------------------------------------------------

@@ -39,7 +39,7 @@ from ..errors import CheckpointError, DiskFullError
 from ..fileio import atomic_write_bytes, atomic_write_json, json_default
 from ..locks import file_lock
 from ..paths import runs_dir
-from .record import RecordError, parse_record, record_owner
+from .record import RecordError, RunRecord, parse_record, record_owner
 
 CHECKPOINT_FORMAT = 1
 #: A running run without a sign of life (record updates) for this long is dead.
@@ -188,6 +188,15 @@ class RunStore:
         naming what is wrong with a damaged one (no side effects: a run whose process
         died is marked failed by :func:`.lifecycle.reap`, explicitly)."""
         return parse_record(run_id, self._load(run_id))
+
+    def record(self, run_id: str) -> RunRecord:
+        """The record of ``run_id``, typed (:class:`~.record.RunRecord`): what every reader
+        of a run takes (:meth:`read` is the same record as its JSON object, for writers)."""
+        return RunRecord(self.read(run_id))
+
+    def records(self, shared: bool = False) -> builtins.list[RunRecord]:
+        """Every valid run, typed, newest first (:meth:`list`, seen as :class:`~.record.RunRecord`)."""
+        return [RunRecord(r) for r in self.list(shared)]
 
     def owner_of(self, run_id: str) -> str | None:
         """The owner of ``run_id`` as far as its record can be read (a damaged record may

@@ -93,10 +93,13 @@ def starter_card(record: dict) -> str:
 
 def model_card(record: dict) -> str:
     from ..hparams import recipe_label
+    from ..runs.record import RunRecord
 
-    ev = record.get("evaluation") or {}
-    seg, trk = ev.get("segment") or {}, ev.get("track") or {}
-    data = (record.get("dataset") or {}).get("label", "?")
+    run = RunRecord.of(record)
+    record = run.data
+    ev = run.evaluation
+    seg, trk = (ev.segment, ev.track or {}) if ev else ({}, {})
+    data = run.dataset_label or "?"
     lines = [f"# {record.get('title', record.get('model'))} — run `{record['run_id']}`", ""]
     if data != "GTZAN":
         lines += [f"> **Trained on the {data} set, not GTZAN**: its accuracy says nothing about real music.", ""]
