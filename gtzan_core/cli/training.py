@@ -141,7 +141,7 @@ def _print_evaluation(record) -> None:
           f"(best {run.best_epoch})")
     ev = run.evaluation
     if ev is not None:
-        levels = [(ev.segment, run.unit)] + ([(ev.track, "track")] if ev.track and run.unit != "image" else [])
+        levels = [(ev.segment, run.unit)] + ([(ev.track, "track")] if ev.track and not run.one_sample_per_track else [])
         for m, name in levels:  # (one picture per track: its one level is said once)
             print(f"  test {name:7s} accuracy {m.accuracy:.3f}   macro F1 {m.macro_f1:.3f}   (n={m.n})")
     padded = run.padded_inputs

@@ -243,6 +243,18 @@ class RunRecord:
         return self.split.unit if self.split else "segment"
 
     @property
+    def one_sample_per_track(self) -> bool:
+        """Whether each track is one sample of its split (a picture): then its sample level
+        is its track level, said once. Its input kind knows (``per_track``: many per track)."""
+        from ..errors import ConfigError
+        from ..inputs import get_kind
+
+        try:
+            return not get_kind(self.data.get("input_kind") or "mfcc").per_track
+        except ConfigError:  # (a record of an unknown kind is damaged: listed apart, never read here)
+            return False
+
+    @property
     def padded_inputs(self) -> PaddedInputs | None:
         p = self.data.get("padded_inputs")
         if not p or not p.get("tracks"):

@@ -256,7 +256,8 @@ def _train_tracks(record: dict) -> int | None:
     per_genre = (split.get("tracks_per_genre") or {}).get("train")
     if isinstance(per_genre, dict) and per_genre:
         return int(sum(per_genre.values()))
-    return int(split["train"]) if split.get("unit") in ("track", "image") and split.get("train") else None
+    one_a_track = split.get("unit") == "track" or RunRecord.of(record).one_sample_per_track
+    return int(split["train"]) if one_a_track and split.get("train") else None
 
 
 def seconds_per_epoch(records: list[dict], on_gpu: bool) -> dict[str, float]:
