@@ -23,6 +23,7 @@ from .record import (
                      PHASES,
                      RECORD_VERSION,
                      Evaluation,
+                     ExternalEvaluation,
                      Progress,
                      RecordError,
                      RunRecord,
@@ -45,7 +46,8 @@ from .store import (
 )
 
 __all__ = [
-    "ACTIVE", "CHECKPOINT_FORMAT", "DamagedRun", "Evaluation", "PHASES", "Progress", "RECORD_VERSION", "Scores",
+    "ACTIVE", "CHECKPOINT_FORMAT", "DamagedRun", "Evaluation", "ExternalEvaluation", "PHASES", "Progress",
+    "RECORD_VERSION", "Scores",
     "SplitInfo", "migrate", "RESERVED_NAMES", "RecordError", "RunRecord", "RunStore",
     "STALE_AFTER", "STOP_FLAG", "Status", "check_run_id", "load_checkpoint_file", "parse_record", "record_problems",
 ]
