@@ -70,6 +70,7 @@ def cli(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.heavy
 def test_the_cli_scores_what_it_can_read_and_names_what_it_refuses(store, tmp_path, capsys):
     from gtzan_core.inference import predict
 
@@ -113,6 +114,7 @@ def test_the_cli_scores_what_it_can_read_and_names_what_it_refuses(store, tmp_pa
     assert code == 0 and json.loads(out)["external_evaluations"][str(folder.resolve())]["n_scored"] == 5
 
 
+@pytest.mark.heavy
 def test_an_unmapped_label_is_out_of_scope_and_a_second_folder_is_kept_beside_the_first(store, tmp_path, capsys):
     st, rid, _ = store
     first = labelled_folder(tmp_path / "first")
@@ -243,6 +245,7 @@ def test_the_card_has_a_section_per_folder_with_its_name_as_text(store, tmp_path
     assert "## Evaluated on" not in model_card({**st.read(rid), "external_evaluations": None})
 
 
+@pytest.mark.heavy
 def test_compare_and_the_leaderboard_show_it(store, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
@@ -283,3 +286,23 @@ def test_the_real_full_clips_as_a_labelled_folder():
     found = scan_folder(SHARED / "genres_original")
     assert found.name == "gtzan-real/genres_original" and not found.synthetic
     assert len(found.files) == 37 and {label for _, label in found.files} == set(GENRES)
+
+
+def test_several_runs_at_once_each_with_its_own_result(store, tmp_path, capsys):
+    st, rid, _ = store
+    twin = f"{rid}-twin"
+    shutil.copytree(st.path(rid), st.path(twin))
+    st.write_record(twin, {**st.read(rid), "run_id": twin})
+    folder = tmp_path / "f"
+    tone(folder / "rock" / "r.wav")
+    tone(folder / "jazz" / "j.wav", "jazz")
+    code, out, _ = cli(capsys, "evaluate", rid, twin, "--data", folder, "--runs", st.root, "--json")
+    runs = json.loads(out)["runs"]
+    assert code == 0 and list(runs) == [rid, twin] and all(ev["n_scored"] == 2 for ev in runs.values())
+    assert runs[rid]["scores"]["confusion"] == runs[twin]["scores"]["confusion"]  # the same weights
+    code, out, _ = cli(capsys, "evaluate", rid, twin, "--runs", st.root)
+    assert code == 0 and out.count("evaluated on f: clip accuracy") == 2
+    code, out, _ = cli(capsys, "evaluate", rid, twin, "--runs", st.root, "--json")
+    assert code == 0 and [r["run_id"] for r in json.loads(out)] == [rid, twin]
+    code, _, err = cli(capsys, "evaluate", rid, "--map", "a=rock", "--runs", st.root)
+    assert code == 2 and "--map is for --data FOLDER" in err

@@ -224,6 +224,10 @@ def _evaluate_folder(args) -> int:
     return 0
 
 
+#: Tracks left out as seen in training that the text report names (a folder the run trained on has hundreds).
+DROPPED_SHOWN = 30
+
+
 def _print_external(record: dict, ev) -> None:
     import pandas as pd
 
@@ -250,8 +254,10 @@ def _print_external(record: dict, ev) -> None:
             print(confusion_frame(m).to_string())
     for item in ev.refused:
         print(f"  refused {item['path']}: {item['reason']}")
-    for item in ev.dropped:
+    for item in ev.dropped[:DROPPED_SHOWN]:
         print(f"  left out {item['path']}: {item['reason']}")
+    if len(ev.dropped) > DROPPED_SHOWN:
+        print(f"  ... and {len(ev.dropped) - DROPPED_SHOWN} more tracks left out (each in --json)")
     print(f"  {'saved with the run' if ev.n_scored else 'nothing scored: not saved'}")
 
 
