@@ -306,3 +306,27 @@ def test_several_runs_at_once_each_with_its_own_result(store, tmp_path, capsys):
     assert code == 0 and [r["run_id"] for r in json.loads(out)] == [rid, twin]
     code, _, err = cli(capsys, "evaluate", rid, "--map", "a=rock", "--runs", st.root)
     assert code == 2 and "--map is for --data FOLDER" in err
+
+
+def test_hostile_files_are_refused_one_by_one_without_stopping(store, tmp_path):
+    import os
+
+    from gtzan_core.external import evaluate_folder
+
+    st, rid, _ = store
+    rock = tmp_path / "hostile" / "rock"
+    good = tone(rock / "good.wav")
+    os.mkfifo(rock / "pipe.wav")  # never opened: reading it would wait forever
+    (rock / "empty.flac").write_bytes(b"")
+    (rock / "picture.mp3").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    sf.write(rock / "nan.wav", np.array([0.1, np.nan] * 22050, np.float32), 22050, subtype="FLOAT")
+    cut = good.read_bytes()
+    (rock / "cut.wav").write_bytes(cut[:len(cut) // 2])  # a copy cut short: what is there is analysed
+    (rock / "dangling.wav").symlink_to(tmp_path / "nowhere.wav")
+    ev = evaluate_folder([rid], tmp_path / "hostile", st, save=False)[rid]
+    reasons = {r["path"]: r["reason"] for r in ev.refused}
+    assert (ev.n_files, ev.n_scored, ev.n_refused) == (7, 2, 5)
+    assert "not a regular file" in reasons["rock/pipe.wav"] and "empty" in reasons["rock/empty.flac"]
+    assert "PNG picture" in reasons["rock/picture.mp3"] and "NaN" in reasons["rock/nan.wav"]
+    assert "no such file" in reasons["rock/dangling.wav"]
+    assert all("\n" not in r for r in reasons.values())
