@@ -133,8 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     p.set_defaults(func=cmd_starter)
 
-    p = sub.add_parser("evaluate", help="show a run's test metrics")
-    p.add_argument("run_id")
+    p = sub.add_parser("evaluate", help="show a run's test metrics; with --data, evaluate runs on another labelled "
+                                        "folder and save the result with each run")
+    p.add_argument("run_id", nargs="+", metavar="RUN", help="run id(s)")
+    p.add_argument("--data", metavar="FOLDER", help="a labelled folder: <label>/<audio files> (or genres_original/"
+                                                     "<label>/...); each file is one clip, predicted as predict does")
+    p.add_argument("--map", nargs="+", action="extend", metavar="LABEL=GENRE", default=[],
+                   help="with --data: the GTZAN genre of a folder label (e.g. hip-hop=hiphop); labels outside "
+                        "GTZAN's ten that are not mapped are reported as out of scope, never scored")
+    p.add_argument("--device", default="cpu", help="with --data: cpu (default), cuda, mps or auto")
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_evaluate)

@@ -155,27 +155,110 @@ def _print_evaluation(record) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    if args.data:
+        return _evaluate_folder(args)
     from ..evaluation import report_frame
     from ..runs import RunStore
 
     store = RunStore(args.runs)
-    run = store.record(args.run_id)
+    if args.map:
+        raise StudioError("--map is for --data FOLDER (the labels of another folder)")
+    runs = [store.record(rid) for rid in dict.fromkeys(args.run_id)]
     if args.json:
-        print(json.dumps({k: run.get(k) for k in ("run_id", "model", "protocol", "leaky", "status", "dataset",
-                                                   "evaluation", "epochs_run", "train_seconds", "split_warnings",
-                                                   "image_params", "image_sources")}, indent=2))
+        rows = [{k: run.get(k) for k in ("run_id", "model", "protocol", "leaky", "status", "dataset", "evaluation",
+                                         "epochs_run", "train_seconds", "split_warnings", "image_params",
+                                         "image_sources", "external_evaluations")} for run in runs]
+        print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
         return 0
-    ev = run.evaluation
-    if ev is None:
-        from ..errors import CheckpointError
+    for k, run in enumerate(runs):
+        ev = run.evaluation
+        if ev is None:
+            from ..errors import CheckpointError
 
-        raise CheckpointError(f"run {args.run_id} has no evaluation (status: {run.status})")
-    _print_evaluation(run)
-    for level, scores in (("segment", ev.segment), ("track", ev.track)):
-        if scores is not None:
-            print(f"\n{level}-level report:")
-            print(report_frame(scores).round(3).to_string())
+            raise CheckpointError(f"run {run.run_id} has no evaluation (status: {run.status})")
+        if k:
+            print()
+        _print_evaluation(run)
+        for level, scores in (("segment", ev.segment), ("track", ev.track)):
+            if scores is not None:
+                print(f"\n{level}-level report:")
+                print(report_frame(scores).round(3).to_string())
+        for ext in run.external_evaluations:
+            print(f"  evaluated on {ext.name}: clip accuracy {_acc(ext.accuracy)} (n={ext.n_scored} of {ext.n_files} "
+                  f"files; {ext.folder})")
     return 0
+
+
+def _acc(value) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _evaluate_folder(args) -> int:
+    """``evaluate RUN... --data FOLDER``: each run on another labelled folder, file by file
+    (a progress bar), its result printed (or JSON) and saved with the run."""
+    from tqdm.auto import tqdm
+
+    from ..external import evaluate_folder, parse_label_map, scan_folder
+    from ..runs import RunStore
+    from ..training import resolve_device
+
+    label_map = parse_label_map(args.map)
+    store = RunStore(args.runs)
+    n = len(scan_folder(args.data).files)
+    with tqdm(total=n, desc="evaluate", unit="file", dynamic_ncols=True, disable=n < 20) as bar:
+        results = evaluate_folder(args.run_id, args.data, store, label_map, device=str(resolve_device(args.device)),
+                                  on_file=lambda _: bar.update(1))
+    if args.json:
+        print(json.dumps({"data": next(iter(results.values())).folder,
+                          "runs": {rid: {**ev.as_dict(), "saved": bool(ev.n_scored)} for rid, ev in results.items()}},
+                         indent=2))
+    else:
+        for k, (rid, ev) in enumerate(results.items()):
+            if k:
+                print()
+            _print_external(store.read(rid), ev)
+    if not any(ev.n_scored for ev in results.values()):
+        print(f"error: nothing was scored in {args.data}: no readable clip with a label of GTZAN's ten (map labels "
+              "with --map LABEL=GENRE); nothing saved", file=sys.stderr)
+        return 2
+    return 0
+
+
+#: Tracks left out as seen in training that the text report names (a folder the run trained on has hundreds).
+DROPPED_SHOWN = 30
+
+
+def _print_external(record: dict, ev) -> None:
+    import pandas as pd
+
+    from ..evaluation import confusion_frame, report_frame
+
+    data = (record.get("dataset") or {}).get("label")
+    print(f"run {record['run_id']}: {record.get('model')} (trained on {data}), evaluated on {ev.name} ({ev.folder})")
+    scope = ", ".join(f"{label} {count}" for label, count in ev.out_of_scope.items())
+    print(f"  files {ev.n_files}: scored {ev.n_scored}, refused {ev.n_refused}, out of scope {ev.n_out_of_scope}"
+          f"{f' ({scope})' if scope else ''}, left out as seen in training {ev.n_dropped}")
+    if ev.label_map:
+        print("  labels mapped: " + ", ".join(f"{k} -> {v}" for k, v in ev.label_map.items()))
+    for note in ev.notes:
+        print(f"  note: {note}")
+    if ev.scores is not None:
+        m = ev.scores
+        print(f"  clip accuracy {m.accuracy:.3f}   macro F1 {m.macro_f1:.3f}   (n={m.n})")
+        if m.n < 30:
+            print(f"  only {m.n} clips: a handful, too few for an accuracy claim")
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print("\n  per-class report (clips):")
+            print(report_frame(m).round(3).to_string())
+            print("\n  confusion matrix (rows true, columns predicted):")
+            print(confusion_frame(m).to_string())
+    for item in ev.refused:
+        print(f"  refused {item['path']}: {item['reason']}")
+    for item in ev.dropped[:DROPPED_SHOWN]:
+        print(f"  left out {item['path']}: {item['reason']}")
+    if len(ev.dropped) > DROPPED_SHOWN:
+        print(f"  ... and {len(ev.dropped) - DROPPED_SHOWN} more tracks left out (each in --json)")
+    print(f"  {'saved with the run' if ev.n_scored else 'nothing scored: not saved'}")
 
 
 def cmd_models(args) -> int:

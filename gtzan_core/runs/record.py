@@ -117,6 +117,55 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class ExternalEvaluation:
+    """A run's evaluation on a labelled folder outside its training data (``gtzan-studio
+    evaluate RUN --data FOLDER``): one per folder (``folder``, the resolved path, is its
+    key in the record's ``external_evaluations``; evaluating the same folder again
+    replaces it). Each audio file is one clip, predicted as Predict does (the run's
+    windows, their probabilities averaged). ``n_files`` counts every file in the label
+    folders: ``n_scored`` were predicted and scored, ``n_refused`` could not be read (each
+    in ``refused`` with why), ``n_out_of_scope`` carry a label outside GTZAN's ten that no
+    ``label_map`` entry maps (``out_of_scope``: label -> files), ``n_dropped`` are tracks
+    the run trained or validated on (``dropped``). ``scores``: accuracy, per-class report
+    and confusion matrix over the scored clips."""
+
+    folder: str
+    name: str
+    date: float
+    label_map: dict
+    n_files: int
+    n_scored: int
+    n_refused: int
+    n_out_of_scope: int
+    n_dropped: int
+    accuracy: float | None
+    scores: Scores | None
+    refused: list = field(default_factory=list)  # [{"path", "reason"}]
+    out_of_scope: dict = field(default_factory=dict)  # folder label -> number of files
+    dropped: list = field(default_factory=list)  # [{"path", "reason"}]
+    notes: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        from dataclasses import asdict
+
+        out = asdict(self)
+        out["scores"] = None if self.scores is None else {k: v for k, v in asdict(self.scores).items()
+                                                          if v is not None}
+        return out
+
+    @classmethod
+    def of(cls, data: dict) -> ExternalEvaluation:
+        def count(key: str) -> int:
+            return int(data.get(key) or 0)
+
+        return cls(data["folder"], data.get("name") or data["folder"], float(data.get("date") or 0),
+                   dict(data.get("label_map") or {}), count("n_files"), count("n_scored"), count("n_refused"),
+                   count("n_out_of_scope"), count("n_dropped"), data.get("accuracy"), Scores.of(data.get("scores")),
+                   list(data.get("refused") or []), dict(data.get("out_of_scope") or {}),
+                   list(data.get("dropped") or []), list(data.get("notes") or []))
+
+
+@dataclass(frozen=True)
 class SplitInfo:
     """How a run's data were split: sizes (in ``unit``s), what the model was chosen on."""
 
@@ -336,6 +385,13 @@ class RunRecord:
     def split_warnings(self) -> list[str]:
         return self.data.get("split_warnings") or []
 
+    @property
+    def external_evaluations(self) -> list[ExternalEvaluation]:
+        """The run's evaluations on other folders, newest first (a record without any,
+        one written before they existed included: none)."""
+        found = [ExternalEvaluation.of(ev) for ev in (self.data.get("external_evaluations") or {}).values()]
+        return sorted(found, key=lambda ev: ev.date, reverse=True)
+
 
 def dataset_of(records) -> str:
     """The dataset a group of runs (a study's) trained on: the first label a run has
@@ -393,6 +449,14 @@ EPOCH = Spec("object", fields={**dict.fromkeys(("train_loss", "val_loss", "train
                                "epoch": Spec("count", required=True), "seconds": COUNT, "elapsed": COUNT,
                                "best": FLAG})
 _PER_GENRE = Spec("object", values=COUNT)
+_FILE_REASON = Spec("object", fields={"path": Spec("text", required=True), "reason": Spec("text", required=True)})
+#: One evaluation on another folder (:class:`ExternalEvaluation`).
+EXTERNAL = Spec("object", fields={
+    "folder": Spec("text", required=True), "name": TEXT, "date": TIME, "label_map": Spec("object", values=TEXT),
+    **dict.fromkeys(("n_files", "n_scored", "n_refused", "n_out_of_scope", "n_dropped"), COUNT),
+    "accuracy": NUMBER, "scores": SCORES, "refused": Spec("list", items=_FILE_REASON),
+    "out_of_scope": Spec("object", values=COUNT), "dropped": Spec("list", items=_FILE_REASON),
+    "notes": Spec("list", items=TEXT)})
 
 #: Every field of a record that the pages, the CLI, the job queue and the reports read, with
 #: the type it needs; a record is valid when each has it (other fields are free).
@@ -414,7 +478,8 @@ RECORD: dict[str, Spec] = {
     "dataset": Spec("object", fields={"label": TEXT, "root": TEXT, "fingerprint": TEXT}),
     "split": Spec("object", fields={"train": COUNT, "val": COUNT, "test": COUNT, "unit": TEXT,
                                     "tracks_per_genre": Spec("object", fields=dict.fromkeys(
-                                        ("train", "val", "test"), _PER_GENRE))}),
+                                        ("train", "val", "test"), _PER_GENRE)),
+                                    "seen_tracks": Spec("list", items=TEXT)}),
     "progress": Spec("object", fields={"done": COUNT, "total": COUNT}),
     "job": Spec("object", fields={"data_path": TEXT}),
     "queue_owner": Spec("object", fields={"host": TEXT, "pid": PID}),
@@ -426,6 +491,7 @@ RECORD: dict[str, Spec] = {
                                       "test_tracks": Spec("count", required=True),
                                       "accuracies": Spec("list", items=NUMBER), "data": TEXT, "command": TEXT}),
     "padded_inputs": Spec("object", fields={"tracks": COUNT, "of": COUNT, "unit": TEXT}),
+    "external_evaluations": Spec("object", values=EXTERNAL),  # folder -> its evaluation
     **dict.fromkeys(("mfcc_params", "image_params", "musicnn_params", "weights", "recipe_changes", "image_sources",
                      "imported"), Spec("object")),
 }

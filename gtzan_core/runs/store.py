@@ -160,6 +160,18 @@ class RunStore:
             self.write_record(run_id, record)
         return record
 
+    def set_external_evaluation(self, run_id: str, folder: str, evaluation: dict) -> dict:
+        """Save a run's evaluation on another folder (:class:`~.record.ExternalEvaluation`)
+        under ``external_evaluations[folder]``, replacing that folder's earlier one, under
+        the run's lock; refused (:class:`~.record.RecordError`, nothing written) when the
+        record would not be valid with it. Returns the record as it now is."""
+        with self._lock(run_id):
+            record = self._read_raw(run_id)
+            record["external_evaluations"] = {**(record.get("external_evaluations") or {}), folder: evaluation}
+            parse_record(run_id, record)
+            self.write_record(run_id, record)
+        return record
+
     def _load(self, run_id: str):
         """``record.json`` of ``run_id`` as JSON (any JSON value); RecordError when it
         cannot be read or is not JSON, CheckpointError when there is no such run."""

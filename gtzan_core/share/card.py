@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -91,6 +92,70 @@ def starter_card(record: dict) -> str:
 
 
 
+# -- evaluations on other folders -------------------------------------------------
+
+#: What can start Markdown (or HTML, an entity, a table cell) anywhere in a line: backslash-escaped in the card.
+_MD_PUNCTUATION = frozenset("\\`*_{}[]()<>#+-.!|~$&:@\"'=")
+
+
+def card_text(value) -> str:
+    """A visitor's string (a folder's name, a label) as card Markdown that reads as exactly
+    its characters: every character that can start Markdown or HTML backslash-escaped
+    (CommonMark reads an escaped punctuation mark as itself), control characters and line
+    breaks as spaces, a word joiner breaking bare ``www.`` addresses."""
+    text = "".join(" " if ord(ch) < 32 or ord(ch) == 127 or ch in "\u2028\u2029\u0085" else ch for ch in str(value))
+    out = "".join("\\" + ch if ch in _MD_PUNCTUATION else ch for ch in " ".join(text.split()))
+    out = out.replace("\\:", "\\:\u2060").replace("\\@", "\u2060\\@")  # no bare address: http://, a@b
+    return re.sub(r"(www)\\\.", "\\1\u2060\\\\.", out, flags=re.IGNORECASE)
+
+
+def card_code(value) -> str:
+    """``value`` (a path) as inline code holding exactly its characters: fenced by more
+    backticks than any run inside it."""
+    text = " ".join("".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in str(value)).split(" "))
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def external_card(record: dict) -> str:
+    """The card's sections "Evaluated on FOLDER", one per folder the run was evaluated on
+    (``gtzan-studio evaluate RUN --data FOLDER``); empty when it was on none."""
+    from ..runs.record import RunRecord
+
+    lines: list[str] = []
+    for ev in RunRecord(record).external_evaluations:
+        lines += [f"## Evaluated on {card_text(ev.name)}", "",
+                  f"Folder {card_code(ev.folder)}, evaluated {time.strftime('%Y-%m-%d %H:%M', time.localtime(ev.date))}"
+                  ": each audio file one clip, predicted as Predict does (the run's windows, their probabilities "
+                  "averaged).", "",
+                  "| files | scored | refused | out of scope | left out (seen in training) | clip accuracy "
+                  "| macro F1 |",
+                  "|---|---|---|---|---|---|---|",
+                  f"| {ev.n_files} | {ev.n_scored} | {ev.n_refused} | {ev.n_out_of_scope} | {ev.n_dropped} | "
+                  + (f"{ev.scores.accuracy:.3f} | {ev.scores.macro_f1:.3f} |" if ev.scores else "— | — |"), ""]
+        if ev.scores is not None and ev.scores.n < 30:
+            lines += [f"*{ev.scores.n} clips: a handful, too few for an accuracy claim.*", ""]
+        if ev.label_map:
+            lines += ["Labels mapped: " + ", ".join(f"{card_text(k)} → {card_text(v)}"
+                                                   for k, v in ev.label_map.items()) + ".", ""]
+        if ev.out_of_scope:
+            lines += ["Out of scope (not one of GTZAN's ten, not scored): " + ", ".join(
+                f"{card_text(k)} ({n})" for k, n in ev.out_of_scope.items()) + ".", ""]
+        if ev.scores is not None:
+            lines += ["| genre | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+            for g in GENRES:
+                r = ev.scores.report.get(g)
+                if r:
+                    lines.append(f"| {g} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1-score']:.2f} | "
+                                 f"{int(r['support'])} |")
+            lines.append("")
+        for note in ev.notes:
+            lines += [f"Note: {card_text(note)}", ""]
+    return "\n".join(lines)
+
+
 def model_card(record: dict) -> str:
     from ..hparams import recipe_label
     from ..runs.record import RunRecord
@@ -135,6 +200,8 @@ def model_card(record: dict) -> str:
               "Classes, in output order: " + ", ".join(f"{k} {g}" for k, g in enumerate(GENRES)) + ".", ""]
     if record.get("starter"):
         lines += [starter_card(record)]
+    if record.get("external_evaluations"):
+        lines += [external_card(record)]
     if (record.get("weights") or {}).get("sha256"):
         w = record["weights"]
         lines += ["## Backbone", "", f"The checkpoint holds the trained head only; it sits on `{w['file']}` "

@@ -202,13 +202,19 @@ class _Run:
             trainable_params=count_parameters(model), total_params=count_parameters(model, False),
             split={**data.split.sizes(), "unit": data.split.unit, "note": data.split.note,
                    "monitor": "test" if data.split.selection_on_test else "validation",
-                   "tracks_per_genre": self.coverage},
+                   "tracks_per_genre": self.coverage, "seen_tracks": self.seen_tracks(data)},
             split_warnings=self.split_warnings or None,
             backbone_cached=inputs.backbone_cached,
             **self.spec.kind.record_facts(features),  # image_sources, padded_inputs
             mixed_precision="bf16" if self.device.type == "cuda" and self.amp else None,
             started=time.time(),
         )
+
+    def seen_tracks(self, data: _Data) -> list[str]:
+        """The ids of the tracks the model trained or was chosen on (train and validation
+        parts): an evaluation on another folder leaves these tracks out."""
+        seen = np.unique(data.groups[np.concatenate([data.split.train, data.split.val])])
+        return sorted(str(t) for t in self.features.tracks["track_id"].to_numpy()[seen])
 
     def fit(self, model: nn.Module, weights, options: dict, inputs: _Inputs, data: _Data):
         """The epoch loop with early stopping; every improvement is checkpointed."""
