@@ -67,9 +67,11 @@ def confusion_figure(metrics: dict, title: str = "") -> go.Figure:
 
 def probabilities_figure(results: dict, ensemble: np.ndarray | None = None) -> go.Figure:
     """Grouped bars: one group per genre, one bar per run (and the ensemble)."""
+    from .tables import short_run_id
+
     fig = go.Figure()
-    for r in results.values():
-        fig.add_bar(x=list(GENRES), y=r.probs, name=figure_text(r.label))
+    for run_id, r in results.items():
+        fig.add_bar(x=list(GENRES), y=r.probs, name=figure_text(f"{r.title} · {short_run_id(run_id)}"))
     if ensemble is not None and len(results) > 1:
         fig.add_bar(x=list(GENRES), y=ensemble, name="ensemble (mean)", marker_pattern_shape="/")
     fig.update_layout(barmode="group", yaxis_title="probability", yaxis_range=[0, 1], **_LAYOUT)
@@ -139,10 +141,12 @@ def timeline_figure(results: dict, duration: float | None = None) -> go.Figure:
     the genre it chose (paler: less confident). One row per genre some window chose (no
     empty rows for the others). Runs that saw the clip as a whole (``whole``: one picture
     of a 30 s clip) have nothing to show over time and are left out: say so in words."""
+    from .tables import short_run_id
+
     fig = go.Figure()
     seen = set()
     end = 0.0
-    for r in results.values():
+    for run_id, r in results.items():
         if getattr(r, "whole", False):
             continue
         starts = np.asarray(r.starts, float)
@@ -152,7 +156,7 @@ def timeline_figure(results: dict, duration: float | None = None) -> go.Figure:
         conf = r.segment_probs.max(1)
         end = max(end, float(ends.max(initial=0.0)))
         fig.add_bar(y=tops, x=ends - starts, base=starts, orientation="h",
-                    name=figure_text(r.label), marker=dict(opacity=0.35 + 0.65 * conf),
+                    name=figure_text(f"{r.title} · {short_run_id(run_id)}"), marker=dict(opacity=0.35 + 0.65 * conf),
                     customdata=np.stack([starts, ends, conf], axis=1),
                     hovertemplate="%{customdata[0]:.1f}–%{customdata[1]:.1f} s: %{y} "
                                   "(%{customdata[2]:.0%})<extra></extra>")

@@ -120,6 +120,9 @@ if data is not None:
             if any(r.dataset == "synthetic demo" for r in pred.results.values()):
                 st.caption("Models marked *synthetic demo* were trained on generated music, not GTZAN: "
                            "their opinion on real songs is not meaningful.")
+            if source == "A demo clip" and any(r.dataset != "synthetic demo" for r in pred.results.values()):
+                st.caption("This clip is synthetic (the studio's generated demo set): models trained on real music, "
+                           "the starter among them, are not expected to name its genre. Upload a song to try them.")
             over_time = {rid: r for rid, r in pred.results.items() if not r.whole}
             if over_time:  # each window a model scored, over the seconds it covers
                 st.subheader("Timeline: top genre per segment")

@@ -240,6 +240,7 @@ def test_train_form_defaults_are_the_paper_recipe():
     at = no_errors(page("train").run())
     recipe = next(r for r in at.radio if r.label.startswith("Recipe"))  # (the dataset choice's radio comes first)
     assert recipe.value == "paper"
+    at.multiselect(key="train-models").set_value(["mlp", "gru", "vgg19", "cnn"]).run()  # their hyperparameters
     assert at.number_input(key="ep-mlp-paper").value == 500 and at.number_input(key="pa-gru-paper").value == 10
     assert at.number_input(key="bs-vgg19-paper").value == 50
     assert at.number_input(key="lr-cnn-paper").value == pytest.approx(1e-4)

@@ -106,12 +106,12 @@ def test_figures_have_whole_epochs_axes_and_only_the_rows_that_occur():
     assert layout.dtick == 1 and layout.tickformat == "d" and layout.title.text == "epoch"
 
     class Result:
-        title, label, whole = "CNN", "CNN · r1", False
+        title, whole = "CNN", False
         starts, ends = np.array([0.0, 3.0, 6.0]), np.array([3.0, 6.0, 9.0])
         segment_probs = np.eye(10)[[3, 3, 8]]
 
     class Picture(Result):  # one picture of the whole clip: nothing to draw over time
-        title, label, whole = "EfficientNet-Lite0", "EfficientNet-Lite0 · starter", True
+        title, whole = "EfficientNet-Lite0", True
         starts, ends, segment_probs = np.zeros(1), np.array([9.5]), np.eye(10)[[0]]
 
     fig = timeline_figure({"r1": Result(), "r2": Picture()}, duration=9.5)
