@@ -53,15 +53,29 @@ class RunPrediction:
     starts: np.ndarray  # start time of each row, seconds
     segment_probs: np.ndarray  # (rows, n_classes)
     probs: np.ndarray  # (n_classes,)
+    ends: np.ndarray | None = None  # end time of each row on the clip's time axis, seconds
+    whole: bool = False  # one row that covers the whole clip (no timeline to draw)
+    seen: str = ""  # one line: how the run saw the clip (its input kind's words)
 
     @property
     def top(self) -> str:
         return GENRES[int(self.probs.argmax())]
 
+    @property
+    def label(self) -> str:
+        """The run in a legend or a column: its title and short id."""
+        from .tables import short_run_id
+
+        return f"{self.title} · {short_run_id(self.run_id)}"
+
     def as_dict(self) -> dict:
         return {"model": self.model, "dataset": self.dataset, "top": self.top,
                 "probabilities": {g: round(float(p), 6) for g, p in zip(GENRES, self.probs, strict=False)},
-                "unit": self.unit, "segments": int(len(self.segment_probs))}
+                "unit": self.unit, "segments": int(len(self.segment_probs)),
+                "windows": [[round(float(a), 3), round(float(b), 3)]
+                            for a, b in zip(self.starts, self.ends if self.ends is not None else self.starts,
+                                            strict=True)],
+                "seen": self.seen}
 
 
 @dataclass
@@ -210,10 +224,12 @@ def predict(
         inp = kind.model_input(clip, meta, MODELS.get(meta["model"]))
         with torch.inference_mode():
             rows = _batched(model, inp.x, kind.predict_batch, device)
+        starts, ends = kind.row_spans(inp, clip.duration)  # the rows' real times in the clip
         result.results[run_id] = RunPrediction(
             run_id=run_id, model=meta["model"], title=record.get("title", meta["model"]),
-            dataset=RunRecord.of(record).dataset_label or "?", unit=kind.window_unit, starts=inp.starts,
-            segment_probs=rows, probs=rows.mean(0),
+            dataset=RunRecord.of(record).dataset_label or "?", unit=kind.window_unit, starts=starts,
+            segment_probs=rows, probs=rows.mean(0), ends=ends, whole=kind.saw_whole(starts, ends, clip.duration),
+            seen=kind.windows_text(starts, ends, clip.duration),
         )
     # the first window's picture, without drawing every window of a long upload
     result.image = first_picture(clip, image)

@@ -53,6 +53,13 @@ DASH = "—"
 DATASET_NAMES = {"GTZAN": "real GTZAN", "synthetic demo": "synthetic demo", "GTZAN (paper)": "real GTZAN (paper)"}
 
 
+def short_run_id(run_id: str) -> str:
+    """A run's id as a figure's legend or a table's column names it beside the title: the
+    random last part of a trained run's id (6 hex digits), "starter" for a shipped starter
+    (whose fixed id ends in its model's name: "_lite0" said nothing)."""
+    return "starter" if run_id.startswith("starter-") else run_id[-6:]
+
+
 def duration_text(seconds: float | None) -> str:
     """``42 s``, ``4 min 42 s``, ``1 h 05 min`` (a dash for unknown)."""
     if seconds is None or seconds != seconds:

@@ -84,8 +84,8 @@ if data is not None:
                 show_error(exc)
     pred = st.session_state.get("prediction") if st.session_state.get("prediction_key") == key else None
     if pred is not None:
-        st.caption(f"{md_text(name)}: {pred.duration:.1f} s · {len(pred.mfcc)} segments of 3 s · "
-                   f"predicted in {st.session_state['prediction_seconds']:.2f} s")
+        st.caption(f"{md_text(name)}: {pred.duration:.1f} s · predicted in "
+                   f"{st.session_state['prediction_seconds']:.2f} s")
         for w in pred.warnings:
             st.warning(md_text(w[0].upper() + w[1:] + "."))  # they may quote the file's name: as text
         for _rid, why in pred.refused.items():
@@ -94,10 +94,13 @@ if data is not None:
             st.subheader("Genre probabilities")
             ens = pred.ensemble()
             c1, c2 = st.columns(2)
-            c1.metric("Ensemble (mean of models)", f"{GENRES[int(ens.argmax())]} · {ens.max():.0%}")
-            c2.metric("Models agreeing on the top genre", f"{pred.agreement():.0%}")
+            if len(pred.results) > 1:
+                c1.metric("Ensemble (mean of models)", f"{GENRES[int(ens.argmax())]} · {ens.max():.0%}")
+                c2.metric("Models agreeing on the top genre", f"{pred.agreement():.0%}")
+            else:  # one model: no ensemble, nobody to agree with
+                c1.metric("Top genre (one model)", f"{GENRES[int(ens.argmax())]} · {ens.max():.0%}")
             st.plotly_chart(probabilities_figure(pred.results, ens), key="probs", width="stretch")
-            table = pd.DataFrame({f"{r.title} · {rid[-6:]}": r.probs for rid, r in pred.results.items()},
+            table = pd.DataFrame({r.label: r.probs for r in pred.results.values()},
                                  index=list(GENRES)).T
             table.insert(0, "trained on", [("real GTZAN" if r.dataset == "GTZAN" else r.dataset)
                                            for r in pred.results.values()])
@@ -117,9 +120,20 @@ if data is not None:
             if any(r.dataset == "synthetic demo" for r in pred.results.values()):
                 st.caption("Models marked *synthetic demo* were trained on generated music, not GTZAN: "
                            "their opinion on real songs is not meaningful.")
-            st.subheader("Timeline: top genre per segment")
-            st.plotly_chart(timeline_figure(pred.results), width="stretch")
-            st.caption("One row per genre some segment chose; a bigger dot is a more confident segment.")
+            if source == "A demo clip" and any(r.dataset != "synthetic demo" for r in pred.results.values()):
+                st.caption("This clip is synthetic (the studio's generated demo set): models trained on real music, "
+                           "the starter among them, are not expected to name its genre. Upload a song to try them.")
+            over_time = {rid: r for rid, r in pred.results.items() if not r.whole}
+            if over_time:  # each window a model scored, over the seconds it covers
+                st.subheader("Timeline: top genre per segment")
+                st.plotly_chart(timeline_figure(over_time, pred.duration), width="stretch")
+                st.caption("One bar per window a model scored (" + "; ".join(
+                    f"{md_text(r.title)} {r.seen}" for r in over_time.values()) + "), in the row of the genre it "
+                    "chose; a paler bar is a less confident window.")
+            for r in pred.results.values():  # nothing to draw over time: said in one line
+                if r.whole:
+                    st.caption(f"{md_text(r.label)} {r.seen}: one answer for all of it, {r.top} "
+                               f"({r.probs.max():.0%}), no timeline.")
         st.subheader("The clip")
         # only the open tab is drawn (a tab switch reruns the page; the prediction is kept): on a shared
         # server every visitor's browser and the server build one chart instead of three per upload

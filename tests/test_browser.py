@@ -3,6 +3,7 @@ driven by Playwright with Debian's Chromium. Screenshots go to test-artifacts/."
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -17,6 +18,9 @@ from gtzan_core.jobs import train
 from tests.conftest import CHROMIUM, free_port, headless_chromium, stop_process, wait_for_health, write_clip
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Predict's answer, drawn once: the ensemble of several models, or the one model's top genre (the job the test
+#: started on Train may still be running when it predicts)
+ANSWER = re.compile(r"^(Ensemble \(mean of models\)|Top genre \(one model\))$")
 ARTIFACTS = ROOT / "test-artifacts"
 
 pytestmark = [
@@ -104,13 +108,13 @@ def test_upload_on_predict_shows_probabilities(server, tmp_path):
         assert page.locator(".js-plotly-plot .heatmaplayer").count() == 0
         page.get_by_role("tab", name="MFCC").click()
         page.locator(".js-plotly-plot .heatmaplayer").first.wait_for(state="attached", timeout=60_000)
-        assert page.get_by_text("Ensemble (mean of models)").count() == 1
+        assert page.get_by_text(ANSWER).count() == 1
         page.get_by_role("tab", name="Waveform").click()
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .heatmaplayer').length === 0",
                                timeout=60_000)
         page.wait_for_timeout(1000)
         page.screenshot(path=str(ARTIFACTS / "predict.png"), full_page=True)
-        assert page.get_by_text("Ensemble (mean of models)").count() == 1
+        assert page.get_by_text(ANSWER).count() == 1
     (ARTIFACTS / "browser-timings.txt").write_text(
         f"first render of home: {first_render:.2f} s\nupload -> probabilities (30 s mp3): {latency:.2f} s\n")
 
@@ -179,11 +183,56 @@ def test_microphone_recording_and_explanation(server, tmp_path):
 
 
 def sign_in_with_passcode(page, passcode: str, button: str) -> None:
-    """The sidebar's name sign-in: the name came from ?who=; type the passcode, press the button."""
-    field = page.locator("[data-testid=stSidebar] input[type=password]").first
+    """The sidebar's name sign-in: the name came from ?who=; type the passcode and press Enter
+    (a form: Enter submits it, as the ``button`` labelled so would)."""
+    side = page.locator("[data-testid=stSidebar]")
+    side.get_by_role("button", name=button).wait_for(timeout=120_000)
+    field = side.locator("input[type=password]").first
     field.fill(passcode)
-    field.press("Enter")  # commit the field (Streamlit sends it on Enter) before the click
-    page.locator("[data-testid=stSidebar]").get_by_role("button", name=button).click()
+    field.press("Enter")
+
+
+def developer_options(page) -> dict:
+    """What of Streamlit's developer options the page shows: its Deploy button, and the items
+    of its main menu (opened and closed again)."""
+    page.get_by_test_id("stMainMenu").wait_for(timeout=60_000)
+    deploy = page.get_by_test_id("stAppDeployButton").count()
+    page.get_by_test_id("stMainMenu").click()
+    page.get_by_test_id("stMainMenuList").wait_for(timeout=10_000)
+    items = page.get_by_test_id("stMainMenuItemLabel").all_inner_texts()
+    page.keyboard.press("Escape")
+    return {"deploy": deploy, "menu": items}
+
+
+def test_a_classroom_shows_no_developer_options_and_enter_signs_in(studio_home):
+    """A classroom instance showed every visitor Streamlit's Deploy button and developer menu,
+    and Enter in the passcode field did nothing until the button was clicked. The server is
+    started as the README says (`streamlit run app.py`, the mode in the environment), not by
+    deploy/start.sh (which sets the toolbar mode itself: tests/test_deploy.py)."""
+    with streamlit_server(GTZAN_STUDIO_MODE="classroom", GTZAN_STUDIO_OFFLINE="1") as url, \
+            headless_chromium() as browser:
+        carol = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        carol.goto(f"{url}/predict?who=carol")
+        sign_in_with_passcode(carol, "carol-passcode", "Claim name")  # Enter only: no click
+        carol.get_by_text("Signed in as carol").wait_for(timeout=60_000)
+        seen = developer_options(carol)
+        assert seen["deploy"] == 0 and seen["menu"], seen
+        assert not {"Rerun", "Clear cache", "Developer options"} & set(seen["menu"]), seen
+        other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        other.goto(f"{url}/train")  # another visitor's first page, as drawn
+        other.locator("[data-testid=stSidebar]").get_by_role("textbox", name="Your name").wait_for(timeout=120_000)
+        assert developer_options(other)["deploy"] == 0
+
+
+def test_personal_mode_keeps_the_developers_options_on_localhost(server):
+    """The other side of the classroom's toolbar: a personal studio opened on the machine that
+    serves it keeps Streamlit's developer options (its default, toolbarMode "auto")."""
+    with headless_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server)
+        page.get_by_text("Device", exact=True).wait_for(timeout=60_000)
+        seen = developer_options(page)
+        assert seen["deploy"] == 1 and "Clear cache" in seen["menu"], seen
 
 
 def test_classroom_names_are_claimed_and_only_the_owner_or_admin_stops_a_job(studio_home, tmp_path):

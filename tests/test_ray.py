@@ -167,7 +167,7 @@ def test_train_page_runs_stops_and_charts_jobs_on_the_ray_executor(ray_cluster, 
     at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=120).run()
     assert not at.exception and not at.error
     assert any("Ray cluster" in c.value for c in at.caption)
-    at.multiselect[0].set_value(["mlp"])
+    at.multiselect[0].set_value(["mlp"]).run()  # the form now holds MLP's hyperparameters
     at.number_input(key="ep-mlp-paper").set_value(2)
     at.checkbox[0].check()  # the tiny demo set's split is weak: run anyway
     at.button[0].click().run()

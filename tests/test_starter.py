@@ -76,3 +76,9 @@ def test_the_predict_page_shows_the_starter_and_its_card(fresh_clone, tmp_path):
     info = " ".join(i.value for i in at.info)
     assert "starter model" in info and "trained on real GTZAN" in info and "test accuracy" in info
     assert any("starter" in e.label.lower() for e in at.expander)
+    # a newcomer's first answer: one model, one picture of the whole 8 s clip. No "ensemble" of one, no
+    # agreement of one with itself, no timeline of one dot on a -1..1 axis: one line says how it saw the clip
+    assert [m.label for m in at.metric] == ["Top genre (one model)"]
+    assert [h.value for h in at.subheader] == ["Genre probabilities", "The clip"]
+    assert any(c.value.startswith("EfficientNet-Lite0 · starter saw the clip as a whole (one spectrogram picture of "
+                                  "its 8.0 s): one answer for all of it") for c in at.caption)

@@ -70,8 +70,9 @@ def limits_text(record: dict) -> str:
             "distorted clips; Sturm 2013): its test accuracy "
             f"({100 * s.get('mean', float('nan')):.1f} % ± {100 * s.get('sd', float('nan')):.1f} over "
             f"{len(s.get('seeds', []))} seeds, {s.get('test_tracks', '?')} test tracks each) is on GTZAN tracks, and "
-            "music from elsewhere (other eras, production, genres outside the ten) will fare worse. It looks at the "
-            "picture of the first 30 s of a clip window by window, drawn like the Kaggle PNGs.")
+            "music from elsewhere (other eras, production, genres outside the ten) will fare worse. It looks at "
+            "spectrogram pictures drawn like the Kaggle PNGs: one of a whole clip of GTZAN's length (up to 31.5 s), "
+            "one per 30 s window of a longer one.")
 
 
 def starter_card(record: dict) -> str:
