@@ -33,6 +33,7 @@ class Status(str, Enum):
     FINISHED = "finished"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    PRUNED = "pruned"  # a search's trial stopped by its pruner (an end, never a failure)
 
     def __str__(self) -> str:  # "running", not "Status.RUNNING", in f-strings and JSON keys
         return self.value
@@ -43,7 +44,7 @@ class Status(str, Enum):
 
 
 ACTIVE = (Status.QUEUED.value, Status.RUNNING.value)
-ENDED = (Status.FINISHED.value, Status.CANCELLED.value, Status.FAILED.value)
+ENDED = (Status.FINISHED.value, Status.CANCELLED.value, Status.FAILED.value, Status.PRUNED.value)
 
 #: What a run is doing, in order: queued in a job queue; waiting for a GPU slot or for
 #: room on a Ray cluster; extracting features (its ``progress`` counts tracks); one
