@@ -54,6 +54,7 @@ class SearchRequest:
     seed: int = 0
     image_source: str = "auto"
     parallel: int | None = None
+    device: str = "auto"
     pruner: dict = field(default_factory=lambda: dict(PRUNER))
 
 
@@ -79,7 +80,7 @@ def _settings_of(request: SearchRequest) -> dict:
     make_config(request.model, recipe, protocol=request.protocol, seed=request.seed, evaluate_test=False)
     return {"model": request.model, "data_path": request.data_path, "space": space, "recipe": recipe,
             "protocol": request.protocol, "seed": request.seed, "image_source": request.image_source,
-            "owner": request.owner, "pruner": dict(request.pruner), "created": time.time()}
+            "device": request.device, "owner": request.owner, "pruner": dict(request.pruner), "created": time.time()}
 
 
 def create_or_resume(store: RunStore, request: SearchRequest):
@@ -117,6 +118,17 @@ def create_or_resume(store: RunStore, request: SearchRequest):
     return study
 
 
+def probe_spec(request: SearchRequest):
+    """A job as the study's trials will be (the recipe's values): what the checks before a
+    study (the weights, the split) look at."""
+    from ..jobs import JobSpec
+
+    config = make_config(request.model, request.recipe or default_recipe(), protocol=request.protocol,
+                         seed=request.seed, evaluate_test=False, device=request.device)
+    return JobSpec(config, request.data_path, request.image_source, {"study": {"name": request.study}},
+                   request.owner)
+
+
 def trial_spec(study, trial, owner: str | None):
     """The job of ``trial``: the study's recipe with the trial's values, never reading
     its test set, its record naming the study and trial."""
@@ -124,7 +136,7 @@ def trial_spec(study, trial, owner: str | None):
 
     a = study.user_attrs
     config = make_config(a["model"], a["recipe"], protocol=a["protocol"], seed=int(a["seed"]), evaluate_test=False,
-                         **trial.params)
+                         device=a.get("device") or "auto", **trial.params)
     label = study.study_name.split("/", 1)[1]
     extra = {"study": {"name": study.study_name, "label": label, "owner": owner, "trial": trial.number,
                        "trial_id": trial._trial_id, "pruner": a.get("pruner") or PRUNER}}
