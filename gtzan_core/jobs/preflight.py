@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from ..errors import ConfigError
 from .job import JobSpec
 
-
 PAPER_REFUSAL = ("a search cannot use the paper protocol: it early-stops and picks its model on the test set, so "
                  "the search would tune on the test set; use the track protocol")
 

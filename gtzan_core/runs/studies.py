@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, StudioError
 from ..training import Pruned
@@ -96,7 +97,7 @@ class TrialSink:
 
     def __init__(self, sink: StoreSink, root: str | Path, study: dict):
         self.sink, self.root, self.study = sink, Path(root), study
-        self._trial = None
+        self._trial: Any = None
 
     @property
     def run_id(self) -> str | None:

@@ -19,6 +19,7 @@ the same values (once), and the sampler carries on from every trial that ended.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -26,10 +27,10 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError, StudioError
 from ..hparams import default_recipe, make_config
-from ..runs import RunStore, Status, lifecycle
 from ..jobs.preflight import check_protocol
-from .space import default_space, distributions, narrow
+from ..runs import RunStore, Status, lifecycle
 from ..runs.studies import NotYourStudy, full_name, make_pruner, open_storage, owner_key
+from .space import default_space, distributions, narrow
 
 PRUNER = {"n_startup_trials": 3, "n_warmup_steps": 2}
 
@@ -178,6 +179,7 @@ def run_search(request: SearchRequest, store: RunStore, manager, stop: threading
     stop = stop or threading.Event()
     study = create_or_resume(store, request)
     study.set_user_attr("state", "running")
+    study.set_user_attr("budget", {"trials": request.trials, "minutes": request.minutes})
     parallel = max(1, request.parallel or len(getattr(manager, "_workers", [])) or 1)
     dists = distributions(study.user_attrs["space"])
     pending = _reconcile(study, store, manager)
@@ -194,10 +196,8 @@ def run_search(request: SearchRequest, store: RunStore, manager, stop: threading
         if stop.is_set():
             for run_id in set(pending.values()) - stopped:
                 stopped.add(run_id)
-                try:
+                with contextlib.suppress(StudioError):  # a run another server holds ends there
                     manager.cancel(run_id, request.owner)
-                except StudioError:
-                    pass
         can_ask = not stop.is_set() and (deadline is None or time.time() < deadline)
         while can_ask and len(pending) < parallel and counted(study) + len(pending) < request.trials:
             trial = study.ask(dists)
@@ -337,4 +337,5 @@ def summary(store: RunStore, study) -> dict:
     return {"study": study.study_name.split("/", 1)[1], "owner": a.get("owner"), "model": a.get("model"),
             "data": a.get("data_path"), "recipe": a.get("recipe"), "seed": a.get("seed"), "space": a.get("space"),
             "state": a.get("state"), "counted": counted(study), "trials": trials, "best": best,
-            "tested": a.get("tested"), "error": a.get("error")}
+            "tested": a.get("tested"), "error": a.get("error"),
+            "budget": a.get("budget")}

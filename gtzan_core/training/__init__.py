@@ -25,6 +25,6 @@ from .trainer import Outcome, RunSink, feature_facts, fit, test_evaluation
 __all__ = [
     "Cancelled", "EarlyStopping", "EpochLog", "autocast", "backbone_outputs", "backbone_tag",
     "cached_backbone_outputs", "checkpoint_model", "checkpoint_state", "device_label", "device_slot", "loss_acc",
-    "predict_logits", "Pruned", "resolve_device", "Outcome", "RunSink", "run_epoch", "seed_everything", "feature_facts", "fit",
-    "test_evaluation",
+    "predict_logits", "Pruned", "resolve_device", "Outcome", "RunSink", "run_epoch", "seed_everything",
+    "feature_facts", "fit", "test_evaluation",
 ]
