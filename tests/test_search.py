@@ -211,3 +211,25 @@ def test_a_study_resumes_after_its_server_is_killed_mid_trial(tiny_demo_set, tmp
     assert retry[0]["state"] in ("complete", "pruned")
     assert summary["trials"][0]["value"] == first_value  # what ended before the kill is kept as it was
     assert summary["state"] == "done" and summary["tested"] is not None
+
+
+@pytest.mark.heavy
+def test_trials_respect_the_owners_quota_of_jobs_at_once(manager, tiny_features, monkeypatch):
+    """On a classroom instance allowing one job at a time, a study asking for two trials at
+    once on a two-slot queue runs them one after the other (each submitted once the owner's
+    previous job has left the queue)."""
+    from gtzan_core.classroom import load_settings
+
+    monkeypatch.setenv("GTZAN_STUDIO_MODE", "classroom")
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_JOBS", "1")
+    store, conf = manager.store, load_settings()
+
+    def check(spec):
+        preflight([spec], settings=conf, store=store, admin=False, active=manager.active_count("alice"))
+
+    summary = run_search(SearchRequest("mlp", "quota", trials=3, space=SMALL, parallel=2, owner="alice"), store,
+                         manager, check=check, feature_loader=lambda ds: tiny_features)
+    runs = sorted(study_runs(store, "quota"), key=lambda r: r["created"])
+    assert summary["counted"] == 3 == len(runs) and all(r["owner"] == "alice" for r in runs)
+    for before, after in zip(runs, runs[1:]):
+        assert after["created"] >= before["finished"]  # never two of alice's trials at once

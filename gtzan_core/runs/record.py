@@ -314,6 +314,8 @@ RECORD: dict[str, Spec] = {
     "job": Spec("object", fields={"data_path": TEXT}),
     "queue_owner": Spec("object", fields={"host": TEXT, "pid": PID}),
     "reproduction": Spec("object", fields={"id": TEXT, "seed": COUNT, "seeds": COUNT}),
+    "study": Spec("object", fields={"name": TEXT, "label": TEXT, "trial": COUNT}),  # a search's trial
+    "pruned": TEXT,
     "transfer": Spec("object", fields={"id": TEXT, "condition": TEXT, "pretrained_on": TEXT, "protocol": TEXT}),
     "starter": Spec("object", fields={"tracks": Spec("count", required=True), "mean": Spec("number", required=True),
                                       "sd": Spec("number", required=True),

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..classroom.rules import QuotaExceeded
 from ..errors import ConfigError, StudioError
 from ..hparams import default_recipe, make_config
 from ..jobs.preflight import check_protocol
@@ -130,6 +131,19 @@ def probe_spec(request: SearchRequest):
                    request.owner)
 
 
+def quota_probe(study, owner: str | None):
+    """The largest job a trial of ``study`` may be (its epochs cap at the space's top): what
+    the owner's quotas are checked against before a trial is asked for."""
+    from ..jobs import JobSpec
+
+    a = study.user_attrs
+    epochs = (a["space"].get("epochs") or {}).get("high")
+    config = make_config(a["model"], a["recipe"], protocol=a["protocol"], seed=int(a["seed"]), evaluate_test=False,
+                         device=a.get("device") or "auto", epochs=epochs)
+    return JobSpec(config, a.get("data_path"), a.get("image_source") or "auto", {"study": {"name": study.study_name}},
+                   owner)
+
+
 def trial_spec(study, trial, owner: str | None):
     """The job of ``trial``: the study's recipe with the trial's values, never reading
     its test set, its record naming the study and trial."""
@@ -200,26 +214,36 @@ def run_search(request: SearchRequest, store: RunStore, manager, stop: threading
                     manager.cancel(run_id, request.owner)
         can_ask = not stop.is_set() and (deadline is None or time.time() < deadline)
         while can_ask and len(pending) < parallel and counted(study) + len(pending) < request.trials:
-            trial = study.ask(dists)
-            spec = trial_spec(study, trial, request.owner)
+            if check is not None:  # the owner's quotas, before a trial is asked for
+                try:
+                    check(quota_probe(study, request.owner))
+                except QuotaExceeded as exc:  # e.g. the owner's jobs at once: wait for one to end
+                    blocked = str(exc)
+                    break
             try:
-                preflight([spec])
-                if check is not None:
-                    check(spec)
+                trial = study.ask(dists)
+                spec = trial_spec(study, trial, request.owner)
+                try:
+                    preflight([spec])
+                except StudioError:
+                    study.tell(trial.number, state=TrialState.FAIL)  # (asked, never queued)
+                    raise
             except StudioError as exc:
-                study.tell(trial.number, state=TrialState.FAIL)  # (asked, never queued)
                 if not pending:
                     study.set_user_attr("state", "stopped")
                     study.set_user_attr("error", str(exc))
                     raise
-                blocked = str(exc)
                 break
             run_id = manager.submit(spec)
             study._storage.set_trial_user_attr(trial._trial_id, "run_id", run_id)
             pending[trial.number] = run_id
-        if blocked:
+        if blocked != study.user_attrs.get("waiting"):
             study.set_user_attr("waiting", blocked)
+        if not pending and blocked and not stop.is_set():
+            stop.wait(poll)  # nothing of the study's runs, and its owner may not queue more yet
             blocked = ""
+            continue
+        blocked = ""
         if not pending:
             break
         ended = _wait_any(store, pending, stop, poll)
