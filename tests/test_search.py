@@ -233,3 +233,24 @@ def test_trials_respect_the_owners_quota_of_jobs_at_once(manager, tiny_features,
     assert summary["counted"] == 3 == len(runs) and all(r["owner"] == "alice" for r in runs)
     for before, after in zip(runs, runs[1:]):
         assert after["created"] >= before["finished"]  # never two of alice's trials at once
+
+
+@pytest.mark.heavy
+def test_the_search_command_prints_each_trial_and_the_one_test(tiny_demo_set, tmp_path, capsys):
+    import json
+
+    from gtzan_core.cli import main
+
+    space = tmp_path / "space.yaml"
+    space.write_text("search_spaces:\n  mlp:\n    lr: {type: loguniform, low: 1.0e-4, high: 1.0e-2}\n"
+                     "    epochs: {type: int, low: 2, high: 3}\n")
+    args = ["search", "mlp", "--data", str(tiny_demo_set.root), "--trials", "2", "--space", str(space),
+            "--study", "cli", "--device", "cpu", "--allow-weak-split"]
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out[:2]] == ["trial 0", "trial 1"]
+    assert out[-2].startswith("study cli: 2 trials") and "its one look at the test set: accuracy" in out[-1]
+    assert main(["search", "mlp", "--study", "cli", "--trials", "3", "--json"]) == 2  # tested: not searched further
+    assert "read the test set" in capsys.readouterr().err
+    summary = open_study(RunStore(), None, "cli").user_attrs["tested"]
+    assert json.loads(json.dumps(summary))["run_id"] in out[-1]

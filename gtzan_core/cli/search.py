@@ -32,7 +32,7 @@ def cmd_search(args) -> int:
     from ..data import open_dataset
     from ..jobs import JobManager, preflight
     from ..runs import RunStore
-    from ..search.study import SearchRequest, probe_spec, run_search
+    from ..search.study import SearchRequest, existing, probe_spec, run_search
 
     store = RunStore(args.runs)
     name = args.study or f"{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -41,9 +41,13 @@ def cmd_search(args) -> int:
                             recipe=args.recipe, protocol=args.protocol or "track",
                             seed=args.seed if args.seed is not None else 0, parallel=args.parallel,
                             device=args.device or "auto")
+    before = existing(store, request)  # a study of that name resumes with its own settings
+    if before is not None:
+        request.data_path, request.seed = before.get("data"), int(before.get("seed", 0))
+        request.recipe, request.protocol = before.get("recipe"), before.get("protocol", "track")
     spec = probe_spec(request)
     preflight([spec])  # the protocol, the weights: before the dataset is opened
-    ds = open_dataset(args.data)
+    ds = open_dataset(request.data_path)
     for line in preflight([spec], dataset=ds, force_weak=args.allow_weak_split,
                           how_to_force="Pass --allow-weak-split to search anyway."):
         print(f"warning: {line}", file=sys.stderr)

@@ -74,13 +74,31 @@ def open_study(store: RunStore, owner: str | None, name: str):
     return study
 
 
+def existing(store: RunStore, request: SearchRequest) -> dict | None:
+    """The recorded settings of ``request``'s study when its owner has one of that name
+    (None: it would be new); a study that has read its test set, or searches another
+    model, is refused."""
+    try:
+        settings = open_study(store, request.owner, request.study).user_attrs
+    except NotYourStudy:
+        raise
+    except ConfigError:
+        return None
+    if settings.get("model") != request.model:
+        raise ConfigError(f"study {request.study!r} searches {settings.get('model')}, not {request.model}")
+    if settings.get("tested"):
+        raise ConfigError(f"study {request.study!r} has ended and its best trial has read the test set; "
+                          "start a new study to search again")
+    return settings
+
+
 def _settings_of(request: SearchRequest) -> dict:
     check_protocol(request.protocol)
     base = default_space(request.model)
     space = base if request.space is None else narrow(base, request.space)
     recipe = request.recipe or default_recipe()
     make_config(request.model, recipe, protocol=request.protocol, seed=request.seed, evaluate_test=False)
-    return {"model": request.model, "data_path": request.data_path, "space": space, "recipe": recipe,
+    return {"model": request.model, "data": request.data_path, "space": space, "recipe": recipe,
             "protocol": request.protocol, "seed": request.seed, "image_source": request.image_source,
             "device": request.device, "owner": request.owner, "pruner": dict(request.pruner), "created": time.time()}
 
@@ -140,7 +158,7 @@ def quota_probe(study, owner: str | None):
     epochs = (a["space"].get("epochs") or {}).get("high")
     config = make_config(a["model"], a["recipe"], protocol=a["protocol"], seed=int(a["seed"]), evaluate_test=False,
                          device=a.get("device") or "auto", epochs=epochs)
-    return JobSpec(config, a.get("data_path"), a.get("image_source") or "auto", {"study": {"name": study.study_name}},
+    return JobSpec(config, a.get("data"), a.get("image_source") or "auto", {"study": {"name": study.study_name}},
                    owner)
 
 
@@ -155,7 +173,7 @@ def trial_spec(study, trial, owner: str | None):
     label = study.study_name.split("/", 1)[1]
     extra = {"study": {"name": study.study_name, "label": label, "owner": owner, "trial": trial.number,
                        "trial_id": trial._trial_id, "pruner": a.get("pruner") or PRUNER}}
-    return JobSpec(config, a.get("data_path"), a.get("image_source") or "auto", extra, owner)
+    return JobSpec(config, a.get("data"), a.get("image_source") or "auto", extra, owner)
 
 
 def objective(record: dict) -> float | None:
@@ -359,7 +377,7 @@ def summary(store: RunStore, study) -> dict:
     best = max(complete, key=lambda t: t["value"]) if complete else None
     a = study.user_attrs
     return {"study": study.study_name.split("/", 1)[1], "owner": a.get("owner"), "model": a.get("model"),
-            "data": a.get("data_path"), "recipe": a.get("recipe"), "seed": a.get("seed"), "space": a.get("space"),
+            "data": a.get("data"), "recipe": a.get("recipe"), "seed": a.get("seed"), "space": a.get("space"),
             "state": a.get("state"), "counted": counted(study), "trials": trials, "best": best,
             "tested": a.get("tested"), "error": a.get("error"),
             "budget": a.get("budget")}
