@@ -151,7 +151,7 @@ def best_trial_links(store, owner: str | None, where: str) -> None:
     st.caption("Best trials of your searches (each tested once, after its study):")
     cols = st.columns(min(4, len(bests)))
     for i, (name, tested) in enumerate(bests):
-        if cols[i % len(cols)].button(f"🔎 {name}: test {tested['test_acc']:.3f}", key=f"{where}-best-{name}",
+        if cols[i % len(cols)].button(f"🔎 {md_text(name)}: test {tested['test_acc']:.3f}", key=f"{where}-best-{name}",
                                       help=f"run {tested['run_id']}, trial {tested['trial']}; open it in Compare"):
             best_to_compare(tested["run_id"])
 
