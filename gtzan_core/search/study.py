@@ -253,7 +253,7 @@ def run_search(request: SearchRequest, store: RunStore, manager, stop: threading
                     raise
                 break
             run_id = manager.submit(spec)
-            study._storage.set_trial_user_attr(trial._trial_id, "run_id", run_id)
+            trial.set_user_attr("run_id", run_id)
             pending[trial.number] = run_id
         if blocked != study.user_attrs.get("waiting"):
             study.set_user_attr("waiting", blocked)
