@@ -83,3 +83,28 @@ def test_a_study_started_on_the_train_page_is_shown_live(monkeypatch):
     assert len(table) == 3 and set(table["state"]) <= {"complete", "pruned"}
     runs = [r for r in store.list() if (r.get("study") or {}).get("label") == "page-study"]
     assert len(runs) == 3 and all(r["job"]["extra"]["study"]["owner"] is None for r in runs)
+
+
+@pytest.mark.heavy
+def test_a_studys_best_trial_is_one_click_from_the_leaderboard_and_compare(tiny_features):
+    from gtzan_core.jobs import JobManager
+    from gtzan_core.search.study import SearchRequest, run_search
+
+    store = RunStore()
+    manager = JobManager(store, feature_loader=lambda ds, progress=None: tiny_features, slots=1)
+    try:
+        space = {"lr": {"type": "loguniform", "low": 1e-4, "high": 1e-2}, "epochs": {"type": "int", "low": 2,
+                                                                                    "high": 3}}
+        best = run_search(SearchRequest("mlp", "clicked", trials=2, space=space), store, manager,
+                          feature_loader=lambda ds: tiny_features)["tested"]["run_id"]
+    finally:
+        manager.shutdown()
+    for page, key in (("leaderboard", "board-best-clicked"), ("compare", "compare-best-clicked")):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        at.button(key=key).click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.session_state["compare_ids"] == [best]
+        assert at.multiselect[0].value == [best]  # Compare, with the best trial selected
