@@ -114,6 +114,8 @@ def training_text(record: dict) -> str:
         return f"stopped by hand at epoch {epochs} of ≤ {cap}{best_text}" if epochs else "stopped before epoch 1"
     if status == "failed":
         return f"failed at epoch {epochs} of ≤ {cap}" if epochs else "failed before epoch 1"
+    if status == "pruned":  # a search's trial its pruner stopped: an end of its own
+        return f"pruned by its search at epoch {epochs} of ≤ {cap}{best_text}"
     if RunRecord.of(record).active:
         return f"epoch {epochs} of ≤ {cap} so far"
     if record.get("early_stopped") or epochs < cap:
@@ -236,7 +238,7 @@ def unfinished_frame(records: list[dict], phase=None) -> pd.DataFrame:
     ``phase(record)``: where a live job is, in words (default: its phase field)."""
     phase = phase or (lambda r: r.get("phase") or DASH)
     rows = [{"model": r.get("title") or r.get("model") or DASH, "status": r.get("status") or DASH,
-             "where it is": phase(r) if RunRecord.of(r).active else (r.get("error") or DASH),
+             "where it is": phase(r) if RunRecord.of(r).active else (r.get("error") or r.get("pruned") or DASH),
              "dataset": dataset_name(r), "owner": r.get("owner") or DASH,
              "queued": when_text(r.get("created")), "run": r["run_id"]}
             for r in records if not r.get("evaluation")]

@@ -12,6 +12,7 @@ from gtzan_core.plots import confusion_figure, figure_text  # noqa: E402
 from gtzan_core.runs import RunRecord  # noqa: E402
 from gtzan_core.tables import compare_frame, external_frame, paper_frame, report_table, strings  # noqa: E402
 from gtzan_core.webapp import (  # noqa: E402
+    current_user,
     finished_runs,
     identity_sidebar,
     md_code,
@@ -20,6 +21,7 @@ from gtzan_core.webapp import (  # noqa: E402
     run_label,
     split_warning_text,
     stopped_by_hand,
+    store,
     training_text,
 )
 
@@ -38,6 +40,9 @@ if len(runs) < 1:
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
     st.stop()
 
+from gtzan_core.webapp.search import best_trial_links  # noqa: E402
+
+best_trial_links(store(), current_user(), "compare")  # a search's best trial, one click away
 preselected = [rid for rid in st.session_state.get("compare_ids", []) if rid in runs]
 default = preselected or list(runs)[:2]
 chosen = st.multiselect("Runs", list(runs), default=default, format_func=lambda rid: run_label(runs[rid]))

@@ -210,6 +210,14 @@ with st.expander("🔁 Reproduce the paper: its models under its protocol and re
     reproduction_section()
 
 
+with st.expander("🔎 Search hyperparameters (Optuna: TPE, pruned on validation; every trial a job below)",
+                 key="search-open"):
+    from gtzan_core.webapp.search import search_panel
+
+    search_panel(list(MODELS), train_path, current_user(), job_manager(), settings(), is_admin(),
+                 job_manager().store)
+
+
 FEATURES_NOTE = ("Features are computed once for the whole dataset (every track, before any training), then cached: "
                  "the first point of the chart comes after this step; later jobs on this dataset skip it.")
 
@@ -238,7 +246,8 @@ def job_card(r: dict, manager) -> None:
     stopping = status in ACTIVE and (prog["stopping"] or st.session_state.get(f"stopping-{rid}", False))
     with st.container(border=True, key=f"job-{rid}"):
         head, btn = st.columns([5, 1])
-        badge = {"queued": "🕒", "running": "🏃", "finished": "✅", "cancelled": "⏹️", "failed": "❌"}.get(status, "")
+        badge = {"queued": "🕒", "running": "🏃", "finished": "✅", "cancelled": "⏹️", "failed": "❌",
+                 "pruned": "✂️"}.get(status, "")
         owner = f" · by **{md_text(r['owner'])}**" if r.get("owner") else ""  # every visitor's string as text
         state = "stopping…" if stopping else md_text(status)
         head.markdown(f"**{md_text(r.get('title') or r['model'])}** · "
@@ -276,6 +285,9 @@ def job_card(r: dict, manager) -> None:
             st.plotly_chart(loss_figure(r["history"]), key=f"chart-{rid}", width="stretch")
         if status == "failed":
             st.error(md_text(r.get("error", "failed")))
+        elif status == "pruned":  # a search's trial its pruner stopped: an end of its own, not a failure
+            st.caption(f"✂️ {md_text(r.get('pruned') or 'pruned')} (search {md_text(r['study'].get('label', ''))}, "
+                       f"trial {r['study'].get('trial')})")
         elif status == "cancelled" and not prog["epoch"]:
             st.caption(md_text(r.get("error") or "stopped before its first epoch: no results"))
         ev = RunRecord.of(r).evaluation

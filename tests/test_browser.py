@@ -280,3 +280,48 @@ def test_classroom_names_are_claimed_and_only_the_owner_or_admin_stops_a_job(stu
         admin.get_by_text("cancelled").first.wait_for(timeout=60_000)
         # alice's live panel notices that the job ended and redraws her page with it as cancelled
         alice.get_by_text("cancelled").first.wait_for(timeout=30_000)
+
+
+def test_the_search_panel_draws_a_studys_charts(tmp_path, tiny_features):
+    """A study that ended (three trials of the MLP on the tiny demo set), opened in the Train
+    page's Search panel: the optimisation history's points and the importances' bars are
+    read back from the charts the browser drew."""
+    from gtzan_core.jobs import JobManager
+    from gtzan_core.search.study import SearchRequest, run_search
+
+    home = tmp_path / "home"
+    store = RunStore(home / "runs")
+    manager = JobManager(store, feature_loader=lambda ds, progress=None: tiny_features, slots=1)
+    try:
+        space = {"lr": {"type": "loguniform", "low": 1e-4, "high": 1e-2}, "epochs": {"type": "int", "low": 2,
+                                                                                    "high": 3}}
+        summary = run_search(SearchRequest("mlp", "drawn", trials=3, space=space), store, manager,
+                             feature_loader=lambda ds: tiny_features)
+    finally:
+        manager.shutdown()
+    complete = [t for t in summary["trials"] if t["state"] == "complete"]
+    with streamlit_server(GTZAN_STUDIO_HOME=str(home), GTZAN_STUDIO_RUNS=str(home / "runs"),
+                          GTZAN_STUDIO_OFFLINE="1") as url, \
+            headless_chromium("--disable-quic", "--disable-component-update", "--disable-sync") as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        page.goto(f"{url}/train")
+        page.get_by_text("Search hyperparameters", exact=False).first.click()
+        page.get_by_text("Optimisation history", exact=True).wait_for(timeout=60_000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length > 0", timeout=60_000)
+        traces = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                               ".map(d => (d.data || []).map(t => ({type: t.type, name: t.name || '',"
+                               " n: (t.y || []).length})))")
+        page.screenshot(path=str(ARTIFACTS / "search-panel.png"), full_page=True)
+        history = [t for plot in traces for t in plot if t["name"] == "validation accuracy"]  # Optuna's trace
+        assert history and history[0]["n"] == len(complete)  # one point per finished trial
+        page.get_by_role("tab", name="Parameter importances").click()
+        values = {t["value"] for t in complete}
+        if len(values) > 1:  # importances need finished trials that differ: then they are drawn, one bar a setting
+            page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                                   ".some(d => (d.data || []).some(t => t.type === 'bar'))", timeout=60_000)
+            bars = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot')).flatMap(d => (d.data || [])"
+                                 ".filter(t => t.type === 'bar').flatMap(t => Array.from(t.y)))")
+            assert set(bars) == {"lr", "epochs"}
+        else:
+            page.get_by_text("Needs two finished trials with different results.").wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "search-panel.png"), full_page=True)

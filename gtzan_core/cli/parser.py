@@ -8,6 +8,7 @@ from .. import __version__
 from .common import OneLineParser
 from .data import cmd_download, cmd_features, cmd_synth
 from .runs import cmd_export, cmd_import, cmd_runs
+from .search import cmd_search
 from .training import cmd_evaluate, cmd_models, cmd_reproduce, cmd_starter, cmd_train, cmd_transfer, cmd_weights
 from .use import cmd_explain, cmd_predict
 
@@ -77,6 +78,26 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the warning is recorded and shown beside the run's numbers)")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("search", help="search a model's hyperparameters (Optuna TPE, pruned on validation); every "
+                                      "trial a job of the queue, the best one tested once")
+    p.add_argument("model", choices=list(MODELS))
+    p.add_argument("--data", help="GTZAN folder (default: the synthetic demo set)")
+    p.add_argument("--trials", type=int, default=20, help="trials that end, finished or pruned (default 20)")
+    p.add_argument("--minutes", type=float, help="ask for no new trial after this many minutes")
+    p.add_argument("--space", help="a YAML search space (default: the model's in hparams.yaml; narrower only)")
+    p.add_argument("--study", help="the study's name (default MODEL-time); an existing study of yours resumes")
+    p.add_argument("--recipe", choices=list(recipes()), default=None,
+                   help="the recipe the trials start from (default: paper)")
+    p.add_argument("--protocol", choices=list(PROTOCOLS), default=None,
+                   help="evaluation protocol (default: track; the paper protocol tunes on the test set)")
+    p.add_argument("--seed", type=int, help="the split's and every trial's seed (default 0)")
+    p.add_argument("--parallel", type=int, help="trials at once (default: the queue's slots, K per GPU)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
+    p.add_argument("--allow-weak-split", action="store_true", help="search even on a weak split")
+    p.add_argument("--json", action="store_true", help="print the study (trials, best, its test) as JSON")
+    p.add_argument("--runs", help="run store folder (default: checkpoints/)")
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("models", help="the models: parameters, input, pretrained weights, citation, licence")
     p.add_argument("--variant", help="resnext variant (default: the paper's resnext101_32x8d_wsl)")

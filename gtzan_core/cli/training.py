@@ -348,7 +348,7 @@ def cmd_reproduce(args) -> int:
         run = RunRecord.of(record)
         ev = run.evaluation
         result = f"acc {ev.segment.accuracy:.3f}  F1 {ev.segment.macro_f1:.3f}" if ev else run.error or ""
-        print(f"[{k}/{n}] {run.model:10s} {run.protocol:8s} seed {run.study.get('seed', '?')}  {run.status}  "
+        print(f"[{k}/{n}] {run.model:10s} {run.protocol:8s} seed {run.part_of.get('seed', '?')}  {run.status}  "
               f"{result}", flush=True)
 
     with progress_bar("features / backbone", "it") as p:
@@ -416,7 +416,7 @@ def cmd_transfer(args) -> int:
         run = RunRecord.of(record)
         ev = run.evaluation.track if run.evaluation else None
         result = f"track acc {ev.accuracy:.3f}  F1 {ev.macro_f1:.3f}" if ev else run.error or ""
-        t = run.study
+        t = run.part_of
         print(f"[{k}/{n}] {run.model:18s} {t.get('condition', ''):20s} seed {t.get('seed', '?')}  "
               f"{run.status}  {result}", flush=True)
 

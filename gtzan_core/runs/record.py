@@ -33,6 +33,7 @@ class Status(str, Enum):
     FINISHED = "finished"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    PRUNED = "pruned"  # a search's trial stopped by its pruner (an end, never a failure)
 
     def __str__(self) -> str:  # "running", not "Status.RUNNING", in f-strings and JSON keys
         return self.value
@@ -43,7 +44,7 @@ class Status(str, Enum):
 
 
 ACTIVE = (Status.QUEUED.value, Status.RUNNING.value)
-ENDED = (Status.FINISHED.value, Status.CANCELLED.value, Status.FAILED.value)
+ENDED = (Status.FINISHED.value, Status.CANCELLED.value, Status.FAILED.value, Status.PRUNED.value)
 
 #: What a run is doing, in order: queued in a job queue; waiting for a GPU slot or for
 #: room on a Ray cluster; extracting features (its ``progress`` counts tracks); one
@@ -311,10 +312,10 @@ class RunRecord:
         return PaddedInputs(int(p["tracks"]), int(p.get("of") or 0), p.get("unit") or self.unit)
 
     @property
-    def study(self) -> dict:
-        """Which study made it, when one did (``reproduction``, ``transfer`` or ``starter``: its
-        id, seed and condition), else {}."""
-        for key in ("reproduction", "transfer", "starter"):
+    def part_of(self) -> dict:
+        """Which study made it, when one did (a ``reproduction``, a ``transfer`` study, the
+        ``starter``, a search ``study``: its id or label, seed, condition or trial), else {}."""
+        for key in ("reproduction", "transfer", "starter", "study"):
             if self.data.get(key):
                 return self.data[key]
         return {}
@@ -484,6 +485,8 @@ RECORD: dict[str, Spec] = {
     "job": Spec("object", fields={"data_path": TEXT}),
     "queue_owner": Spec("object", fields={"host": TEXT, "pid": PID}),
     "reproduction": Spec("object", fields={"id": TEXT, "seed": COUNT, "seeds": COUNT}),
+    "study": Spec("object", fields={"name": TEXT, "label": TEXT, "trial": COUNT}),  # a search's trial
+    "pruned": TEXT,
     "transfer": Spec("object", fields={"id": TEXT, "condition": TEXT, "pretrained_on": TEXT, "protocol": TEXT}),
     "starter": Spec("object", fields={"tracks": Spec("count", required=True), "mean": Spec("number", required=True),
                                       "sd": Spec("number", required=True),
