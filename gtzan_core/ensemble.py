@@ -40,10 +40,14 @@ def trained_on_demo(record: dict) -> bool:
 
 
 def validation_accuracy(record: dict) -> float | None:
-    """The run's validation accuracy at the epoch it kept (see :func:`gtzan_core.starter.validation_accuracy`)."""
-    from .starter import validation_accuracy as val
-
-    return val(record)
+    """The run's accuracy on its validation part at the epoch it kept (early stopping's
+    choice), from its history; None when the record has none."""
+    history = record.get("history") or []
+    best = record.get("best_epoch")
+    rows = [h for h in history if h.get("epoch") == best] or [h for h in history if h.get("best")]
+    if not rows or rows[-1].get("val_acc") is None:
+        return None
+    return float(rows[-1]["val_acc"])
 
 
 def skill_weight(acc: float, n_classes: int = len(GENRES)) -> float:
@@ -112,11 +116,11 @@ def default_answer(results: dict, records: dict[str, dict], unavailable: dict[st
                      "val_accuracy": round(acc, 4), "weight": weight, "starter": bool(record.get("starter"))})
         probs.append(np.asarray(res.probs, dtype=np.float64))
     if rows:
-        total = sum(r["weight"] for r in rows)
-        for r in rows:
-            r["weight"] = round(r["weight"] / total, 4)
         w = np.array([r["weight"] for r in rows])
-        answer.probs = (w[:, None] * np.stack(probs)).sum(0) / w.sum()
+        w = w / w.sum()
+        answer.probs = (w[:, None] * np.stack(probs)).sum(0)
+        for r, weight in zip(rows, w, strict=True):
+            r["weight"] = round(float(weight), 4)  # shown; the answer used the exact weights
         answer.runs = sorted(rows, key=lambda r: -r["weight"])
     answer.answered_by = _answered_by(answer, records)
     return answer

@@ -34,9 +34,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .ensemble import validation_accuracy
 from .fileio import atomic_write_bytes, atomic_write_json
 from .runs import RunStore
 from .share.card import model_card
+
+__all__ = ["FALLBACK", "STARTERS", "STARTER_ID", "Starter", "make_starter", "starter_runs", "validation_accuracy"]
 
 RECIPE = "studio"
 
@@ -73,17 +76,6 @@ COMMAND = FALLBACK.command
 def starter_runs(store: RunStore) -> list[dict]:
     """The starter runs in ``store`` (the shipped ones: musicnn and EfficientNet-Lite0)."""
     return [r for r in store.list() if r.get("starter")]
-
-
-def validation_accuracy(record: dict) -> float | None:
-    """The run's accuracy on its validation part at the epoch it kept (early stopping's
-    choice), from its history; None when the record has none."""
-    history = record.get("history") or []
-    best = record.get("best_epoch")
-    rows = [h for h in history if h.get("epoch") == best] or [h for h in history if h.get("best")]
-    if not rows or rows[-1].get("val_acc") is None:
-        return None
-    return float(rows[-1]["val_acc"])
 
 
 def make_starter(data: str | Path, store: RunStore, seeds: int = 3, device: str = "cpu", progress=None,
