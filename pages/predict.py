@@ -123,6 +123,8 @@ if data is not None:
             if ans.demo_runs:
                 st.markdown("**Trained on the synthetic demo set** (never heard real music: not in the default "
                             "answer)")
+                st.plotly_chart(probabilities_figure({rid: pred.results[rid] for rid in ans.demo_runs}),
+                                key="demo-probs", width="stretch")
                 demo = pd.DataFrame({f"{pred.results[rid].title} · {rid[-6:]}": pred.results[rid].probs
                                      for rid in ans.demo_runs}, index=list(GENRES)).T
                 demo.insert(0, "top genre", [pred.results[rid].top for rid in ans.demo_runs])
