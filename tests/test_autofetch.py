@@ -159,3 +159,27 @@ def test_offline_is_a_documented_setting():
     assert "musicnn" in settings.SETTINGS["GTZAN_STUDIO_OFFLINE"].help
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert settings.settings_table() in readme
+
+
+@pytest.mark.heavy
+def test_the_clis_first_start_fetches_in_a_detached_process(online, index, monkeypatch, capsys):
+    """Any CLI command's first start starts the fetch in a process of its own and says so in
+    one line. pip is pointed at the local index through its environment (no network); the
+    wheel there is not musicnn's real one, so the process ends refusing it by SHA-256, and
+    says so in the state file: proof that it ran pip, checked the wheel and kept nothing."""
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    import gtzan_core.models.autofetch as autofetch
+
+    started = []
+    real = autofetch.start_background_fetch
+    monkeypatch.setattr(autofetch, "start_background_fetch", lambda: started.append(real()) or started[-1])
+    assert main(["models", "--json"]) == 0
+    assert "note: fetching musicnn's weights in the background" in capsys.readouterr().err
+    (proc,) = started
+    assert proc is not None and proc.wait(timeout=180) == 0
+    state = json.loads((online / ".musicnn-fetch.json").read_text())
+    assert state["outcome"] == "failed" and "sha256" in state["error"]
+    assert musicnn_checkpoint() is None
+    assert main(["models", "--json"]) == 0  # failed recently: the next start does not try again
+    assert "note: fetching" not in capsys.readouterr().err
