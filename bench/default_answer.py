@@ -9,10 +9,13 @@ Lite0 fallback is timed, and the output says so). The upload is the bytes of a r
 synthetic mp3), handed over as an upload is: bytes, decoded by ``predict``. Times
 ``predict(...)`` + ``Prediction.answer()`` cold (model cache cleared: checkpoints read,
 backbones loaded) and warm (models cached, what every upload after the first costs).
-Last line: ``default answer warm: X s (target 1 s)``.
+Also prints the process's CPU seconds per warm upload (what the answer costs on a machine
+nobody else is using) and the load average. Last line: ``default answer warm: X s
+(target 1 s)``.
 """
 
 import argparse
+import os
 import statistics
 import time
 
@@ -60,11 +63,12 @@ def main():
         once()
         cold.append(time.perf_counter() - t0)
     once()
-    warm = []
+    warm, cpu = [], []
     for _ in range(args.repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         pred, answer = once()
         warm.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     from gtzan_core.audio import decode_audio
 
     decode = []
@@ -87,6 +91,8 @@ def main():
     print(f"cold (models loaded each time): median {statistics.median(cold):.2f} s "
           f"({', '.join(f'{t:.2f}' for t in cold)})")
     print(f"warm, each: {', '.join(f'{t:.2f}' for t in warm)}")
+    print(f"warm, CPU seconds of this process each (all its threads): {', '.join(f'{t:.2f}' for t in cpu)}")
+    print(f"load average now: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     print(f"default answer warm: {statistics.median(warm):.2f} s median (target 1 s)")
 
 
