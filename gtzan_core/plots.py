@@ -65,15 +65,16 @@ def confusion_figure(metrics: dict, title: str = "") -> go.Figure:
     return fig
 
 
-def probabilities_figure(results: dict, ensemble: np.ndarray | None = None) -> go.Figure:
-    """Grouped bars: one group per genre, one bar per run (and the ensemble)."""
+def probabilities_figure(results: dict, ensemble: np.ndarray | None = None,
+                         ensemble_label: str = "ensemble (mean)") -> go.Figure:
+    """Grouped bars: one group per genre, one bar per run (and the ensemble, or the default answer)."""
     from .tables import short_run_id
 
     fig = go.Figure()
     for run_id, r in results.items():
         fig.add_bar(x=list(GENRES), y=r.probs, name=figure_text(f"{r.title} · {short_run_id(run_id)}"))
     if ensemble is not None and len(results) > 1:
-        fig.add_bar(x=list(GENRES), y=ensemble, name="ensemble (mean)", marker_pattern_shape="/")
+        fig.add_bar(x=list(GENRES), y=ensemble, name=ensemble_label, marker_pattern_shape="/")
     fig.update_layout(barmode="group", yaxis_title="probability", yaxis_range=[0, 1], **_LAYOUT)
     return fig
 

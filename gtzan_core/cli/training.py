@@ -287,9 +287,16 @@ def cmd_weights(args) -> int:
     from ..models.weights import WEIGHTS, weights_available, weights_path
 
     if args.fetch:
+        from ..models.autofetch import WheelSource, ensure_musicnn_weights
         from ..models.musicnn import fetch_musicnn
 
-        path = fetch_musicnn(wheel=args.wheel)
+        source = WheelSource(index_url=args.index_url, find_links=args.find_links, wheel=args.wheel)
+        if args.auto:
+            outcome = ensure_musicnn_weights(source=source)
+            print(f"{outcome['outcome']}: {outcome['message']}")
+            return 0
+        chosen = bool(args.index_url or args.find_links)
+        path = fetch_musicnn(wheel=args.wheel, index_args=source.pip_args() if chosen else ())
         print(f"musicnn weights (MSD) ready in {path}")
         return 0
     rows = [{"key": key, "name": w.name, "origin": w.origin, "file": w.file, "available": weights_available(w),
@@ -441,19 +448,23 @@ def cmd_transfer(args) -> int:
 
 
 def cmd_starter(args) -> int:
-    """Remake the starter model from real GTZAN pictures into the run store (checkpoints/)."""
+    """Remake a starter model from real GTZAN material into the run store (checkpoints/)."""
     from ..runs import RunStore
     from ..starter import make_starter
 
     def on_run(k, n, record):
         run = RunRecord.of(record)
+        from ..starter import validation_accuracy
+
         ev = run.evaluation.at("track") if run.evaluation else None
+        val = validation_accuracy(record)
         result = f"test track accuracy {ev.accuracy:.3f} (n={ev.n})" if ev else run.error or "no evaluation"
-        print(f"[{k}/{n}] seed {run.seed}: {result}, {run.epochs_run} epochs", flush=True)
+        print(f"[{k}/{n}] seed {run.seed}: validation accuracy {'?' if val is None else f'{val:.3f}'} "
+              f"(epoch {run.best_epoch} kept), {result}, {run.epochs_run} epochs", flush=True)
 
     with progress_bar("features / backbone", "it") as p:
         record = make_starter(args.data, RunStore(args.runs), seeds=args.seeds, device=args.device or "cpu",
-                              progress=p, on_run=on_run)
+                              progress=p, on_run=on_run, model=args.model, epochs=args.epochs)
     s = record["starter"]
     print(f"starter {record['run_id']}: {100 * s['mean']:.1f} % ± {100 * s['sd']:.1f} test accuracy over "
           f"{len(s['seeds'])} seeds ({s['test_tracks']} test tracks each); in {RunStore(args.runs).root}")

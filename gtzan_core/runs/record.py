@@ -492,7 +492,9 @@ RECORD: dict[str, Spec] = {
                                       "sd": Spec("number", required=True),
                                       "seeds": Spec("list", required=True, items=NUMBER),
                                       "test_tracks": Spec("count", required=True),
-                                      "accuracies": Spec("list", items=NUMBER), "data": TEXT, "command": TEXT}),
+                                      "accuracies": Spec("list", items=NUMBER), "data": TEXT, "command": TEXT,
+                                      "val_accuracies": Spec("list", items=NUMBER), "val_size": COUNT,
+                                      "material": TEXT, "fallback": FLAG}),
     "padded_inputs": Spec("object", fields={"tracks": COUNT, "of": COUNT, "unit": TEXT}),
     "external_evaluations": Spec("object", values=EXTERNAL),  # folder -> its evaluation
     **dict.fromkeys(("mfcc_params", "image_params", "musicnn_params", "weights", "recipe_changes", "image_sources",

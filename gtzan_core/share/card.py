@@ -64,27 +64,35 @@ def preprocessing_text(record: dict) -> str:
 def limits_text(record: dict) -> str:
     """What the starter cannot do, in a few sentences (its card and the Predict page say it)."""
     s = record.get("starter") or {}
+    audio = s.get("material") == "audio"
+    learned = ("2-3 s excerpts of GTZAN tracks recorded around 2000-2001 (one per track)" if audio else
+               "30 s GTZAN clips recorded around 2000-2001 (the Kaggle PNGs of them)")
+    looks = ("It hears a clip 3 s patch by 3 s patch (musicnn's log-mel input at 16 kHz) and averages them; its "
+             "backbone is musicnn's MSD network, fetched by the studio (its weights are not in the repository)."
+             if audio else "It looks at spectrogram pictures drawn like the Kaggle PNGs: one of a whole clip of "
+                           "GTZAN's length (up to 31.5 s), one per 30 s window of a longer one.")
     return ("It knows GTZAN's ten genres only (blues, classical, country, disco, hiphop, jazz, metal, pop, reggae, "
-            "rock) and answers one of them for any sound. It learned from 30 s GTZAN clips recorded around "
-            "2000-2001 (the Kaggle PNGs of them), a small set with known faults (repeated tracks, mislabelled and "
-            "distorted clips; Sturm 2013): its test accuracy "
+            f"rock) and answers one of them for any sound. It learned from {learned}, a small set with known faults "
+            "(repeated tracks, mislabelled and distorted clips; Sturm 2013): its test accuracy "
             f"({100 * s.get('mean', float('nan')):.1f} % ± {100 * s.get('sd', float('nan')):.1f} over "
             f"{len(s.get('seeds', []))} seeds, {s.get('test_tracks', '?')} test tracks each) is on GTZAN tracks, and "
-            "music from elsewhere (other eras, production, genres outside the ten) will fare worse. It looks at "
-            "spectrogram pictures drawn like the Kaggle PNGs: one of a whole clip of GTZAN's length (up to 31.5 s), "
-            "one per 30 s window of a longer one.")
+            f"music from elsewhere (other eras, production, genres outside the ten) will fare worse. {looks}")
 
 
 def starter_card(record: dict) -> str:
     """The section of the model card that says what the starter is."""
     s = record.get("starter") or {}
     accs = ", ".join(f"{100 * a:.1f} %" for a in s.get("accuracies", []))
+    vals = ", ".join(f"{100 * a:.1f} %" for a in s.get("val_accuracies", []) if a is not None)
+    what = "real excerpts" if s.get("material") == "audio" else "Kaggle spectrogram PNGs"
     return "\n".join([
         "## Starter model", "",
         f"Shipped with the studio so that a first prediction of a real song gives a real guess. Trained on "
-        f"**real GTZAN**: {s.get('tracks', '?')} Kaggle spectrogram PNGs ({s.get('data', '?')}), split by track "
+        f"**real GTZAN**: {s.get('tracks', '?')} {what} ({s.get('data', '?')}), split by track "
         f"70/15/15 stratified by genre, early-stopped on the validation part, tested once on "
         f"{s.get('test_tracks', '?')} tracks it never saw.", "",
+        *([f"Validation accuracy (the epoch kept, per seed): {vals}; Predict's default answer weights the run "
+           "by it.", ""] if vals else []),
         f"Test accuracy (track level) over seeds {', '.join(map(str, s.get('seeds', [])))}: {accs}; "
         f"**{100 * s.get('mean', float('nan')):.1f} % ± {100 * s.get('sd', float('nan')):.1f}** (mean ± sd). This "
         f"run is seed {s.get('shipped_seed', 0)}.", "",
@@ -204,8 +212,12 @@ def model_card(record: dict) -> str:
     if record.get("external_evaluations"):
         lines += [external_card(record)]
     if (record.get("weights") or {}).get("sha256"):
+        from ..models.weights import known_weights
+
         w = record["weights"]
+        known = known_weights(w.get("file"))
+        where = (f"which the machine that loads it needs ({known.install})" if known is not None and
+                 known.origin != "hub" else "which the importing machine needs in torch's hub cache")
         lines += ["## Backbone", "", f"The checkpoint holds the trained head only; it sits on `{w['file']}` "
-                  f"({w['weights']}, SHA-256 `{w['sha256']}`), which the importing machine needs in torch's hub cache.",
-                  ""]
+                  f"({w['weights']}, SHA-256 `{w['sha256']}`), {where}.", ""]
     return "\n".join(lines)

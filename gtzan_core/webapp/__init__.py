@@ -34,7 +34,8 @@ import importlib
 _EXPORTS = {
     "page": ["SKELETON", "clear_skeleton", "ensure_app_navigation", "show_error"],
     "resources": ["demo_job", "download_job", "ensure_demo", "executor_label", "executor_problem", "finished_runs",
-                  "job_manager", "ray_address", "run_records", "store"],
+                  "job_manager", "ray_address", "run_records", "start_weights_fetch", "store", "weights_job",
+                  "weights_status"],
     "identity": ["COOKIE", "admin_name_reset", "attempt_limiter", "auth_configured", "can_modify_run",
                  "check_modify_run", "claimed_name_sign_in", "claimed_user", "current_user", "guesser_keys",
                  "identity_sidebar", "is_admin", "name_registry", "names_claimed", "session_key", "settings",

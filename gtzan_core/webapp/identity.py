@@ -214,6 +214,9 @@ def identity_sidebar() -> None:
     its rules and the admin sign-in. (The page's heavy modules are loaded by now: the
     skeleton ``app.py`` drew is taken down first.)"""
     clear_skeleton()
+    from .resources import start_weights_fetch
+
+    start_weights_fetch()  # the first start fetches musicnn's weights in the server's background (once per machine)
     conf = settings()
     with st.sidebar:
         _cookie_script()  # first: by the time "Signed in as" shows, the browser has the cookie's script
