@@ -9,9 +9,14 @@ import sys
 
 import streamlit as st
 
-from gtzan_core.webapp.page import SKELETON, clear_skeleton  # Streamlit only: nothing heavy before the first paint
+from gtzan_core.webapp.page import (  # Streamlit only: nothing heavy before the first paint
+    SKELETON,
+    clear_skeleton,
+    hide_developer_options,
+)
 
 st.set_page_config(page_title="GTZAN Genre Studio", page_icon="🎵", layout="wide")
+hide_developer_options()  # a classroom's visitors see no Deploy button or developer menu
 
 pages = [
     st.Page("pages/home.py", title="Home", icon="🏠", default=True),

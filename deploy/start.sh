@@ -24,6 +24,19 @@ if ! mkdir -p "$GTZAN_STUDIO_HOME" "$GTZAN_STUDIO_RUNS" "$TORCH_HOME" 2>/dev/nul
   exit 2
 fi
 
+# a classroom's visitors never see Streamlit's developer options (Deploy, Rerun, Clear cache, the developer
+# menu): its toolbar is the viewer's; personal mode keeps Streamlit's default (gtzan_core.classroom.rules.toolbar_mode)
+TOOLBAR_MODE="$("${PYTHON:-python3}" - <<'PY'
+import sys
+from gtzan_core.classroom.rules import toolbar_mode
+from gtzan_core.errors import ConfigError
+try:
+    print(toolbar_mode())
+except ConfigError as exc:
+    sys.exit(f"error: {exc}")
+PY
+)" || exit 2
+
 echo "GTZAN Genre Studio: data in $DATA_DIR, port ${PORT:-8501}"
 exec "${PYTHON:-python3}" -m streamlit run app.py \
   --server.port "${PORT:-8501}" \
@@ -33,4 +46,5 @@ exec "${PYTHON:-python3}" -m streamlit run app.py \
   --server.enableXsrfProtection true \
   --server.enableCORS true \
   --server.fileWatcherType none \
+  --client.toolbarMode "$TOOLBAR_MODE" \
   --browser.gatherUsageStats false

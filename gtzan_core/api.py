@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .runs import RunRecord, RunStore
 
-__all__ = ["evaluate", "explain", "predict", "runs", "train"]
+__all__ = ["evaluate", "evaluate_on", "explain", "predict", "runs", "train"]
 
 
 def _store(store: RunStore | str | Path | None) -> RunStore:
@@ -87,6 +87,16 @@ def evaluate(run: str | RunRecord, store: RunStore | str | Path | None = None) -
     if not record.evaluated:
         raise CheckpointError(f"run {run_id} has no evaluation (status: {record.get('status')})")
     return record
+
+
+def evaluate_on(runs: list[str], data: str | Path, label_map: dict[str, str] | None = None, *,
+                store: RunStore | str | Path | None = None, device: str = "cpu", save: bool = True) -> dict:
+    """Each of ``runs`` evaluated on the labelled folder ``data`` (``<label>/<audio files>``),
+    saved with the run: run id -> :class:`~gtzan_core.runs.ExternalEvaluation`, as
+    ``gtzan-studio evaluate RUN --data FOLDER``."""
+    from .external import evaluate_folder
+
+    return evaluate_folder(runs, data, _store(store), label_map, device=device, save=save)
 
 
 def explain(audio, run: str | RunRecord, *, genre: str | None = None, methods: tuple[str, ...] | None = None,

@@ -51,6 +51,9 @@ class TrainConfig:
     seed: int = 0
     val_frac: float = 0.15
     test_frac: float = 0.15
+    # False: the run never looks at its test set (a search's trial: it is evaluated on
+    # validation; the study's best trial is tested once, after the study ends)
+    evaluate_test: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -30,7 +30,7 @@ from .inputs import Clip, kind_of
 from .inputs.image import first_picture, image_windows, picture_warning  # noqa: F401 (their home before kinds)
 from .inputs.musicnn import musicnn_rows  # noqa: F401
 from .models import MODELS
-from .runs import RunStore
+from .runs import RunRecord, RunStore
 
 MAX_PREDICT_SECONDS = MAX_DECODE_SECONDS  # at most the first 10 minutes of an upload are analysed
 _CACHE_SIZE = 12
@@ -53,15 +53,29 @@ class RunPrediction:
     starts: np.ndarray  # start time of each row, seconds
     segment_probs: np.ndarray  # (rows, n_classes)
     probs: np.ndarray  # (n_classes,)
+    ends: np.ndarray | None = None  # end time of each row on the clip's time axis, seconds
+    whole: bool = False  # one row that covers the whole clip (no timeline to draw)
+    seen: str = ""  # one line: how the run saw the clip (its input kind's words)
 
     @property
     def top(self) -> str:
         return GENRES[int(self.probs.argmax())]
 
+    @property
+    def label(self) -> str:
+        """The run in a legend or a column: its title and short id."""
+        from .tables import short_run_id
+
+        return f"{self.title} · {short_run_id(self.run_id)}"
+
     def as_dict(self) -> dict:
         return {"model": self.model, "dataset": self.dataset, "top": self.top,
                 "probabilities": {g: round(float(p), 6) for g, p in zip(GENRES, self.probs, strict=False)},
-                "unit": self.unit, "segments": int(len(self.segment_probs))}
+                "unit": self.unit, "segments": int(len(self.segment_probs)),
+                "windows": [[round(float(a), 3), round(float(b), 3)]
+                            for a, b in zip(self.starts, self.ends if self.ends is not None else self.starts,
+                                            strict=True)],
+                "seen": self.seen}
 
 
 @dataclass
@@ -74,15 +88,28 @@ class Prediction:
     refused: dict[str, str] = field(default_factory=dict)  # run id -> why
     truncated: bool = False
     warnings: list[str] = field(default_factory=list)
+    #: runs of the default selection left out because their backbone weights are not on
+    #: this machine (the musicnn starter before its weights are fetched): run id -> why
+    unavailable: dict[str, str] = field(default_factory=dict)
+    records: dict[str, dict] = field(default_factory=dict)  # run id -> record, of the runs used or left out
 
     @property
     def duration(self) -> float:
         return len(self.audio) / self.sr
 
     def ensemble(self) -> np.ndarray | None:
+        """The plain mean of every run's probabilities (demo-set runs included); the
+        default answer for a real song is :meth:`answer`."""
         if not self.results:
             return None
         return np.mean([r.probs for r in self.results.values()], axis=0)
+
+    def answer(self):
+        """The default answer (:func:`gtzan_core.ensemble.default_answer`): the runs trained
+        on real data, weighted by their validation accuracy; demo-set runs apart."""
+        from .ensemble import default_answer
+
+        return default_answer(self.results, self.records, self.unavailable)
 
     def agreement(self) -> float | None:
         """Share of runs whose top genre equals the most common top genre."""
@@ -148,6 +175,33 @@ def _batched(model, x: torch.Tensor, size: int, device) -> np.ndarray:
     return np.concatenate([probabilities(model(x[i:i + size].to(device))) for i in range(0, len(x), size)])
 
 
+def missing_backbone(record: dict) -> str | None:
+    """Why the run cannot predict here because the pretrained weights its head sits on
+    are absent (one line naming the command that brings them), or None."""
+    from .models.weights import known_weights, missing_message, weights_available
+
+    ref = record.get("weights") if isinstance(record.get("weights"), dict) else None
+    known = known_weights(ref.get("file")) if ref else None
+    if known is None or weights_available(known):
+        return None
+    return missing_message(known)
+
+
+def default_selection(store: RunStore, records: list[dict] | None = None) -> tuple[list[str], dict[str, str]]:
+    """(every run with a saved model whose backbone weights are here, {run id: why} of
+    those whose weights are absent: the musicnn starter before its weights arrive)."""
+    chosen, missing = [], {}
+    for r in store.list() if records is None else records:
+        if not store.checkpoint_path(r["run_id"]).is_file():
+            continue
+        why = missing_backbone(r)
+        if why:
+            missing[r["run_id"]] = why
+        else:
+            chosen.append(r["run_id"])
+    return chosen, missing
+
+
 def _param_mismatch(expected: dict, actual: dict) -> list[str]:
     return [f"{k}={actual.get(k)} (here {v})" for k, v in expected.items() if actual.get(k) != v]
 
@@ -160,10 +214,13 @@ def predict(
     mfcc: MFCCParams | None = None,
     image: ImageParams | None = None,
     max_seconds: float = MAX_PREDICT_SECONDS,
+    unavailable: dict[str, str] | None = None,
 ) -> Prediction:
-    """Predict the genre of ``audio`` with each run in ``run_ids`` (default: every run
-    with a saved model). Runs whose feature parameters differ from ``mfcc``/``image``
-    are listed in ``refused`` with the reason instead of being used."""
+    """Predict the genre of ``audio`` with each run in ``run_ids`` (default:
+    :func:`default_selection`, every run with a saved model whose backbone weights are
+    here; the others go to ``unavailable``, as do the given ``unavailable``). Runs whose
+    feature parameters differ from ``mfcc``/``image`` are listed in ``refused`` with the
+    reason instead of being used."""
     store = store or RunStore()
     mfcc = mfcc or MFCCParams()
     image = image or ImageParams()
@@ -185,10 +242,14 @@ def predict(
         feats = clip.segments()
     except AudioError as exc:  # a clip under the shortest accepted: say which file
         raise AudioError(f"{name}: {exc}") from None
+    unavailable = dict(unavailable or {})
     if run_ids is None:
-        run_ids = [r["run_id"] for r in store.list() if store.checkpoint_path(r["run_id"]).is_file()]
+        run_ids, missing = default_selection(store)
+        unavailable.update(missing)
+    listed = {rid: store.read(rid) for rid in unavailable}
     result = Prediction(audio=y, sr=mfcc.sr, mfcc=feats, image=None, truncated=truncated,
-                        warnings=decoded.warnings + audio_warnings(y, truncated, max_seconds, mfcc.sr))
+                        warnings=decoded.warnings + audio_warnings(y, truncated, max_seconds, mfcc.sr),
+                        unavailable=unavailable, records={rid: listed[rid] for rid in unavailable})
     for run_id in run_ids:
         try:
             model, meta = load_run_model(store, run_id, device)
@@ -196,6 +257,7 @@ def predict(
             result.refused[run_id] = str(exc)
             continue
         record = store.read(run_id)
+        result.records[run_id] = record
         diff = _param_mismatch(mfcc.as_dict(), meta.get("mfcc_params", {}))
         if diff:
             result.refused[run_id] = (f"run {run_id} was trained with different feature parameters: "
@@ -210,10 +272,12 @@ def predict(
         inp = kind.model_input(clip, meta, MODELS.get(meta["model"]))
         with torch.inference_mode():
             rows = _batched(model, inp.x, kind.predict_batch, device)
+        starts, ends = kind.row_spans(inp, clip.duration)  # the rows' real times in the clip
         result.results[run_id] = RunPrediction(
             run_id=run_id, model=meta["model"], title=record.get("title", meta["model"]),
-            dataset=(record.get("dataset") or {}).get("label", "?"), unit=kind.window_unit, starts=inp.starts,
-            segment_probs=rows, probs=rows.mean(0),
+            dataset=RunRecord.of(record).dataset_label or "?", unit=kind.window_unit, starts=starts,
+            segment_probs=rows, probs=rows.mean(0), ends=ends, whole=kind.saw_whole(starts, ends, clip.duration),
+            seen=kind.windows_text(starts, ends, clip.duration),
         )
     # the first window's picture, without drawing every window of a long upload
     result.image = first_picture(clip, image)

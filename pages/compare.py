@@ -8,10 +8,11 @@ import pandas as pd  # noqa: E402
 
 from gtzan_core import GENRES  # noqa: E402
 from gtzan_core.evaluation import report_frame  # noqa: E402
-from gtzan_core.plots import confusion_figure  # noqa: E402
+from gtzan_core.plots import confusion_figure, figure_text  # noqa: E402
 from gtzan_core.runs import RunRecord  # noqa: E402
-from gtzan_core.tables import compare_frame, paper_frame, report_table, strings  # noqa: E402
+from gtzan_core.tables import compare_frame, external_frame, paper_frame, report_table, strings  # noqa: E402
 from gtzan_core.webapp import (  # noqa: E402
+    current_user,
     finished_runs,
     identity_sidebar,
     md_code,
@@ -20,6 +21,7 @@ from gtzan_core.webapp import (  # noqa: E402
     run_label,
     split_warning_text,
     stopped_by_hand,
+    store,
     training_text,
 )
 
@@ -38,6 +40,9 @@ if len(runs) < 1:
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
     st.stop()
 
+from gtzan_core.webapp.search import best_trial_links  # noqa: E402
+
+best_trial_links(store(), current_user(), "compare")  # a search's best trial, one click away
 preselected = [rid for rid in st.session_state.get("compare_ids", []) if rid in runs]
 default = preselected or list(runs)[:2]
 chosen = st.multiselect("Runs", list(runs), default=default, format_func=lambda rid: run_label(runs[rid]))
@@ -52,6 +57,14 @@ if not chosen:
 st.table(md_frame(compare_frame([runs[rid] for rid in chosen], level)), hide_index=True, border="horizontal")
 st.caption("Test-set scores, 3 decimals: accuracy, macro F1 (every genre counts the same) and weighted F1 (by "
            "support); test items are tracks at track level, 3 s segments at segment level.")
+external = external_frame([runs[rid] for rid in chosen], level)
+if not external.empty:
+    st.subheader("Evaluated on other folders")
+    st.table(md_frame(external), hide_index=True, border="horizontal")
+    st.caption("Each audio file of the folder is one clip, predicted as Predict does (the run's windows, averaged); "
+               "files that could not be read, labels outside GTZAN's ten and tracks the run trained or was chosen "
+               "on are left out (counted). Beside it, the run's own test accuracy on its split. Made with `python -m "
+               "gtzan_core evaluate RUN --data FOLDER`.")
 for rid in chosen:
     if stopped_by_hand(runs[rid]):
         st.warning(f"**{md_text(runs[rid].get('title') or runs[rid].get('model'))}** ({md_code(rid)}) was "
@@ -70,6 +83,14 @@ for k, rid in enumerate(chosen):
         st.plotly_chart(confusion_figure(m, f"{level}-level confusion"), key=f"cm-{rid}-{level}",
                         width="stretch")
         st.table(md_frame(report_table(m)), border="horizontal")  # every row drawn: the averages too, no scroll
+        for ev in RunRecord(r).external_evaluations:
+            if ev.scores is None:
+                continue
+            st.markdown(f"**Evaluated on {md_text(ev.name)}** · {ev.n_scored} clips, accuracy "
+                        f"{ev.scores.accuracy:.3f}" + (" (a handful: no accuracy claim)" if ev.n_scored < 30 else ""))
+            st.plotly_chart(confusion_figure(ev.scores, figure_text(f"clip-level confusion on {ev.name}")),
+                            key=f"cm-ext-{rid}-{ev.folder}", width="stretch")
+            st.table(md_frame(report_table(ev.scores)), border="horizontal")
 
 st.subheader("Per-class F1, difference to the first run")
 f1 = pd.DataFrame({md_text(f"{runs[rid].get('title') or runs[rid].get('model')} · {rid[-6:]}"):  # st.table: Markdown

@@ -30,6 +30,7 @@ from gtzan_core.webapp import (  # noqa: E402
     set_data_path,
     settings,
     show_error,
+    weights_status,
 )
 
 
@@ -118,6 +119,7 @@ with left:
 with right:
     st.subheader("Compute")
     st.metric("Device", device_label())
+    weights_status()  # musicnn's weights: fetched in the background on the first start
     st.subheader("Leaderboard")
     board = home_frame(finished_runs())  # runs with results only: a job that never trained is no run
     if board.empty:

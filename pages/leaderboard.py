@@ -207,6 +207,9 @@ else:
     n = len(chosen)
     c2.caption(f"{n} run{'' if n == 1 else 's'} selected" + (" — select at least two runs to compare"
                                                              if n < 2 else ""))
+    from gtzan_core.webapp.search import best_trial_links
+
+    best_trial_links(store(), current_user(), "board")  # a search's best trial, one click to Compare
 pending = unfinished_frame(records, phase=lambda r: job_progress(r)["phase"])
 if not pending.empty:
     with st.expander(f"Jobs without results ({len(pending)}): queued, running, or ended before their first epoch"):

@@ -10,7 +10,7 @@ import time  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from gtzan_core import GENRES  # noqa: E402
-from gtzan_core.inference import predict  # noqa: E402
+from gtzan_core.inference import default_selection, predict  # noqa: E402
 from gtzan_core.plots import (  # noqa: E402
     explanation_figure,
     mel_view,
@@ -20,7 +20,7 @@ from gtzan_core.plots import (  # noqa: E402
     timeline_figure,
     waveform_figure,
 )
-from gtzan_core.tables import strings  # noqa: E402
+from gtzan_core.tables import short_run_id, strings  # noqa: E402
 from gtzan_core.webapp import (  # noqa: E402
     decode_upload,
     identity_sidebar,
@@ -31,11 +31,14 @@ from gtzan_core.webapp import (  # noqa: E402
     settings,
     show_error,
     store,
+    weights_status,
 )
 
 identity_sidebar()
 runs = {r["run_id"]: r for r in run_records()
         if r.get("evaluation") and store().checkpoint_path(r["run_id"]).is_file()}
+usable, missing = default_selection(store(), list(runs.values()))  # a starter without its weights: left out
+weights_status()
 if not runs:
     st.info("No trained models yet: train one on the **Train** page (a CNN takes under a minute on the demo set). "
             "The studio's starter model (in `checkpoints/`) is not in this run store.")
@@ -66,7 +69,7 @@ else:
         with open(pick, "rb") as f:
             name, data = pick.rsplit("/", 1)[-1], f.read()
 
-chosen = st.multiselect("Models", list(runs), default=list(runs), format_func=lambda rid: run_label(runs[rid]))
+chosen = st.multiselect("Models", usable, default=usable, format_func=lambda rid: run_label(runs[rid]))
 
 if data is not None:
     st.audio(data)
@@ -75,7 +78,8 @@ if data is not None:
         with st.spinner("Decoding and predicting…"):
             try:
                 t0 = time.perf_counter()
-                st.session_state["prediction"] = predict(decode_upload(data, name), chosen, store())
+                st.session_state["prediction"] = predict(decode_upload(data, name), chosen, store(),
+                                                         unavailable=missing)
                 st.session_state["prediction_seconds"] = time.perf_counter() - t0
                 st.session_state["prediction_key"] = key
             except Exception as exc:
@@ -84,32 +88,57 @@ if data is not None:
                 show_error(exc)
     pred = st.session_state.get("prediction") if st.session_state.get("prediction_key") == key else None
     if pred is not None:
-        st.caption(f"{md_text(name)}: {pred.duration:.1f} s · {len(pred.mfcc)} segments of 3 s · "
-                   f"predicted in {st.session_state['prediction_seconds']:.2f} s")
+        st.caption(f"{md_text(name)}: {pred.duration:.1f} s · predicted in "
+                   f"{st.session_state['prediction_seconds']:.2f} s")
         for w in pred.warnings:
             st.warning(md_text(w[0].upper() + w[1:] + "."))  # they may quote the file's name: as text
         for _rid, why in pred.refused.items():
             st.error(md_text(why))
         if pred.results:  # the answer first, then the clip's views
             st.subheader("Genre probabilities")
-            ens = pred.ensemble()
+            ans = pred.answer()  # the runs trained on real data, weighted on their validation accuracy
+            real = {rid: r for rid, r in pred.results.items() if rid not in ans.demo_runs}
             c1, c2 = st.columns(2)
-            c1.metric("Ensemble (mean of models)", f"{GENRES[int(ens.argmax())]} · {ens.max():.0%}")
-            c2.metric("Models agreeing on the top genre", f"{pred.agreement():.0%}")
-            st.plotly_chart(probabilities_figure(pred.results, ens), key="probs", width="stretch")
-            table = pd.DataFrame({f"{r.title} · {rid[-6:]}": r.probs for rid, r in pred.results.items()},
-                                 index=list(GENRES)).T
-            table.insert(0, "trained on", [("real GTZAN" if r.dataset == "GTZAN" else r.dataset)
-                                           for r in pred.results.values()])
-            table.insert(1, "top genre", [r.top for r in pred.results.values()])
-            st.table(md_frame(strings(table)), border="horizontal")  # run titles are anyone's (imports)
+            if ans.probs is not None:
+                c1.metric("Default answer", f"{ans.top} · {ans.probs.max():.0%}")
+            else:
+                c1.metric("Default answer", "none")
+            if len(pred.results) > 1:  # (one model: nobody to agree with)
+                c2.metric("Models agreeing on the top genre", f"{pred.agreement():.0%}")
+            st.caption(md_text(f"Answered by {ans.answered_by}. How: {ans.rule}."))
+            if ans.runs:
+                st.table(md_frame(strings(pd.DataFrame(
+                    [{"run": f"{a['title']} · {short_run_id(a['run_id'])}",
+                      "validation accuracy": f"{a['val_accuracy']:.3f}",
+                      "weight": f"{a['weight']:.2f}"} for a in ans.runs]))), hide_index=True, border="horizontal")
+            for rid, why in ans.left_out.items():
+                st.caption(md_text(f"Not in the answer: {rid}: {why}"))
+            if real:
+                st.plotly_chart(probabilities_figure(real, ans.probs, "default answer (weighted)"), key="probs",
+                                width="stretch")
+                table = pd.DataFrame({r.label: r.probs for r in real.values()},
+                                     index=list(GENRES)).T
+                table.insert(0, "trained on", [("real GTZAN" if r.dataset == "GTZAN" else r.dataset)
+                                               for r in real.values()])
+                table.insert(1, "top genre", [r.top for r in real.values()])
+                st.table(md_frame(strings(table)), border="horizontal")  # run titles are anyone's (imports)
+            if ans.demo_runs:
+                st.markdown("**Trained on the synthetic demo set** (never heard real music: not in the default "
+                            "answer)")
+                st.plotly_chart(probabilities_figure({rid: pred.results[rid] for rid in ans.demo_runs}),
+                                key="demo-probs", width="stretch")
+                demo = pd.DataFrame({pred.results[rid].label: pred.results[rid].probs
+                                     for rid in ans.demo_runs}, index=list(GENRES)).T
+                demo.insert(0, "top genre", [pred.results[rid].top for rid in ans.demo_runs])
+                st.table(md_frame(strings(demo)), border="horizontal")
             for rid in pred.results:
                 if runs.get(rid, {}).get("starter") and not runs[rid].get("imported"):  # the shipped one only
                     from gtzan_core.share.card import limits_text, model_card
 
                     s = runs[rid]["starter"]
+                    what = ("real excerpts" if s.get("material") == "audio" else "Kaggle spectrogram PNGs")
                     st.info(f"**{runs[rid].get('title')} starter model** (`{rid}`), shipped with the studio: trained "
-                            f"on real GTZAN ({s['tracks']} Kaggle spectrogram PNGs, split by track), test accuracy "
+                            f"on real GTZAN ({s['tracks']} {what}, split by track), test accuracy "
                             f"{100 * s['mean']:.1f} % ± {100 * s['sd']:.1f} over {len(s['seeds'])} seeds on "
                             f"{s['test_tracks']} unseen tracks each. {limits_text(runs[rid])}", icon="🎁")
                     with st.expander("The starter's model card"):
@@ -117,9 +146,20 @@ if data is not None:
             if any(r.dataset == "synthetic demo" for r in pred.results.values()):
                 st.caption("Models marked *synthetic demo* were trained on generated music, not GTZAN: "
                            "their opinion on real songs is not meaningful.")
-            st.subheader("Timeline: top genre per segment")
-            st.plotly_chart(timeline_figure(pred.results), width="stretch")
-            st.caption("One row per genre some segment chose; a bigger dot is a more confident segment.")
+            if source == "A demo clip" and any(r.dataset != "synthetic demo" for r in pred.results.values()):
+                st.caption("This clip is synthetic (the studio's generated demo set): models trained on real music, "
+                           "the starter among them, are not expected to name its genre. Upload a song to try them.")
+            over_time = {rid: r for rid, r in pred.results.items() if not r.whole}
+            if over_time:  # each window a model scored, over the seconds it covers
+                st.subheader("Timeline: top genre per segment")
+                st.plotly_chart(timeline_figure(over_time, pred.duration), width="stretch")
+                st.caption("One bar per window a model scored (" + "; ".join(
+                    f"{md_text(r.title)} {r.seen}" for r in over_time.values()) + "), in the row of the genre it "
+                    "chose; a paler bar is a less confident window.")
+            for r in pred.results.values():  # nothing to draw over time: said in one line
+                if r.whole:
+                    st.caption(f"{md_text(r.label)} {r.seen}: one answer for all of it, {r.top} "
+                               f"({r.probs.max():.0%}), no timeline.")
         st.subheader("The clip")
         # only the open tab is drawn (a tab switch reruns the page; the prediction is kept): on a shared
         # server every visitor's browser and the server build one chart instead of three per upload

@@ -19,6 +19,7 @@ from gtzan_core.reproduction.measured import results_of, transfer_beside_paper  
 from gtzan_core.reproduction.report import comparison_display, report_html, transfer_report_html  # noqa: E402
 from gtzan_core.reproduction.result_files import provenance  # noqa: E402
 from gtzan_core.reproduction.transfer import list_transfers, transfer_display, transfer_records, transfer_table  # noqa: E402
+from gtzan_core.runs import RunRecord  # noqa: E402
 from gtzan_core.tables import strings  # noqa: E402
 from gtzan_core.webapp import identity_sidebar, md_frame, plain_frame, plain_text, store  # noqa: E402
 
@@ -49,7 +50,7 @@ def transfer_section() -> None:
                                                              f"{s['runs']} runs done"
                                                              for s in studies if s["id"] == i)))
     records = transfer_records(runs_store, sid)
-    if any((r.get("dataset") or {}).get("label") not in ("GTZAN", "pending", None) for r in records):
+    if any(RunRecord.of(r).dataset_label not in ("GTZAN", "pending", None) for r in records):
         st.warning("**Synthetic demo set, not GTZAN**: these accuracies say nothing about real music.")
     table = transfer_table(records)
     if table.empty or table["seeds_done"].sum() == 0:

@@ -8,7 +8,7 @@ import time  # noqa: E402
 
 from gtzan_core.data import open_dataset  # noqa: E402
 from gtzan_core.errors import StudioError  # noqa: E402
-from gtzan_core.hparams import make_config, model_defaults, recipe_label, recipes  # noqa: E402
+from gtzan_core.hparams import make_config, recipe_label, recipes  # noqa: E402
 from gtzan_core.jobs import JobSpec  # noqa: E402
 from gtzan_core.models import MODELS, check_weights  # noqa: E402
 from gtzan_core.models.weights import backbone_weights, weights_available  # noqa: E402
@@ -21,6 +21,7 @@ from gtzan_core.reproduction import (  # noqa: E402
     skipped_summary,
 )
 from gtzan_core.reproduction.plan import PAPER_MODELS, honest_protocols  # noqa: E402
+from gtzan_core.runs import ACTIVE, RunRecord  # noqa: E402
 from gtzan_core.splits import PROTOCOLS  # noqa: E402
 from gtzan_core.webapp import (  # noqa: E402
     can_modify_run,
@@ -33,6 +34,7 @@ from gtzan_core.webapp import (  # noqa: E402
     empty_jobs_text,
     executor_label,
     executor_problem,
+    hyperparameter_inputs,
     identity_sidebar,
     is_admin,
     job_manager,
@@ -94,12 +96,13 @@ recipe = st.radio("Recipe (hyperparameters from hparams.yaml)", list(all_recipes
                   help="\n\n".join(f"**{k}**: {v}" for k, v in all_recipes.items()))
 st.caption(all_recipes[recipe])
 
+# outside the form: a change redraws the form with the chosen models' hyperparameters
+models = st.multiselect("Models", list(MODELS), default=["cnn"], key="train-models",
+                        format_func=lambda m: MODELS[m].title + (" (pretrained, not in the paper)"
+                                                                 if MODELS[m].family == "pretrained" else ""),
+                        help="The paper's seven, and two networks pretrained on real data that work offline: "
+                             "musicnn (music: the Million Song Dataset) and EfficientNet-Lite0 (photos: ImageNet).")
 with st.form("train"):
-    models = st.multiselect("Models", list(MODELS), default=["cnn"],
-                            format_func=lambda m: MODELS[m].title + (" (pretrained, not in the paper)"
-                                                                     if MODELS[m].family == "pretrained" else ""),
-                            help="The paper's seven, and two networks pretrained on real data that work offline: "
-                                 "musicnn (music: the Million Song Dataset) and EfficientNet-Lite0 (photos: ImageNet).")
     protocol = st.radio("Protocol", list(PROTOCOLS), format_func=lambda p: f"{p}: {PROTOCOLS[p]}")
     device = st.selectbox("Device", ["auto", "cpu", "cuda"], help="auto = GPU when there is one")
     image_source = st.radio(
@@ -112,31 +115,7 @@ with st.form("train"):
                              help="A split that leaves a genre with fewer than 3 tracks in its training, validation "
                                   "or test part is refused; ticked, the run goes ahead and its numbers are marked "
                                   "as saying little on every page.")
-    overrides = {}
-    for name in MODELS:
-        d = model_defaults(name, recipe)
-        k = f"{name}-{recipe}"  # new defaults when the recipe changes
-        with st.expander(f"{MODELS[name].title} hyperparameters ({recipe} recipe)"):
-            c1, c2, c3, c4 = st.columns(4)
-            overrides[name] = dict(
-                lr=c1.number_input("learning rate", value=float(d["lr"]), format="%.5f", min_value=1e-7, key=f"lr-{k}"),
-                batch_size=c2.number_input("batch size", value=int(d["batch_size"]), min_value=1, key=f"bs-{k}"),
-                epochs=c3.number_input("max epochs", value=int(d["epochs"]), min_value=1, key=f"ep-{k}"),
-                patience=c4.number_input("patience", value=int(d["patience"]), min_value=1, key=f"pa-{k}"),
-            )
-            if MODELS[name].kind.standardize_label:
-                overrides[name]["standardize"] = st.toggle(MODELS[name].kind.standardize_label,
-                                                           value=bool(d["standardize"]), key=f"st-{k}")
-            elif MODELS[name].frozen_backbone:
-                c1, c2 = st.columns(2)
-                overrides[name]["pretrained"] = c1.toggle("pretrained weights", value=bool(d["pretrained"]),
-                                                          key=f"pt-{k}")
-                overrides[name]["freeze_backbone"] = c2.toggle("freeze backbone", value=bool(d["freeze_backbone"]),
-                                                               key=f"fr-{k}")
-                if MODELS[name].variants:
-                    titles = dict(MODELS[name].variants)
-                    overrides[name]["variant"] = st.selectbox("backbone", list(titles), key=f"va-{k}",
-                                                              format_func=titles.get)
+    overrides = hyperparameter_inputs(models, recipe)  # the chosen models' only
     submitted = st.form_submit_button("Start training", type="primary")
 
 missing = [m for m in models if MODELS[m].frozen_backbone and MODELS[m].family == "paper"
@@ -231,7 +210,14 @@ with st.expander("🔁 Reproduce the paper: its models under its protocol and re
     reproduction_section()
 
 
-ACTIVE = ("queued", "running")
+with st.expander("🔎 Search hyperparameters (Optuna: TPE, pruned on validation; every trial a job below)",
+                 key="search-open"):
+    from gtzan_core.webapp.search import search_panel
+
+    search_panel(list(MODELS), train_path, current_user(), job_manager(), settings(), is_admin(),
+                 job_manager().store)
+
+
 FEATURES_NOTE = ("Features are computed once for the whole dataset (every track, before any training), then cached: "
                  "the first point of the chart comes after this step; later jobs on this dataset skip it.")
 
@@ -260,7 +246,8 @@ def job_card(r: dict, manager) -> None:
     stopping = status in ACTIVE and (prog["stopping"] or st.session_state.get(f"stopping-{rid}", False))
     with st.container(border=True, key=f"job-{rid}"):
         head, btn = st.columns([5, 1])
-        badge = {"queued": "🕒", "running": "🏃", "finished": "✅", "cancelled": "⏹️", "failed": "❌"}.get(status, "")
+        badge = {"queued": "🕒", "running": "🏃", "finished": "✅", "cancelled": "⏹️", "failed": "❌",
+                 "pruned": "✂️"}.get(status, "")
         owner = f" · by **{md_text(r['owner'])}**" if r.get("owner") else ""  # every visitor's string as text
         state = "stopping…" if stopping else md_text(status)
         head.markdown(f"**{md_text(r.get('title') or r['model'])}** · "
@@ -298,15 +285,18 @@ def job_card(r: dict, manager) -> None:
             st.plotly_chart(loss_figure(r["history"]), key=f"chart-{rid}", width="stretch")
         if status == "failed":
             st.error(md_text(r.get("error", "failed")))
+        elif status == "pruned":  # a search's trial its pruner stopped: an end of its own, not a failure
+            st.caption(f"✂️ {md_text(r.get('pruned') or 'pruned')} (search {md_text(r['study'].get('label', ''))}, "
+                       f"trial {r['study'].get('trial')})")
         elif status == "cancelled" and not prog["epoch"]:
             st.caption(md_text(r.get("error") or "stopped before its first epoch: no results"))
-        ev = r.get("evaluation")
+        ev = RunRecord.of(r).evaluation
         if ev:
             c1, c2, c3 = st.columns(3)
-            c1.metric("test accuracy (segment)", f"{ev['segment']['accuracy']:.3f}")
-            if "track" in ev:
-                c2.metric("test accuracy (track)", f"{ev['track']['accuracy']:.3f}")
-            c3.metric("macro F1", f"{ev['segment']['macro_f1']:.3f}")
+            c1.metric("test accuracy (segment)", f"{ev.segment.accuracy:.3f}")
+            if ev.track:
+                c2.metric("test accuracy (track)", f"{ev.track.accuracy:.3f}")
+            c3.metric("macro F1", f"{ev.segment.macro_f1:.3f}")
         if weak := split_warning_text(r):
             st.warning(md_text(weak), icon="⚠️")
         if r.get("pretrained") is False and MODELS.get(r.get("model")) is not None and \

@@ -73,7 +73,7 @@ def test_empty_states():
 @pytest.mark.heavy
 def test_train_page_runs_a_job_and_shows_chart_and_metrics():
     at = no_errors(page("train").run())
-    at.multiselect[0].set_value(["mlp"])
+    at.multiselect[0].set_value(["mlp"]).run()  # the form now holds MLP's hyperparameters
     at.number_input(key="ep-mlp-paper").set_value(3)
     at.button[0].click().run()  # the form's submit button
     no_errors(at)  # the tiny demo set's split cannot say anything: refused before queueing, genres named
@@ -90,6 +90,25 @@ def test_train_page_runs_a_job_and_shows_chart_and_metrics():
     no_errors(at)
     assert at.get("plotly_chart"), "loss chart missing"
     assert any(m.label == "test accuracy (track)" for m in at.metric)
+
+
+def test_train_shows_the_hyperparameters_of_the_chosen_models_only():
+    """The form held nine expanders (every model the studio knows) whatever was chosen."""
+    at = no_errors(page("train").run())
+
+    def shown():
+        return [e.label for e in at.main.expander if e.label.endswith("recipe)")]
+
+    assert at.multiselect(key="train-models").value == ["cnn"] and shown() == ["CNN hyperparameters (paper recipe)"]
+    at.multiselect(key="train-models").set_value(["mlp", "efficientnet_lite0"]).run()
+    assert shown() == ["MLP hyperparameters (paper recipe)", "EfficientNet-Lite0 hyperparameters (paper recipe)"]
+    assert at.toggle(key="pt-efficientnet_lite0-paper").value is True  # a backbone model's own choices
+    assert not [n for n in at.number_input if n.key == "ep-cnn-paper"]
+    at.multiselect(key="train-models").set_value([]).run()
+    no_errors(at)
+    assert shown() == [] and any("their hyperparameters appear here" in c.value for c in at.caption)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert any("Pick at least one model" in e.value for e in at.error) and not RunStore().list()
 
 
 def test_compare_and_leaderboard_with_runs(two_runs):
@@ -111,7 +130,8 @@ def test_predict_page_with_an_uploaded_file(two_runs, tmp_path):
     at.file_uploader[0].set_value(("song.mp3", clip.read_bytes(), "audio/mpeg")).run()
     no_errors(at)
     assert any(s.value == "Genre probabilities" for s in at.subheader)
-    assert any("Ensemble" in m.label for m in at.metric)
+    assert any("Default answer" in m.label for m in at.metric)  # none: these runs learned from the demo set
+    assert any("Trained on the synthetic demo set" in m.value for m in at.markdown)
     # probabilities, timeline and the open clip view only: the other views are drawn when their tab opens
     charts = at.get("plotly_chart")
     assert len(charts) == 3
@@ -221,6 +241,7 @@ def test_train_form_defaults_are_the_paper_recipe():
     at = no_errors(page("train").run())
     recipe = next(r for r in at.radio if r.label.startswith("Recipe"))  # (the dataset choice's radio comes first)
     assert recipe.value == "paper"
+    at.multiselect(key="train-models").set_value(["mlp", "gru", "vgg19", "cnn"]).run()  # their hyperparameters
     assert at.number_input(key="ep-mlp-paper").value == 500 and at.number_input(key="pa-gru-paper").value == 10
     assert at.number_input(key="bs-vgg19-paper").value == 50
     assert at.number_input(key="lr-cnn-paper").value == pytest.approx(1e-4)
@@ -292,7 +313,7 @@ def test_microphone_recording_goes_through_the_upload_pipeline(two_runs):
     at.audio_input(key="mic").set_value(("recording.wav", _wav_bytes(8.0), "audio/wav")).run()
     no_errors(at)
     assert any(s.value == "Genre probabilities" for s in at.subheader)
-    assert any("Ensemble" in m.label for m in at.metric)
+    assert any("Default answer" in m.label for m in at.metric)
     # the same errors as an upload: too short, silent
     at.audio_input(key="mic").set_value(("recording.wav", _wav_bytes(1.0), "audio/wav")).run()
     assert any("clip is 1.0 s long" in e.value for e in at.error), [e.value for e in at.error]

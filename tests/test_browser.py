@@ -3,6 +3,7 @@ driven by Playwright with Debian's Chromium. Screenshots go to test-artifacts/."
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -17,6 +18,8 @@ from gtzan_core.jobs import train
 from tests.conftest import CHROMIUM, free_port, headless_chromium, stop_process, wait_for_health, write_clip
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Predict's answer, drawn once: the ensemble of several models, or the one model's top genre (the job the test
+#: started on Train may still be running when it predicts)
 ARTIFACTS = ROOT / "test-artifacts"
 
 pytestmark = [
@@ -104,13 +107,13 @@ def test_upload_on_predict_shows_probabilities(server, tmp_path):
         assert page.locator(".js-plotly-plot .heatmaplayer").count() == 0
         page.get_by_role("tab", name="MFCC").click()
         page.locator(".js-plotly-plot .heatmaplayer").first.wait_for(state="attached", timeout=60_000)
-        assert page.get_by_text("Ensemble (mean of models)").count() == 1
+        assert page.get_by_text("Trained on the synthetic demo set").count() == 1  # its only run: shown apart
         page.get_by_role("tab", name="Waveform").click()
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .heatmaplayer').length === 0",
                                timeout=60_000)
         page.wait_for_timeout(1000)
         page.screenshot(path=str(ARTIFACTS / "predict.png"), full_page=True)
-        assert page.get_by_text("Ensemble (mean of models)").count() == 1
+        assert page.get_by_text("Default answer", exact=True).count() == 1
     (ARTIFACTS / "browser-timings.txt").write_text(
         f"first render of home: {first_render:.2f} s\nupload -> probabilities (30 s mp3): {latency:.2f} s\n")
 
@@ -179,11 +182,56 @@ def test_microphone_recording_and_explanation(server, tmp_path):
 
 
 def sign_in_with_passcode(page, passcode: str, button: str) -> None:
-    """The sidebar's name sign-in: the name came from ?who=; type the passcode, press the button."""
-    field = page.locator("[data-testid=stSidebar] input[type=password]").first
+    """The sidebar's name sign-in: the name came from ?who=; type the passcode and press Enter
+    (a form: Enter submits it, as the ``button`` labelled so would)."""
+    side = page.locator("[data-testid=stSidebar]")
+    side.get_by_role("button", name=button).wait_for(timeout=120_000)
+    field = side.locator("input[type=password]").first
     field.fill(passcode)
-    field.press("Enter")  # commit the field (Streamlit sends it on Enter) before the click
-    page.locator("[data-testid=stSidebar]").get_by_role("button", name=button).click()
+    field.press("Enter")
+
+
+def developer_options(page) -> dict:
+    """What of Streamlit's developer options the page shows: its Deploy button, and the items
+    of its main menu (opened and closed again)."""
+    page.get_by_test_id("stMainMenu").wait_for(timeout=60_000)
+    deploy = page.get_by_test_id("stAppDeployButton").count()
+    page.get_by_test_id("stMainMenu").click()
+    page.get_by_test_id("stMainMenuList").wait_for(timeout=10_000)
+    items = page.get_by_test_id("stMainMenuItemLabel").all_inner_texts()
+    page.keyboard.press("Escape")
+    return {"deploy": deploy, "menu": items}
+
+
+def test_a_classroom_shows_no_developer_options_and_enter_signs_in(studio_home):
+    """A classroom instance showed every visitor Streamlit's Deploy button and developer menu,
+    and Enter in the passcode field did nothing until the button was clicked. The server is
+    started as the README says (`streamlit run app.py`, the mode in the environment), not by
+    deploy/start.sh (which sets the toolbar mode itself: tests/test_deploy.py)."""
+    with streamlit_server(GTZAN_STUDIO_MODE="classroom", GTZAN_STUDIO_OFFLINE="1") as url, \
+            headless_chromium() as browser:
+        carol = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        carol.goto(f"{url}/predict?who=carol")
+        sign_in_with_passcode(carol, "carol-passcode", "Claim name")  # Enter only: no click
+        carol.get_by_text("Signed in as carol").wait_for(timeout=60_000)
+        seen = developer_options(carol)
+        assert seen["deploy"] == 0 and seen["menu"], seen
+        assert not {"Rerun", "Clear cache", "Developer options"} & set(seen["menu"]), seen
+        other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        other.goto(f"{url}/train")  # another visitor's first page, as drawn
+        other.locator("[data-testid=stSidebar]").get_by_role("textbox", name="Your name").wait_for(timeout=120_000)
+        assert developer_options(other)["deploy"] == 0
+
+
+def test_personal_mode_keeps_the_developers_options_on_localhost(server):
+    """The other side of the classroom's toolbar: a personal studio opened on the machine that
+    serves it keeps Streamlit's developer options (its default, toolbarMode "auto")."""
+    with headless_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server)
+        page.get_by_text("Device", exact=True).wait_for(timeout=60_000)
+        seen = developer_options(page)
+        assert seen["deploy"] == 1 and "Clear cache" in seen["menu"], seen
 
 
 def test_classroom_names_are_claimed_and_only_the_owner_or_admin_stops_a_job(studio_home, tmp_path):
@@ -231,3 +279,48 @@ def test_classroom_names_are_claimed_and_only_the_owner_or_admin_stops_a_job(stu
         admin.get_by_text("cancelled").first.wait_for(timeout=60_000)
         # alice's live panel notices that the job ended and redraws her page with it as cancelled
         alice.get_by_text("cancelled").first.wait_for(timeout=30_000)
+
+
+def test_the_search_panel_draws_a_studys_charts(tmp_path, tiny_features):
+    """A study that ended (three trials of the MLP on the tiny demo set), opened in the Train
+    page's Search panel: the optimisation history's points and the importances' bars are
+    read back from the charts the browser drew."""
+    from gtzan_core.jobs import JobManager
+    from gtzan_core.search.study import SearchRequest, run_search
+
+    home = tmp_path / "home"
+    store = RunStore(home / "runs")
+    manager = JobManager(store, feature_loader=lambda ds, progress=None: tiny_features, slots=1)
+    try:
+        space = {"lr": {"type": "loguniform", "low": 1e-4, "high": 1e-2}, "epochs": {"type": "int", "low": 2,
+                                                                                    "high": 3}}
+        summary = run_search(SearchRequest("mlp", "drawn", trials=3, space=space), store, manager,
+                             feature_loader=lambda ds: tiny_features)
+    finally:
+        manager.shutdown()
+    complete = [t for t in summary["trials"] if t["state"] == "complete"]
+    with streamlit_server(GTZAN_STUDIO_HOME=str(home), GTZAN_STUDIO_RUNS=str(home / "runs"),
+                          GTZAN_STUDIO_OFFLINE="1") as url, \
+            headless_chromium("--disable-quic", "--disable-component-update", "--disable-sync") as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        page.goto(f"{url}/train")
+        page.get_by_text("Search hyperparameters", exact=False).first.click()
+        page.get_by_text("Optimisation history", exact=True).wait_for(timeout=60_000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length > 0", timeout=60_000)
+        traces = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                               ".map(d => (d.data || []).map(t => ({type: t.type, name: t.name || '',"
+                               " n: (t.y || []).length})))")
+        page.screenshot(path=str(ARTIFACTS / "search-panel.png"), full_page=True)
+        history = [t for plot in traces for t in plot if t["name"] == "validation accuracy"]  # Optuna's trace
+        assert history and history[0]["n"] == len(complete)  # one point per finished trial
+        page.get_by_role("tab", name="Parameter importances").click()
+        values = {t["value"] for t in complete}
+        if len(values) > 1:  # importances need finished trials that differ: then they are drawn, one bar a setting
+            page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                                   ".some(d => (d.data || []).some(t => t.type === 'bar'))", timeout=60_000)
+            bars = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot')).flatMap(d => (d.data || [])"
+                                 ".filter(t => t.type === 'bar').flatMap(t => Array.from(t.y)))")
+            assert set(bars) == {"lr", "epochs"}
+        else:
+            page.get_by_text("Needs two finished trials with different results.").wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "search-panel.png"), full_page=True)

@@ -255,7 +255,7 @@ def test_evaluate_predict_and_export_work_beside_damaged_runs_and_name_them(trai
     assert code == 0 and "accuracy" in out
     clip = write_clip(tmp_path / "c.wav", "rock", 4.0)
     code, out, err = cli(capsys, "predict", clip, "--runs", root, "--json")
-    assert code == 0 and list(json.loads(out)) == [rid] and "Traceback" not in err
+    assert code == 0 and list(json.loads(out)) == [rid, "answer"] and "Traceback" not in err  # the default answer last
     code, _, _ = cli(capsys, "export", rid, "--out", tmp_path / "run.zip", "--runs", root)
     assert code == 0 and (tmp_path / "run.zip").is_file()
     for name in PAGE_CASES:
@@ -320,7 +320,7 @@ def test_every_page_renders_beside_damaged_runs(app_store, tmp_path):
     clip = write_clip(tmp_path / "song.wav", "metal", seconds=4.0)
     at.file_uploader[0].set_value(("song.wav", clip.read_bytes(), "audio/wav")).run()
     no_exception(at, "predict with an upload")
-    assert any("Ensemble" in m.label for m in at.metric)
+    assert any("Default answer" in m.label for m in at.metric)
     board = no_exception(page("leaderboard"), "leaderboard")
     assert set(ids) <= set(board.dataframe[0].value["run"])
     damaged = table(board, *DAMAGED_TABLE)

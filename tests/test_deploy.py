@@ -62,6 +62,34 @@ def test_streamlit_settings_skip_the_full_collection_after_every_run():
     assert out.stdout.split() == ["False", "50"]
 
 
+@pytest.mark.parametrize("mode,toolbar", [("classroom", "viewer"), (" Classroom ", "viewer"), ("", "auto"),
+                                          ("personal", "auto")])
+def test_a_classroom_start_hides_streamlits_developer_options(tmp_path, mode, toolbar):
+    """A classroom instance showed every visitor Streamlit's Deploy button and developer menu:
+    its start gives Streamlit ``--client.toolbarMode viewer``; a personal one keeps ``auto``.
+    The interpreter given to start.sh runs its Python; its ``-m streamlit`` only says what it was asked."""
+    argv = tmp_path / "argv.txt"
+    python = tmp_path / "python"
+    python.write_text(f'#!/usr/bin/env bash\nif [ "$1" = -m ] && [ "$2" = streamlit ]; then\n'
+                      f'  printf "%s\\n" "$@" > {argv}; exit 0\nfi\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GTZAN_STUDIO_", "TORCH_HOME"))}
+    env.update(GTZAN_STUDIO_DATA_DIR=str(tmp_path / "volume"), PYTHON=str(python), GTZAN_STUDIO_MODE=mode)
+    out = subprocess.run(["bash", str(ROOT / "deploy" / "start.sh")], capture_output=True, text=True, timeout=60,
+                         env=env)
+    assert out.returncode == 0, out.stderr
+    args = argv.read_text().split("\n")
+    assert args[args.index("--client.toolbarMode") + 1] == toolbar and args[2:4] == ["run", "app.py"]
+
+
+def test_start_script_refuses_a_mode_it_does_not_know(tmp_path):
+    env = {**os.environ, "GTZAN_STUDIO_DATA_DIR": str(tmp_path / "volume"), "PYTHON": sys.executable,
+           "GTZAN_STUDIO_HOME": "", "GTZAN_STUDIO_RUNS": "", "TORCH_HOME": "", "GTZAN_STUDIO_MODE": "clasroom"}
+    out = subprocess.run(["bash", str(ROOT / "deploy" / "start.sh")], capture_output=True, text=True, timeout=60,
+                         env=env)
+    assert out.returncode == 2 and "error: GTZAN_STUDIO_MODE='clasroom': choose personal or classroom" in out.stderr
+
+
 def test_start_script_refuses_a_data_folder_it_cannot_write(tmp_path):
     data = tmp_path / "not-a-folder"
     data.write_text("a file where the volume should be")

@@ -36,10 +36,28 @@ def test_predict_with_every_run(trained, tmp_path):
     assert cnn.top in GENRES and cnn.dataset == "synthetic demo"
     sq = pred.results[ids["squeezenet"]]
     assert sq.unit == "window" and sq.segment_probs.shape == (2, 10) and sq.starts.tolist() == [0.0, 30.0]
+    # each row's real place in the clip: the last picture is the clip's last 10 s (zero-padded to a window)
+    assert sq.ends.tolist() == [30.0, 40.0] and not sq.whole and sq.seen == "scored 2 windows of 30 s"
+    assert cnn.ends.tolist() == (cnn.starts + 3.0).tolist() and cnn.seen == "scored 13 segments of 3 s"
     assert store.load_checkpoint(ids["squeezenet"])["meta"]["image_params"]["size"] == 256  # its own input size
     assert pred.mfcc.shape == (13, 130, 13) and pred.image.shape == (224, 224, 3)
     assert pred.ensemble().shape == (10,) and 0 < pred.agreement() <= 1
     json.dumps({k: r.as_dict() for k, r in pred.results.items()})
+    assert sq.as_dict()["windows"] == [[0.0, 30.0], [30.0, 40.0]]
+
+
+def test_a_clip_of_gtzans_length_is_one_picture_of_all_of_it(trained, tmp_path):
+    """An image model sees a 30 s clip (up to 31.5 s) as one picture drawn whole: it says so,
+    with the picture's real span, instead of a timeline of one point; the MFCC model's
+    segments still make a timeline."""
+    store, ids = trained
+    clip = write_clip(tmp_path / "song.wav", "jazz", seconds=31.0)
+    pred = predict(clip, [ids["squeezenet"], ids["cnn"]], store=store)
+    sq, cnn = pred.results[ids["squeezenet"]], pred.results[ids["cnn"]]
+    assert sq.whole and sq.starts.tolist() == [0.0] and sq.ends.tolist() == [pytest.approx(31.0, abs=1e-3)]
+    assert sq.seen == "saw the clip as a whole (one spectrogram picture of its 31.0 s)"
+    assert sq.as_dict()["windows"] == [[0.0, 31.0]]
+    assert not cnn.whole and len(cnn.starts) == 10 and cnn.ends[-1] == 30.0
 
 
 def test_predict_matches_the_model_on_cached_features(trained, tiny_features, tiny_demo_set):

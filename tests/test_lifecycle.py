@@ -13,7 +13,8 @@ from gtzan_core.runs.lifecycle import TRANSITIONS, IllegalTransition
 
 ROOT = Path(__file__).resolve().parents[1]
 LEGAL = {(Status.QUEUED, Status.RUNNING), (Status.QUEUED, Status.CANCELLED), (Status.QUEUED, Status.FAILED),
-         (Status.RUNNING, Status.FINISHED), (Status.RUNNING, Status.CANCELLED), (Status.RUNNING, Status.FAILED)}
+         (Status.RUNNING, Status.FINISHED), (Status.RUNNING, Status.CANCELLED), (Status.RUNNING, Status.FAILED),
+         (Status.RUNNING, Status.PRUNED)}
 
 
 def a_run_in(store: RunStore, status: Status) -> str:

@@ -167,7 +167,7 @@ def test_train_page_runs_stops_and_charts_jobs_on_the_ray_executor(ray_cluster, 
     at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=120).run()
     assert not at.exception and not at.error
     assert any("Ray cluster" in c.value for c in at.caption)
-    at.multiselect[0].set_value(["mlp"])
+    at.multiselect[0].set_value(["mlp"]).run()  # the form now holds MLP's hyperparameters
     at.number_input(key="ep-mlp-paper").set_value(2)
     at.checkbox[0].check()  # the tiny demo set's split is weak: run anyway
     at.button[0].click().run()
@@ -219,3 +219,28 @@ def test_the_task_environment_carries_the_studio_settings_but_no_secret(executor
     assert env["GTZAN_STUDIO_MAX_JOBS"] == "3" and env["GTZAN_STUDIO_HOME"] == str(studio_home)
     assert env["GTZAN_STUDIO_GPU_SLOTS"] == "ray" and str(ROOT) in env["PYTHONPATH"].split(os.pathsep)
     assert "GTZAN_STUDIO_ADMIN_PASSWORD" not in env and "s3cret" not in env.values()
+
+
+def test_a_search_prunes_a_trial_from_inside_its_ray_worker(executor, tiny_demo_set, studio_home):
+    """A study's trials on Ray workers: each worker opens the study's journal in the shared run
+    store, reports its epochs there, and the one below the first trial's curve is pruned by
+    its own process; the best is tested once, by the driver."""
+    from gtzan_core.search.study import SearchRequest, create_or_resume, run_search
+
+    store = RunStore()
+    manager = JobManager(store, executor=executor)
+    try:
+        request = SearchRequest("mlp", "on-ray", str(tiny_demo_set.root), trials=2, parallel=1, device="cpu",
+                                space={"lr": {"type": "loguniform", "low": 1e-5, "high": 1e-2},
+                                       "epochs": {"type": "int", "low": 4, "high": 4}},
+                                pruner={"n_startup_trials": 1, "n_warmup_steps": 0})
+        study = create_or_resume(store, request)
+        study.enqueue_trial({"lr": 1e-2, "epochs": 4})
+        study.enqueue_trial({"lr": 1e-5, "epochs": 4})
+        summary = run_search(request, store, manager)
+    finally:
+        manager.shutdown()
+    first, second = (store.read(t["run_id"]) for t in summary["trials"])
+    assert (first["status"], second["status"]) == ("finished", "pruned")
+    assert second["executor"]["kind"] == "ray" and second["executor"]["pid"] != os.getpid()
+    assert summary["tested"]["run_id"] == first["run_id"] and "evaluation" not in second

@@ -295,6 +295,33 @@ def test_who_in_the_url_only_prefills_a_name_its_passcode_signs_in(classroom):
     assert "alice-secret" not in (RunStore().root / "audit.jsonl").read_text()
 
 
+def test_the_passcode_is_a_form_that_claims_and_signs_in_and_shows_no_counter(classroom):
+    """Enter in the passcode field did nothing until the button was clicked (it is a form now:
+    the browser submits it on Enter), and the field drew a "n/129" counter (max_chars): the
+    length is checked in code, before anything is tried or counted."""
+    alice = app("train", who="alice")
+    field = alice.sidebar.text_input(key="passcode-input")
+    assert field.form_id and field.max_chars == 0  # inside a form; no max_chars, so no counter
+    submit = alice.sidebar.button(key="name-sign-in")
+    assert submit.form_id == field.form_id and submit.label == "Claim name"
+    field.input("alice-secret")
+    alice.run()  # typed, not submitted: nothing happens
+    assert "Signed in as" not in " ".join(c.value for c in alice.sidebar.caption) and not NameRegistry().claimed()
+    sign_in(alice, "alice-secret")  # typed and submitted (the click: what Enter does in the browser)
+    assert "Signed in as **alice**" in " ".join(c.value for c in alice.sidebar.caption)
+    assert NameRegistry().verify("alice", "alice-secret")
+
+    bob = app("train", who="alice")  # another browser
+    assert bob.sidebar.button(key="name-sign-in").label == "Sign in"
+    for typed, said in 3 * [("", "Type the passcode first."),
+                            ("x" * 200, "A passcode has at most 128 characters; this one has 200: nothing was tried.")]:
+        sign_in(bob, typed)
+        assert [e.value for e in bob.sidebar.error] == [said]
+    # six submits, none counted as a wrong try (five are free, the sixth would wait): the right one signs in
+    sign_in(bob, "alice-secret")
+    assert "Signed in as **alice**" in " ".join(c.value for c in bob.sidebar.caption)
+
+
 def test_the_admin_resets_a_name_and_admin_passwords_are_limited(classroom):
     from gtzan_core.webapp import attempt_limiter
 

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from gtzan_core.cli import main
 from gtzan_core.runs import RunStore
-from gtzan_core.starter import STARTER_ID, starter_runs
+from gtzan_core.starter import STARTER_ID, STARTERS, starter_runs
 from tests.conftest import SHARED_DATA, write_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,9 @@ def fresh_clone(monkeypatch):
 
 def test_the_shipped_run_is_the_starter_and_says_what_it_is(fresh_clone):
     assert fresh_clone.root == ROOT / "checkpoints"
-    (record,) = starter_runs(fresh_clone)
+    starters = {r["run_id"]: r for r in starter_runs(fresh_clone)}
+    assert set(starters) == {s.run_id for s in STARTERS.values()}  # EfficientNet-Lite0 and musicnn's head
+    record = starters[STARTER_ID]
     assert record["run_id"] == STARTER_ID and record["status"] == "finished"
     assert record["dataset"]["label"] == "GTZAN" and record["model"] == "efficientnet_lite0"
     s = record["starter"]
@@ -50,6 +52,21 @@ def test_the_shipped_run_is_the_starter_and_says_what_it_is(fresh_clone):
     for machine_path in ("/work/", "/root/", "/tmp/", "/home/", "site-packages"):
         assert machine_path not in text
     assert json.loads((SHIPPED / "record.json").read_text())["weights"]["file"] == "efficientnet-lite0-57934424.pth"
+
+
+def test_the_musicnn_starter_is_a_small_head_on_the_real_excerpts(fresh_clone):
+    folder = ROOT / "checkpoints" / STARTERS["musicnn"].run_id
+    record = json.loads((folder / "record.json").read_text())
+    assert record["model"] == "musicnn" and record["dataset"]["label"] == "GTZAN" and record["status"] == "finished"
+    s = record["starter"]
+    assert s["tracks"] == 499 and s["material"] == "audio" and s["command"] == STARTERS["musicnn"].command
+    assert len(s["val_accuracies"]) == len(s["accuracies"]) == len(s["seeds"]) >= 3
+    assert record["config"]["protocol"] == "track" and record["split"]["val"] > 0  # chosen on validation
+    assert record["weights"]["file"] == "MSD_musicnn" and len(record["weights"]["sha256"]) == 64
+    assert (folder / "model.pt").stat().st_size < 50_000  # the head only: musicnn's weights are fetched
+    text = (folder / "record.json").read_text() + (folder / "MODEL_CARD.md").read_text()
+    for machine_path in ("/work/", "/root/", "/tmp/", "/home/", "site-packages"):
+        assert machine_path not in text
 
 
 @pytest.mark.parametrize("real", [True, False])
@@ -76,3 +93,9 @@ def test_the_predict_page_shows_the_starter_and_its_card(fresh_clone, tmp_path):
     info = " ".join(i.value for i in at.info)
     assert "starter model" in info and "trained on real GTZAN" in info and "test accuracy" in info
     assert any("starter" in e.label.lower() for e in at.expander)
+    # a newcomer's first answer: one model, one picture of the whole 8 s clip. No "ensemble" of one, no
+    # agreement of one with itself, no timeline of one dot on a -1..1 axis: one line says how it saw the clip
+    assert [m.label for m in at.metric] == ["Default answer"]  # one model: no agreement to show
+    assert [h.value for h in at.subheader] == ["Genre probabilities", "The clip"]
+    assert any(c.value.startswith("EfficientNet-Lite0 · starter saw the clip as a whole (one spectrogram picture of "
+                                  "its 8.0 s): one answer for all of it") for c in at.caption)

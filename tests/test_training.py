@@ -38,6 +38,8 @@ def test_training_records_history_and_evaluation(tiny_features):
     assert [e.epoch for e in epochs] == [1, 2, 3] and epochs[-1].elapsed > 0
     split = dict(record["split"])
     coverage = split.pop("tracks_per_genre")
+    seen = split.pop("seen_tracks")  # the train and validation parts' tracks (2 segments each), for `evaluate --data`
+    assert len(seen) == 30 == len(set(seen)) and set(seen) < set(tiny_features.tracks["track_id"])
     assert split == {"train": 40, "val": 20, "test": 20, "unit": "segment", "note": "", "monitor": "validation"}
     assert coverage["train"]["blues"] == 2 and coverage["test"]["rock"] == 1
     # 4 tracks a genre cannot give meaningful numbers: recorded, to be shown beside them

@@ -106,12 +106,19 @@ def test_figures_have_whole_epochs_axes_and_only_the_rows_that_occur():
     assert layout.dtick == 1 and layout.tickformat == "d" and layout.title.text == "epoch"
 
     class Result:
-        title = "CNN"
-        starts = np.array([0.0, 3.0, 6.0])
+        title, whole = "CNN", False
+        starts, ends = np.array([0.0, 3.0, 6.0]), np.array([3.0, 6.0, 9.0])
         segment_probs = np.eye(10)[[3, 3, 8]]
 
-    fig = timeline_figure({"r1": Result()})
-    assert list(fig.layout.yaxis.categoryarray) == ["disco", "reggae"]
+    class Picture(Result):  # one picture of the whole clip: nothing to draw over time
+        title, whole = "EfficientNet-Lite0", True
+        starts, ends, segment_probs = np.zeros(1), np.array([9.5]), np.eye(10)[[0]]
+
+    fig = timeline_figure({"r1": Result(), "r2": Picture()}, duration=9.5)
+    assert list(fig.layout.yaxis.categoryarray) == ["disco", "reggae"]  # blues: the picture is not drawn
+    (bars,) = fig.data  # each segment over the seconds it covers, on the clip's time axis (never a -1..1 axis)
+    assert list(bars.base) == [0.0, 3.0, 6.0] and list(bars.x) == [3.0, 3.0, 3.0] and bars.orientation == "h"
+    assert tuple(fig.layout.xaxis.range) == (0, 9.5) and fig.layout.xaxis.title.text == "time in the clip (s)"
     sr = 22050
     y = np.sin(2 * np.pi * 440 * np.arange(4 * sr) / sr).astype(np.float32)
     db, times, freqs = mel_view(y, sr)

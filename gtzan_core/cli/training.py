@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import StudioError
+from ..runs.record import RunRecord
 from .common import open_data, progress_bar
 
 
@@ -129,51 +130,135 @@ def _finish_distributed() -> None:
         dist.destroy_process_group()
 
 
-def _print_evaluation(record: dict) -> None:
-    ev = record.get("evaluation") or {}
+def _print_evaluation(record) -> None:
     from ..hparams import recipe_label
+    from ..runs import RunRecord
 
-    leak = f"  [{record.get('protocol_label')}]" if record.get("selection_on_test") else ""
-    print(f"run {record['run_id']}: {record['model']} on {(record.get('dataset') or {}).get('label')}, protocol "
-          f"{record.get('protocol')}"
-          f"{leak}, recipe {recipe_label(record)}, status {record['status']}, epochs {record.get('epochs_run')} "
-          f"(best {record.get('best_epoch')})")
-    unit = (record.get("split") or {}).get("unit") or "segment"  # what one sample is: segment, patch or image
-    for level, name in (("segment", unit), ("track", "track")):
-        if level in ev and not (level == "track" and unit == "image"):  # one picture per track: said once
-            m = ev[level]
-            print(f"  test {name:7s} accuracy {m['accuracy']:.3f}   macro F1 {m['macro_f1']:.3f}   (n={m['n']})")
-    padded = record.get("padded_inputs") or {}
-    if padded.get("tracks"):
-        print(f"  {padded['tracks']} of {padded['of']} tracks were shorter than one 3 s {padded['unit']} and "
+    run = RunRecord.of(record)
+    leak = f"  [{run.protocol_label}]" if run.selection_on_test else ""
+    print(f"run {run.run_id}: {run.model} on {run.dataset_label}, protocol {run.protocol}"
+          f"{leak}, recipe {recipe_label(run.data)}, status {run.status}, epochs {run.epochs_run} "
+          f"(best {run.best_epoch})")
+    ev = run.evaluation
+    if ev is not None:
+        levels = [(ev.segment, run.unit)] + ([(ev.track, "track")] if ev.track and not run.one_sample_per_track else [])
+        for m, name in levels:  # (one picture per track: its one level is said once)
+            print(f"  test {name:7s} accuracy {m.accuracy:.3f}   macro F1 {m.macro_f1:.3f}   (n={m.n})")
+    padded = run.padded_inputs
+    if padded:
+        print(f"  {padded.tracks} of {padded.of} tracks were shorter than one 3 s {padded.unit} and "
               "repeat-padded to one")
-    for warning in record.get("split_warnings") or []:
+    for warning in run.split_warnings:
         print(f"  WEAK SPLIT, these numbers say little: {warning}")
-    if record.get("train_seconds") is not None:
-        print(f"  train time {record['train_seconds']:.1f} s on {record.get('device')}")
+    if run.train_seconds is not None:
+        print(f"  train time {run.train_seconds:.1f} s on {run.device}")
 
 
 def cmd_evaluate(args) -> int:
+    if args.data:
+        return _evaluate_folder(args)
     from ..evaluation import report_frame
     from ..runs import RunStore
 
     store = RunStore(args.runs)
-    record = store.read(args.run_id)
+    if args.map:
+        raise StudioError("--map is for --data FOLDER (the labels of another folder)")
+    runs = [store.record(rid) for rid in dict.fromkeys(args.run_id)]
     if args.json:
-        print(json.dumps({k: record.get(k) for k in ("run_id", "model", "protocol", "leaky", "status", "dataset",
-                                                      "evaluation", "epochs_run", "train_seconds", "split_warnings",
-                                                      "image_params", "image_sources")}, indent=2))
+        rows = [{k: run.get(k) for k in ("run_id", "model", "protocol", "leaky", "status", "dataset", "evaluation",
+                                         "epochs_run", "train_seconds", "split_warnings", "image_params",
+                                         "image_sources", "external_evaluations")} for run in runs]
+        print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
         return 0
-    if not record.get("evaluation"):
-        from ..errors import CheckpointError
+    for k, run in enumerate(runs):
+        ev = run.evaluation
+        if ev is None:
+            from ..errors import CheckpointError
 
-        raise CheckpointError(f"run {args.run_id} has no evaluation (status: {record.get('status')})")
-    _print_evaluation(record)
-    for level in ("segment", "track"):
-        if record["evaluation"].get(level):
-            print(f"\n{level}-level report:")
-            print(report_frame(record["evaluation"][level]).round(3).to_string())
+            raise CheckpointError(f"run {run.run_id} has no evaluation (status: {run.status})")
+        if k:
+            print()
+        _print_evaluation(run)
+        for level, scores in (("segment", ev.segment), ("track", ev.track)):
+            if scores is not None:
+                print(f"\n{level}-level report:")
+                print(report_frame(scores).round(3).to_string())
+        for ext in run.external_evaluations:
+            print(f"  evaluated on {ext.name}: clip accuracy {_acc(ext.accuracy)} (n={ext.n_scored} of {ext.n_files} "
+                  f"files; {ext.folder})")
     return 0
+
+
+def _acc(value) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _evaluate_folder(args) -> int:
+    """``evaluate RUN... --data FOLDER``: each run on another labelled folder, file by file
+    (a progress bar), its result printed (or JSON) and saved with the run."""
+    from tqdm.auto import tqdm
+
+    from ..external import evaluate_folder, parse_label_map, scan_folder
+    from ..runs import RunStore
+    from ..training import resolve_device
+
+    label_map = parse_label_map(args.map)
+    store = RunStore(args.runs)
+    n = len(scan_folder(args.data).files)
+    with tqdm(total=n, desc="evaluate", unit="file", dynamic_ncols=True, disable=n < 20) as bar:
+        results = evaluate_folder(args.run_id, args.data, store, label_map, device=str(resolve_device(args.device)),
+                                  on_file=lambda _: bar.update(1))
+    if args.json:
+        print(json.dumps({"data": next(iter(results.values())).folder,
+                          "runs": {rid: {**ev.as_dict(), "saved": bool(ev.n_scored)} for rid, ev in results.items()}},
+                         indent=2))
+    else:
+        for k, (rid, ev) in enumerate(results.items()):
+            if k:
+                print()
+            _print_external(store.read(rid), ev)
+    if not any(ev.n_scored for ev in results.values()):
+        print(f"error: nothing was scored in {args.data}: no readable clip with a label of GTZAN's ten (map labels "
+              "with --map LABEL=GENRE); nothing saved", file=sys.stderr)
+        return 2
+    return 0
+
+
+#: Tracks left out as seen in training that the text report names (a folder the run trained on has hundreds).
+DROPPED_SHOWN = 30
+
+
+def _print_external(record: dict, ev) -> None:
+    import pandas as pd
+
+    from ..evaluation import confusion_frame, report_frame
+
+    data = (record.get("dataset") or {}).get("label")
+    print(f"run {record['run_id']}: {record.get('model')} (trained on {data}), evaluated on {ev.name} ({ev.folder})")
+    scope = ", ".join(f"{label} {count}" for label, count in ev.out_of_scope.items())
+    print(f"  files {ev.n_files}: scored {ev.n_scored}, refused {ev.n_refused}, out of scope {ev.n_out_of_scope}"
+          f"{f' ({scope})' if scope else ''}, left out as seen in training {ev.n_dropped}")
+    if ev.label_map:
+        print("  labels mapped: " + ", ".join(f"{k} -> {v}" for k, v in ev.label_map.items()))
+    for note in ev.notes:
+        print(f"  note: {note}")
+    if ev.scores is not None:
+        m = ev.scores
+        print(f"  clip accuracy {m.accuracy:.3f}   macro F1 {m.macro_f1:.3f}   (n={m.n})")
+        if m.n < 30:
+            print(f"  only {m.n} clips: a handful, too few for an accuracy claim")
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print("\n  per-class report (clips):")
+            print(report_frame(m).round(3).to_string())
+            print("\n  confusion matrix (rows true, columns predicted):")
+            print(confusion_frame(m).to_string())
+    for item in ev.refused:
+        print(f"  refused {item['path']}: {item['reason']}")
+    for item in ev.dropped[:DROPPED_SHOWN]:
+        print(f"  left out {item['path']}: {item['reason']}")
+    if len(ev.dropped) > DROPPED_SHOWN:
+        print(f"  ... and {len(ev.dropped) - DROPPED_SHOWN} more tracks left out (each in --json)")
+    print(f"  {'saved with the run' if ev.n_scored else 'nothing scored: not saved'}")
 
 
 def cmd_models(args) -> int:
@@ -202,9 +287,16 @@ def cmd_weights(args) -> int:
     from ..models.weights import WEIGHTS, weights_available, weights_path
 
     if args.fetch:
+        from ..models.autofetch import WheelSource, ensure_musicnn_weights
         from ..models.musicnn import fetch_musicnn
 
-        path = fetch_musicnn(wheel=args.wheel)
+        source = WheelSource(index_url=args.index_url, find_links=args.find_links, wheel=args.wheel)
+        if args.auto:
+            outcome = ensure_musicnn_weights(source=source)
+            print(f"{outcome['outcome']}: {outcome['message']}")
+            return 0
+        chosen = bool(args.index_url or args.find_links)
+        path = fetch_musicnn(wheel=args.wheel, index_args=source.pip_args() if chosen else ())
         print(f"musicnn weights (MSD) ready in {path}")
         return 0
     rows = [{"key": key, "name": w.name, "origin": w.origin, "file": w.file, "available": weights_available(w),
@@ -260,10 +352,11 @@ def cmd_reproduce(args) -> int:
     def on_run(k, n, record):
         if quiet:
             return
-        ev = (record.get("evaluation") or {}).get("segment") or {}
-        result = f"acc {ev['accuracy']:.3f}  F1 {ev['macro_f1']:.3f}" if ev else record.get("error", "")
-        print(f"[{k}/{n}] {record.get('model'):10s} {record.get('protocol'):8s} seed "
-              f"{(record.get('reproduction') or {}).get('seed', '?')}  {record.get('status')}  {result}", flush=True)
+        run = RunRecord.of(record)
+        ev = run.evaluation
+        result = f"acc {ev.segment.accuracy:.3f}  F1 {ev.segment.macro_f1:.3f}" if ev else run.error or ""
+        print(f"[{k}/{n}] {run.model:10s} {run.protocol:8s} seed {run.part_of.get('seed', '?')}  {run.status}  "
+              f"{result}", flush=True)
 
     with progress_bar("features / backbone", "it") as p:
         records = run_reproduction(plan, ds, store, args.image_source, on_run=on_run, progress=p)
@@ -327,11 +420,12 @@ def cmd_transfer(args) -> int:
     def on_run(k, n, record):
         if args.json:
             return
-        ev = (record.get("evaluation") or {}).get("track") or {}
-        result = f"track acc {ev['accuracy']:.3f}  F1 {ev['macro_f1']:.3f}" if ev else record.get("error", "")
-        t = record.get("transfer") or {}
-        print(f"[{k}/{n}] {record.get('model'):18s} {t.get('condition', ''):20s} seed {t.get('seed', '?')}  "
-              f"{record.get('status')}  {result}", flush=True)
+        run = RunRecord.of(record)
+        ev = run.evaluation.track if run.evaluation else None
+        result = f"track acc {ev.accuracy:.3f}  F1 {ev.macro_f1:.3f}" if ev else run.error or ""
+        t = run.part_of
+        print(f"[{k}/{n}] {run.model:18s} {t.get('condition', ''):20s} seed {t.get('seed', '?')}  "
+              f"{run.status}  {result}", flush=True)
 
     with progress_bar("features / backbone", "it") as p:
         records = run_reproduction(plan, ds, store, args.image_source, on_run=on_run, progress=p)
@@ -358,18 +452,23 @@ def cmd_transfer(args) -> int:
 
 
 def cmd_starter(args) -> int:
-    """Remake the starter model from real GTZAN pictures into the run store (checkpoints/)."""
+    """Remake a starter model from real GTZAN material into the run store (checkpoints/)."""
     from ..runs import RunStore
     from ..starter import make_starter
 
     def on_run(k, n, record):
-        ev = record["evaluation"]["track"]
-        print(f"[{k}/{n}] seed {record['config']['seed']}: test track accuracy {ev['accuracy']:.3f} "
-              f"(n={ev['n']}), {record.get('epochs_run')} epochs", flush=True)
+        run = RunRecord.of(record)
+        from ..starter import validation_accuracy
+
+        ev = run.evaluation.at("track") if run.evaluation else None
+        val = validation_accuracy(record)
+        result = f"test track accuracy {ev.accuracy:.3f} (n={ev.n})" if ev else run.error or "no evaluation"
+        print(f"[{k}/{n}] seed {run.seed}: validation accuracy {'?' if val is None else f'{val:.3f}'} "
+              f"(epoch {run.best_epoch} kept), {result}, {run.epochs_run} epochs", flush=True)
 
     with progress_bar("features / backbone", "it") as p:
         record = make_starter(args.data, RunStore(args.runs), seeds=args.seeds, device=args.device or "cpu",
-                              progress=p, on_run=on_run)
+                              progress=p, on_run=on_run, model=args.model, epochs=args.epochs)
     s = record["starter"]
     print(f"starter {record['run_id']}: {100 * s['mean']:.1f} % ± {100 * s['sd']:.1f} test accuracy over "
           f"{len(s['seeds'])} seeds ({s['test_tracks']} test tracks each); in {RunStore(args.runs).root}")

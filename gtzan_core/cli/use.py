@@ -11,34 +11,75 @@ from ..audio import printable
 from .common import run_store
 
 
+def _fetch_for_starter(store) -> None:
+    """Before a default prediction: when the musicnn starter is here without its weights,
+    fetch them in the foreground (once per machine), or say in one line why not."""
+    from ..inference import missing_backbone
+    from ..models.autofetch import ensure_musicnn_weights, fetch_needed, weights_note
+
+    waiting = [r for r in store.list() if r.get("starter") and r.get("model") == "musicnn" and missing_backbone(r)]
+    if not waiting:
+        return
+    if fetch_needed():
+        print("note: fetching musicnn's weights for the musicnn starter (first start, once per machine)…",
+              file=sys.stderr, flush=True)
+        print(f"note: {ensure_musicnn_weights()['message']}", file=sys.stderr)
+    else:
+        print(f"note: {weights_note()[1]}", file=sys.stderr)
+
+
 def cmd_predict(args) -> int:
     from ..inference import predict
     from ..runs import RunStore
     from ..training import resolve_device
 
     store = RunStore(args.runs)
+    if not args.run:
+        _fetch_for_starter(store)
     pred = predict(args.audio, args.run or None, store, device=str(resolve_device(args.device)))
     if not pred.results and not pred.refused:
         from ..errors import CheckpointError
 
-        raise CheckpointError("no trained runs to predict with; train one first (gtzan-studio train cnn)")
+        why = "; ".join(pred.unavailable.values())
+        raise CheckpointError("no trained runs to predict with; train one first (gtzan-studio train cnn)"
+                              + (f" ({why})" if why else ""))
     for why in pred.refused.values():
         print(f"error: {why}", file=sys.stderr)
     for w in pred.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    answer = pred.answer()
     if args.json:
-        out = {rid: r.as_dict() for rid, r in pred.results.items()}
+        out = {rid: {**r.as_dict(), "in_answer": rid in {a["run_id"] for a in answer.runs},
+                     **({"trained_on": "synthetic demo"} if rid in answer.demo_runs else {})}
+               for rid, r in pred.results.items()}
         out.update({rid: {"error": why} for rid, why in pred.refused.items()})
+        out["answer"] = answer.as_dict()
         print(json.dumps(out, indent=2))
         return 0 if pred.results else 2
     print(f"{printable(Path(args.audio).name)}: {pred.duration:.1f} s, {len(pred.mfcc)} segments"
           + (" (truncated)" if pred.truncated else ""))
-    for rid, r in pred.results.items():
+
+    def line(rid, r):
         top3 = sorted(zip(GENRES, r.probs, strict=False), key=lambda t: -t[1])[:3]
-        print(f"  {r.title:10s} {rid}  [{r.dataset}]  -> {r.top:9s} " + "  ".join(f"{g} {p:.2f}" for g, p in top3))
-    if pred.results:
-        ens = pred.ensemble()
-        print(f"  ensemble -> {GENRES[int(ens.argmax())]} ({ens.max():.2f}), agreement {pred.agreement():.0%}")
+        return f"  {r.title:10s} {rid}  [{r.dataset}]  -> {r.top:9s} " + "  ".join(f"{g} {p:.2f}" for g, p in top3)
+
+    for rid, r in pred.results.items():
+        if rid not in answer.demo_runs:
+            print(line(rid, r))
+    if answer.probs is not None:
+        weights = ", ".join(f"{a['run_id']} {a['weight']:.2f}" for a in answer.runs)
+        print(f"  answer -> {answer.top} ({answer.probs.max():.2f}), by {answer.answered_by}; weights (from "
+              f"validation accuracy): {weights}")
+    else:
+        print(f"  answer: none ({answer.answered_by})")
+    for rid, why in answer.left_out.items():
+        print(f"  not in the answer: {rid}: {why}")
+    if answer.demo_runs:
+        print("  trained on the synthetic demo set (never heard real music; not in the answer):")
+        for rid in answer.demo_runs:
+            print(line(rid, pred.results[rid]))
+    if len(pred.results) > 1:
+        print(f"  agreement {pred.agreement():.0%} of {len(pred.results)} runs on the top genre")
     return 0 if pred.results else 2
 
 

@@ -43,6 +43,11 @@ class Clip:
             self.memo[key] = make()
         return self.memo[key]
 
+    @property
+    def duration(self) -> float:
+        """The clip's length in seconds (before any padding)."""
+        return len(self.y) / self.mfcc.sr
+
     def segments(self) -> np.ndarray:
         """The clip's MFCC segments (n, frames, n_mfcc), a short clip repeat-padded to one."""
         return self.cached(("mfcc", self.mfcc.key()), lambda: mfcc_segments(self.y, self.mfcc.sr, self.mfcc))
@@ -55,6 +60,8 @@ class ModelInput:
     starts: np.ndarray  # start time of each row, seconds
     seconds: float  # length of one row (3 s segment or patch, or 30 s window)
     display: np.ndarray  # what a person sees: MFCCs / log-mel patches (n, frames, bands) or RGB windows (n, S, S, 3)
+    #: end time of each row on the clip's time axis, seconds (None: ``starts + seconds``)
+    ends: np.ndarray | None = None
 
 
 def _identity(x):
@@ -71,6 +78,8 @@ class InputKind:
     unit: str = ""
     #: what one prediction row is called (``RunPrediction.unit``): "segment", "patch", "window"
     window_unit: str = ""
+    #: what the one row of a run that saw a clip whole is, in a sentence ("one ...")
+    whole_what: str = ""
     #: how many rows a prediction feeds the model at once (a 10-minute upload in slices:
     #: the activations of every window at once would take hundreds of MB)
     predict_batch: int = 32
@@ -160,6 +169,25 @@ class InputKind:
     def model_input(self, clip: Clip, meta: dict, spec=None) -> ModelInput:
         """The run's own input for ``clip``, exactly as it trained on such input."""
         raise NotImplementedError
+
+    def row_spans(self, inp: ModelInput, duration: float) -> tuple[np.ndarray, np.ndarray]:
+        """Where each row of ``inp`` lies on the clip's time axis: ``(starts, ends)`` in seconds.
+        A row never ends after the clip: a short clip repeat-padded to one row, or a last window
+        zero-padded, covers only the audio there is."""
+        ends = inp.ends if inp.ends is not None else inp.starts + inp.seconds
+        return np.asarray(inp.starts, float), np.minimum(np.asarray(ends, float), duration)
+
+    def saw_whole(self, starts: np.ndarray, ends: np.ndarray, duration: float) -> bool:
+        """Whether the rows are one that covers the whole clip (nothing to show over time)."""
+        return len(starts) == 1 and starts[0] <= 0 and ends[0] >= duration - 1e-3
+
+    def windows_text(self, starts: np.ndarray, ends: np.ndarray, duration: float) -> str:
+        """One line: how a run of this kind saw the clip (completes "<the run> ...")."""
+        if self.saw_whole(starts, ends, duration):
+            what = self.whole_what or f"one {self.window_unit}"
+            return f"saw the clip as a whole ({what} of its {duration:.1f} s)"
+        n = len(starts)
+        return f"scored {n} {self.window_unit}{'' if n == 1 else 's'} of {float(ends[0] - starts[0]):.3g} s"
 
     def explanation_display(self, inp: ModelInput) -> np.ndarray:
         """The input under an explanation's maps: (bands, time) for a grid."""

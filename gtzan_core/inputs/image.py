@@ -81,6 +81,7 @@ class ImageKind(InputKind):
     name = "image"
     unit = "image"
     window_unit = "window"
+    whole_what = "one spectrogram picture"
     predict_batch = 4
     per_track = False
     needs_audio = False
@@ -134,9 +135,14 @@ class ImageKind(InputKind):
 
     def model_input(self, clip: Clip, meta: dict, spec=None) -> ModelInput:
         # drawn as the run's own pictures were (its style and input size)
+        from ..spectrogram.kaggle import WHOLE_CLIP_SLACK
+
         images, starts = clip_windows(clip, ImageParams.of_run(meta.get("image_params")))
+        # a clip of GTZAN's length is one window drawn whole, spanning all of it; a longer one is cut into 30 s
+        whole = len(clip.y) <= clip.mfcc.track_samples * WHOLE_CLIP_SLACK
+        ends = np.full(1, clip.duration) if whole else starts + clip.mfcc.track_seconds
         return ModelInput(self.name, normalize_images(images, _normalization(spec)), starts,
-                          clip.mfcc.track_seconds, images)
+                          clip.mfcc.track_seconds, images, ends)
 
     def explanation_display(self, inp: ModelInput) -> np.ndarray:
         return np.concatenate(list(inp.display), axis=1)

@@ -1,5 +1,6 @@
 """One-off background tasks that every session of a server shares: the GTZAN
-download of the Home page and the first start's demo-set build.
+download of the Home page, the first start's demo-set build and its fetch of
+musicnn's weights (:func:`weights_preparation`).
 
 A :class:`BackgroundJob` runs its task in a thread of the server process (held by
 the app with ``st.cache_resource``); sessions only *watch* it through
@@ -90,3 +91,14 @@ def demo_preparation() -> BackgroundJob:
     from ..data.synth import ensure_demo_dataset
 
     return BackgroundJob("demo set", lambda progress: str(ensure_demo_dataset(progress=progress)), once=True)
+
+
+def weights_preparation(source=None) -> BackgroundJob:
+    """The first start's fetch of musicnn's weights (once per machine, under a file lock:
+    :func:`gtzan_core.models.autofetch.ensure_musicnn_weights`); when done its state holds
+    ``outcome`` (ready, fetched, offline, failed), ``message`` (one line) and ``path``.
+    ``source``: where pip looks (:class:`~gtzan_core.models.autofetch.WheelSource`)."""
+    from ..models.autofetch import ensure_musicnn_weights
+
+    return BackgroundJob("musicnn weights", lambda progress: ensure_musicnn_weights(progress=progress, source=source),
+                         once=True)

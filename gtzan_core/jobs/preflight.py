@@ -14,7 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..errors import ConfigError
 from .job import JobSpec
+
+PAPER_REFUSAL = ("a search cannot use the paper protocol: it early-stops and picks its model on the test set, so "
+                 "the search would tune on the test set; use the track protocol")
+
+
+def check_protocol(protocol: str) -> None:
+    """A search (or a trial of one) refuses the paper protocol, in one line saying why."""
+    if protocol == "paper":
+        raise ConfigError(PAPER_REFUSAL)
 
 
 def preflight(specs: Sequence[JobSpec], *, dataset=None, force_weak: bool = False, how_to_force: str = "",
@@ -34,6 +44,8 @@ def preflight(specs: Sequence[JobSpec], *, dataset=None, force_weak: bool = Fals
     specs = list(specs)
     for spec in specs:
         spec.config.validate()
+        if spec.extra.get("study") is not None:
+            check_protocol(spec.config.protocol)
         check_weights(spec.config.model, spec.config.pretrained, spec.config.variant)
     if settings is not None and specs:
         from ..classroom.quota import check_storage

@@ -37,7 +37,7 @@ import time
 
 from ..errors import StudioError
 from ..hparams import TrainConfig
-from ..runs import RunStore, lifecycle
+from ..runs import RunStore, Status, lifecycle
 from .execution import execute_job, lower_priority
 from .job import Job, JobSpec
 from .recorded import describe_job
@@ -164,14 +164,14 @@ class JobManager:
 
         with self._lock:
             job = self._jobs.get(run_id)
-        if job is not None or self.store.read(run_id).get("status") in ("queued", "running"):
+        if job is not None or self.store.record(run_id).active:
             audit(self.store.root, who, "stop", run_id)
         if job is None:
-            record = self.store.read(run_id)
-            if record.get("status") == "queued" and not self.store.queue_owner_alive(record):
+            record = self.store.record(run_id)
+            if record.status is Status.QUEUED and not self.store.queue_owner_alive(record.data):
                 self._never_started(run_id)
                 return
-            if record.get("status") in ("queued", "running"):
+            if record.active:
                 raise StudioError(f"run {run_id} is not managed by this server; it cannot be stopped here")
             return
         job.cancel.set()

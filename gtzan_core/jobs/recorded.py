@@ -63,7 +63,7 @@ def conclude(store: RunStore, run_id: str, attempt: Callable[[], Outcome]) -> di
     that does: finished or cancelled with the outcome's fields; stopped before an epoch
     ended: cancelled, saying when; anything raised: failed with the error (raised
     again). Returns the final record."""
-    from ..training import Cancelled
+    from ..training import Cancelled, Pruned
 
     try:
         outcome = attempt()
@@ -71,6 +71,8 @@ def conclude(store: RunStore, run_id: str, attempt: Callable[[], Outcome]) -> di
         return end(store, run_id, **outcome.fields)
     except Cancelled as exc:
         return lifecycle.cancel(store, run_id, str(exc) or "cancelled before the first epoch finished")
+    except Pruned as exc:  # a search's trial its pruner stopped: an end of its own, never a failure
+        return lifecycle.prune(store, run_id, str(exc) or "pruned on its validation curve")
     except DiskFullError as exc:  # the last good checkpoint is intact (written atomically)
         kept = ("; the run stopped, its best checkpoint so far is kept" if store.checkpoint_path(run_id).is_file()
                 else "")
@@ -107,9 +109,23 @@ def fit_on_device(config: TrainConfig, features: FeatureSet, store: RunStore, ru
             begin("training", False)
             if slot is not None:  # which of the device's K training slots this run holds
                 store.update(run_id, gpu_slot={"device": str(device), "slot": slot})
-            return fit(config, features, StoreSink(store, run_id), on_epoch, cancel, progress, dataset_info, device)
+            return fit(config, features, run_sink(store, run_id), on_epoch, cancel, progress, dataset_info, device)
     except InterruptedError:
         raise Cancelled("stopped while waiting for the GPU; never started") from None
+
+
+def run_sink(store: RunStore, run_id: str):
+    """The sink run ``run_id`` reports to: the store's, and for a search's trial (its
+    record names a ``study``) the trial's, which also reports each epoch's validation
+    accuracy to the study and raises :class:`~gtzan_core.training.Pruned` when its pruner
+    says so (:mod:`gtzan_core.runs.studies`)."""
+    sink = StoreSink(store, run_id)
+    study = store.read(run_id).get("study")
+    if isinstance(study, dict):
+        from ..runs.studies import TrialSink
+
+        return TrialSink(sink, store.root, study)
+    return sink
 
 
 def train(config: TrainConfig, features: FeatureSet, store: RunStore | None = None,

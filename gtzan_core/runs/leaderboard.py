@@ -9,8 +9,8 @@ from .record import RunRecord
 from .store import RunStore
 
 LEADERBOARD_COLUMNS = ["model", "track_acc", "segment_acc", "macro_f1", "protocol", "track_macro_f1", "status",
-                       "recipe", "dataset", "owner", "split_warning", "epochs", "params", "train_s", "device",
-                       "pretrained", "date", "run_id"]
+                       "recipe", "dataset", "owner", "split_warning", "external_acc", "external_data", "epochs",
+                       "params", "train_s", "device", "pretrained", "date", "run_id"]
 
 
 def leaderboard(store: RunStore, include_paper: bool = True) -> pd.DataFrame:
@@ -39,6 +39,7 @@ def leaderboard(store: RunStore, include_paper: bool = True) -> pd.DataFrame:
             "pretrained": r.get("pretrained"), "owner": r.owner,
             "date": pd.to_datetime(r.get("created", 0), unit="s").strftime("%Y-%m-%d %H:%M"),
             "split_warning": ("weak split: " + "; ".join(r.split_warnings)) if r.split_warnings else None,
+            **_external(r),
         })
     if include_paper:
         for model, res in paper_results.paper_results().items():
@@ -51,3 +52,11 @@ def leaderboard(store: RunStore, include_paper: bool = True) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
     key = df["track_acc"].fillna(df["segment_acc"]).fillna(-1)
     return df.assign(_k=key).sort_values("_k", ascending=False, kind="stable").drop(columns="_k").reset_index(drop=True)
+
+
+def _external(r: RunRecord) -> dict:
+    """The clip accuracy of the run's latest evaluation on another folder, and that folder."""
+    evs = [ev for ev in r.external_evaluations if ev.scores is not None]
+    if not evs:
+        return {"external_acc": None, "external_data": None}
+    return {"external_acc": evs[0].accuracy, "external_data": f"{evs[0].name} ({evs[0].n_scored} clips)"}

@@ -4,7 +4,8 @@
 ::
 
     create ──> queued ──start──> running ──finish──> finished
-                  │                 │  └───cancel──> cancelled  (best checkpoint kept)
+                  │                 │  ├───cancel──> cancelled  (best checkpoint kept)
+                  │                 │  └───prune───> pruned     (a search's trial its pruner stopped)
                   │                 └──────fail────> failed     (with the error)
                   ├──cancel (never started)──> cancelled
                   └──fail (could not be resumed, or created by a process that died)──> failed
@@ -35,10 +36,11 @@ from .store import STALE_AFTER, RunStore, pid_alive
 TRANSITIONS: dict[Status | None, frozenset[Status]] = {
     None: frozenset({Status.QUEUED}),
     Status.QUEUED: frozenset({Status.RUNNING, Status.CANCELLED, Status.FAILED}),
-    Status.RUNNING: frozenset({Status.FINISHED, Status.CANCELLED, Status.FAILED}),
+    Status.RUNNING: frozenset({Status.FINISHED, Status.CANCELLED, Status.FAILED, Status.PRUNED}),
     Status.FINISHED: frozenset(),
     Status.CANCELLED: frozenset(),
     Status.FAILED: frozenset(),
+    Status.PRUNED: frozenset(),
 }
 #: The phases a running run moves through (``queued`` and ``done`` come with its status).
 RUNNING_PHASES = tuple(p for p in PHASES if p not in ("queued", "done"))
@@ -112,6 +114,12 @@ def cancel(store: RunStore, run_id: str, why: str | None = None, **fields) -> di
     if why:
         fields["error"] = why
     return _end(store, run_id, Status.CANCELLED, fields)
+
+
+def prune(store: RunStore, run_id: str, why: str, **fields) -> dict:
+    """A search's trial that its pruner stopped on its validation curve: pruned, with
+    ``why`` (its best checkpoint kept; never evaluated on the test set)."""
+    return _end(store, run_id, Status.PRUNED, {**fields, "pruned": why})
 
 
 def fail(store: RunStore, run_id: str, error: str, **fields) -> dict:

@@ -33,6 +33,7 @@ class Status(str, Enum):
     FINISHED = "finished"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    PRUNED = "pruned"  # a search's trial stopped by its pruner (an end, never a failure)
 
     def __str__(self) -> str:  # "running", not "Status.RUNNING", in f-strings and JSON keys
         return self.value
@@ -43,7 +44,7 @@ class Status(str, Enum):
 
 
 ACTIVE = (Status.QUEUED.value, Status.RUNNING.value)
-ENDED = (Status.FINISHED.value, Status.CANCELLED.value, Status.FAILED.value)
+ENDED = (Status.FINISHED.value, Status.CANCELLED.value, Status.FAILED.value, Status.PRUNED.value)
 
 #: What a run is doing, in order: queued in a job queue; waiting for a GPU slot or for
 #: room on a Ray cluster; extracting features (its ``progress`` counts tracks); one
@@ -96,8 +97,9 @@ class Scores:
     def of(cls, data: dict | None) -> Scores | None:
         if not data:
             return None
-        return cls(data["accuracy"], data["macro_f1"], int(data["n"]), data["report"], data["confusion"],
-                   data.get("weighted_f1"))
+        # (a stored record has every field, checked by RECORD; a record being built may lack the detail)
+        return cls(data["accuracy"], data["macro_f1"], int(data.get("n") or 0), data.get("report") or {},
+                   data.get("confusion") or [], data.get("weighted_f1"))
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,55 @@ class Evaluation:
         """The scores at ``level`` ("segment" or "track"; a run whose unit is the track,
         one picture a track, has the segment level alone)."""
         return (self.track if level == "track" else None) or self.segment
+
+
+@dataclass(frozen=True)
+class ExternalEvaluation:
+    """A run's evaluation on a labelled folder outside its training data (``gtzan-studio
+    evaluate RUN --data FOLDER``): one per folder (``folder``, the resolved path, is its
+    key in the record's ``external_evaluations``; evaluating the same folder again
+    replaces it). Each audio file is one clip, predicted as Predict does (the run's
+    windows, their probabilities averaged). ``n_files`` counts every file in the label
+    folders: ``n_scored`` were predicted and scored, ``n_refused`` could not be read (each
+    in ``refused`` with why), ``n_out_of_scope`` carry a label outside GTZAN's ten that no
+    ``label_map`` entry maps (``out_of_scope``: label -> files), ``n_dropped`` are tracks
+    the run trained or validated on (``dropped``). ``scores``: accuracy, per-class report
+    and confusion matrix over the scored clips."""
+
+    folder: str
+    name: str
+    date: float
+    label_map: dict
+    n_files: int
+    n_scored: int
+    n_refused: int
+    n_out_of_scope: int
+    n_dropped: int
+    accuracy: float | None
+    scores: Scores | None
+    refused: list = field(default_factory=list)  # [{"path", "reason"}]
+    out_of_scope: dict = field(default_factory=dict)  # folder label -> number of files
+    dropped: list = field(default_factory=list)  # [{"path", "reason"}]
+    notes: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        from dataclasses import asdict
+
+        out = asdict(self)
+        out["scores"] = None if self.scores is None else {k: v for k, v in asdict(self.scores).items()
+                                                          if v is not None}
+        return out
+
+    @classmethod
+    def of(cls, data: dict) -> ExternalEvaluation:
+        def count(key: str) -> int:
+            return int(data.get(key) or 0)
+
+        return cls(data["folder"], data.get("name") or data["folder"], float(data.get("date") or 0),
+                   dict(data.get("label_map") or {}), count("n_files"), count("n_scored"), count("n_refused"),
+                   count("n_out_of_scope"), count("n_dropped"), data.get("accuracy"), Scores.of(data.get("scores")),
+                   list(data.get("refused") or []), dict(data.get("out_of_scope") or {}),
+                   list(data.get("dropped") or []), list(data.get("notes") or []))
 
 
 @dataclass(frozen=True)
@@ -134,6 +185,15 @@ class Progress:
     done: int
     total: int
     message: str = ""
+
+
+@dataclass(frozen=True)
+class PaddedInputs:
+    """How many of a run's tracks were shorter than one input and repeat-padded to one."""
+
+    tracks: int
+    of: int
+    unit: str
 
 
 @dataclass(frozen=True)
@@ -176,8 +236,89 @@ class RunRecord:
             return None
         return Progress(int(pr.get("done", 0)), int(pr.get("total", 0)), pr.get("message") or "")
 
+    @classmethod
+    def of(cls, record: dict | RunRecord) -> RunRecord:
+        """``record`` seen typed (a record already typed is itself)."""
+        return record if isinstance(record, RunRecord) else cls(record)
+
     def get(self, key, default=None):
         return self.data.get(key, default)
+
+    def __getitem__(self, key: str):
+        return self.data[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.data
+
+    @property
+    def protocol(self) -> str | None:
+        return self.data.get("protocol")
+
+    @property
+    def protocol_label(self) -> str | None:
+        return self.data.get("protocol_label")
+
+    @property
+    def selection_on_test(self) -> bool:
+        """Whether the model was chosen on its test set (the paper's protocol): its numbers flatter it."""
+        return bool(self.data.get("selection_on_test"))
+
+    @property
+    def epochs_run(self) -> int | None:
+        return self.data.get("epochs_run")
+
+    @property
+    def best_epoch(self) -> int | None:
+        return self.data.get("best_epoch")
+
+    @property
+    def train_seconds(self) -> float | None:
+        return self.data.get("train_seconds")
+
+    @property
+    def device(self) -> str | None:
+        return self.data.get("device")
+
+    @property
+    def error(self) -> str | None:
+        return self.data.get("error")
+
+    @property
+    def seed(self) -> int | None:
+        return self.config.get("seed")
+
+    @property
+    def unit(self) -> str:
+        """What one sample of its split is: "segment", "patch", "image"."""
+        return self.split.unit if self.split else "segment"
+
+    @property
+    def one_sample_per_track(self) -> bool:
+        """Whether each track is one sample of its split (a picture): then its sample level
+        is its track level, said once. Its input kind knows (``per_track``: many per track)."""
+        from ..errors import ConfigError
+        from ..inputs import get_kind
+
+        try:
+            return not get_kind(self.data.get("input_kind") or "mfcc").per_track
+        except ConfigError:  # (a record of an unknown kind is damaged: listed apart, never read here)
+            return False
+
+    @property
+    def padded_inputs(self) -> PaddedInputs | None:
+        p = self.data.get("padded_inputs")
+        if not p or not p.get("tracks"):
+            return None
+        return PaddedInputs(int(p["tracks"]), int(p.get("of") or 0), p.get("unit") or self.unit)
+
+    @property
+    def part_of(self) -> dict:
+        """Which study made it, when one did (a ``reproduction``, a ``transfer`` study, the
+        ``starter``, a search ``study``: its id or label, seed, condition or trial), else {}."""
+        for key in ("reproduction", "transfer", "starter", "study"):
+            if self.data.get(key):
+                return self.data[key]
+        return {}
 
     @property
     def run_id(self) -> str:
@@ -189,6 +330,11 @@ class RunRecord:
             return Status(self.data.get("status"))
         except ValueError:
             return None
+
+    @property
+    def active(self) -> bool:
+        """Queued or running (:attr:`Status.active`); a record of no known status is not."""
+        return self.status is not None and self.status.active
 
     @property
     def phase(self) -> str | None:
@@ -240,6 +386,23 @@ class RunRecord:
     def split_warnings(self) -> list[str]:
         return self.data.get("split_warnings") or []
 
+    @property
+    def external_evaluations(self) -> list[ExternalEvaluation]:
+        """The run's evaluations on other folders, newest first (a record without any,
+        one written before they existed included: none)."""
+        found = [ExternalEvaluation.of(ev) for ev in (self.data.get("external_evaluations") or {}).values()]
+        return sorted(found, key=lambda ev: ev.date, reverse=True)
+
+
+def dataset_of(records) -> str:
+    """The dataset a group of runs (a study's) trained on: the first label a run has
+    opened, or "pending" while none has."""
+    for r in records:
+        label = RunRecord.of(r).dataset_label
+        if label not in (None, "pending"):
+            return label
+    return "pending"
+
 
 # -- what a valid record is -------------------------------------------------------
 
@@ -287,6 +450,14 @@ EPOCH = Spec("object", fields={**dict.fromkeys(("train_loss", "val_loss", "train
                                "epoch": Spec("count", required=True), "seconds": COUNT, "elapsed": COUNT,
                                "best": FLAG})
 _PER_GENRE = Spec("object", values=COUNT)
+_FILE_REASON = Spec("object", fields={"path": Spec("text", required=True), "reason": Spec("text", required=True)})
+#: One evaluation on another folder (:class:`ExternalEvaluation`).
+EXTERNAL = Spec("object", fields={
+    "folder": Spec("text", required=True), "name": TEXT, "date": TIME, "label_map": Spec("object", values=TEXT),
+    **dict.fromkeys(("n_files", "n_scored", "n_refused", "n_out_of_scope", "n_dropped"), COUNT),
+    "accuracy": NUMBER, "scores": SCORES, "refused": Spec("list", items=_FILE_REASON),
+    "out_of_scope": Spec("object", values=COUNT), "dropped": Spec("list", items=_FILE_REASON),
+    "notes": Spec("list", items=TEXT)})
 
 #: Every field of a record that the pages, the CLI, the job queue and the reports read, with
 #: the type it needs; a record is valid when each has it (other fields are free).
@@ -308,18 +479,24 @@ RECORD: dict[str, Spec] = {
     "dataset": Spec("object", fields={"label": TEXT, "root": TEXT, "fingerprint": TEXT}),
     "split": Spec("object", fields={"train": COUNT, "val": COUNT, "test": COUNT, "unit": TEXT,
                                     "tracks_per_genre": Spec("object", fields=dict.fromkeys(
-                                        ("train", "val", "test"), _PER_GENRE))}),
+                                        ("train", "val", "test"), _PER_GENRE)),
+                                    "seen_tracks": Spec("list", items=TEXT)}),
     "progress": Spec("object", fields={"done": COUNT, "total": COUNT}),
     "job": Spec("object", fields={"data_path": TEXT}),
     "queue_owner": Spec("object", fields={"host": TEXT, "pid": PID}),
     "reproduction": Spec("object", fields={"id": TEXT, "seed": COUNT, "seeds": COUNT}),
+    "study": Spec("object", fields={"name": TEXT, "label": TEXT, "trial": COUNT}),  # a search's trial
+    "pruned": TEXT,
     "transfer": Spec("object", fields={"id": TEXT, "condition": TEXT, "pretrained_on": TEXT, "protocol": TEXT}),
     "starter": Spec("object", fields={"tracks": Spec("count", required=True), "mean": Spec("number", required=True),
                                       "sd": Spec("number", required=True),
                                       "seeds": Spec("list", required=True, items=NUMBER),
                                       "test_tracks": Spec("count", required=True),
-                                      "accuracies": Spec("list", items=NUMBER), "data": TEXT, "command": TEXT}),
+                                      "accuracies": Spec("list", items=NUMBER), "data": TEXT, "command": TEXT,
+                                      "val_accuracies": Spec("list", items=NUMBER), "val_size": COUNT,
+                                      "material": TEXT, "fallback": FLAG}),
     "padded_inputs": Spec("object", fields={"tracks": COUNT, "of": COUNT, "unit": TEXT}),
+    "external_evaluations": Spec("object", values=EXTERNAL),  # folder -> its evaluation
     **dict.fromkeys(("mfcc_params", "image_params", "musicnn_params", "weights", "recipe_changes", "image_sources",
                      "imported"), Spec("object")),
 }

@@ -39,7 +39,7 @@ from ..errors import CheckpointError, DiskFullError
 from ..fileio import atomic_write_bytes, atomic_write_json, json_default
 from ..locks import file_lock
 from ..paths import runs_dir
-from .record import RecordError, parse_record, record_owner
+from .record import RecordError, RunRecord, parse_record, record_owner
 
 CHECKPOINT_FORMAT = 1
 #: A running run without a sign of life (record updates) for this long is dead.
@@ -160,6 +160,18 @@ class RunStore:
             self.write_record(run_id, record)
         return record
 
+    def set_external_evaluation(self, run_id: str, folder: str, evaluation: dict) -> dict:
+        """Save a run's evaluation on another folder (:class:`~.record.ExternalEvaluation`)
+        under ``external_evaluations[folder]``, replacing that folder's earlier one, under
+        the run's lock; refused (:class:`~.record.RecordError`, nothing written) when the
+        record would not be valid with it. Returns the record as it now is."""
+        with self._lock(run_id):
+            record = self._read_raw(run_id)
+            record["external_evaluations"] = {**(record.get("external_evaluations") or {}), folder: evaluation}
+            parse_record(run_id, record)
+            self.write_record(run_id, record)
+        return record
+
     def _load(self, run_id: str):
         """``record.json`` of ``run_id`` as JSON (any JSON value); RecordError when it
         cannot be read or is not JSON, CheckpointError when there is no such run."""
@@ -188,6 +200,15 @@ class RunStore:
         naming what is wrong with a damaged one (no side effects: a run whose process
         died is marked failed by :func:`.lifecycle.reap`, explicitly)."""
         return parse_record(run_id, self._load(run_id))
+
+    def record(self, run_id: str) -> RunRecord:
+        """The record of ``run_id``, typed (:class:`~.record.RunRecord`): what every reader
+        of a run takes (:meth:`read` is the same record as its JSON object, for writers)."""
+        return RunRecord(self.read(run_id))
+
+    def records(self, shared: bool = False) -> builtins.list[RunRecord]:
+        """Every valid run, typed, newest first (:meth:`list`, seen as :class:`~.record.RunRecord`)."""
+        return [RunRecord(r) for r in self.list(shared)]
 
     def owner_of(self, run_id: str) -> str | None:
         """The owner of ``run_id`` as far as its record can be read (a damaged record may

@@ -28,7 +28,7 @@ from ..audit import audit, disk_full_reported
 from ..errors import CheckpointError, DiskFullError
 from ..fileio import atomic_write_json
 from ..locks import file_lock
-from .record import RecordError, record_problems
+from .record import ACTIVE, RecordError, RunRecord, record_problems
 
 TRASH_DIR = ".trash"
 META = "trashed.json"
@@ -77,11 +77,11 @@ def move_to_trash(store, run_id: str, who: str | None = None) -> TrashEntry:
     except RecordError:  # a damaged run: trashed all the same (its owner, when it still names one, kept)
         record = None
         raw = store.stated_status(run_id)
-        if raw in ("queued", "running"):
+        if raw in ACTIVE:
             raise CheckpointError(f"run {run_id!r} is {raw} (its record is damaged); stop it before deleting") \
                 from None
     owner = record.get("owner") if record else store.owner_of(run_id)
-    if record and record.get("status") in ("queued", "running"):
+    if record and RunRecord(record).active:
         raise CheckpointError(f"run {run_id!r} is {record['status']}; stop it before deleting")
     now = time.time()
     entry = f"{run_id}@{int(now * 1000)}"

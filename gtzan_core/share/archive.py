@@ -51,7 +51,7 @@ from .. import GENRES, __version__
 from ..audit import audit, disk_full_reported
 from ..errors import CheckpointError, DiskFullError
 from ..fileio import DISK_FULL, check_new_file, write_new_file
-from ..runs import ACTIVE, RunStore, load_checkpoint_file, record_problems
+from ..runs import ACTIVE, RunRecord, RunStore, load_checkpoint_file, record_problems
 from .card import confusion_png, model_card
 
 SCHEMA = "gtzan-studio-run"
@@ -106,9 +106,9 @@ def archive_members(store: RunStore, run_id: str) -> dict[str, bytes]:
         "features.json": json.dumps(features, indent=1).encode(),
         "MODEL_CARD.md": model_card(record).encode(),
     }
-    confusion = ((record.get("evaluation") or {}).get("segment") or {}).get("confusion")
-    if confusion:
-        members["confusion.png"] = confusion_png(confusion)
+    evaluation = RunRecord(record).evaluation
+    if evaluation is not None:
+        members["confusion.png"] = confusion_png(evaluation.segment.confusion)
     manifest = {"schema": SCHEMA, "version": VERSION, "run_id": run_id, "model": record.get("model"),
                 "exported": time.time(), "studio": __version__,
                 "files": {name: {"sha256": _sha256(data), "size": len(data)} for name, data in members.items()}}

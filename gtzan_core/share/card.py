@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -63,26 +64,35 @@ def preprocessing_text(record: dict) -> str:
 def limits_text(record: dict) -> str:
     """What the starter cannot do, in a few sentences (its card and the Predict page say it)."""
     s = record.get("starter") or {}
+    audio = s.get("material") == "audio"
+    learned = ("2-3 s excerpts of GTZAN tracks recorded around 2000-2001 (one per track)" if audio else
+               "30 s GTZAN clips recorded around 2000-2001 (the Kaggle PNGs of them)")
+    looks = ("It hears a clip 3 s patch by 3 s patch (musicnn's log-mel input at 16 kHz) and averages them; its "
+             "backbone is musicnn's MSD network, fetched by the studio (its weights are not in the repository)."
+             if audio else "It looks at spectrogram pictures drawn like the Kaggle PNGs: one of a whole clip of "
+                           "GTZAN's length (up to 31.5 s), one per 30 s window of a longer one.")
     return ("It knows GTZAN's ten genres only (blues, classical, country, disco, hiphop, jazz, metal, pop, reggae, "
-            "rock) and answers one of them for any sound. It learned from 30 s GTZAN clips recorded around "
-            "2000-2001 (the Kaggle PNGs of them), a small set with known faults (repeated tracks, mislabelled and "
-            "distorted clips; Sturm 2013): its test accuracy "
+            f"rock) and answers one of them for any sound. It learned from {learned}, a small set with known faults "
+            "(repeated tracks, mislabelled and distorted clips; Sturm 2013): its test accuracy "
             f"({100 * s.get('mean', float('nan')):.1f} % ± {100 * s.get('sd', float('nan')):.1f} over "
             f"{len(s.get('seeds', []))} seeds, {s.get('test_tracks', '?')} test tracks each) is on GTZAN tracks, and "
-            "music from elsewhere (other eras, production, genres outside the ten) will fare worse. It looks at the "
-            "picture of the first 30 s of a clip window by window, drawn like the Kaggle PNGs.")
+            f"music from elsewhere (other eras, production, genres outside the ten) will fare worse. {looks}")
 
 
 def starter_card(record: dict) -> str:
     """The section of the model card that says what the starter is."""
     s = record.get("starter") or {}
     accs = ", ".join(f"{100 * a:.1f} %" for a in s.get("accuracies", []))
+    vals = ", ".join(f"{100 * a:.1f} %" for a in s.get("val_accuracies", []) if a is not None)
+    what = "real excerpts" if s.get("material") == "audio" else "Kaggle spectrogram PNGs"
     return "\n".join([
         "## Starter model", "",
         f"Shipped with the studio so that a first prediction of a real song gives a real guess. Trained on "
-        f"**real GTZAN**: {s.get('tracks', '?')} Kaggle spectrogram PNGs ({s.get('data', '?')}), split by track "
+        f"**real GTZAN**: {s.get('tracks', '?')} {what} ({s.get('data', '?')}), split by track "
         f"70/15/15 stratified by genre, early-stopped on the validation part, tested once on "
         f"{s.get('test_tracks', '?')} tracks it never saw.", "",
+        *([f"Validation accuracy (the epoch kept, per seed): {vals}; Predict's default answer weights the run "
+           "by it.", ""] if vals else []),
         f"Test accuracy (track level) over seeds {', '.join(map(str, s.get('seeds', [])))}: {accs}; "
         f"**{100 * s.get('mean', float('nan')):.1f} % ± {100 * s.get('sd', float('nan')):.1f}** (mean ± sd). This "
         f"run is seed {s.get('shipped_seed', 0)}.", "",
@@ -91,12 +101,79 @@ def starter_card(record: dict) -> str:
 
 
 
+# -- evaluations on other folders -------------------------------------------------
+
+#: What can start Markdown (or HTML, an entity, a table cell) anywhere in a line: backslash-escaped in the card.
+_MD_PUNCTUATION = frozenset("\\`*_{}[]()<>#+-.!|~$&:@\"'=")
+
+
+def card_text(value) -> str:
+    """A visitor's string (a folder's name, a label) as card Markdown that reads as exactly
+    its characters: every character that can start Markdown or HTML backslash-escaped
+    (CommonMark reads an escaped punctuation mark as itself), control characters and line
+    breaks as spaces, a word joiner breaking bare ``www.`` addresses."""
+    text = "".join(" " if ord(ch) < 32 or ord(ch) == 127 or ch in "\u2028\u2029\u0085" else ch for ch in str(value))
+    out = "".join("\\" + ch if ch in _MD_PUNCTUATION else ch for ch in " ".join(text.split()))
+    out = out.replace("\\:", "\\:\u2060").replace("\\@", "\u2060\\@")  # no bare address: http://, a@b
+    return re.sub(r"(www)\\\.", "\\1\u2060\\\\.", out, flags=re.IGNORECASE)
+
+
+def card_code(value) -> str:
+    """``value`` (a path) as inline code holding exactly its characters: fenced by more
+    backticks than any run inside it."""
+    text = " ".join("".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in str(value)).split(" "))
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def external_card(record: dict) -> str:
+    """The card's sections "Evaluated on FOLDER", one per folder the run was evaluated on
+    (``gtzan-studio evaluate RUN --data FOLDER``); empty when it was on none."""
+    from ..runs.record import RunRecord
+
+    lines: list[str] = []
+    for ev in RunRecord(record).external_evaluations:
+        lines += [f"## Evaluated on {card_text(ev.name)}", "",
+                  f"Folder {card_code(ev.folder)}, evaluated {time.strftime('%Y-%m-%d %H:%M', time.localtime(ev.date))}"
+                  ": each audio file one clip, predicted as Predict does (the run's windows, their probabilities "
+                  "averaged).", "",
+                  "| files | scored | refused | out of scope | left out (seen in training) | clip accuracy "
+                  "| macro F1 |",
+                  "|---|---|---|---|---|---|---|",
+                  f"| {ev.n_files} | {ev.n_scored} | {ev.n_refused} | {ev.n_out_of_scope} | {ev.n_dropped} | "
+                  + (f"{ev.scores.accuracy:.3f} | {ev.scores.macro_f1:.3f} |" if ev.scores else "— | — |"), ""]
+        if ev.scores is not None and ev.scores.n < 30:
+            lines += [f"*{ev.scores.n} clips: a handful, too few for an accuracy claim.*", ""]
+        if ev.label_map:
+            lines += ["Labels mapped: " + ", ".join(f"{card_text(k)} → {card_text(v)}"
+                                                   for k, v in ev.label_map.items()) + ".", ""]
+        if ev.out_of_scope:
+            lines += ["Out of scope (not one of GTZAN's ten, not scored): " + ", ".join(
+                f"{card_text(k)} ({n})" for k, n in ev.out_of_scope.items()) + ".", ""]
+        if ev.scores is not None:
+            lines += ["| genre | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+            for g in GENRES:
+                r = ev.scores.report.get(g)
+                if r:
+                    lines.append(f"| {g} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1-score']:.2f} | "
+                                 f"{int(r['support'])} |")
+            lines.append("")
+        for note in ev.notes:
+            lines += [f"Note: {card_text(note)}", ""]
+    return "\n".join(lines)
+
+
 def model_card(record: dict) -> str:
     from ..hparams import recipe_label
+    from ..runs.record import RunRecord
 
-    ev = record.get("evaluation") or {}
-    seg, trk = ev.get("segment") or {}, ev.get("track") or {}
-    data = (record.get("dataset") or {}).get("label", "?")
+    run = RunRecord.of(record)
+    record = run.data
+    ev = run.evaluation
+    seg, trk = (ev.segment, ev.track or {}) if ev else ({}, {})
+    data = run.dataset_label or "?"
     lines = [f"# {record.get('title', record.get('model'))} — run `{record['run_id']}`", ""]
     if data != "GTZAN":
         lines += [f"> **Trained on the {data} set, not GTZAN**: its accuracy says nothing about real music.", ""]
@@ -132,9 +209,15 @@ def model_card(record: dict) -> str:
               "Classes, in output order: " + ", ".join(f"{k} {g}" for k, g in enumerate(GENRES)) + ".", ""]
     if record.get("starter"):
         lines += [starter_card(record)]
+    if record.get("external_evaluations"):
+        lines += [external_card(record)]
     if (record.get("weights") or {}).get("sha256"):
+        from ..models.weights import known_weights
+
         w = record["weights"]
+        known = known_weights(w.get("file"))
+        where = (f"which the machine that loads it needs ({known.install})" if known is not None and
+                 known.origin != "hub" else "which the importing machine needs in torch's hub cache")
         lines += ["## Backbone", "", f"The checkpoint holds the trained head only; it sits on `{w['file']}` "
-                  f"({w['weights']}, SHA-256 `{w['sha256']}`), which the importing machine needs in torch's hub cache.",
-                  ""]
+                  f"({w['weights']}, SHA-256 `{w['sha256']}`), {where}.", ""]
     return "\n".join(lines)

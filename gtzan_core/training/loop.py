@@ -34,6 +34,12 @@ class Cancelled(Exception):
     pass
 
 
+class Pruned(Exception):
+    """Raised by a search's sink when the trial's pruner stops it on its validation curve
+    (after the epoch it judged was reported and checkpointed); the job records the run as
+    ``pruned`` (:func:`gtzan_core.jobs.recorded.conclude`)."""
+
+
 def run_epoch(model: nn.Module, opt, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch_size: int,
               prep, device: torch.device, cancel: threading.Event | None = None, amp: bool = True):
     """One pass over ``order`` (sample indices on the device) in mini-batches.

@@ -202,13 +202,19 @@ class _Run:
             trainable_params=count_parameters(model), total_params=count_parameters(model, False),
             split={**data.split.sizes(), "unit": data.split.unit, "note": data.split.note,
                    "monitor": "test" if data.split.selection_on_test else "validation",
-                   "tracks_per_genre": self.coverage},
+                   "tracks_per_genre": self.coverage, "seen_tracks": self.seen_tracks(data)},
             split_warnings=self.split_warnings or None,
             backbone_cached=inputs.backbone_cached,
             **self.spec.kind.record_facts(features),  # image_sources, padded_inputs
             mixed_precision="bf16" if self.device.type == "cuda" and self.amp else None,
             started=time.time(),
         )
+
+    def seen_tracks(self, data: _Data) -> list[str]:
+        """The ids of the tracks the model trained or was chosen on (train and validation
+        parts): an evaluation on another folder leaves these tracks out."""
+        seen = np.unique(data.groups[np.concatenate([data.split.train, data.split.val])])
+        return sorted(str(t) for t in self.features.tracks["track_id"].to_numpy()[seen])
 
     def fit(self, model: nn.Module, weights, options: dict, inputs: _Inputs, data: _Data):
         """The epoch loop with early stopping; every improvement is checkpointed."""
@@ -267,6 +273,14 @@ class _Run:
 
     def evaluate_best(self, inputs: _Inputs, data: _Data, stopper: EarlyStopping, status: str) -> Outcome:
         self.sink.phase("evaluating")
+        common = dict(train_seconds=time.perf_counter() - self.t_start, early_stopped=stopper.should_stop)
+        if not self.config.evaluate_test:  # a search's trial: its best model on validation, the test set unread
+            va = data.split.val
+            logits = predict_logits(inputs.trainable, self.x_dev, torch.from_numpy(va).to(self.device), inputs.prep,
+                                    self.device, amp=self.amp)
+            probs = torch.softmax(logits.float(), 1).cpu().numpy()
+            val_eval = evaluate(probs, data.y.numpy()[va], data.groups[va])
+            return Outcome(status, dict(val_evaluation=val_eval, test_evaluated=False, **common))
         te = torch.from_numpy(data.split.test).to(self.device)
         logits = predict_logits(inputs.trainable, self.x_dev, te, inputs.prep, self.device, amp=self.amp)
         probs = torch.softmax(logits.float(), 1).cpu().numpy()
@@ -274,8 +288,48 @@ class _Run:
         evaluation = evaluate(probs, data.y.numpy()[test_idx], data.groups[test_idx])
         evaluation["leaky"] = data.split.leaky
         evaluation["selection_on_test"] = data.split.selection_on_test
-        return Outcome(status, dict(evaluation=evaluation, train_seconds=time.perf_counter() - self.t_start,
-                                    early_stopped=stopper.should_stop))
+        return Outcome(status, dict(evaluation=evaluation, **common))
+
+
+def test_evaluation(config: TrainConfig, features: FeatureSet, model: nn.Module,
+                    device: torch.device | None = None) -> dict:
+    """The one look at the test set of a run that trained without it (``evaluate_test``
+    False: a search's best trial, after its study ended): ``model`` (the run's best,
+    rebuilt from its checkpoint) evaluated on the test split ``config`` draws from
+    ``features``, as :func:`fit` would have at its end."""
+    spec = get_spec(config.model)
+    device = device or resolve_device(config.device)
+    run = _Run(config, features, _NoSink(), None, feature_facts(features), spec, device, None, threading.Event(), None)
+    data = run.split_data()
+    samples, _ = run.spec.kind.samples(run.features)
+    prep = run.spec.kind.batch_prep(spec)
+    x = torch.from_numpy(np.ascontiguousarray(samples))
+    te = torch.from_numpy(data.split.test)
+    model = model.to(device).eval()
+    logits = predict_logits(model, x, te, lambda b: prep(b.to(device)), device, batch=64, amp=run.amp)
+    probs = torch.softmax(logits.float(), 1).cpu().numpy()
+    evaluation = evaluate(probs, data.y.numpy()[data.split.test], data.groups[data.split.test])
+    evaluation["leaky"] = data.split.leaky
+    evaluation["selection_on_test"] = data.split.selection_on_test
+    return evaluation
+
+
+class _NoSink:
+    """A sink that records nothing (:func:`test_evaluation` trains nothing)."""
+
+    run_id = None
+
+    def phase(self, phase: str, **fields) -> None:
+        pass
+
+    def note(self, **fields) -> None:
+        pass
+
+    def epoch(self, **fields) -> None:
+        pass
+
+    def checkpoint(self, state_dict: dict, meta: dict) -> None:
+        pass
 
 
 def _identity(x):

@@ -14,6 +14,7 @@ module             what it holds
                    reload, personal names), the admin, the guessing limits, the sidebar block
 ``datasets``       the session's (or class's) dataset, typed paths, summaries, split checks,
                    the device
+``hyperparameters`` the Train form's hyperparameters, one expander per chosen model
 ``grids``          data grids for people: number formats, a dash for what is missing
 ``formatting``     words from run records: labels, dataset names, job progress and its ETA
                    range, training summaries, split warnings; visitors' strings drawn as
@@ -33,7 +34,8 @@ import importlib
 _EXPORTS = {
     "page": ["SKELETON", "clear_skeleton", "ensure_app_navigation", "show_error"],
     "resources": ["demo_job", "download_job", "ensure_demo", "executor_label", "executor_problem", "finished_runs",
-                  "job_manager", "ray_address", "run_records", "store"],
+                  "job_manager", "ray_address", "run_records", "start_weights_fetch", "store", "weights_job",
+                  "weights_status"],
     "identity": ["COOKIE", "admin_name_reset", "attempt_limiter", "auth_configured", "can_modify_run",
                  "check_modify_run", "claimed_name_sign_in", "claimed_user", "current_user", "guesser_keys",
                  "identity_sidebar", "is_admin", "name_registry", "names_claimed", "session_key", "settings",
@@ -41,6 +43,7 @@ _EXPORTS = {
     "datasets": ["DEMO_LABEL", "allowed_data_roots", "check_user_path", "class_dataset", "data_path", "preflight_jobs",
                  "dataset_summary", "default_data_path", "device_label", "set_data_path"],
     "grids": ["run_grid"],
+    "hyperparameters": ["hyperparameter_inputs"],
     "formatting": ["dataset_name", "duration_text", "empty_jobs_text", "job_progress", "md_code", "md_frame", "md_text",
                    "plain_frame", "plain_text", "plan_estimate", "pretrained_text", "run_label", "split_warning_text",
                    "stopped_by_hand", "training_text"],

@@ -12,7 +12,7 @@ import re
 import time
 import unicodedata
 
-from ..runs.record import RunRecord
+from ..runs.record import Progress, RunRecord
 from ..tables import (
     DASH,
     DATASET_NAMES,
@@ -163,14 +163,15 @@ def job_progress(record: dict, now: float | None = None) -> dict:
     cap = epoch_cap(record)
     epoch = len(history)
     status, phase = record.get("status"), record.get("phase")
-    p = record.get("progress") or {}
+    run = RunRecord.of(record)
+    p = run.progress or Progress(0, 0)
     phase_fraction = None
     if status == "queued":
         line = "queued"
-    elif phase in ("features", "backbone pass") and p.get("total"):
+    elif phase in ("features", "backbone pass") and p.total:
         what = "extracting features" if phase == "features" else "backbone pass (pretrained features, once)"
-        line = f"{what} {p.get('done', 0)}/{p['total']}"
-        phase_fraction = min(1.0, p.get("done", 0) / max(p["total"], 1))
+        line = f"{what} {p.done}/{p.total}"
+        phase_fraction = min(1.0, p.done / max(p.total, 1))
     elif phase == "features":
         line = "opening the dataset"
     elif phase == "evaluating":
@@ -195,7 +196,7 @@ def job_progress(record: dict, now: float | None = None) -> dict:
     else:
         eta_text = (f"{duration_text(eta[0])} left if no epoch beats epoch {record.get('best_epoch') or epoch} "
                     f"(early stopping), at most {duration_text(eta[1])} (the {cap}-epoch cap)")
-    stopping = status in ("queued", "running") and bool(record.get("stop_requested"))
+    stopping = RunRecord.of(record).active and bool(record.get("stop_requested"))
     return {"epoch": epoch, "cap": cap, "total": cap, "fraction": min(1.0, epoch / cap), "phase": line,
             "phase_fraction": phase_fraction, "eta": eta, "eta_text": eta_text, "stopping": stopping,
             "summary": training_text(record)}
@@ -212,7 +213,7 @@ def empty_jobs_text(records: list[dict], me: str | None, whose: str, now: float 
     now = time.time() if now is None else now
     others: dict[str, int] = {}
     for r in records:
-        if (r.get("status") in ("queued", "running") or now - r.get("finished", 0) < recent) and r.get("owner") != me:
+        if (RunRecord.of(r).active or now - r.get("finished", 0) < recent) and r.get("owner") != me:
             owner = r.get("owner") or "nobody"
             others[owner] = others.get(owner, 0) + 1
     mine = f"No jobs of yours ({md_text(me)}) in the last hour" if me else "You are not signed in, so no jobs are yours"
@@ -251,11 +252,12 @@ CPU_FEATURES_PER_100 = 37.0
 
 
 def _train_tracks(record: dict) -> int | None:
-    split = record.get("split") or {}
+    split = record.get("split") or {}  # (its per-genre counts: beyond SplitInfo)
     per_genre = (split.get("tracks_per_genre") or {}).get("train")
     if isinstance(per_genre, dict) and per_genre:
         return int(sum(per_genre.values()))
-    return int(split["train"]) if split.get("unit") in ("track", "image") and split.get("train") else None
+    one_a_track = split.get("unit") == "track" or RunRecord.of(record).one_sample_per_track
+    return int(split["train"]) if one_a_track and split.get("train") else None
 
 
 def seconds_per_epoch(records: list[dict], on_gpu: bool) -> dict[str, float]:

@@ -214,6 +214,9 @@ def identity_sidebar() -> None:
     its rules and the admin sign-in. (The page's heavy modules are loaded by now: the
     skeleton ``app.py`` drew is taken down first.)"""
     clear_skeleton()
+    from .resources import start_weights_fetch
+
+    start_weights_fetch()  # the first start fetches musicnn's weights in the server's background (once per machine)
     conf = settings()
     with st.sidebar:
         _cookie_script()  # first: by the time "Signed in as" shows, the browser has the cookie's script
@@ -302,11 +305,21 @@ def claimed_name_sign_in() -> None:
         return
     claimed = stored is not None
     label = "Passcode" if claimed else "Choose a passcode to claim this name"
-    passcode = st.text_input(label, type="password", key="passcode-input", max_chars=MAX_PASSCODE + 1,
-                             help=None if claimed else f"{MIN_PASSCODE}-{MAX_PASSCODE} characters; you will need "
-                                                       "it to act as this name in another browser")
-    if st.button("Sign in" if claimed else "Claim name", key="name-sign-in", type="primary"):
+    # a form: Enter in the passcode field submits it (the name above, outside it, commits on Enter or Tab
+    # and decides between signing in and claiming). No max_chars: Streamlit would draw a "n/129" counter
+    # under a passcode; the length is checked below instead, before anything is tried.
+    with st.form("name-sign-in-form", border=False, enter_to_submit=True):
+        passcode = st.text_input(label, type="password", key="passcode-input",
+                                 help=None if claimed else f"{MIN_PASSCODE}-{MAX_PASSCODE} characters; you will "
+                                                           "need it to act as this name in another browser")
+        submitted = st.form_submit_button("Sign in" if claimed else "Claim name", key="name-sign-in",
+                                          type="primary")
+    if submitted:
         try:
+            problem = passcode_problem(passcode, claimed)
+            if problem:
+                st.error(problem)
+                return
             if claimed:
                 limiter = attempt_limiter()
                 if not limiter.attempt("passcode", guesser_keys(), lambda: registry.verify(name, passcode)):
@@ -322,6 +335,19 @@ def claimed_name_sign_in() -> None:
             st.rerun()
         except StudioError as exc:
             show_error(exc)
+
+
+def passcode_problem(passcode: str, claimed: bool) -> str | None:
+    """Why a typed passcode is not even tried (None: try it). Nothing typed, or longer than
+    any passcode can be, is said so and never counted as a wrong try (a new name's passcode is
+    checked by the registry: :func:`gtzan_core.classroom.names.check_passcode`)."""
+    if not passcode:
+        return ("Type the passcode first." if claimed
+                else f"Choose a passcode of {MIN_PASSCODE}-{MAX_PASSCODE} characters.")
+    if len(passcode) > MAX_PASSCODE:
+        return (f"A passcode has at most {MAX_PASSCODE} characters; this one has {len(passcode)}: "
+                "nothing was tried.")
+    return None
 
 
 def admin_name_reset() -> None:

@@ -40,6 +40,30 @@ def ensure_app_navigation() -> None:
     st.stop()
 
 
+def hide_developer_options() -> None:
+    """A classroom instance shows its visitors no Streamlit developer options (Deploy,
+    Rerun, Clear cache, the developer menu): ``client.toolbarMode`` is ``viewer``
+    (:func:`gtzan_core.classroom.rules.toolbar_mode`). ``deploy/start.sh`` sets it when it
+    starts the server; a classroom started another way (``streamlit run app.py`` with
+    ``GTZAN_STUDIO_MODE=classroom``) gets it here, at the server's first script run, which
+    then runs once more: Streamlit tells the browser the toolbar mode as each run starts.
+    A stricter mode chosen by hand (``minimal``) is kept; personal mode is left alone."""
+    from streamlit import config
+
+    from ..classroom.rules import toolbar_mode
+    from ..errors import ConfigError
+
+    try:
+        mode = toolbar_mode()
+    except ConfigError:  # a bad GTZAN_STUDIO_MODE: the page says so (identity_sidebar)
+        return
+    if mode == "auto" or config.get_option("client.toolbarMode") not in ("auto", "developer"):
+        return
+    st.set_option("client.toolbarMode", mode)
+    if config.get_option("client.toolbarMode") == mode:  # never a loop of reruns
+        st.rerun()
+
+
 def clear_skeleton() -> None:
     """Take down the placeholder ``app.py`` drew before the page's heavy imports (a no-op
     when there is none: a warm server draws none, and a page run alone has none)."""

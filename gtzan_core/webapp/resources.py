@@ -1,5 +1,6 @@
 """The server's shared resources, one per process and shared by every session: the job
-manager (and its run store), the GTZAN download, the demo-set build."""
+manager (and its run store), the GTZAN download, the demo-set build, the fetch of
+musicnn's weights."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import streamlit as st
 
 from ..cluster.ray_executor import ray_address
 from ..errors import StudioError
-from ..jobs import BackgroundJob, JobManager, demo_preparation, download_job as _new_download_job
+from ..jobs import BackgroundJob, JobManager, demo_preparation, download_job as _new_download_job, weights_preparation
 from ..paths import runs_dir
 from ..runs import RunStore
 
@@ -108,3 +109,45 @@ def ensure_demo() -> None:
 
         st.error(md_text(f"Could not build the demo set: {state['error']}"))
         st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _weights_job(weights_folder: str) -> BackgroundJob:
+    """The server's one fetch of musicnn's weights, shared by every session (keyed by the folder)."""
+    return weights_preparation()
+
+
+def weights_job() -> BackgroundJob:
+    from ..models.weights import weights_dir
+
+    return _weights_job(str(weights_dir()))
+
+
+def start_weights_fetch() -> dict:
+    """The first start fetches musicnn's weights in the server's background (once per
+    machine; a no-op when they are here, offline, or the index failed recently); the
+    fetch's state."""
+    from ..models.autofetch import fetch_needed
+
+    job = weights_job()
+    if job.state()["status"] == "idle" and fetch_needed():
+        job.start()
+    return job.state()
+
+
+def weights_status() -> None:
+    """One status line about musicnn's weights: the fetch's progress while it runs, else
+    which starter answers and why."""
+    from ..models.autofetch import weights_note
+    from .formatting import md_text
+
+    state = start_weights_fetch()
+    if state["status"] == "running":
+        total = state.get("total") or 0
+        count = f" ({state.get('done', 0)}/{total})" if total else ""
+        st.caption(f"⏳ Fetching musicnn's weights (first start, once per machine): {md_text(state.get('message', ''))}"
+                   f"{count}. Until they are here the EfficientNet-Lite0 starter answers.")
+        return
+    kind, line = weights_note()
+    icon = {"ready": "✅", "offline": "📴", "failed": "⚠️"}.get(kind, "ℹ️")
+    st.caption(f"{icon} {md_text(line[0].upper() + line[1:])}.")

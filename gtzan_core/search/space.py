@@ -1,0 +1,111 @@
+"""Search spaces: each model's default space is declared once in ``hparams.yaml``
+(``search_spaces: {model: {setting: {type: ..., ...}}}``); a study may narrow it
+(within its bounds), never widen it, and only over settings a
+:class:`~gtzan_core.hparams.TrainConfig` has."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+
+from ..errors import ConfigError
+from ..hparams import TrainConfig, load_hparams
+
+TYPES = ("loguniform", "uniform", "int", "categorical")
+#: The settings a space may search (a TrainConfig's numbers that a model honours).
+SEARCHABLE = tuple(f.name for f in fields(TrainConfig)
+                   if f.name in ("lr", "batch_size", "epochs", "patience", "weight_decay"))
+
+
+def default_space(model: str, hparams: dict | None = None) -> dict:
+    """``model``'s default search space from ``hparams.yaml``, checked."""
+    from ..models import get_spec
+
+    get_spec(model)
+    hp = load_hparams() if hparams is None else hparams
+    spaces = hp.get("search_spaces") or {}
+    if model not in spaces:
+        raise ConfigError(f"hparams.yaml declares no search space for {model!r} (search_spaces: {model}: ...)")
+    return check_space(spaces[model], model)
+
+
+def check_space(space, where: str = "search space") -> dict:
+    """``space`` as plain data, each entry checked: a known type over a searchable setting
+    with sane bounds; a :class:`ConfigError` names the first problem."""
+    if not isinstance(space, dict) or not space:
+        raise ConfigError(f"{where}: a search space is a mapping of settings to ranges")
+    out = {}
+    for name, entry in space.items():
+        if name not in SEARCHABLE:
+            raise ConfigError(f"{where}: {name!r} is not a searchable setting ({', '.join(SEARCHABLE)})")
+        if not isinstance(entry, dict) or entry.get("type") not in TYPES:
+            raise ConfigError(f"{where}: {name} needs a type, one of {', '.join(TYPES)}")
+        typ = entry["type"]
+        if typ == "categorical":
+            choices = entry.get("choices")
+            if not isinstance(choices, list) or not choices or not all(_number(c) for c in choices):
+                raise ConfigError(f"{where}: {name} needs a list of numeric choices")
+            out[name] = {"type": typ, "choices": list(choices)}
+            continue
+        low, high = entry.get("low"), entry.get("high")
+        if not (_number(low) and _number(high)) or not low <= high:
+            raise ConfigError(f"{where}: {name} needs numbers low <= high (got {low!r}, {high!r})")
+        if typ == "loguniform" and low <= 0:
+            raise ConfigError(f"{where}: {name} is log-uniform, so its low bound must be positive (got {low})")
+        if typ == "int" and not (float(low).is_integer() and float(high).is_integer()):
+            raise ConfigError(f"{where}: {name} is an integer range; its bounds must be whole numbers")
+        out[name] = {"type": typ, "low": int(low) if typ == "int" else float(low),
+                     "high": int(high) if typ == "int" else float(high)}
+    return out
+
+
+def _number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def narrow(default: dict, edited: dict) -> dict:
+    """``edited`` (a study's space: a subset of ``default``'s settings, each within its
+    bounds or a subset of its choices), checked against ``default``; a
+    :class:`ConfigError` says what goes beyond it."""
+    edited = check_space(edited, "the edited search space")
+    for name, entry in edited.items():
+        base = default.get(name)
+        if base is None:
+            raise ConfigError(f"{name} is not in this model's search space ({', '.join(default)})")
+        if entry["type"] != base["type"]:
+            raise ConfigError(f"{name} is searched as {base['type']}, not {entry['type']}")
+        if entry["type"] == "categorical":
+            extra = [c for c in entry["choices"] if c not in base["choices"]]
+            if extra:
+                raise ConfigError(f"{name}: {extra} not among the allowed choices {base['choices']}")
+        elif entry["low"] < base["low"] or entry["high"] > base["high"]:
+            raise ConfigError(f"{name}: [{entry['low']:g}, {entry['high']:g}] goes beyond its bounds "
+                              f"[{base['low']:g}, {base['high']:g}]")
+    return edited
+
+
+def distributions(space: dict) -> dict:
+    """Optuna's distributions for a checked ``space``."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out = {}
+    for name, e in space.items():
+        if e["type"] == "categorical":
+            out[name] = CategoricalDistribution(e["choices"])
+        elif e["type"] == "int":
+            out[name] = IntDistribution(e["low"], e["high"])
+        else:
+            out[name] = FloatDistribution(e["low"], e["high"], log=e["type"] == "loguniform")
+    return out
+
+
+def space_text(space: dict) -> list[str]:
+    """One line per setting: "lr: log-uniform 1e-05 .. 0.01"."""
+    lines = []
+    for name, e in space.items():
+        if e["type"] == "categorical":
+            lines.append(f"{name}: one of {', '.join(map(str, e['choices']))}")
+        else:
+            label = {"loguniform": "log-uniform", "uniform": "uniform", "int": "integer"}[e["type"]]
+            lines.append(f"{name}: {label} {e['low']:g} .. {e['high']:g}")
+    return lines
