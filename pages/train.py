@@ -66,7 +66,9 @@ def dataset_choice() -> str | None:
                                   help="Any GTZAN layout: Kaggle genres_original/ and images_original/, the original "
                                        "genres/, the ten genre folders; a folder of pictures only trains the image "
                                        "models on every PNG, a folder of 2-3 s excerpts the audio models (short "
-                                       "clips are repeat-padded to one 3 s input).")
+                                       "clips are repeat-padded to one 3 s input); a Kaggle-style feature table "
+                                       "(a .csv file: filename, label, feature columns) trains the feature-vector "
+                                       "models.")
             if typed.strip():
                 try:
                     return str(check_user_path(typed))
@@ -96,8 +98,9 @@ st.caption(all_recipes[recipe])
 
 with st.form("train"):
     models = st.multiselect("Models", list(MODELS), default=["cnn"],
-                            format_func=lambda m: MODELS[m].title + (" (pretrained, not in the paper)"
-                                                                     if MODELS[m].family == "pretrained" else ""),
+                            format_func=lambda m: MODELS[m].title + {"pretrained": " (pretrained, not in the paper)",
+                                                                     "features": " (feature vector, not in the paper)"
+                                                                     }.get(MODELS[m].family, ""),
                             help="The paper's seven, and two networks pretrained on real data that work offline: "
                                  "musicnn (music: the Million Song Dataset) and EfficientNet-Lite0 (photos: ImageNet).")
     protocol = st.radio("Protocol", list(PROTOCOLS), format_func=lambda p: f"{p}: {PROTOCOLS[p]}")

@@ -81,6 +81,12 @@ class GridFit:
         return SVC(C=c, kernel="rbf", gamma="scale", probability=True, random_state=seed)
 
     def fit(self, x_tr, y_tr, x_va, y_va, config, cancel: threading.Event, n_classes: int = 10) -> FitResult | None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # (see BoostingFit.fit)
+            return self._fit(x_tr, y_tr, x_va, y_va, config, cancel, n_classes)
+
+    def _fit(self, x_tr, y_tr, x_va, y_va, config, cancel, n_classes) -> FitResult | None:
         t0 = time.perf_counter()
         mean, scale = standardise(x_tr)
         z_tr, z_va = (np.asarray(x_tr, np.float64) - mean) / scale, (np.asarray(x_va, np.float64) - mean) / scale

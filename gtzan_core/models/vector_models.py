@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -363,6 +364,6 @@ def load_npz(path: str | Path) -> tuple[ArrayModel, dict]:
             raise ValueError("not a studio array-model header")
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path.name}: not a readable array model ({str(exc).splitlines()[0]})") from None
     return array_model(str(header.get("family")), arrays, int(header.get("n_classes", 10))), header
