@@ -287,3 +287,41 @@ def test_the_real_kaggle_table_opens_with_every_track():
     ds = open_dataset(KAGGLE_CSV)
     assert len(ds.tracks) == 1000 and ds.table.shape == (1000, 57)
     assert ds.counts().tolist() == [100] * 10
+
+
+@pytest.mark.heavy
+def test_the_train_page_trains_a_feature_vector_model_on_a_table(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from gtzan_core.runs import RunStore
+    from tests.polling import ended, wait_until
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("GTZAN_STUDIO_DATA_ROOTS", str(tmp_path))
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")  # the page opens on the demo set: a tiny one
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
+    table = write_table(tmp_path / "features.csv", per_genre=6)
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=180)
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    models = at.multiselect[0]
+    assert set(VECTOR_MODELS) <= set(models.options) or all(  # options are shown by their titles
+        any(t in o for o in models.options) for t in ("Logistic regression", "RBF SVM", "Gradient boosting"))
+    next(r for r in at.radio if r.label == "Train on").set_value("another folder").run()
+    at.text_input(key="train-data-folder").set_value(str(table)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("feature table" in c.value for c in at.caption)
+    at.multiselect[0].set_value(["logreg"])
+    at.checkbox[0].check()  # the tiny table's split is weak
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    store = RunStore()
+    wait_until(lambda: store.list(), timeout=60, what="the job to be queued")
+    run_id = store.list()[0]["run_id"]
+    wait_until(ended(store, run_id), timeout=120, what="the job to end")
+    record = store.read(run_id)
+    assert record["status"] == "finished" and record["model"] == "logreg" and record["input_kind"] == "vector"
