@@ -251,7 +251,7 @@ def test_the_four_models_train_on_a_table_and_predict_a_song(tmp_path, capsys):
         record = store.read(run_id)
         assert record["status"] == "finished" and record["input_kind"] == "vector"
         assert record["split"]["monitor"] == "validation" and record["history"]
-        assert record["feature_vectors"] == {"source": "table", "columns": 57,
+        assert record["feature_vectors"] == {"source": "table", "columns": 57, "short_clips": 0,
                                              "groups": ["mfcc", "chroma", "spectral", "rhythm"]}
         # the table's genres are easy to tell apart
         assert 0.5 < record["evaluation"]["track"]["accuracy"] <= 1, (model, record["evaluation"]["track"])

@@ -6,8 +6,8 @@ decoded clip, at most ~31.5 s, cached with the MFCCs) or from a feature table (a
 CSV, :mod:`gtzan_core.data.table`: its rows as they are). One sample per track, so every
 protocol splits tracks. The models standardise the vector on the training split (the
 scikit-learn models inside their fit, the MLP with its ``norm`` layer). A clip of at least
-1.5 s has a vector (means and variances over its frames need no padding; such a track is
-counted as short in ``tracks.padded_vector``).
+1.5 s has a vector (means and variances over its frames need no padding; a track under
+10 s is counted as short: ``tracks.padded_vector``, the run's ``feature_vectors.short_clips``).
 
 An uploaded song is predicted in windows of 30 s (the span of a GTZAN track; a song of
 at most 45 s is one window, a last part shorter than 15 s joins the window before it).
@@ -91,7 +91,8 @@ class VectorKind(InputKind):
     per_track = False
     #: a feature table has no audio and feeds these models all the same
     needs_audio = False
-    padded_column = "padded_vector"
+    #: no padding: a short clip's vector is its frames' means and variances (counted in ``short_clips``)
+    padded_column = None
     missing_what = "feature vectors (audio or a feature table)"
     standardize_label = "standardise features (training-split statistics)"
     grid = True
@@ -134,8 +135,10 @@ class VectorKind(InputKind):
 
     def record_facts(self, fs) -> dict:
         facts = super().record_facts(fs)
+        short = fs.tracks["padded_vector"] if "padded_vector" in fs.tracks else None
         facts["feature_vectors"] = {"source": fs.vector_source, "columns": int(fs.vectors.shape[1]),
-                                    "groups": list((fs.vector_params or VectorParams()).groups)}
+                                    "groups": list((fs.vector_params or VectorParams()).groups),
+                                    "short_clips": int(short.sum()) if short is not None else 0}
         return facts
 
     def input_shape(self, spec, frames: int = 130, n_mfcc: int = 13):

@@ -68,12 +68,16 @@ class ArrayModel(nn.Module):
                  **_ignored):
         super().__init__()
         self.n_classes, self.n_features = n_classes, n_features
+        default = shapes is None
         shapes = shapes or self.default_shapes(n_classes, n_features)
         for name, dtype in self.ARRAYS.items():
             if name not in shapes:
                 raise CheckpointError(f"{self.family}: no shape for its array {name!r}")
             shape = tuple(int(v) for v in shapes[name])
             self.register_buffer(name, torch.zeros(shape, dtype=getattr(torch, dtype)))
+        if default:  # an unfitted skeleton (models --json): every class, unit scale
+            self.classes = torch.arange(n_classes)
+            self.scale = torch.ones_like(self.scale)
 
     @classmethod
     def default_shapes(cls, k: int, d: int) -> dict:
