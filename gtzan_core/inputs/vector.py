@@ -135,7 +135,7 @@ class VectorKind(InputKind):
 
     def record_facts(self, fs) -> dict:
         facts = super().record_facts(fs)
-        short = fs.tracks["padded_vector"] if "padded_vector" in fs.tracks else None
+        short = fs.tracks.get("padded_vector")
         facts["feature_vectors"] = {"source": fs.vector_source, "columns": int(fs.vectors.shape[1]),
                                     "groups": list((fs.vector_params or VectorParams()).groups),
                                     "short_clips": int(short.sum()) if short is not None else 0}
@@ -166,6 +166,11 @@ class VectorKind(InputKind):
             out.append("trained on a feature table's rows; a song's vector is the studio's own librosa extraction "
                        "(it agrees with the Kaggle table to within about 1 % on most columns: README, "
                        "“Audio features”)")
+        tracks = (record.get("split") or {})
+        n_tracks = sum(int(tracks.get(k) or 0) for k in ("train", "val", "test"))
+        if n_tracks and facts.get("short_clips", 0) > n_tracks / 2:
+            out.append(f"trained mostly on clips under {SHORT_SECONDS:g} s; a song's vectors are taken over "
+                       f"{WINDOW_SECONDS:g} s windows, longer than the clips it learned from")
         return out
 
     def model_input(self, clip: Clip, meta: dict, spec=None) -> ModelInput:
