@@ -47,6 +47,7 @@ from .features import (
     spectrogram_input,
 )
 from .inputs import get_kind
+from .inputs.vector import SHORT_SECONDS, VectorParams
 from .locks import file_lock
 from .mel_patches import MusicnnParams, mel_patches
 from .paths import feature_cache_dir
@@ -58,6 +59,8 @@ log = logging.getLogger(__name__)
 
 EXTRACTOR_VERSION = 3  # 2: pictures span the whole clip, picture style; 3: short clips padded, PNG-only tracks, musicnn
 ARRAYS = ("mfcc", "seg_track", "seg_index", "images", "patches", "patch_track")
+#: the feature vectors' own version (1: gtzan_core.audio_features as first written); in an entry only when asked for
+VECTOR_VERSION = 1
 
 
 @dataclass
@@ -85,6 +88,11 @@ class FeatureSet:
     patches: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.float32))
     patch_track: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     musicnn_params: MusicnnParams | None = None
+    #: one feature vector per track (tracks x columns; :mod:`gtzan_core.inputs.vector`), when asked for
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    vector_params: VectorParams | None = None
+    vector_names: list[str] = field(default_factory=list)
+    vector_source: str | None = None  # "audio" (the studio's extraction) or "table" (a feature table's rows)
     failed: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (track_id, what happened), e.g. an unreadable PNG
     path: Path | None = None
@@ -129,7 +137,8 @@ class FeatureSet:
             mfcc=self.mfcc[seg_keep], seg_track=new_index[self.seg_track[seg_keep]].astype(np.int32),
             seg_index=self.seg_index[seg_keep],
             images=self.images[keep] if len(self.images) == len(keep) else self.images,
-            patches=self.patches[patch_keep], patch_track=new_index[self.patch_track[patch_keep]].astype(np.int32))
+            patches=self.patches[patch_keep], patch_track=new_index[self.patch_track[patch_keep]].astype(np.int32),
+            vectors=self.vectors[keep] if len(self.vectors) == len(keep) else self.vectors)
 
 
 def image_params_for(model: str | None, source: str = "auto") -> ImageParams:
@@ -151,12 +160,13 @@ def feature_request(model: str | None, image_source: str = "auto") -> dict:
     return spec.kind.feature_request(spec, image_source)
 
 
-def cache_key(dataset: Dataset, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnParams | None = None) -> str:
-    blob = json.dumps(
-        {"fingerprint": dataset.fingerprint, "mfcc": mfcc.as_dict(), "image": image.as_dict(),
-         "musicnn": musicnn.as_dict() if musicnn else None, "version": EXTRACTOR_VERSION},
-        sort_keys=True,
-    ).encode()
+def cache_key(dataset: Dataset, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnParams | None = None,
+              vectors: VectorParams | None = None) -> str:
+    what = {"fingerprint": dataset.fingerprint, "mfcc": mfcc.as_dict(), "image": image.as_dict(),
+            "musicnn": musicnn.as_dict() if musicnn else None, "version": EXTRACTOR_VERSION}
+    if vectors is not None:  # (only then: the entries of the other kinds keep their keys)
+        what["vectors"] = {**vectors.as_dict(), "version": VECTOR_VERSION}
+    blob = json.dumps(what, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
@@ -177,6 +187,7 @@ class TrackInputs:
     patches: np.ndarray | None = None
     padded: bool = False  # its one MFCC segment is a repeat-padded short clip
     padded_patch: bool = False  # its one musicnn patch is
+    vector: np.ndarray | None = None  # its feature vector, when asked for
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -188,13 +199,14 @@ def _present(path) -> str | None:
 
 def extract_track(job: tuple) -> TrackInputs:
     """Worker: (index, audio path, image path, mfcc params, image params, musicnn params
-    or None, device) -> :class:`TrackInputs`.
+    or None, device[, vector params or None]) -> :class:`TrackInputs`.
 
     Under the ``auto`` source a track without a PNG, or with an unreadable one, gets a
     picture drawn from its audio in the same style (source ``render``; a note says why
     when a PNG was there but unreadable); a track with a PNG and no audio has its
     picture only. A track fails only when nothing usable can be made of it."""
-    i, audio_path, image_path, mp, ip, musp, device = job
+    i, audio_path, image_path, mp, ip, musp, device = job[:7]
+    vp = job[7] if len(job) > 7 else None
     audio_path, image_path = _present(audio_path), _present(image_path)
     out = TrackInputs(i)
     name = Path(audio_path or image_path or "?").name
@@ -210,6 +222,10 @@ def extract_track(job: tuple) -> TrackInputs:
             if musp is not None:
                 patches, out.padded_patch = mel_patches(decoded.at(musp.sr), musp, MIN_CLIP_SECONDS)
                 out.patches = patches[:patches_per_track(mp, musp)]
+            if vp is not None:
+                from .audio_features import vector
+
+                out.vector = vector(decoded.at(vp.sr), vp.sr, vp.groups)
         elif ip.source in ("none", "render"):
             raise AudioError(f"{name}: a picture without audio; the {'musicnn and ' if musp else ''}MFCC inputs "
                              "and pictures drawn from audio need the clip")
@@ -271,6 +287,9 @@ def _save(entry: Path, fs: FeatureSet) -> None:
             with open(tmp / f"{name}.npy", "wb") as f:  # streamed: no in-memory copy of the array
                 np.save(f, arr)
             sums[name] = _sha(arr)
+        if fs.vector_params is not None:
+            np.save(tmp / "vectors.npy", fs.vectors)
+            sums["vectors"] = _sha(fs.vectors)
         meta = {
             "version": EXTRACTOR_VERSION,
             "dataset": fs.dataset_label,
@@ -278,6 +297,9 @@ def _save(entry: Path, fs: FeatureSet) -> None:
             "mfcc_params": fs.mfcc_params.as_dict(),
             "image_params": fs.image_params.as_dict(),
             "musicnn_params": fs.musicnn_params.as_dict() if fs.musicnn_params else None,
+            "vector_params": fs.vector_params.as_dict() if fs.vector_params else None,
+            "vector_names": fs.vector_names,
+            "vector_source": fs.vector_source,
             "tracks": fs.tracks.to_dict(orient="records"),
             "failed": fs.failed,
             "notes": fs.notes,
@@ -297,12 +319,13 @@ def _save(entry: Path, fs: FeatureSet) -> None:
         raise
 
 
-def _load(entry: Path, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnParams | None) -> FeatureSet | None:
+def _load(entry: Path, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnParams | None,
+          vectors: VectorParams | None = None) -> FeatureSet | None:
     """Load a cache entry, or ``None`` when it is missing, torn or corrupt."""
     try:
         meta = json.loads((entry / "meta.json").read_text())
         arrays = {}
-        for name in ARRAYS:
+        for name in ARRAYS + (("vectors",) if vectors is not None else ()):
             arr = np.load(entry / f"{name}.npy", allow_pickle=False)
             if _sha(arr) != meta["checksums"][name]:
                 raise ValueError(f"checksum mismatch in {name}.npy")
@@ -316,8 +339,9 @@ def _load(entry: Path, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnPar
         dataset_label=meta["dataset"], fingerprint=meta["fingerprint"], mfcc_params=mfcc, image_params=image,
         musicnn_params=musicnn, tracks=tracks, failed=[tuple(f) for f in meta["failed"]],
         notes=[tuple(n) for n in meta.get("notes", [])],
-        path=entry, cache_hit=True,
-        seconds=meta.get("seconds", 0.0), **arrays,
+        path=entry, cache_hit=True, seconds=meta.get("seconds", 0.0),
+        vector_params=vectors, vector_names=list(meta.get("vector_names") or []),
+        vector_source=meta.get("vector_source"), **arrays,
     )
 
 
@@ -331,9 +355,11 @@ def load_features(
     rebuild: bool = False,
     device: str = "cpu",
     musicnn: MusicnnParams | None = None,
+    vectors: VectorParams | None = None,
 ) -> FeatureSet:
-    """MFCC segments, spectrogram images and (with ``musicnn``) musicnn's log-mel
-    patches of every track of ``dataset``.
+    """MFCC segments, spectrogram images, (with ``musicnn``) musicnn's log-mel
+    patches and (with ``vectors``) a feature vector of every track of ``dataset``.
+    A feature table (``dataset.table``) is read as it is: its rows are the vectors.
 
     Served from the cache when an intact entry exists; otherwise extracted (MFCCs on
     ``device``, e.g. ``cuda``) with ``workers`` threads (default: the CPU cores, at
@@ -343,29 +369,65 @@ def load_features(
     """
     mfcc = mfcc or MFCCParams()
     image = image or ImageParams()
-    entry = Path(cache_dir or feature_cache_dir()) / f"{dataset.origin}-{cache_key(dataset, mfcc, image, musicnn)}"
+    if dataset.table is not None:
+        return _from_table(dataset, mfcc, image, vectors)
+    key = cache_key(dataset, mfcc, image, musicnn, vectors)
+    entry = Path(cache_dir or feature_cache_dir()) / f"{dataset.origin}-{key}"
     if not rebuild:
-        cached = _load(entry, mfcc, image, musicnn)
+        cached = _load(entry, mfcc, image, musicnn, vectors)
         if cached is not None:
             return cached
     # One builder per entry across processes: a second process waits, then reads
     # what the first one wrote instead of extracting everything again.
     with file_lock(entry.parent / f".{entry.name}.lock"):
         if not rebuild:
-            cached = _load(entry, mfcc, image, musicnn)
+            cached = _load(entry, mfcc, image, musicnn, vectors)
             if cached is not None:
                 return cached
-        return _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device)
+        return _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, vectors)
 
 
-def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device) -> FeatureSet:
+def table_vector_params(columns: list[str]) -> tuple[VectorParams, list[str]]:
+    """The feature groups a table's columns are (in :func:`~gtzan_core.audio_features.feature_names`
+    order), so a model trained on it can predict on audio; groups ``()`` when its columns are
+    no union of the studio's groups (such a model predicts on tables only)."""
+    from .audio_features import GROUPS, feature_names
+
+    have = set(columns)
+    groups = tuple(g for g, cols in GROUPS.items() if set(cols) <= have)
+    if groups and set(feature_names(groups)) == have:
+        return VectorParams(groups=groups), feature_names(groups)
+    return VectorParams(groups=()), list(columns)
+
+
+def _from_table(dataset: Dataset, mfcc: MFCCParams, image: ImageParams, vectors: VectorParams | None) -> FeatureSet:
+    """A feature table's FeatureSet: its rows are the vectors (no audio, no pictures, no cache)."""
+    table = dataset.table
+    params, names = table_vector_params(list(table.columns))
+    tracks = dataset.tracks[["track_id", "genre", "label"]].reset_index(drop=True).copy()
+    for col in ("n_segments", "n_patches"):
+        tracks[col] = 0
+    tracks["image_source"] = None
+    tracks["padded"] = tracks["padded_patch"] = False
+    tracks["n_vectors"] = 1
+    tracks["padded_vector"] = pd.to_numeric(dataset.tracks["duration"], errors="coerce").to_numpy() < SHORT_SECONDS
+    return FeatureSet(
+        dataset_label=dataset.label, fingerprint=dataset.fingerprint, mfcc_params=mfcc, image_params=image,
+        tracks=tracks, mfcc=np.zeros((0, mfcc.frames_per_segment, mfcc.n_mfcc), np.float32),
+        seg_track=np.zeros(0, np.int32), seg_index=np.zeros(0, np.int16), images=np.zeros((0, 0, 0, 3), np.uint8),
+        vectors=np.ascontiguousarray(table[names].to_numpy(np.float32)), vector_params=params, vector_names=names,
+        vector_source="table", path=None, cache_hit=True)
+
+
+def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, vectors=None) -> FeatureSet:
     t0 = time.perf_counter()
     rows = dataset.tracks if image.source != "none" else dataset.tracks_for(needs_audio=True)
     rows = rows.reset_index(drop=True)
     if rows.empty:
         raise DatasetError(f"{dataset.root}: no track has audio (pictures only): only the image models can "
                            "train on this folder")
-    jobs = [(i, r.audio_path, r.image_path, mfcc, image, musicnn, device) for i, r in enumerate(rows.itertuples())]
+    jobs = [(i, r.audio_path, r.image_path, mfcc, image, musicnn, device, vectors)
+            for i, r in enumerate(rows.itertuples())]
     workers = workers or min(4, os.cpu_count() or 1)
     # Outputs are allocated once, up front, and each track is copied in as it
     # arrives: the per-track temporaries die young and memory stays flat. (musicnn's
@@ -378,6 +440,9 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device) ->
     n_segs, n_patches = np.zeros(n, np.int64), np.zeros(n, np.int64)
     padded, padded_patch, usable = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
     patches: list[np.ndarray | None] = [None] * n
+    vector_names = vectors.names() if vectors is not None else []
+    vector_out = np.zeros((n, len(vector_names)), np.float32)
+    n_vectors = np.zeros(n, np.int64)
     sources: list[str | None] = [None] * n
     failed: list[tuple[str, str]] = []
     notes: list[tuple[str, str]] = []
@@ -396,6 +461,8 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device) ->
             mfcc_out[i, : len(got.mfcc)] = got.mfcc
         if got.patches is not None:
             n_patches[i], patches[i] = len(got.patches), got.patches
+        if got.vector is not None:
+            n_vectors[i], vector_out[i] = 1, got.vector
         image_out[i] = got.image
         sources[i], padded[i], padded_patch[i] = got.image_source, got.padded, got.padded_patch
     ok = np.flatnonzero(usable)
@@ -407,6 +474,10 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device) ->
     tracks["image_source"] = [sources[i] for i in ok]
     tracks["padded"] = padded[ok]
     tracks["padded_patch"] = padded_patch[ok]
+    if vectors is not None:
+        tracks["n_vectors"] = n_vectors[ok]
+        seconds = pd.to_numeric(rows.loc[ok, "duration"], errors="coerce").to_numpy()
+        tracks["padded_vector"] = seconds < SHORT_SECONDS
     seg_mask = np.arange(mfcc.n_segments)[None, :] < n_segs[ok][:, None]
     patch_shape = (musicnn.patch_frames, musicnn.n_mels) if musicnn else (0, 0)
     kept = [patches[i] for i in ok if patches[i] is not None]
@@ -423,6 +494,8 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device) ->
         images=image_out[ok] if len(ok) < n else image_out,
         patches=np.concatenate(kept) if kept else np.zeros((0, *patch_shape), np.float32),
         patch_track=np.repeat(np.arange(len(ok), dtype=np.int32), n_patches[ok]),
+        vectors=vector_out[ok] if vectors is not None else np.zeros((0, 0), np.float32),
+        vector_params=vectors, vector_names=vector_names, vector_source="audio" if vectors is not None else None,
         failed=failed,
         notes=notes,
         path=entry,

@@ -10,7 +10,7 @@ from gtzan_core.data import open_dataset  # noqa: E402
 from gtzan_core.errors import StudioError  # noqa: E402
 from gtzan_core.hparams import make_config, recipe_label, recipes  # noqa: E402
 from gtzan_core.jobs import JobSpec  # noqa: E402
-from gtzan_core.models import MODELS, check_weights  # noqa: E402
+from gtzan_core.models import FAMILY_NOTES, MODELS, check_weights  # noqa: E402
 from gtzan_core.models.weights import backbone_weights, weights_available  # noqa: E402
 from gtzan_core.plots import loss_figure  # noqa: E402
 from gtzan_core.reproduction import (  # noqa: E402
@@ -68,7 +68,9 @@ def dataset_choice() -> str | None:
                                   help="Any GTZAN layout: Kaggle genres_original/ and images_original/, the original "
                                        "genres/, the ten genre folders; a folder of pictures only trains the image "
                                        "models on every PNG, a folder of 2-3 s excerpts the audio models (short "
-                                       "clips are repeat-padded to one 3 s input).")
+                                       "clips are repeat-padded to one 3 s input); a Kaggle-style feature table "
+                                       "(a .csv file: filename, label, feature columns) trains the feature-vector "
+                                       "models.")
             if typed.strip():
                 try:
                     return str(check_user_path(typed))
@@ -98,10 +100,10 @@ st.caption(all_recipes[recipe])
 
 # outside the form: a change redraws the form with the chosen models' hyperparameters
 models = st.multiselect("Models", list(MODELS), default=["cnn"], key="train-models",
-                        format_func=lambda m: MODELS[m].title + (" (pretrained, not in the paper)"
-                                                                 if MODELS[m].family == "pretrained" else ""),
-                        help="The paper's seven, and two networks pretrained on real data that work offline: "
-                             "musicnn (music: the Million Song Dataset) and EfficientNet-Lite0 (photos: ImageNet).")
+                        format_func=lambda m: MODELS[m].title + FAMILY_NOTES.get(MODELS[m].family, ""),
+                        help="The paper's seven, two networks pretrained on real data that work offline: "
+                             "musicnn (music: the Million Song Dataset) and EfficientNet-Lite0 (photos: ImageNet), "
+                             "and classic models on a per-track feature vector (the Kaggle table's 57 features).")
 with st.form("train"):
     protocol = st.radio("Protocol", list(PROTOCOLS), format_func=lambda p: f"{p}: {PROTOCOLS[p]}")
     device = st.selectbox("Device", ["auto", "cpu", "cuda"], help="auto = GPU when there is one")

@@ -10,7 +10,9 @@ from gtzan_core.models.weights import backbone_weights, weights_path
 EXPECTED_PARAMS = {"mlp": 1_014_218, "cnn": 173_682, "lstm": 58_314, "gru": 44_938,
                    "vgg19": 104_996_106, "resnext": 20_490, "squeezenet": 5_130,
                    # the pretrained family: a new head on the frozen network (200 -> 10, 1280 -> 10)
-                   "musicnn": 2_010, "efficientnet_lite0": 12_810}
+                   "musicnn": 2_010, "efficientnet_lite0": 12_810,
+                   # on the 57-feature vector: the paper's MLP layers; the scikit-learn models hold arrays only
+                   "feature_mlp": 178_122, "logreg": 0, "svm": 0, "hgb": 0}
 IMAGE_SIZES = {"vgg19": 224, "resnext": 256, "squeezenet": 256, "efficientnet_lite0": 224}
 
 
@@ -21,7 +23,7 @@ def test_output_shape_and_parameter_count(name):
     model, status = build_model(name, **family_options)
     kind = spec.input_kind
     assert spec.image_size == IMAGE_SIZES.get(name)
-    x = {"mfcc": torch.randn(3, 130, 13), "musicnn": torch.randn(3, 187, 96)}.get(kind)
+    x = {"mfcc": torch.randn(3, 130, 13), "musicnn": torch.randn(3, 187, 96), "vector": torch.randn(3, 57)}.get(kind)
     if x is None:
         x = torch.randn(3, 3, IMAGE_SIZES[name], IMAGE_SIZES[name])
     assert tuple(x.shape[1:]) == spec.input_shape()

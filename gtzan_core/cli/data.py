@@ -72,3 +72,16 @@ def cmd_features(args) -> int:
     state = "cache hit" if fs.cache_hit else f"extracted in {fs.seconds:.1f} s"
     print(f"cache: {fs.path} ({state})")
     return 0
+
+
+def cmd_feature_agreement(args) -> int:
+    from ..feature_agreement import agreement, format_table
+
+    with progress_bar("extracting", "clip") as p:
+        result = agreement(args.folder, args.csv, limit=args.limit, progress=p)
+    if args.json:
+        print(json.dumps({"clips": result.tracks, "columns": result.rows(),
+                          "skipped": [{"file": f, "reason": r} for f, r in result.skipped]}, indent=2))
+    else:
+        print(format_table(result))
+    return 0

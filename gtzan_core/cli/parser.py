@@ -6,7 +6,7 @@ import argparse
 
 from .. import __version__
 from .common import OneLineParser
-from .data import cmd_download, cmd_features, cmd_synth
+from .data import cmd_download, cmd_feature_agreement, cmd_features, cmd_synth
 from .runs import cmd_export, cmd_import, cmd_runs
 from .search import cmd_search
 from .study import add_parser as add_study_parser
@@ -49,6 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: the dataset's PNGs when present; render: always from audio; none: MFCC only")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_features)
+
+    p = sub.add_parser("features-agreement", help="the studio's feature vector against the Kaggle table's rows, "
+                                                  "per column, on the real clips at hand")
+    p.add_argument("folder", nargs="?", default="../shared/data/gtzan-real/genres_original",
+                   help="clips named as the table's rows (default: %(default)s)")
+    p.add_argument("--csv", default="../shared/data/gtzan-real/kaggle-csv/features_30_sec.csv",
+                   help="the Kaggle table (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=None, help="at most this many clips")
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
+    p.set_defaults(func=cmd_feature_agreement)
 
     from ..hparams import recipes
     from ..models import MODELS

@@ -8,7 +8,10 @@ Accepted layouts (``root`` may also be a parent folder holding one of them):
 * a folder that directly holds the ten genre folders;
 * pictures only: ``images_original/<genre>/<genre>000NN.png`` with no audio
   beside it, or the ``images_original`` folder itself: the whole input of the
-  paper's image models (VGG19, ResNeXt, SqueezeNet trained on these 999 PNGs).
+  paper's image models (VGG19, ResNeXt, SqueezeNet trained on these 999 PNGs);
+* a feature table: a Kaggle-style CSV file (``features_30_sec.csv``: filename,
+  label, feature columns), the input of the feature-vector models only
+  (:mod:`gtzan_core.data.table`).
 
 A track is a GTZAN track id (``blues.00000``) with its audio file, its Kaggle
 PNG, or both: a folder holding both lists every track of either, so the image
@@ -58,6 +61,8 @@ class Dataset:
     warnings: list[str] = field(default_factory=list)
     fingerprint: str = ""
     synth_params: dict | None = None
+    #: a feature table's vectors (one row per track of ``tracks``, its feature columns), else None
+    table: pd.DataFrame | None = None
 
     @property
     def is_synthetic(self) -> bool:
@@ -104,6 +109,7 @@ class Dataset:
             "tracks_per_genre": {g: int(n) for g, n in self.counts().items()},
             "with_images": int(self.tracks["image_path"].notna().sum()),
             "with_audio": int(self.tracks["audio_path"].notna().sum()),
+            **({"feature_columns": int(self.table.shape[1])} if self.table is not None else {}),
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "warnings": list(self.warnings),
             "fingerprint": self.fingerprint,
@@ -270,7 +276,11 @@ def discover_dataset(root: str | Path, check_audio: bool = True) -> Dataset:
     if not root.exists():
         raise DatasetError(f"{root}: no such folder")
     if not root.is_dir():
-        raise DatasetError(f"{root}: not a folder")
+        from .table import is_table
+
+        if is_table(root):
+            return discover_table(root)
+        raise DatasetError(f"{root}: not a folder (nor a feature table: a .csv file)")
     root = root.resolve()
     audio_root, images_root, layout, base = _find_roots(root)
 
@@ -369,3 +379,24 @@ def discover_dataset(root: str | Path, check_audio: bool = True) -> Dataset:
         fingerprint=_fingerprint(rows, origin),
         synth_params=synth_params,
     )
+
+
+def discover_table(path: str | Path):
+    """The :class:`~gtzan_core.data.discovery.Dataset` of the table at ``path`` (layout
+    ``table``; no audio, no pictures; its feature vectors in ``Dataset.table``)."""
+    from .table import read_table
+
+    path = Path(path).expanduser().resolve()
+    rows, features, warnings = read_table(path)
+    tracks = rows[["track_id", "genre", "label"]].copy()
+    tracks["audio_path"] = None
+    tracks["image_path"] = None
+    tracks["duration"] = rows["duration"]
+    for g in GENRES:
+        if not (tracks["genre"] == g).any():
+            warnings.append(f"genre '{g}' has no rows")
+    warnings.append("a feature table (no audio, no pictures): only the feature-vector models can train on it")
+    fingerprint = hashlib.sha256(b"table|" + path.read_bytes()).hexdigest()[:16]  # its content, wherever it lies
+    table = pd.DataFrame(rows[features].to_numpy("float32"), columns=features)
+    return Dataset(root=path, audio_root=path, origin="gtzan", layout="table", tracks=tracks, warnings=warnings,
+                   fingerprint=fingerprint, table=table)

@@ -112,6 +112,8 @@ def explain(audio: AudioSource | DecodedAudio | np.ndarray, run_id: str, store: 
     model, meta = load_run_model(store, run_id, "cpu")
     record = store.read(run_id)
     kind = kind_of(record)
+    if not kind.explainable:
+        raise ConfigError(f"no explanation for run {run_id}: {kind.no_explanation}")
     mfcc = MFCCParams(**meta["mfcc_params"])
     if isinstance(audio, np.ndarray):
         y = np.asarray(audio, np.float32)[: int(MAX_PREDICT_SECONDS * mfcc.sr)]

@@ -9,6 +9,8 @@ module         what it holds
 ``image``      spectrogram pictures at the model's size: VGG19, ResNeXt,
                SqueezeNet, EfficientNet-Lite0
 ``musicnn``    musicnn's log-mel patches (16 kHz, 96 bands, 187 frames)
+``vector``     one handcrafted feature vector per track (the Kaggle table's
+               57): logistic regression, SVM, gradient boosting, MLP
 =============  ==============================================================
 
 A kind knows everything that depends on what a model reads, so no other module
@@ -57,9 +59,9 @@ def kind_of(record: dict) -> InputKind:
 
 
 def _register_builtin() -> None:
-    from . import image, mfcc, musicnn
+    from . import image, mfcc, musicnn, vector
 
-    for module in (mfcc, image, musicnn):
+    for module in (mfcc, image, musicnn, vector):
         register_kind(module.KIND)
 
 

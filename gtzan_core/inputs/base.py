@@ -99,6 +99,9 @@ class InputKind:
     occlusion_patch: tuple[int, int] | None = None
     #: the span (columns: ~1 s of frames) and band (rows) an explanation names as the strongest
     top_span: tuple[int, int] | None = None
+    #: whether explanations (occlusion, Grad-CAM) can be drawn; else ``no_explanation`` says why
+    explainable: bool = True
+    no_explanation: str = ""
 
     def __repr__(self) -> str:
         return f"<input kind {self.name}>"
@@ -138,6 +141,12 @@ class InputKind:
         """Raise :class:`ConfigError` when ``fs`` was extracted without what ``spec`` reads."""
 
     # -- training --------------------------------------------------------------------------------
+    def build_options(self, fs) -> dict:
+        """The builder options a model of this kind gets from its features (the MFCC models'
+        frames and coefficients; the image and musicnn builders ignore them)."""
+        frames, n_mfcc = fs.mfcc.shape[1:]
+        return {"frames": frames, "n_mfcc": n_mfcc}
+
     def batch_prep(self, spec) -> Callable:
         """A batch of stored samples -> the tensor the model takes."""
         return _identity

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ConfigError
 from ..inputs import InputKind, get_kind
@@ -42,7 +43,7 @@ class ModelSpec:
     citation: str
     builder: Callable
     image_size: int | None = None  # image models: the square input size (the paper's code's, or the network's)
-    family: str = "paper"  # "paper" (the paper's seven) or "pretrained" (the offline pretrained networks)
+    family: str = "paper"  # "paper" (the paper's seven), "pretrained" (the offline pretrained networks), "features"
     licence: str = "MIT (the studio's code; trained from scratch)"
     normalization: str = "imagenet"  # image models: how pictures are scaled (features.NORMALIZATIONS)
     frozen_backbone: bool = False  # has a backbone that trains frozen by default (its outputs cached)
@@ -58,6 +59,10 @@ class ModelSpec:
     gradcam_layer: str | None = None
     #: named backbone variants ``(name, title)``, the default first (``--variant``; ResNeXt)
     variants: tuple[tuple[str, str], ...] = ()
+    #: how a model that is not fitted by gradient descent is fitted: an object whose
+    #: ``fit(x_train, y_train, x_val, y_val, config, cancel, n_classes)`` returns a
+    #: :class:`~.sklearn_fit.FitResult` (None: the trainer's epoch loop; the scikit-learn baselines)
+    fit: Any = None
 
     @property
     def kind(self) -> InputKind:
@@ -183,6 +188,50 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+def _vector_mlp(n_classes=10, n_features=57, **kw):
+    from .vector_models import VectorMLP
+
+    return VectorMLP(n_features, n_classes), WeightsStatus(False, "trained from scratch")
+
+
+def _array(family):
+    def build(n_classes=10, n_features=57, shapes=None, frames=None, n_mfcc=None, groups=None, sr=None,
+              columns=None):
+        from .vector_models import ARRAY_MODELS
+
+        return (ARRAY_MODELS[family](n_classes, n_features, shapes),
+                WeightsStatus(False, "fitted by scikit-learn, kept as arrays"))
+
+    return build
+
+
+def _register_vector_models() -> None:
+    """The models on one feature vector per track (:mod:`gtzan_core.inputs.vector`)."""
+    from .sklearn_fit import BoostingFit, GridFit
+
+    sk = "BSD-3-Clause (scikit-learn); the studio's code MIT"
+    for spec in (
+        ModelSpec("logreg", "Logistic regression", "vector", "Multinomial logistic regression on the Kaggle "
+                  "feature vector (scikit-learn LogisticRegression; C chosen on validation)", _array("logistic"),
+                  family="features", licence=sk, fit=GridFit("logistic"), cpu_epoch_per_100=0.05),
+        ModelSpec("svm", "RBF SVM", "vector", "Support vector machine, RBF kernel, Platt-scaled probabilities "
+                  "(scikit-learn SVC; C chosen on validation); the MFCC+SVM baseline of Kereliuk & Sturm's protocol",
+                  _array("svm"), family="features", licence=sk, fit=GridFit("svm"),
+                  cpu_epoch_per_100=0.1),
+        ModelSpec("hgb", "Gradient boosting", "vector", "HistGradientBoosting on the feature vector "
+                  "(scikit-learn; boosting iterations chosen on validation)", _array("hgb"), family="features",
+                  licence=sk, fit=BoostingFit(), cpu_epoch_per_100=0.02),
+        ModelSpec("feature_mlp", "MLP (features)", "vector", "The paper's MLP layers (§3.2: 512-256-64, ReLU, "
+                  "dropout 0.3) on the feature vector instead of an MFCC segment", _vector_mlp, family="features",
+                  cpu_epoch_per_100=0.01),
+    ):
+        MODELS[spec.name] = spec
+
+
+#: How the Train page names a model of each family beside its title (the paper's: nothing).
+FAMILY_NOTES = {"pretrained": " (pretrained, not in the paper)", "features": " (feature vector, not in the paper)"}
+
+
 def register_model(spec: ModelSpec, replace: bool = False) -> ModelSpec:
     """Add ``spec`` to the registry: the CLI, the Train page, training, prediction,
     explanation and sharing then know it. Its input kind must exist; a name already
@@ -194,6 +243,9 @@ def register_model(spec: ModelSpec, replace: bool = False) -> ModelSpec:
     spec.kind.check_spec(spec)  # an unknown input kind, or what the kind needs of a model, is refused here
     MODELS[spec.name] = spec
     return spec
+
+
+_register_vector_models()
 
 
 def unregister_model(name: str) -> None:

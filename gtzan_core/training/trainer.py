@@ -138,6 +138,8 @@ class _Run:
     def execute(self) -> Outcome:
         seed_everything(self.config.seed)
         data = self.split_data()
+        if self.spec.fit is not None:  # fitted by its own strategy (the scikit-learn baselines), not by epochs
+            return self.fit_by_strategy(data)
         model, weights, options = self.build_model()
         inputs = self.model_inputs(model, weights, data)
         self.record_start(model, weights, data, inputs)
@@ -166,8 +168,7 @@ class _Run:
 
     def build_model(self):
         config = self.config
-        frames, n_mfcc = self.features.mfcc.shape[1:]
-        options: dict = {"frames": frames, "n_mfcc": n_mfcc}
+        options: dict = self.spec.kind.build_options(self.features)
         if self.spec.frozen_backbone:
             options = {"pretrained": config.pretrained, "frozen": config.freeze_backbone}
             if self.spec.variants and config.variant:
@@ -226,12 +227,7 @@ class _Run:
                                weight_decay=config.weight_decay)
         gen = torch.Generator().manual_seed(config.seed)
         head_only = trainable is not model and config.freeze_backbone and weights.pretrained
-        musicnn = self.features.musicnn_params
-        ckpt_meta = {"model": config.model, "options": options, "mfcc_params": self.features.mfcc_params.as_dict(),
-                     "image_params": self.features.image_params.as_dict(),
-                     "musicnn_params": musicnn.as_dict() if musicnn else None, "classes": list(GENRES),
-                     "run_id": self.run_id, "dataset": self.dataset_info, "pretrained": weights.pretrained,
-                     "backbone": weights.backbone_ref() if head_only else None}
+        ckpt_meta = self.checkpoint_meta(options, weights, head_only)
         step_model = distributed.wrap(trainable, device)
         if step_model is not trainable:
             sink.note(world_size=distributed.dist_world()[0])
@@ -271,7 +267,47 @@ class _Run:
         trainable.load_state_dict(self.best_state)
         return stopper, status
 
-    def evaluate_best(self, inputs: _Inputs, data: _Data, stopper: EarlyStopping, status: str) -> Outcome:
+    def checkpoint_meta(self, options: dict, weights, head_only: bool) -> dict:
+        musicnn = self.features.musicnn_params
+        return {"model": self.config.model, "options": options, "mfcc_params": self.features.mfcc_params.as_dict(),
+                "image_params": self.features.image_params.as_dict(),
+                "musicnn_params": musicnn.as_dict() if musicnn else None, "classes": list(GENRES),
+                "run_id": self.run_id, "dataset": self.dataset_info, "pretrained": weights.pretrained,
+                "backbone": weights.backbone_ref() if head_only else None}
+
+    def fit_by_strategy(self, data: _Data) -> Outcome:
+        """A model fitted by ``spec.fit`` on the training split, chosen on validation (its
+        history: one entry per iteration or candidate), then evaluated once on test like
+        every run. It runs on the CPU."""
+        from ..models.weights import WeightsStatus
+
+        self.device, self.amp = torch.device("cpu"), False
+        samples, _ = self.spec.kind.samples(self.features)
+        x = np.ascontiguousarray(samples, dtype=np.float32)
+        y, sp = data.y.numpy(), data.split
+        result = self.spec.fit.fit(x[sp.train], y[sp.train], x[sp.val], y[sp.val], self.config, self.cancel,
+                                   n_classes=len(GENRES))
+        if result is None:
+            raise Cancelled("stopped before the first fit finished")
+        model = result.model
+        weights = WeightsStatus(False, result.note)
+        inputs = _Inputs(model, torch.from_numpy(x), _identity)
+        self.record_start(model, weights, data, inputs)
+        self.sink.note(fit=result.facts)
+        options = {**self.spec.kind.build_options(self.features), **result.options}
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        self.sink.checkpoint(state, {**self.checkpoint_meta(options, weights, False), "epoch": result.best_epoch,
+                                     "val_loss": result.best_val_loss})
+        self.sink.epoch(history=result.history, epochs_run=len(result.history), best_epoch=result.best_epoch,
+                        best_val_loss=result.best_val_loss)
+        if self.on_epoch:
+            for entry in result.history:
+                self.on_epoch(EpochLog(**entry))
+        self.x_dev = inputs.x
+        status = "cancelled" if self.cancel.is_set() else "finished"
+        return self.evaluate_best(inputs, data, _Stopped(result.early_stopped), status)
+
+    def evaluate_best(self, inputs: _Inputs, data: _Data, stopper, status: str) -> Outcome:
         self.sink.phase("evaluating")
         common = dict(train_seconds=time.perf_counter() - self.t_start, early_stopped=stopper.should_stop)
         if not self.config.evaluate_test:  # a search's trial: its best model on validation, the test set unread
@@ -334,3 +370,10 @@ class _NoSink:
 
 def _identity(x):
     return x
+
+
+@dataclass(frozen=True)
+class _Stopped:
+    """Whether a strategy's fit stopped early (what :meth:`_Run.evaluate_best` reads of a stopper)."""
+
+    should_stop: bool
