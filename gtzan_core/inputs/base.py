@@ -90,6 +90,8 @@ class InputKind:
     occlusion_patch: tuple[int, int] | None = None
     #: the span (columns: ~1 s of frames) and band (rows) an explanation names as the strongest
     top_span: tuple[int, int] | None = None
+    #: SpecAugment-style masking: the (time, frequency) axes of a prepared batch (None: no masking)
+    mask_axes: tuple[int, int] | None = None
 
     def __repr__(self) -> str:
         return f"<input kind {self.name}>"

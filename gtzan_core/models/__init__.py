@@ -42,7 +42,7 @@ class ModelSpec:
     citation: str
     builder: Callable
     image_size: int | None = None  # image models: the square input size (the paper's code's, or the network's)
-    family: str = "paper"  # "paper" (the paper's seven) or "pretrained" (the offline pretrained networks)
+    family: str = "paper"  # "paper" (the paper's seven), "pretrained" (the offline pretrained networks), "transformer"
     licence: str = "MIT (the studio's code; trained from scratch)"
     normalization: str = "imagenet"  # image models: how pictures are scaled (features.NORMALIZATIONS)
     frozen_backbone: bool = False  # has a backbone that trains frozen by default (its outputs cached)
@@ -58,6 +58,8 @@ class ModelSpec:
     gradcam_layer: str | None = None
     #: named backbone variants ``(name, title)``, the default first (``--variant``; ResNeXt)
     variants: tuple[tuple[str, str], ...] = ()
+    #: TrainConfig settings passed to the builder as options when set (the Transformer's depth, width, dropout)
+    config_options: tuple[str, ...] = ()
 
     @property
     def kind(self) -> InputKind:
@@ -120,6 +122,12 @@ def _musicnn(n_classes=10, frames=None, n_mfcc=None, **kw):
     return build_musicnn(n_classes, **kw)
 
 
+def _ast(n_classes=10, frames=None, n_mfcc=None, **kw):
+    from .ast import build_ast
+
+    return build_ast(n_classes, **kw)
+
+
 def _read_lite0(path):
     from .efficientnet import read_lite0_file
 
@@ -180,6 +188,11 @@ MODELS: dict[str, ModelSpec] = {
                                     cpu_epoch_per_100=0.2, cpu_backbone_per_100=3.0,
                                     # the head conv's batch norm + ReLU6 (1280 x 7 x 7), before pooling
                                     gradcam_layer="backbone.bn2"),
+    # A spectrogram Transformer trained from scratch, on musicnn's log-mel patches (gtzan_core/models/ast.py)
+    "ast": ModelSpec("ast", "AST (Transformer)", "musicnn",
+                     "Gong, Chung & Glass 2021, AST: Audio Spectrogram Transformer, arXiv:2104.01778 (small, from "
+                     "scratch: depth 4, width 64, 4 heads, 16x16 patches without overlap)", _ast,
+                     family="transformer", cpu_epoch_per_100=2.0, config_options=("depth", "width", "dropout")),
 }
 
 
