@@ -139,7 +139,7 @@ class AST(nn.Module):
         patches in row-major order over (mel band, from the lowest; time)."""
         x = F.pad(self.norm(x).transpose(1, 2), (0, self.pad))[:, None]  # (batch, 1, mels, frames + pad)
         t = self.embed(x).flatten(2).transpose(1, 2)  # (batch, mel rows * time cols, width)
-        return torch.cat([self.cls.expand(len(t), -1, -1), t], 1) + self.pos
+        return torch.cat([self.cls.expand(t.shape[0], -1, -1), t], 1) + self.pos
 
     def forward(self, x: torch.Tensor, return_attention: bool = False):
         h = self.drop(self.tokens(x))
