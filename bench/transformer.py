@@ -27,11 +27,11 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
+    from gtzan_core.audio import DecodedAudio
     from gtzan_core.data.synth import synth_track
     from gtzan_core.features import MFCCParams, mfcc_segments
     from gtzan_core.inputs.musicnn import musicnn_rows
     from gtzan_core.mel_patches import MusicnnParams
-    from gtzan_core.audio import DecodedAudio
     from gtzan_core.models import build_model, count_parameters
 
     if args.threads:

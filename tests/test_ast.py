@@ -235,7 +235,7 @@ def test_rollout_under_the_cue_test_and_rerandomised_weights(cue_ast):
     assert GENRES[ex.predicted] == "rock"
     roll = ex.maps["rollout"]
     assert roll.values.shape == (96, 2 * 187) and roll.band_unit == "Hz"
-    assert 0 <= roll.values.min() and roll.values.max() == pytest.approx(1.0)
+    assert roll.values.min() >= 0 and roll.values.max() == pytest.approx(1.0)
     start = roll.top_time[0] % 2.976  # within its patch (patches of 2.976 s)
     assert CUE[0] - 0.3 <= start <= CUE[1] - 0.5, roll.top_time  # the top 1 s span sits on the cue
 
