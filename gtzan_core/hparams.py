@@ -19,7 +19,18 @@ from .models import get_spec
 
 #: Settings a recipe may set (the rest of TrainConfig is per run: protocol, device, seed...).
 RECIPE_KEYS = ("lr", "batch_size", "epochs", "patience", "weight_decay", "standardize", "reshuffle",
-               "pretrained", "freeze_backbone", "variant")
+               "pretrained", "freeze_backbone", "variant", "optimizer", "warmup_epochs", "schedule", "time_mask",
+               "freq_mask", "mixup", "depth", "width", "dropout")
+
+#: The Transformer's recipe knobs (gtzan_core/training/recipe.py). Their TrainConfig defaults are
+#: what every other model always did (Adam, a constant learning rate, no masking, no mixup), so a
+#: recipe that does not name them changes nothing; a run that sets one is recorded as a change even
+#: under a recipe that does not name it.
+TRANSFORMER_KEYS = ("optimizer", "warmup_epochs", "schedule", "time_mask", "freq_mask", "mixup")
+#: Architecture options a model's builder takes from the config (``ModelSpec.config_options``)
+MODEL_OPTION_KEYS = ("depth", "width", "dropout")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("constant", "cosine")
 
 
 def hparams_path() -> Path:
@@ -47,6 +58,19 @@ class TrainConfig:
     pretrained: bool = True
     freeze_backbone: bool = True
     variant: str | None = None
+    #: the Transformer's recipe knobs (see TRANSFORMER_KEYS): adam/adamw, linear warm-up epochs, then a
+    #: constant or cosine-decayed learning rate; SpecAugment masks (the widest time mask in frames and
+    #: frequency mask in bands, one of each per sample); mixup's Beta(alpha, alpha) (0: off)
+    optimizer: str = "adam"
+    warmup_epochs: int = 0
+    schedule: str = "constant"
+    time_mask: int = 0
+    freq_mask: int = 0
+    mixup: float = 0.0
+    #: architecture options for models that take them (None: the builder's default)
+    depth: int | None = None
+    width: int | None = None
+    dropout: float | None = None
     device: str = "auto"
     seed: int = 0
     val_frac: float = 0.15
@@ -67,19 +91,55 @@ class TrainConfig:
             raise ConfigError(f"patience must be at least 1 (got {self.patience})")
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
             raise ConfigError("val/test fractions must be in (0, 1) and sum to less than 1")
+        self._validate_recipe_knobs()
         if self.variant is not None and get_spec(self.model).variants:
             from .models.weights import backbone_weights
 
             backbone_weights(self.model, self.variant)  # validates
         return self
 
+    def _validate_recipe_knobs(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r})")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)} (got {self.schedule!r})")
+        for name in ("warmup_epochs", "time_mask", "freq_mask"):
+            if int(getattr(self, name)) < 0:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 0 (got {getattr(self, name)})")
+        if not self.mixup >= 0:
+            raise ConfigError(f"mixup must be at least 0 (got {self.mixup})")
+        spec = get_spec(self.model)
+        if (self.time_mask or self.freq_mask) and spec.kind.mask_axes is None:
+            raise ConfigError(f"{spec.title} reads {spec.input_kind} input: it has no time and frequency axes to mask")
+        if (self.time_mask or self.freq_mask) and spec.frozen_backbone and self.freeze_backbone:
+            raise ConfigError(f"{spec.title} trains a head on its frozen backbone's cached outputs: time and "
+                              "frequency masks need the whole network trained (unfreeze it)")
+        given = [k for k in MODEL_OPTION_KEYS if getattr(self, k) is not None]
+        unused = [k for k in given if k not in spec.config_options]
+        if unused:
+            raise ConfigError(f"{spec.title} takes no {', '.join(unused)} option")
+        for name in ("depth", "width"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be positive (got {value})")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1) (got {self.dropout})")
+
     def recipe_changes(self, hparams: dict | None = None) -> dict:
-        """The recipe settings this config changes: {name: value here}."""
+        """The recipe settings this config changes: {name: value here}. The Transformer's
+        knobs count as changes against their defaults when the recipe does not name them."""
         try:
             base = model_defaults(self.model, self.recipe, hparams)
         except ConfigError:
             return {}
+        defaults = {f.name: f.default for f in fields(TrainConfig)}
+        base = {**{k: defaults[k] for k in (*TRANSFORMER_KEYS, *MODEL_OPTION_KEYS)}, **base}
         return {k: getattr(self, k) for k in RECIPE_KEYS if k in base and base[k] != getattr(self, k)}
+
+    def model_options(self) -> dict:
+        """The architecture options this config gives its model's builder (``ModelSpec.config_options``)."""
+        spec = get_spec(self.model)
+        return {k: getattr(self, k) for k in spec.config_options if getattr(self, k) is not None}
 
 
 def load_hparams(path: str | Path | None = None) -> dict:

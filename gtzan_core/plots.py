@@ -225,8 +225,10 @@ def explanation_figure(explanation, method: str) -> go.Figure:
         fig.update_layout(title=f"Per segment: p({genre}) minus its clip mean", xaxis_title="time (s)",
                           yaxis_title="Δ probability", **_LAYOUT)
         return fig
+    title = ("rollout: where the class token attended (the same for every genre)" if method == "rollout"
+             else f"{method}: what pushed the model towards {genre}")
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        subplot_titles=("model input", f"{method}: what pushed the model towards {genre}"))
+                        subplot_titles=("model input", title))
     args, y, ytitle = get_kind(explanation.kind).heatmap(explanation.display, m.times, m.bands)
     fig.add_heatmap(**args, showscale=False, row=1, col=1)
     scale = float(np.abs(m.values).max()) or 1.0

@@ -189,7 +189,8 @@ if data is not None and pred is not None and pred.results:
         methods = c3.multiselect("Methods", METHODS, default=list(METHODS), key="ex-methods",
                                  help="occlusion: grey out patches of the input and watch the probability drop; "
                                       "Grad-CAM: gradients on the last conv block (conv models only); segments: "
-                                      "which 3 s segments raised or lowered the genre")
+                                      "which 3 s segments raised or lowered the genre; rollout: the Transformer's "
+                                      "class-token attention rolled out onto its patches (the same for every genre)")
         st.caption("Explains the first 30 s. Occlusion is the check that held under re-randomised weights; Grad-CAM "
                    "on the small MFCC CNN partly reflects the input itself (see the README).")
         ex_key = (key, rid, genre, tuple(methods))

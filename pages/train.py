@@ -103,7 +103,8 @@ models = st.multiselect("Models", list(MODELS), default=["cnn"], key="train-mode
                         format_func=lambda m: MODELS[m].title + FAMILY_NOTES.get(MODELS[m].family, ""),
                         help="The paper's seven, two networks pretrained on real data that work offline: "
                              "musicnn (music: the Million Song Dataset) and EfficientNet-Lite0 (photos: ImageNet), "
-                             "and classic models on a per-track feature vector (the Kaggle table's 57 features).")
+                             "classic models on a per-track feature vector (the Kaggle table's 57 features), and a "
+                             "spectrogram Transformer (AST) trained from scratch.")
 with st.form("train"):
     protocol = st.radio("Protocol", list(PROTOCOLS), format_func=lambda p: f"{p}: {PROTOCOLS[p]}")
     device = st.selectbox("Device", ["auto", "cpu", "cuda"], help="auto = GPU when there is one")

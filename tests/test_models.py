@@ -12,7 +12,9 @@ EXPECTED_PARAMS = {"mlp": 1_014_218, "cnn": 173_682, "lstm": 58_314, "gru": 44_9
                    # the pretrained family: a new head on the frozen network (200 -> 10, 1280 -> 10)
                    "musicnn": 2_010, "efficientnet_lite0": 12_810,
                    # on the 57-feature vector: the paper's MLP layers; the scikit-learn models hold arrays only
-                   "feature_mlp": 178_122, "logreg": 0, "svm": 0, "hgb": 0}
+                   "feature_mlp": 178_122, "logreg": 0, "svm": 0, "hgb": 0,
+                   # the spectrogram Transformer, from scratch: depth 4, width 64, 4 heads, 72 patches + class token
+                   "ast": 221_898}
 IMAGE_SIZES = {"vgg19": 224, "resnext": 256, "squeezenet": 256, "efficientnet_lite0": 224}
 
 

@@ -139,8 +139,13 @@ def test_spaces_are_declared_for_every_model_and_narrowed_within_bounds():
         narrow(base, {"lr": {"type": "loguniform", "low": 1e-9, "high": 1e-3}})
     with pytest.raises(ConfigError, match="not among the allowed choices"):
         narrow(base, {"batch_size": {"type": "categorical", "choices": [7]}})
+    with pytest.raises(ConfigError, match="not in this model's search space"):
+        narrow(base, {"dropout": {"type": "uniform", "low": 0, "high": 0.3}})  # (the CNN's dropout is fixed)
     with pytest.raises(ConfigError, match="not a searchable setting"):
-        narrow(base, {"dropout": {"type": "uniform", "low": 0, "high": 0.3}})
+        narrow(base, {"seed": {"type": "int", "low": 0, "high": 3}})
+    with pytest.raises(ConfigError, match="which CNN does not take"):
+        default_space("cnn", {"search_spaces": {"cnn": {"dropout": {"type": "uniform", "low": 0, "high": 0.3}}}})
+    assert {"depth", "width", "dropout"} <= set(default_space("ast"))
 
 
 def test_two_owners_studies_never_mix():

@@ -34,3 +34,10 @@ def image_source_counts(fs) -> dict:
     if "image_source" not in fs.tracks:
         return {}
     return {str(k): int(v) for k, v in fs.tracks["image_source"].value_counts().items() if k != "none"}
+
+
+def recipe_knobs(args) -> dict:
+    """The knobs of ``parser.add_recipe_knobs`` given on the command line (None: the recipe's)."""
+    names = ("optimizer", "weight_decay", "warmup_epochs", "schedule", "time_mask", "freq_mask", "mixup", "depth",
+             "width", "dropout")
+    return {n: getattr(args, n, None) for n in names}

@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train even when the split leaves a genre with fewer than 3 tracks in a part "
                         "(the warning is recorded and shown beside the run's numbers)")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
+    add_recipe_knobs(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("search", help="search a model's hyperparameters (Optuna TPE, pruned on validation); every "
@@ -203,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("audio")
     p.add_argument("--run", required=True, help="run id")
     p.add_argument("--genre", help="the genre to explain (default: the predicted one)")
-    p.add_argument("--methods", default="occlusion,gradcam,segments", help="comma-separated")
+    p.add_argument("--methods", default="occlusion,gradcam,segments,rollout",
+                   help="comma-separated (gradcam: conv models; rollout: the Transformer)")
     p.add_argument("--seconds", type=float, default=30.0, help="explain the first S seconds (default 30)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder")
@@ -238,3 +240,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_runs)
     return parser
+
+
+def add_recipe_knobs(p) -> None:
+    """The Transformer's recipe knobs and architecture options (hparams.yaml's ``ast_recipe``);
+    each one given is recorded in the run's recipe changes."""
+    from ..hparams import OPTIMIZERS, SCHEDULES
+
+    g = p.add_argument_group("the Transformer's recipe (default: the recipe's values)")
+    g.add_argument("--optimizer", choices=OPTIMIZERS)
+    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--warmup-epochs", type=int, help="linear learning-rate warm-up over this many epochs")
+    g.add_argument("--schedule", choices=SCHEDULES, help="after the warm-up: a constant or cosine-decayed lr")
+    g.add_argument("--time-mask", type=int, help="SpecAugment: the widest time mask, in frames (0: off)")
+    g.add_argument("--freq-mask", type=int, help="SpecAugment: the widest frequency mask, in bands (0: off)")
+    g.add_argument("--mixup", type=float, help="mixup's Beta(alpha, alpha) (0: off)")
+    g.add_argument("--depth", type=int, help="ast: Transformer blocks")
+    g.add_argument("--width", type=int, help="ast: embedding width (a multiple of its 4 heads)")
+    g.add_argument("--dropout", type=float, help="ast: dropout")
+

@@ -6,6 +6,7 @@ module         what it holds
 ``inputs``     the run's own model input for a clip (its input kind's, :mod:`gtzan_core.inputs`)
 ``occlusion``  occlusion sensitivity, batched, for every genre at once
 ``gradcam``    Grad-CAM on the layer a model's spec names (``ModelSpec.gradcam_layer``)
+``rollout``    attention rollout (Abnar & Zuidema 2020) on the Transformer's patches
 ``sanity``     the checks of Adebayo et al. 2018: re-randomised models, rank correlation
 =============  ==============================================================
 
@@ -32,8 +33,9 @@ from ..models import MODELS
 from ..runs import RunStore
 from .gradcam import gradcam_map
 from .occlusion import occlusion_map
+from .rollout import rollout_map, supports_rollout
 
-METHODS = ("occlusion", "gradcam", "segments")
+METHODS = ("occlusion", "gradcam", "segments", "rollout")
 
 
 @dataclass
@@ -98,7 +100,9 @@ def _top(values: np.ndarray, times: np.ndarray, bands: np.ndarray, band_unit: st
 def explain(audio: AudioSource | DecodedAudio | np.ndarray, run_id: str, store: RunStore | None = None,
             genre: str | None = None, methods: tuple[str, ...] = METHODS, max_seconds: float = 30.0) -> Explanation:
     """Explain run ``run_id``'s prediction on ``audio`` for ``genre`` (default: the
-    predicted one) with ``methods`` (occlusion, gradcam, segments)."""
+    predicted one) with ``methods`` (occlusion, gradcam, segments, rollout). Grad-CAM
+    applies to convolutional models and rollout to the Transformer; a method that does not
+    apply to the run's model is left out of the maps."""
     import time
 
     from ..inference import MAX_PREDICT_SECONDS, load_run_model, probabilities
@@ -150,6 +154,12 @@ def explain(audio: AudioSource | DecodedAudio | np.ndarray, run_id: str, store: 
                 continue  # not a convolutional model
             cams = gradcam_map(model, meta["model"], inp, target)
             values, times, bands, unit = _layout(cams, inp, mfcc, meta)
+            out.maps[method] = MethodMap(method, values, times, bands, unit,
+                                         *_top(values, times, bands, unit, span_cols, band_rows))
+        elif method == "rollout":
+            if not supports_rollout(model):
+                continue  # not a Transformer
+            values, times, bands, unit = _layout(rollout_map(model, inp), inp, mfcc, meta)
             out.maps[method] = MethodMap(method, values, times, bands, unit,
                                          *_top(values, times, bands, unit, span_cols, band_rows))
         else:

@@ -8,7 +8,8 @@ module         what it holds
 ``mfcc``       MFCC segments (3 s, 22.05 kHz): MLP, CNN, LSTM, GRU
 ``image``      spectrogram pictures at the model's size: VGG19, ResNeXt,
                SqueezeNet, EfficientNet-Lite0
-``musicnn``    musicnn's log-mel patches (16 kHz, 96 bands, 187 frames)
+``musicnn``    musicnn's log-mel patches (16 kHz, 96 bands, 187 frames):
+               musicnn, AST (the spectrogram Transformer)
 ``vector``     one handcrafted feature vector per track (the Kaggle table's
                57): logistic regression, SVM, gradient boosting, MLP
 =============  ==============================================================

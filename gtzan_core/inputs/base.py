@@ -102,6 +102,8 @@ class InputKind:
     #: whether explanations (occlusion, Grad-CAM) can be drawn; else ``no_explanation`` says why
     explainable: bool = True
     no_explanation: str = ""
+    #: SpecAugment-style masking: the (time, frequency) axes of a prepared batch (None: no masking)
+    mask_axes: tuple[int, int] | None = None
 
     def __repr__(self) -> str:
         return f"<input kind {self.name}>"

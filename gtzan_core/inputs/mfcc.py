@@ -30,6 +30,8 @@ class MFCCKind(InputKind):
     occlusion_patch = (10, 3)
     #: ~1 s of frames (43), 3 coefficients
     top_span = (43, 3)
+    #: a batch is (batch, frames, coefficients)
+    mask_axes = (1, 2)
 
     def samples(self, fs):
         return fs.mfcc, fs.seg_track

