@@ -153,8 +153,8 @@ def test_unknown_device():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["vgg19", "resnext"])
-def test_big_image_models_train_end_to_end(tiny_features, name):
-    record = train(quick(name, epochs=2), tiny_features, RunStore())
+def test_big_image_models_train_end_to_end(tiny_features_for, name):
+    record = train(quick(name, epochs=2), tiny_features_for(name), RunStore())  # (each at its own picture size)
     assert record["status"] == "finished" and record["evaluation"]["segment"]["n"] == 10
 
 
