@@ -42,16 +42,20 @@ class MLP(nn.Module):
     def __init__(self, frames: int = 130, n_mfcc: int = 13, n_classes: int = 10, dropout: float = 0.3):
         super().__init__()
         self.norm = Standardize(n_mfcc)
-        layers: list[nn.Module] = [nn.Flatten()]
-        width = frames * n_mfcc
-        for hidden in (512, 256, 64):
-            layers += [nn.Linear(width, hidden), nn.ReLU(), Dropout(dropout)]
-            width = hidden
-        layers.append(nn.Linear(width, n_classes))
-        self.net = nn.Sequential(*layers)
+        self.net = nn.Sequential(nn.Flatten(), *paper_mlp_layers(frames * n_mfcc, n_classes, dropout))
 
     def forward(self, x):
         return self.net(self.norm(x))
+
+
+def paper_mlp_layers(width: int, n_classes: int, dropout: float) -> list[nn.Module]:
+    """The paper's MLP after its input: 512 -> 256 -> 64 -> classes, ReLU and dropout after
+    each hidden layer (on MFCC segments, flattened, and on a feature vector alike)."""
+    layers: list[nn.Module] = []
+    for hidden in (512, 256, 64):
+        layers += [nn.Linear(width, hidden), nn.ReLU(), Dropout(dropout)]
+        width = hidden
+    return [*layers, nn.Linear(width, n_classes)]
 
 
 class CNN(nn.Module):

@@ -29,8 +29,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from .layers import Dropout
-from .mfcc_models import Standardize
+from .mfcc_models import Standardize, paper_mlp_layers
 
 #: the Kaggle vector's length (the default input of every vector model)
 DEFAULT_FEATURES = 57
@@ -42,13 +41,7 @@ class VectorMLP(nn.Module):
     def __init__(self, n_features: int = DEFAULT_FEATURES, n_classes: int = 10, dropout: float = 0.3):
         super().__init__()
         self.norm = Standardize(n_features)
-        layers: list[nn.Module] = []
-        width = n_features
-        for hidden in (512, 256, 64):
-            layers += [nn.Linear(width, hidden), nn.ReLU(), Dropout(dropout)]
-            width = hidden
-        layers.append(nn.Linear(width, n_classes))
-        self.net = nn.Sequential(*layers)
+        self.net = nn.Sequential(*paper_mlp_layers(n_features, n_classes, dropout))
 
     def forward(self, x):
         return self.net(self.norm(x))
