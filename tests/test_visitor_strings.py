@@ -443,3 +443,14 @@ def test_in_the_browser_no_visitor_string_becomes_a_link_an_image_or_markup(tiny
         assert not links_made(page), links_made(page) and page.locator(".katex").count() == 0
         assert not {"big", "e^x"} & set(marked_up(page))
     assert not [u for u in requests if "127.0.0.1:9/" in u or "example.com" in u], requests
+
+
+def test_a_model_card_shows_an_imported_title_and_a_folder_name_as_text():
+    from gtzan_core.share.card import model_card
+
+    record = {"run_id": "r1", "model": "mlp", "status": "finished", "title": "[click](http://evil.example) **x**",
+              "dataset": {"label": "<img src=x onerror=alert(1)>"}, "trainable_params": 1, "total_params": 1}
+    card = model_card(record)
+    first = card.splitlines()[0]
+    assert "](http" not in first and "**x**" not in first and "\\[click\\]" in first
+    assert re.search(r"(?<!\\)<img", card) is None and "\\<img" in card  # every < escaped

@@ -173,9 +173,9 @@ def model_card(record: dict) -> str:
     record = run.data
     ev = run.evaluation
     seg, trk = (ev.segment, ev.track or {}) if ev else ({}, {})
-    data = run.dataset_label or "?"
-    lines = [f"# {record.get('title', record.get('model'))} — run `{record['run_id']}`", ""]
-    if data != "GTZAN":
+    data = card_text(run.dataset_label or "?")  # (a folder's name, an imported run's: anyone's text)
+    lines = [f"# {card_text(run.title)} — run `{record['run_id']}`", ""]
+    if run.dataset_label != "GTZAN":
         lines += [f"> **Trained on the {data} set, not GTZAN**: its accuracy says nothing about real music.", ""]
     lines += [
         "| | |", "|---|---|",
