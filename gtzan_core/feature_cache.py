@@ -127,9 +127,11 @@ class FeatureSet:
             return self
         if not keep.any():
             reads = get_kind(kind)
+            held = ("it is a feature table, so only the feature-vector models can train on it"
+                    if self.vector_source == "table" else "it holds pictures only, so only the image models can "
+                                                          "train on it")
             raise ConfigError(f"this dataset ({self.dataset_label}) has no {reads.missing_what}"
-                              + (": it holds pictures only, so only the image models can train on it"
-                                 if reads.needs_audio else ""))
+                              + (f": {held}" if reads.needs_audio else ""))
         new_index = np.cumsum(keep) - 1
         seg_keep, patch_keep = keep[self.seg_track], keep[self.patch_track]
         return dataclasses.replace(

@@ -128,6 +128,15 @@ def fault_filtered_lists() -> dict[str, list[str]]:
     return out
 
 
+def no_audio_message(tracks) -> str:
+    """Why a model that reads audio cannot train on a dataset of ``tracks`` none of which has
+    audio: it holds pictures only, or it is a feature table (its rows are the vectors)."""
+    if "image_path" in tracks and tracks["image_path"].notna().any():
+        return "this dataset has no audio (pictures only): only the image models can train on it"
+    return ("this dataset has no audio (a feature table: one feature vector per track): only the feature-vector "
+            "models can train on it")
+
+
 def track_split(
     tracks: pd.DataFrame,
     protocol: str = "track",
@@ -267,10 +276,11 @@ def planned_split_problems(tracks: pd.DataFrame, input_kind: str, protocol: str,
     seg_track = None
     kind = get_kind(input_kind)
     if kind.needs_audio:
+        all_tracks = tracks
         if "audio_path" in tracks:
             tracks = tracks[tracks["audio_path"].notna()].reset_index(drop=True)
         if tracks.empty:
-            raise DatasetError("this dataset has no audio (pictures only): only the image models can train on it")
+            raise DatasetError(no_audio_message(all_tracks))
     if kind.per_track:
         per_track = np.full(len(tracks), n_segments)
         if "duration" in tracks:

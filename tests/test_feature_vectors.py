@@ -280,6 +280,7 @@ def test_mfcc_models_refuse_a_table_in_one_line(tmp_path, capsys):
     table = write_table(tmp_path / "features.csv", per_genre=4)
     code, out, err = run(capsys, "train", "mlp", "--data", table, "--allow-weak-split", "--epochs", "1")
     assert code != 0 and err.strip().count("\n") == 0 and "audio" in err
+    assert "feature table" in err and "feature-vector models" in err and "pictures" not in err
 
 
 @pytest.mark.skipif(not KAGGLE_CSV.is_file(), reason="the Kaggle table is not here")
