@@ -185,15 +185,10 @@ def cue_ast(tmp_path_factory):
     from gtzan_core.feature_cache import feature_request, load_features
     from gtzan_core.jobs import train
     from gtzan_core.runs import RunStore
-    from tests.test_explain import SR, cue_clip
+    from tests.test_explain import write_cue_set
 
     base = tmp_path_factory.mktemp("cue-ast")
-    rng = np.random.default_rng(0)
-    for genre in ("blues", "rock"):
-        for i in range(14):
-            path = base / "data" / genre / f"{genre}.{i:05d}.wav"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(path, cue_clip(rng, genre == "rock"), SR)
+    rng = write_cue_set(base / "data")
     req = feature_request("ast")
     fs = load_features(discover_dataset(base / "data"), image=req["image"], musicnn=req["musicnn"],
                        cache_dir=base / "f")

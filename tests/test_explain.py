@@ -30,6 +30,18 @@ def cue_clip(rng, rock: bool, seconds: float = 6.2) -> np.ndarray:
     return y
 
 
+def write_cue_set(folder, per_genre: int = 14, seed: int = 0):
+    """The cue set: blues and rock clips that differ only in the cue (:func:`cue_clip`); returns
+    the generator that drew them (the tests go on drawing their clips from it)."""
+    rng = np.random.default_rng(seed)
+    for genre in ("blues", "rock"):
+        for i in range(per_genre):
+            path = folder / genre / f"{genre}.{i:05d}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, cue_clip(rng, genre == "rock"), SR)
+    return rng
+
+
 @pytest.fixture(scope="module")
 def cue_run(tmp_path_factory):
     """A CNN trained on a set whose two genres differ only in a time span."""
@@ -38,12 +50,7 @@ def cue_run(tmp_path_factory):
     from gtzan_core.features import ImageParams
 
     base = tmp_path_factory.mktemp("cue")
-    rng = np.random.default_rng(0)
-    for genre in ("blues", "rock"):
-        for i in range(14):
-            path = base / "data" / genre / f"{genre}.{i:05d}.wav"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(path, cue_clip(rng, genre == "rock"), SR)
+    rng = write_cue_set(base / "data")
     fs = load_features(discover_dataset(base / "data"), image=ImageParams(source="none"), cache_dir=base / "f")
     store = RunStore(base / "runs")
     record = train(make_config("cnn", recipe="studio", epochs=12, patience=12, device="cpu", seed=1), fs, store)
