@@ -315,20 +315,26 @@ class _Run:
         self.sink.phase("evaluating")
         common = dict(train_seconds=time.perf_counter() - self.t_start, early_stopped=stopper.should_stop)
         if not self.config.evaluate_test:  # a search's trial: its best model on validation, the test set unread
-            va = data.split.val
-            logits = predict_logits(inputs.trainable, self.x_dev, torch.from_numpy(va).to(self.device), inputs.prep,
-                                    self.device, amp=self.amp)
-            probs = torch.softmax(logits.float(), 1).cpu().numpy()
-            val_eval = evaluate(probs, data.y.numpy()[va], data.groups[va])
+            val_eval = _scores(inputs.trainable, self.x_dev, data.split.val, inputs.prep, self.device, self.amp, data)
             return Outcome(status, dict(val_evaluation=val_eval, test_evaluated=False, **common))
-        te = torch.from_numpy(data.split.test).to(self.device)
-        logits = predict_logits(inputs.trainable, self.x_dev, te, inputs.prep, self.device, amp=self.amp)
-        probs = torch.softmax(logits.float(), 1).cpu().numpy()
-        test_idx = data.split.test
-        evaluation = evaluate(probs, data.y.numpy()[test_idx], data.groups[test_idx])
-        evaluation["leaky"] = data.split.leaky
-        evaluation["selection_on_test"] = data.split.selection_on_test
+        evaluation = _test_scores(inputs.trainable, self.x_dev, inputs.prep, self.device, self.amp, data)
         return Outcome(status, dict(evaluation=evaluation, **common))
+
+
+def _scores(model: nn.Module, x: torch.Tensor, idx: np.ndarray, prep, device, amp: bool, data: _Data,
+            batch: int = 512) -> dict:
+    """``model``'s evaluation on the samples ``idx`` of ``x`` (per sample and per track)."""
+    logits = predict_logits(model, x, torch.from_numpy(idx).to(x.device), prep, device, batch=batch, amp=amp)
+    probs = torch.softmax(logits.float(), 1).cpu().numpy()
+    return evaluate(probs, data.y.numpy()[idx], data.groups[idx])
+
+
+def _test_scores(model: nn.Module, x: torch.Tensor, prep, device, amp: bool, data: _Data, batch: int = 512) -> dict:
+    """The one look at the test split, and what kind of look it was (leaky, chosen on test)."""
+    evaluation = _scores(model, x, data.split.test, prep, device, amp, data, batch)
+    evaluation["leaky"] = data.split.leaky
+    evaluation["selection_on_test"] = data.split.selection_on_test
+    return evaluation
 
 
 def test_evaluation(config: TrainConfig, features: FeatureSet, model: nn.Module,
@@ -343,15 +349,9 @@ def test_evaluation(config: TrainConfig, features: FeatureSet, model: nn.Module,
     data = run.split_data()
     samples, _ = run.spec.kind.samples(run.features)
     prep = run.spec.kind.batch_prep(spec)
-    x = torch.from_numpy(np.ascontiguousarray(samples))
-    te = torch.from_numpy(data.split.test)
+    x = torch.from_numpy(np.ascontiguousarray(samples))  # (on the CPU: each batch moves to the device)
     model = model.to(device).eval()
-    logits = predict_logits(model, x, te, lambda b: prep(b.to(device)), device, batch=64, amp=run.amp)
-    probs = torch.softmax(logits.float(), 1).cpu().numpy()
-    evaluation = evaluate(probs, data.y.numpy()[data.split.test], data.groups[data.split.test])
-    evaluation["leaky"] = data.split.leaky
-    evaluation["selection_on_test"] = data.split.selection_on_test
-    return evaluation
+    return _test_scores(model, x, lambda b: prep(b.to(device)), device, run.amp, data, batch=64)
 
 
 class _NoSink:
