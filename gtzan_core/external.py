@@ -152,7 +152,9 @@ class SeenTracks:
 
 def seen_tracks(record: dict, folder: LabelledFolder) -> SeenTracks:
     """The track ids of ``folder`` to leave out for the run of ``record``."""
-    trained_synthetic = (record.get("dataset") or {}).get("label") == "synthetic demo"
+    from .ensemble import trained_on_demo
+
+    trained_synthetic = trained_on_demo(record)
     if trained_synthetic != folder.synthetic:
         return SeenTracks(frozenset())  # other material under the same names: nothing to match
     ids = (record.get("split") or {}).get("seen_tracks")
