@@ -9,5 +9,7 @@ GENRES: tuple[str, ...] = (
     "jazz", "metal", "pop", "reggae", "rock",
 )
 GENRE_INDEX = {g: i for i, g in enumerate(GENRES)}
+#: The dataset label of the generated demo set (not GTZAN): what its runs record as their dataset.
+DEMO_DATASET = "synthetic demo"
 
 __version__ = "0.1.0"

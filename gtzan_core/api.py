@@ -53,7 +53,7 @@ def train(model: str, data: str | Path | None = None, *, protocol: str = "track"
     record = train_here(spec, _store(store), force_weak=allow_weak_split, progress=progress, on_epoch=on_epoch,
                         how_to_force="Pass allow_weak_split=True to train anyway.",
                         warn=lambda w: warnings.warn(f"weak split: {w}", stacklevel=3))
-    return RunRecord(record)
+    return record
 
 
 def runs(store: RunStore | str | Path | None = None) -> list[RunRecord]:
@@ -61,7 +61,7 @@ def runs(store: RunStore | str | Path | None = None) -> list[RunRecord]:
     ``gtzan-studio runs`` lists)."""
     from .runs import lifecycle
 
-    return [RunRecord(r) for r in lifecycle.reap_dead(_store(store))]
+    return lifecycle.reap_dead(_store(store))
 
 
 def predict(audio, runs: list[str] | None = None, *, store: RunStore | str | Path | None = None,
@@ -83,7 +83,7 @@ def evaluate(run: str | RunRecord, store: RunStore | str | Path | None = None) -
     from .errors import CheckpointError
 
     run_id = run.run_id if isinstance(run, RunRecord) else run
-    record = RunRecord(_store(store).read(run_id))
+    record = _store(store).read(run_id)
     if not record.evaluated:
         raise CheckpointError(f"run {run_id} has no evaluation (status: {record.get('status')})")
     return record

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import GENRES
+from . import DEMO_DATASET, GENRES
 
 RULE = ("weighted mean of probabilities; each run's weight is its validation accuracy's skill above chance, "
         "max(0, (acc_val - 0.1) / 0.9), normalised")
-DEMO_LABEL = "synthetic demo"
+DEMO_LABEL = DEMO_DATASET
 
 
 def trained_on_demo(record: dict) -> bool:

@@ -265,7 +265,7 @@ def predict(
             continue
         try:  # each run reads its own input of the clip (its kind's windows), drawn once for all runs that share it
             kind = kind_of(record)
-            result.warnings += kind.run_warnings({**record, "run_id": run_id}, meta)
+            result.warnings += kind.run_warnings(record.updated(run_id=run_id), meta)
         except ConfigError as exc:
             result.refused[run_id] = f"run {run_id}: {exc}"
             continue

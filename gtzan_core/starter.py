@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .ensemble import validation_accuracy
-from .fileio import atomic_write_bytes, atomic_write_json
+from .fileio import atomic_write_bytes
 from .runs import RunRecord, RunStore
 from .share.card import model_card
 
@@ -120,7 +120,7 @@ def make_starter(data: str | Path, store: RunStore, seeds: int = 3, device: str 
             records.append(record)
             if on_run:
                 on_run(k, len(configs), record)
-        tracks = [RunRecord(r).evaluation.at("track") for r in records]  # (finished: each has its evaluation)
+        tracks = [RunRecord.of(r).evaluation.at("track") for r in records]  # (finished: each has its evaluation)
         accs = [t.accuracy for t in tracks]
         vals = [validation_accuracy(r) for r in records]
         shipped = records[0]
@@ -132,7 +132,7 @@ def make_starter(data: str | Path, store: RunStore, seeds: int = 3, device: str 
                    "val_accuracies": vals, "val_size": (shipped.get("split") or {}).get("val"),
                    "material": starter_spec.material, "fallback": starter_spec.fallback}
         starter = {k: v for k, v in starter.items() if v is not None}
-        record = scratch.read(shipped["run_id"])
+        record = scratch.read(shipped["run_id"]).to_json()
         ckpt = scratch.load_checkpoint(shipped["run_id"])
     run_id = starter_spec.run_id
     for old in starter_runs(store):  # one starter per model: the new one replaces the old
@@ -144,6 +144,6 @@ def make_starter(data: str | Path, store: RunStore, seeds: int = 3, device: str 
     record.update(run_id=run_id, starter=starter, owner="studio",
                   weights_note=(record.get("weights") or {}).get("weights"))  # its name, not this machine's path
     store.save_checkpoint(run_id, ckpt["state_dict"], {**ckpt["meta"], "run_id": run_id})
-    atomic_write_json(store.path(run_id) / "record.json", record)
+    store.write_record(run_id, RunRecord(record))
     atomic_write_bytes(store.path(run_id) / "MODEL_CARD.md", model_card(record).encode())
     return store.read(run_id)

@@ -10,6 +10,7 @@ import time
 
 import pandas as pd
 
+from . import DEMO_DATASET
 from .runs.record import RunRecord, Scores, Status
 
 
@@ -50,7 +51,7 @@ def audit_frame(entries: list[dict]) -> pd.DataFrame:
 
 DASH = "—"
 #: How a dataset label reads in tables and cards.
-DATASET_NAMES = {"GTZAN": "real GTZAN", "synthetic demo": "synthetic demo", "GTZAN (paper)": "real GTZAN (paper)"}
+DATASET_NAMES = {"GTZAN": "real GTZAN", DEMO_DATASET: DEMO_DATASET, "GTZAN (paper)": "real GTZAN (paper)"}
 
 
 def short_run_id(run_id: str) -> str:
@@ -83,7 +84,7 @@ def dataset_name(record: dict) -> str:
         root = data.get("root") or (record.get("job") or {}).get("data_path")
         if root:
             return f"folder {str(root).rstrip('/').rsplit('/', 1)[-1]}"
-        return "synthetic demo" if "root" in data else DASH
+        return DEMO_DATASET if "root" in data else DASH
     return DATASET_NAMES.get(label, label)
 
 
@@ -157,7 +158,7 @@ def protocol_short(record: dict) -> str:
 
 
 def _metrics(record: dict) -> tuple[Scores | None, Scores | None]:
-    ev = RunRecord(record).evaluation
+    ev = RunRecord.of(record).evaluation
     return (ev.segment, ev.track) if ev else (None, None)
 
 
@@ -203,7 +204,7 @@ def external_cells(record: dict) -> dict:
     """The leaderboard's two cells of a run's evaluations on other folders: the clip
     accuracy of its latest (NaN when none) and which folder that was, with its clip count
     and how many others it was evaluated on ("genres_original · 12 clips (+1 more)")."""
-    evs = [ev for ev in RunRecord(record).external_evaluations if ev.scores is not None]
+    evs = [ev for ev in RunRecord.of(record).external_evaluations if ev.scores is not None]
     if not evs:
         return {"external acc.": float("nan"), "evaluated on": DASH}
     ev = evs[0]
@@ -216,7 +217,7 @@ def external_frame(records: list[dict], level: str = "track") -> pd.DataFrame:
     the run's own GTZAN test accuracy at ``level``; display strings (empty: none)."""
     rows = []
     for r in records:
-        rec = RunRecord(r)
+        rec = RunRecord.of(r)
         own = rec.evaluation.at(level) if rec.evaluation else None
         for ev in rec.external_evaluations:
             m = ev.scores
@@ -285,7 +286,7 @@ def compare_frame(records: list[dict], level: str) -> pd.DataFrame:
     from .hparams import recipe_label
     rows = []
     for r in records:
-        m = RunRecord(r).evaluation.at(level)
+        m = RunRecord.of(r).evaluation.at(level)
         rows.append({"model": r.get("title") or r.get("model"), "accuracy": score_text(m.accuracy),
                      "macro F1": score_text(m.macro_f1), "weighted F1": score_text(m.weighted_f1),
                      "training": training_text(r), "protocol": protocol_short(r), "recipe": recipe_label(r),

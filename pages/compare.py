@@ -74,7 +74,7 @@ for rid in chosen:
 cols = st.columns(min(len(chosen), 3))
 for k, rid in enumerate(chosen):
     r = runs[rid]
-    m = RunRecord(r).evaluation.at(level)
+    m = RunRecord.of(r).evaluation.at(level)
     with cols[k % len(cols)]:
         st.markdown(f"**{md_text(r.get('title') or r.get('model'))}** · {md_code(rid)}")
         st.caption(md_text(training_text(r)))
@@ -83,7 +83,7 @@ for k, rid in enumerate(chosen):
         st.plotly_chart(confusion_figure(m, f"{level}-level confusion"), key=f"cm-{rid}-{level}",
                         width="stretch")
         st.table(md_frame(report_table(m)), border="horizontal")  # every row drawn: the averages too, no scroll
-        for ev in RunRecord(r).external_evaluations:
+        for ev in RunRecord.of(r).external_evaluations:
             if ev.scores is None:
                 continue
             st.markdown(f"**Evaluated on {md_text(ev.name)}** · {ev.n_scored} clips, accuracy "
@@ -94,7 +94,7 @@ for k, rid in enumerate(chosen):
 
 st.subheader("Per-class F1, difference to the first run")
 f1 = pd.DataFrame({md_text(f"{runs[rid].get('title') or runs[rid].get('model')} · {rid[-6:]}"):  # st.table: Markdown
-                   report_frame(RunRecord(runs[rid]).evaluation.at(level))["f1"]
+                   report_frame(RunRecord.of(runs[rid]).evaluation.at(level))["f1"]
                    .reindex(list(GENRES)) for rid in chosen})
 if f1.shape[1] > 1:
     delta = f1.sub(f1.iloc[:, 0], axis=0).iloc[:, 1:].add_prefix("Δ ")

@@ -11,7 +11,7 @@ st.write(  # the page's static part, drawn before the heavy modules load
 
 from pathlib import Path  # noqa: E402
 
-from gtzan_core import GENRES  # noqa: E402
+from gtzan_core import DEMO_DATASET, GENRES  # noqa: E402
 from gtzan_core.data.download import DEFAULT_URL  # noqa: E402
 from gtzan_core.tables import home_frame  # noqa: E402
 from gtzan_core.webapp import (  # noqa: E402
@@ -103,7 +103,7 @@ with left:
         show_error(exc)
         summary = None
     if summary:
-        if summary["dataset"] == "synthetic demo":
+        if summary["dataset"] == DEMO_DATASET:
             st.info("Active: **synthetic demo** — procedurally generated music, not GTZAN. "
                     "Accuracies on it say nothing about real music.")
         else:

@@ -9,7 +9,7 @@ import time  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from gtzan_core import GENRES  # noqa: E402
+from gtzan_core import DEMO_DATASET, GENRES  # noqa: E402
 from gtzan_core.inference import default_selection, predict  # noqa: E402
 from gtzan_core.plots import (  # noqa: E402
     explanation_figure,
@@ -143,10 +143,10 @@ if data is not None:
                             f"{s['test_tracks']} unseen tracks each. {limits_text(runs[rid])}", icon="🎁")
                     with st.expander("The starter's model card"):
                         st.markdown(model_card(runs[rid]).replace("![confusion matrix](confusion.png)", ""))
-            if any(r.dataset == "synthetic demo" for r in pred.results.values()):
+            if any(r.dataset == DEMO_DATASET for r in pred.results.values()):
                 st.caption("Models marked *synthetic demo* were trained on generated music, not GTZAN: "
                            "their opinion on real songs is not meaningful.")
-            if source == "A demo clip" and any(r.dataset != "synthetic demo" for r in pred.results.values()):
+            if source == "A demo clip" and any(r.dataset != DEMO_DATASET for r in pred.results.values()):
                 st.caption("This clip is synthetic (the studio's generated demo set): models trained on real music, "
                            "the starter among them, are not expected to name its genre. Upload a song to try them.")
             over_time = {rid: r for rid, r in pred.results.items() if not r.whole}

@@ -17,7 +17,7 @@ from gtzan_core import tables
 from gtzan_core.cli import main
 from gtzan_core.errors import CheckpointError
 from gtzan_core.evaluation import evaluate
-from gtzan_core.runs import RecordError, RunStore, lifecycle, record_problems
+from gtzan_core.runs import RecordError, RunRecord, RunStore, lifecycle, record_problems
 from gtzan_core.runs.record import RECORD, Spec
 from gtzan_core.runs.trash import list_trash, move_to_trash, purge_entry, restore_run
 from tests.conftest import write_clip
@@ -178,7 +178,7 @@ def test_every_reader_survives_any_record_the_store_accepts(tmp_path, capsys):
             accepted += 1
             try:
                 _every_reader(record)  # (a job's progress at each status too)
-                store.write_record("r1", record)
+                store.write_record("r1", RunRecord(record))
                 leaderboard(store)
             except Exception as exc:  # pragma: no cover - what the test is for
                 pytest.fail(f"{'.'.join(path)} = {value!r} passed as valid, and broke a reader: "

@@ -242,7 +242,7 @@ def test_the_card_has_a_section_per_folder_with_its_name_as_text(store, tmp_path
     assert f"Folder `{folder.resolve()}`" in card
     assert "\\<i\\>Waltz\\&amp; (1)" in card and "<i>" not in card
     assert "| 2 | 1 | 0 | 1 | 0 |" in card and "| rock |" in card and "a handful" in card
-    assert "## Evaluated on" not in model_card({**st.read(rid), "external_evaluations": None})
+    assert "## Evaluated on" not in model_card(st.read(rid).updated(external_evaluations=None))
 
 
 @pytest.mark.heavy
@@ -292,7 +292,7 @@ def test_several_runs_at_once_each_with_its_own_result(store, tmp_path, capsys):
     st, rid, _ = store
     twin = f"{rid}-twin"
     shutil.copytree(st.path(rid), st.path(twin))
-    st.write_record(twin, {**st.read(rid), "run_id": twin})
+    st.write_record(twin, st.read(rid).updated(run_id=twin))
     folder = tmp_path / "f"
     tone(folder / "rock" / "r.wav")
     tone(folder / "jazz" / "j.wav", "jazz")

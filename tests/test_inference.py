@@ -9,7 +9,7 @@ from gtzan_core.errors import AudioError
 from gtzan_core.features import MFCCParams
 from gtzan_core.hparams import make_config
 from gtzan_core.inference import clear_model_cache, load_run_model, predict
-from gtzan_core.runs import RunStore
+from gtzan_core.runs import RunRecord, RunStore
 from gtzan_core.jobs import train
 from tests.conftest import write_clip
 
@@ -93,7 +93,7 @@ def test_mismatched_feature_parameters_are_refused(trained, tmp_path):
 def test_checkpoint_that_does_not_fit_its_model_is_refused(trained, tmp_path):
     store, ids = trained
     src = store.load_checkpoint(ids["cnn"])
-    rid = store.new_run({"model": "cnn", "input_kind": "mfcc", "status": "finished"})
+    rid = store.new_run(RunRecord({"model": "cnn", "input_kind": "mfcc", "status": "finished"}))
     meta = dict(src["meta"], model="mlp", options={"frames": 130, "n_mfcc": 13})  # cnn weights, mlp config
     store.save_checkpoint(rid, src["state_dict"], meta)
     pred = predict(write_clip(tmp_path / "c.wav", "pop", seconds=4.0), [rid], store=store)

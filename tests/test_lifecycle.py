@@ -20,7 +20,7 @@ LEGAL = {(Status.QUEUED, Status.RUNNING), (Status.QUEUED, Status.CANCELLED), (St
 def a_run_in(store: RunStore, status: Status) -> str:
     run_id = lifecycle.create(store, {"model": "mlp"})
     record = store.read(run_id)
-    store.write_record(run_id, {**record, "status": status.value})  # (a test may put a run anywhere)
+    store.write_record(run_id, record.updated(status=status.value))  # (a test may put a run anywhere)
     return run_id
 
 
@@ -59,12 +59,12 @@ def test_the_named_moves_and_an_unknown_status(tmp_path):
     assert lifecycle.start(store, run_id, "features")["status"] == "running"
     with pytest.raises(IllegalTransition, match="it cannot become running"):  # a phase update is no second start
         lifecycle.start(store, run_id, "training")
-    done = lifecycle.finish(store, run_id, evaluation={"track": {}})
+    done = lifecycle.finish(store, run_id, epochs_run=1)
     assert (done["status"], done["phase"]) == ("finished", "done") and done["finished"] > 0
     with pytest.raises(IllegalTransition, match="is finished; it cannot become failed"):
         lifecycle.fail(store, run_id, "late")
     odd = a_run_in(store, Status.QUEUED)
-    store.write_record(odd, {**store.read(odd), "status": "paused"})
+    store.write_record(odd, store.read(odd).updated(status="paused"))
     with pytest.raises(IllegalTransition, match="has no known status \\('paused'\\)"):
         lifecycle.cancel(store, odd)
 

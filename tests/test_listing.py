@@ -77,7 +77,7 @@ def test_runs_added_removed_or_damaged_by_hand_are_seen(tmp_path):
 def test_a_caller_changing_its_copy_changes_no_other_callers(tmp_path):
     store = RunStore(tmp_path)
     lifecycle.create(store, {"model": "mlp"})
-    store.list()[0]["model"] = "scribbled"
+    store.list()[0].data["model"] = "scribbled"  # (a record is read-only: only its JSON object could be changed)
     assert store.list()[0]["model"] == "mlp"
 
 

@@ -46,8 +46,7 @@ def test_dead_process_marks_run_failed_when_reaped_never_when_read(tmp_path):
 def test_stale_heartbeat_marks_run_failed(tmp_path):
     store = RunStore(tmp_path)
     rid = lifecycle.create(store, {"model": "mlp"})
-    rec = store.read(rid)
-    rec.update(status="running", host="another-host", heartbeat=time.time() - 7200)
+    rec = store.read(rid).updated(status="running", host="another-host", heartbeat=time.time() - 7200)
     store.write_record(rid, rec)
     assert lifecycle.reap_dead(store)[0]["status"] == "failed"
 

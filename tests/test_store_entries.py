@@ -26,7 +26,7 @@ class Recording(RunStore):
 
     def new_run(self, record):
         run_id = super().new_run(record)
-        self.writes.setdefault(run_id, []).append(("create", dict(record)))
+        self.writes.setdefault(run_id, []).append(("create", record.to_json()))
         return run_id
 
     def write_life(self, run_id, change, compact=False):
@@ -95,3 +95,28 @@ def test_the_check_can_fail(tmp_path):
     run_id = lifecycle.create(store, describe_job(spec))
     store.update(run_id, config=spec.config.as_dict())  # a second description
     assert DESCRIPTION & set(store.writes[run_id][1][1])
+
+
+def test_the_store_reads_and_writes_typed_records_and_refuses_a_field_of_the_wrong_type(tmp_path):
+    from gtzan_core.runs import RunRecord
+    from gtzan_core.runs.record import RecordWriteError
+
+    store = RunStore(tmp_path)
+    run_id = lifecycle.create(store, describe_job(JobSpec(make_config("mlp", epochs=1, device="cpu"))))
+    assert isinstance(store.read(run_id), RunRecord) and all(isinstance(r, RunRecord) for r in store.list())
+    before = (tmp_path / run_id / "record.json").read_bytes()
+    with pytest.raises(RecordWriteError, match="progress.done is text"):
+        store.update(run_id, progress={"done": "three", "total": 10})
+    with pytest.raises(RecordWriteError, match="history is an object"):
+        lifecycle.start(store, run_id, "features", history={"epoch": 1})
+    with pytest.raises(RecordWriteError, match="model cannot be cleared"):
+        store.update(run_id, model=None)
+    assert (tmp_path / run_id / "record.json").read_bytes() == before  # nothing was written
+    assert store.read(run_id).status is Status.QUEUED
+    with pytest.raises(TypeError, match="writes RunRecords, not dict"):
+        store.write_record(run_id, {"run_id": run_id, "model": "mlp", "status": "queued"})
+    with pytest.raises(RecordWriteError, match="it has no model"):
+        store.new_run(RunRecord({"status": "queued"}))
+    # a record is changed by making a new one: the one read is as it was
+    record = store.read(run_id)
+    assert record.updated(title="other").title == "other" and record.title == "MLP"

@@ -165,7 +165,7 @@ def cmd_evaluate(args) -> int:
     store = RunStore(args.runs)
     if args.map:
         raise StudioError("--map is for --data FOLDER (the labels of another folder)")
-    runs = [store.record(rid) for rid in dict.fromkeys(args.run_id)]
+    runs = [store.read(rid) for rid in dict.fromkeys(args.run_id)]
     if args.json:
         rows = [{k: run.get(k) for k in ("run_id", "model", "protocol", "leaky", "status", "dataset", "evaluation",
                                          "epochs_run", "train_seconds", "split_warnings", "image_params",

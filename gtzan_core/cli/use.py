@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .. import GENRES
+from .. import DEMO_DATASET, GENRES
 from ..audio import printable
 from .common import run_store
 
@@ -50,7 +50,7 @@ def cmd_predict(args) -> int:
     answer = pred.answer()
     if args.json:
         out = {rid: {**r.as_dict(), "in_answer": rid in {a["run_id"] for a in answer.runs},
-                     **({"trained_on": "synthetic demo"} if rid in answer.demo_runs else {})}
+                     **({"trained_on": DEMO_DATASET} if rid in answer.demo_runs else {})}
                for rid, r in pred.results.items()}
         out.update({rid: {"error": why} for rid, why in pred.refused.items()})
         out["answer"] = answer.as_dict()

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import GENRES
+from .. import DEMO_DATASET, GENRES
 from ..audio import AUDIO_EXTENSIONS, audio_info, printable
 from ..errors import AudioError, DatasetError
 
@@ -76,7 +76,7 @@ class Dataset:
     @property
     def label(self) -> str:
         """How the dataset is named everywhere in the UI and in run records."""
-        return "synthetic demo" if self.is_synthetic else "GTZAN"
+        return DEMO_DATASET if self.is_synthetic else "GTZAN"
 
     @property
     def has_images(self) -> bool:

@@ -11,10 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, fields as dataclass_fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .. import DEMO_DATASET
 from ..errors import ConfigError
 from ..hparams import TrainConfig
+
+if TYPE_CHECKING:  # (the record is the run store's: read at run time only)
+    from ..runs.record import RunRecord
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class JobSpec:
     @property
     def label(self) -> str:
         """How the dataset is named until the job opens it."""
-        return self.dataset_label or ("synthetic demo" if self.data_path is None else "pending")
+        return self.dataset_label or (DEMO_DATASET if self.data_path is None else "pending")
 
     def to_dict(self) -> dict:
         """The job as plain JSON data (the one serialisation of a job)."""
@@ -82,12 +86,12 @@ class JobSpec:
                    data.get("owner"), data.get("dataset_label"))
 
     @classmethod
-    def from_record(cls, record: dict) -> JobSpec:
+    def from_record(cls, record: RunRecord | dict) -> JobSpec:
         """The job of a queued run's record, of any layout this studio reads (an older
-        record is migrated first: :func:`gtzan_core.runs.record.migrate`)."""
-        from ..runs.record import migrate
+        record is seen migrated: :func:`gtzan_core.runs.record.migrate`)."""
+        from ..runs.record import RunRecord
 
-        return cls.from_dict(migrate(record).get("job"))
+        return cls.from_dict(RunRecord.of(record).get("job"))
 
 
 @dataclass

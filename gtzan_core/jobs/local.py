@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..runs import RunStore
+from ..runs import RunRecord, RunStore
 from .job import JobSpec
 from .preflight import preflight
 
 
 def train_here(spec: JobSpec, store: RunStore | None = None, *, force_weak: bool = False, how_to_force: str = "",
                on_epoch: Callable | None = None, progress: bool = True,
-               warn: Callable[[str], None] | None = None) -> dict:
+               warn: Callable[[str], None] | None = None) -> RunRecord:
     """Check ``spec`` (:func:`~.preflight.preflight`), open its dataset, extract (or read
     the cached) features and train, recording the run in ``store`` (default: the
     studio's); returns the final record. ``progress``: tqdm bars (a notebook's widgets

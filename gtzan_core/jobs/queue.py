@@ -37,7 +37,7 @@ import time
 
 from ..errors import StudioError
 from ..hparams import TrainConfig
-from ..runs import RunStore, Status, lifecycle
+from ..runs import RunRecord, RunStore, Status, lifecycle
 from .execution import execute_job, lower_priority
 from .job import Job, JobSpec
 from .recorded import describe_job
@@ -104,7 +104,7 @@ class JobManager:
         if not isinstance(spec, JobSpec):
             spec = JobSpec(spec, data_path, image_source, dict(extra or {}), owner, dataset_label)
         spec.config.validate()
-        run_id = lifecycle.create(self.store, {**describe_job(spec), "queue_owner": self.owner})
+        run_id = lifecycle.create(self.store, describe_job(spec).updated(queue_owner=self.owner))
         self._enqueue(Job(run_id, spec))
         return run_id
 
@@ -131,7 +131,7 @@ class JobManager:
         manager holds (their server shut down or died); returns their run ids."""
         mine = self.owner["manager"]
 
-        def free(record: dict) -> bool:
+        def free(record: RunRecord) -> bool:
             owner = record.get("queue_owner") or {}
             return owner.get("manager") != mine and not self.store.queue_owner_alive(record)
 
@@ -164,11 +164,11 @@ class JobManager:
 
         with self._lock:
             job = self._jobs.get(run_id)
-        if job is not None or self.store.record(run_id).active:
+        if job is not None or self.store.read(run_id).active:
             audit(self.store.root, who, "stop", run_id)
         if job is None:
-            record = self.store.record(run_id)
-            if record.status is Status.QUEUED and not self.store.queue_owner_alive(record.data):
+            record = self.store.read(run_id)
+            if record.status is Status.QUEUED and not self.store.queue_owner_alive(record):
                 self._never_started(run_id)
                 return
             if record.active:

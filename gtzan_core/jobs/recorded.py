@@ -24,7 +24,7 @@ from ..errors import DiskFullError, StudioError
 from ..feature_cache import FeatureSet
 from ..hparams import TrainConfig
 from ..runs import RunStore, Status, lifecycle
-from ..runs.record import RECORD_VERSION
+from ..runs.record import RECORD_VERSION, RunRecord
 from ..runs.sink import StoreSink
 from .job import JobSpec
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # (imported for its type alone: the trainer is loaded when a 
     from ..training.trainer import Outcome
 
 
-def describe_job(spec: JobSpec, dataset_info: dict | None = None) -> dict:
+def describe_job(spec: JobSpec, dataset_info: dict | None = None) -> RunRecord:
     """What a run records about itself when it is created, once: the model, its
     settings and protocol, the job, who asked, the environment. (What is learnt later,
     the features' parameters, the split, the device, comes as the run goes.)"""
@@ -46,7 +46,7 @@ def describe_job(spec: JobSpec, dataset_info: dict | None = None) -> dict:
         torch_version = metadata.version("torch")
     except metadata.PackageNotFoundError:  # pragma: no cover - torch is a requirement
         torch_version = None
-    return {
+    return RunRecord({
         "model": config.model, "title": model.title, "input_kind": model.input_kind, "citation": model.citation,
         "protocol": config.protocol, **protocol_info(config.protocol, model.input_kind),
         "recipe": config.recipe, "recipe_changes": config.recipe_changes(), "config": config.as_dict(),
@@ -54,10 +54,10 @@ def describe_job(spec: JobSpec, dataset_info: dict | None = None) -> dict:
         "dataset": dataset_info or {"label": spec.label, "root": spec.data_path},
         "torch": torch_version, "python": platform.python_version(), **spec.extra,
         "job": spec.to_dict(), "owner": spec.owner, "record_version": RECORD_VERSION,
-    }
+    })
 
 
-def conclude(store: RunStore, run_id: str, attempt: Callable[[], Outcome]) -> dict:
+def conclude(store: RunStore, run_id: str, attempt: Callable[[], Outcome]) -> RunRecord:
     """Run ``attempt`` (the job's work, ending in the trainer's
     :class:`~gtzan_core.training.trainer.Outcome`) and record how it ended, the one place
     that does: finished or cancelled with the outcome's fields; stopped before an epoch
@@ -131,7 +131,7 @@ def run_sink(store: RunStore, run_id: str):
 def train(config: TrainConfig, features: FeatureSet, store: RunStore | None = None,
           on_epoch: Callable | None = None, cancel: threading.Event | None = None,
           progress: Callable | None = None, run_id: str | None = None, dataset_info: dict | None = None,
-          extra: dict | None = None, spec: JobSpec | None = None) -> dict:
+          extra: dict | None = None, spec: JobSpec | None = None) -> RunRecord:
     """Train ``config.model`` on ``features`` and record the run in ``store`` (default:
     the studio's); returns its final record. ``run_id``: an existing (queued) run to
     record into; None creates one, described by ``spec`` (default: a job of ``config``

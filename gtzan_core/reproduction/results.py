@@ -26,7 +26,7 @@ def list_reproductions(store: RunStore) -> list[dict]:
     """One summary per reproduction in the store, newest first: id, created, runs,
     finished, active, failed, dataset."""
     groups: dict[str, list[dict]] = {}
-    for r in store.records():
+    for r in store.list():
         rid = (r.get("reproduction") or {}).get("id")
         if rid:
             groups.setdefault(rid, []).append(r)

@@ -125,7 +125,7 @@ def transfer_records(store, transfer_id: str) -> list[dict]:
 def list_transfers(store) -> list[dict]:
     """One summary per transfer study in the store, newest first."""
     groups: dict[str, list[dict]] = {}
-    for r in store.records():
+    for r in store.list():
         tid = (r.get("transfer") or {}).get("id")
         if tid:
             groups.setdefault(tid, []).append(r)

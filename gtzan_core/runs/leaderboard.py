@@ -23,14 +23,13 @@ def leaderboard(store: RunStore, include_paper: bool = True) -> pd.DataFrame:
     from ..hparams import recipe_label
 
     rows = []
-    for data in reap_dead(store):
-        r = RunRecord(data)
+    for r in reap_dead(store):
         if not r.started and r.status is not None and not r.status.active:
             continue  # never trained: a job, not a run
         seg, trk = r.metrics("segment"), r.metrics("track")
         rows.append({
             "run_id": r.run_id, "model": r.model, "status": r.get("status"),
-            "protocol": r.get("protocol_label") or r.get("protocol"), "recipe": recipe_label(data),
+            "protocol": r.get("protocol_label") or r.get("protocol"), "recipe": recipe_label(r),
             "dataset": r.dataset_label,
             "segment_acc": seg.get("accuracy"), "track_acc": trk.get("accuracy"),
             "macro_f1": seg.get("macro_f1"), "track_macro_f1": trk.get("macro_f1"),

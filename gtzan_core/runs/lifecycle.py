@@ -28,7 +28,7 @@ import socket
 import time
 
 from ..errors import DiskFullError, StudioError
-from .record import ENDED, PHASES, Status
+from .record import ENDED, PHASES, RunRecord, Status
 from .store import STALE_AFTER, RunStore, pid_alive
 
 #: The legal moves of a run's status (None: before the run exists). Every write of a
@@ -56,20 +56,20 @@ def _check_phase(phase: str) -> str:
     return phase
 
 
-def _status_of(run_id: str, record: dict) -> Status:
+def _status_of(run_id: str, record: RunRecord) -> Status:
     try:
         return Status(record.get("status"))
     except ValueError:
         raise IllegalTransition(f"run {run_id} has no known status ({record.get('status')!r})") from None
 
 
-def transition(store: RunStore, run_id: str, to: Status, compact: bool = False, **fields) -> dict:
+def transition(store: RunStore, run_id: str, to: Status, compact: bool = False, **fields) -> RunRecord:
     """Move run ``run_id`` to status ``to`` (``fields`` recorded with it), checked under the
     run's lock against :data:`TRANSITIONS`: any other move raises
     :class:`IllegalTransition` and writes nothing. Returns the record as it now is."""
     to = Status(to)
 
-    def change(record: dict) -> dict:
+    def change(record: RunRecord) -> dict:
         now = _status_of(run_id, record)
         if to not in TRANSITIONS[now]:
             raise IllegalTransition(f"run {run_id} is {now}; it cannot become {to}")
@@ -78,22 +78,23 @@ def transition(store: RunStore, run_id: str, to: Status, compact: bool = False, 
     return store.write_life(run_id, change, compact=compact)
 
 
-def create(store: RunStore, record: dict) -> str:
-    """A new run, queued (in a job queue, or about to start in this process); its id."""
-    return store.new_run({**record, "status": Status.QUEUED.value, "phase": "queued"})
+def create(store: RunStore, record: RunRecord | dict) -> str:
+    """A new run, queued (in a job queue, or about to start in this process); its id.
+    ``record``: what the run says of itself (:func:`gtzan_core.jobs.describe_job`)."""
+    return store.new_run(RunRecord.of(record).updated(status=Status.QUEUED.value, phase="queued"))
 
 
-def start(store: RunStore, run_id: str, phase: str = "features", **fields) -> dict:
+def start(store: RunStore, run_id: str, phase: str = "features", **fields) -> RunRecord:
     """The run leaves the queue: running, in ``phase``."""
     return transition(store, run_id, Status.RUNNING, **{**fields, "phase": _check_phase(phase)})
 
 
-def set_phase(store: RunStore, run_id: str, phase: str, **fields) -> dict:
+def set_phase(store: RunStore, run_id: str, phase: str, **fields) -> RunRecord:
     """A running run moves on to ``phase`` (``fields`` recorded with it); a run that is
     not running has no phase to move to (:class:`IllegalTransition`)."""
     _check_phase(phase)
 
-    def change(record: dict) -> dict:
+    def change(record: RunRecord) -> dict:
         now = _status_of(run_id, record)
         if now is not Status.RUNNING:
             raise IllegalTransition(f"run {run_id} is {now}; only a running run moves on to {phase!r}")
@@ -102,12 +103,12 @@ def set_phase(store: RunStore, run_id: str, phase: str, **fields) -> dict:
     return store.write_life(run_id, change)
 
 
-def finish(store: RunStore, run_id: str, **fields) -> dict:
+def finish(store: RunStore, run_id: str, **fields) -> RunRecord:
     """The run ended normally (its epochs, or early stopping): finished."""
     return _end(store, run_id, Status.FINISHED, fields)
 
 
-def cancel(store: RunStore, run_id: str, why: str | None = None, **fields) -> dict:
+def cancel(store: RunStore, run_id: str, why: str | None = None, **fields) -> RunRecord:
     """The run was stopped: cancelled, its best checkpoint (if any) kept. ``why`` is
     recorded as its ``error`` when it never got an evaluation (stopped while queued,
     or before its first epoch ended)."""
@@ -116,13 +117,13 @@ def cancel(store: RunStore, run_id: str, why: str | None = None, **fields) -> di
     return _end(store, run_id, Status.CANCELLED, fields)
 
 
-def prune(store: RunStore, run_id: str, why: str, **fields) -> dict:
+def prune(store: RunStore, run_id: str, why: str, **fields) -> RunRecord:
     """A search's trial that its pruner stopped on its validation curve: pruned, with
     ``why`` (its best checkpoint kept; never evaluated on the test set)."""
     return _end(store, run_id, Status.PRUNED, {**fields, "pruned": why})
 
 
-def fail(store: RunStore, run_id: str, error: str, **fields) -> dict:
+def fail(store: RunStore, run_id: str, error: str, **fields) -> RunRecord:
     """The run failed with ``error``, even on a full disk: the usual atomic update
     first; without space for it the record is rewritten in place, compact (its old
     blocks reused); should even that not fit, the old record stays whole and
@@ -134,24 +135,24 @@ def fail(store: RunStore, run_id: str, error: str, **fields) -> dict:
         return _end(store, run_id, Status.FAILED, fields, compact=True)
 
 
-def _end(store: RunStore, run_id: str, status: Status, fields: dict, compact: bool = False) -> dict:
+def _end(store: RunStore, run_id: str, status: Status, fields: dict, compact: bool = False) -> RunRecord:
     return transition(store, run_id, status, compact=compact, **{**fields, "phase": "done", "finished": time.time()})
 
 
-def ended(record: dict) -> bool:
+def ended(record: RunRecord) -> bool:
     return record.get("status") in ENDED
 
 
 # -- runs whose process died ------------------------------------------------------
 
-def in_a_queue(record: dict) -> bool:
+def in_a_queue(record: RunRecord) -> bool:
     """Whether a queued run was queued by a job manager (which records itself as its
     ``queue_owner``, None once handed back) with what a new manager needs to resume it,
     rather than created by a process that trains it at once (the CLI, a reproduction)."""
     return "queue_owner" in record and isinstance(record.get("job"), dict)
 
 
-def _can_die(record: dict) -> bool:
+def _can_die(record: RunRecord) -> bool:
     """Running runs die with their process; so do queued ones that no queue holds (a CLI
     run created just before its process died, records of older studios). A queued job
     of a dead server stays queued: the next job manager on the store takes it over."""
@@ -159,7 +160,7 @@ def _can_die(record: dict) -> bool:
         record.get("status") == Status.QUEUED.value and not in_a_queue(record))
 
 
-def death_reason(record: dict, now: float | None = None) -> str | None:
+def death_reason(record: RunRecord, now: float | None = None) -> str | None:
     """Why ``record``'s run is dead, or None while it may be alive."""
     if not _can_die(record):
         return None
@@ -170,13 +171,13 @@ def death_reason(record: dict, now: float | None = None) -> str | None:
     return None
 
 
-def reap(store: RunStore, record: dict) -> dict:
+def reap(store: RunStore, record: RunRecord) -> RunRecord:
     """``record`` (as read), its run marked failed when its process died; checked
     again under the run's lock so a run that just ended is never overwritten."""
     if death_reason(record) is None:
         return record
 
-    def change(fresh: dict) -> dict | None:
+    def change(fresh: RunRecord) -> dict | None:
         reason = death_reason(fresh)
         if reason is None:
             return None
@@ -189,6 +190,6 @@ def reap(store: RunStore, record: dict) -> dict:
         return record
 
 
-def reap_dead(store: RunStore) -> list[dict]:
+def reap_dead(store: RunStore) -> list[RunRecord]:
     """Every record of ``store``, newest first, with dead runs marked failed."""
     return [reap(store, r) for r in store.list()]

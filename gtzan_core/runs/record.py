@@ -197,15 +197,28 @@ class PaddedInputs:
 
 
 @dataclass(frozen=True)
-class RunRecord:
-    """A typed, read-only view of a record (the record's JSON object stays the stored
-    form; :meth:`~gtzan_core.runs.RunStore.read` has checked its fields' types, and a
-    record of an earlier layout is seen migrated: :func:`migrate`)."""
+class RunRecord(Mapping):
+    """A run's record, typed and read-only: what the run store reads and writes, and
+    what every part of the studio is handed (its JSON object, :attr:`data`, is the stored
+    form, written by :meth:`to_json`; :meth:`~gtzan_core.runs.RunStore.read` has checked
+    its fields' types, and a record of an earlier layout is seen migrated: :func:`migrate`).
+    A change is a new record (:meth:`updated`), never an edit of this one. It is also a
+    read-only mapping of its JSON object's fields (``record["model"]``, ``{**record}``),
+    for the code that handles records whole: an archive, a test."""
 
     data: dict
 
     def __post_init__(self):
-        object.__setattr__(self, "data", migrate(self.data))
+        data = self.data.data if isinstance(self.data, RunRecord) else self.data  # (a record seen again)
+        object.__setattr__(self, "data", migrate(data))
+
+    def updated(self, **fields) -> RunRecord:
+        """This record with ``fields`` set (a new record; this one is unchanged)."""
+        return RunRecord({**self.data, **fields})
+
+    def to_json(self) -> dict:
+        """The stored form: a copy of the record's JSON object."""
+        return dict(self.data)
 
     @property
     def version(self) -> int:
@@ -247,8 +260,14 @@ class RunRecord:
     def __getitem__(self, key: str):
         return self.data[key]
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key) -> bool:
         return key in self.data
+
+    def __iter__(self):
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
 
     @property
     def protocol(self) -> str | None:
@@ -576,6 +595,8 @@ def _check(spec: Spec, value, where: str, problems: list[str], limit: int) -> No
 def record_problems(data, run_id: str | None = None, limit: int = 3) -> list[str]:
     """What is wrong with ``data`` as a run record (at most ``limit`` problems; none:
     it is valid). With ``run_id``, its ``run_id`` must be that (its folder's name)."""
+    if isinstance(data, RunRecord):
+        data = data.data
     if not isinstance(data, dict):
         return [f"it holds {_JSON_NAMES.get(type(data), type(data).__name__)}, not a record (a JSON object)"]
     problems: list[str] = []
@@ -605,6 +626,28 @@ class RecordError(CheckpointError):
     def __init__(self, run_id: str, problem: str):
         self.run_id, self.problem = run_id, problem
         super().__init__(f"run {run_id}: {problem}")
+
+
+class RecordWriteError(ValueError):
+    """A write the run store refuses because the record would not be valid with it (a
+    field of the wrong type, :func:`field_problems`): nothing is written, and a record on
+    disk never holds what its readers would refuse."""
+
+
+def field_problems(fields: Mapping, limit: int = 3) -> list[str]:
+    """What is wrong with ``fields`` as fields of a record (each checked against
+    :data:`RECORD`; null clears any field but a required one)."""
+    problems: list[str] = []
+    for key, value in fields.items():
+        spec = RECORD.get(key)
+        if spec is None:
+            continue
+        if value is None:
+            if spec.required:
+                problems.append(f"{key} cannot be cleared")
+            continue
+        _check(spec, value, key, problems, limit)
+    return problems[:limit]
 
 
 def parse_record(run_id: str, data) -> dict:

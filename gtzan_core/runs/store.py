@@ -7,6 +7,13 @@ temporary file and renamed into place (:mod:`gtzan_core.fileio`), so a reader or
 crash never sees half a file. Checkpoints hold tensors and plain data only and are
 read with ``torch.load(..., weights_only=True)``: no pickled object is ever executed.
 
+The store reads and writes :class:`~.record.RunRecord` alone: :meth:`RunStore.read`
+and :meth:`RunStore.list` return them, :meth:`RunStore.new_run` and
+:meth:`RunStore.write_record` take one, and every update is a new record made of the
+one on disk and the fields written (:meth:`~.record.RunRecord.updated`), each field
+checked first (:func:`.record.field_problems`: a field of the wrong type is refused,
+:class:`~.record.RecordWriteError`, and nothing is written).
+
 Every record read is checked (:func:`.record.parse_record`): a folder whose
 ``record.json`` cannot be read, is not JSON or is not a valid record is a *damaged*
 run: :meth:`RunStore.read` names what is wrong (:class:`~.record.RecordError`),
@@ -39,7 +46,15 @@ from ..errors import CheckpointError, DiskFullError
 from ..fileio import atomic_write_bytes, atomic_write_json, json_default
 from ..locks import file_lock
 from ..paths import runs_dir
-from .record import RecordError, RunRecord, parse_record, record_owner
+from .record import (
+    RecordError,
+    RecordWriteError,
+    RunRecord,
+    field_problems,
+    parse_record,
+    record_owner,
+    record_problems,
+)
 
 CHECKPOINT_FORMAT = 1
 #: A running run without a sign of life (record updates) for this long is dead.
@@ -76,15 +91,20 @@ class RunStore:
         return self.root / check_run_id(run_id)
 
     # -- records -----------------------------------------------------------
-    def new_run(self, record: dict) -> str:
+    def new_run(self, record: RunRecord) -> str:
         """Create a run folder with ``record`` as its first record (its status is
-        :func:`.lifecycle.create`'s to give); returns the new run id. On a full disk
+        :func:`.lifecycle.create`'s to give; the store adds the run's id, its creation
+        time and its process); returns the new run id. A record that would not be valid
+        is refused (:class:`~.record.RecordWriteError`, nothing written). On a full disk
         nothing is left behind (no empty folder): :class:`DiskFullError`, audited."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_id = f"{stamp}-{record.get('model', 'run')}-{secrets.token_hex(3)}"
         now = time.time()
-        record = {"run_id": run_id, "created": now, "heartbeat": now,
-                  "pid": os.getpid(), "host": socket.gethostname(), **record}
+        record = RunRecord({"run_id": run_id, "created": now, "heartbeat": now,
+                            "pid": os.getpid(), "host": socket.gethostname(), **_typed(record).data})
+        problems = record_problems(record.data, run_id)
+        if problems:
+            raise RecordWriteError(f"a new run's record would not be valid: {'; '.join(problems)}")
         path = self.path(run_id)
         with disk_full_reported(self.root, record.get("owner"), "new run", run_id,
                                 f"disk full: could not create a run for {record.get('model', 'a model')} "
@@ -97,8 +117,10 @@ class RunStore:
                 raise
         return run_id
 
-    def write_record(self, run_id: str, record: dict) -> None:
-        atomic_write_json(self.path(run_id) / "record.json", record)
+    def write_record(self, run_id: str, record: RunRecord) -> None:
+        """Write ``record`` as ``run_id``'s whole record, as it is (atomically; the writers
+        above check what they change: this is also how a test puts a run in any state)."""
+        atomic_write_json(self.path(run_id) / "record.json", _typed(record).to_json())
         self._changed(run_id)
 
     def _changed(self, run_id: str) -> None:
@@ -121,7 +143,7 @@ class RunStore:
     def _lock(self, run_id: str):
         return file_lock(self.path(run_id) / ".lock")
 
-    def update(self, run_id: str, **fields) -> dict:
+    def update(self, run_id: str, **fields) -> RunRecord:
         """Read-modify-write ``record.json`` under the run's file lock, so a trainer
         and another process (a Stop from the app, say) never lose each other's fields.
         The fields of a run's life are :mod:`.lifecycle`'s to write."""
@@ -130,45 +152,53 @@ class RunStore:
             raise ValueError(f"{', '.join(sorted(lifecycle))}: a run's life is written by runs.lifecycle alone")
         return self.write_life(run_id, lambda record: fields)
 
-    def write_life(self, run_id: str, change, compact: bool = False) -> dict:
+    def write_life(self, run_id: str, change, compact: bool = False) -> RunRecord:
         """For :mod:`.lifecycle` alone: under the run's lock, read the record, ask
-        ``change(record)`` for the fields to write (None: nothing to write; it may raise to
-        refuse) and write them; returns the record as it now is. ``compact``: rewritten in
-        place, reusing its old blocks (the way to record something on a full disk);
-        should the compact record be larger than the old one, the old record stays whole
-        and :class:`DiskFullError` is raised."""
+        ``change(record)`` (a :class:`~.record.RunRecord`, its fields unchecked, so that a
+        run's life can still be recorded when one is damaged) for the fields to write
+        (None: nothing to write; it may raise to refuse), check them
+        (:class:`~.record.RecordWriteError`, nothing written) and write them; returns the
+        record as it now is. ``compact``: rewritten in place, reusing its old blocks (the
+        way to record something on a full disk); should the compact record be larger than
+        the old one, the old record stays whole and :class:`DiskFullError` is raised."""
         with self._lock(run_id):
-            record = self._read_raw(run_id)
+            record = RunRecord(self._read_raw(run_id))
             fields = change(record)
             if fields is None:
                 return record
-            record.update(fields)
-            record["heartbeat"] = time.time()
+            record = self._changed_by(run_id, record, fields)
             if compact:
                 self._rewrite_in_place(run_id, record)
             else:
                 self.write_record(run_id, record)
         return record
 
-    def merge(self, run_id: str, field: str, **values) -> dict:
+    @staticmethod
+    def _changed_by(run_id: str, record: RunRecord, fields: dict) -> RunRecord:
+        problems = field_problems(fields)
+        if problems:
+            raise RecordWriteError(f"run {run_id}: not written, the record would not be valid: {'; '.join(problems)}")
+        return record.updated(**fields, heartbeat=time.time())
+
+    def merge(self, run_id: str, field: str, **values) -> RunRecord:
         """Add ``values`` to the dict ``field`` of the record, under the run's lock (two
         processes noting things about one run, a Ray worker and the app, say, keep both)."""
         with self._lock(run_id):
-            record = self._read_raw(run_id)
-            record[field] = {**(record.get(field) or {}), **values}
-            record["heartbeat"] = time.time()
+            record = RunRecord(self._read_raw(run_id))
+            record = self._changed_by(run_id, record, {field: {**(record.get(field) or {}), **values}})
             self.write_record(run_id, record)
         return record
 
-    def set_external_evaluation(self, run_id: str, folder: str, evaluation: dict) -> dict:
+    def set_external_evaluation(self, run_id: str, folder: str, evaluation: dict) -> RunRecord:
         """Save a run's evaluation on another folder (:class:`~.record.ExternalEvaluation`)
         under ``external_evaluations[folder]``, replacing that folder's earlier one, under
         the run's lock; refused (:class:`~.record.RecordError`, nothing written) when the
         record would not be valid with it. Returns the record as it now is."""
         with self._lock(run_id):
-            record = self._read_raw(run_id)
-            record["external_evaluations"] = {**(record.get("external_evaluations") or {}), folder: evaluation}
-            parse_record(run_id, record)
+            record = RunRecord(self._read_raw(run_id))
+            record = record.updated(external_evaluations={**(record.get("external_evaluations") or {}),
+                                                          folder: evaluation})
+            parse_record(run_id, record.data)
             self.write_record(run_id, record)
         return record
 
@@ -195,20 +225,12 @@ class RunStore:
             parse_record(run_id, data)  # raises, naming what it holds
         return data
 
-    def read(self, run_id: str) -> dict:
-        """The record of ``run_id`` as it is on disk, checked: :class:`~.record.RecordError`
-        naming what is wrong with a damaged one (no side effects: a run whose process
-        died is marked failed by :func:`.lifecycle.reap`, explicitly)."""
-        return parse_record(run_id, self._load(run_id))
-
-    def record(self, run_id: str) -> RunRecord:
-        """The record of ``run_id``, typed (:class:`~.record.RunRecord`): what every reader
-        of a run takes (:meth:`read` is the same record as its JSON object, for writers)."""
-        return RunRecord(self.read(run_id))
-
-    def records(self, shared: bool = False) -> builtins.list[RunRecord]:
-        """Every valid run, typed, newest first (:meth:`list`, seen as :class:`~.record.RunRecord`)."""
-        return [RunRecord(r) for r in self.list(shared)]
+    def read(self, run_id: str) -> RunRecord:
+        """The record of ``run_id``, checked and typed (:class:`~.record.RunRecord`):
+        :class:`~.record.RecordError` naming what is wrong with a damaged one (no side
+        effects: a run whose process died is marked failed by :func:`.lifecycle.reap`,
+        explicitly)."""
+        return RunRecord(parse_record(run_id, self._load(run_id)))
 
     def owner_of(self, run_id: str) -> str | None:
         """The owner of ``run_id`` as far as its record can be read (a damaged record may
@@ -227,7 +249,7 @@ class RunStore:
             return None
         return data.get("status") if isinstance(data, dict) else None
 
-    def queue_owner_alive(self, record: dict) -> bool:
+    def queue_owner_alive(self, record: RunRecord) -> bool:
         """Whether the server process that queued ``record`` still holds it."""
         owner = record.get("queue_owner")
         if not owner:
@@ -236,15 +258,16 @@ class RunStore:
             return time.time() - float(record.get("heartbeat", 0)) < STALE_AFTER
         return pid_alive(int(owner.get("pid", 0))) and owner.get("manager") is not None
 
-    def claim_queued(self, run_id: str, owner: dict, is_free) -> dict | None:
+    def claim_queued(self, run_id: str, owner: dict, is_free) -> RunRecord | None:
         """Take over a queued run for ``owner`` when ``is_free(record)`` says nobody
         holds it; checked and written under the run's lock, so two servers starting
         together never both take it. Returns the record, or None."""
         with self._lock(run_id):
-            record = self._read_raw(run_id)
+            record = RunRecord(self._read_raw(run_id))
             if record.get("status") != "queued" or not is_free(record):  # (lifecycle.Status.QUEUED)
                 return None
-            record.update(queue_owner=owner, pid=owner["pid"], host=owner["host"], heartbeat=time.time())
+            record = self._changed_by(run_id, record, {"queue_owner": owner, "pid": owner["pid"],
+                                                       "host": owner["host"]})
             self.write_record(run_id, record)
             return record
 
@@ -257,7 +280,7 @@ class RunStore:
     def stop_requested(self, run_id: str) -> bool:
         return (self.path(run_id) / STOP_FLAG).is_file()
 
-    def scan(self, shared: bool = False) -> tuple[list[dict], list[DamagedRun]]:
+    def scan(self, shared: bool = False) -> tuple[list[RunRecord], list[DamagedRun]]:
         """Every run folder's record: the valid records, newest first, and the damaged runs
         (by id). One listing per store is shared by every caller in the process (every
         session of a server) and refreshed only when something changed: each record write,
@@ -275,11 +298,11 @@ class RunStore:
             listing = _LISTINGS.setdefault(str(self.root.resolve()), _Listing())
             listing.catch_up(self)
             records, damaged = listing.result
-        return (list(records) if shared else [dict(r) for r in records]), list(damaged)
+        return (list(records) if shared else [RunRecord(dict(r.data)) for r in records]), list(damaged)
 
-    def list(self, shared: bool = False) -> list[dict]:
-        """All valid records, newest first (damaged runs are left out: :meth:`damaged`);
-        ``shared``: see :meth:`scan` (never change what it returns)."""
+    def list(self, shared: bool = False) -> builtins.list[RunRecord]:
+        """All valid records, typed, newest first (damaged runs are left out:
+        :meth:`damaged`); ``shared``: see :meth:`scan` (never change what it returns)."""
         return self.scan(shared)[0]
 
     def damaged(self) -> builtins.list[DamagedRun]:  # (`list` is the method above)
@@ -287,8 +310,8 @@ class RunStore:
         record, each with what is wrong (and its owner, when that can be read)."""
         return self.scan()[1]
 
-    def _rewrite_in_place(self, run_id: str, record: dict) -> None:
-        data = json.dumps(record, separators=(",", ":"), default=json_default).encode()
+    def _rewrite_in_place(self, run_id: str, record: RunRecord) -> None:
+        data = json.dumps(record.data, separators=(",", ":"), default=json_default).encode()
         path = self.path(run_id) / "record.json"
         if len(data) > path.stat().st_size:  # would need new space: leave the record whole instead
             raise DiskFullError(f"disk full: could not record run {run_id}'s end")
@@ -341,8 +364,8 @@ class _Listing:
     def __init__(self):
         self.folder: int | None = None  # the store folder's time when it was last looked at whole
         self.journal: tuple[int, int] | None = None  # the journal's (inode, bytes read)
-        self.entries: dict[str, tuple[tuple | None, dict | DamagedRun]] = {}
-        self.result: tuple[list[dict], list[DamagedRun]] = ([], [])
+        self.entries: dict[str, tuple[tuple | None, RunRecord | DamagedRun]] = {}
+        self.result: tuple[list[RunRecord], list[DamagedRun]] = ([], [])
 
     def catch_up(self, store: RunStore) -> None:
         now = time.time_ns()
@@ -393,7 +416,7 @@ class _Listing:
         if known is not None and known[0] == key:
             return
         try:
-            item: dict | DamagedRun = store.read(run_id)
+            item: RunRecord | DamagedRun = store.read(run_id)
         except RecordError as exc:
             item = DamagedRun(run_id, exc.problem, store.owner_of(run_id))
         except CheckpointError:  # removed meanwhile
@@ -412,7 +435,7 @@ class _Listing:
         self.sort()
 
     def sort(self) -> None:
-        records = [item for _, item in self.entries.values() if isinstance(item, dict)]
+        records = [item for _, item in self.entries.values() if isinstance(item, RunRecord)]
         damaged = [item for _, item in self.entries.values() if isinstance(item, DamagedRun)]
         self.result = (sorted(records, key=lambda r: r.get("created", 0), reverse=True),
                        sorted(damaged, key=lambda d: d.run_id))
@@ -433,6 +456,12 @@ class DamagedRun:
 
     def as_dict(self) -> dict:
         return {"run_id": self.run_id, "problem": self.problem, "owner": self.owner}
+
+
+def _typed(record: RunRecord) -> RunRecord:
+    if not isinstance(record, RunRecord):
+        raise TypeError(f"the run store writes RunRecords, not {type(record).__name__}")
+    return record
 
 
 def _valid_run_id(run_id) -> bool:

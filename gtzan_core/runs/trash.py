@@ -81,7 +81,7 @@ def move_to_trash(store, run_id: str, who: str | None = None) -> TrashEntry:
             raise CheckpointError(f"run {run_id!r} is {raw} (its record is damaged); stop it before deleting") \
                 from None
     owner = record.get("owner") if record else store.owner_of(run_id)
-    if record and RunRecord(record).active:
+    if record and RunRecord.of(record).active:
         raise CheckpointError(f"run {run_id!r} is {record['status']}; stop it before deleting")
     now = time.time()
     entry = f"{run_id}@{int(now * 1000)}"

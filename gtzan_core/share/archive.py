@@ -97,7 +97,7 @@ def archive_members(store: RunStore, run_id: str) -> dict[str, bytes]:
     if not ckpt_path.is_file():
         raise ArchiveError(f"run {run_id} has no saved model to export (status: {record.get('status', '?')})")
     store.load_checkpoint(run_id)  # refuse to pass on a damaged checkpoint
-    shared = {k: v for k, v in record.items() if k not in _LOCAL_FIELDS}
+    shared = {k: v for k, v in record.to_json().items() if k not in _LOCAL_FIELDS}
     features = {"input_kind": record.get("input_kind", "mfcc"), "mfcc_params": record.get("mfcc_params"),
                 "image_params": record.get("image_params"), "classes": record.get("classes", list(GENRES))}
     members = {
@@ -106,7 +106,7 @@ def archive_members(store: RunStore, run_id: str) -> dict[str, bytes]:
         "features.json": json.dumps(features, indent=1).encode(),
         "MODEL_CARD.md": model_card(record).encode(),
     }
-    evaluation = RunRecord(record).evaluation
+    evaluation = RunRecord.of(record).evaluation
     if evaluation is not None:
         members["confusion.png"] = confusion_png(evaluation.segment.confusion)
     manifest = {"schema": SCHEMA, "version": VERSION, "run_id": run_id, "model": record.get("model"),

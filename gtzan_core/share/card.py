@@ -134,7 +134,7 @@ def external_card(record: dict) -> str:
     from ..runs.record import RunRecord
 
     lines: list[str] = []
-    for ev in RunRecord(record).external_evaluations:
+    for ev in RunRecord.of(record).external_evaluations:
         lines += [f"## Evaluated on {card_text(ev.name)}", "",
                   f"Folder {card_code(ev.folder)}, evaluated {time.strftime('%Y-%m-%d %H:%M', time.localtime(ev.date))}"
                   ": each audio file one clip, predicted as Predict does (the run's windows, their probabilities "

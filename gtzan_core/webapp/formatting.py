@@ -225,7 +225,7 @@ def empty_jobs_text(records: list[dict], me: str | None, whose: str, now: float 
 
 def run_label(record: dict) -> str:
     """A run in one line, for a select box's option (drawn as text: :func:`plain_text`)."""
-    ev = RunRecord(record).evaluation
+    ev = RunRecord.of(record).evaluation
     acc = f" · track acc {ev.track.accuracy:.3f}" if ev and ev.track else ""
     leak = " · LEAKY" if record.get("leaky") else ""
     weak = " · WEAK SPLIT" if record.get("split_warnings") else ""
