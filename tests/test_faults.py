@@ -72,7 +72,8 @@ WRITER = textwrap.dedent("""
         state["w"][0] = i
         print(f"writing {i}", flush=True)  # the test kills it right after this line, inside the writes
         store.save_checkpoint(rid, state, {"counter": i})
-        store.update(rid, counter=i, history=[{"epoch": k} for k in range(i % 50)])
+        store.update(rid, counter=i, history=[{"epoch": k, "train_loss": 1.0, "val_loss": 1.0, "train_acc": 0.5,
+                                           "val_acc": 0.5} for k in range(i % 50)])
 """)
 
 
