@@ -435,8 +435,8 @@ class _Listing:
         self.sort()
 
     def sort(self) -> None:
-        records = [item for _, item in self.entries.values() if isinstance(item, RunRecord)]
         damaged = [item for _, item in self.entries.values() if isinstance(item, DamagedRun)]
+        records = [item for _, item in self.entries.values() if not isinstance(item, DamagedRun)]
         self.result = (sorted(records, key=lambda r: r.get("created", 0), reverse=True),
                        sorted(damaged, key=lambda d: d.run_id))
 
