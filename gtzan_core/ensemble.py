@@ -31,12 +31,11 @@ from . import DEMO_DATASET, GENRES
 
 RULE = ("weighted mean of probabilities; each run's weight is its validation accuracy's skill above chance, "
         "max(0, (acc_val - 0.1) / 0.9), normalised")
-DEMO_LABEL = DEMO_DATASET
 
 
 def trained_on_demo(record: dict) -> bool:
     """Whether the run learned from the synthetic demo set (not real music)."""
-    return (record.get("dataset") or {}).get("label") == DEMO_LABEL
+    return (record.get("dataset") or {}).get("label") == DEMO_DATASET
 
 
 def validation_accuracy(record: dict) -> float | None:

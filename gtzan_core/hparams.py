@@ -17,11 +17,6 @@ import yaml
 from .errors import ConfigError
 from .models import get_spec
 
-#: Settings a recipe may set (the rest of TrainConfig is per run: protocol, device, seed...).
-RECIPE_KEYS = ("lr", "batch_size", "epochs", "patience", "weight_decay", "standardize", "reshuffle",
-               "pretrained", "freeze_backbone", "variant", "optimizer", "warmup_epochs", "schedule", "time_mask",
-               "freq_mask", "mixup", "depth", "width", "dropout")
-
 #: The Transformer's recipe knobs (gtzan_core/training/recipe.py). Their TrainConfig defaults are
 #: what every other model always did (Adam, a constant learning rate, no masking, no mixup), so a
 #: recipe that does not name them changes nothing; a run that sets one is recorded as a change even
@@ -29,6 +24,9 @@ RECIPE_KEYS = ("lr", "batch_size", "epochs", "patience", "weight_decay", "standa
 TRANSFORMER_KEYS = ("optimizer", "warmup_epochs", "schedule", "time_mask", "freq_mask", "mixup")
 #: Architecture options a model's builder takes from the config (``ModelSpec.config_options``)
 MODEL_OPTION_KEYS = ("depth", "width", "dropout")
+#: Settings a recipe may set (the rest of TrainConfig is per run: protocol, device, seed...).
+RECIPE_KEYS = ("lr", "batch_size", "epochs", "patience", "weight_decay", "standardize", "reshuffle",
+               "pretrained", "freeze_backbone", "variant", *TRANSFORMER_KEYS, *MODEL_OPTION_KEYS)
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 

@@ -38,6 +38,6 @@ def image_source_counts(fs) -> dict:
 
 def recipe_knobs(args) -> dict:
     """The knobs of ``parser.add_recipe_knobs`` given on the command line (None: the recipe's)."""
-    names = ("optimizer", "weight_decay", "warmup_epochs", "schedule", "time_mask", "freq_mask", "mixup", "depth",
-             "width", "dropout")
-    return {n: getattr(args, n, None) for n in names}
+    from ..hparams import MODEL_OPTION_KEYS, TRANSFORMER_KEYS
+
+    return {n: getattr(args, n, None) for n in ("weight_decay", *TRANSFORMER_KEYS, *MODEL_OPTION_KEYS)}
