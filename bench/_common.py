@@ -125,3 +125,23 @@ def cpu_seconds(server_pid: int) -> dict:
         elif comm == "node" and int(fields[1]) == os.getpid():  # Playwright's driver, our child
             out["harness"] += own
     return out
+
+
+def cold_and_warm(ds, work: Path, repeats: int, workers: int | None = None, **request):
+    """``load_features(ds, **request)`` timed from a cold cache (a fresh folder under ``work``
+    each run, ``workers`` threads) and from a warm one (``work/warmup``, filled first: the
+    warm-up of imports and FFT plans too). Returns (cold median, cold runs, warm median, the
+    last cold run's features)."""
+    import tempfile
+
+    from gtzan_core.feature_cache import load_features
+
+    load_features(ds, cache_dir=work / "warmup", **request)
+    cold = []
+
+    def ours():
+        cold.append(load_features(ds, cache_dir=Path(tempfile.mkdtemp(dir=work)), workers=workers, **request))
+
+    t_cold, all_cold = timed(ours, repeats)
+    t_warm, _ = timed(lambda: load_features(ds, cache_dir=work / "warmup", **request), repeats)
+    return t_cold, all_cold, t_warm, cold[-1]

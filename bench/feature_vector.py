@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import machine, synth_tracks, timed
+from _common import cold_and_warm, machine, synth_tracks, timed
 
 
 def kaggle_loop(paths) -> np.ndarray:
@@ -61,7 +61,6 @@ def main():
 
     from gtzan_core.audio_features import GROUPS, KAGGLE_COLUMNS
     from gtzan_core.data import discover_dataset
-    from gtzan_core.feature_cache import load_features
     from gtzan_core.features import ImageParams
     from gtzan_core.inputs.vector import VectorParams
 
@@ -75,18 +74,8 @@ def main():
         t_ref, all_ref = timed(lambda: kaggle_loop(paths), args.repeats)
         ref = kaggle_loop(paths)
 
-        no_pictures, params = ImageParams(source="none"), VectorParams()
-        load_features(ds, image=no_pictures, vectors=params, cache_dir=work / "warmup")  # warm-up, and the warm cache
-        cold = []
-
-        def ours():
-            cache = Path(tempfile.mkdtemp(dir=work))
-            cold.append(load_features(ds, image=no_pictures, vectors=params, cache_dir=cache, workers=args.workers))
-
-        t_ours, all_ours = timed(ours, args.repeats)
-        t_warm, _ = timed(lambda: load_features(ds, image=no_pictures, vectors=params, cache_dir=work / "warmup"),
-                          args.repeats)
-        fs = cold[-1]
+        t_ours, all_ours, t_warm, fs = cold_and_warm(ds, work, args.repeats, args.workers,
+                                                     image=ImageParams(source="none"), vectors=VectorParams())
         order = [fs.vector_names.index(c) for c in KAGGLE_COLUMNS]
         mine = np.asarray(fs.vectors, dtype=float)[:, order]
         rel = np.abs(mine - ref) / np.maximum(np.abs(ref), 1e-12)

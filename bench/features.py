@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import machine, synth_tracks, timed
+from _common import cold_and_warm, machine, synth_tracks, timed
 
 
 def reference(paths):
@@ -41,7 +41,6 @@ def main():
     args = ap.parse_args()
 
     from gtzan_core.data import discover_dataset
-    from gtzan_core.feature_cache import load_features
     from gtzan_core.features import ImageParams
 
     work = Path(tempfile.mkdtemp(prefix="bench-features-"))
@@ -54,17 +53,8 @@ def main():
         t_ref, all_ref = timed(lambda: reference(paths), args.repeats)
         ref_out = reference(paths)
 
-        mfcc_only = ImageParams(source="none")
-        load_features(ds, image=mfcc_only, cache_dir=work / "warmup", device=args.device)  # warm-up
-        cold = []
-
-        def ours():
-            cache = Path(tempfile.mkdtemp(dir=work))
-            cold.append(load_features(ds, image=mfcc_only, cache_dir=cache, workers=args.workers, device=args.device))
-
-        t_ours, all_ours = timed(ours, args.repeats)
-        t_warm, _ = timed(lambda: load_features(ds, image=mfcc_only, cache_dir=work / "warmup"), args.repeats)
-        fs = cold[-1]
+        t_ours, all_ours, t_warm, fs = cold_and_warm(ds, work, args.repeats, args.workers,
+                                                     image=ImageParams(source="none"), device=args.device)
         diff = float(np.abs(fs.mfcc - ref_out).max())
 
         def per_track(t):
