@@ -182,14 +182,32 @@ def headless_chromium(*extra_args: str):
 
 
 @pytest.fixture
-def classroom(monkeypatch):
+def demo_app(monkeypatch):
+    """The app from the checkout (``app.py`` and ``pages/``) under ``AppTest``, on a small
+    demo set (4 tracks a genre, 6.2 s): ``demo_app("train")`` is the app opened on that page
+    (not run yet), ``demo_app()`` the app as it starts; ``timeout``: AppTest's, in seconds."""
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
+    monkeypatch.chdir(root)
+
+    def open_app(page: str | None = None, timeout: float = 60) -> AppTest:
+        at = AppTest.from_file(str(root / "app.py"), default_timeout=timeout)
+        if page is not None:
+            at.switch_page(f"pages/{page}.py")
+        return at
+
+    return open_app
+
+
+@pytest.fixture
+def classroom(monkeypatch, demo_app):
     """A classroom instance under AppTest: admin password "s3cret", a small demo set, run
     from the checkout (``app.py`` and ``pages/``)."""
     monkeypatch.setenv("GTZAN_STUDIO_MODE", "classroom")
     monkeypatch.setenv("GTZAN_STUDIO_ADMIN_PASSWORD", "s3cret")
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])
     from gtzan_core.webapp import attempt_limiter
 
     attempt_limiter.clear()  # the server's record of wrong attempts starts empty (AppTest reuses a session id)

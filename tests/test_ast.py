@@ -261,20 +261,11 @@ def explain_rollout(clip, rid, store):
 
 
 @pytest.mark.heavy
-def test_train_page_offers_the_transformer_knobs_and_records_them(monkeypatch):
-    from pathlib import Path
-
-    from streamlit.testing.v1 import AppTest
-
+def test_train_page_offers_the_transformer_knobs_and_records_them(demo_app):
     from gtzan_core.runs import RunStore
     from tests.polling import ended, wait_until
 
-    root = Path(__file__).resolve().parents[1]
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
-    monkeypatch.chdir(root)
-    at = AppTest.from_file(str(root / "app.py"), default_timeout=60)
-    at.switch_page("pages/train.py")
+    at = demo_app("train")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     d = model_defaults("ast", "paper")

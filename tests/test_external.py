@@ -246,23 +246,16 @@ def test_the_card_has_a_section_per_folder_with_its_name_as_text(store, tmp_path
 
 
 @pytest.mark.heavy
-def test_compare_and_the_leaderboard_show_it(store, tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
+def test_compare_and_the_leaderboard_show_it(store, tmp_path, monkeypatch, demo_app):
     from gtzan_core.external import evaluate_folder
 
     st, rid, _ = store
     folder = labelled_folder(tmp_path / "elsewhere")
     ev = evaluate_folder([rid], folder, st, label_map={"Hip-Hop": "hiphop"})[rid]
     monkeypatch.setenv("GTZAN_STUDIO_RUNS", str(st.root))
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
-    monkeypatch.chdir(ROOT)
 
     def page(name):
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-        at.switch_page(f"pages/{name}.py")
-        return at.run()
+        return demo_app(name).run()
 
     board = page("leaderboard")
     assert not board.exception, [e.value for e in board.exception]

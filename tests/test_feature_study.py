@@ -174,17 +174,11 @@ def test_shipped_results_are_well_formed():
     assert {r["model"] for r in kaggle["rows"]} == {"logreg", "svm", "hgb", "mlp"}
 
 
-def test_reproduction_page_on_a_fresh_home_shows_the_shipped_results(monkeypatch, tmp_path):
-    from streamlit.testing.v1 import AppTest
-
+def test_reproduction_page_on_a_fresh_home_shows_the_shipped_results(demo_app, tmp_path):
     from gtzan_core.reproduction.feature_study import study_result
     from gtzan_core.reproduction.result_files import write_result
 
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/reproduction.py")
+    at = demo_app("reproduction")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     captions = [c.value for c in at.caption]
@@ -203,8 +197,7 @@ def test_reproduction_page_on_a_fresh_home_shows_the_shipped_results(monkeypatch
     table = read_feature_table(write_table(tmp_path / "mine.csv"))
     write_result(study_result(run_study(table, ["track"], seeds=1, models=["logreg"], steps=["mfcc"]), table, 1,
                               "python -m gtzan_core features-study --csv mine.csv", ["track"]))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/reproduction.py")
+    at = demo_app("reproduction")
     at.run()
     assert not at.exception
     assert any("your run" in c.value and "mine.csv" in c.value for c in at.caption)

@@ -134,14 +134,8 @@ def test_two_trainers_in_two_processes_take_the_gpu_in_turn(gpu_demo, tmp_path):
     assert spans[0][1] <= spans[1][0] + 0.5  # the second started training after the first finished
 
 
-def test_train_page_job_manager_on_cuda(monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
-    monkeypatch.chdir(ROOT)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page("pages/train.py")
+def test_train_page_job_manager_on_cuda(demo_app):
+    at = demo_app("train", timeout=120)
     at.run()
     at.multiselect[0].set_value(["cnn"])
     at.selectbox[0].set_value("cuda")

@@ -331,11 +331,8 @@ def test_a_name_of_before_the_rules_signs_in_and_shows_as_text(classroom):
     assert f"Signed in as **{md_text(HOSTILE_OWNER)}**" in captions and HOSTILE_OWNER not in captions
 
 
-def test_personal_mode_refuses_a_hostile_name_in_the_address(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
-    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+def test_personal_mode_refuses_a_hostile_name_in_the_address(demo_app):
+    at = demo_app()
     at.query_params["who"] = "[x](http://e.com)"
     at.run()
     assert not at.exception and at.sidebar.text_input(key="visitor-input").value == ""
