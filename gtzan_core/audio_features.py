@@ -96,7 +96,9 @@ def _mv(prefix: str, values: np.ndarray, out: dict[str, float]) -> None:
 def extract(y: np.ndarray, sr: int, groups: Iterable[str] | None = None) -> dict[str, float]:
     """The feature vector of mono audio ``y`` at ``sr`` Hz: ``{column: value}`` for the
     columns of ``groups`` (None: the Kaggle 57), in :func:`feature_names` order."""
-    import librosa
+    from .numba_cache import librosa_module
+
+    librosa = librosa_module()  # never librosa itself: see numba_cache
 
     chosen = _check_groups(groups)
     y = np.ascontiguousarray(np.asarray(y, dtype=np.float32).reshape(-1))

@@ -181,7 +181,9 @@ def is_padded(n_samples: int, params: MFCCParams = MFCCParams()) -> bool:
 
 def mfcc_reference(y: np.ndarray, params: MFCCParams = MFCCParams(), max_segments: int | None = None) -> np.ndarray:
     """The paper's pipeline: ``librosa.feature.mfcc`` on each segment in a loop."""
-    import librosa
+    from .numba_cache import librosa_module
+
+    librosa = librosa_module()  # never librosa itself: see numba_cache
 
     segs = segment_audio(y, params, max_segments)
     out = [

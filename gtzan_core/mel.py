@@ -14,8 +14,11 @@ import functools
 @functools.lru_cache(maxsize=16)
 def _window_and_filters(sr: int, n_fft: int, n_mels: int, device: str):
     """Hann window and librosa's mel filter bank (Slaney norm) on ``device``."""
-    import librosa
     import torch
+
+    from .numba_cache import librosa_module
+
+    librosa = librosa_module()  # never librosa itself: see numba_cache
 
     mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
     return torch.hann_window(n_fft, periodic=True, device=device), torch.as_tensor(mel, dtype=torch.float32,

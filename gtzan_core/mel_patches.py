@@ -74,7 +74,9 @@ def log_mel(y16k: np.ndarray, params: MusicnnParams = MusicnnParams()) -> np.nda
 def log_mel_reference(y16k: np.ndarray, params: MusicnnParams = MusicnnParams()) -> np.ndarray:
     """The same as :func:`log_mel`, with librosa (as the released extractor, minus its
     float16 cast): the reference the tests compare :func:`log_mel` with."""
-    import librosa
+    from .numba_cache import librosa_module
+
+    librosa = librosa_module()  # never librosa itself: see numba_cache
 
     mel = librosa.feature.melspectrogram(
         y=np.asarray(y16k, dtype=np.float32), sr=params.sr, n_fft=params.n_fft,

@@ -109,10 +109,12 @@ def mel_view(y: np.ndarray, sr: int, seconds: float = 30.0, n_mels: int = 128, n
     (db (n_mels, frames), frame times in s, band centre frequencies in Hz)."""
     from types import SimpleNamespace
 
-    import librosa
     import torch
 
     from .mel import mel_db
+    from .numba_cache import librosa_module
+
+    librosa = librosa_module()  # never librosa itself: see numba_cache
 
     y = np.ascontiguousarray(y[: int(seconds * sr)], dtype=np.float32)
     db = mel_db(torch.from_numpy(y)[None], SimpleNamespace(sr=sr, n_fft=n_fft, hop_length=hop), n_mels)[0].numpy()

@@ -39,7 +39,8 @@ from .fileio import atomic_write_bytes
 from .runs import RunRecord, RunStore
 from .share.card import model_card
 
-__all__ = ["FALLBACK", "STARTERS", "STARTER_ID", "Starter", "make_starter", "starter_runs", "validation_accuracy"]
+__all__ = ["FALLBACK", "STARTERS", "STARTER_ID", "Starter", "make_starter", "shipped_dir", "starter_runs",
+           "validation_accuracy"]
 
 RECIPE = "studio"
 
@@ -71,6 +72,13 @@ MODEL = FALLBACK.model
 #: The fallback starter's run id (the one that needs no fetch).
 STARTER_ID = FALLBACK.run_id
 COMMAND = FALLBACK.command
+
+
+def shipped_dir() -> Path:
+    """The checkout's ``checkpoints/``, where the repository ships the starters' folders
+    (what the repository tracks: tests read the shipped starters here, never from a run
+    store that a user's runs share)."""
+    return Path(__file__).resolve().parents[1] / "checkpoints"
 
 
 def starter_runs(store: RunStore) -> list[dict]:

@@ -18,8 +18,14 @@ import soundfile as sf
 
 from gtzan_core import GENRES
 from gtzan_core.data.synth import synth_track
+from gtzan_core.numba_cache import ensure_ready, librosa_module
+from gtzan_core.starter import STARTERS, shipped_dir
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# librosa's numba cache is whole before any test compiles into it: the controller does this
+# before its workers start, and each worker finds it done (or waits on the lock beside the
+# cache); see gtzan_core.numba_cache for why processes must never compile it together.
+ensure_ready()
 
 #: Debian's Chromium, which the browser tests drive (never a browser Playwright downloads).
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -29,6 +35,37 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: Where the real musicnn weights are for the tests that use them: `.ci/run` fetches them
 #: there (`python -m gtzan_core weights --fetch musicnn`, the default studio home's).
 REAL_WEIGHTS = Path(os.environ.get("GTZAN_STUDIO_TEST_WEIGHTS", "~/.cache/gtzan-studio/weights")).expanduser()
+
+
+#: What the repository ships in a starter's folder (the run store's own files beside them,
+#: such as its lock or a checkpoint's hash memo, are the user's, and git ignores them).
+SHIPPED_FILES = ("record.json", "model.pt", "MODEL_CARD.md")
+
+
+def copy_shipped_starters(store_root: Path) -> Path:
+    """The shipped starters, as the repository tracks them, copied into ``store_root``: the
+    tests read them here, never from the checkout's checkpoints/, where the user's own runs
+    (and the user's notes on the starters) live beside them."""
+    for spec in STARTERS.values():
+        src = shipped_dir() / spec.run_id
+        if not (src / "record.json").is_file():
+            continue
+        (store_root / spec.run_id).mkdir(parents=True, exist_ok=True)
+        for name in SHIPPED_FILES:
+            if (src / name).is_file():
+                shutil.copy2(src / name, store_root / spec.run_id / name)
+    return store_root
+
+
+@pytest.fixture
+def shipped_store(tmp_path, monkeypatch):
+    """A run store holding the shipped starters and nothing else, as a fresh clone's
+    checkpoints/ does (GTZAN_STUDIO_RUNS points at it)."""
+    from gtzan_core.runs import RunStore
+
+    root = copy_shipped_starters(tmp_path / "fresh-clone-checkpoints")
+    monkeypatch.setenv("GTZAN_STUDIO_RUNS", str(root))
+    return RunStore(root)
 
 
 @pytest.fixture(autouse=True)
@@ -59,8 +96,7 @@ def musicnn_weights(monkeypatch) -> Path:
 def write_clip(path: Path, genre: str = "rock", seconds: float = 6.5, sr: int = 22050, index: int = 0,
                channels: int = 1, **kw) -> Path:
     """A short synthetic clip of ``genre`` written with soundfile (format from the suffix)."""
-    import librosa
-
+    librosa = librosa_module()
     y = synth_track(genre, seconds, seed=1, index=index)
     if sr != 22050:
         y = librosa.resample(y, orig_sr=22050, target_sr=sr)

@@ -155,10 +155,11 @@ class ImageKind(InputKind):
         return tile, tile
 
     def layout(self, values_rows, inp, mfcc, meta):
-        import librosa
-
+        from ..numba_cache import librosa_module
         from ..spectrogram import DEFAULT_STYLE, style_of
         from ..spectrogram.similarity import box_at
+
+        librosa = librosa_module()  # never librosa itself: see numba_cache
 
         if style_of(meta.get("image_params")) == DEFAULT_STYLE:  # the Kaggle picture: only its plot box is the clip
             rows, cols = box_at(values_rows.shape[1])

@@ -101,7 +101,9 @@ class MusicnnKind(InputKind):
 
     def layout(self, values_rows, inp, mfcc, meta):
         # (rows, frames, mels) -> (mels, rows*frames), low bands at the bottom
-        import librosa
+        from ..numba_cache import librosa_module
+
+        librosa = librosa_module()  # never librosa itself: see numba_cache
 
         p = run_params(meta)
         values = np.concatenate(list(values_rows), axis=0).T

@@ -18,7 +18,7 @@ module          what it holds
 ==============  ==================================================================
 """
 
-from .background import BackgroundJob, demo_preparation, download_job, weights_preparation
+from .background import BackgroundJob, demo_preparation, download_job, numba_preparation, weights_preparation
 from .execution import execute_job, lower_priority
 from .job import Job, JobSpec
 from .preflight import preflight
@@ -26,5 +26,6 @@ from .queue import JobManager
 from .recorded import conclude, describe_job, train
 
 __all__ = ["BackgroundJob", "Job", "JobManager", "JobSpec", "conclude", "describe_job", "preflight", "train",
-           "demo_preparation", "download_job", "execute_job", "lower_priority", "weights_preparation"]
+           "demo_preparation", "download_job", "execute_job", "lower_priority", "numba_preparation",
+           "weights_preparation"]
 

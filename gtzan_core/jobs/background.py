@@ -93,6 +93,15 @@ def demo_preparation() -> BackgroundJob:
     return BackgroundJob("demo set", lambda progress: str(ensure_demo_dataset(progress=progress)), once=True)
 
 
+def numba_preparation() -> BackgroundJob:
+    """librosa's numba cache made whole (:func:`gtzan_core.numba_cache.ensure_ready`: a
+    marker check when it is, else a warm-up in a child process under the lock beside the
+    cache), once, so that a server's first prediction does not wait for it."""
+    from ..numba_cache import ensure_ready
+
+    return BackgroundJob("numba warm-up", lambda progress: ensure_ready(), once=True)
+
+
 def weights_preparation(source=None) -> BackgroundJob:
     """The first start's fetch of musicnn's weights (once per machine, under a file lock:
     :func:`gtzan_core.models.autofetch.ensure_musicnn_weights`); when done its state holds

@@ -214,9 +214,10 @@ def identity_sidebar() -> None:
     its rules and the admin sign-in. (The page's heavy modules are loaded by now: the
     skeleton ``app.py`` drew is taken down first.)"""
     clear_skeleton()
-    from .resources import start_weights_fetch
+    from .resources import start_numba_warmup, start_weights_fetch
 
     start_weights_fetch()  # the first start fetches musicnn's weights in the server's background (once per machine)
+    start_numba_warmup()  # and makes librosa's numba cache whole, in a child process (gtzan_core.numba_cache)
     conf = settings()
     with st.sidebar:
         _cookie_script()  # first: by the time "Signed in as" shows, the browser has the cookie's script

@@ -10,7 +10,14 @@ import streamlit as st
 
 from ..cluster.ray_executor import ray_address
 from ..errors import StudioError
-from ..jobs import BackgroundJob, JobManager, demo_preparation, download_job as _new_download_job, weights_preparation
+from ..jobs import (
+    BackgroundJob,
+    JobManager,
+    demo_preparation,
+    download_job as _new_download_job,
+    numba_preparation,
+    weights_preparation,
+)
 from ..paths import runs_dir
 from ..runs import RunStore
 
@@ -109,6 +116,18 @@ def ensure_demo() -> None:
 
         st.error(md_text(f"Could not build the demo set: {state['error']}"))
         st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def numba_job() -> BackgroundJob:
+    """The server's one check (and, on a fresh machine, warm-up) of librosa's numba cache."""
+    return numba_preparation()
+
+
+def start_numba_warmup() -> None:
+    """Start the numba cache's check in the server's background (once per server process):
+    a fresh machine compiles librosa's functions while the visitor looks around."""
+    numba_job().start()
 
 
 @st.cache_resource(show_spinner=False)
