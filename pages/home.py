@@ -24,6 +24,7 @@ from gtzan_core.webapp import (  # noqa: E402
     finished_runs,
     identity_sidebar,
     is_admin,
+    machine_panel,
     md_code,
     md_frame,
     md_text,
@@ -133,3 +134,4 @@ with right:
     st.page_link("pages/leaderboard.py", label="Full leaderboard", icon="🏆")
 
 st.caption("Genres: " + ", ".join(GENRES))
+machine_panel()  # the doctor's checks, for whoever runs this instance

@@ -35,7 +35,7 @@ def _first_start(args) -> None:
     """The CLI's first start on a machine fetches musicnn's weights in a detached
     background process (once per machine; :mod:`gtzan_core.models.autofetch`), saying so
     in one line. ``predict`` and ``weights`` fetch themselves, in the foreground."""
-    if getattr(args.func, "__name__", "") in ("cmd_predict", "cmd_weights"):
+    if getattr(args.func, "__name__", "") in ("cmd_predict", "cmd_weights", "cmd_doctor"):
         return
     from ..models.autofetch import start_background_fetch
 

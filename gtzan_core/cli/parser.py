@@ -7,6 +7,7 @@ import argparse
 from .. import __version__
 from .common import OneLineParser
 from .data import cmd_download, cmd_feature_agreement, cmd_features, cmd_synth
+from .doctor import cmd_doctor
 from .runs import cmd_export, cmd_import, cmd_runs
 from .search import cmd_search
 from .study import add_parser as add_study_parser
@@ -239,6 +240,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="list the damaged runs (record.json unreadable or not a valid record), with what is wrong")
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("doctor", help="what this machine has, one line each (Python, torch and device, librosa's "
+                                      "numba cache, the run store, the studio home, the starters, musicnn's "
+                                      "weights, the optional extras); exit 0 when the README's promises hold")
+    p.add_argument("--json", action="store_true", help="the checks as JSON")
+    p.add_argument("--fix-numba", action="store_true", help="clear librosa's numba cache and rebuild it "
+                                                            "(what to do when the check says it is damaged)")
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 

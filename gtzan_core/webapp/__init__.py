@@ -20,6 +20,7 @@ module             what it holds
                    range, training summaries, split warnings; visitors' strings drawn as
                    text (``md_text``, ``md_code``, ``md_frame``, ``plain_text``; no Streamlit)
 ``uploads``        decoding a visitor's audio on Predict, one decode at a time per server
+``machine``        Home's "This machine" panel: the doctor's checks for whoever runs it
 =================  ===========================================================================
 
 Names are loaded from their module when first asked for (``from gtzan_core.webapp import
@@ -48,6 +49,7 @@ _EXPORTS = {
                    "plain_frame", "plain_text", "plan_estimate", "pretrained_text", "run_label", "split_warning_text",
                    "stopped_by_hand", "training_text"],
     "uploads": ["decode_upload"],
+    "machine": ["machine_panel"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
