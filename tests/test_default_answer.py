@@ -128,12 +128,11 @@ def test_predict_json_carries_the_answer_beside_each_run(store_with_demo_run, tm
 
 @needs_effnet
 @pytest.mark.heavy
-def test_a_fresh_clones_answer_on_a_real_clip_is_the_musicnn_starters(musicnn_weights, monkeypatch, capsys):
+def test_a_fresh_clones_answer_on_a_real_clip_is_the_musicnn_starters(musicnn_weights, shipped_store, capsys):
     clips = sorted((SHARED_DATA / "gtzan-real-sample" / "genres_original").glob("*/*.00000.wav"))
     if not clips or not (ROOT / "checkpoints" / MUSICNN / "model.pt").is_file():
         pytest.skip("no real GTZAN sample clip or no musicnn starter")
-    monkeypatch.delenv("GTZAN_STUDIO_RUNS", raising=False)
-    monkeypatch.chdir(ROOT)  # the default run store: the checkout's checkpoints/
+    # the run store a fresh clone has: the shipped starters alone (shipped_store)
     clip = next(c for c in clips if c.parent.name == "metal")  # a track the excerpts never saw (00001-00050)
     assert main(["predict", str(clip), "--json"]) == 0
     ans = json.loads(capsys.readouterr().out)["answer"]

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from gtzan_core.cli import main
 from gtzan_core.runs import RunStore
-from gtzan_core.starter import STARTER_ID, STARTERS, starter_runs
+from gtzan_core.starter import STARTER_ID, STARTERS, shipped_dir, starter_runs
 from tests.conftest import SHARED_DATA, write_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,15 +25,19 @@ SONG = SHARED_DATA / "real-music" / "heavy_metal.mp3"
 
 
 @pytest.fixture
-def fresh_clone(monkeypatch):
-    """The default run store, as a fresh clone has it: the checkout's checkpoints/."""
-    monkeypatch.delenv("GTZAN_STUDIO_RUNS", raising=False)
+def fresh_clone(shipped_store, monkeypatch):
+    """The run store as a fresh clone has it: the shipped starters alone (a copy of what the
+    repository tracks, so that the user's own runs in checkpoints/ change nothing here)."""
     monkeypatch.chdir(ROOT)
-    return RunStore()
+    return shipped_store
+
+
+def test_a_fresh_clones_default_run_store_is_the_checkouts_checkpoints(monkeypatch):
+    monkeypatch.delenv("GTZAN_STUDIO_RUNS", raising=False)
+    assert RunStore().root == ROOT / "checkpoints" == shipped_dir()
 
 
 def test_the_shipped_run_is_the_starter_and_says_what_it_is(fresh_clone):
-    assert fresh_clone.root == ROOT / "checkpoints"
     starters = {r["run_id"]: r for r in starter_runs(fresh_clone)}
     assert set(starters) == {s.run_id for s in STARTERS.values()}  # EfficientNet-Lite0 and musicnn's head
     record = starters[STARTER_ID]

@@ -29,6 +29,7 @@ runs whose process died.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import os
 import re
@@ -62,6 +63,13 @@ STALE_AFTER = 3600.0
 STOP_FLAG = "stop-requested"
 #: The fields of a run's life: written only through :mod:`.lifecycle`.
 LIFECYCLE_FIELDS = frozenset({"status", "phase", "finished", "error"})
+#: Runs whose folders the repository ships (the starters, :mod:`gtzan_core.starter`; an import
+#: never takes such an id). The studio never writes into their folders, so that using it
+#: changes no tracked file: what it learns about one (an evaluation on another folder) is
+#: kept in the store's notes (:data:`NOTES`), and every reader sees it merged into the record.
+SHIPPED_PREFIX = "starter-"
+#: The store's notes on shipped runs: ``.notes/<run id>.json``, the record's fields to lay over it.
+NOTES = ".notes"
 # A run id starts with a letter or digit, so it is never one of the hidden names the store keeps
 # beside its runs (.trash/, .import-* staging folders, .audit.lock, .trash.lock); the store's other
 # own names are reserved outright (compared case-insensitively: a case-insensitive disk has one file
@@ -194,6 +202,8 @@ class RunStore:
         under ``external_evaluations[folder]``, replacing that folder's earlier one, under
         the run's lock; refused (:class:`~.record.RecordError`, nothing written) when the
         record would not be valid with it. Returns the record as it now is."""
+        if self.shipped(run_id):
+            return self._note(run_id, folder, evaluation)
         with self._lock(run_id):
             record = RunRecord(self._read_raw(run_id))
             record = record.updated(external_evaluations={**(record.get("external_evaluations") or {}),
@@ -201,6 +211,44 @@ class RunStore:
             parse_record(run_id, record.data)
             self.write_record(run_id, record)
         return record
+
+    # -- shipped runs --------------------------------------------------------
+    @staticmethod
+    def shipped(run_id: str) -> bool:
+        """Whether ``run_id`` is a run the repository ships (:data:`SHIPPED_PREFIX`): its
+        folder is never written by the studio."""
+        return str(run_id).startswith(SHIPPED_PREFIX)
+
+    def notes_path(self, run_id: str) -> Path:
+        return self.root / NOTES / f"{check_run_id(run_id)}.json"
+
+    def _notes(self, run_id: str) -> dict:
+        """The store's notes on a shipped run (``{}``: none, or unreadable ones, which the
+        next note replaces)."""
+        try:
+            data = json.loads(self.notes_path(run_id).read_bytes())
+        except (OSError, ValueError, RecursionError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _note(self, run_id: str, folder: str, evaluation: dict) -> RunRecord:
+        """An evaluation of a shipped run on ``folder``, kept in the store's notes."""
+        with file_lock(self.notes_path(run_id).with_suffix(".lock")):
+            notes = self._notes(run_id)
+            external = {**(notes.get("external_evaluations") or {}), folder: evaluation}
+            record = RunRecord(self._read_raw(run_id)).updated(external_evaluations=external)
+            parse_record(run_id, record.data)  # refused (nothing written) when not valid with it
+            atomic_write_json(self.notes_path(run_id), {**notes, "external_evaluations": external})
+        self._changed(run_id)
+        return record
+
+    def _with_notes(self, run_id: str, data):
+        if not (self.shipped(run_id) and isinstance(data, dict)):
+            return data
+        notes = self._notes(run_id).get("external_evaluations")
+        if not isinstance(notes, dict) or not notes:
+            return data
+        return {**data, "external_evaluations": {**(data.get("external_evaluations") or {}), **notes}}
 
     def _load(self, run_id: str):
         """``record.json`` of ``run_id`` as JSON (any JSON value); RecordError when it
@@ -230,7 +278,7 @@ class RunStore:
         :class:`~.record.RecordError` naming what is wrong with a damaged one (no side
         effects: a run whose process died is marked failed by :func:`.lifecycle.reap`,
         explicitly)."""
-        return RunRecord(parse_record(run_id, self._load(run_id)))
+        return RunRecord(parse_record(run_id, self._with_notes(run_id, self._load(run_id))))
 
     def owner_of(self, run_id: str) -> str | None:
         """The owner of ``run_id`` as far as its record can be read (a damaged record may
@@ -411,7 +459,11 @@ class _Listing:
         except OSError:  # no record (a run being created) or removed meanwhile
             self.entries.pop(run_id, None)
             return
-        key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        key: tuple = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if store.shipped(run_id):  # its notes are part of what a reader sees
+            with contextlib.suppress(OSError):
+                notes = os.stat(store.notes_path(run_id))
+                key += (notes.st_ino, notes.st_size, notes.st_mtime_ns)
         known = self.entries.get(run_id)
         if known is not None and known[0] == key:
             return

@@ -72,6 +72,9 @@ def move_to_trash(store, run_id: str, who: str | None = None) -> TrashEntry:
     src = store.path(run_id)
     if not src.is_dir():
         raise CheckpointError(f"no run {run_id!r} in {store.root}")
+    if store.shipped(run_id):
+        raise CheckpointError(f"run {run_id!r} is a starter that ships with the studio: it is not deleted (its "
+                              "folder is the repository's)")
     try:
         record = store.read(run_id)
     except RecordError:  # a damaged run: trashed all the same (its owner, when it still names one, kept)
