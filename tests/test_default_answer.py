@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,7 +21,7 @@ from gtzan_core.hparams import make_config
 from gtzan_core.jobs import train
 from gtzan_core.runs import RunStore
 from gtzan_core.starter import STARTERS
-from tests.conftest import SHARED_DATA, write_clip
+from tests.conftest import SHARED_DATA, copy_shipped_starters, write_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 EFFNET, MUSICNN = STARTERS["efficientnet_lite0"].run_id, STARTERS["musicnn"].run_id
@@ -91,10 +90,7 @@ def test_the_starters_answer_as_one_the_best_on_validation():
 @pytest.fixture(scope="module")
 def store_with_demo_run(tiny_features_for, tmp_path_factory):
     """A store holding copies of the shipped starters and a CNN trained on the demo set."""
-    store = RunStore(tmp_path_factory.mktemp("runs"))
-    for rid in (EFFNET, MUSICNN):
-        if (ROOT / "checkpoints" / rid).is_dir():
-            shutil.copytree(ROOT / "checkpoints" / rid, store.path(rid))
+    store = RunStore(copy_shipped_starters(tmp_path_factory.mktemp("runs")))  # as the repository ships them
     demo = train(make_config("cnn", epochs=2, device="cpu"), tiny_features_for("cnn"), store)
     return store, demo["run_id"]
 
