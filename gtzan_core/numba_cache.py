@@ -142,7 +142,7 @@ def cache_state() -> CacheState:
         dirs.remove(main)
     dirs.insert(0, main)
     marker = main / f"{MARKER_PREFIX}{_key()}"
-    ready = marker.is_file() and any(main.glob("beat.*.nbi"))
+    ready = marker.is_file() and any(main.glob("*beat.*.nbi"))  # beat.* (@jit), guf-beat.* (@guvectorize)
     return CacheState(librosa_dir, tuple(dirs), marker, ready)
 
 
