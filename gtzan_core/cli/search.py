@@ -71,7 +71,7 @@ def cmd_search(args) -> int:
     except KeyboardInterrupt:
         stop.set()
         for record in store.list():
-            if (record.get("study") or {}).get("label") == name and record.get("status") in ("queued", "running"):
+            if (record.get("study") or {}).get("label") == name and record.active:
                 manager.cancel(record["run_id"])
         manager.shutdown()
         raise
