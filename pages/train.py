@@ -64,7 +64,9 @@ def dataset_choice() -> str | None:
         choice = st.radio("Train on", ["the active dataset (chosen on Home)", "another folder"], key="train-data-kind",
                           horizontal=True)
         if choice == "another folder":
-            typed = st.text_input("Folder", key="train-data-folder", placeholder="/data/gtzan/images_original",
+            typed = st.text_input("Folder or feature table (.csv)", key="train-data-folder",
+                                  placeholder="folder or feature table (.csv), e.g. /data/gtzan/images_original "
+                                              "or /data/gtzan/features_30_sec.csv",
                                   help="Any GTZAN layout: Kaggle genres_original/ and images_original/, the original "
                                        "genres/, the ten genre folders; a folder of pictures only trains the image "
                                        "models on every PNG, a folder of 2-3 s excerpts the audio models (short "
@@ -105,7 +107,7 @@ models = st.multiselect("Models", list(MODELS), default=["cnn"], key="train-mode
                              "musicnn (music: the Million Song Dataset) and EfficientNet-Lite0 (photos: ImageNet), "
                              "classic models on a per-track feature vector (the Kaggle table's 57 features), and a "
                              "spectrogram Transformer (AST) trained from scratch.")
-with st.form("train"):
+with st.form("train", enter_to_submit=False):  # Enter in "max epochs" must not queue the jobs
     protocol = st.radio("Protocol", list(PROTOCOLS), format_func=lambda p: f"{p}: {PROTOCOLS[p]}")
     device = st.selectbox("Device", ["auto", "cpu", "cuda"], help="auto = GPU when there is one")
     image_source = st.radio(
