@@ -33,8 +33,10 @@ def loss_figure(history: list[dict], title: str = "") -> go.Figure:
     fig.add_scatter(x=epochs, y=[h["val_acc"] for h in history], name="val acc", line=dict(dash="dot"),
                     secondary_y=True)
     best = [h for h in history if h.get("best")]
-    if best:
-        fig.add_vline(x=best[-1]["epoch"], line=dict(color="gray", dash="dash"))
+    if best:  # a line of its own (a shape has no legend entry): from 0 to 1 on the accuracy axis
+        at = best[-1]["epoch"]
+        fig.add_scatter(x=[at, at], y=[0, 1], name=f"best epoch ({at})", mode="lines", hoverinfo="skip",
+                        line=dict(color="gray", dash="dash", width=1.5), secondary_y=True)
     last = max(epochs, default=1)
     fig.update_layout(title=title, xaxis=dict(title="epoch", **epoch_ticks(last)), **_LAYOUT)
     fig.update_yaxes(title_text="loss", secondary_y=False)

@@ -45,9 +45,11 @@ from gtzan_core.webapp import (  # noqa: E402
     preflight_jobs,
     ray_address,
     run_records,
+    search_trial_text,
     settings,
     show_error,
     split_warning_text,
+    status_text,
 )
 
 identity_sidebar()
@@ -254,10 +256,12 @@ def job_card(r: dict, manager) -> None:
         badge = {"queued": "🕒", "running": "🏃", "finished": "✅", "cancelled": "⏹️", "failed": "❌",
                  "pruned": "✂️"}.get(status, "")
         owner = f" · by **{md_text(r['owner'])}**" if r.get("owner") else ""  # every visitor's string as text
-        state = "stopping…" if stopping else md_text(status)
+        trial = f" · {md_text(trial)}" if (trial := search_trial_text(r)) else ""  # a search's trial says whose
+        state = "stopping…" if stopping else md_text(status_text(status))  # "stopped by hand", never "cancelled"
         head.markdown(f"**{md_text(r.get('title') or r['model'])}** · "
                       f"{md_text(r.get('protocol_label') or r.get('protocol'))} · "
-                      f"recipe {md_text(recipe_label(r))} · {md_text(dataset_name(r))}{owner} · {md_code(rid)} — "
+                      f"recipe {md_text(recipe_label(r))}{trial} · {md_text(dataset_name(r))}{owner} · "
+                      f"{md_code(rid)} — "
                       f"{badge} {state}")
         if status in ACTIVE and can_modify_run(r) and not stopping:
             # a callback acts on the click before the panel's next run, so a refresh racing it cannot drop it;
