@@ -11,7 +11,7 @@ st.write(  # the page's static part, drawn before the heavy modules load
 with st.container(border=True, key="start-here"):  # a newcomer's first steps, in order
     st.markdown("**New here? Start here:**\n"
                 "1. **Dataset** (below): keep the *synthetic demo* to try the studio in minutes, or enter your GTZAN "
-                "folder (or download it).\n"
+                "folder (or download it; on a shared class instance the admin chooses it).\n"
                 "2. **Train**: pick a model (*MLP* trains in seconds on a CPU) and press **Start training**; the job "
                 "keeps running when you change pages.\n"
                 "3. **Leaderboard** and **Compare**: read its test accuracy beside your other runs and the paper's.\n"
