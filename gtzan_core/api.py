@@ -32,6 +32,16 @@ def _store(store: RunStore | str | Path | None) -> RunStore:
     return store if isinstance(store, RunStore) else RunStore(store)
 
 
+def _run_ids(runs):
+    """``runs`` as a list of ids: one id (a string: never read as a list of characters),
+    a record, or a list of either; None stays None (the default choice)."""
+    if runs is None:
+        return None
+    if isinstance(runs, (str, RunRecord)):
+        runs = [runs]
+    return [r.run_id if isinstance(r, RunRecord) else str(r) for r in runs]
+
+
 def train(model: str, data: str | Path | None = None, *, protocol: str = "track", recipe: str = "paper",
           seed: int = 0, device: str = "auto", image_source: str = "auto", allow_weak_split: bool = False,
           store: RunStore | str | Path | None = None, progress: bool = True,
@@ -64,16 +74,16 @@ def runs(store: RunStore | str | Path | None = None) -> list[RunRecord]:
     return lifecycle.reap_dead(_store(store))
 
 
-def predict(audio, runs: list[str] | None = None, *, store: RunStore | str | Path | None = None,
+def predict(audio, runs: str | list[str] | None = None, *, store: RunStore | str | Path | None = None,
             device: str = "auto"):
     """The genre of ``audio`` (a path, bytes, or mono samples at 22.05 kHz) by each of
-    ``runs`` (default: every run with a model): a
+    ``runs`` (one run id, a list of them, or by default every run with a model): a
     :class:`~gtzan_core.inference.Prediction` (``results[run_id].top`` / ``.probs``,
     ``refused``, ``ensemble()``), as ``gtzan-studio predict``."""
     from .inference import predict as predict_audio
     from .training import resolve_device
 
-    return predict_audio(audio, runs, _store(store), device=str(resolve_device(device)))
+    return predict_audio(audio, _run_ids(runs), _store(store), device=str(resolve_device(device)))
 
 
 def evaluate(run: str | RunRecord, store: RunStore | str | Path | None = None) -> RunRecord:
@@ -89,14 +99,14 @@ def evaluate(run: str | RunRecord, store: RunStore | str | Path | None = None) -
     return record
 
 
-def evaluate_on(runs: list[str], data: str | Path, label_map: dict[str, str] | None = None, *,
+def evaluate_on(runs: str | list[str], data: str | Path, label_map: dict[str, str] | None = None, *,
                 store: RunStore | str | Path | None = None, device: str = "cpu", save: bool = True) -> dict:
     """Each of ``runs`` evaluated on the labelled folder ``data`` (``<label>/<audio files>``),
     saved with the run: run id -> :class:`~gtzan_core.runs.ExternalEvaluation`, as
     ``gtzan-studio evaluate RUN --data FOLDER``."""
     from .external import evaluate_folder
 
-    return evaluate_folder(runs, data, _store(store), label_map, device=device, save=save)
+    return evaluate_folder(_run_ids(runs), data, _store(store), label_map, device=device, save=save)
 
 
 def explain(audio, run: str | RunRecord, *, genre: str | None = None, methods: tuple[str, ...] | None = None,

@@ -200,11 +200,21 @@ def make_config(model: str, recipe: str | None = None, hparams: dict | None = No
     return TrainConfig(model=model, **values).validate()
 
 
+def setting_text(value) -> str:
+    """A setting's value as people read it: a fraction with 3 significant digits
+    (``0.000443``, ``3.83e-05``, ``0.3``), anything else as it is (``64``, ``cosine``,
+    ``True``). Every label of a recipe's changes or a search's trial reads it."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
 def recipe_label(record_or_config) -> str:
-    """"paper" or "paper, epochs 1, lr 0.001": the recipe and what a run changed."""
+    """"paper" or "paper, epochs 1, lr 0.000443": the recipe and what a run changed
+    (values: :func:`setting_text`)."""
     if isinstance(record_or_config, TrainConfig):
         name, changes = record_or_config.recipe, record_or_config.recipe_changes()
     else:
         name = record_or_config.get("recipe") or (record_or_config.get("config") or {}).get("recipe") or "—"
         changes = record_or_config.get("recipe_changes") or {}
-    return ", ".join([name, *(f"{k.replace('_', ' ')} {v}" for k, v in changes.items())])
+    return ", ".join([name, *(f"{k.replace('_', ' ')} {setting_text(v)}" for k, v in changes.items())])

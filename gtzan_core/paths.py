@@ -49,7 +49,9 @@ def data_roots(spec: str | None, separator: str = os.pathsep) -> list[Path]:
 
 def check_user_path(text: str, roots: list[Path]) -> Path:
     """Resolve a path typed by a visitor (``~`` expanded, links followed); refuse an empty
-    one, a NUL character and anything outside ``roots`` (:class:`~gtzan_core.errors.DatasetError`)."""
+    one, a NUL character and anything outside ``roots`` (:class:`~gtzan_core.errors.DatasetError`,
+    quoting the path as typed, what it resolves to when that differs, and the setting that
+    names the roots)."""
     from .errors import DatasetError
 
     text = (text or "").strip()
@@ -59,5 +61,7 @@ def check_user_path(text: str, roots: list[Path]) -> Path:
         raise DatasetError("the path contains a NUL character")
     path = Path(text).expanduser().resolve()
     if not any(path == r or path.is_relative_to(r) for r in roots):
-        raise DatasetError(f"{path}: outside the folders this app may read ({', '.join(map(str, roots))})")
+        via = "" if str(path) == text else f" (it resolves to {path})"
+        raise DatasetError(f"{text}{via}: outside the folders this app may read ({', '.join(map(str, roots))}); "
+                           "the server's GTZAN_STUDIO_DATA_ROOTS sets them")
     return path

@@ -33,8 +33,10 @@ def loss_figure(history: list[dict], title: str = "") -> go.Figure:
     fig.add_scatter(x=epochs, y=[h["val_acc"] for h in history], name="val acc", line=dict(dash="dot"),
                     secondary_y=True)
     best = [h for h in history if h.get("best")]
-    if best:
-        fig.add_vline(x=best[-1]["epoch"], line=dict(color="gray", dash="dash"))
+    if best:  # a line of its own (a shape has no legend entry): from 0 to 1 on the accuracy axis
+        at = best[-1]["epoch"]
+        fig.add_scatter(x=[at, at], y=[0, 1], name=f"best epoch ({at})", mode="lines", hoverinfo="skip",
+                        line=dict(color="gray", dash="dash", width=1.5), secondary_y=True)
     last = max(epochs, default=1)
     fig.update_layout(title=title, xaxis=dict(title="epoch", **epoch_ticks(last)), **_LAYOUT)
     fig.update_yaxes(title_text="loss", secondary_y=False)
@@ -42,17 +44,63 @@ def loss_figure(history: list[dict], title: str = "") -> go.Figure:
     return fig
 
 
+def _whole_step(span: float) -> int:
+    """A step of 1, 2, 5, 10, 20, 50... giving at most about ten ticks over ``span``."""
+    step = 1
+    for k in range(12):
+        step = (1, 2, 5)[k % 3] * 10 ** (k // 3)
+        if span / step <= 10:
+            break
+    return step
+
+
 def epoch_ticks(last: int) -> dict:
     """An epoch axis with whole-number ticks only (never 1.2, 1.4 after the first points): a
     step of 1, 2, 5, 10, 20, 50... giving at most about ten ticks, and a range from epoch
     1 to ``last`` with half an epoch of room on either side."""
-    step = 1
-    for k in range(12):
-        step = (1, 2, 5)[k % 3] * 10 ** (k // 3)
-        if last / step <= 10:
-            break
+    step = _whole_step(last)
     return {"tickmode": "linear", "tick0": 1 if step == 1 else 0, "dtick": step, "tickformat": "d",
             "range": [0.5, max(last, 2) + 0.5]}
+
+
+def trial_ticks(last: int) -> dict:
+    """A trial-number axis (a search's trials count from 0): whole-number ticks only, never
+    a half trial, and half a trial of room on either side."""
+    return {"tickmode": "linear", "tick0": 0, "dtick": _whole_step(max(last, 1)), "tickformat": "d",
+            "range": [-0.5, max(last, 1) + 0.5]}
+
+
+#: A search's parallel coordinates on the studio's dark theme: from a blue-grey that stays
+#: visible on the dark background (the worst trial) to the theme's amber (the best).
+PARALLEL_SCALE = [[0.0, "rgb(96,125,170)"], [0.5, "rgb(170,160,140)"], [1.0, "rgb(240,168,48)"]]
+#: Its tick labels and axis lines: light grey, readable on the dark background.
+PARALLEL_TEXT = "#c8c8c8"
+
+
+def parallel_on_dark(fig: go.Figure) -> go.Figure:
+    """Optuna's parallel-coordinate figure made readable on the dark theme: no white plot
+    area, every trial's line coloured on :data:`PARALLEL_SCALE` (Optuna's "Blues" draws the
+    worst trial in near-white), tick labels light grey and the axes' names turned so that
+    long names do not run into each other. Its first axis is the objective, each line's
+    first point its place there (0: the worst, 1: the best), which sets its colour."""
+    from plotly.colors import sample_colorscale
+
+    for trace in fig.data:
+        if trace.mode == "lines" and trace.y is not None and len(trace.y) and trace.y[0] is not None:
+            trace.line.color = sample_colorscale(PARALLEL_SCALE, [min(max(float(trace.y[0]), 0.0), 1.0)])[0]
+            trace.opacity = 0.85
+        elif trace.mode == "markers" and trace.marker is not None and trace.marker.colorscale is not None:
+            trace.marker.colorscale = PARALLEL_SCALE  # the colour bar beside it
+            trace.marker.colorbar.tickfont = dict(color=PARALLEL_TEXT)
+            trace.marker.colorbar.title.font = dict(color=PARALLEL_TEXT)
+    for note in fig.layout.annotations or ():
+        note.font.color = PARALLEL_TEXT
+    for shape in fig.layout.shapes or ():
+        shape.line.color = "#808080"
+    fig.update_layout(plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)", height=420,
+                      margin=dict(l=60, r=20, t=60, b=90))
+    fig.update_xaxes(tickangle=-25, tickfont=dict(color=PARALLEL_TEXT))
+    return fig
 
 
 def confusion_figure(metrics: dict, title: str = "") -> go.Figure:

@@ -124,6 +124,32 @@ def training_text(record: dict) -> str:
     return f"all {epochs} epochs{best_text}"
 
 
+#: How a run's status reads on a page: a cancelled run was stopped by hand (Stop pressed), which
+#: people must never read as early stopping (the trainer's own end, "early-stopped at epoch 12").
+STATUS_WORDS = {Status.CANCELLED.value: "stopped by hand"}
+
+
+def status_text(status) -> str:
+    """A run's status in words: "stopped by hand" for a cancelled run, the others as they are."""
+    return STATUS_WORDS.get(str(status), str(status)) if status else DASH
+
+
+def search_trial_text(record: dict) -> str | None:
+    """"search mlp-1207, trial 3": the search (hyperparameter study) a run is a trial of,
+    "(its best)" for the trial its study tested; None for a run of no search."""
+    study = record.get("study")
+    if not isinstance(study, dict) or not study:
+        return None
+    best = " (its best)" if record.get("study_best") else ""
+    return f"search {study.get('label') or study.get('name') or DASH}, trial {study.get('trial', DASH)}{best}"
+
+
+def ended_trial(record: dict) -> bool:
+    """A search's trial that trained and ended (finished or pruned; its study reads its
+    validation accuracy, never its test set): shown with its search, never as a job."""
+    return bool(record.get("study")) and record.get("status") in (Status.FINISHED.value, Status.PRUNED.value)
+
+
 def stopped_by_hand(record: dict) -> bool:
     """A run whose numbers come from a model stopped before training ended (Stop pressed)."""
     run = RunRecord.of(record)
@@ -170,12 +196,19 @@ def _num(value):
     return float("nan") if value is None else float(value)
 
 
+def seed_text(record: dict) -> str:
+    """The run's seed (two runs of one recipe differ by it), a dash when unknown."""
+    seed = (record.get("config") or {}).get("seed")
+    return DASH if seed is None else str(seed)
+
+
 def runs_frame(records: list[dict]) -> pd.DataFrame:
     """The leaderboard: one row per run with an evaluation (finished, or stopped after at
     least one epoch; a job that never trained is no run), best first (track accuracy,
     else segment accuracy). The columns that matter first (model, scores, recipe,
-    dataset, owner), then how it was trained. Scores stay numbers (the grid sorts them)
-    and are NaN where missing (drawn as a dash); every text cell is a string."""
+    dataset, owner, seed, the search it is a trial of), then how it was trained. Scores
+    stay numbers (the grid sorts them) and are NaN where missing (drawn as a dash); every
+    text cell is a string."""
     from .hparams import recipe_label
     rows = []
     for r in records:
@@ -186,13 +219,15 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "model": r.get("title") or r.get("model") or DASH,
             "track acc.": _score(trk, "accuracy"), "segment acc.": _score(seg, "accuracy"),
             "macro F1": _score(seg, "macro_f1"), "recipe": recipe_label(r), "dataset": dataset_name(r),
-            "owner": r.get("owner") or DASH, "protocol": protocol_short(r), "training": training_text(r),
+            "owner": r.get("owner") or DASH, "seed": seed_text(r), "search": search_trial_text(r) or DASH,
+            "protocol": protocol_short(r), "training": training_text(r),
             "track macro F1": _score(trk, "macro_f1"), "train time (s)": _num(r.get("train_seconds")),
             "parameters": _num(r.get("trainable_params")), "device": r.get("device") or DASH,
             "pretrained": pretrained_text(r), "split": "⚠️ weak" if r.get("split_warnings") else "ok",
             "date": when_text(r.get("created")), "run": r["run_id"], **external_cells(r),
         })
-    columns = ["model", "track acc.", "segment acc.", "macro F1", "recipe", "dataset", "owner", "protocol", "training",
+    columns = ["model", "track acc.", "segment acc.", "macro F1", "recipe", "dataset", "owner", "seed", "search",
+               "protocol", "training",
                "external acc.", "evaluated on", "track macro F1", "train time (s)", "parameters", "device",
                "pretrained", "split", "date", "run"]
     df = pd.DataFrame(rows, columns=columns)
@@ -235,14 +270,16 @@ def external_frame(records: list[dict], level: str = "track") -> pd.DataFrame:
 
 def unfinished_frame(records: list[dict], phase=None) -> pd.DataFrame:
     """Jobs without results: queued, running, and those that ended before any epoch (stopped
-    while queued, failed): listed apart from the runs, never selectable for Compare.
+    while queued, failed): listed apart from the runs, never selectable for Compare. A
+    search's trial that trained and ended has its results in its search (validation
+    accuracy; the test set is its best trial's alone): it is no job without results.
     ``phase(record)``: where a live job is, in words (default: its phase field)."""
     phase = phase or (lambda r: r.get("phase") or DASH)
-    rows = [{"model": r.get("title") or r.get("model") or DASH, "status": r.get("status") or DASH,
+    rows = [{"model": r.get("title") or r.get("model") or DASH, "status": status_text(r.get("status")),
              "where it is": phase(r) if RunRecord.of(r).active else (r.get("error") or r.get("pruned") or DASH),
              "dataset": dataset_name(r), "owner": r.get("owner") or DASH,
              "queued": when_text(r.get("created")), "run": r["run_id"]}
-            for r in records if not r.get("evaluation")]
+            for r in records if not r.get("evaluation") and not ended_trial(r)]
     return pd.DataFrame(rows, columns=["model", "status", "where it is", "dataset", "owner", "queued", "run"])
 
 
@@ -272,9 +309,15 @@ def paper_frame(models=None) -> pd.DataFrame:
                                        "weighted F1 (its table)", "test items", "protocol", "source"])
 
 
-def home_frame(records: list[dict], n: int = 8) -> pd.DataFrame:
-    """Home's small leaderboard: the best ``n`` runs with results, as display strings."""
-    board = runs_frame(records).head(n)
+def on_demo_set(record: dict) -> bool:
+    """Whether a run trained on the synthetic demo set (its numbers say nothing about music)."""
+    return dataset_name(record) == DEMO_DATASET
+
+
+def home_frame(records: list[dict], n: int = 8, demo: bool = False) -> pd.DataFrame:
+    """Home's small leaderboard: the best ``n`` runs with results, as display strings; the
+    runs on real data, or (``demo``) those on the synthetic demo set: never ranked together."""
+    board = runs_frame([r for r in records if on_demo_set(r) == demo]).head(n)
     return pd.DataFrame({"model": board["model"],
                          "track acc.": board["track acc."].fillna(board["segment acc."]).map(score_text),
                          "macro F1": board["macro F1"].map(score_text), "dataset": board["dataset"],

@@ -8,6 +8,14 @@ st.write(  # the page's static part, drawn before the heavy modules load
     "VGG19, ResNeXt, SqueezeNet on spectrograms) and two pretrained networks, compare them honestly (split by "
     "track), and predict the genre of your own audio."
 )
+with st.container(border=True, key="start-here"):  # a newcomer's first steps, in order
+    st.markdown("**New here? Start here:**\n"
+                "1. **Dataset** (below): keep the *synthetic demo* to try the studio in minutes, or enter your GTZAN "
+                "folder (or download it; on a shared class instance the admin chooses it).\n"
+                "2. **Train**: pick a model (*MLP* trains in seconds on a CPU) and press **Start training**; the job "
+                "keeps running when you change pages.\n"
+                "3. **Leaderboard** and **Compare**: read its test accuracy beside your other runs and the paper's.\n"
+                "4. **Predict**: upload a song and see what each model says.")
 
 from pathlib import Path  # noqa: E402
 
@@ -122,13 +130,19 @@ with right:
     st.metric("Device", device_label())
     weights_status()  # musicnn's weights: fetched in the background on the first start
     st.subheader("Leaderboard")
-    board = home_frame(finished_runs())  # runs with results only: a job that never trained is no run
-    if board.empty:
+    runs = finished_runs()  # runs with results only: a job that never trained is no run
+    board, demo = home_frame(runs), home_frame(runs, demo=True)  # never ranked together
+    if board.empty and demo.empty:
         st.caption("No runs with results yet.")
-    else:
+    if not board.empty:
         st.table(md_frame(board), hide_index=True, border="horizontal")
         st.caption("Scores: test accuracy at track level and macro F1 (segment level), 3 decimals. "
                    "The Leaderboard has every column.")
+    if not demo.empty:
+        st.caption(("Runs on real data only above. " if not board.empty else "No run on real data yet. ")
+                   + "On the synthetic demo set (procedural music: its scores say nothing about real music, so they "
+                     "are never ranked with real runs):")
+        st.table(md_frame(demo), hide_index=True, border="horizontal")
     st.page_link("pages/train.py", label="Train models", icon="🏋️")
     st.page_link("pages/predict.py", label="Predict a song", icon="🎧")
     st.page_link("pages/leaderboard.py", label="Full leaderboard", icon="🏆")

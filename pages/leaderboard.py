@@ -22,6 +22,7 @@ from gtzan_core.tables import (  # noqa: E402
     RUN_NUMBER_FORMATS,
     audit_frame,
     damaged_frame,
+    ended_trial,
     paper_frame,
     runs_frame,
     storage_frame,
@@ -198,7 +199,9 @@ if board.empty:
 else:
     st.caption("Best first (track-level test accuracy, else segment level); click a column to sort. Tick runs, "
                "then compare them.")
-    event = run_grid(board, RUN_NUMBER_FORMATS, key="board", on_select="rerun", selection_mode="multi-row")
+    # the run's id pinned beside the model: it tells two runs of one recipe apart at any width
+    event = run_grid(board, RUN_NUMBER_FORMATS, key="board", pinned=("model", "run"), on_select="rerun",
+                     selection_mode="multi-row")
     chosen = [board.iloc[i]["run"] for i in event.selection.rows]
     c1, c2 = st.columns([1, 3])
     if c1.button("Compare selected", type="primary", disabled=len(chosen) < 2):
@@ -214,6 +217,10 @@ pending = unfinished_frame(records, phase=lambda r: job_progress(r)["phase"])
 if not pending.empty:
     with st.expander(f"Jobs without results ({len(pending)}): queued, running, or ended before their first epoch"):
         st.table(md_frame(pending), hide_index=True, border="horizontal")  # st.table reads Markdown
+if trials := sum(ended_trial(r) and not r.get("evaluation") for r in records):
+    st.caption(f"{trials} search trial{'' if trials == 1 else 's'} without a test score (a search reads validation "
+               "accuracy; only its best trial is tested, then listed above): see them with their search on the "
+               "Train page.")
 if st.toggle("Show the paper's reported results", value=True, key="show-paper"):
     st.caption("For reference, not selectable: the paper's figures were early-stopped on its test set (the MFCC "
                "models' on a leaky segment split). Compare them with runs of the paper protocol, or use the "

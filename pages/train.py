@@ -45,9 +45,11 @@ from gtzan_core.webapp import (  # noqa: E402
     preflight_jobs,
     ray_address,
     run_records,
+    search_trial_text,
     settings,
     show_error,
     split_warning_text,
+    status_text,
 )
 
 identity_sidebar()
@@ -64,7 +66,9 @@ def dataset_choice() -> str | None:
         choice = st.radio("Train on", ["the active dataset (chosen on Home)", "another folder"], key="train-data-kind",
                           horizontal=True)
         if choice == "another folder":
-            typed = st.text_input("Folder", key="train-data-folder", placeholder="/data/gtzan/images_original",
+            typed = st.text_input("Folder or feature table (.csv)", key="train-data-folder",
+                                  placeholder="folder or feature table (.csv), e.g. /data/gtzan/images_original "
+                                              "or /data/gtzan/features_30_sec.csv",
                                   help="Any GTZAN layout: Kaggle genres_original/ and images_original/, the original "
                                        "genres/, the ten genre folders; a folder of pictures only trains the image "
                                        "models on every PNG, a folder of 2-3 s excerpts the audio models (short "
@@ -105,7 +109,7 @@ models = st.multiselect("Models", list(MODELS), default=["cnn"], key="train-mode
                              "musicnn (music: the Million Song Dataset) and EfficientNet-Lite0 (photos: ImageNet), "
                              "classic models on a per-track feature vector (the Kaggle table's 57 features), and a "
                              "spectrogram Transformer (AST) trained from scratch.")
-with st.form("train"):
+with st.form("train", enter_to_submit=False):  # Enter in "max epochs" must not queue the jobs
     protocol = st.radio("Protocol", list(PROTOCOLS), format_func=lambda p: f"{p}: {PROTOCOLS[p]}")
     device = st.selectbox("Device", ["auto", "cpu", "cuda"], help="auto = GPU when there is one")
     image_source = st.radio(
@@ -252,10 +256,12 @@ def job_card(r: dict, manager) -> None:
         badge = {"queued": "🕒", "running": "🏃", "finished": "✅", "cancelled": "⏹️", "failed": "❌",
                  "pruned": "✂️"}.get(status, "")
         owner = f" · by **{md_text(r['owner'])}**" if r.get("owner") else ""  # every visitor's string as text
-        state = "stopping…" if stopping else md_text(status)
+        trial = f" · {md_text(trial)}" if (trial := search_trial_text(r)) else ""  # a search's trial says whose
+        state = "stopping…" if stopping else md_text(status_text(status))  # "stopped by hand", never "cancelled"
         head.markdown(f"**{md_text(r.get('title') or r['model'])}** · "
                       f"{md_text(r.get('protocol_label') or r.get('protocol'))} · "
-                      f"recipe {md_text(recipe_label(r))} · {md_text(dataset_name(r))}{owner} · {md_code(rid)} — "
+                      f"recipe {md_text(recipe_label(r))}{trial} · {md_text(dataset_name(r))}{owner} · "
+                      f"{md_code(rid)} — "
                       f"{badge} {state}")
         if status in ACTIVE and can_modify_run(r) and not stopping:
             # a callback acts on the click before the panel's next run, so a refresh racing it cannot drop it;

@@ -43,3 +43,20 @@ def test_the_api_is_the_cli_s_layer_on_the_same_store(tmp_path):
     assert api.runs(store) == [] and api.runs(str(tmp_path / "runs")) == []
     with pytest.raises(CheckpointError, match="no run 'nope'"):
         api.evaluate("nope", store)
+
+
+def test_predict_takes_one_run_id_or_a_list_of_them(tmp_path):
+    """In a notebook, ``predict("song.wav", "RUN_ID")`` read the id as a list of its characters
+    ("no run 's'", ...): one id is one run, a list is its runs."""
+    import soundfile as sf
+
+    from gtzan_core.data.synth import synth_track
+
+    store = RunStore(tmp_path / "runs")
+    song = tmp_path / "song.wav"
+    sf.write(song, synth_track("jazz", 4.0, seed=3), 22050)
+    one = api.predict(str(song), "20260101-000000_mlp_abcdef", store=store, device="cpu")
+    assert list(one.refused) == ["20260101-000000_mlp_abcdef"]
+    assert "20260101-000000_mlp_abcdef" in one.refused["20260101-000000_mlp_abcdef"]
+    two = api.predict(str(song), ["run-one", "run-two"], store=store, device="cpu")
+    assert list(two.refused) == ["run-one", "run-two"]

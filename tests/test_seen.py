@@ -490,7 +490,7 @@ def test_job_cards_tell_the_truth_and_the_sign_in_survives_a_reload(seen, chromi
         assert not (seen["hold"] / "stop").exists()
         release(seen, "stop")
         ended = card(alice, first)
-        ended.get_by_text("cancelled").first.wait_for(timeout=60_000)
+        ended.get_by_text("stopped by hand").first.wait_for(timeout=60_000)
         bar = ended.locator("[role=progressbar]").first
         f.check("Train: the bar of a job stopped at epoch 2 of 100 shows 2 %",
                 lambda: int(bar.get_attribute("aria-valuenow", timeout=10_000)) == 2)

@@ -230,3 +230,39 @@ def test_every_model_and_kind_fact_is_on_its_spec_or_its_kind():
     assert all(s.input_kind in KINDS and s.kind is KINDS[s.input_kind] for s in MODELS.values())
     for name in ("NO_AMP", "CPU_EPOCH_PER_100", "CPU_BACKBONE_PER_100", "GRID_KINDS", "SAMPLE_UNITS"):
         assert not any(f"{name} =" in p.read_text() for p in PACKAGE.rglob("*.py")), name
+
+
+def spelled_active(text: str) -> list[int]:
+    """Lines holding a tuple, list or set of both "queued" and "running" (strings, or
+    ``Status.QUEUED`` / ``Status.RUNNING`` with or without ``.value``): "queued or running"
+    spelled by hand."""
+    def name(node) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Attribute) and node.attr == "value":
+            node = node.value
+        if isinstance(node, ast.Attribute) and node.attr in ("QUEUED", "RUNNING"):
+            return node.attr.lower()
+        return None
+
+    return sorted({node.lineno for node in ast.walk(ast.parse(text))
+                   if isinstance(node, (ast.Tuple, ast.List, ast.Set))
+                   and {"queued", "running"} <= {name(e) for e in node.elts}})
+
+
+def test_the_active_check_can_fail():
+    for line in ('x = s not in ("queued", "running")', "x = s in [Status.RUNNING.value, Status.QUEUED.value]",
+                 "x = self in {Status.QUEUED, Status.RUNNING}"):
+        assert spelled_active(line) == [1], line
+    for line in ('x = s in ("queued", "finished")', "x = record.active", 'x = s == "running"'):
+        assert spelled_active(line) == [], line
+
+
+def test_queued_or_running_is_defined_once():
+    """"Queued or running" is the typed core's (``Status.active``, ``RunRecord.active``,
+    ``ACTIVE`` in ``runs/record.py``): no other module of the library or the app spells it."""
+    owner = PACKAGE / "runs" / "record.py"
+    found = [f"{path.relative_to(ROOT)}:{n}"
+             for path in [*PACKAGE.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]
+             if path != owner for n in spelled_active(path.read_text())]
+    assert found == []

@@ -30,6 +30,7 @@ def _load_space(path: str, model: str) -> dict:
 
 def cmd_search(args) -> int:
     from ..data import open_dataset
+    from ..hparams import setting_text
     from ..jobs import JobManager, preflight
     from ..runs import RunStore
     from ..search.study import SearchRequest, existing, probe_spec, run_search
@@ -61,7 +62,7 @@ def cmd_search(args) -> int:
             if t["number"] in seen or t["state"] == "running":
                 continue
             seen.add(t["number"])
-            values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["params"].items())
+            values = ", ".join(f"{k}={setting_text(v)}" for k, v in t["params"].items())
             value = f" val acc {t['value']:.3f}" if t["value"] is not None else ""
             print(f"trial {t['number']}: {t['state']}{value} ({values}) run {t['run_id']}", flush=True)
 
@@ -71,7 +72,7 @@ def cmd_search(args) -> int:
     except KeyboardInterrupt:
         stop.set()
         for record in store.list():
-            if (record.get("study") or {}).get("label") == name and record.get("status") in ("queued", "running"):
+            if (record.get("study") or {}).get("label") == name and record.active:
                 manager.cancel(record["run_id"])
         manager.shutdown()
         raise

@@ -29,7 +29,7 @@ from ..classroom.rules import QuotaExceeded
 from ..errors import ConfigError, StudioError
 from ..hparams import default_recipe, make_config
 from ..jobs.preflight import check_protocol
-from ..runs import RunStore, Status, lifecycle
+from ..runs import RunRecord, RunStore, Status, lifecycle
 from ..runs.studies import NotYourStudy, full_name, make_pruner, open_storage, owner_key
 from .space import default_space, distributions, narrow
 
@@ -281,7 +281,7 @@ def _wait_any(store: RunStore, pending: dict, stop: threading.Event, poll: float
     """Block until one of the ``pending`` trials' runs has ended (or ``stop`` is set and
     every one has); the trial numbers that ended."""
     while True:
-        ended = [n for n, run_id in pending.items() if store.read(run_id).get("status") not in ("queued", "running")]
+        ended = [n for n, run_id in pending.items() if not store.read(run_id).active]
         if ended:
             return ended
         stop.wait(poll) if not stop.is_set() else time.sleep(poll)
@@ -322,12 +322,10 @@ def _reconcile(study, store: RunStore, manager) -> dict[int, str]:
         if record is None:
             _tell(study, t.number, {"status": "failed"}, retry=True)
             continue
-        status = record.get("status")
-        if status == Status.QUEUED.value and manager.queue_position(run_id) is None \
+        if record.get("status") == Status.QUEUED.value and manager.queue_position(run_id) is None \
                 and not store.queue_owner_alive(record):
             record = lifecycle.fail(store, run_id, "its search's server stopped before it started; retried")
-            status = record.get("status")
-        if status in (Status.QUEUED.value, Status.RUNNING.value):
+        if RunRecord.of(record).active:
             pending[t.number] = run_id
         else:
             _tell(study, t.number, record, retry=True)

@@ -20,6 +20,8 @@ from ..tables import (
     duration_text,
     epoch_cap,
     pretrained_text,
+    search_trial_text,
+    status_text,
     stopped_by_hand,
     training_text,
     when_text,
@@ -27,8 +29,8 @@ from ..tables import (
 
 __all__ = ["BIDI_CONTROLS", "DASH", "DATASET_NAMES", "MD_ALWAYS", "dataset_name", "duration_text", "empty_jobs_text",
            "epoch_cap", "job_progress", "md_code", "md_frame", "md_text", "plain_frame", "plain_text", "plan_estimate",
-           "pretrained_text", "run_label", "seconds_per_epoch", "split_warning_text", "stopped_by_hand",
-           "training_text", "when_text"]
+           "pretrained_text", "run_label", "search_trial_text", "seconds_per_epoch", "split_warning_text",
+           "status_text", "stopped_by_hand", "training_text", "when_text"]
 
 
 # -- visitors' strings, drawn as text ------------------------------------------------------------------------------
@@ -229,9 +231,10 @@ def run_label(record: dict) -> str:
     acc = f" · track acc {ev.track.accuracy:.3f}" if ev and ev.track else ""
     leak = " · LEAKY" if record.get("leaky") else ""
     weak = " · WEAK SPLIT" if record.get("split_warnings") else ""
-    stopped = " · STOPPED EARLY" if stopped_by_hand(record) else ""
+    stopped = " · STOPPED BY HAND" if stopped_by_hand(record) else ""  # (never "early": that is early stopping)
+    trial = f" · {trial}" if (trial := search_trial_text(record)) else ""
     return plain_text(f"{record.get('title', record.get('model'))} · {record.get('protocol') or DASH} · "
-                      f"{dataset_name(record)}{acc}{leak}{weak}{stopped} · {record['run_id']}")
+                      f"{dataset_name(record)}{acc}{leak}{weak}{stopped}{trial} · {record['run_id']}")
 
 
 def split_warning_text(record: dict) -> str | None:

@@ -12,7 +12,8 @@ from .formatting import plain_frame
 
 #: Widths (pixels) that keep the columns that matter on screen at 1280 px; the rest scroll.
 WIDTHS = {"model": 120, "track acc.": 84, "segment acc.": 96, "macro F1": 76, "recipe": 150, "dataset": 116,
-          "owner": 80, "protocol": 130, "training": 230, "external acc.": 96, "evaluated on": 190, "run": 210}
+          "owner": 80, "seed": 56, "search": 190, "protocol": 130, "training": 230, "external acc.": 96,
+          "evaluated on": 190, "run": 250}
 
 
 def run_grid(df, formats: dict, key: str, pinned: tuple = ("model",), **kw):

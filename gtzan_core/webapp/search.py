@@ -71,11 +71,13 @@ def stop_study(owner: str | None, name: str) -> None:
 
 
 def space_rows(space: dict) -> list[dict]:
-    """A space as editable rows (setting, type, low, high, choices)."""
+    """A space as editable rows (setting, type, low, high, choices): a categorical setting
+    has choices and no bounds, the others bounds and no choices (None: the grid draws a dash)."""
     rows = []
     for name, e in space.items():
+        choices = e.get("choices")
         rows.append({"setting": name, "type": e["type"], "low": e.get("low"), "high": e.get("high"),
-                     "choices": ", ".join(map(str, e.get("choices", [])))})
+                     "choices": ", ".join(map(str, choices)) if choices else None})
     return rows
 
 
@@ -101,16 +103,34 @@ def study_figures(study) -> dict:
     from optuna import visualization as vis
     from optuna.trial import TrialState
 
+    from ..plots import parallel_on_dark, trial_ticks
+
     figures = {}
     done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     if not done:
         return figures
+    last = max(t.number for t in study.get_trials(deepcopy=False))
     figures["history"] = vis.plot_optimization_history(study, target_name="validation accuracy")
-    figures["parallel"] = vis.plot_parallel_coordinate(study, target_name="validation accuracy")
+    figures["history"].update_xaxes(title_text="trial", **trial_ticks(last))  # never half a trial
+    figures["parallel"] = parallel_on_dark(vis.plot_parallel_coordinate(study, target_name="validation accuracy"))
     if len(done) >= 2 and len({t.value for t in done}) > 1:
         with contextlib.suppress(ValueError, RuntimeError):  # too few distinct values to rank
             figures["importance"] = vis.plot_param_importances(study, target_name="validation accuracy")
     return figures
+
+
+def count_text(n: int, noun: str) -> str:
+    """"1 trial", "2 trials", "0 trials"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def study_headline(name: str, s: dict, state: str) -> str:
+    """A study in one line, as Markdown (its name and model as text): "**mlp-1207** · mlp ·
+    running · 1 trial ended (0 pruned, 1 running)"."""
+    pruned = sum(t["state"] == "pruned" for t in s["trials"])
+    running = sum(t["state"] == "running" for t in s["trials"])
+    return (f"**{md_text(name)}** · {md_text(s['model'])} · {state} · {count_text(s['counted'], 'trial')} ended "
+            f"({pruned} pruned, {running} running)")
 
 
 def trial_table(summary: dict):
@@ -177,7 +197,7 @@ def search_panel(models: list[str], data_path: str | None, owner: str | None, ma
     import pandas as pd
 
     edited = st.data_editor(pd.DataFrame(space_rows(default)), key=f"search-space-{model}", num_rows="fixed",
-                            disabled=["setting", "type"], width="stretch", hide_index=True)
+                            disabled=["setting", "type"], width="stretch", hide_index=True, placeholder="—")
     rows = edited.to_dict("records")
     c1, c2, c3 = st.columns(3)
     budget = c1.radio("Budget", ["trials", "minutes"], key="search-budget", horizontal=True)
@@ -217,10 +237,8 @@ def search_panel(models: list[str], data_path: str | None, owner: str | None, ma
         s = summary(store, study)
         running = driving(owner, name)
         state = "running" if running else ("done" if s["state"] == "done" else "stopped")
-        st.markdown(f"**{md_text(name)}** · {md_text(s['model'])} · {state} · {s['counted']} trials ended "
-                    f"({sum(t['state'] == 'pruned' for t in s['trials'])} pruned, "
-                    f"{sum(t['state'] == 'running' for t in s['trials'])} running)", help="trials that ended: "
-                    "finished or pruned; a failed trial does not count")
+        st.markdown(study_headline(name, s, state), help="trials that ended: finished or pruned; a failed trial "
+                                                          "does not count")
         if err := driver_error(owner, name) or s.get("error"):
             st.error(md_text(err))
         b1, b2 = st.columns(2)
