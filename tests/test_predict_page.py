@@ -177,7 +177,7 @@ def test_why_offers_what_the_model_supports_shows_progress_and_says_what_it_expl
     # the 40 s clip: the maps explain the segments that start in its first 30 s, segments score all of it
     assert "occlusion, gradcam: 0.0–30.0 s of the 40.0 s clip" in said and "segments: every segment of the clip, " \
         "0.0–39.0 s" in said, said
-    lines = [m.value for m in at.markdown if m.value.startswith("**")]
+    lines = [m.value for m in at.markdown if m.value.startswith("**") and " · over " in m.value]
     assert {line.split("**")[1] for line in lines} == {"occlusion", "gradcam", "segments"}
     for line in lines:  # the strongest span lies inside the span the map covers
         (a, b), (c, d) = (tuple(map(float, pair)) for pair in re.findall(r"(\d+\.\d)–(\d+\.\d) s", line)[:2])
