@@ -217,7 +217,7 @@ def logreg_run(tmp_path):
     table = write_table(tmp_path / "features.csv", per_genre=8)
     store = RunStore()
     features = load_features(open_dataset(table), cache_dir=tmp_path / "cache")
-    config = make_config("logreg", device="cpu", allow_weak_split=True)
+    config = make_config("logreg", device="cpu")
     return store, train(config, features, store)["run_id"]
 
 
