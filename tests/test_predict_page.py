@@ -228,6 +228,7 @@ def test_a_feature_vector_run_speaks_of_its_c_values_its_one_level_and_its_fitte
     from gtzan_core.plots import loss_figure
     from gtzan_core.share.card import model_card
     from gtzan_core.tables import runs_frame, training_text
+    from gtzan_core.webapp.formatting import job_progress, score_metrics
 
     store, rid = logreg_run
     record = store.read(rid)
@@ -243,6 +244,10 @@ def test_a_feature_vector_run_speaks_of_its_c_values_its_one_level_and_its_fitte
     card = model_card(record)
     assert f"| C values | 5 (best C = {C_GRID[best - 1]:g}) on cpu |" in card and "| epochs |" not in card
     assert "| track |" in card and "segment / image" not in card  # one level: its sample is the track
+    assert score_metrics(record) == [("test accuracy (track)", f"{record['evaluation']['track']['accuracy']:.3f}"),
+                                     ("macro F1", f"{record['evaluation']['track']['macro_f1']:.3f}")]
+    record_running = {**record, "status": "running", "phase": "training", "history": record["history"][:2]}
+    assert job_progress(record_running)["phase"] == "C value 3 of ≤ 5"
     board = runs_frame([record])
     assert board.loc[0, "parameters"] == fitted and np.isnan(board.loc[0, "segment acc."])
     # what a person sees on the Leaderboard and on Predict
