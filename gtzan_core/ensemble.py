@@ -29,6 +29,9 @@ import numpy as np
 
 from . import DEMO_DATASET, GENRES
 
+#: The top two genres of an answer closer than this (percentage points) are a near tie, said in words.
+NEAR_TIE_POINTS = 5.0
+
 RULE = ("weighted mean of probabilities; each run's weight is its validation accuracy's skill above chance, "
         "max(0, (acc_val - 0.1) / 0.9), normalised")
 
@@ -69,11 +72,35 @@ class Answer:
     def top(self) -> str | None:
         return None if self.probs is None else GENRES[int(self.probs.argmax())]
 
+    @property
+    def tie(self) -> tuple[str, str] | None:
+        """The top two genres when they are within :data:`NEAR_TIE_POINTS` of each other, else None."""
+        return near_tie(self.probs)
+
     def as_dict(self) -> dict:
         return {"top": self.top, "answered_by": self.answered_by, "rule": self.rule,
                 "probabilities": None if self.probs is None else
                 {g: round(float(p), 6) for g, p in zip(GENRES, self.probs, strict=True)},
                 "runs": self.runs, "left_out": self.left_out, "demo_runs": self.demo_runs}
+
+
+def near_tie(probs: np.ndarray | None, points: float = NEAR_TIE_POINTS) -> tuple[str, str] | None:
+    """``(first, second)``: the two most probable genres of ``probs`` when they are fewer than
+    ``points`` percentage points apart (a near tie), else None."""
+    if probs is None or len(probs) < 2:
+        return None
+    first, second = np.argsort(-np.asarray(probs, float), kind="stable")[:2]
+    return (GENRES[first], GENRES[second]) if 100 * (probs[first] - probs[second]) < points else None
+
+
+def tie_text(probs: np.ndarray, points: float = NEAR_TIE_POINTS) -> str | None:
+    """"A near tie between pop (33.0%) and hiphop (31.9%): ..." or None (one line, for a page)."""
+    tie = near_tie(probs, points)
+    if tie is None:
+        return None
+    a, b = (float(probs[GENRES.index(g)]) for g in tie)
+    return (f"A near tie between {tie[0]} ({a:.1%}) and {tie[1]} ({b:.1%}): the top two are within {points:g} "
+            "percentage points, so either could be the answer.")
 
 
 def _starter_name(record: dict) -> str:

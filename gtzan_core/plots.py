@@ -22,8 +22,11 @@ def figure_text(value) -> str:
     return html.escape("".join(" " if ch < " " or ch == "\x7f" else ch for ch in str(value)), quote=False)
 
 
-def loss_figure(history: list[dict], title: str = "") -> go.Figure:
-    """Train/validation loss (left axis) and accuracy (right axis) per epoch."""
+def loss_figure(history: list[dict], title: str = "", steps=None) -> go.Figure:
+    """Train/validation loss (left axis) and accuracy (right axis) per epoch, or per point of
+    the model's own curve (``steps``, its spec's :class:`~gtzan_core.models.Steps`: a C value
+    tried, drawn at its value's tick; a boosting iteration; :func:`~gtzan_core.models.record_steps`
+    gives a run's)."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     epochs = [h["epoch"] for h in history]
     fig.add_scatter(x=epochs, y=[h["train_loss"] for h in history], name="train loss", mode="lines+markers")
@@ -38,7 +41,13 @@ def loss_figure(history: list[dict], title: str = "") -> go.Figure:
         fig.add_scatter(x=[at, at], y=[0, 1], name=f"best epoch ({at})", mode="lines", hoverinfo="skip",
                         line=dict(color="gray", dash="dash", width=1.5), secondary_y=True)
     last = max(epochs, default=1)
-    fig.update_layout(title=title, xaxis=dict(title="epoch", **epoch_ticks(last)), **_LAYOUT)
+    if steps is not None and steps.values:  # one point per value tried: its tick names the value
+        ticks = dict(tickmode="array", tickvals=list(range(1, len(steps.values) + 1)),
+                     ticktext=[f"{v:g}" for v in steps.values], range=[0.5, len(steps.values) + 0.5])
+    else:
+        ticks = epoch_ticks(last)
+    axis = steps.axis if steps is not None else "epoch"
+    fig.update_layout(title=title, xaxis=dict(title=axis, **ticks), **_LAYOUT)
     fig.update_yaxes(title_text="loss", secondary_y=False)
     fig.update_yaxes(title_text="accuracy", range=[0, 1], dtick=0.2, showgrid=False, secondary_y=True)
     return fig
@@ -142,12 +151,25 @@ def waveform_figure(y: np.ndarray, sr: int, points: int = 4000) -> go.Figure:
 
 
 def mfcc_figure(mfcc: np.ndarray, segment_seconds: float) -> go.Figure:
-    """All segments' MFCCs side by side: coefficients x time."""
+    """All segments' MFCCs side by side: coefficients x time. The colour scale is set by
+    coefficients 1 and up (:func:`mfcc_colour_range`): coefficient 0, the frame's overall
+    loudness, runs to about ±500 and would leave the others (tens) blank; it is drawn
+    clipped at the scale's ends."""
     z = np.concatenate(list(mfcc), axis=0).T  # (n_mfcc, frames)
     t = np.linspace(0, len(mfcc) * segment_seconds, z.shape[1])
-    fig = go.Figure(go.Heatmap(z=z, x=t, colorscale="RdBu_r", zmid=0, colorbar=dict(title="")))
-    fig.update_layout(xaxis_title="time (s)", yaxis_title="MFCC", **{**_LAYOUT, "height": 260})
+    limit = mfcc_colour_range(z)
+    fig = go.Figure(go.Heatmap(z=z, x=t, y=np.arange(len(z)), colorscale="RdBu_r", zmin=-limit, zmax=limit,
+                               colorbar=dict(title="")))
+    fig.update_layout(xaxis_title="time (s)", yaxis_title="MFCC coefficient", **{**_LAYOUT, "height": 260})
     return fig
+
+
+def mfcc_colour_range(z: np.ndarray) -> float:
+    """The colour scale's half-width for MFCCs ``z`` (coefficients, frames): the largest
+    magnitude of coefficients 1 and up (coefficient 0 left out; all of them when there is
+    only one), never zero."""
+    rest = z[1:] if len(z) > 1 else z
+    return float(max(np.abs(rest).max(initial=0.0), 1e-6))
 
 
 def mel_view(y: np.ndarray, sr: int, seconds: float = 30.0, n_mels: int = 128, n_fft: int = 2048,
@@ -186,25 +208,39 @@ def spectrogram_figure(db: np.ndarray, times: np.ndarray, freqs: np.ndarray) -> 
     return fig
 
 
+#: Above this many runs the timeline draws a row per run (coloured by genre) instead of a row per genre:
+#: nine runs' bars side by side in a genre's row were unreadable.
+MANY_RUNS = 3
+#: One colour per genre (Plotly's qualitative "Plotly" palette: ten colours for ten genres).
+GENRE_COLOURS = dict(zip(GENRES, ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692",
+                                  "#B6E880", "#FF97FF", "#FECB52"), strict=True))
+
+
+def _windows(r) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    starts = np.asarray(r.starts, float)
+    ends = np.asarray(r.ends if getattr(r, "ends", None) is not None else starts + _row_seconds(starts), float)
+    return starts, ends, [GENRES[i] for i in r.segment_probs.argmax(1)], r.segment_probs.max(1)
+
+
 def timeline_figure(results: dict, duration: float | None = None) -> go.Figure:
     """Top genre over time for each run that scored the clip window by window: one bar per
-    row (3 s segment or patch, 30 s picture) over the time it really covers, in the row of
-    the genre it chose (paler: less confident). One row per genre some window chose (no
-    empty rows for the others). Runs that saw the clip as a whole (``whole``: one picture
-    of a 30 s clip) have nothing to show over time and are left out: say so in words."""
+    row (3 s segment or patch, 30 s picture) over the time it really covers (paler: less
+    confident). Up to :data:`MANY_RUNS` runs: in the row of the genre it chose, one row per
+    genre some window chose (no empty rows for the others). More runs: one row per run, each
+    bar coloured by its genre (:func:`runs_timeline_figure`). Runs that saw the clip as a
+    whole (``whole``: one picture of a 30 s clip) have nothing to show over time and are
+    left out: say so in words."""
     from .tables import short_run_id
 
+    over_time = {rid: r for rid, r in results.items() if not getattr(r, "whole", False)}
+    if len(over_time) > MANY_RUNS:
+        return runs_timeline_figure(over_time, duration)
     fig = go.Figure()
     seen = set()
     end = 0.0
-    for run_id, r in results.items():
-        if getattr(r, "whole", False):
-            continue
-        starts = np.asarray(r.starts, float)
-        ends = np.asarray(r.ends if getattr(r, "ends", None) is not None else starts + _row_seconds(starts), float)
-        tops = [GENRES[i] for i in r.segment_probs.argmax(1)]
+    for run_id, r in over_time.items():
+        starts, ends, tops, conf = _windows(r)
         seen.update(tops)
-        conf = r.segment_probs.max(1)
         end = max(end, float(ends.max(initial=0.0)))
         fig.add_bar(y=tops, x=ends - starts, base=starts, orientation="h",
                     name=figure_text(f"{r.title} · {short_run_id(run_id)}"), marker=dict(opacity=0.35 + 0.65 * conf),
@@ -217,6 +253,43 @@ def timeline_figure(results: dict, duration: float | None = None) -> go.Figure:
                       xaxis=dict(title="time in the clip (s)", range=[0, max(span, 1e-3)]),
                       yaxis=dict(categoryorder="array", categoryarray=rows, range=[-0.5, len(rows) - 0.5]),
                       **{**_LAYOUT, "height": 140 + max(len(rows), 2) * min(20 + 14 * max(len(fig.data), 1), 90)})
+    return fig
+
+
+def runs_timeline_figure(results: dict, duration: float | None = None) -> go.Figure:
+    """Many runs over time: one row per run (its title and short id), one bar per window it
+    scored, coloured by the genre it chose (one legend entry per genre chosen; paler: less
+    confident)."""
+    from .tables import short_run_id
+
+    labels = [figure_text(f"{r.title} · {short_run_id(rid)}") for rid, r in results.items()]
+    bars: dict[str, dict[str, list]] = {}
+    end = 0.0
+    for label, r in zip(labels, results.values(), strict=True):
+        starts, ends, tops, conf = _windows(r)
+        end = max(end, float(ends.max(initial=0.0)))
+        for s, e, g, c in zip(starts, ends, tops, conf, strict=True):
+            b = bars.setdefault(g, {"y": [], "x": [], "base": [], "opacity": [], "data": []})
+            b["y"].append(label)
+            b["x"].append(e - s)
+            b["base"].append(s)
+            b["opacity"].append(0.35 + 0.65 * float(c))
+            b["data"].append((s, e, float(c)))
+    fig = go.Figure()
+    for g in GENRES:  # legend in the genres' order
+        if g in bars:
+            b = bars[g]
+            fig.add_bar(y=b["y"], x=b["x"], base=b["base"], orientation="h", name=g,
+                        marker=dict(color=GENRE_COLOURS[g], opacity=b["opacity"]), customdata=b["data"],
+                        hovertemplate="%{y}<br>%{customdata[0]:.1f}–%{customdata[1]:.1f} s: " + g +
+                                      " (%{customdata[2]:.0%})<extra></extra>")
+    span = duration if duration else end
+    fig.update_layout(barmode="overlay", bargap=0.2,
+                      xaxis=dict(title="time in the clip (s)", range=[0, max(span, 1e-3)]),
+                      yaxis=dict(categoryorder="array", categoryarray=labels[::-1], range=[-0.5, len(labels) - 0.5],
+                                 title=""),
+                      legend_title_text="top genre",
+                      **{**_LAYOUT, "height": 120 + 28 * len(labels)})
     return fig
 
 

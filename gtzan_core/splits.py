@@ -30,6 +30,7 @@ import pandas as pd
 
 from .errors import ConfigError, DatasetError
 from .inputs import get_kind
+from .words import plural
 
 PROTOCOLS = {
     "track": "Split by track, stratified by genre (70/15/15): honest, no track in two sets.",
@@ -54,10 +55,10 @@ def protocol_info(protocol: str, input_kind: str) -> dict:
     if protocol == "paper":
         kind = get_kind(input_kind)
         if kind.per_track:
-            unit = kind.unit
+            unit, units = kind.unit, plural(kind.unit)
             return {"leaky": True, "selection_on_test": True,
                     "protocol_label": f"paper · leaky 70:30 {unit} split, early-stopped on test",
-                    "protocol_note": f"The paper's 70:30 random split of {unit}s: {unit}s of one track on both "
+                    "protocol_note": f"The paper's 70:30 random split of {units}: {units} of one track on both "
                                      "sides (leaky), and the test set drives early stopping and model choice."}
         return {"leaky": False, "selection_on_test": True,
                 "protocol_label": "paper · 80:20 image split, early-stopped on test",
@@ -194,7 +195,7 @@ def segment_split(
     if protocol == "paper":
         tr, te = paper_train_test(len(seg_track), PAPER_TEST_FRACTION["samples"], seed)
         return Split("paper", unit, tr, te, te, leaky=True, selection_on_test=True,
-                     note=f"{unit}s of one track on both sides; validation set = test set (paper protocol)")
+                     note=f"{plural(unit)} of one track on both sides; validation set = test set (paper protocol)")
     ts = track_split(tracks, protocol, seed, val_frac, test_frac, synthetic)
     seg_track = np.asarray(seg_track)
 

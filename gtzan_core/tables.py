@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import DEMO_DATASET
 from .runs.record import RunRecord, Scores, Status
+from .words import count
 
 
 def _when(t: float | None) -> str:
@@ -100,28 +101,40 @@ def pretrained_text(record: dict) -> str:
 
 
 def epoch_cap(record: dict) -> int:
+    """How many points its training curve may have: the recipe's epochs (or boosting
+    iterations), or the size of the grid a model chooses from (the C values)."""
+    from .models import record_steps
+
+    steps = record_steps(record)
+    if steps.values:
+        return len(steps.values)
     return int((record.get("config") or {}).get("epochs") or 1)
 
 
 def training_text(record: dict) -> str:
     """What a run's training amounted to: "all 30 epochs", "early-stopped at epoch 12 of
-    ≤ 30 (best 10)", "stopped by hand at epoch 7 of ≤ 100 (best 5)"."""
+    ≤ 30 (best 10)", "stopped by hand at epoch 7 of ≤ 100 (best 5)"; in the words of its
+    model's curve ("all 5 C values (best C = 1)", "boosting iteration 40 of ≤ 100")."""
+    from .models import record_steps
+
+    steps = record_steps(record)
     history = record.get("history") or []
     epochs = int(record.get("epochs_run") or len(history))
     cap, best = epoch_cap(record), record.get("best_epoch")
-    best_text = f" (best {best})" if best else ""
+    best_text = f" (best {steps.point(int(best)) if steps.values else best})" if best else ""
+    at, first = f"{steps.one} {epochs} of ≤ {cap}", f"{steps.one} 1"
     status = record.get("status")
     if status == "cancelled":
-        return f"stopped by hand at epoch {epochs} of ≤ {cap}{best_text}" if epochs else "stopped before epoch 1"
+        return f"stopped by hand at {at}{best_text}" if epochs else f"stopped before {first}"
     if status == "failed":
-        return f"failed at epoch {epochs} of ≤ {cap}" if epochs else "failed before epoch 1"
+        return f"failed at {at}" if epochs else f"failed before {first}"
     if status == "pruned":  # a search's trial its pruner stopped: an end of its own
-        return f"pruned by its search at epoch {epochs} of ≤ {cap}{best_text}"
+        return f"pruned by its search at {at}{best_text}"
     if RunRecord.of(record).active:
-        return f"epoch {epochs} of ≤ {cap} so far"
+        return f"{at} so far"
     if record.get("early_stopped") or epochs < cap:
-        return f"early-stopped at epoch {epochs} of ≤ {cap}{best_text}"
-    return f"all {epochs} epochs{best_text}"
+        return f"early-stopped at {at}{best_text}"
+    return f"all {count(epochs, steps.one)}{best_text}"
 
 
 #: How a run's status reads on a page: a cancelled run was stopped by hand (Stop pressed), which
@@ -167,6 +180,12 @@ RUN_NUMBER_FORMATS = {"track acc.": "%.3f", "segment acc.": "%.3f", "macro F1": 
                       "external acc.": "%.3f", "train time (s)": "%.0f", "parameters": "localized"}
 
 
+#: What a leaderboard column holds, where its name cannot say it all (the grid's column help).
+RUN_COLUMN_HELP = {"parameters": "Trained weights; for a scikit-learn model (logistic regression, SVM, gradient "
+                                 "boosting), which has none, the values its fitted arrays hold (coefficients, "
+                                 "support vectors, tree nodes). A dash: not recorded (a run from before)."}
+
+
 def score_text(value) -> str:
     """A score as people read it: 3 decimals, a dash when there is none."""
     return DASH if value is None or value != value else SCORE.format(float(value))
@@ -202,6 +221,16 @@ def seed_text(record: dict) -> str:
     return DASH if seed is None else str(seed)
 
 
+def parameter_count(record: dict) -> float:
+    """The leaderboard's parameters: the trained weights, or for a model fitted as arrays (the
+    scikit-learn models, which have no trained weights) the values its arrays hold (recorded
+    as ``fit.fitted_values``); NaN (a dash) where a run recorded neither."""
+    fit = record.get("fit")  # (written by a fit strategy alone: ModelSpec.fit)
+    if isinstance(fit, dict):
+        return _num(fit.get("fitted_values"))
+    return _num(record.get("trainable_params"))
+
+
 def runs_frame(records: list[dict]) -> pd.DataFrame:
     """The leaderboard: one row per run with an evaluation (finished, or stopped after at
     least one epoch; a job that never trained is no run), best first (track accuracy,
@@ -215,6 +244,8 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
         if not r.get("evaluation"):
             continue
         seg, trk = _metrics(r)
+        if trk is not None and RunRecord.of(r).one_sample_per_track:
+            seg = None  # its sample is the track (a feature vector): the track level alone exists
         rows.append({
             "model": r.get("title") or r.get("model") or DASH,
             "track acc.": _score(trk, "accuracy"), "segment acc.": _score(seg, "accuracy"),
@@ -222,7 +253,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "owner": r.get("owner") or DASH, "seed": seed_text(r), "search": search_trial_text(r) or DASH,
             "protocol": protocol_short(r), "training": training_text(r),
             "track macro F1": _score(trk, "macro_f1"), "train time (s)": _num(r.get("train_seconds")),
-            "parameters": _num(r.get("trainable_params")), "device": r.get("device") or DASH,
+            "parameters": parameter_count(r), "device": r.get("device") or DASH,
             "pretrained": pretrained_text(r), "split": "⚠️ weak" if r.get("split_warnings") else "ok",
             "date": when_text(r.get("created")), "run": r["run_id"], **external_cells(r),
         })
@@ -302,7 +333,7 @@ def paper_frame(models=None) -> pd.DataFrame:
                      "F1 (its text)": score_text(s["f1_text"]) if isinstance(s["f1_text"], (int, float))
                      else str(s["f1_text"]),
                      "weighted F1 (its table)": score_text(s["weighted_f1"]),
-                     "test items": f"{s['test_support']} {res['unit']}s",
+                     "test items": count(int(s['test_support']), res['unit']),
                      "protocol": paper_results.paper_protocol_label(model),
                      "source": s["source"]})
     return pd.DataFrame(rows, columns=["model", "track acc.", "segment acc.", "macro F1 (its table)", "F1 (its text)",

@@ -10,8 +10,11 @@ import time  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from gtzan_core import DEMO_DATASET, GENRES  # noqa: E402
+from gtzan_core.ensemble import tie_text  # noqa: E402
+from gtzan_core.features import MFCCParams  # noqa: E402
 from gtzan_core.inference import default_selection, predict  # noqa: E402
 from gtzan_core.plots import (  # noqa: E402
+    MANY_RUNS,
     explanation_figure,
     mel_view,
     mfcc_figure,
@@ -34,6 +37,8 @@ from gtzan_core.webapp import (  # noqa: E402
     weights_status,
 )
 
+RECORD_SAMPLE_RATE = MFCCParams.sr  # 22050 Hz (see the microphone below)
+
 identity_sidebar()
 runs = {r["run_id"]: r for r in run_records()
         if r.get("evaluation") and store().checkpoint_path(r["run_id"]).is_file()}
@@ -52,8 +57,12 @@ if source == "Upload a file":
     if up is not None:
         name, data = up.name, up.getvalue()
 elif source == "Record with the microphone":
+    # Recorded at 22050 Hz, GTZAN's rate and the rate the MFCC, picture and feature-vector models read (musicnn
+    # resamples to 16 kHz from it): Streamlit's default, 16 kHz, would cut everything above 8 kHz before a model
+    # trained on 22.05 kHz audio hears it; the browser's own rate (often 48 kHz) would send twice the bytes for
+    # sounds above 11 kHz that no model reads.
     rec = st.audio_input("Hum, sing or play for at least 3 s (one segment); 30 s gives the image models a full window",
-                         key="mic")
+                         key="mic", sample_rate=RECORD_SAMPLE_RATE)
     if rec is not None:  # the same pipeline and messages as an upload
         name, data = "microphone recording", rec.getvalue()
 else:
@@ -78,8 +87,9 @@ if data is not None:
         with st.spinner("Decoding and predicting…"):
             try:
                 t0 = time.perf_counter()
-                st.session_state["prediction"] = predict(decode_upload(data, name), chosen, store(),
-                                                         unavailable=missing)
+                decoded = decode_upload(data, name)
+                st.session_state["prediction"] = predict(decoded, chosen, store(), unavailable=missing)
+                st.session_state["decoded"] = (key[0], decoded)  # Why? explains the same decoded clip
                 st.session_state["prediction_seconds"] = time.perf_counter() - t0
                 st.session_state["prediction_key"] = key
             except Exception as exc:
@@ -101,6 +111,8 @@ if data is not None:
             c1, c2 = st.columns(2)
             if ans.probs is not None:
                 c1.metric("Default answer", f"{ans.top} · {ans.probs.max():.0%}")
+                if tie := tie_text(ans.probs):
+                    c1.caption(tie)
             else:
                 c1.metric("Default answer", "none")
             if len(pred.results) > 1:  # (one model: nobody to agree with)
@@ -153,9 +165,11 @@ if data is not None:
             if over_time:  # each window a model scored, over the seconds it covers
                 st.subheader("Timeline: top genre per segment")
                 st.plotly_chart(timeline_figure(over_time, pred.duration), width="stretch")
+                where = ("in the row of its run, coloured by the genre it chose" if len(over_time) > MANY_RUNS
+                         else "in the row of the genre it chose")
                 st.caption("One bar per window a model scored (" + "; ".join(
-                    f"{md_text(r.title)} {r.seen}" for r in over_time.values()) + "), in the row of the genre it "
-                    "chose; a paler bar is a less confident window.")
+                    f"{md_text(r.title)} {r.seen}" for r in over_time.values()) + f"), {where}; a paler bar is a "
+                    "less confident window.")
             for r in pred.results.values():  # nothing to draw over time: said in one line
                 if r.whole:
                     st.caption(f"{md_text(r.label)} {r.seen}: one answer for all of it, {r.top} "
@@ -170,6 +184,9 @@ if data is not None:
         if mfcc.open:
             with mfcc:
                 st.plotly_chart(mfcc_figure(pred.mfcc, 3.0), width="stretch")
+                st.caption(f"The clip's MFCCs, 3 s segments side by side ({pred.mfcc.shape[-1]} coefficients). The "
+                           "colour scale is set by coefficients 1 and up: coefficient 0, the overall loudness, runs to "
+                           "hundreds and would leave the others blank; it is drawn clipped at the scale's ends.")
         if spec.open:
             with spec:
                 st.plotly_chart(spectrogram_figure(*mel_view(pred.audio, pred.sr)), width="stretch")
@@ -178,45 +195,66 @@ if data is not None:
                            "PNGs are (magma, in a white frame) and resized to their input size.")
 
 if data is not None and pred is not None and pred.results:
-    from gtzan_core.explain import METHODS, explain
-    from gtzan_core.explain.gradcam import CONV_MODELS
+    from gtzan_core.explain import explain, methods_for
+    from gtzan_core.inputs import kind_of
 
+    METHOD_HELP = {"occlusion": "grey out patches of the input and watch the probability drop",
+                   "gradcam": "gradients on the model's last conv block",
+                   "segments": "which 3 s segments (or windows) raised or lowered the genre, over the whole clip",
+                   "rollout": "the Transformer's class-token attention rolled out onto its patches (the same for "
+                              "every genre)"}
     with st.expander("🔍 Why? Explain a model's choice (computed on demand)"):
         c1, c2, c3 = st.columns(3)
         rid = c1.selectbox("Model", list(pred.results), format_func=lambda r: run_label(runs[r]), key="ex-run")
-        genre = c2.selectbox("Genre to explain", list(GENRES), key=f"ex-genre-{rid}",
-                             index=GENRES.index(pred.results[rid].top))
-        methods = c3.multiselect("Methods", METHODS, default=list(METHODS), key="ex-methods",
-                                 help="occlusion: grey out patches of the input and watch the probability drop; "
-                                      "Grad-CAM: gradients on the last conv block (conv models only); segments: "
-                                      "which 3 s segments raised or lowered the genre; rollout: the Transformer's "
-                                      "class-token attention rolled out onto its patches (the same for every genre)")
-        st.caption("Explains the first 30 s. Occlusion is the check that held under re-randomised weights; Grad-CAM "
-                   "on the small MFCC CNN partly reflects the input itself (see the README).")
-        ex_key = (key, rid, genre, tuple(methods))
-        # the click is kept as a request in the session (the callback runs before the script), so a rerun
-        # that interrupts the computation (another widget, a page refresh) computes it again instead of losing it
-        if st.button("Explain", key="explain", type="primary",
-                     on_click=lambda k=ex_key: st.session_state.update({"explain-request": k})):
-            # the click also counts when Streamlit dropped its callback (a widget drawn by a run that
-            # another rerun interrupted keeps its trigger but may lose the callback)
-            st.session_state["explain-request"] = ex_key
-        saved = st.session_state.get("explanation")
-        if st.session_state.get("explain-request") == ex_key and not (saved and saved[0] == ex_key):
-            with st.spinner("Occluding patches and back-propagating…"):
-                try:
-                    st.session_state["explanation"] = (ex_key, explain(decode_upload(data, name), rid, store(),
-                                                                       genre=genre, methods=tuple(methods)))
-                except Exception as exc:
-                    show_error(exc)
+        offered = methods_for(pred.results[rid].model)  # only what this model supports (its spec)
+        if not offered:
+            st.info(md_text(f"No explanation for this model: {kind_of(runs[rid]).no_explanation}."))
+        else:
+            genre = c2.selectbox("Genre to explain", list(GENRES), key=f"ex-genre-{rid}",
+                                 index=GENRES.index(pred.results[rid].top))
+            methods = c3.multiselect("Methods", offered, default=list(offered),
+                                     key=f"ex-methods-{'-'.join(offered)}",
+                                     help="; ".join(f"{m}: {METHOD_HELP[m]}" for m in offered))
+            note = (" Grad-CAM on the small MFCC CNN partly reflects the input itself (see the README)."
+                    if "gradcam" in offered else "")
+            st.caption(f"Occlusion is the check that held under re-randomised weights.{note} Each map below says "
+                       "the span of the clip it explains.")
+            ex_key = (key, rid, genre, tuple(methods))
+            # the click is kept as a request in the session (the callback runs before the script), so a rerun
+            # that interrupts the computation (another widget, a page refresh) computes it again instead of losing it
+            if st.button("Explain", key="explain", type="primary", disabled=not methods,
+                         on_click=lambda k=ex_key: st.session_state.update({"explain-request": k})):
+                # the click also counts when Streamlit dropped its callback (a widget drawn by a run that
+                # another rerun interrupted keeps its trigger but may lose the callback)
+                st.session_state["explain-request"] = ex_key
+            saved = st.session_state.get("explanation")
+            if st.session_state.get("explain-request") == ex_key and not (saved and saved[0] == ex_key):
+                with st.status(f"Explaining {pred.results[rid].label}…", expanded=True) as box:
+                    bar = st.progress(0.0, text="starting")
+
+                    def show(done: int, total: int, message: str = "") -> None:
+                        bar.progress(min(1.0, done / max(total, 1)), text=md_text(message))
+
+                    try:
+                        t0 = time.perf_counter()
+                        kept = st.session_state.get("decoded")
+                        decoded = kept[1] if kept and kept[0] == key[0] else decode_upload(data, name)
+                        ex = explain(decoded, rid, store(), genre=genre, methods=tuple(methods), progress=show,
+                                     row_probs=pred.results[rid].segment_probs)  # (computed by the prediction)
+                        st.session_state["explanation"] = (ex_key, ex)
+                        box.update(label=f"Explained in {time.perf_counter() - t0:.1f} s", state="complete",
+                                   expanded=False)
+                    except Exception as exc:
+                        box.update(label="Could not explain", state="error")
+                        show_error(exc)
                 st.session_state.pop("explain-request", None)  # done or refused: not again
-        saved = st.session_state.get("explanation")
-        if saved and saved[0] == ex_key:
-            ex = saved[1]
-            if "gradcam" in methods and "gradcam" not in ex.maps:
-                st.info(f"Grad-CAM needs a convolutional model ({', '.join(CONV_MODELS)}).")
-            for method, m in ex.maps.items():
-                band = f" · band {m.top_band[0]:.0f}–{m.top_band[1]:.0f} {m.band_unit}" if m.top_band else ""
-                st.markdown(f"**{method}** · strongest {m.top_time[0]:.1f}–{m.top_time[1]:.1f} s{band} "
-                            f"· {ex.seconds[method]:.2f} s to compute")
-                st.plotly_chart(explanation_figure(ex, method), key=f"ex-{method}", width="stretch")
+            saved = st.session_state.get("explanation")
+            if saved and saved[0] == ex_key:
+                ex = saved[1]
+                st.caption(ex.span_text())
+                for method, m in ex.maps.items():
+                    band = f" · band {m.top_band[0]:.0f}–{m.top_band[1]:.0f} {m.band_unit}" if m.top_band else ""
+                    st.markdown(f"**{method}** · over {m.covers[0]:.1f}–{m.covers[1]:.1f} s · strongest "
+                                f"{m.top_time[0]:.1f}–{m.top_time[1]:.1f} s{band} · {ex.seconds[method]:.2f} s to "
+                                "compute")
+                    st.plotly_chart(explanation_figure(ex, method), key=f"ex-{method}", width="stretch")

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..inputs import ModelInput, get_kind
+from ..progress import ProgressFn, report
 
 #: Patch sizes: a grid's patch is its input kind's (``InputKind.occlusion_patch``: MFCC 10
 #: frames (~0.23 s) x 3 coefficients; musicnn 31 frames (~0.5 s) x 12 of its 96 mel bands,
@@ -39,17 +40,22 @@ def _patches(length: int, size: int) -> list[tuple[int, int]]:
 
 
 @torch.no_grad()
-def _probs(model: nn.Module, x: torch.Tensor, batch: int) -> torch.Tensor:
-    out = [torch.softmax(model(x[i:i + batch]).float(), -1) for i in range(0, len(x), batch)]
+def _probs(model: nn.Module, x: torch.Tensor, batch: int, progress: ProgressFn | None = None) -> torch.Tensor:
+    total = -(-len(x) // batch)
+    out = []
+    for k, i in enumerate(range(0, len(x), batch), start=1):
+        out.append(torch.softmax(model(x[i:i + batch]).float(), -1))
+        report(progress, k, total)
     return torch.cat(out)
 
 
 @torch.no_grad()
 def occlusion_map(model: nn.Module, inp: ModelInput, batch: int | None = None, mfcc_patch=None,
-                  image_grid: int = IMAGE_GRID) -> np.ndarray:
+                  image_grid: int = IMAGE_GRID, progress: ProgressFn | None = None) -> np.ndarray:
     """Scores for every genre over the input: (n_classes, rows, H, W) where (H, W) is the
     input's own grid (frames x coefficients or mel bands, or image pixels); each cell
-    holds the probability drop when its patch is occluded (original - occluded)."""
+    holds the probability drop when its patch is occluded (original - occluded).
+    ``progress(done, total, "")`` hears each batch of occluded copies."""
     model.eval()
     x = inp.x.float()
     kind = get_kind(inp.kind)
@@ -83,7 +89,7 @@ def occlusion_map(model: nn.Module, inp: ModelInput, batch: int | None = None, m
     stacked = torch.cat(copies)
     if picture:
         stacked = stacked.contiguous(memory_format=torch.channels_last)
-    probs = _probs(model, stacked, batch).view(len(patches), n, -1)  # (P, rows, C)
+    probs = _probs(model, stacked, batch, progress).view(len(patches), n, -1)  # (P, rows, C)
     drop = (base.unsqueeze(0) - probs).permute(2, 1, 0).cpu().numpy()  # (C, rows, P)
     for k, ((r0, r1), (c0, c1)) in enumerate(patches):
         scores[:, :, r0:r1, c0:c1] = drop[:, :, k, None, None]

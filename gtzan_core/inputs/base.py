@@ -21,6 +21,7 @@ import numpy as np
 
 from ..audio import DecodedAudio
 from ..features import ImageParams, MFCCParams, mfcc_segments
+from ..words import count
 
 
 @dataclass
@@ -197,8 +198,7 @@ class InputKind:
         if self.saw_whole(starts, ends, duration):
             what = self.whole_what or f"one {self.window_unit}"
             return f"saw the clip as a whole ({what} of its {duration:.1f} s)"
-        n = len(starts)
-        return f"scored {n} {self.window_unit}{'' if n == 1 else 's'} of {float(ends[0] - starts[0]):.3g} s"
+        return f"scored {count(len(starts), self.window_unit)} of {float(ends[0] - starts[0]):.3g} s"
 
     def explanation_display(self, inp: ModelInput) -> np.ndarray:
         """The input under an explanation's maps: (bands, time) for a grid."""

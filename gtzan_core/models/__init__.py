@@ -34,6 +34,32 @@ from .weights import RESNEXT_VARIANTS, WeightsStatus
 
 
 @dataclass(frozen=True)
+class Steps:
+    """What one point of a model's training curve is, in words: an epoch (the default), a C
+    value tried (logistic regression, the SVM: ``values`` holds the grid, so the curve's
+    ticks and the texts name the value) or a boosting iteration."""
+
+    one: str = "epoch"
+    many: str = "epochs"
+    #: the curve's x-axis title
+    axis: str = "epoch"
+    #: the value point k (from 1) stands for, when it is not k itself (the C grid)
+    values: tuple[float, ...] | None = None
+    #: the values' name ("C")
+    value_name: str = ""
+
+    def point(self, k: int) -> str:
+        """Point ``k`` (from 1) in words: "epoch 12", "C = 0.1"."""
+        if self.values and 1 <= k <= len(self.values):
+            return f"{self.value_name} = {self.values[k - 1]:g}"
+        return f"{self.one} {k}"
+
+
+#: the curve of a model trained epoch by epoch
+EPOCHS = Steps()
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything the studio knows about one model; the registry :data:`MODELS` holds one
     per model and :func:`register_model` adds one. What depends on the *input* (its
@@ -62,6 +88,10 @@ class ModelSpec:
     cpu_backbone_per_100: float | None = None
     #: Grad-CAM's layer (a submodule path: its output feature maps), None: not a conv model
     gradcam_layer: str | None = None
+    #: the model returns its attention (``forward(x, return_attention=True)``): attention rollout explains it
+    attention_rollout: bool = False
+    #: what one point of its training curve is (epochs; the C values tried; boosting iterations)
+    steps: Steps = EPOCHS
     #: named backbone variants ``(name, title)``, the default first (``--variant``; ResNeXt)
     variants: tuple[tuple[str, str], ...] = ()
     #: how a model that is not fitted by gradient descent is fitted: an object whose
@@ -202,7 +232,8 @@ MODELS: dict[str, ModelSpec] = {
     "ast": ModelSpec("ast", "AST (Transformer)", "musicnn",
                      "Gong, Chung & Glass 2021, AST: Audio Spectrogram Transformer, arXiv:2104.01778 (small, from "
                      "scratch: depth 4, width 64, 4 heads, 16x16 patches without overlap)", _ast,
-                     family="transformer", cpu_epoch_per_100=2.0, config_options=("depth", "width", "dropout")),
+                     family="transformer", cpu_epoch_per_100=2.0, config_options=("depth", "width", "dropout"),
+                     attention_rollout=True),
 }
 
 
@@ -225,20 +256,22 @@ def _array(family):
 
 def _register_vector_models() -> None:
     """The models on one feature vector per track (:mod:`gtzan_core.inputs.vector`)."""
-    from .sklearn_fit import BoostingFit, GridFit
+    from .sklearn_fit import C_GRID, BoostingFit, GridFit
 
+    c_values = Steps("C value", "C values", "C tried (inverse regularisation strength)", C_GRID, "C")
+    iterations = Steps("boosting iteration", "boosting iterations", "boosting iteration")
     sk = "BSD-3-Clause (scikit-learn); the studio's code MIT"
     for spec in (
         ModelSpec("logreg", "Logistic regression", "vector", "Multinomial logistic regression on the Kaggle "
                   "feature vector (scikit-learn LogisticRegression; C chosen on validation)", _array("logistic"),
-                  family="features", licence=sk, fit=GridFit("logistic"), cpu_epoch_per_100=0.05),
+                  family="features", licence=sk, fit=GridFit("logistic"), cpu_epoch_per_100=0.05, steps=c_values),
         ModelSpec("svm", "RBF SVM", "vector", "Support vector machine, RBF kernel, Platt-scaled probabilities "
                   "(scikit-learn SVC; C chosen on validation); the MFCC+SVM baseline of Kereliuk & Sturm's protocol",
                   _array("svm"), family="features", licence=sk, fit=GridFit("svm"),
-                  cpu_epoch_per_100=0.1),
+                  cpu_epoch_per_100=0.1, steps=c_values),
         ModelSpec("hgb", "Gradient boosting", "vector", "HistGradientBoosting on the feature vector "
                   "(scikit-learn; boosting iterations chosen on validation)", _array("hgb"), family="features",
-                  licence=sk, fit=BoostingFit(), cpu_epoch_per_100=0.02),
+                  licence=sk, fit=BoostingFit(), cpu_epoch_per_100=0.02, steps=iterations),
         ModelSpec("feature_mlp", "MLP (features)", "vector", "The paper's MLP layers (§3.2: 512-256-64, ReLU, "
                   "dropout 0.3) on the feature vector instead of an MFCC segment", _vector_mlp, family="features",
                   cpu_epoch_per_100=0.01),
@@ -287,6 +320,13 @@ def build_model(name: str, n_classes: int = 10, **options):
         return spec.builder(n_classes=n_classes, **options)
     except TypeError as exc:
         raise ConfigError(f"bad option for model {name!r}: {exc}") from None
+
+
+def record_steps(record: dict) -> Steps:
+    """What the points of a run's training curve are (its model's spec; epochs for a model
+    this studio does not know)."""
+    spec = MODELS.get(record.get("model") or "")
+    return spec.steps if spec is not None else EPOCHS
 
 
 def count_parameters(model, trainable_only: bool = True) -> int:

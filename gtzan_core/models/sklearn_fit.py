@@ -115,7 +115,7 @@ class GridFit:
         return FitResult(model, {"shapes": model.shapes()}, history, best[1]["epoch"], best[1]["val_loss"],
                          note=f"fitted by scikit-learn; C = {chosen:g} chosen on validation (grid "
                               f"{', '.join(f'{c:g}' for c in C_GRID)})",
-                         facts={"search": search, "chosen": {"C": chosen}})
+                         facts={"search": search, "chosen": {"C": chosen}, "fitted_values": model.size()})
 
 
 class BoostingFit:
@@ -169,4 +169,4 @@ class BoostingFit:
         return FitResult(model, {"shapes": model.shapes()}, history, best_it, best_loss,
                          early_stopped=since >= config.patience,
                          note=f"fitted by scikit-learn; {best_it} boosting iterations chosen on validation",
-                         facts={"chosen": {"iterations": best_it}})
+                         facts={"chosen": {"iterations": best_it}, "fitted_values": model.size()})

@@ -79,6 +79,12 @@ class ArrayModel(nn.Module):
     def shapes(self) -> dict:
         return {name: list(getattr(self, name).shape) for name in self.ARRAYS}
 
+    def size(self) -> int:
+        """How many values its fitted arrays hold (coefficients, support vectors, tree nodes;
+        the standardisation's means and scales): what stands for its parameters (it has no
+        trained weights, so ``count_parameters`` says 0)."""
+        return int(sum(getattr(self, name).numel() for name in self.ARRAYS))
+
     def scaled(self, x: torch.Tensor) -> torch.Tensor:
         return (x.to(torch.float64) - self.mean) / self.scale
 

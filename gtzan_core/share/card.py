@@ -167,12 +167,16 @@ def external_card(record: dict) -> str:
 
 def model_card(record: dict) -> str:
     from ..hparams import recipe_label
+    from ..models import record_steps
     from ..runs.record import RunRecord
 
     run = RunRecord.of(record)
     record = run.data
     ev = run.evaluation
     seg, trk = (ev.segment, ev.track or {}) if ev else ({}, {})
+    steps = record_steps(record)
+    best = record.get("best_epoch")
+    best = steps.point(int(best)) if steps.values and best else best
     data = card_text(run.dataset_label or "?")  # (a folder's name, an imported run's: anyone's text)
     lines = [f"# {card_text(run.title)} — run `{record['run_id']}`", ""]
     if run.dataset_label != "GTZAN":
@@ -187,13 +191,15 @@ def model_card(record: dict) -> str:
         f"| data | {data} |",
         f"| pretrained backbone | {(record.get('weights') or {}).get('weights') or _no_weights(record)} |",
         f"| licence | {record.get('licence') or 'MIT (the studio)'} |",
-        f"| epochs | {record.get('epochs_run')} (best {record.get('best_epoch')}) on {record.get('device')} |",
+        f"| {steps.many} | {record.get('epochs_run')} (best {best}) on {record.get('device')} |",
         f"| date | {time.strftime('%Y-%m-%d %H:%M', time.localtime(record.get('created', 0)))} |",
         f"| torch | {record.get('torch')} |", "",
         "## Test metrics", "",
         "| level | accuracy | macro F1 | n |", "|---|---|---|---|",
     ]
-    for level, m in (("segment / image", seg), ("track", trk)):
+    # a run whose sample is the track (a picture, a feature vector) has one level: said once, as the track's
+    levels = ((("track", trk or seg),) if run.one_sample_per_track else (("segment / image", seg), ("track", trk)))
+    for level, m in levels:
         if m:
             lines.append(f"| {level} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['n']} |")
     if record.get("selection_on_test"):

@@ -46,8 +46,8 @@ _EXPORTS = {
     "grids": ["run_grid"],
     "hyperparameters": ["hyperparameter_inputs"],
     "formatting": ["dataset_name", "duration_text", "empty_jobs_text", "job_progress", "md_code", "md_frame", "md_text",
-                   "plain_frame", "plain_text", "plan_estimate", "pretrained_text", "run_label", "search_trial_text",
-                   "split_warning_text", "status_text", "stopped_by_hand", "training_text"],
+                   "plain_frame", "plain_text", "plan_estimate", "pretrained_text", "run_label", "score_metrics",
+                   "search_trial_text", "split_warning_text", "status_text", "stopped_by_hand", "training_text"],
     "uploads": ["decode_upload"],
     "machine": ["machine_panel"],
 }

@@ -12,6 +12,7 @@ import re
 import time
 import unicodedata
 
+from ..models import record_steps
 from ..runs.record import Progress, RunRecord
 from ..tables import (
     DASH,
@@ -29,8 +30,8 @@ from ..tables import (
 
 __all__ = ["BIDI_CONTROLS", "DASH", "DATASET_NAMES", "MD_ALWAYS", "dataset_name", "duration_text", "empty_jobs_text",
            "epoch_cap", "job_progress", "md_code", "md_frame", "md_text", "plain_frame", "plain_text", "plan_estimate",
-           "pretrained_text", "run_label", "search_trial_text", "seconds_per_epoch", "split_warning_text",
-           "status_text", "stopped_by_hand", "training_text", "when_text"]
+           "pretrained_text", "run_label", "score_metrics", "search_trial_text", "seconds_per_epoch",
+           "split_warning_text", "status_text", "stopped_by_hand", "training_text", "when_text"]
 
 
 # -- visitors' strings, drawn as text ------------------------------------------------------------------------------
@@ -178,8 +179,9 @@ def job_progress(record: dict, now: float | None = None) -> dict:
         line = "opening the dataset"
     elif phase == "evaluating":
         line = "evaluating on the test set"
-    elif status == "running":
-        line = f"epoch {min(epoch + 1, cap)} of ≤ {cap}" if epoch < cap else f"epoch {epoch} of ≤ {cap}"
+    elif status == "running":  # in the words of the model's curve: epochs, C values, boosting iterations
+        one = record_steps(record).one
+        line = f"{one} {min(epoch + 1, cap)} of ≤ {cap}" if epoch < cap else f"{one} {epoch} of ≤ {cap}"
     else:
         line = training_text(record)
     eta = None
@@ -235,6 +237,23 @@ def run_label(record: dict) -> str:
     trial = f" · {trial}" if (trial := search_trial_text(record)) else ""
     return plain_text(f"{record.get('title', record.get('model'))} · {record.get('protocol') or DASH} · "
                       f"{dataset_name(record)}{acc}{leak}{weak}{stopped}{trial} · {record['run_id']}")
+
+
+def score_metrics(record: dict) -> list[tuple[str, str]]:
+    """A run card's test scores as ``(label, value)``: the levels the run has (a run whose
+    sample is the track, a picture or a feature vector, has the track level alone: no
+    "segment" for a table without segments), then macro F1; [] without an evaluation."""
+    run = RunRecord.of(record)
+    ev = run.evaluation
+    if not ev:
+        return []
+    if run.one_sample_per_track:
+        return [("test accuracy (track)", f"{(ev.track or ev.segment).accuracy:.3f}"),
+                ("macro F1", f"{(ev.track or ev.segment).macro_f1:.3f}")]
+    out = [(f"test accuracy ({run.unit})", f"{ev.segment.accuracy:.3f}")]
+    if ev.track:
+        out.append(("test accuracy (track)", f"{ev.track.accuracy:.3f}"))
+    return out + [("macro F1", f"{ev.segment.macro_f1:.3f}")]
 
 
 def split_warning_text(record: dict) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..tables import DASH
+from ..tables import DASH, RUN_COLUMN_HELP
 from .formatting import plain_frame
 
 #: Widths (pixels) that keep the columns that matter on screen at 1280 px; the rest scroll.
@@ -24,7 +24,8 @@ def run_grid(df, formats: dict, key: str, pinned: tuple = ("model",), **kw):
     for col in df.columns:
         width = WIDTHS.get(col)
         if col in formats:
-            config[col] = st.column_config.NumberColumn(col, format=formats[col], width=width, pinned=col in pinned)
+            config[col] = st.column_config.NumberColumn(col, format=formats[col], width=width, pinned=col in pinned,
+                                                        help=RUN_COLUMN_HELP.get(col))
         else:
             config[col] = st.column_config.TextColumn(col, width=width, pinned=col in pinned)
     return st.dataframe(plain_frame(df), key=key, hide_index=True, column_config=config, placeholder=DASH, **kw)
