@@ -14,7 +14,9 @@ The shipped starters are one voice: of those that could predict, the one with th
 highest validation accuracy answers (musicnn's head, 81 % on its validation part, over
 EfficientNet-Lite0's 67 %), and the others are its fallbacks, left out of the answer
 (EfficientNet-Lite0 answers when musicnn's weights are not on this machine). The
-user's own runs trained on real data join it, weighted by the same rule.
+user's own runs trained on real data join it, weighted by the same rule (on a class
+instance only the visitor's own and those the admin promoted to the class; an imported
+run only for its importer, when chosen: :mod:`gtzan_core.claims`).
 
 Runs trained on the synthetic demo set never heard real music: they are shown apart,
 labelled, and never enter a real song's default answer. Runs without a validation
@@ -110,15 +112,29 @@ def _starter_name(record: dict) -> str:
     return getattr(spec, "title", None) or record.get("title") or record.get("model") or "?"
 
 
-def default_answer(results: dict, records: dict[str, dict], unavailable: dict[str, str] | None = None) -> Answer:
+def default_answer(results: dict, records: dict[str, dict], unavailable: dict[str, str] | None = None, *,
+                   viewer: str | None = None, classroom: bool = False) -> Answer:
     """Combine ``results`` (run id -> object with ``probs``: a
     :class:`~gtzan_core.inference.RunPrediction`) of the runs described by ``records``
     (run id -> record). ``unavailable``: runs that could not predict (their weights
-    missing), named in the answer."""
+    missing), named in the answer.
+
+    Who counts (:mod:`gtzan_core.claims`): the shipped starters (known by the ids the
+    repository ships, never by a record's field); the ``viewer``'s own runs (on a
+    ``classroom`` instance only theirs: another visitor's run, or an owner-less one, only
+    once the admin promoted it to the class; in personal mode every run is the user's);
+    an import whose numbers are claimed by its file only for its importer (it is in
+    ``results`` only when chosen); a measured import is weighted by what the studio
+    measured, never by the file's figures."""
+    from .claims import claimed, imported, measured_accuracy, promoted, shipped_starter
+
+    def mine(record: dict) -> bool:
+        return (bool(viewer) and record.get("owner") == viewer) if classroom else True
+
     answer = Answer(probs=None, left_out=dict(unavailable or {}))
     rows, probs = [], []
     starters = {rid: validation_accuracy(records.get(rid) or {}) for rid in results
-                if (records.get(rid) or {}).get("starter") and not trained_on_demo(records.get(rid) or {})}
+                if shipped_starter(records.get(rid) or {}, rid) and not trained_on_demo(records.get(rid) or {})}
     starters = {rid: acc for rid, acc in starters.items() if acc is not None}
     primary = max(starters, key=lambda rid: starters[rid]) if starters else None
     for rid, res in results.items():
@@ -126,11 +142,28 @@ def default_answer(results: dict, records: dict[str, dict], unavailable: dict[st
         if trained_on_demo(record):
             answer.demo_runs.append(rid)
             continue
-        acc = validation_accuracy(record)
+        starter = rid in starters
+        if starter:
+            source = "starter"
+        elif claimed(record):
+            if not mine(record):
+                answer.left_out[rid] = (f"imported by {record.get('owner') or 'someone else'}: its numbers are "
+                                        "claimed by the file, not measured here, and only its importer may use it")
+                continue
+            source = "imported (claimed)"
+        elif mine(record):
+            source = "imported (measured here)" if imported(record) else "yours"
+        elif promoted(record):
+            source = "class"
+        else:
+            answer.left_out[rid] = (f"{record.get('owner') or 'the admin'}'s run: another visitor's run enters your "
+                                    "answer only when the admin promotes it to the class")
+            continue
+        acc = measured_accuracy(record) if imported(record) and not claimed(record) else validation_accuracy(record)
         if acc is None:
             answer.left_out[rid] = "no validation accuracy recorded: it cannot be weighted"
             continue
-        if rid in starters and rid != primary:
+        if starter and rid != primary:
             answer.left_out[rid] = (f"a fallback starter: the {_starter_name(records[primary])} starter answers "
                                     f"(validation accuracy {starters[primary]:.3f} against {acc:.3f})")
             continue
@@ -139,7 +172,7 @@ def default_answer(results: dict, records: dict[str, dict], unavailable: dict[st
             answer.left_out[rid] = f"validation accuracy {acc:.3f} is at or below chance"
             continue
         rows.append({"run_id": rid, "title": record.get("title", record.get("model")), "model": record.get("model"),
-                     "val_accuracy": round(acc, 4), "weight": weight, "starter": bool(record.get("starter"))})
+                     "val_accuracy": round(acc, 4), "weight": weight, "starter": starter, "source": source})
         probs.append(np.asarray(res.probs, dtype=np.float64))
     if rows:
         w = np.array([r["weight"] for r in rows])
@@ -152,16 +185,30 @@ def default_answer(results: dict, records: dict[str, dict], unavailable: dict[st
     return answer
 
 
+#: How the answer names the runs of each source beside the starters (one, several).
+_SOURCES = {"yours": ("run of yours", "runs of yours"),
+            "class": ("run promoted to the class by the admin", "runs promoted to the class by the admin"),
+            "imported (measured here)": ("imported run of yours (measured here)",
+                                         "imported runs of yours (measured here)"),
+            "imported (claimed)": ("imported run of yours, its numbers claimed by its file",
+                                   "imported runs of yours, their numbers claimed by their files")}
+
+
 def _answered_by(answer: Answer, records: dict[str, dict]) -> str:
+    from .claims import shipped_starter
+
     if not answer.runs:
         return "no run trained on real music" + (" (only demo-set runs, shown apart)" if answer.demo_runs else "")
     starters = [r for r in answer.runs if r["starter"]]
-    own = len(answer.runs) - len(starters)
     names = [f"the {_starter_name(records[r['run_id']])} starter" for r in starters]
-    missing = [rid for rid, why in answer.left_out.items() if (records.get(rid) or {}).get("starter")
+    missing = [rid for rid, why in answer.left_out.items() if shipped_starter(records.get(rid) or {}, rid)
                and not why.startswith("a fallback starter")]
     if names and missing:  # a shipped starter could not answer: the others are the fallback
         names[-1] += (f" (the fallback: the {_starter_name(records[missing[0]])} starter's weights "
                       "are not on this machine)")
-    parts = names + ([f"{own} run{'s' if own != 1 else ''} of yours"] if own else [])
+    parts = names
+    for source, (one, several) in _SOURCES.items():
+        n = sum(r.get("source") == source for r in answer.runs)
+        if n:
+            parts.append(f"{n} {one if n == 1 else several}")
     return " + ".join(parts)

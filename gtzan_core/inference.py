@@ -104,12 +104,13 @@ class Prediction:
             return None
         return np.mean([r.probs for r in self.results.values()], axis=0)
 
-    def answer(self):
-        """The default answer (:func:`gtzan_core.ensemble.default_answer`): the runs trained
-        on real data, weighted by their validation accuracy; demo-set runs apart."""
+    def answer(self, viewer: str | None = None, classroom: bool = False):
+        """The default answer (:func:`gtzan_core.ensemble.default_answer`) for ``viewer``: the
+        runs trained on real data that count for them, weighted by their validation accuracy;
+        demo-set runs apart."""
         from .ensemble import default_answer
 
-        return default_answer(self.results, self.records, self.unavailable)
+        return default_answer(self.results, self.records, self.unavailable, viewer=viewer, classroom=classroom)
 
     def agreement(self) -> float | None:
         """Share of runs whose top genre equals the most common top genre."""
@@ -189,10 +190,14 @@ def missing_backbone(record: dict) -> str | None:
 
 def default_selection(store: RunStore, records: list[dict] | None = None) -> tuple[list[str], dict[str, str]]:
     """(every run with a saved model whose backbone weights are here, {run id: why} of
-    those whose weights are absent: the musicnn starter before its weights arrive)."""
+    those whose weights are absent: the musicnn starter before its weights arrive). An
+    import whose numbers are claimed by its file is in neither: it predicts only when
+    chosen (:mod:`gtzan_core.claims`)."""
+    from .claims import claimed
+
     chosen, missing = [], {}
     for r in store.list() if records is None else records:
-        if not store.checkpoint_path(r["run_id"]).is_file():
+        if not store.checkpoint_path(r["run_id"]).is_file() or claimed(r):
             continue
         why = missing_backbone(r)
         if why:

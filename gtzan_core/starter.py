@@ -34,6 +34,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .claims import RESERVED_PREFIX, shipped_starter
 from .ensemble import validation_accuracy
 from .fileio import atomic_write_bytes
 from .runs import RunRecord, RunStore
@@ -67,6 +68,7 @@ STARTERS: dict[str, Starter] = {
         "musicnn", "starter-gtzan-musicnn",
         "python -m gtzan_core starter --model musicnn --data ../shared/data/gtzan-real/excerpts", "audio"),
 }
+assert all(s.run_id.startswith(RESERVED_PREFIX) for s in STARTERS.values())  # the namespace no import may take
 FALLBACK = STARTERS["efficientnet_lite0"]
 MODEL = FALLBACK.model
 #: The fallback starter's run id (the one that needs no fetch).
@@ -83,7 +85,7 @@ def shipped_dir() -> Path:
 
 def starter_runs(store: RunStore) -> list[dict]:
     """The starter runs in ``store`` (the shipped ones: musicnn and EfficientNet-Lite0)."""
-    return [r for r in store.list() if r.get("starter")]
+    return [r for r in store.list() if shipped_starter(r)]
 
 
 def make_starter(data: str | Path, store: RunStore, seeds: int = 3, device: str = "cpu", progress=None,

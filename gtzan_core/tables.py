@@ -76,9 +76,20 @@ def duration_text(seconds: float | None) -> str:
 
 def dataset_name(record: dict) -> str:
     """The run's dataset in words: "real GTZAN" (the starter model's too) or "synthetic
-    demo"; a folder's name when a job has not opened its dataset yet and nobody said."""
-    if record.get("starter"):
+    demo"; a folder's name when a job has not opened its dataset yet and nobody said. An
+    imported run's says so: "real GTZAN (imported: claimed by its file)" until the studio
+    has measured it (:mod:`gtzan_core.claims`)."""
+    from .claims import claimed, imported, shipped_starter
+
+    if shipped_starter(record):
         return "real GTZAN"
+    name = _dataset_label(record)
+    if imported(record):
+        return f"{name} (imported: {'claimed by its file' if claimed(record) else 'measured here'})"
+    return name
+
+
+def _dataset_label(record: dict) -> str:
     data = record.get("dataset") or {}
     label = data.get("label")
     if label in (None, "", "pending"):
@@ -237,7 +248,9 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
     else segment accuracy). The columns that matter first (model, scores, recipe,
     dataset, owner, seed, the search it is a trial of), then how it was trained. Scores
     stay numbers (the grid sorts them) and are NaN where missing (drawn as a dash); every
-    text cell is a string."""
+    text cell is a string. An import whose numbers its file claims ranks after every run
+    measured here, its dataset marked."""
+    from .claims import claimed
     from .hparams import recipe_label
     rows = []
     for r in records:
@@ -255,15 +268,16 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "track macro F1": _score(trk, "macro_f1"), "train time (s)": _num(r.get("train_seconds")),
             "parameters": parameter_count(r), "device": r.get("device") or DASH,
             "pretrained": pretrained_text(r), "split": "⚠️ weak" if r.get("split_warnings") else "ok",
-            "date": when_text(r.get("created")), "run": r["run_id"], **external_cells(r),
+            "date": when_text(r.get("created")), "run": r["run_id"], **external_cells(r), "_claimed": claimed(r),
         })
     columns = ["model", "track acc.", "segment acc.", "macro F1", "recipe", "dataset", "owner", "seed", "search",
                "protocol", "training",
                "external acc.", "evaluated on", "track macro F1", "train time (s)", "parameters", "device",
                "pretrained", "split", "date", "run"]
-    df = pd.DataFrame(rows, columns=columns)
-    key = df["track acc."].fillna(df["segment acc."]).fillna(-1)
-    return df.assign(_k=key).sort_values("_k", ascending=False, kind="stable").drop(columns="_k").reset_index(drop=True)
+    df = pd.DataFrame(rows, columns=[*columns, "_claimed"])
+    key = df["track acc."].fillna(df["segment acc."]).fillna(-1).astype(float) - 2.0 * df["_claimed"].astype(bool)
+    return (df.assign(_k=key).sort_values("_k", ascending=False, kind="stable").drop(columns=["_k", "_claimed"])
+            .reset_index(drop=True))
 
 
 def external_cells(record: dict) -> dict:

@@ -107,6 +107,29 @@ def share_section() -> None:
                     show_error(exc)
 
 
+def promotion_section(records: list) -> None:
+    """The admin promotes a run to the class: it then enters every visitor's default answer
+    on Predict (otherwise only its owner's); a claimed import must be measured first."""
+    from gtzan_core.claims import promote, promoted, shipped_starter
+
+    with st.expander("Promote runs to the class (admin)"):
+        st.caption("On a class instance a visitor's default answer on Predict holds the shipped starters, their own "
+                   "runs and the runs promoted here. An imported run must be measured here first "
+                   "(python -m gtzan_core evaluate RUN --data FOLDER).")
+        ids = [r["run_id"] for r in records if r.get("evaluation") and not shipped_starter(r)]
+        pick = st.selectbox("Run", ids, index=None, placeholder="choose a run", key="promote-run")
+        if pick is not None:
+            is_on = promoted(next(r for r in records if r["run_id"] == pick))
+            label = "Withdraw from the class" if is_on else "Promote to the class"
+            if st.button(label, key="promote"):
+                try:
+                    promote(store(), pick, current_user() or "admin", on=not is_on)
+                    st.session_state["leaderboard-flash"] = [("success", f"{label}: {pick}")]
+                    st.rerun()
+                except Exception as exc:
+                    show_error(exc)
+
+
 def trash_section(trash: list) -> None:
     """Deleted runs: their owner (and the admin) may restore them; the admin purges."""
     me, admin = current_user(), is_admin()
@@ -245,6 +268,8 @@ share_section()
 trash = list_trash(store())  # read once for both views (purge_expired above already pruned it)
 trash_section(trash)
 storage_section(trash)
+if is_admin() and settings().classroom:
+    promotion_section(records)
 if is_admin():
     with st.expander("Audit log (admin)"):
         entries = read_audit(store().root, limit=500)

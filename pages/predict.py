@@ -10,6 +10,7 @@ import time  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from gtzan_core import DEMO_DATASET, GENRES  # noqa: E402
+from gtzan_core.claims import claimed, provenance_text, shipped_starter  # noqa: E402
 from gtzan_core.ensemble import tie_text  # noqa: E402
 from gtzan_core.features import MFCCParams  # noqa: E402
 from gtzan_core.inference import default_selection, predict  # noqa: E402
@@ -25,6 +26,7 @@ from gtzan_core.plots import (  # noqa: E402
 )
 from gtzan_core.tables import short_run_id, strings  # noqa: E402
 from gtzan_core.webapp import (  # noqa: E402
+    current_user,
     decode_upload,
     identity_sidebar,
     md_frame,
@@ -78,7 +80,13 @@ else:
         with open(pick, "rb") as f:
             name, data = pick.rsplit("/", 1)[-1], f.read()
 
-chosen = st.multiselect("Models", usable, default=usable, format_func=lambda rid: run_label(runs[rid]))
+# an import whose numbers its file claims predicts only when its importer chooses it (gtzan_core.claims)
+me = current_user()
+imports = [rid for rid, r in runs.items() if claimed(r) and (not settings().classroom or (me and r.get("owner") == me))]
+chosen = st.multiselect("Models", usable + imports, default=usable, format_func=lambda rid: run_label(runs[rid]))
+if imports:
+    st.caption(f"{len(imports)} imported run(s) of yours whose numbers are claimed by their file, not measured here, "
+               "are not chosen by default (measure one with `python -m gtzan_core evaluate RUN --data FOLDER`).")
 
 if data is not None:
     st.audio(data)
@@ -106,7 +114,8 @@ if data is not None:
             st.error(md_text(why))
         if pred.results:  # the answer first, then the clip's views
             st.subheader("Genre probabilities")
-            ans = pred.answer()  # the runs trained on real data, weighted on their validation accuracy
+            # the runs trained on real data that count for this visitor, weighted on their validation accuracy
+            ans = pred.answer(viewer=me, classroom=settings().classroom)
             real = {rid: r for rid, r in pred.results.items() if rid not in ans.demo_runs}
             c1, c2 = st.columns(2)
             if ans.probs is not None:
@@ -120,7 +129,7 @@ if data is not None:
             st.caption(md_text(f"Answered by {ans.answered_by}. How: {ans.rule}."))
             if ans.runs:
                 st.table(md_frame(strings(pd.DataFrame(
-                    [{"run": f"{a['title']} · {short_run_id(a['run_id'])}",
+                    [{"run": f"{a['title']} · {short_run_id(a['run_id'])}", "counts as": a["source"],
                       "validation accuracy": f"{a['val_accuracy']:.3f}",
                       "weight": f"{a['weight']:.2f}"} for a in ans.runs]))), hide_index=True, border="horizontal")
             for rid, why in ans.left_out.items():
@@ -130,8 +139,10 @@ if data is not None:
                                 width="stretch")
                 table = pd.DataFrame({r.label: r.probs for r in real.values()},
                                      index=list(GENRES)).T
-                table.insert(0, "trained on", [("real GTZAN" if r.dataset == "GTZAN" else r.dataset)
-                                               for r in real.values()])
+                table.insert(0, "trained on", [("real GTZAN" if r.dataset == "GTZAN" else r.dataset) +
+                                               (f" ({provenance_text(runs[rid])})" if rid in runs and
+                                                provenance_text(runs[rid]) else "")
+                                               for rid, r in real.items()])
                 table.insert(1, "top genre", [r.top for r in real.values()])
                 st.table(md_frame(strings(table)), border="horizontal")  # run titles are anyone's (imports)
             if ans.demo_runs:
@@ -144,7 +155,7 @@ if data is not None:
                 demo.insert(0, "top genre", [pred.results[rid].top for rid in ans.demo_runs])
                 st.table(md_frame(strings(demo)), border="horizontal")
             for rid in pred.results:
-                if runs.get(rid, {}).get("starter") and not runs[rid].get("imported"):  # the shipped one only
+                if shipped_starter(runs.get(rid, {})):  # the shipped one only
                     from gtzan_core.share.card import limits_text, model_card
 
                     s = runs[rid]["starter"]

@@ -39,6 +39,11 @@ class QuotaExceeded(StudioError):
     """A per-owner limit of a shared instance was reached."""
 
 
+class TooManyJobs(QuotaExceeded):
+    """The owner has as many jobs queued or running as the instance allows: one more may
+    be queued once one ends (a search's next trial waits for that)."""
+
+
 @dataclass(frozen=True)
 class Settings:
     mode: str = "personal"
@@ -116,7 +121,7 @@ def check_submit(settings: Settings, user: str | None, admin: bool, active_of_us
         raise PermissionDenied("sign in with your name in the sidebar first (claim it with a passcode the first "
                                "time): on a shared instance every job has an owner")
     if active_of_user + n_new > settings.max_jobs:
-        raise QuotaExceeded(f"you have {active_of_user} job(s) queued or running; the limit on this shared instance "
+        raise TooManyJobs(f"you have {active_of_user} job(s) queued or running; the limit on this shared instance "
                             f"is {settings.max_jobs} at a time (stop one, or wait for one to finish)")
     if settings.max_epochs is not None and epochs > settings.max_epochs:
         raise QuotaExceeded(f"{epochs} epochs asked; the limit on this shared instance is {settings.max_epochs} "

@@ -14,10 +14,11 @@ from .common import run_store
 def _fetch_for_starter(store) -> None:
     """Before a default prediction: when the musicnn starter is here without its weights,
     fetch them in the foreground (once per machine), or say in one line why not."""
+    from ..claims import shipped_starter
     from ..inference import missing_backbone
     from ..models.autofetch import ensure_musicnn_weights, fetch_needed, weights_note
 
-    waiting = [r for r in store.list() if r.get("starter") and r.get("model") == "musicnn" and missing_backbone(r)]
+    waiting = [r for r in store.list() if shipped_starter(r) and r.get("model") == "musicnn" and missing_backbone(r)]
     if not waiting:
         return
     if fetch_needed():

@@ -12,7 +12,7 @@ CLI); a weak split that the caller forces through comes back as a warning.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..errors import ConfigError
 from .job import JobSpec
@@ -64,3 +64,25 @@ def preflight(specs: Sequence[JobSpec], *, dataset=None, force_weak: bool = Fals
             raise WeakSplitError(config.protocol, problems, how_to_force)
         warnings += [f"{get_spec(config.model).title}: {p}" for p in problems]
     return warnings
+
+
+def job_gate(store=None, active_count: Callable[[str | None], int] | None = None, *, admin: bool | None = None,
+             settings=None) -> Callable[[JobSpec], None]:
+    """The one gate for work queued on someone's behalf after they asked: a search's trials
+    (its start, every later trial, a resume) and the jobs a restarted queue takes over.
+    It is :func:`preflight` with the instance's settings (default: read now, so a limit
+    the admin lowers applies to the next trial), the run ``store`` whose storage share is
+    checked and ``active_count(owner)``, the owner's jobs queued or running already.
+    ``admin``: the one who asked is the admin (exempt from the per-visitor limits); None:
+    decided by the job, an owner-less job being the admin's (made from the CLI or by the
+    admin: a visitor's always has an owner, as the Train page refuses one without).
+    Raises like :func:`preflight`."""
+
+    def check(spec: JobSpec) -> None:
+        from ..classroom import load_settings
+
+        preflight([spec], settings=settings if settings is not None else load_settings(), store=store,
+                  admin=(spec.owner is None) if admin is None else admin,
+                  active=active_count(spec.owner) if active_count is not None else 0)
+
+    return check

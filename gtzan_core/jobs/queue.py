@@ -128,14 +128,20 @@ class JobManager:
 
     def resume_queued(self) -> list[str]:
         """Take over, in submission order, the queued jobs in the store that no live
-        manager holds (their server shut down or died); returns their run ids."""
+        manager holds (their server shut down or died); returns their run ids. Each passes
+        the one gate again (:func:`~.preflight.job_gate`: jobs per owner, epochs, storage
+        under the instance's settings now); one refused ends ``failed``, saying why."""
         mine = self.owner["manager"]
 
         def free(record: RunRecord) -> bool:
             owner = record.get("queue_owner") or {}
             return owner.get("manager") != mine and not self.store.queue_owner_alive(record)
 
+        from .preflight import job_gate
+
         resumed, jobs = [], []
+        taken: dict[str | None, int] = {}  # owner -> jobs taken over so far (they count against the owner's limit)
+        gate = job_gate(self.store, lambda owner: self.active_count(owner) + taken.get(owner, 0))
         for record in sorted(self.store.list(), key=lambda r: r.get("created", 0)):
             if record.get("status") != "queued" or not lifecycle.in_a_queue(record):
                 continue
@@ -147,6 +153,12 @@ class JobManager:
             except Exception as exc:  # a record from another version of the studio
                 lifecycle.fail(self.store, claimed["run_id"], f"queued job could not be resumed: {exc}")
                 continue
+            try:  # the one gate again: the instance's limits now (an owner-less job is the admin's)
+                gate(spec)
+            except StudioError as exc:
+                lifecycle.fail(self.store, claimed["run_id"], f"queued job refused on restart: {exc}")
+                continue
+            taken[spec.owner] = taken.get(spec.owner, 0) + 1
             jobs.append(Job(claimed["run_id"], spec, submitted=float(claimed.get("created", time.time()))))
             resumed.append(claimed["run_id"])
         with self._wake:  # all at once: with several workers, the fair order sees the whole queue

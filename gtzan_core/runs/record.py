@@ -516,6 +516,7 @@ RECORD: dict[str, Spec] = {
                                       "material": TEXT, "fallback": FLAG}),
     "padded_inputs": Spec("object", fields={"tracks": COUNT, "of": COUNT, "unit": TEXT}),
     "external_evaluations": Spec("object", values=EXTERNAL),  # folder -> its evaluation
+    "promoted": Spec("object", fields={"by": TEXT, "at": TIME}),  # by the admin, to the class (gtzan_core.claims)
     **dict.fromkeys(("mfcc_params", "image_params", "musicnn_params", "weights", "recipe_changes", "image_sources",
                      "imported"), Spec("object")),
 }

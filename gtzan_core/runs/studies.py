@@ -48,6 +48,13 @@ def journal_path(root: str | Path, owner: str | None) -> Path:
     return Path(root) / STUDIES_DIR / f"{digest}.journal"
 
 
+def lock_path(root: str | Path, owner: str | None, name: str) -> Path:
+    """The lock a search of ``owner``'s study ``name`` holds while it drives it (two
+    searches of one name are refused, not interleaved)."""
+    digest = hashlib.sha256(full_name(owner, name).encode()).hexdigest()[:16]
+    return Path(root) / STUDIES_DIR / f"{digest}.lock"
+
+
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(f"a study name is 1-64 letters, digits, '_', '.' or '-' (got {name!r})")

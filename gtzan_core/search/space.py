@@ -117,3 +117,37 @@ def space_text(space: dict) -> list[str]:
             label = {"loguniform": "log-uniform", "uniform": "uniform", "int": "integer"}[e["type"]]
             lines.append(f"{name}: {label} {e['low']:g} .. {e['high']:g}")
     return lines
+
+
+def clip_epochs(space: dict, limit: int | None, recipe_epochs: int) -> tuple[dict, str | None]:
+    """``space`` within an instance's ``limit`` of epochs per job (None: no limit), and a
+    note of what was clipped (None: nothing). A range whose top is over the limit is cut
+    to it; a space without epochs whose recipe trains longer gets epochs fixed at the
+    limit; a range that starts over the limit, or choices all over it, is refused naming
+    the bound (a study that could never queue a trial would wait for ever)."""
+    if limit is None:
+        return space, None
+    space = {k: dict(v) for k, v in space.items()}
+    e = space.get("epochs")
+    if e is None:
+        if recipe_epochs <= limit:
+            return space, None
+        space["epochs"] = {"type": "int", "low": limit, "high": limit}
+        return space, f"epochs fixed at this instance's limit of {limit} per job (the recipe trains up to " \
+                      f"{recipe_epochs})"
+    if e["type"] == "categorical":
+        kept = [c for c in e["choices"] if c <= limit]
+        if not kept:
+            raise ConfigError(f"the search space's epochs choices {e['choices']} are all over this instance's limit "
+                              f"of {limit} epochs per job: choose at most {limit}")
+        if len(kept) == len(e["choices"]):
+            return space, None
+        space["epochs"] = {"type": "categorical", "choices": kept}
+        return space, f"epochs choices over this instance's limit of {limit} per job dropped"
+    if e["low"] > limit:
+        raise ConfigError(f"the search space's epochs start at {e['low']:g}, over this instance's limit of {limit} "
+                          f"epochs per job: lower its low bound to at most {limit}")
+    if e["high"] <= limit:
+        return space, None
+    space["epochs"] = {**e, "high": limit if e["type"] == "int" else float(limit)}
+    return space, f"epochs {e['low']:g}..{e['high']:g} clipped to {e['low']:g}..{limit} (this instance's limit per job)"

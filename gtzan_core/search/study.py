@@ -25,15 +25,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..classroom.rules import QuotaExceeded
+from ..classroom.rules import TooManyJobs
 from ..errors import ConfigError, StudioError
 from ..hparams import default_recipe, make_config
 from ..jobs.preflight import check_protocol
 from ..runs import RunRecord, RunStore, Status, lifecycle
 from ..runs.studies import NotYourStudy, full_name, make_pruner, open_storage, owner_key
-from .space import default_space, distributions, narrow
+from .space import clip_epochs, default_space, distributions, narrow
 
 PRUNER = {"n_startup_trials": 3, "n_warmup_steps": 2}
+#: A study stops when this many trials in a row fail (a bad table, a setting that cannot train), naming the first.
+MAX_FAILURES = 5
+
+
+class SearchFailed(StudioError):
+    """A study stopped because its trials kept failing."""
 
 
 @dataclass
@@ -58,6 +64,23 @@ class SearchRequest:
     parallel: int | None = None
     device: str = "auto"
     pruner: dict = field(default_factory=lambda: dict(PRUNER))
+    max_failures: int = MAX_FAILURES
+
+    def __post_init__(self) -> None:
+        """The budget checked once, here, for the CLI, the Train page and the API alike."""
+        import math
+
+        def whole(name: str, value, least: int = 1) -> None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"search: {name} must be a whole number of at least {least} (got {value!r})")
+
+        whole("trials", self.trials)
+        whole("max_failures", self.max_failures)
+        if self.parallel is not None:
+            whole("parallel", self.parallel)
+        if self.minutes is not None and (isinstance(self.minutes, bool) or not isinstance(self.minutes, int | float)
+                                         or not math.isfinite(self.minutes) or self.minutes <= 0):
+            raise ConfigError(f"search: minutes must be a positive number (got {self.minutes!r})")
 
 
 def open_study(store: RunStore, owner: str | None, name: str):
@@ -103,9 +126,11 @@ def _settings_of(request: SearchRequest) -> dict:
             "device": request.device, "owner": request.owner, "pruner": dict(request.pruner), "created": time.time()}
 
 
-def create_or_resume(store: RunStore, request: SearchRequest):
+def create_or_resume(store: RunStore, request: SearchRequest, epochs_limit: int | None = None):
     """The study of ``request``: created with its settings recorded, or, when its owner
-    has one of that name, resumed (its recorded settings win; its model must match)."""
+    has one of that name, resumed (its recorded settings win; its model must match).
+    ``epochs_limit``: the instance's epochs per job; the space is clipped to it (noted as
+    the study's ``clipped``), or refused naming the bound (:func:`~.space.clip_epochs`)."""
     import optuna
 
     storage = open_storage(store.root, request.owner)
@@ -116,8 +141,9 @@ def create_or_resume(store: RunStore, request: SearchRequest):
         existing = None
     if existing is None:
         settings = _settings_of(request)
+        settings["space"], clipped = clip_epochs(settings["space"], epochs_limit, _recipe_epochs(settings))
         study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
-        for k, v in settings.items():
+        for k, v in {**settings, "clipped": clipped}.items():
             study.set_user_attr(k, v)
         study.set_user_attr("state", "running")
     else:
@@ -130,12 +156,21 @@ def create_or_resume(store: RunStore, request: SearchRequest):
             raise ConfigError(f"study {request.study!r} has ended and its best trial has read the test set; "
                               "start a new study to search again")
         check_protocol(settings.get("protocol", "track"))
+        space, clipped = clip_epochs(settings["space"], epochs_limit, _recipe_epochs(settings))
+        if clipped:  # the instance's limit is lower than when the study began
+            existing.set_user_attr("space", space)
+            existing.set_user_attr("clipped", clipped)
     n_done = len(existing.trials) if existing is not None else 0
     sampler = optuna.samplers.TPESampler(seed=int(settings["seed"]) + n_done, constant_liar=True,
                                          n_startup_trials=min(10, max(2, request.trials // 3)))
     study = optuna.load_study(study_name=name, storage=storage, sampler=sampler,
                               pruner=make_pruner(settings.get("pruner") or PRUNER))
     return study
+
+
+def _recipe_epochs(settings: dict) -> int:
+    return make_config(settings["model"], settings["recipe"], protocol=settings.get("protocol", "track"),
+                       evaluate_test=False).epochs
 
 
 def probe_spec(request: SearchRequest):
@@ -198,29 +233,68 @@ def run_search(request: SearchRequest, store: RunStore, manager, stop: threading
     """Drive ``request``'s study through ``manager``'s queue until ``request.trials``
     trials have ended (finished or pruned), ``request.minutes`` pass or ``stop`` is set
     (then its queued and running trials are stopped); at the budget's end the best trial
-    reads the test set once. ``check(spec)``: raises a StudioError while the owner may
-    not queue another job (the instance's quotas; the trial waits). ``feature_loader(dataset)``: the
+    reads the test set once. ``check(spec)``: the gate every trial passes before it is
+    queued (default :func:`~gtzan_core.jobs.preflight.job_gate`: the instance's settings,
+    the request's owner, an owner-less study being the admin's); while the owner has too
+    many jobs (:class:`~gtzan_core.classroom.rules.TooManyJobs`) the next trial waits, any
+    other refusal ends the study. The space is clipped to the instance's epochs per job
+    first (or refused naming the bound). Two searches of one study are refused (its lock);
+    ``request.max_failures`` trials failing in a row stop the study
+    (:class:`SearchFailed`, naming the first failure). ``feature_loader(dataset)``: the
     features the best trial's test is read from (default: the dataset's, as its jobs
     loaded them). Returns :func:`summary`."""
     import optuna
-    from optuna.trial import TrialState
 
-    from ..jobs import preflight
+    from ..jobs.preflight import job_gate
+    from ..locks import try_file_lock
+    from ..runs.studies import lock_path
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    stop = stop or threading.Event()
-    study = create_or_resume(store, request)
+    held = try_file_lock(lock_path(store.root, request.owner, request.study))
+    if held is None:
+        raise ConfigError(f"study {request.study!r} is being searched already (another search holds its lock): "
+                          "wait for it to end, or choose another name")
+    try:
+        if check is None:  # every trial passes the one gate, whoever drives the study
+            check = job_gate(store, getattr(manager, "active_count", None))
+        return _drive(request, store, manager, stop or threading.Event(), check, on_change, poll, feature_loader)
+    finally:
+        held.release()
+
+
+def _epochs_limit(owner: str | None) -> int | None:
+    """The instance's epochs per job for ``owner``'s trials (None: no limit, or the admin's
+    owner-less study)."""
+    from ..classroom import load_settings
+
+    conf = load_settings()
+    return conf.max_epochs if conf.classroom and owner is not None else None
+
+
+def _drive(request: SearchRequest, store: RunStore, manager, stop: threading.Event, check: Callable,
+           on_change: Callable[[dict], None] | None, poll: float, feature_loader: Callable | None) -> dict:
+    from optuna.trial import TrialState
+
+    study = create_or_resume(store, request, _epochs_limit(request.owner))
     study.set_user_attr("state", "running")
+    study.set_user_attr("error", None)
     study.set_user_attr("budget", {"trials": request.trials, "minutes": request.minutes})
     parallel = max(1, request.parallel or len(getattr(manager, "_workers", [])) or 1)
     dists = distributions(study.user_attrs["space"])
     pending = _reconcile(study, store, manager)
     deadline = time.time() + request.minutes * 60 if request.minutes else None
     blocked = ""
+    failures: list[str] = []  # the trials that failed in a row, each with why
 
     def notify():
         if on_change is not None:
             on_change(summary(store, study))
+
+    def give_up(why: str) -> None:
+        study.set_user_attr("state", "stopped")
+        study.set_user_attr("error", why)
+        notify()
+        raise SearchFailed(why)
 
     notify()
     stopped: set[str] = set()
@@ -232,17 +306,20 @@ def run_search(request: SearchRequest, store: RunStore, manager, stop: threading
                     manager.cancel(run_id, request.owner)
         can_ask = not stop.is_set() and (deadline is None or time.time() < deadline)
         while can_ask and len(pending) < parallel and counted(study) + len(pending) < request.trials:
-            if check is not None:  # the owner's quotas, before a trial is asked for
-                try:
-                    check(quota_probe(study, request.owner))
-                except QuotaExceeded as exc:  # e.g. the owner's jobs at once: wait for one to end
-                    blocked = str(exc)
+            try:  # the owner's quotas, before a trial is asked for
+                check(quota_probe(study, request.owner))
+            except TooManyJobs as exc:  # the owner's jobs at once: wait for one to end
+                blocked = str(exc)
+                break
+            except StudioError as exc:  # a limit waiting cannot lift (epochs, storage, sign-in)
+                if pending:
                     break
+                give_up(str(exc))
             try:
                 trial = study.ask(dists)
                 spec = trial_spec(study, trial, request.owner)
                 try:
-                    preflight([spec])
+                    check(spec)  # the trial itself, through the same gate as any job
                 except StudioError:
                     study.tell(trial.number, state=TrialState.FAIL)  # (asked, never queued)
                     raise
@@ -266,22 +343,44 @@ def run_search(request: SearchRequest, store: RunStore, manager, stop: threading
             break
         ended = _wait_any(store, pending, stop, poll)
         for number in ended:
-            _tell(study, number, store.read(pending.pop(number)), retry=False)
+            run_id = pending.pop(number)
+            record = trial_record(store, run_id) or {"status": "failed", "error": f"its run {run_id} was deleted"}
+            _tell(study, number, record, retry=False)
+            if record.get("status") == Status.FAILED.value:
+                failures.append(f"trial {number} (run {run_id}): {record.get('error') or 'failed'}")
+            elif record.get("status") != Status.CANCELLED.value:
+                failures.clear()
         notify()
+        if len(failures) >= request.max_failures and not stop.is_set():
+            stop.set()  # its queued and running trials are stopped on the way out
+            for run_id in pending.values():
+                with contextlib.suppress(StudioError):
+                    manager.cancel(run_id, request.owner)
+            give_up(f"{len(failures)} trials in a row failed, so the search stopped; the first: {failures[0]}")
     if stop.is_set():
         study.set_user_attr("state", "stopped")
     else:
-        study.set_user_attr("state", "done")
         test_best(store, study, feature_loader)
+        study.set_user_attr("state", "done")
     notify()
     return summary(store, study)
+
+
+def trial_record(store: RunStore, run_id: str):
+    """A trial's run record, or None when the run is gone (deleted, in the trash)."""
+    from ..errors import CheckpointError
+
+    try:
+        return store.read(run_id)
+    except CheckpointError:
+        return None
 
 
 def _wait_any(store: RunStore, pending: dict, stop: threading.Event, poll: float) -> list[int]:
     """Block until one of the ``pending`` trials' runs has ended (or ``stop`` is set and
     every one has); the trial numbers that ended."""
     while True:
-        ended = [n for n, run_id in pending.items() if not store.read(run_id).active]
+        ended = [n for n, run_id in pending.items() if not ((rec := trial_record(store, run_id)) and rec.active)]
         if ended:
             return ended
         stop.wait(poll) if not stop.is_set() else time.sleep(poll)
@@ -334,7 +433,9 @@ def _reconcile(study, store: RunStore, manager) -> dict[int, str]:
 
 def test_best(store: RunStore, study, feature_loader: Callable | None = None) -> dict | None:
     """The study's best trial evaluated on its test split, once (recorded on its run as
-    its ``evaluation`` and on the study as ``tested``); None when no trial finished."""
+    its ``evaluation`` and on the study as ``tested``); None when no trial finished. A
+    trial whose run was deleted (in the trash, or purged) is passed over for the best
+    of those still here."""
     from ..data import open_dataset
     from ..feature_cache import feature_request, load_features
     from ..inference import load_run_model
@@ -343,12 +444,14 @@ def test_best(store: RunStore, study, feature_loader: Callable | None = None) ->
 
     if study.user_attrs.get("tested"):
         return study.user_attrs["tested"]
-    try:
-        best = study.best_trial
-    except ValueError:
+    from optuna.trial import TrialState
+
+    here = [(t, r) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.value is not None and (r := trial_record(store, t.user_attrs.get("run_id") or "")) is not None]
+    if not here:
         return None
+    best, record = max(here, key=lambda tr: tr[0].value)
     run_id = best.user_attrs["run_id"]
-    record = store.read(run_id)
     spec = JobSpec.from_record(record)
     ds = open_dataset(spec.data_path)
     fs = (feature_loader(ds) if feature_loader is not None

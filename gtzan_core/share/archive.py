@@ -396,13 +396,22 @@ def read_archive(source: Source, name: str | None = None) -> tuple[dict, dict[st
 
 
 def _check_identity(manifest: dict, record: dict, store: RunStore) -> str:
-    """The run id, when it can be a new run of ``store``: valid and not reserved, the
-    manifest's, a finished run, not already present."""
+    """The run id, when it can be a new run of ``store``: valid and not reserved (the
+    shipped starters' ``starter-*`` ids included), the manifest's, a finished run, not
+    already present (in the store or its trash)."""
+    from ..claims import RESERVED_PREFIX
+    from ..runs.trash import list_trash
+
     run_id = record.get("run_id")
     try:
         store.path(run_id)
     except CheckpointError as exc:
         raise ArchiveError(f"refused: record.json: {exc}") from None
+    if run_id.casefold().startswith(RESERVED_PREFIX):
+        raise ArchiveError(f"refused: run id {run_id!r} is reserved: ids starting with {RESERVED_PREFIX!r} are the "
+                           "studio's shipped starters, which no import can be")
+    if any(e.run_id == run_id for e in list_trash(store)):
+        raise ArchiveError(f"run {run_id} is in this studio's trash (purge it first to import it again)")
     if manifest.get("run_id") != run_id:
         raise ArchiveError(f"refused: the manifest names run {manifest.get('run_id')!r}, the record {run_id!r}")
     if record.get("status") in ACTIVE:
@@ -491,9 +500,12 @@ def import_archive(source: Source, store: RunStore | None = None, name: str | No
         size = sum(info.file_size for info in infos.values())
         if check_quota is not None:
             check_quota(size)
+        # what the file claims about its standing never carries over (gtzan_core.claims): no starter role,
+        # no promotion to a class, no measurement by this studio; its numbers are the file's until measured here
+        claims = {k: record.pop(k) for k in ("starter", "promoted", "external_evaluations") if k in record}
         record.update(owner=who, imported={"from": label, "at": time.time(), "exported": manifest.get("exported"),
                                            "studio": manifest.get("studio"), "by": who,
-                                           "owner": record.get("owner")})
+                                           "owner": record.get("owner"), "dropped": sorted(claims)})
         with disk_full_reported(store.root, who, "import", run_id,
                                 f"disk full: could not import {label} ({size / MB:.0f} MB unpacked; nothing was "
                                 "added: free some space and try again)"):

@@ -178,12 +178,18 @@ def best_trial_links(store, owner: str | None, where: str) -> None:
 
 def search_panel(models: list[str], data_path: str | None, owner: str | None, manager, settings, admin: bool,
                  store) -> None:
-    """The Search panel: a form to start a study, then the chosen study live."""
-    from ..jobs import preflight
+    """The Search panel: a form to start a study, then the chosen study live. Every trial
+    (at the start, later, after a resume) passes the one gate (:func:`visitor_gate`). On a
+    shared instance a visitor who has not signed in sees no studies: the owner-less ones
+    (made from the CLI or by the admin) are the admin's."""
     from ..plots import loss_figure
     from ..runs.studies import study_names
     from ..search.space import default_space, space_text
-    from ..search.study import SearchRequest, open_study, summary
+    from ..search.study import SearchRequest, open_study, probe_spec, summary
+
+    if settings.classroom and not admin and not owner:
+        st.info("Sign in with your name in the sidebar to search: on a shared instance every study has an owner.")
+        return
 
     model = st.selectbox("Model", models, key="search-model")
     try:
@@ -209,10 +215,8 @@ def search_panel(models: list[str], data_path: str | None, owner: str | None, ma
                                     trials=int(amount) if budget == "trials" else 10_000,
                                     minutes=float(amount) if budget == "minutes" else None,
                                     space=rows_space(rows), owner=owner)
-
-            def check(spec):
-                preflight([spec], settings=settings, store=store, admin=admin, active=manager.active_count(owner))
-
+            check = visitor_gate(manager, settings, admin)
+            check(probe_spec(request))  # refused here, in one line, before any thread starts
             start_study(request, manager, check)
             st.session_state["search-study"] = request.study
         except StudioError as exc:
@@ -245,7 +249,8 @@ def search_panel(models: list[str], data_path: str | None, owner: str | None, ma
         if running:
             b1.button("Stop the search", key=f"search-stop-{name}", on_click=stop_study, args=(owner, name))
         elif s["state"] != "done":
-            b1.button("Resume", key=f"search-resume-{name}", on_click=_resume, args=(s, name, owner, manager))
+            b1.button("Resume", key=f"search-resume-{name}", on_click=_resume,
+                      args=(s, name, owner, manager, settings, admin))
         if s.get("tested"):
             t = s["tested"]
             st.success(f"Best: trial {t['trial']} (validation {t['val_acc']:.3f}); its one look at the test set: "
@@ -268,21 +273,40 @@ def search_panel(models: list[str], data_path: str | None, owner: str | None, ma
                 pick = st.selectbox("Loss curve of trial", [t["number"] for t in with_runs],
                                     index=len(with_runs) - 1, key=f"search-curve-{name}")
                 run_id = next(t["run_id"] for t in with_runs if t["number"] == pick)
-                history = store.read(run_id).get("history")
+                from ..search.study import trial_record
+
+                history = (trial_record(store, run_id) or {}).get("history")  # (a trial's run may be in the trash)
                 if history:
                     st.plotly_chart(loss_figure(history), key=f"search-loss-{name}", width="stretch")
                 st.caption(f"run {md_code(run_id)}")
 
+    if err := st.session_state.pop("search-resume-error", None):
+        st.error(md_text(err))
     show()
 
 
-def _resume(s: dict, name: str, owner: str | None, manager) -> None:
-    from ..search.study import SearchRequest
+def visitor_gate(manager, settings, admin: bool):
+    """The gate of this visitor's trials: :func:`~gtzan_core.jobs.preflight.job_gate` with
+    the instance's settings, their jobs at once in ``manager`` and whether they are the admin."""
+    from ..jobs.preflight import job_gate
 
-    budget = s.get("budget") or {}
-    request = SearchRequest(s["model"], name, s["data"], trials=int(budget.get("trials") or 20),
-                            minutes=budget.get("minutes"), owner=owner)
+    return job_gate(manager.store, manager.active_count, admin=admin, settings=settings)
+
+
+def _resume(s: dict, name: str, owner: str | None, manager, settings, admin: bool) -> None:
+    """Resume a study: refused to a visitor for an owner-less study (the admin's), and every
+    trial through the visitor's gate, as at the start."""
+    from ..classroom.rules import PermissionDenied
+    from ..search.study import SearchRequest, open_study, quota_probe
+
     try:
-        start_study(request, manager)
+        if settings.classroom and not admin and not owner:
+            raise PermissionDenied("a study without an owner is the admin's: sign in to search your own")
+        budget = s.get("budget") or {}
+        request = SearchRequest(s["model"], name, s["data"], trials=int(budget.get("trials") or 20),
+                                minutes=budget.get("minutes"), owner=owner)
+        check = visitor_gate(manager, settings, admin)
+        check(quota_probe(open_study(manager.store, owner, name), owner))  # refused here, not in the thread
+        start_study(request, manager, check)
     except StudioError as exc:
         st.session_state["search-resume-error"] = str(exc)
