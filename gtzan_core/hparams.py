@@ -200,10 +200,19 @@ def load_hparams(path: str | Path | None = None) -> dict:
     except FileNotFoundError:
         raise ConfigError(f"{path}: hyperparameter file not found") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        raise ConfigError(f"{path}: not valid YAML ({yaml_problem(exc)})") from None
     if not isinstance(data, dict) or not isinstance(data.get("recipes"), dict) or not data["recipes"]:
         raise ConfigError(f"{path}: expected a 'recipes' mapping of recipe names to per-model settings")
     return data
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML error in one line: what is wrong and where ("line 3, column 7: mapping values
+    are not allowed here"), never the several lines of context PyYAML prints."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return " ".join(f"{where}{problem}".split())
 
 
 def recipes(hparams: dict | None = None) -> dict[str, str]:

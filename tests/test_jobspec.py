@@ -30,7 +30,7 @@ def test_a_spec_survives_its_one_serialisation(model, seed, epochs, protocol, so
 
 @pytest.mark.parametrize("data, problem", [
     ([], "a job must be a mapping, not list"),
-    (None, "a job must be a mapping, not NoneType"),
+    (None, "the record holds no job (its job field is null)"),
     ({"data_path": None}, "a job needs its model configuration"),
     ({"config": {"model": "nope"}}, "unknown model 'nope'"),
     ({"config": {"model": "mlp", "wings": 2}}, "not one this studio knows"),
