@@ -10,6 +10,7 @@ own section. :func:`make_config` applies overrides on top, and the resulting
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -44,9 +45,9 @@ class Bound:
     def problem(self, name: str, value) -> str | None:
         """Why ``value`` is no value of setting ``name`` (None: it is one)."""
         label = name.replace("_", "-")
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             return f"{label} must be a number (got {value!r})"
-        if self.integer and not isinstance(value, int):
+        if self.integer and not isinstance(value, numbers.Integral):
             return f"{label} must be a whole number (got {value!r})"
         if not math.isfinite(value):
             return f"{label} must be a finite number (got {value!r})"
@@ -56,7 +57,7 @@ class Bound:
 
 
 def _num(value: float) -> str:
-    return str(value) if isinstance(value, int) else f"{value:g}"
+    return str(value) if isinstance(value, numbers.Integral) else f"{value:g}"
 
 
 #: Every numeric setting's bounds, declared once: TrainConfig.validate checks them, so the CLI,

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 #: NumPy, scikit-learn and the studio loaded, a small dataset's features read (bench/memory_estimate.py:
 #: 0.85 GB for the imports alone, 1.1-1.2 GB training models of under 0.25M parameters)
 RUNTIME_MB = 1100
+#: networks of at most this many parameters (and buffers) are measured on the CPU (a few MB at most)
+SMALL_ON_CPU = 2_000_000
 #: the batch validation and test predictions are computed in (gtzan_core.training.loop.predict_logits)
 EVAL_BATCH = 512
 _F32 = 4
@@ -101,9 +103,10 @@ def estimate(config) -> MemoryEstimate | None:
 @functools.lru_cache(maxsize=64)
 def _per_sample(model: str, frozen: bool, variant: str | None, options: tuple) -> tuple[int, int, int, int]:
     """(parameters, trainable parameters, bytes autograd keeps for one sample's backward pass
-    through the trained part, bytes of the largest tensor one op makes), on the ``meta`` device."""
+    through the trained part, bytes of the largest tensor one layer outputs), on the ``meta``
+    device (nothing allocated), or on the CPU for a network of at most :data:`SMALL_ON_CPU`
+    parameters (at most 8 MB of weights and two samples' tensors)."""
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
 
     from .. import GENRES
     from ..models import build_model, get_spec
@@ -123,17 +126,21 @@ def _per_sample(model: str, frozen: bool, variant: str | None, options: tuple) -
     trained = net.head if frozen else net
     params = sum(p.numel() for p in net.parameters()) + sum(b.numel() for b in net.buffers())
     trainable = sum(p.numel() for p in trained.parameters())
+    if params <= SMALL_ON_CPU and not frozen:
+        # a small network's two-sample pass is counted on the CPU: the same tensors, and a recurrent network's
+        # steps run in C++ there (on ``meta`` each is decomposed in Python: seconds for 130 frames)
+        with torch.device("cpu"):
+            net, _ = build_model(model, len(GENRES), **kw)
+        trained, x = net, torch.zeros((2, *spec.input_shape()))
 
     largest = [0]
 
-    class Largest(TorchDispatchMode):  # the largest tensor an op makes (validation's peak, without gradients)
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            out = func(*args, **(kwargs or {}))
-            for t in out if isinstance(out, tuple | list) else (out,):
-                if isinstance(t, torch.Tensor) and not getattr(func, "is_view", False):
-                    largest[0] = max(largest[0], t.numel() * t.element_size())
-            return out
+    def hook(module, args, out):  # the largest tensor a layer makes (validation's peak, without gradients)
+        for t in out if isinstance(out, tuple | list) else (out,):
+            if isinstance(t, torch.Tensor):
+                largest[0] = max(largest[0], t.numel() * t.element_size())
 
+    hooks = [m.register_forward_hook(hook) for m in trained.modules() if not list(m.children())]
     weights = {id(p) for p in net.parameters()}
     saved: dict[int, int] = {}
 
@@ -144,8 +151,12 @@ def _per_sample(model: str, frozen: bool, variant: str | None, options: tuple) -
         return t
 
     trained.train()
-    with Largest(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        trained(x.to("meta"))
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            trained(x)
+    finally:
+        for h in hooks:
+            h.remove()
     return params, trainable, sum(saved.values()) // 2, largest[0] // 2
 
 
