@@ -9,6 +9,9 @@ own section. :func:`make_config` applies overrides on top, and the resulting
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -29,6 +32,72 @@ RECIPE_KEYS = ("lr", "batch_size", "epochs", "patience", "weight_decay", "standa
                "pretrained", "freeze_backbone", "variant", *TRANSFORMER_KEYS, *MODEL_OPTION_KEYS)
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A numeric setting's declared range (both ends included; always finite)."""
+
+    low: float
+    high: float
+    integer: bool = False
+
+    def problem(self, name: str, value) -> str | None:
+        """Why ``value`` is no value of setting ``name`` (None: it is one)."""
+        label = name.replace("_", "-")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return f"{label} must be a number (got {value!r})"
+        if self.integer and not isinstance(value, numbers.Integral):
+            return f"{label} must be a whole number (got {value!r})"
+        if not math.isfinite(value):
+            return f"{label} must be a finite number (got {value!r})"
+        if not self.low <= value <= self.high:
+            return f"{label} must be between {_num(self.low)} and {_num(self.high)} (got {_num(value)})"
+        return None
+
+
+def _num(value: float) -> str:
+    return str(value) if isinstance(value, numbers.Integral) else f"{value:g}"
+
+
+#: Every numeric setting's bounds, declared once: TrainConfig.validate checks them, so the CLI,
+#: the Train form, job records, search spaces, recipes files and imported runs all pass the same
+#: check; the Train form's fields take their min and max from here. The Transformer's size is
+#: bounded (AST-Base is 12 blocks of width 768); what a job's memory may be is the budget's
+#: (gtzan_core/training/memory.py, GTZAN_STUDIO_MAX_JOB_MB).
+BOUNDS: dict[str, Bound] = {
+    "lr": Bound(1e-7, 10.0),
+    "batch_size": Bound(1, 4096, integer=True),
+    "epochs": Bound(1, 10_000, integer=True),
+    "patience": Bound(1, 10_000, integer=True),
+    "weight_decay": Bound(0.0, 1.0),
+    "warmup_epochs": Bound(0, 10_000, integer=True),
+    "time_mask": Bound(0, 1_000, integer=True),
+    "freq_mask": Bound(0, 1_000, integer=True),
+    "mixup": Bound(0.0, 10.0),
+    "depth": Bound(1, 24, integer=True),
+    "width": Bound(4, 768, integer=True),
+    "dropout": Bound(0.0, 0.9),
+    "seed": Bound(0, 2**32 - 1, integer=True),
+}
+
+
+def knob_problems(values: Mapping, where: str = "") -> list[str]:
+    """What is wrong with the numeric settings in ``values`` (those :data:`BOUNDS` declares;
+    ``None`` counts as unset), one line each, prefixed by ``where``."""
+    problems = []
+    for name, bound in BOUNDS.items():
+        value = values.get(name)
+        if value is not None and (problem := bound.problem(name, value)):
+            problems.append(f"{where}{problem}")
+    return problems
+
+
+def check_knobs(values: Mapping, where: str = "") -> None:
+    """Raise :class:`ConfigError` naming the first setting of ``values`` outside its bounds."""
+    problems = knob_problems(values, where)
+    if problems:
+        raise ConfigError(problems[0])
 
 
 def hparams_path() -> Path:
@@ -82,11 +151,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         get_spec(self.model)
-        for name in ("lr", "batch_size", "epochs"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name.replace('_', '-')} must be positive (got {getattr(self, name)})")
-        if self.patience < 1:
-            raise ConfigError(f"patience must be at least 1 (got {self.patience})")
+        check_knobs(self.as_dict())
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
             raise ConfigError("val/test fractions must be in (0, 1) and sum to less than 1")
         self._validate_recipe_knobs()
@@ -101,11 +166,6 @@ class TrainConfig:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r})")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)} (got {self.schedule!r})")
-        for name in ("warmup_epochs", "time_mask", "freq_mask"):
-            if int(getattr(self, name)) < 0:
-                raise ConfigError(f"{name.replace('_', '-')} must be at least 0 (got {getattr(self, name)})")
-        if not self.mixup >= 0:
-            raise ConfigError(f"mixup must be at least 0 (got {self.mixup})")
         spec = get_spec(self.model)
         if (self.time_mask or self.freq_mask) and spec.kind.mask_axes is None:
             raise ConfigError(f"{spec.title} reads {spec.input_kind} input: it has no time and frequency axes to mask")
@@ -116,12 +176,6 @@ class TrainConfig:
         unused = [k for k in given if k not in spec.config_options]
         if unused:
             raise ConfigError(f"{spec.title} takes no {', '.join(unused)} option")
-        for name in ("depth", "width"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{name} must be positive (got {value})")
-        if self.dropout is not None and not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout must be in [0, 1) (got {self.dropout})")
 
     def recipe_changes(self, hparams: dict | None = None) -> dict:
         """The recipe settings this config changes: {name: value here}. The Transformer's
@@ -147,10 +201,19 @@ def load_hparams(path: str | Path | None = None) -> dict:
     except FileNotFoundError:
         raise ConfigError(f"{path}: hyperparameter file not found") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        raise ConfigError(f"{path}: not valid YAML ({yaml_problem(exc)})") from None
     if not isinstance(data, dict) or not isinstance(data.get("recipes"), dict) or not data["recipes"]:
         raise ConfigError(f"{path}: expected a 'recipes' mapping of recipe names to per-model settings")
     return data
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML error in one line: what is wrong and where ("line 3, column 7: mapping values
+    are not allowed here"), never the several lines of context PyYAML prints."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return " ".join(f"{where}{problem}".split())
 
 
 def recipes(hparams: dict | None = None) -> dict[str, str]:
@@ -182,6 +245,7 @@ def model_defaults(model: str, recipe: str | None = None, hparams: dict | None =
     unknown = set(merged) - set(RECIPE_KEYS)
     if unknown:
         raise ConfigError(f"recipe {recipe!r} for {model!r}: unknown key(s) {', '.join(sorted(unknown))}")
+    check_knobs(merged, f"recipe {recipe!r} for {model!r}: ")
     return merged
 
 

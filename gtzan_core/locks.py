@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .errors import StudioError
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -21,6 +23,46 @@ except ImportError:  # pragma: no cover - Windows
 
 # flock locks belong to open file descriptions, so threads of one process that open
 # the file separately exclude each other too.
+
+
+class DamagedLockFile(StudioError, OSError):
+    """A lock file that is no regular file (a folder, a link, a pipe...): one line naming it
+    and the repair (``python -m gtzan_core repair`` moves it aside; the next lock makes a new one)."""
+
+
+def lock_file_problem(path: str | Path) -> str | None:
+    """What is wrong with the lock file at ``path`` (None: absent, or a regular file)."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a symbolic link" if stat.S_ISLNK(mode)
+            else "a pipe" if stat.S_ISFIFO(mode) else "not a regular file")
+    return f"is {kind}, not a lock file"
+
+
+def open_lock_file(path: Path) -> int:
+    """The lock file's descriptor (created if needed; never through a link, never a folder or a pipe)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0),
+                     0o644)
+    except OSError as exc:
+        problem = lock_file_problem(path) or f"cannot be opened ({exc.strerror})"
+        raise DamagedLockFile(f"the lock file {path} {problem}: the studio's state is damaged there; "
+                              "`python -m gtzan_core repair` moves it aside (keeping it)") from None
+    import stat
+
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DamagedLockFile(f"the lock file {path} {lock_file_problem(path)}: the studio's state is damaged "
+                              "there; `python -m gtzan_core repair` moves it aside (keeping it)")
+    return fd
 
 
 @contextlib.contextmanager
@@ -34,7 +76,7 @@ def file_lock(path: str | Path, poll: float = 0.05, should_stop: Callable[[], bo
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_lock_file(path)
     try:
         if fcntl is not None:
             deadline = None if timeout is None else time.monotonic() + timeout
@@ -78,7 +120,7 @@ def try_file_lock(path: str | Path) -> HeldLock | None:
     :class:`HeldLock`, or None when another holder has it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_lock_file(path)
     if fcntl is not None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

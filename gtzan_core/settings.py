@@ -53,6 +53,8 @@ _S = [
     Setting("GTZAN_STUDIO_UPLOAD_MB", "int", 50, "largest audio upload in MB on a classroom instance", minimum=1),
     Setting("GTZAN_STUDIO_MAX_STORAGE_MB", "int", None, "run-store space per owner in MB (default: no cap)",
             minimum=1),
+    Setting("GTZAN_STUDIO_MAX_JOB_MB", "int", None, "memory one training job may take in MB, checked against its "
+            "estimate before it is queued (default: the machine's physical memory)", minimum=1),
     Setting("GTZAN_STUDIO_TRASH_DAYS", "number", 7.0, "days a deleted run stays in the trash (0: purged at the "
             "next look)", minimum=0),
     Setting("GTZAN_STUDIO_JOBS_PER_GPU", "int", 1, "training jobs at once on each GPU", minimum=1),

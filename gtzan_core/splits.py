@@ -282,6 +282,10 @@ def planned_split_problems(tracks: pd.DataFrame, input_kind: str, protocol: str,
             tracks = tracks[tracks["audio_path"].notna()].reset_index(drop=True)
         if tracks.empty:
             raise DatasetError(no_audio_message(all_tracks))
+    elif kind.reads_pictures and not any(c in tracks and tracks[c].notna().any() for c in ("audio_path",
+                                                                                            "image_path")):
+        raise DatasetError("this dataset has no audio and no pictures (a feature table: one feature vector per "
+                           "track): only the feature-vector models can train on it")
     if kind.per_track:
         per_track = np.full(len(tracks), n_segments)
         if "duration" in tracks:

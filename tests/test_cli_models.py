@@ -65,7 +65,7 @@ def test_train_image_model_warns_about_missing_weights(tiny_demo_env, capsys):
 
 @pytest.mark.parametrize("argv,needle", [
     (["train", "transformer"], "invalid choice: 'transformer'"),
-    (["train", "cnn", "--epochs", "0"], "epochs must be positive"),
+    (["train", "cnn", "--epochs", "0"], "epochs must be between 1 and 10000"),
     (["train", "cnn", "--protocol", "filtered", "--epochs", "1"], "fault-filtered split needs real GTZAN"),
     (["evaluate", "no-such-run"], "no run 'no-such-run'"),
     (["evaluate", "../../etc"], "invalid run id"),

@@ -30,7 +30,7 @@ def test_a_spec_survives_its_one_serialisation(model, seed, epochs, protocol, so
 
 @pytest.mark.parametrize("data, problem", [
     ([], "a job must be a mapping, not list"),
-    (None, "a job must be a mapping, not NoneType"),
+    (None, "the record holds no job (its job field is null)"),
     ({"data_path": None}, "a job needs its model configuration"),
     ({"config": {"model": "nope"}}, "unknown model 'nope'"),
     ({"config": {"model": "mlp", "wings": 2}}, "not one this studio knows"),
@@ -38,7 +38,7 @@ def test_a_spec_survives_its_one_serialisation(model, seed, epochs, protocol, so
     ({"config": {"model": "mlp"}, "data_path": 3}, "a job's data path must be text, not int"),
     ({"config": {"model": "mlp"}, "extra": []}, "a job's extra fields must be a mapping"),
     ({"config": {"model": "mlp"}, "colour": "red"}, "a job has unknown fields: colour"),
-    ({"config": {"model": "mlp", "epochs": 0}}, "epochs must be positive"),
+    ({"config": {"model": "mlp", "epochs": 0}}, "epochs must be between 1 and 10000"),
 ])
 def test_a_job_that_is_not_one_is_refused_naming_what_is_wrong(data, problem):
     with pytest.raises(ConfigError, match=problem.replace("(", r"\(").replace(")", r"\)")):

@@ -26,7 +26,7 @@ def test_hparams_yaml_defaults_and_overrides():
     changed = make_config("cnn", epochs=3)
     assert changed.recipe_changes() == {"epochs": 3}
     assert make_config("cnn", lr=0.5, epochs=None).lr == 0.5  # None keeps the default
-    with pytest.raises(ConfigError, match="batch-size must be positive"):
+    with pytest.raises(ConfigError, match="batch-size must be between 1 and 4096"):
         make_config("cnn", batch_size=0)
 
 

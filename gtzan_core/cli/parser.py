@@ -8,7 +8,7 @@ from .. import __version__
 from .common import OneLineParser
 from .data import cmd_download, cmd_feature_agreement, cmd_features, cmd_synth
 from .doctor import cmd_doctor
-from .runs import cmd_export, cmd_import, cmd_runs
+from .runs import cmd_export, cmd_import, cmd_repair, cmd_runs
 from .search import cmd_search
 from .study import add_parser as add_study_parser
 from .training import cmd_evaluate, cmd_models, cmd_reproduce, cmd_starter, cmd_train, cmd_transfer, cmd_weights
@@ -248,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fix-numba", action="store_true", help="clear librosa's numba cache and rebuild it "
                                                             "(what to do when the check says it is damaged)")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("repair", help="check the run store's own state files (study journals, the change journal, "
+                                      "lock files) and mend the damaged ones, keeping each as it was beside it")
+    p.add_argument("--check", action="store_true", help="only say what is damaged (exit 1 if anything is)")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_repair)
     return parser
 
 

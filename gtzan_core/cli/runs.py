@@ -1,4 +1,4 @@
-"""Commands on the run store: ``export``, ``import``, ``runs`` (the leaderboard and the trash)."""
+"""Commands on the run store: ``export``, ``import``, ``runs`` (the leaderboard and the trash), ``repair``."""
 
 from __future__ import annotations
 
@@ -108,3 +108,20 @@ def cmd_runs(args) -> int:
 def damaged_line(d) -> str:
     """One damaged run, as `runs` prints it: its id, what is wrong, how to remove it."""
     return f"damaged: {d.run_id}: {d.problem} (remove it with `runs --delete {d.run_id}`)"
+
+
+def cmd_repair(args) -> int:
+    from ..runs.repair import repair_store, state_problems
+
+    store = run_store(args)
+    if args.check:
+        problems = state_problems(store.root)
+        for path, problem in problems:
+            print(f"{path}: {problem}")
+        print(f"{len(problems)} damaged state file(s)" if problems else "no damaged state file")
+        return 1 if problems else 0
+    lines = repair_store(store.root)
+    for line in lines:
+        print(line)
+    print(f"repaired {len(lines)} state file(s)" if lines else "no damaged state file")
+    return 0

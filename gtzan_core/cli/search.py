@@ -14,13 +14,14 @@ def _load_space(path: str, model: str) -> dict:
     import yaml
 
     from ..errors import ConfigError
+    from ..hparams import yaml_problem
 
     try:
         data = yaml.safe_load(open(path).read())  # noqa: SIM115 - read at once
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the search space ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        raise ConfigError(f"{path}: not valid YAML ({yaml_problem(exc)})") from None
     if isinstance(data, dict) and isinstance(data.get("search_spaces"), dict):
         if model not in data["search_spaces"]:
             raise ConfigError(f"{path}: search_spaces has no entry for {model}")

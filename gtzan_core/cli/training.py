@@ -254,8 +254,15 @@ def _print_external(record: dict, ev) -> None:
             print(report_frame(m).round(3).to_string())
             print("\n  confusion matrix (rows true, columns predicted):")
             print(confusion_frame(m).to_string())
-    for item in ev.refused:
+    for item in ev.refused[:DROPPED_SHOWN]:
         print(f"  refused {item['path']}: {item['reason']}")
+    if len(ev.refused) > DROPPED_SHOWN:  # a folder of junk: a summary by reason, never a line a file
+        from collections import Counter
+
+        reasons = Counter(item["reason"] for item in ev.refused[DROPPED_SHOWN:]).most_common()
+        shown = "; ".join(f"{n:,}: {reason}" for reason, n in reasons[:3])
+        more = f"; {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
+        print(f"  ... and {len(ev.refused) - DROPPED_SHOWN:,} more files refused ({shown}{more}; each in --json)")
     for item in ev.dropped[:DROPPED_SHOWN]:
         print(f"  left out {item['path']}: {item['reason']}")
     if len(ev.dropped) > DROPPED_SHOWN:

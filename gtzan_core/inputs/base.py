@@ -88,6 +88,8 @@ class InputKind:
     per_track: bool = True
     #: reads audio (an images-only dataset cannot feed it)
     needs_audio: bool = True
+    #: reads pictures: the dataset's own or drawn from its audio (a dataset with neither cannot feed it)
+    reads_pictures: bool = False
     #: the track-table column counting tracks whose one sample is a repeat-padded short clip
     padded_column: str | None = None
     #: what a dataset lacks when no track has this input ("this dataset has no ...")

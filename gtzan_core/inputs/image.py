@@ -85,6 +85,7 @@ class ImageKind(InputKind):
     predict_batch = 4
     per_track = False
     needs_audio = False
+    reads_pictures = True
     padded_column = None
     missing_what = "spectrogram pictures"
     grid = False

@@ -67,6 +67,8 @@ class JobSpec:
         :class:`ConfigError` names what is wrong. ``config``: the configuration, for the
         records of studios before 0.2, whose ``job`` field held everything but it (they
         kept it in the record's ``config``)."""
+        if data is None:
+            raise ConfigError("the record holds no job (its job field is null)")
         if not isinstance(data, dict):
             raise ConfigError(f"a job must be a mapping, not {type(data).__name__}")
         known = {f.name for f in dataclass_fields(cls)}

@@ -3,7 +3,8 @@ reproductions call :func:`preflight` with the jobs they are about to start, and
 nothing is queued unless it passes.
 
 In order: each job's configuration and picture source; the weights a pretrained
-model needs on this machine; who may queue how much on a shared instance (jobs at
+model needs on this machine; its estimated memory against the budget
+(:func:`gtzan_core.training.memory.check_memory`); who may queue how much on a shared instance (jobs at
 once, epochs per job, storage); whether each job's split on its dataset can say
 anything. The first problem is raised as a :class:`~gtzan_core.errors.StudioError`
 subclass whose message is one line naming it (the same words in the app and the
@@ -40,6 +41,7 @@ def preflight(specs: Sequence[JobSpec], *, dataset=None, force_weak: bool = Fals
     (``admin``: exempt); ``store``: the run store whose storage share is checked."""
     from ..models import check_weights, get_spec
     from ..splits import WeakSplitError, planned_problems_of
+    from ..training.memory import check_memory
 
     specs = list(specs)
     for spec in specs:
@@ -47,6 +49,7 @@ def preflight(specs: Sequence[JobSpec], *, dataset=None, force_weak: bool = Fals
         if spec.extra.get("study") is not None:
             check_protocol(spec.config.protocol)
         check_weights(spec.config.model, spec.config.pretrained, spec.config.variant)
+        check_memory(spec.config)  # before anything is allocated
     if settings is not None and specs:
         from ..classroom.quota import check_storage
         from ..classroom.rules import check_submit

@@ -143,7 +143,9 @@ class JobManager:
         taken: dict[str | None, int] = {}  # owner -> jobs taken over so far (they count against the owner's limit)
         gate = job_gate(self.store, lambda owner: self.active_count(owner) + taken.get(owner, 0))
         for record in sorted(self.store.list(), key=lambda r: r.get("created", 0)):
-            if record.get("status") != "queued" or not lifecycle.in_a_queue(record):
+            # (a queued record a queue made whose job is damaged, null say, is taken too: it fails, saying why,
+            # rather than waiting for ever)
+            if record.get("status") != "queued" or not (lifecycle.in_a_queue(record) or "queue_owner" in record):
                 continue
             claimed = self.store.claim_queued(record["run_id"], self.owner, free)
             if claimed is None:

@@ -199,18 +199,26 @@ _hash_memo: dict[tuple, str] = {}
 
 
 def weights_sha256(path: Path) -> str:
-    """SHA-256 of a weights file, memoised per (path, size, mtime) in the process and
-    in a ``.sha256.json`` file beside it when that folder is writable (hashing VGG19's
-    548 MB costs about a second)."""
+    """SHA-256 of a weights file, memoised in the process and in a ``.sha256.json`` file
+    beside it when that folder is writable (hashing VGG19's 548 MB costs about a second).
+
+    The memo is keyed by the file's identity as the kernel keeps it: device, inode, size,
+    mtime **and ctime** (nanoseconds). Any write to the file, and any ``utime`` that puts
+    its mtime back afterwards, sets its ctime to the present, which no user process can
+    set back (only a change of the system clock can): so a same-size, same-mtime change is
+    hashed again. Its cost is the ``stat`` the memo already made; a file copied or moved
+    (a new inode or ctime) is hashed once more."""
     st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
+    ident = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns, "inode": st.st_ino,
+             "device": st.st_dev}
+    key = (str(path), *ident.values())
     with _hash_lock:
         if key in _hash_memo:
             return _hash_memo[key]
     side = path.with_name(path.name + ".sha256.json")
     try:
         saved = json.loads(side.read_text())
-        if saved.get("size") == st.st_size and saved.get("mtime_ns") == st.st_mtime_ns:
+        if isinstance(saved, dict) and all(saved.get(k) == v for k, v in ident.items()):
             digest = str(saved["sha256"])
             with _hash_lock:
                 _hash_memo[key] = digest
@@ -223,7 +231,7 @@ def weights_sha256(path: Path) -> str:
             h.update(block)
     digest = h.hexdigest()
     with contextlib.suppress(OSError):
-        side.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}))
+        side.write_text(json.dumps({**ident, "sha256": digest}))
     with _hash_lock:
         _hash_memo[key] = digest
     return digest

@@ -36,6 +36,7 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 import threading
 import time
 import zipfile
@@ -138,7 +139,8 @@ class RunStore:
         (listings then read the store afresh)."""
         path = self.root / CHANGE_JOURNAL
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_NONBLOCK", 0), 0o644)  # (never through a link; a pipe never blocks)
             try:
                 if os.fstat(fd).st_size > JOURNAL_LIMIT:
                     os.ftruncate(fd, 0)
@@ -422,8 +424,10 @@ class _Listing:
         except OSError:
             folder = None
         try:
-            st = os.stat(store.root / CHANGE_JOURNAL)
-            journal: tuple[int, int] | None = (st.st_ino, st.st_size)
+            st = os.lstat(store.root / CHANGE_JOURNAL)
+            # (a journal that is no regular file, a folder or a pipe put there: not read, the store is looked at
+            # whole every time; `python -m gtzan_core repair` moves it aside)
+            journal: tuple[int, int] | None = (st.st_ino, st.st_size) if stat.S_ISREG(st.st_mode) else None
         except OSError:
             journal = None
         # the journal says which runs changed since it was last read, unless it started anew
@@ -433,9 +437,12 @@ class _Listing:
                     or journal[1] < self.journal[1]:
                 changed = None
             else:
-                with open(store.root / CHANGE_JOURNAL, "rb") as f:
-                    f.seek(self.journal[1])
-                    tail = f.read(journal[1] - self.journal[1])
+                try:
+                    with open(store.root / CHANGE_JOURNAL, "rb") as f:
+                        f.seek(self.journal[1])
+                        tail = f.read(journal[1] - self.journal[1])
+                except OSError:  # replaced meanwhile by something unreadable: look at the store whole
+                    tail = b""
                 whole = tail[:tail.rfind(b"\n") + 1]  # a line still being written is read next time
                 changed = {line.decode("utf-8", "replace") for line in whole.splitlines() if line}
                 journal = (journal[0], self.journal[1] + len(whole))

@@ -22,7 +22,11 @@ run store, so this works in any process that sees the store (a Ray worker's too)
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,11 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 class NotYourStudy(StudioError):
     """A study another owner started."""
+
+
+class DamagedJournal(StudioError):
+    """An owner's study journal that Optuna cannot replay (a garbage line, a cut tail):
+    named with the studies in it and what is wrong; :func:`repair_journal` mends it."""
 
 
 def owner_key(owner: str | None) -> str:
@@ -67,13 +76,113 @@ def full_name(owner: str | None, name: str) -> str:
 
 
 def open_storage(root: str | Path, owner: str | None):
-    """``owner``'s journal storage in the run store at ``root`` (created on first use)."""
+    """``owner``'s journal storage in the run store at ``root`` (created on first use);
+    a damaged journal is refused (:class:`DamagedJournal`) before Optuna reads it."""
     import optuna
     from optuna.storages.journal import JournalFileBackend
 
     path = journal_path(root, owner)
     path.parent.mkdir(parents=True, exist_ok=True)
+    check_journal(path, owner)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+#: journals found whole, by (path, inode, size, mtime): not scanned again until they change
+_WHOLE: set[tuple[str, int, int, int]] = set()
+
+
+def journal_problem(path: str | Path) -> tuple[str, int, list[str]] | None:
+    """What is wrong with the study journal at ``path``, if anything: ``(problem, bytes of
+    the whole records before it, the studies those records name)``. Each line must be a
+    whole UTF-8 JSON record of Optuna's (an ``op_code``), ending in a line end."""
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key in _WHOLE:
+        return None
+    if not path.is_file() or path.is_symlink():
+        return "it is not a regular file", 0, []
+    data = path.read_bytes()
+    good, number = 0, 0
+    studies: list[str] = []
+    while good < len(data):
+        number += 1
+        end = data.find(b"\n", good)
+        if end < 0:
+            return f"line {number} is cut short (no line end: a write that never finished)", good, studies
+        line = data[good:end]
+        try:
+            record = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            return f"line {number} is not UTF-8 text", good, studies
+        except (json.JSONDecodeError, RecursionError):
+            return f"line {number} is not a JSON record", good, studies
+        if not isinstance(record, dict) or not isinstance(record.get("op_code"), int):
+            return f"line {number} is not one of Optuna's journal records", good, studies
+        if isinstance(record.get("study_name"), str):
+            studies.append(record["study_name"])
+        good = end + 1
+    _WHOLE.add(key)
+    return None
+
+
+def check_journal(path: Path, owner: str | None) -> None:
+    """Raise :class:`DamagedJournal` naming ``owner``'s journal at ``path``, its studies and
+    what is wrong (a last line still being written is looked at again a moment later)."""
+    found = journal_problem(path)
+    if found is not None and "cut short" in found[0]:
+        time.sleep(0.2)  # (an append in progress under Optuna's lock ends in milliseconds)
+        found = journal_problem(path)
+    if found is None:
+        return
+    problem, _, studies = found
+    prefix = owner_key(owner) + "/"
+    names = [n[len(prefix):] for n in studies if n.startswith(prefix)]
+    raise DamagedJournal(f"the study journal of {owner_key(owner)} ({STUDIES_DIR}/{path.name}; studies: "
+                         f"{', '.join(names) or 'none readable'}) is damaged: {problem}; repair it (the Train "
+                         "page's Repair button, or `python -m gtzan_core repair`): the whole records before it are "
+                         "kept, the file as it was is backed up beside it")
+
+
+def repair_journal(root: str | Path, owner: str | None) -> Path | None:
+    """Mend ``owner``'s damaged study journal: the file as it is copied to
+    ``<journal>.damaged-<time>``, then the whole records before the first damaged line kept
+    (Optuna replays a journal in order: a record after a gap could name a trial it never
+    made). Returns the backup (None: nothing was damaged)."""
+    return repair_journal_file(journal_path(root, owner))
+
+
+def repair_journal_file(path: Path) -> Path | None:
+    """:func:`repair_journal` of the journal at ``path``."""
+    found = journal_problem(path)
+    if found is None:
+        return None
+    _, good, _ = found
+    backup = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+    if path.is_file() and not path.is_symlink():
+        shutil.copy2(path, backup)
+        data = path.read_bytes()[:good]
+    else:
+        os.replace(path, backup)
+        data = b""
+    tmp = path.with_name(path.name + ".repair")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return backup
+
+
+def damaged_journals(root: str | Path) -> list[tuple[Path, str]]:
+    """Every damaged study journal of the run store at ``root``: (its path, what is wrong)."""
+    folder = Path(root) / STUDIES_DIR
+    out = []
+    for path in sorted(folder.glob("*.journal")) if folder.is_dir() else []:
+        found = journal_problem(path)
+        if found is not None:
+            out.append((path, found[0]))
+    return out
 
 
 def study_names(root: str | Path, owner: str | None) -> list[str]:

@@ -9,7 +9,7 @@ import math
 from dataclasses import fields
 
 from ..errors import ConfigError
-from ..hparams import TrainConfig, load_hparams
+from ..hparams import BOUNDS, TrainConfig, load_hparams
 
 TYPES = ("loguniform", "uniform", "int", "categorical")
 #: The settings a space may search (a TrainConfig's numbers that a model honours).
@@ -53,6 +53,7 @@ def check_space(space, where: str = "search space") -> dict:
             choices = entry.get("choices")
             if not isinstance(choices, list) or not choices or not all(_number(c) for c in choices):
                 raise ConfigError(f"{where}: {name} needs a list of numeric choices")
+            _within_bounds(name, choices, where)
             out[name] = {"type": typ, "choices": list(choices)}
             continue
         low, high = entry.get("low"), entry.get("high")
@@ -64,7 +65,17 @@ def check_space(space, where: str = "search space") -> dict:
             raise ConfigError(f"{where}: {name} is an integer range; its bounds must be whole numbers")
         out[name] = {"type": typ, "low": int(low) if typ == "int" else float(low),
                      "high": int(high) if typ == "int" else float(high)}
+        _within_bounds(name, [out[name]["low"], out[name]["high"]], where)
     return out
+
+
+def _within_bounds(name: str, values: list, where: str) -> None:
+    """Every value a space can draw for ``name`` lies within the setting's declared bounds
+    (:data:`gtzan_core.hparams.BOUNDS`): a space never reaches a value a run would refuse."""
+    bound = BOUNDS.get(name)
+    for value in values if bound else []:
+        if (problem := bound.problem(name, value)):
+            raise ConfigError(f"{where}: {name}'s range: {problem}")
 
 
 def _number(v) -> bool:

@@ -264,9 +264,13 @@ def _check_record(record: dict) -> None:
     """Refuse a record that the run store would list as damaged (a number that is text, a
     list for an object, no model...: :func:`~gtzan_core.runs.record_problems`), or without
     its creation time: an imported run must show as a run."""
+    from ..hparams import knob_problems
+
     problems = record_problems(record)
     if record.get("created") is None:
         problems.insert(0, "it has no created time")
+    config = record.get("config")
+    problems += knob_problems(config if isinstance(config, dict) else {}, "its configuration's ")
     if problems:
         raise ArchiveError("refused: record.json is not a valid record: " + "; ".join(problems[:3]))
 
@@ -334,6 +338,7 @@ def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> N
     import torch
 
     from ..errors import ConfigError
+    from ..hparams import knob_problems
     from ..inputs import kind_of
     from ..models import MODELS
     from ..training.checkpoints import skeleton
@@ -362,6 +367,9 @@ def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> N
         refuse(mismatch)
     if list(meta.get("classes", GENRES)) != list(GENRES):
         refuse("its classes are not the ten GTZAN genres in the studio's order")
+    options = meta.get("options")
+    if (problems := knob_problems(options if isinstance(options, dict) else {})):
+        refuse(f"its options are outside the studio's bounds ({problems[0]})")
     try:
         net, _ = skeleton(meta)
     except Exception as exc:  # options from the file: any failure is a mismatch

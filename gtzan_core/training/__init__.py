@@ -19,11 +19,11 @@ The package knows no run store: :func:`gtzan_core.jobs.train` records a run
 from .backbone_cache import backbone_outputs, backbone_tag, cached_backbone_outputs
 from .checkpoints import checkpoint_model, checkpoint_state
 from .device import autocast, device_label, device_slot, resolve_device, seed_everything
-from .loop import Cancelled, EarlyStopping, EpochLog, Pruned, loss_acc, predict_logits, run_epoch
+from .loop import Cancelled, Diverged, EarlyStopping, EpochLog, Pruned, loss_acc, predict_logits, run_epoch
 from .trainer import Outcome, RunSink, feature_facts, fit, test_evaluation
 
 __all__ = [
-    "Cancelled", "EarlyStopping", "EpochLog", "autocast", "backbone_outputs", "backbone_tag",
+    "Cancelled", "Diverged", "EarlyStopping", "EpochLog", "autocast", "backbone_outputs", "backbone_tag",
     "cached_backbone_outputs", "checkpoint_model", "checkpoint_state", "device_label", "device_slot", "loss_acc",
     "predict_logits", "Pruned", "resolve_device", "Outcome", "RunSink", "run_epoch", "seed_everything",
     "feature_facts", "fit", "test_evaluation",

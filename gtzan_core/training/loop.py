@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .. import GENRES
+from ..errors import StudioError
 from .device import autocast
 
 
@@ -32,6 +33,19 @@ class EpochLog:
 
 class Cancelled(Exception):
     pass
+
+
+class Diverged(StudioError):
+    """The loss became NaN or infinite: the run failed (never "cancelled"), naming the epoch."""
+
+    @classmethod
+    def check(cls, epoch: int, train_loss: float, val_loss: float) -> None:
+        """Raise when either loss of ``epoch`` is not finite."""
+        for loss in (train_loss, val_loss):
+            if not math.isfinite(loss):
+                word = "NaN" if math.isnan(loss) else "infinite"
+                raise cls(f"the loss became {word} at epoch {epoch} (a learning rate too large, or input values "
+                          "too large for float32 arithmetic)")
 
 
 class Pruned(Exception):

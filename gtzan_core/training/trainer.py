@@ -49,7 +49,7 @@ from . import distributed
 from .backbone_cache import backbone_tag, cached_backbone_outputs
 from .checkpoints import checkpoint_state
 from .device import device_label, resolve_device, seed_everything
-from .loop import Cancelled, EarlyStopping, EpochLog, loss_acc, predict_logits, run_epoch
+from .loop import Cancelled, Diverged, EarlyStopping, EpochLog, loss_acc, predict_logits, run_epoch
 from .recipe import Augment, make_optimizer, make_scheduler
 
 log = logging.getLogger(__name__)
@@ -252,6 +252,7 @@ class _Run:
             loss_sum, correct, seen = distributed.reduce_epoch(*sums, device)
             val_loss, val_acc = loss_acc(predict_logits(trainable, self.x_dev, va, inputs.prep, device, amp=self.amp),
                                          self.y_dev[va])
+            Diverged.check(epoch, (loss_sum / seen).item(), val_loss)  # failed, never "cancelled"
             improved = stopper.step(epoch, val_loss)
             if improved:
                 self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in trainable.state_dict().items()})

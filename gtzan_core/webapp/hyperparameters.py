@@ -6,8 +6,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..hparams import model_defaults
+from ..hparams import BOUNDS, model_defaults
 from ..models import MODELS
+
+
+def bounded(name: str) -> dict:
+    """A number field's ``min_value`` and ``max_value``: setting ``name``'s declared bounds
+    (:data:`gtzan_core.hparams.BOUNDS`, the ones every entry point checks), typed as the field is."""
+    b = BOUNDS[name]
+    cast = int if b.integer else float
+    return {"min_value": cast(b.low), "max_value": cast(b.high)}
 
 
 def hyperparameter_inputs(models: list[str], recipe: str) -> dict[str, dict]:
@@ -25,10 +33,13 @@ def hyperparameter_inputs(models: list[str], recipe: str) -> dict[str, dict]:
         with st.expander(f"{spec.title} hyperparameters ({recipe} recipe)"):
             c1, c2, c3, c4 = st.columns(4)
             overrides[name] = dict(
-                lr=c1.number_input("learning rate", value=float(d["lr"]), format="%.5f", min_value=1e-7, key=f"lr-{k}"),
-                batch_size=c2.number_input("batch size", value=int(d["batch_size"]), min_value=1, key=f"bs-{k}"),
-                epochs=c3.number_input("max epochs", value=int(d["epochs"]), min_value=1, key=f"ep-{k}"),
-                patience=c4.number_input("patience", value=int(d["patience"]), min_value=1, key=f"pa-{k}"),
+                lr=c1.number_input("learning rate", value=float(d["lr"]), format="%.5f", **bounded("lr"),
+                                   key=f"lr-{k}"),
+                batch_size=c2.number_input("batch size", value=int(d["batch_size"]), **bounded("batch_size"),
+                                           key=f"bs-{k}"),
+                epochs=c3.number_input("max epochs", value=int(d["epochs"]), **bounded("epochs"), key=f"ep-{k}"),
+                patience=c4.number_input("patience", value=int(d["patience"]), **bounded("patience"),
+                                         key=f"pa-{k}"),
             )
             if spec.kind.standardize_label:
                 overrides[name]["standardize"] = st.toggle(spec.kind.standardize_label,
@@ -52,21 +63,23 @@ def transformer_knobs(d: dict, k: str) -> dict:
     """The Transformer recipe's knobs and architecture, as the recipe sets them."""
     c1, c2, c3, c4 = st.columns(4)
     knobs = dict(
-        weight_decay=c1.number_input("weight decay (AdamW)", value=float(d["weight_decay"]), min_value=0.0,
+        weight_decay=c1.number_input("weight decay (AdamW)", value=float(d["weight_decay"]), **bounded("weight_decay"),
                                      format="%.4f", key=f"wd-{k}"),
-        warmup_epochs=c2.number_input("warm-up epochs", value=int(d["warmup_epochs"]), min_value=0, key=f"wu-{k}"),
+        warmup_epochs=c2.number_input("warm-up epochs", value=int(d["warmup_epochs"]), **bounded("warmup_epochs"),
+                                      key=f"wu-{k}"),
         schedule=c3.selectbox("after warm-up", ["cosine", "constant"], index=0 if d["schedule"] == "cosine" else 1,
                               key=f"sc-{k}"),
-        mixup=c4.number_input("mixup alpha (0: off)", value=float(d["mixup"]), min_value=0.0, key=f"mx-{k}"),
+        mixup=c4.number_input("mixup alpha (0: off)", value=float(d["mixup"]), **bounded("mixup"), key=f"mx-{k}"),
     )
     c1, c2, c3, c4, c5 = st.columns(5)
     knobs.update(
-        time_mask=c1.number_input("time mask (frames, 0: off)", value=int(d["time_mask"]), min_value=0,
+        time_mask=c1.number_input("time mask (frames, 0: off)", value=int(d["time_mask"]), **bounded("time_mask"),
                                   key=f"tm-{k}"),
-        freq_mask=c2.number_input("frequency mask (bands)", value=int(d["freq_mask"]), min_value=0, key=f"fm-{k}"),
-        depth=c3.number_input("depth (blocks)", value=int(d["depth"]), min_value=1, key=f"de-{k}"),
-        width=c4.number_input("width (x4 heads)", value=int(d["width"]), min_value=4, step=4, key=f"wi-{k}"),
-        dropout=c5.number_input("dropout", value=float(d["dropout"]), min_value=0.0, max_value=0.9, key=f"do-{k}"),
+        freq_mask=c2.number_input("frequency mask (bands)", value=int(d["freq_mask"]), **bounded("freq_mask"),
+                                  key=f"fm-{k}"),
+        depth=c3.number_input("depth (blocks)", value=int(d["depth"]), **bounded("depth"), key=f"de-{k}"),
+        width=c4.number_input("width (x4 heads)", value=int(d["width"]), **bounded("width"), step=4, key=f"wi-{k}"),
+        dropout=c5.number_input("dropout", value=float(d["dropout"]), **bounded("dropout"), key=f"do-{k}"),
     )
     return knobs
 

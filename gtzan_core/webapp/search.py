@@ -152,7 +152,11 @@ def tested_bests(store, owner: str | None) -> list[tuple[str, dict]]:
     from ..search.study import open_study
 
     out = []
-    for name in study_names(store.root, owner):
+    try:
+        names = study_names(store.root, owner)
+    except StudioError:  # a damaged journal: the Search panel says so, with its repair
+        return []
+    for name in names:
         try:
             tested = open_study(store, owner, name).user_attrs.get("tested")
         except StudioError:
@@ -183,7 +187,7 @@ def search_panel(models: list[str], data_path: str | None, owner: str | None, ma
     shared instance a visitor who has not signed in sees no studies: the owner-less ones
     (made from the CLI or by the admin) are the admin's."""
     from ..plots import loss_figure
-    from ..runs.studies import study_names
+    from ..runs.studies import DamagedJournal, repair_journal, study_names
     from ..search.space import default_space, space_text
     from ..search.study import SearchRequest, open_study, probe_spec, summary
 
@@ -222,7 +226,15 @@ def search_panel(models: list[str], data_path: str | None, owner: str | None, ma
         except StudioError as exc:
             st.error(md_text(str(exc)))
 
-    names = study_names(store.root, owner)
+    try:
+        names = study_names(store.root, owner)
+    except DamagedJournal as exc:  # the rest of the page goes on; the owner may mend it here
+        st.error(md_text(str(exc)))
+        if st.button("Repair the study journal (keeps a backup)", key="search-repair"):
+            backup = repair_journal(store.root, owner)
+            st.success(md_text(f"Repaired; the damaged file is kept as {backup.name}." if backup
+                               else "Nothing to repair any more."))
+        return
     if not names:
         st.info("No study yet: start one above.")
         return
