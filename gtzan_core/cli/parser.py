@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --data: the GTZAN genre of a folder label (e.g. hip-hop=hiphop); labels outside "
                         "GTZAN's ten that are not mapped are reported as out of scope, never scored")
     p.add_argument("--device", default="cpu", help="with --data: cpu (default), cuda, mps or auto")
+    p.add_argument("--errors", action="store_true",
+                   help="list the test tracks each run got wrong (true genre, predicted, the run's probability of "
+                        "each), and the clips of its evaluations on other folders; a run recorded before its "
+                        "per-track predictions were kept has them made once from its checkpoint")
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_evaluate)

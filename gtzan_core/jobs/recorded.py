@@ -67,6 +67,8 @@ def conclude(store: RunStore, run_id: str, attempt: Callable[[], Outcome]) -> Ru
 
     try:
         outcome = attempt()
+        if outcome.predictions:  # (beside the record: a confusion cell lists its tracks from them)
+            store.save_predictions(run_id, test=outcome.predictions)
         end = lifecycle.finish if outcome.status == Status.FINISHED.value else lifecycle.cancel
         return end(store, run_id, **outcome.fields)
     except Cancelled as exc:
