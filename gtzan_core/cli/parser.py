@@ -7,6 +7,7 @@ import argparse
 from .. import __version__
 from .common import OneLineParser
 from .data import cmd_download, cmd_feature_agreement, cmd_features, cmd_synth
+from .insight import cmd_repeats
 from .runs import cmd_export, cmd_import, cmd_runs
 from .search import cmd_search
 from .study import add_parser as add_study_parser
@@ -49,6 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: the dataset's PNGs when present; render: always from audio; none: MFCC only")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_features)
+
+    p = sub.add_parser("repeats", help="repeated recordings in a dataset (near-identical feature vectors, across "
+                                       "genres too), whether splits put copies on both sides, whether runs' errors "
+                                       "fall on them")
+    p.add_argument("--data", required=True, metavar="FOLDER|CSV",
+                   help="a GTZAN-layout folder (the studio's feature vector of each track) or a feature table (.csv)")
+    p.add_argument("--fraction", type=float, default=0.35,
+                   help="copies: closer than this share of the median nearest-neighbour distance (default 0.35)")
+    p.add_argument("--run", action="append", metavar="RUN",
+                   help="a run trained on this data: how many of its test errors fall on the repeats (repeatable)")
+    p.add_argument("--runs", help="run store folder")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_repeats)
 
     p = sub.add_parser("features-agreement", help="the studio's feature vector against the Kaggle table's rows, "
                                                   "per column, on the real clips at hand")

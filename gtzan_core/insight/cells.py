@@ -49,10 +49,7 @@ def stored(store, run_id: str, folder: str | None = None) -> dict | None:
     """The kept predictions of run ``run_id``: on its test set, or (``folder``) on that
     other folder; None when none are kept."""
     kept = store.read_predictions(run_id)
-    if folder is not None:
-        found = (kept.get("external") or {}).get(folder)
-    else:
-        found = kept.get("test")
+    found = (kept.get("external") or {}).get(folder) if folder is not None else kept.get("test")
     return found if isinstance(found, dict) and isinstance(found.get("tracks"), list) else None
 
 
