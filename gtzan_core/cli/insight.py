@@ -61,3 +61,66 @@ def cmd_repeats(args) -> int:
               f"{r['test_repeated']} repeated test tracks (of {r['test']}); chance would put {r['expected']:.1f} "
               f"there (p of at least as many: {r['p_more']:.3f})")
     return 0
+
+
+def cmd_map(args) -> int:
+    """``map RUN``: the run's map of its dataset, as a table (CSV, JSON) or a picture (PNG)."""
+    from ..insight import embedding_map
+    from ..runs import RunStore
+
+    store = RunStore(args.runs)
+    with progress_bar("map", "item") as p:
+        found = embedding_map.run_map(store, args.run_id, args.device, p, rebuild=args.rebuild)
+    rows = found["tracks"]
+    if args.csv:
+        import csv
+
+        with open(args.csv, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["track", "genre", "pred", "x", "y", "part", "error"],
+                               extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rows)
+    if args.png:
+        _draw_map(found, args.png)
+    if args.json:
+        print(json.dumps(found, indent=1))
+        return 0
+    errors = sum(r["error"] for r in rows)
+    print(f"run {args.run_id}: {len(rows)} tracks mapped from {found['layer']} ({found['dimensions']} dimensions; "
+          f"PCA then t-SNE), {sum(r['part'] == 'test' for r in rows)} in its test set, {errors} of them wrong; "
+          f"made in {found['seconds']:.1f} s (cached)")
+    for path in (args.csv, args.png):
+        if path:
+            print(f"wrote {path}")
+    if not (args.csv or args.png):
+        print("track,genre,pred,x,y,part,error")
+        for r in rows:
+            print(f"{r['track']},{r['genre']},{r['pred']},{r['x']},{r['y']},{r['part']},{int(r['error'])}")
+    return 0
+
+
+def _draw_map(found: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .. import GENRES
+
+    fig, ax = plt.subplots(figsize=(8, 7), dpi=110)
+    colours = plt.get_cmap("tab10")
+    for k, g in enumerate(GENRES):
+        pts = [r for r in found["tracks"] if r["genre"] == g]
+        if pts:
+            ax.scatter([r["x"] for r in pts], [r["y"] for r in pts], s=14, color=colours(k), label=g, alpha=0.8)
+    wrong = [r for r in found["tracks"] if r["error"]]
+    if wrong:
+        ax.scatter([r["x"] for r in wrong], [r["y"] for r in wrong], s=70, facecolors="none", edgecolors="black",
+                   linewidths=1.2, label="test error")
+    ax.set_title(f"run {found['run_id']}: how it hears its dataset (t-SNE of {found['layer']})", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=7, markerscale=1, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)

@@ -7,7 +7,7 @@ import argparse
 from .. import __version__
 from .common import OneLineParser
 from .data import cmd_download, cmd_feature_agreement, cmd_features, cmd_synth
-from .insight import cmd_repeats
+from .insight import cmd_map, cmd_repeats
 from .runs import cmd_export, cmd_import, cmd_runs
 from .search import cmd_search
 from .study import add_parser as add_study_parser
@@ -63,6 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", help="run store folder")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_repeats)
+
+    p = sub.add_parser("map", help="a map of how a run hears its dataset: every track in 2-D (PCA, t-SNE of the "
+                                   "model's last layer's input), its test errors marked; cached per run and dataset")
+    p.add_argument("run_id", metavar="RUN")
+    p.add_argument("--png", metavar="FILE", help="draw it as a picture")
+    p.add_argument("--csv", metavar="FILE", help="write its table of coordinates")
+    p.add_argument("--json", action="store_true", help="print it as JSON (probabilities too)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--rebuild", action="store_true", help="make it again instead of reading the cache")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_map)
 
     p = sub.add_parser("features-agreement", help="the studio's feature vector against the Kaggle table's rows, "
                                                   "per column, on the real clips at hand")
