@@ -24,7 +24,7 @@ from gtzan_core.webapp import (  # noqa: E402
     store,
     training_text,
 )
-from gtzan_core.webapp.listening import disagreement_table, listen_panel  # noqa: E402
+from gtzan_core.webapp.listening import disagreement_table, listen_panel, map_panel  # noqa: E402
 
 
 def _delta_colour(v: float) -> str:
@@ -85,6 +85,8 @@ for k, rid in enumerate(chosen):
                                 width="stretch", on_select="rerun", selection_mode="points")
         st.table(md_frame(report_table(m)), border="horizontal")  # every row drawn: the averages too, no scroll
         listen_panel(r, level, f"{rid}-{level}", event=event)
+        with st.expander("🗺️ Map of how it hears its dataset"):
+            map_panel(r, rid)
         for ev in RunRecord.of(r).external_evaluations:
             if ev.scores is None:
                 continue

@@ -105,3 +105,23 @@ def test_an_external_evaluations_cell_lists_its_clips(two_runs, demo_app, monkey
     table = next(d.value for d in at.dataframe if "p(predicted)" in d.value.columns)
     assert list(table["track"]) == [x.track for x in cells.cell_tracks(kept, true, pred)]
     assert len(_audio(at)) == len(table)
+
+
+@pytest.mark.heavy
+def test_a_runs_map_is_drawn_on_demand_then_from_the_cache(two_runs, demo_app, monkeypatch):
+    from gtzan_core.insight import embedding_map
+
+    store, ids, demo = two_runs
+    monkeypatch.setenv("GTZAN_STUDIO_DATA_ROOTS", str(demo.parent))
+    at = _open(demo_app, ids)
+    charts = len(at.get("plotly_chart"))
+    assert embedding_map.cached_map(store, ids[0]) is None
+    next(b for b in at.button if b.key == f"map-make-{ids[0]}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) == charts + 1
+    found = embedding_map.cached_map(store, ids[0])
+    assert found is not None and len(found["tracks"]) == 40
+    at = _open(demo_app, ids)  # a new visit: read from the cache, no button to press
+    assert len(at.get("plotly_chart")) == charts + 1
+    assert not [b for b in at.button if b.key == f"map-make-{ids[0]}"]
+    assert any(f"rings: the {sum(r['error'] for r in found['tracks'])} it got wrong" in c.value for c in at.caption)

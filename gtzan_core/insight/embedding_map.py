@@ -128,6 +128,15 @@ def project(embeddings: np.ndarray, seed: int = 0) -> np.ndarray:
     return tsne.fit_transform(x)
 
 
+def cached_map(store, run_id: str) -> dict | None:
+    """The run's map when it is cached (nothing is computed), else None."""
+    cache = _cache_file(store, run_id, store.read(run_id))
+    try:
+        return json.loads(cache.read_text()) if cache.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
 def run_map(store, run_id: str, device: str = "cpu", progress: Callable | None = None, rebuild: bool = False) -> dict:
     """The run's map (cached per run, dataset and checkpoint): ``{"run_id", "layer",
     "seconds", "tracks": [{"track", "genre", "pred", "x", "y", "probs", "part", "error"}]}``;

@@ -173,3 +173,63 @@ def disagreement_table(a_record, b_record) -> pd.DataFrame | None:
         return None
     rows = cells.disagreements(a, b)
     return pd.DataFrame(rows, columns=["track", "true", "a", "b", "right"])
+
+
+def map_panel(record, key: str) -> None:
+    """A run's map of its dataset (drawn on demand the first time, with a progress bar;
+    from the cache after): a click on a point plays that track and shows its probabilities."""
+    from pathlib import Path
+
+    from ..insight import embedding_map
+    from ..plots import map_figure, probabilities_figure
+    from .resources import store
+
+    rid = record["run_id"]
+    found = embedding_map.cached_map(store(), rid)
+    if found is None:
+        st.caption("Every track of the run's dataset placed by what the model makes of it (PCA, then t-SNE of its "
+                   "last layer's input); made once, then cached.")
+        if not st.button("Draw the map", key=f"map-make-{key}"):
+            return
+        bar = st.progress(0.0, text="Running the model over every track…")
+
+        def progress(done, total, message):
+            bar.progress(min(1.0, done / total) if total else 0.0, text=message)
+
+        try:
+            found = embedding_map.run_map(store(), rid, progress=progress)
+        except Exception as exc:  # its dataset is not here, its model damaged: one line
+            bar.empty()
+            st.error(md_text(str(exc)))
+            return
+        bar.empty()
+    colour = st.radio("Colour by", ["genre", "prediction"], horizontal=True, key=f"map-colour-{key}")
+    event = st.plotly_chart(map_figure(found, colour), key=f"map-{key}", width="stretch", on_select="rerun",
+                            selection_mode="points")
+    n_test = sum(r["part"] == "test" for r in found["tracks"])
+    st.caption(f"{len(found['tracks'])} tracks from {found['layer']} ({found['dimensions']} dimensions); bigger "
+               f"points: its {n_test} test tracks; rings: the {sum(r['error'] for r in found['tracks'])} it got "
+               "wrong. Click a point to hear it.")
+    try:
+        points = event.selection.points or []
+    except AttributeError:
+        points = []
+    picked = next((p.get("customdata") for p in points if p.get("customdata")), None)
+    row = next((r for r in found["tracks"] if r["track"] == picked), None)
+    if row is None:
+        return
+    st.markdown(f"**{md_text(row['track'])}** · {row['genre']}, predicted {row['pred']}"
+                + (" · a test error" if row["error"] else ""))
+    roots = _roots()
+    root = (record.get("dataset") or {}).get("root") or ""
+    m = _media(root, roots).get(row["track"])
+    if m is not None and m.audio is not None:
+        st.audio(read_media(m.audio, root, [Path(r) for r in roots]))
+    elif m is not None and m.image is not None:
+        st.image(read_media(m.image, root, [Path(r) for r in roots]), width=320)
+    else:
+        st.caption("Not here to play: the run's dataset is not on this server (or is a feature table).")
+    from types import SimpleNamespace  # (what probabilities_figure reads of a prediction)
+
+    st.plotly_chart(probabilities_figure({rid: SimpleNamespace(title="this run", probs=row["probs"])}),
+                    key=f"map-probs-{key}", width="stretch")
