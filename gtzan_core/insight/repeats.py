@@ -153,7 +153,7 @@ def straddling(found: Repeats, part_of: dict[str, str]) -> list[dict]:
 
 
 def protocol_parts(track_ids: list[str], genres: list[str], protocol: str, seed: int = 0,
-                   input_kind: str = "image") -> dict[str, str]:
+                   input_kind: str = "image", synthetic: bool = False) -> dict[str, str]:
     """Track -> part ("train", "val", "test") under ``protocol`` (one sample a track: the
     image models' split; the paper's 80:20 of pictures, the track split, the artist-filtered
     lists)."""
@@ -164,7 +164,7 @@ def protocol_parts(track_ids: list[str], genres: list[str], protocol: str, seed:
 
     tracks = pd.DataFrame({"track_id": track_ids, "genre": genres,
                            "label": [GENRES.index(g) if g in GENRES else -1 for g in genres]})
-    split = split_for(tracks, None, input_kind, protocol, seed)
+    split = split_for(tracks, None, input_kind, protocol, seed, synthetic=synthetic)
     out: dict[str, str] = {}
     for part in ("train", "val", "test"):  # (the paper's validation is its test: "test" wins)
         for k in getattr(split, part):
