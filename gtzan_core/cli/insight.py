@@ -46,8 +46,8 @@ def cmd_repeats(args) -> int:
           f"distance ({found.threshold:.3f} of {found.median_nn:.3f}; {found.features} standardised features)")
     for p in found.pairs:
         flag = "  ACROSS GENRES: one copy is mislabelled" if p.across_genres else ""
-        kind = "identical features" if p.identical else f"distance {p.distance:.3f} ({p.relative:.2f} x median)"
-        print(f"  {p.a:<16} {p.b:<16} {kind}{flag}")
+        how = "identical features" if p.identical else f"distance {p.distance:.3f} ({p.relative:.2f} x median)"
+        print(f"  {p.a:<16} {p.b:<16} {how}{flag}")
     for protocol, s in splits.items():
         if "skipped" in s:
             print(f"split {protocol}: not checked ({s['skipped']})")

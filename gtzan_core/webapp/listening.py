@@ -42,8 +42,8 @@ def _roots() -> tuple[str, ...]:
 def option_text(option: str, matrix: list[list[int]]) -> str:
     if not option:
         return "—"
-    kind, *names = option.split(":")
-    if kind == "row":
+    what, *names = option.split(":")
+    if what == "row":
         return f"every {names[0]} track, and those taken for {names[0]}"
     i, j = GENRES.index(names[0]), GENRES.index(names[1])
     return f"true {names[0]} → predicted {names[1]} ({matrix[i][j]})"
@@ -123,13 +123,13 @@ def listen_panel(record, level: str, key: str, folder: str | None = None, event=
                           help="click a cell of the matrix, or choose it here")
     if not choice:
         return
-    kind, *names = choice.split(":")
-    listed = (cells.class_tracks(kept, names[0]) if kind == "row"
+    what, *names = choice.split(":")
+    listed = (cells.class_tracks(kept, names[0]) if what == "row"
               else cells.cell_tracks(kept, names[0], names[1], level))
     if not listed:
         st.caption("No test track here.")
         return
-    st.dataframe(listed_frame(listed, level if kind == "cell" else "track"), hide_index=True, width="stretch",
+    st.dataframe(listed_frame(listed, level if what == "cell" else "track"), hide_index=True, width="stretch",
                  key=f"{pick_key}-table")
     roots = _roots()
     if folder is None:
