@@ -55,11 +55,19 @@ def epoch_ticks(last: int) -> dict:
             "range": [0.5, max(last, 2) + 0.5]}
 
 
-def confusion_figure(metrics: dict, title: str = "") -> go.Figure:
+def confusion_figure(metrics: dict, title: str = "", clickable: bool = False) -> go.Figure:
+    """The confusion matrix (rows true, columns predicted). ``clickable``: an invisible
+    marker on every cell, so that a click selects the cell (a chart's selection reads
+    markers, never a heatmap's cells)."""
     cm = np.array(metrics["confusion"])
     names = list(GENRES[: len(cm)])
     fig = go.Figure(go.Heatmap(z=cm, x=names, y=names, colorscale="Blues", text=cm, texttemplate="%{text}",
                                hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra></extra>"))
+    if clickable:
+        xs, ys = np.meshgrid(names, names)
+        fig.add_scatter(x=xs.ravel(), y=ys.ravel(), mode="markers", showlegend=False, customdata=cm.ravel(),
+                        marker=dict(size=26, symbol="square", color="rgba(0,0,0,0)"),
+                        hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata}<extra></extra>")
     fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
                       **{**_LAYOUT, "height": 420})
     return fig

@@ -81,8 +81,8 @@ for k, rid in enumerate(chosen):
         st.caption(md_text(training_text(r)))
         if weak := split_warning_text(r):
             st.warning(md_text(weak), icon="⚠️")
-        event = st.plotly_chart(confusion_figure(m, f"{level}-level confusion"), key=f"cm-{rid}-{level}",
-                                width="stretch", on_select="rerun", selection_mode="points")
+        event = st.plotly_chart(confusion_figure(m, f"{level}-level confusion", clickable=True),
+                                key=f"cm-{rid}-{level}", width="stretch", on_select="rerun", selection_mode="points")
         st.table(md_frame(report_table(m)), border="horizontal")  # every row drawn: the averages too, no scroll
         listen_panel(r, level, f"{rid}-{level}", event=event)
         with st.expander("🗺️ Map of how it hears its dataset"):
@@ -92,7 +92,8 @@ for k, rid in enumerate(chosen):
                 continue
             st.markdown(f"**Evaluated on {md_text(ev.name)}** · {ev.n_scored} clips, accuracy "
                         f"{ev.scores.accuracy:.3f}" + (" (a handful: no accuracy claim)" if ev.n_scored < 30 else ""))
-            event = st.plotly_chart(confusion_figure(ev.scores, figure_text(f"clip-level confusion on {ev.name}")),
+            event = st.plotly_chart(confusion_figure(ev.scores, figure_text(f"clip-level confusion on {ev.name}"),
+                                                     clickable=True),
                                     key=f"cm-ext-{rid}-{ev.folder}", width="stretch", on_select="rerun",
                                     selection_mode="points")
             st.table(md_frame(report_table(ev.scores)), border="horizontal")
