@@ -36,7 +36,8 @@ def cmd_repeats(args) -> int:
 
         store = RunStore(args.runs)
         for rid in dict.fromkeys(args.run):
-            kept = cells.ensure_test_predictions(store, rid, progress=lambda m: print(m, file=sys.stderr))
+            kept = cells.ensure_test_predictions(store, rid, progress=lambda m: print(m, file=sys.stderr),
+                                                 data_path=args.run_data)
             runs[rid] = repeats.errors_on_repeats(found, kept)
     if args.json:
         print(json.dumps({**found.as_dict(), "splits": splits, "runs": runs}, indent=2))

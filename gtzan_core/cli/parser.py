@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="copies: closer than this share of the median nearest-neighbour distance (default 0.35)")
     p.add_argument("--run", action="append", metavar="RUN",
                    help="a run trained on this data: how many of its test errors fall on the repeats (repeatable)")
+    p.add_argument("--run-data", metavar="FOLDER",
+                   help="with --run: the runs' dataset when their records do not name its folder (the shipped "
+                        "starters: e.g. ../shared/data/gtzan-real/images_original for the EfficientNet starter)")
     p.add_argument("--runs", help="run store folder")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_repeats)

@@ -141,33 +141,54 @@ def matches_record(predictions: dict, record, level: str = "track") -> bool:
     return confusion_of(predictions, level) == [list(map(int, row)) for row in ev.at(level).confusion]
 
 
+def job_of(record):
+    """The job a run was trained as: its record's ``job``, or for a record without one (a
+    shipped starter's) a job of its recorded configuration (dataset not named)."""
+    from ..jobs import JobSpec
+
+    if isinstance(record.get("job"), dict):
+        return JobSpec.from_record(record)
+    return JobSpec.from_dict({}, config=record.config)
+
+
+def run_dataset(record, data_path: str | None = None, what: str = ""):
+    """(the run's job, its dataset opened): ``data_path``, else the folder its job names,
+    else the demo set for a run trained on it; :class:`CheckpointError` otherwise."""
+    from ..data import open_dataset
+    from ..ensemble import trained_on_demo
+
+    try:
+        spec = job_of(record)
+        folder = data_path or spec.data_path
+        if folder is None and not trained_on_demo(record):
+            raise CheckpointError(f"its record does not say where its dataset ({record.dataset_label}) is")
+        return spec, open_dataset(folder)
+    except (StudioError, OSError, KeyError, TypeError, ValueError) as exc:
+        lead = f"{what} " if what else ""
+        raise CheckpointError(f"run {record.run_id}: {lead}its dataset cannot be opened ({str(exc)[:160]})") from None
+
+
 def ensure_test_predictions(store, run_id: str, device: str = "cpu",
-                            progress: Callable[[str], None] | None = None) -> dict:
+                            progress: Callable[[str], None] | None = None, data_path: str | None = None) -> dict:
     """The run's kept test predictions; a run recorded before they were kept has them made
     now from its checkpoint and its dataset (the same split, drawn again from its seed),
     checked against its recorded confusion matrix (``matches_record`` in what is kept),
-    and kept. :class:`CheckpointError` when it has no evaluation, no model, or its dataset
-    is not here."""
+    and kept. ``data_path``: its dataset, for a run whose record does not name the folder
+    (the shipped starters). :class:`CheckpointError` when it has no evaluation, no model,
+    or its dataset is not here."""
     found = stored(store, run_id)
     if found is not None:
         return found
     record = store.read(run_id)
     if record.evaluation is None:
         raise CheckpointError(f"run {run_id} has no test evaluation (status: {record.status})")
-    from ..data import open_dataset
     from ..feature_cache import feature_request, load_features
     from ..inference import load_run_model
-    from ..jobs import JobSpec
     from ..training import trainer
 
     if progress:
         progress(f"run {run_id} was recorded before its per-track predictions were kept: making them once")
-    try:
-        spec = JobSpec.from_record(record)
-        ds = open_dataset(spec.data_path)
-    except (StudioError, OSError, KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"run {run_id}: its per-track predictions are not kept and its dataset cannot be "
-                              f"opened to make them ({str(exc)[:160]})") from None
+    spec, ds = run_dataset(record, data_path, "its per-track predictions are not kept and")
     fs = load_features(ds, **feature_request(spec.config.model, spec.image_source))
     model, _ = load_run_model(store, run_id, device)
     _, predictions = trainer.test_evaluation(spec.config, fs, model)

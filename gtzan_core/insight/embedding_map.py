@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, StudioError
+from ..errors import StudioError
 
 #: The map's own version: a cached map of another version is made again.
 MAP_VERSION = 1
@@ -53,23 +53,18 @@ def _last_linear(model):
 
 
 def track_embeddings(store, run_id: str, device: str = "cpu", progress: Callable | None = None,
-                     batch: int = 64) -> dict:
+                     batch: int = 64, data_path: str | None = None) -> dict:
     """Each track of the run's dataset: its id, genre, embedding (mean over its samples)
     and the run's probabilities (mean over its samples, as the track level averages them)."""
     import torch
 
-    from ..data import open_dataset
     from ..feature_cache import feature_request, load_features
     from ..inference import load_run_model
-    from ..jobs import JobSpec
     from ..models import get_spec
+    from .cells import run_dataset
 
     record = store.read(run_id)
-    try:
-        spec = JobSpec.from_record(record)
-        ds = open_dataset(spec.data_path)
-    except (StudioError, OSError, KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"run {run_id}: its dataset cannot be opened to map it ({str(exc)[:160]})") from None
+    spec, ds = run_dataset(record, data_path)
     fs = load_features(ds, **feature_request(spec.config.model, spec.image_source))
     mspec = get_spec(spec.config.model)
     kind = mspec.kind
@@ -137,7 +132,8 @@ def cached_map(store, run_id: str) -> dict | None:
         return None
 
 
-def run_map(store, run_id: str, device: str = "cpu", progress: Callable | None = None, rebuild: bool = False) -> dict:
+def run_map(store, run_id: str, device: str = "cpu", progress: Callable | None = None, rebuild: bool = False,
+            data_path: str | None = None) -> dict:
     """The run's map (cached per run, dataset and checkpoint): ``{"run_id", "layer",
     "seconds", "tracks": [{"track", "genre", "pred", "x", "y", "probs", "part", "error"}]}``;
     ``part``: "test", "seen" (trained or chosen on) or "" (neither: another protocol's
@@ -153,12 +149,12 @@ def run_map(store, run_id: str, device: str = "cpu", progress: Callable | None =
         except (OSError, ValueError):
             pass  # damaged: made again
     t0 = time.perf_counter()
-    made = track_embeddings(store, run_id, device, progress)
+    made = track_embeddings(store, run_id, device, progress, data_path=data_path)
     if progress:
         progress(0, 1, "placing the tracks in 2-D (PCA, t-SNE)")
     xy = project(made["embeddings"])
     try:
-        test = {t["track"]: t for t in ensure_test_predictions(store, run_id, device)["tracks"]}
+        test = {t["track"]: t for t in ensure_test_predictions(store, run_id, device, data_path=data_path)["tracks"]}
     except StudioError:
         test = {}
     seen = set((record.get("split") or {}).get("seen_tracks") or [])
