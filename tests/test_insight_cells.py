@@ -157,3 +157,15 @@ def test_the_cli_lists_the_errors_as_text_and_json(store, capsys, monkeypatch):
     assert f"{len(wrong)} of {len(kept['tracks'])} test tracks wrong" in text
     for track in wrong:
         assert track in text
+
+
+def test_a_run_whose_record_names_no_dataset_folder_is_refused_never_read_on_the_demo_set(store):
+    """A shipped starter's record names its dataset (GTZAN) but not its folder: its
+    predictions are made only on a folder given, never on the demo set in its place."""
+    st, rid = store
+    os.remove(st.predictions_path(rid))
+    record = st.read(rid)
+    st.write_record(rid, record.updated(job=None, dataset={**record.dataset, "label": "GTZAN"}))
+    with pytest.raises(Exception, match="its record does not say where its dataset \\(GTZAN\\) is"):
+        cells.ensure_test_predictions(st, rid)
+    assert cells.stored(st, rid) is None
