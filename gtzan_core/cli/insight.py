@@ -71,7 +71,7 @@ def cmd_map(args) -> int:
 
     store = RunStore(args.runs)
     with progress_bar("map", "item") as p:
-        found = embedding_map.run_map(store, args.run_id, args.device, p, rebuild=args.rebuild)
+        found = embedding_map.run_map(store, args.run_id, args.device, p, rebuild=args.rebuild, data_path=args.data)
     rows = found["tracks"]
     if args.csv:
         import csv

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print it as JSON (probabilities too)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--rebuild", action="store_true", help="make it again instead of reading the cache")
+    p.add_argument("--data", metavar="FOLDER", help="the run's dataset when its record names no folder (the shipped "
+                                                    "starters)")
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_map)
 
