@@ -24,11 +24,12 @@ pages = [
     st.Page("pages/compare.py", title="Compare", icon="⚖️"),
     st.Page("pages/reproduction.py", title="Reproduction", icon="📊"),
     st.Page("pages/predict.py", title="Predict", icon="🎧"),
+    st.Page("pages/dataset.py", title="Dataset", icon="🗂️"),
     st.Page("pages/leaderboard.py", title="Leaderboard", icon="🏆"),
 ]
 HEADINGS = {"Home": "🎵 GTZAN Genre Studio", "Train": "🏋️ Train", "Compare": "⚖️ Compare runs",
             "Reproduction": "📊 Reproduction of the paper's table", "Predict": "🎧 Predict",
-            "Leaderboard": "🏆 Leaderboard"}
+            "Leaderboard": "🏆 Leaderboard", "Dataset": "🗂️ Dataset"}
 
 page = st.navigation(pages)  # each page draws the sidebar's identity block (webapp.identity_sidebar)
 st.title(HEADINGS.get(page.title, page.title))

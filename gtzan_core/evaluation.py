@@ -57,6 +57,26 @@ def evaluate(probs: np.ndarray, y_true: np.ndarray, groups: np.ndarray | None = 
     return out
 
 
+def test_predictions(probs: np.ndarray, y_true: np.ndarray, groups: np.ndarray, track_ids) -> dict:
+    """What a run predicted for each test track, kept beside its record (the run store's
+    ``predictions.json``) so a confusion cell can list its tracks: per track (in track
+    order) its id, its true genre, its track-level probabilities (the mean of its samples',
+    4 decimals) and the genre predicted for each of its samples. ``groups``: the track of
+    each sample (an index into ``track_ids``); ``pred``, the track's genre, is taken
+    before rounding (as :func:`evaluate` takes it)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    groups, y_true = np.asarray(groups), np.asarray(y_true)
+    ids, tprobs = track_probabilities(probs, groups)
+    seg_pred = probs.argmax(1)
+    tracks = []
+    for k, g in enumerate(ids):
+        mine = groups == g
+        tracks.append({"track": str(track_ids[int(g)]), "true": int(y_true[mine][0]), "pred": int(tprobs[k].argmax()),
+                       "probs": [round(float(p), 4) for p in tprobs[k]],
+                       "segments": [int(p) for p in seg_pred[mine]]})
+    return {"classes": list(GENRES[:probs.shape[1]]), "tracks": tracks}
+
+
 def report_frame(metrics: dict) -> pd.DataFrame:
     """scikit-learn's report as a DataFrame: one row per genre plus macro/weighted averages."""
     df = pd.DataFrame(metrics["report"]).T

@@ -189,6 +189,7 @@ def _reason(exc: BaseException, path: Path) -> str:
 class _Tally:
     y_true: list[int] = field(default_factory=list)
     y_pred: list[int] = field(default_factory=list)
+    clips: list[dict] = field(default_factory=list)  # each scored clip: path (in the folder), true, pred, probs
     refused: list[dict] = field(default_factory=list)
     dropped: list[dict] = field(default_factory=list)
     error: str | None = None
@@ -274,6 +275,9 @@ def evaluate_folder(run_ids: Sequence[str], folder: str | Path, store=None, labe
         for rid, ev in results.items():
             if ev.n_scored:
                 save_evaluation(store, rid, ev)
+                # each clip's prediction beside the record: a confusion cell lists its clips
+                store.save_predictions(rid, external={ev.folder: {"classes": list(GENRES),
+                                                                  "tracks": tallies[rid].clips}})
     return results
 
 
@@ -318,8 +322,11 @@ def _predict_file(path: Path, rel: str, genre: str, run_ids: list[str], tallies:
         if rid in pred.refused:  # the run itself cannot read clips (its feature parameters): said once, at the end
             tallies[rid].error = pred.refused[rid]
             continue
+        probs = pred.results[rid].probs
         tallies[rid].y_true.append(GENRE_INDEX[genre])
-        tallies[rid].y_pred.append(int(pred.results[rid].probs.argmax()))
+        tallies[rid].y_pred.append(int(probs.argmax()))
+        tallies[rid].clips.append({"track": rel, "true": GENRE_INDEX[genre], "pred": int(probs.argmax()),
+                                   "probs": [round(float(p), 4) for p in probs]})
 
 
 def save_evaluation(store, run_id: str, evaluation: ExternalEvaluation) -> dict:

@@ -112,11 +112,19 @@ def parallel_on_dark(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def confusion_figure(metrics: dict, title: str = "") -> go.Figure:
+def confusion_figure(metrics: dict, title: str = "", clickable: bool = False) -> go.Figure:
+    """The confusion matrix (rows true, columns predicted). ``clickable``: an invisible
+    marker on every cell, so that a click selects the cell (a chart's selection reads
+    markers, never a heatmap's cells)."""
     cm = np.array(metrics["confusion"])
     names = list(GENRES[: len(cm)])
     fig = go.Figure(go.Heatmap(z=cm, x=names, y=names, colorscale="Blues", text=cm, texttemplate="%{text}",
                                hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra></extra>"))
+    if clickable:
+        xs, ys = np.meshgrid(names, names)
+        fig.add_scatter(x=xs.ravel(), y=ys.ravel(), mode="markers", showlegend=False, customdata=cm.ravel(),
+                        marker=dict(size=26, symbol="square", color="rgba(0,0,0,0)"),
+                        hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata}<extra></extra>")
     fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
                       **{**_LAYOUT, "height": 420})
     return fig
@@ -382,4 +390,31 @@ def transfer_figure(table) -> go.Figure:
     fig.update_layout(**{**_LAYOUT, "height": 120 + 28 * len(table), "margin": dict(l=240, r=20, t=30, b=40)},
                       xaxis=dict(title="test accuracy (track level)", tickformat=".0%", range=[0, 1]),
                       yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def map_figure(found: dict, colour_by: str = "genre") -> go.Figure:
+    """The map of how a run hears its dataset (:func:`gtzan_core.insight.embedding_map.run_map`):
+    one trace per genre (true, or ``colour_by="prediction"``), the test set's errors ringed.
+    Each point's ``customdata`` is its track id (a click plays it)."""
+    key = "pred" if colour_by == "prediction" else "genre"
+    fig = go.Figure()
+    for g in GENRES:
+        pts = [r for r in found["tracks"] if r[key] == g]
+        if not pts:
+            continue
+        fig.add_scatter(x=[r["x"] for r in pts], y=[r["y"] for r in pts], mode="markers", name=g,
+                        marker=dict(size=[9 if r["part"] == "test" else 6 for r in pts]),
+                        customdata=[r["track"] for r in pts],
+                        text=[figure_text(f"{r['track']} · {r['genre']} → {r['pred']}"
+                                          f"{' · test' if r['part'] == 'test' else ''}") for r in pts],
+                        hovertemplate="%{text}<extra></extra>")
+    wrong = [r for r in found["tracks"] if r["error"]]
+    if wrong:
+        fig.add_scatter(x=[r["x"] for r in wrong], y=[r["y"] for r in wrong], mode="markers", name="test error",
+                        marker=dict(size=15, symbol="circle-open", color="black", line=dict(width=2)),
+                        customdata=[r["track"] for r in wrong],
+                        text=[figure_text(f"{r['track']}: {r['genre']} taken for {r['pred']}") for r in wrong],
+                        hovertemplate="%{text}<extra></extra>")
+    fig.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False), **{**_LAYOUT, "height": 480})
     return fig

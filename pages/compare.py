@@ -24,6 +24,7 @@ from gtzan_core.webapp import (  # noqa: E402
     store,
     training_text,
 )
+from gtzan_core.webapp.listening import disagreement_table, listen_panel, map_panel  # noqa: E402
 
 
 def _delta_colour(v: float) -> str:
@@ -80,17 +81,39 @@ for k, rid in enumerate(chosen):
         st.caption(md_text(training_text(r)))
         if weak := split_warning_text(r):
             st.warning(md_text(weak), icon="⚠️")
-        st.plotly_chart(confusion_figure(m, f"{level}-level confusion"), key=f"cm-{rid}-{level}",
-                        width="stretch")
+        event = st.plotly_chart(confusion_figure(m, f"{level}-level confusion", clickable=True),
+                                key=f"cm-{rid}-{level}", width="stretch", on_select="rerun", selection_mode="points")
         st.table(md_frame(report_table(m)), border="horizontal")  # every row drawn: the averages too, no scroll
+        listen_panel(r, level, f"{rid}-{level}", event=event)
+        with st.expander("🗺️ Map of how it hears its dataset"):
+            map_panel(r, rid)
         for ev in RunRecord.of(r).external_evaluations:
             if ev.scores is None:
                 continue
             st.markdown(f"**Evaluated on {md_text(ev.name)}** · {ev.n_scored} clips, accuracy "
                         f"{ev.scores.accuracy:.3f}" + (" (a handful: no accuracy claim)" if ev.n_scored < 30 else ""))
-            st.plotly_chart(confusion_figure(ev.scores, figure_text(f"clip-level confusion on {ev.name}")),
-                            key=f"cm-ext-{rid}-{ev.folder}", width="stretch")
+            event = st.plotly_chart(confusion_figure(ev.scores, figure_text(f"clip-level confusion on {ev.name}"),
+                                                     clickable=True),
+                                    key=f"cm-ext-{rid}-{ev.folder}", width="stretch", on_select="rerun",
+                                    selection_mode="points")
             st.table(md_frame(report_table(ev.scores)), border="horizontal")
+            listen_panel(r, "track", f"{rid}-ext-{ev.folder}", folder=ev.folder, event=event)
+
+if len(chosen) > 1:
+    first = runs[chosen[0]]
+    for rid in chosen[1:]:
+        table = disagreement_table(first, runs[rid])
+        if table is None:
+            continue
+        st.subheader(f"Where {md_text(run_label(first))} and {md_text(run_label(runs[rid]))} disagree", anchor=False)
+        if table.empty:
+            st.caption("No test track that one gets right and the other wrong (or they tested other tracks).")
+        else:
+            shown = table.assign(right=table["right"].map({"a": "first", "b": "second"}))
+            st.dataframe(shown.rename(columns={"a": "first predicts", "b": "second predicts",
+                                               "right": "right: the"}), hide_index=True, width="stretch",
+                         key=f"disagree-{rid}")
+            st.caption("Test tracks both runs predicted (track level) where exactly one of them is right.")
 
 st.subheader("Per-class F1, difference to the first run")
 f1 = pd.DataFrame({md_text(f"{runs[rid].get('title') or runs[rid].get('model')} · {rid[-6:]}"):  # st.table: Markdown

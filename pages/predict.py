@@ -29,6 +29,7 @@ from gtzan_core.webapp import (  # noqa: E402
     current_user,
     decode_upload,
     identity_sidebar,
+    md_code,
     md_frame,
     md_text,
     run_label,
@@ -51,9 +52,18 @@ if not runs:
             "The studio's starter model (in `checkpoints/`) is not in this run store.")
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
 
-source = st.radio("Audio", ["Upload a file", "Record with the microphone", "A demo clip"], horizontal=True)
+from gtzan_core.webapp.listening import PREDICT_CLIP  # noqa: E402
+
+listened = st.session_state.get(PREDICT_CLIP)  # a track opened from a confusion cell on Compare: (name, bytes, run)
+sources = ["Upload a file", "Record with the microphone", "A demo clip"] + (
+    ["The track opened from Compare"] if listened else [])
+source = st.radio("Audio", sources, horizontal=True, index=len(sources) - 1 if listened else 0)
 name, data = None, None
-if source == "Upload a file":
+if source == "The track opened from Compare" and listened:
+    name, data = listened[0], listened[1]
+    st.caption(f"{md_text(name)}, listed on Compare for run {md_code(listened[2])}: its prediction below, "
+               "and the **Why?** expander under it explains it.")
+elif source == "Upload a file":
     up = st.file_uploader("wav, mp3, flac, ogg or au", type=["wav", "mp3", "flac", "ogg", "au"],
                           max_upload_size=settings().upload_mb)
     if up is not None:

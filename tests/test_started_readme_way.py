@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import CHROMIUM, free_port, headless_chromium, stop_process, wait_for_health
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["Home", "Train", "Compare", "Reproduction", "Predict", "Leaderboard"]
+PAGES = ["Home", "Train", "Compare", "Reproduction", "Predict", "Dataset", "Leaderboard"]
 
 pytestmark = [
     pytest.mark.browser,

@@ -8,6 +8,7 @@ from .. import __version__
 from .common import OneLineParser
 from .data import cmd_download, cmd_feature_agreement, cmd_features, cmd_synth
 from .doctor import cmd_doctor
+from .insight import cmd_map, cmd_repeats
 from .runs import cmd_export, cmd_import, cmd_repair, cmd_runs
 from .search import cmd_search
 from .study import add_parser as add_study_parser
@@ -50,6 +51,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: the dataset's PNGs when present; render: always from audio; none: MFCC only")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_features)
+
+    p = sub.add_parser("repeats", help="repeated recordings in a dataset (near-identical feature vectors, across "
+                                       "genres too), whether splits put copies on both sides, whether runs' errors "
+                                       "fall on them")
+    p.add_argument("--data", required=True, metavar="FOLDER|CSV",
+                   help="a GTZAN-layout folder (the studio's feature vector of each track) or a feature table (.csv)")
+    p.add_argument("--fraction", type=float, default=0.35,
+                   help="copies: closer than this share of the median nearest-neighbour distance (default 0.35)")
+    p.add_argument("--run", action="append", metavar="RUN",
+                   help="a run trained on this data: how many of its test errors fall on the repeats (repeatable)")
+    p.add_argument("--run-data", metavar="FOLDER",
+                   help="with --run: the runs' dataset when their records do not name its folder (the shipped "
+                        "starters: e.g. ../shared/data/gtzan-real/images_original for the EfficientNet starter)")
+    p.add_argument("--runs", help="run store folder")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_repeats)
+
+    p = sub.add_parser("map", help="a map of how a run hears its dataset: every track in 2-D (PCA, t-SNE of the "
+                                   "model's last layer's input), its test errors marked; cached per run and dataset")
+    p.add_argument("run_id", metavar="RUN")
+    p.add_argument("--png", metavar="FILE", help="draw it as a picture")
+    p.add_argument("--csv", metavar="FILE", help="write its table of coordinates")
+    p.add_argument("--json", action="store_true", help="print it as JSON (probabilities too)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--rebuild", action="store_true", help="make it again instead of reading the cache")
+    p.add_argument("--data", metavar="FOLDER", help="the run's dataset when its record names no folder (the shipped "
+                                                    "starters)")
+    p.add_argument("--runs", help="run store folder")
+    p.set_defaults(func=cmd_map)
 
     p = sub.add_parser("features-agreement", help="the studio's feature vector against the Kaggle table's rows, "
                                                   "per column, on the real clips at hand")
@@ -189,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --data: the GTZAN genre of a folder label (e.g. hip-hop=hiphop); labels outside "
                         "GTZAN's ten that are not mapped are reported as out of scope, never scored")
     p.add_argument("--device", default="cpu", help="with --data: cpu (default), cuda, mps or auto")
+    p.add_argument("--errors", action="store_true",
+                   help="list the test tracks each run got wrong (true genre, predicted, the run's probability of "
+                        "each), and the clips of its evaluations on other folders; a run recorded before its "
+                        "per-track predictions were kept has them made once from its checkpoint")
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_evaluate)

@@ -157,8 +157,13 @@ def _print_evaluation(record) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    if args.errors and args.data:
+        raise StudioError("--errors lists what runs got wrong; evaluate on the folder first (--data), then list "
+                          "with --errors")
     if args.data:
         return _evaluate_folder(args)
+    if args.errors:
+        return _errors(args)
     from ..evaluation import report_frame
     from ..runs import RunStore
 
@@ -189,6 +194,50 @@ def cmd_evaluate(args) -> int:
             print(f"  evaluated on {ext.name}: clip accuracy {_acc(ext.accuracy)} (n={ext.n_scored} of {ext.n_files} "
                   f"files; {ext.folder})")
     return 0
+
+
+def _errors(args) -> int:
+    """``evaluate RUN... --errors``: the test tracks (and other folders' clips) each run got wrong."""
+    from ..insight import cells
+    from ..runs import RunStore
+
+    store = RunStore(args.runs)
+    out = {}
+    for rid in dict.fromkeys(args.run_id):
+        kept = cells.ensure_test_predictions(store, rid, args.device,
+                                             progress=lambda m: print(m, file=sys.stderr))
+        wrong = cells.errors(kept)
+        entry: dict = {"test": {"tracks": len(kept["tracks"]), "errors": [w.as_dict() for w in wrong]}}
+        if kept.get("recomputed") and not kept.get("matches_record"):
+            entry["test"]["note"] = ("made again from the checkpoint, these predictions do not make the confusion "
+                                     "matrix the run recorded: its dataset has changed since")
+        for ev in store.read(rid).external_evaluations:
+            clips = cells.stored(store, rid, ev.folder)
+            if clips is not None:
+                entry.setdefault("external", {})[ev.folder] = {
+                    "clips": len(clips["tracks"]), "errors": [w.as_dict() for w in cells.errors(clips)]}
+        out[rid] = entry
+    if args.json:
+        print(json.dumps(next(iter(out.values())) if len(out) == 1 else out, indent=2))
+        return 0
+    for k, (rid, entry) in enumerate(out.items()):
+        if k:
+            print()
+        test = entry["test"]
+        print(f"run {rid}: {len(test['errors'])} of {test['tracks']} test tracks wrong (track level)")
+        if "note" in test:
+            print(f"  note: {test['note']}")
+        _print_wrong(test["errors"])
+        for folder, ext in (entry.get("external") or {}).items():
+            print(f"  on {folder}: {len(ext['errors'])} of {ext['clips']} clips wrong")
+            _print_wrong(ext["errors"])
+    return 0
+
+
+def _print_wrong(rows: list[dict]) -> None:
+    for w in rows:
+        print(f"  {w['true']:>9} -> {w['pred']:<9}  p(true) {w['p_true']:.2f}  p(pred) {w['p_pred']:.2f}  "
+              f"{w['track']}")
 
 
 def _acc(value) -> str:

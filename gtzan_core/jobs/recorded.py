@@ -13,6 +13,7 @@ as phase "waiting for the GPU"), then holds one of the device's K training slots
 
 from __future__ import annotations
 
+import logging
 import threading
 import traceback
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from ..runs import RunStore, Status, lifecycle
 from ..runs.record import RECORD_VERSION, RunRecord
 from ..runs.sink import StoreSink
 from .job import JobSpec
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # (imported for its type alone: the trainer is loaded when a run trains)
     from ..training.trainer import Outcome
@@ -67,6 +70,11 @@ def conclude(store: RunStore, run_id: str, attempt: Callable[[], Outcome]) -> Ru
 
     try:
         outcome = attempt()
+        if outcome.predictions:  # (beside the record: a confusion cell lists its tracks from them)
+            try:
+                store.save_predictions(run_id, test=outcome.predictions)
+            except (OSError, DiskFullError) as exc:  # (the run is still finished: they are made again when asked)
+                log.warning("run %s: its per-track predictions could not be kept (%s)", run_id, exc)
         end = lifecycle.finish if outcome.status == Status.FINISHED.value else lifecycle.cancel
         return end(store, run_id, **outcome.fields)
     except Cancelled as exc:

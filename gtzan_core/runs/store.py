@@ -375,6 +375,40 @@ class RunStore:
         """What a run takes on disk (every file of its folder)."""
         return sum(f.stat().st_size for f in self.path(run_id).rglob("*") if f.is_file())
 
+    # -- per-track predictions ---------------------------------------------
+    def predictions_path(self, run_id: str) -> Path:
+        return self.path(run_id) / PREDICTIONS_FILE
+
+    def save_predictions(self, run_id: str, test: dict | None = None, external: dict | None = None) -> None:
+        """Keep what the run predicted for each test track (``test``: :func:`~gtzan_core.
+        evaluation.test_predictions`) and for each clip of an evaluation on another folder
+        (``external``: folder -> its clips), beside the record (``predictions.json``; the
+        record stays small: the listing reads every record). Each part given replaces its
+        earlier one; the others are kept."""
+        with self._lock(run_id):
+            data = self.read_predictions(run_id)
+            if test is not None:
+                data["test"] = test
+            if external:
+                data["external"] = {**(data.get("external") or {}), **external}
+            atomic_write_json(self.predictions_path(run_id), {"version": 1, **data})
+
+    def read_predictions(self, run_id: str) -> dict:
+        """The run's kept predictions (``test``, ``external``), or {} for a run recorded
+        before they were kept, or whose file cannot be read (it is made again by
+        :func:`gtzan_core.insight.errors.ensure_test_predictions`)."""
+        path = self.predictions_path(run_id)
+        if not path.is_file():
+            return {}
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError, RecursionError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        data.pop("version", None)
+        return data
+
     # -- checkpoints -------------------------------------------------------
     def checkpoint_path(self, run_id: str) -> Path:
         return self.path(run_id) / "model.pt"
@@ -397,6 +431,9 @@ class RunStore:
         except CheckpointError as exc:
             raise CheckpointError(f"run {run_id}: {exc}") from None
 
+
+#: A run's per-track predictions (test set, other folders), beside its record.
+PREDICTIONS_FILE = "predictions.json"
 
 #: The store's change journal: the id of each run whose record was written, one a line
 #: (hidden: no run id starts with a dot). It starts anew past this many bytes.

@@ -457,7 +457,8 @@ def test_best(store: RunStore, study, feature_loader: Callable | None = None) ->
     fs = (feature_loader(ds) if feature_loader is not None
           else load_features(ds, **feature_request(spec.config.model, spec.image_source)))
     model, _ = load_run_model(store, run_id)
-    evaluation = trainer.test_evaluation(spec.config, fs, model)
+    evaluation, predictions = trainer.test_evaluation(spec.config, fs, model)
+    store.save_predictions(run_id, test=predictions)
     store.update(run_id, evaluation=evaluation, test_evaluated=True, study_best=True)
     level = evaluation.get("track") or evaluation["segment"]
     tested = {"run_id": run_id, "trial": best.number, "val_acc": best.value, "test_acc": level["accuracy"],

@@ -40,7 +40,7 @@ from torch import nn
 
 from .. import GENRES
 from ..errors import ConfigError
-from ..evaluation import evaluate
+from ..evaluation import evaluate, test_predictions
 from ..feature_cache import FeatureSet
 from ..hparams import TrainConfig
 from ..models import ModelSpec, build_model, count_parameters, get_spec
@@ -76,6 +76,9 @@ class Outcome:
 
     status: str
     fields: dict = field(default_factory=dict)
+    #: what it predicted for each test track (:func:`~gtzan_core.evaluation.test_predictions`),
+    #: kept beside the record (the store's ``predictions.json``); None when the test set was not read
+    predictions: dict | None = None
 
 
 def feature_facts(features: FeatureSet, dataset_info: dict | None = None) -> dict:
@@ -318,32 +321,43 @@ class _Run:
         if not self.config.evaluate_test:  # a search's trial: its best model on validation, the test set unread
             val_eval = _scores(inputs.trainable, self.x_dev, data.split.val, inputs.prep, self.device, self.amp, data)
             return Outcome(status, dict(val_evaluation=val_eval, test_evaluated=False, **common))
-        evaluation = _test_scores(inputs.trainable, self.x_dev, inputs.prep, self.device, self.amp, data)
-        return Outcome(status, dict(evaluation=evaluation, **common))
+        evaluation, predictions = _test_scores(inputs.trainable, self.x_dev, inputs.prep, self.device, self.amp,
+                                               data, self.features.tracks["track_id"].to_numpy())
+        return Outcome(status, dict(evaluation=evaluation, **common), predictions)
+
+
+def _probs(model: nn.Module, x: torch.Tensor, idx: np.ndarray, prep, device, amp: bool, batch: int) -> np.ndarray:
+    logits = predict_logits(model, x, torch.from_numpy(idx).to(x.device), prep, device, batch=batch, amp=amp)
+    return torch.softmax(logits.float(), 1).cpu().numpy()
 
 
 def _scores(model: nn.Module, x: torch.Tensor, idx: np.ndarray, prep, device, amp: bool, data: _Data,
             batch: int = 512) -> dict:
     """``model``'s evaluation on the samples ``idx`` of ``x`` (per sample and per track)."""
-    logits = predict_logits(model, x, torch.from_numpy(idx).to(x.device), prep, device, batch=batch, amp=amp)
-    probs = torch.softmax(logits.float(), 1).cpu().numpy()
-    return evaluate(probs, data.y.numpy()[idx], data.groups[idx])
+    return evaluate(_probs(model, x, idx, prep, device, amp, batch), data.y.numpy()[idx], data.groups[idx])
 
 
-def _test_scores(model: nn.Module, x: torch.Tensor, prep, device, amp: bool, data: _Data, batch: int = 512) -> dict:
-    """The one look at the test split, and what kind of look it was (leaky, chosen on test)."""
-    evaluation = _scores(model, x, data.split.test, prep, device, amp, data, batch)
+def _test_scores(model: nn.Module, x: torch.Tensor, prep, device, amp: bool, data: _Data, track_ids: np.ndarray,
+                 batch: int = 512) -> tuple[dict, dict]:
+    """The one look at the test split, and what kind of look it was (leaky, chosen on test);
+    with what it predicted for each test track (:func:`~gtzan_core.evaluation.test_predictions`)."""
+    idx = data.split.test
+    probs = _probs(model, x, idx, prep, device, amp, batch)
+    y, groups = data.y.numpy()[idx], data.groups[idx]
+    evaluation = evaluate(probs, y, groups)
     evaluation["leaky"] = data.split.leaky
     evaluation["selection_on_test"] = data.split.selection_on_test
-    return evaluation
+    return evaluation, test_predictions(probs, y, groups, track_ids)
 
 
 def test_evaluation(config: TrainConfig, features: FeatureSet, model: nn.Module,
-                    device: torch.device | None = None) -> dict:
+                    device: torch.device | None = None) -> tuple[dict, dict]:
     """The one look at the test set of a run that trained without it (``evaluate_test``
     False: a search's best trial, after its study ended): ``model`` (the run's best,
     rebuilt from its checkpoint) evaluated on the test split ``config`` draws from
-    ``features``, as :func:`fit` would have at its end."""
+    ``features``, as :func:`fit` would have at its end. Returns the evaluation and what it
+    predicted for each test track (:func:`~gtzan_core.evaluation.test_predictions`); also
+    how a run recorded before its predictions were kept gets them."""
     spec = get_spec(config.model)
     device = device or resolve_device(config.device)
     run = _Run(config, features, _NoSink(), None, feature_facts(features), spec, device, None, threading.Event(), None)
@@ -352,7 +366,8 @@ def test_evaluation(config: TrainConfig, features: FeatureSet, model: nn.Module,
     prep = run.spec.kind.batch_prep(spec)
     x = torch.from_numpy(np.ascontiguousarray(samples))  # (on the CPU: each batch moves to the device)
     model = model.to(device).eval()
-    return _test_scores(model, x, lambda b: prep(b.to(device)), device, run.amp, data, batch=64)
+    return _test_scores(model, x, lambda b: prep(b.to(device)), device, run.amp, data,
+                        run.features.tracks["track_id"].to_numpy(), batch=64)
 
 
 class _NoSink:

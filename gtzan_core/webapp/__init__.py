@@ -21,6 +21,9 @@ module             what it holds
                    text (``md_text``, ``md_code``, ``md_frame``, ``plain_text``; no Streamlit)
 ``uploads``        decoding a visitor's audio on Predict, one decode at a time per server
 ``machine``        Home's "This machine" panel: the doctor's checks for whoever runs it
+``listening``      Compare's confusion cells and report rows to listen to, two runs'
+                   disagreements, a run's map (sound read from the run's own dataset only)
+``dataset_view``   what the Dataset page reads: tracks, split parts, repeats, a track's bytes
 =================  ===========================================================================
 
 Names are loaded from their module when first asked for (``from gtzan_core.webapp import
