@@ -522,18 +522,21 @@ def read_musicnn_file(path) -> dict:
     return state_dict_from_tf(read_tf_checkpoint(path, names=tf_variable_names()))
 
 
-def build_musicnn(n_classes: int = 10, pretrained: bool = True, frozen: bool = True, dropout: float = 0.5):
+def build_musicnn(n_classes: int = 10, pretrained: bool = True, frozen: bool = True, dropout: float = 0.5,
+                  weights: str = "musicnn"):
     """The studio's musicnn: the MSD network's 200-d embedding (frozen by default; the
     whole network trains with ``frozen=False``) and a new head, dropout 0.5 and
-    Linear(200, ``n_classes``), in the place of the 50-tag layer. With ``pretrained``
-    the MSD weights must be on this machine (:func:`fetch_musicnn`): missing weights are
-    a :class:`ConfigError` naming the command that fetches them."""
+    Linear(200, ``n_classes``), in the place of the 50-tag layer. ``weights``: the
+    :data:`~.weights.WEIGHTS` entry, ``musicnn`` (MSD) or ``musicnn_mtt`` (MagnaTagATune,
+    the same architecture from the same wheel). With ``pretrained`` the weights must be on
+    this machine (:func:`fetch_musicnn`): missing weights are a :class:`ConfigError`
+    naming the command that fetches them."""
     from .layers import Dropout
     from .pretrained import FineTuneModel
     from .weights import WeightsStatus, backbone_weights, load_pretrained
 
     net = Musicnn()
-    status = (load_pretrained(net, backbone_weights("musicnn"), required=True, reader=read_musicnn_file) if pretrained
+    status = (load_pretrained(net, backbone_weights(weights), required=True, reader=read_musicnn_file) if pretrained
               else WeightsStatus(False, "not requested"))
     backbone = MusicnnEmbedding()
     backbone.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("tags.")},
