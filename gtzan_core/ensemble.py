@@ -212,3 +212,16 @@ def _answered_by(answer: Answer, records: dict[str, dict]) -> str:
         if n:
             parts.append(f"{n} {one if n == 1 else several}")
     return " + ".join(parts)
+
+
+def answer_runs(records: dict[str, dict]) -> list[str]:
+    """The runs among ``records`` (run id -> record; all able to predict) whose predictions
+    :func:`default_answer` combines, by the same rule: what a prediction that only needs the
+    answer computes (the fallback starters, demo-set runs and runs without a validation
+    accuracy are left out)."""
+
+    @dataclass
+    class _Any:
+        probs: np.ndarray = field(default_factory=lambda: np.full(len(GENRES), 1.0 / len(GENRES)))
+
+    return [r["run_id"] for r in default_answer({rid: _Any() for rid in records}, records).runs]

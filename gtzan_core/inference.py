@@ -83,7 +83,7 @@ class Prediction:
     audio: np.ndarray
     sr: int
     mfcc: np.ndarray  # (n_segments, frames, n_mfcc)
-    image: np.ndarray  # first window's model input image (uint8 RGB)
+    image: np.ndarray | None  # first window's model input image (uint8 RGB); None with predict(picture=False)
     results: dict[str, RunPrediction] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # run id -> why
     truncated: bool = False
@@ -220,12 +220,14 @@ def predict(
     image: ImageParams | None = None,
     max_seconds: float = MAX_PREDICT_SECONDS,
     unavailable: dict[str, str] | None = None,
+    picture: bool = True,
 ) -> Prediction:
     """Predict the genre of ``audio`` with each run in ``run_ids`` (default:
     :func:`default_selection`, every run with a saved model whose backbone weights are
     here; the others go to ``unavailable``, as do the given ``unavailable``). Runs whose
     feature parameters differ from ``mfcc``/``image`` are listed in ``refused`` with the
-    reason instead of being used."""
+    reason instead of being used. ``picture=False`` leaves ``Prediction.image`` None (the
+    first window's picture is for the Predict page; a folder's answers do not draw it)."""
     store = store or RunStore()
     mfcc = mfcc or MFCCParams()
     image = image or ImageParams()
@@ -285,5 +287,5 @@ def predict(
             seen=kind.windows_text(starts, ends, clip.duration),
         )
     # the first window's picture, without drawing every window of a long upload
-    result.image = first_picture(clip, image)
+    result.image = first_picture(clip, image) if picture else None
     return result

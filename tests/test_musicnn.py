@@ -612,6 +612,53 @@ def real_model(real_weights_dir) -> Musicnn:
     return load_musicnn(real_weights_dir / "musicnn-0.1.0" / "MSD_musicnn")
 
 
+def _reference(model: Musicnn, x: torch.Tensor) -> torch.Tensor:
+    """The embedding through the release's layers as they are (no inference shortcut)."""
+    model.fast_inference = False
+    try:
+        with torch.inference_mode():
+            return model.embedding(x)
+    finally:
+        del model.fast_inference
+
+
+def test_the_inference_path_gives_the_release_layers_numbers():
+    # negative batch-norm scales (max over frequency becomes min), dead filters (weights at ~1e-30 and 0,
+    # as weight decay left most of the real ones) and live ones side by side
+    model = random_musicnn(seed=3)
+    with torch.no_grad():
+        for i, branch in enumerate((*model.timbral, *model.temporal)):
+            branch.bn.weight[::3] *= -1
+            branch.conv.weight[1::2] = 1e-30 if i % 2 else 0.0
+        model.midend[0].conv.weight[:, :5] = 0.0
+    live = [int(b.live().sum()) for b in (*model.timbral, *model.temporal)]
+    assert live == [102, 102, 26, 26, 26]  # every other filter dead
+    x = torch.randn(3, 187, 96) * 2
+    with torch.inference_mode():
+        fast = model.embedding(x)
+    reference = _reference(model, x)
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-4)
+    # a model in training mode, or with gradients (Grad-CAM), takes the release's layers
+    with torch.no_grad():
+        model.train()
+        trained = model.embedding(x)
+    model.eval()
+    assert trained.shape == (3, 200) and not torch.allclose(trained, reference)  # batch statistics, dropout
+
+
+def test_a_network_with_every_filter_dead_or_live_is_still_the_release_layers():
+    for value in (0.0, 1.0):
+        model = random_musicnn(seed=4)
+        if value == 0.0:
+            with torch.no_grad():
+                for branch in (*model.timbral, *model.temporal):
+                    branch.conv.weight.zero_()
+        x = torch.randn(2, 187, 96)
+        with torch.inference_mode():
+            fast = model.embedding(x)
+        torch.testing.assert_close(fast, _reference(model, x), rtol=1e-4, atol=1e-4)
+
+
 def test_real_checkpoint_is_found_and_loads_skipping_optimizer_state(real_weights):
     listing = list_tf_checkpoint(real_weights)
     assert len(listing) == 150 and sum("/Adam" in n for n in listing) == 84
@@ -672,3 +719,23 @@ def test_real_metal_clip_gets_metal_tags(real_model, record_property):
     record_property("metal.00000", {t: round(p, 3) for t, p in list(probs.items())[:5]})
     top4 = list(probs)[:4]
     assert "metal" in top4 and ("heavy metal" in top4 or "hard rock" in top4)
+
+
+@pytest.mark.parametrize("name, live", [("MSD_musicnn", [26, 16, 4, 12, 20]), ("MTT_musicnn", [151, 95, 43, 46, 50])])
+def test_real_networks_keep_their_numbers_on_the_live_filters_alone(real_weights_dir, name, live):
+    model = load_musicnn(real_weights_dir / "musicnn-0.1.0" / name)
+    assert [int(b.live().sum()) for b in (*model.timbral, *model.temporal)] == live
+    import librosa
+
+    from gtzan_core.data.synth import synth_track
+
+    clips = [synth_track(g, 9.0, seed=2) for g in ("metal", "classical")]
+    x = torch.from_numpy(np.concatenate([mel_patches(librosa.resample(c, orig_sr=22050, target_sr=16000))[0]
+                                         for c in clips]))
+    with torch.inference_mode():
+        fast = model.embedding(x)
+        tags = model(x)
+    torch.testing.assert_close(fast, _reference(model, x), rtol=1e-4, atol=1e-4)
+    model.fast_inference = False
+    with torch.inference_mode():
+        torch.testing.assert_close(tags, model(x), rtol=1e-4, atol=1e-4)

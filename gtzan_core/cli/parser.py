@@ -227,8 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="predict the genre of an audio file with trained runs")
-    p.add_argument("audio")
+    p = sub.add_parser("predict", help="predict the genre of an audio file (or of every file in folders) with "
+                                       "trained runs")
+    p.add_argument("audio", nargs="+", metavar="AUDIO_FILE|FOLDER",
+                   help="one file: every run's prediction and the answer; several files or folders: the default "
+                        "answer of each audio file, one line (or CSV row) a file, with a progress bar")
+    p.add_argument("--csv", metavar="FILE", help="write one row a file there (appended); files already in it are "
+                                                "skipped, so the same command goes on where it stopped")
     p.add_argument("--run", action="append", help="run id (repeatable; default: all runs)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
     p.add_argument("--json", action="store_true")

@@ -37,6 +37,9 @@ def cmd_predict(args) -> int:
     store = RunStore(args.runs)
     if not args.run:
         _fetch_for_starter(store)
+    if args.csv or len(args.audio) > 1 or Path(args.audio[0]).is_dir():
+        return _predict_folder(args, store, str(resolve_device(args.device)))
+    args.audio = args.audio[0]
     pred = predict(args.audio, args.run or None, store, device=str(resolve_device(args.device)))
     if not pred.results and not pred.refused:
         from ..errors import CheckpointError
@@ -82,6 +85,50 @@ def cmd_predict(args) -> int:
     if len(pred.results) > 1:
         print(f"  agreement {pred.agreement():.0%} of {len(pred.results)} runs on the top genre")
     return 0 if pred.results else 2
+
+
+def _predict_folder(args, store, device: str) -> int:
+    """``predict FOLDER… [--csv FILE]``: each audio file's default answer, one line (or row) a
+    file, a progress bar on stderr; refused files are named and skipped."""
+    from tqdm import tqdm
+
+    from ..errors import CheckpointError
+    from ..folder_predict import CsvAnswers, answer_selection, audio_files, done_files, predict_files
+
+    files = audio_files(args.audio)
+    done = done_files(args.csv) if args.csv else set()
+    todo = [f for f in files if str(f) not in done]
+    if args.run:
+        run_ids, missing = list(args.run), {}
+    else:
+        run_ids, missing = answer_selection(store)
+    if not run_ids:
+        why = "; ".join(missing.values())
+        raise CheckpointError("no trained run enters the default answer; train one first (gtzan-studio train cnn)"
+                              + (f" ({why})" if why else ""))
+    if done:
+        print(f"note: {len(files) - len(todo)} of {len(files)} files are already in {args.csv}: skipped",
+              file=sys.stderr)
+    out = CsvAnswers(args.csv) if args.csv else None
+    answered = refused = 0
+    try:
+        with tqdm(total=len(todo), unit="file", desc="predicting", file=sys.stderr, dynamic_ncols=True) as bar:
+            for answer in predict_files(todo, store, device, run_ids, missing):
+                refused += bool(answer.error)
+                answered += not answer.error
+                if out is not None:
+                    out.write(answer)
+                if answer.error:
+                    bar.write(f"warning: {answer.line()}", file=sys.stderr)
+                elif out is None:
+                    bar.write(json.dumps(answer.row()) if args.json else answer.line(), file=sys.stdout)
+                bar.update()
+    finally:
+        if out is not None:
+            out.close()
+    print(f"{answered} answered, {refused} skipped" + (f", written to {args.csv}" if out is not None else ""),
+          file=sys.stderr)
+    return 0 if answered or not todo else 2
 
 
 def cmd_explain(args) -> int:

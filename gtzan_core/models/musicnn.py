@@ -121,6 +121,47 @@ class _FrontEndConv(nn.Module):
             top = torch.where((a < 0)[None, :, None], z.amin(dim=3), top)
         return a[None, :, None] * F.relu(top) + b[None, :, None]
 
+    def live(self) -> torch.Tensor:
+        """Which filters have a weight of at least :data:`DEAD_WEIGHT` (bool, (filters,))."""
+        return self.conv.weight.detach().flatten(1).abs().amax(dim=1) >= DEAD_WEIGHT
+
+    def fast(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` in eval mode with the same result, at the cost of the live filters' convolution.
+
+        ReLU then the frozen batch norm is, per channel, a monotonic map ``g`` (non-decreasing
+        where the norm's scale is >= 0, non-increasing below), so the max over frequency of
+        ``g(conv)`` is ``g`` of the conv's max (or min) over frequency: the bias, the ReLU and
+        the norm act on (B, filters, T) instead of (B, filters, T, 96). A dead filter (every
+        weight under :data:`DEAD_WEIGHT`) outputs ``g(bias)`` everywhere: it is not convolved.
+        """
+        scale, shift = _bn_affine(self.bn)
+        live = self.live()
+        const = F.relu(self.conv.bias) * scale + shift
+        out = const[None, :, None].expand(x.shape[0], -1, x.shape[2]).clone()
+        if bool(live.any()):
+            z = F.conv2d(F.pad(x, (0, 0, *self.pad_time)), self.conv.weight[live])
+            s = scale[live][None, :, None]
+            z = torch.where(s >= 0, z.amax(dim=3), z.amin(dim=3)) + self.conv.bias[live][None, :, None]
+            out[:, live] = F.relu(z) * s + shift[live][None, :, None]
+        return out
+
+
+#: A musicnn front-end filter whose every weight is smaller than this in magnitude is
+#: dead: treated as zero by the inference path (:meth:`Musicnn.embedding` in eval mode
+#: without gradients). The released checkpoints carry many (weight decay left most of them
+#: at ~1e-30): MSD_musicnn keeps 26 + 16 of its 408 timbral filters and 36 of its 153
+#: temporal ones, MTT_musicnn 151 + 95 and 139. What a dead filter adds to its conv is
+#: under 1e-10 x 469 weights x |input| (~2 after the input norm): ~1e-7, below the float32
+#: rounding that the order of a convolution's sums already changes (~5e-6 on the embedding).
+DEAD_WEIGHT = 1e-10
+
+
+def _bn_affine(bn: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """A frozen batch norm as ``x * scale + shift`` per channel."""
+    assert bn.running_var is not None and bn.running_mean is not None
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
+
 
 def _same_padding(kernel: int) -> tuple[int, int]:
     """TensorFlow's "same" padding at stride 1: (k - 1) // 2 before, the rest after."""
@@ -147,6 +188,11 @@ class Musicnn(nn.Module):
     logits (``torch.sigmoid`` of them are the tag probabilities).
     """
 
+    #: In eval mode without gradients, compute only what the live filters need
+    #: (:meth:`_fast_front`); False runs the release's layers as they are (the benchmark's
+    #: "before", the tests' reference).
+    fast_inference: bool = True
+
     def __init__(self, n_tags: int = 50):
         super().__init__()
         self.input_bn = nn.BatchNorm2d(1, eps=BN_EPS, momentum=BN_MOMENTUM)
@@ -168,14 +214,35 @@ class Musicnn(nn.Module):
         if x.ndim != 3 or x.shape[2] != N_MELS:
             raise ValueError(f"musicnn expects (batch, time, {N_MELS}) log-mel patches, got {tuple(x.shape)}")
         x = self.input_bn(x.unsqueeze(1))
-        front = torch.cat([branch(x) for branch in (*self.timbral, *self.temporal)], dim=1)  # (B, 561, T)
-        mid1 = self.midend[0](front)
+        if self.training or torch.is_grad_enabled() or not self.fast_inference:  # training, Grad-CAM: the layers
+            front = torch.cat([branch(x) for branch in (*self.timbral, *self.temporal)], dim=1)  # (B, 561, T)
+            mid1 = self.midend[0](front)
+        else:  # inference: the same numbers for the arithmetic of the live filters (see _FrontEndConv.fast)
+            front, mid1 = self._fast_front(x)
         mid2 = self.midend[1](mid1) + mid1
         mid3 = self.midend[2](mid2) + mid2
         features = torch.cat([front, mid1, mid2, mid3], dim=1)  # (B, 753, T)
         pooled = torch.stack([features.amax(dim=2), features.mean(dim=2)], dim=2).flatten(1)  # interleaved
         hidden = F.relu(self.dense(self.dropout(self.pool_bn(pooled))))
         return self.dense_bn(hidden)
+
+    def _fast_front(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The front end and the first mid-end layer in eval mode: ``(front, mid1)``.
+
+        The first mid-end convolution reads only the live front-end channels; the dead
+        ones are constant in time, and what they add (their constant through the kernel,
+        cut by the zero padding at both ends) is one (64, T) term computed once for the batch.
+        """
+        branches = (*self.timbral, *self.temporal)
+        front = torch.cat([branch.fast(x) for branch in branches], dim=1)  # (B, 561, T)
+        live = torch.cat([branch.live() for branch in branches])
+        layer = self.midend[0]
+        w, bias = layer.conv.weight, layer.conv.bias
+        z = bias[None, :, None] if bool(live.all()) else F.conv1d(front[:1, ~live], w[:, ~live], bias, padding=3)
+        if bool(live.any()):
+            z = F.conv1d(front[:, live], w[:, live], padding=3) + z
+        z = z.expand(len(front), -1, front.shape[2])
+        return front, layer.bn(F.relu(z))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, time, 96) log-mel -> (batch, n_tags) tag logits."""
@@ -467,18 +534,21 @@ def read_musicnn_file(path) -> dict:
     return state_dict_from_tf(read_tf_checkpoint(path, names=tf_variable_names()))
 
 
-def build_musicnn(n_classes: int = 10, pretrained: bool = True, frozen: bool = True, dropout: float = 0.5):
+def build_musicnn(n_classes: int = 10, pretrained: bool = True, frozen: bool = True, dropout: float = 0.5,
+                  weights: str = "musicnn"):
     """The studio's musicnn: the MSD network's 200-d embedding (frozen by default; the
     whole network trains with ``frozen=False``) and a new head, dropout 0.5 and
-    Linear(200, ``n_classes``), in the place of the 50-tag layer. With ``pretrained``
-    the MSD weights must be on this machine (:func:`fetch_musicnn`): missing weights are
-    a :class:`ConfigError` naming the command that fetches them."""
+    Linear(200, ``n_classes``), in the place of the 50-tag layer. ``weights``: the
+    :data:`~.weights.WEIGHTS` entry, ``musicnn`` (MSD) or ``musicnn_mtt`` (MagnaTagATune,
+    the same architecture from the same wheel). With ``pretrained`` the weights must be on
+    this machine (:func:`fetch_musicnn`): missing weights are a :class:`ConfigError`
+    naming the command that fetches them."""
     from .layers import Dropout
     from .pretrained import FineTuneModel
     from .weights import WeightsStatus, backbone_weights, load_pretrained
 
     net = Musicnn()
-    status = (load_pretrained(net, backbone_weights("musicnn"), required=True, reader=read_musicnn_file) if pretrained
+    status = (load_pretrained(net, backbone_weights(weights), required=True, reader=read_musicnn_file) if pretrained
               else WeightsStatus(False, "not requested"))
     backbone = MusicnnEmbedding()
     backbone.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("tags.")},

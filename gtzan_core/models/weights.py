@@ -67,6 +67,10 @@ def _hub(name: str, arch: str, file: str) -> BackboneWeights:
                            licence="BSD-3-Clause (torchvision weights)")
 
 
+_MUSICNN_INSTALL = ("python -m gtzan_core weights --fetch musicnn (offline: pip download --no-deps musicnn==0.1.0 "
+                    "on a machine with internet, then python -m gtzan_core weights --fetch musicnn --wheel FILE)")
+_MUSICNN_LICENCE = "ISC (© 2019 Music Technology Group, Universitat Pompeu Fabra)"
+
 WEIGHTS: dict[str, BackboneWeights] = {
     "vgg19": _hub("vgg19 ImageNet (IMAGENET1K_V1)", "vgg19", "vgg19-dcbb9e9d.pth"),
     "squeezenet": _hub("squeezenet1_1 ImageNet (IMAGENET1K_V1)", "squeezenet1_1", "squeezenet1_1-b8a52dc0.pth"),
@@ -89,10 +93,11 @@ WEIGHTS: dict[str, BackboneWeights] = {
         licence="Apache-2.0 (© 2020 ML Illustrated)"),
     "musicnn": BackboneWeights(
         "musicnn MSD (Pons & Serra 2019, musicnn 0.1.0)", "musicnn", "MSD_musicnn", "studio",
-        package="musicnn", folder="musicnn-0.1.0",
-        install="python -m gtzan_core weights --fetch musicnn (offline: pip download --no-deps musicnn==0.1.0 "
-                "on a machine with internet, then python -m gtzan_core weights --fetch musicnn --wheel FILE)",
-        licence="ISC (© 2019 Music Technology Group, Universitat Pompeu Fabra)"),
+        package="musicnn", folder="musicnn-0.1.0", install=_MUSICNN_INSTALL, licence=_MUSICNN_LICENCE),
+    # the same wheel's MagnaTagATune network (50 tags: genres, instruments, voice), fetched and checked with it
+    "musicnn_mtt": BackboneWeights(
+        "musicnn MTT (Pons & Serra 2019, musicnn 0.1.0)", "musicnn", "MTT_musicnn", "studio",
+        package="musicnn", folder="musicnn-0.1.0", install=_MUSICNN_INSTALL, licence=_MUSICNN_LICENCE),
 }
 #: ResNeXt variants, the paper's first.
 RESNEXT_VARIANTS = ("resnext101_32x8d_wsl", "resnext101_32x8d", "resnext50_32x4d")
@@ -297,6 +302,7 @@ BACKBONE_KEYS = {
     "resnext": ("", "backbone.", ("fc.",)),
     "efficientnet_lite0": ("", "backbone.", ("classifier.",)),
     "musicnn": ("", "backbone.", ("tags.",)),
+    "musicnn_mtt": ("", "backbone.", ("tags.",)),
 }
 
 
