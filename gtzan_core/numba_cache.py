@@ -46,7 +46,7 @@ __all__ = ["CacheState", "NumbaCacheError", "cache_state", "check_in_child", "cl
 
 #: Set in the warm-up's child process (and by callers that manage the cache themselves):
 #: :func:`ensure_ready` then does nothing.
-WARMING_ENV = "GTZAN_STUDIO_NUMBA_WARMING"
+WARMING_ENV = "GTZAN_NUMBA_WARMUP_CHILD"  # a marker between processes, not a setting
 #: The longest a warm-up may take (a first compile is about 50 s on an idle 2-core machine).
 WARM_TIMEOUT = 900.0
 MARKER_PREFIX = "gtzan-studio-numba-ready-"
