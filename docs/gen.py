@@ -173,10 +173,10 @@ def _study_rows(doc: dict) -> str:
 
 
 def results_page() -> str:
+    import json
+
     from gtzan_core.reproduction.result_files import shipped_dir
     from gtzan_core.tables import paper_frame
-
-    import json
 
     paper = paper_frame()
     out = [GENERATED, "", "# Results", "",

@@ -236,7 +236,7 @@ def test_the_examples_marked_runs_run(tmp_path):
 # --- the site -------------------------------------------------------------------------------
 
 def test_the_site_builds_in_strict_mode(tmp_path):
-    pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install mkdocs-material): .ci/run builds the site")
+    pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install mkdocs-material; .ci/run does)")
     pytest.importorskip("material", reason="mkdocs-material is not installed (pip install mkdocs-material)")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
