@@ -192,7 +192,8 @@ if data is not None and pred is not None and pred.results:
                                       "which 3 s segments raised or lowered the genre; rollout: the Transformer's "
                                       "class-token attention rolled out onto its patches (the same for every genre)")
         st.caption("Explains the first 30 s. Occlusion is the check that held under re-randomised weights; Grad-CAM "
-                   "on the small MFCC CNN partly reflects the input itself (see the README).")
+                   "on the small MFCC CNN partly reflects the input itself (see the documentation's Explanations "
+                   "page).")
         ex_key = (key, rid, genre, tuple(methods))
         # the click is kept as a request in the session (the callback runs before the script), so a rerun
         # that interrupts the computation (another widget, a page refresh) computes it again instead of losing it
