@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -122,6 +123,28 @@ def settings_page() -> str:
 
 # --- the Python API -------------------------------------------------------------------------
 
+class _Annotation(str):
+    """An annotation kept as written (``from __future__ import annotations`` makes them text)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _plain_signature(fn) -> inspect.Signature:
+    sig = inspect.signature(fn)
+    params = [p.replace(annotation=_Annotation(p.annotation)) if isinstance(p.annotation, str) else p
+              for p in sig.parameters.values()]
+    ret = sig.return_annotation
+    return sig.replace(parameters=params,
+                       return_annotation=_Annotation(ret) if isinstance(ret, str) else ret)
+
+
+def _markdown(doc: str) -> str:
+    """A docstring's reST roles and literals as Markdown: ``x`` -> `x`, :class:`~a.b.C` -> `C`."""
+    doc = re.sub(r":\w+:`~?([\w.]+)`", lambda m: "`" + m.group(1).split(".")[-1] + "`", doc)
+    return doc.replace("``", "`")
+
+
 def api_page() -> str:
     from gtzan_core import api
 
@@ -130,8 +153,8 @@ def api_page() -> str:
            "the same checks as the CLI. A worked example is in [From Python](../python.md).", ""]
     for name in api.__all__:
         fn = getattr(api, name)
-        sig = str(inspect.signature(fn))
-        doc = inspect.cleandoc(fn.__doc__ or "(no docstring)")
+        sig = str(_plain_signature(fn))
+        doc = _markdown(inspect.cleandoc(fn.__doc__ or "(no docstring)"))
         out += [f"## {name}", "", "```python", f"studio.{name}{sig}", "```", "", doc, ""]
     return "\n".join(out)
 

@@ -65,7 +65,7 @@ def studio_args(line: str) -> list[str] | None:
     """The arguments after ``-m gtzan_core`` (or ``gtzan-studio``) on a command line, else None."""
     words = shlex.split(line)
     for i, w in enumerate(words):
-        if w == "gtzan-studio":
+        if w == "gtzan-studio" and all(re.fullmatch(r"\w+=\S*", v) for v in words[:i]):  # the command, not a tag
             return words[i + 1:]
         if w == "-m" and i + 1 < len(words) and words[i + 1] == "gtzan_core":
             return words[i + 2:]
@@ -243,3 +243,15 @@ def test_the_site_builds_in_strict_mode(tmp_path):
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (tmp_path / "site" / "reference" / "cli" / "index.html").is_file()
+
+
+def test_the_api_page_documents_every_public_function_with_its_signature():
+    import inspect
+
+    from gtzan_core import api
+
+    text = (DOCS / "reference" / "api.md").read_text()
+    assert list(api.__all__) == re.findall(r"^## (\w+)$", text, re.M)
+    for name in api.__all__:
+        for param in inspect.signature(getattr(api, name)).parameters:
+            assert re.search(rf"studio\.{name}\(.*\b{param}\b", text), (name, param)
