@@ -239,7 +239,7 @@ def test_the_site_builds_in_strict_mode(tmp_path):
     pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install mkdocs-material; .ci/run does)")
     pytest.importorskip("material", reason="mkdocs-material is not installed (pip install mkdocs-material)")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (tmp_path / "site" / "reference" / "cli" / "index.html").is_file()
