@@ -218,6 +218,8 @@ def results_page() -> str:
                 f"`{path.name}`: {doc.get('date', '?')[:10]}, commit `{(doc.get('git_commit') or '?')[:7]}`, "
                 f"seeds {', '.join(str(s) for s in doc.get('seeds', []))}, "
                 f"protocol {doc.get('protocol', ', '.join(doc.get('protocols', [])))}.", "",
+                "<!-- example: not run, it remakes this result file (minutes to hours on the real material); "
+                "its command is parsed by tests/test_docs.py -->",
                 "```bash", doc.get("command", ""), "```", ""]
         if doc.get("kind") == "transfer":
             out += [_transfer_rows(doc), ""]
