@@ -246,3 +246,17 @@ def test_the_api_page_documents_every_public_function_with_its_signature():
     for name in api.__all__:
         for param in inspect.signature(getattr(api, name)).parameters:
             assert re.search(rf"studio\.{name}\(.*\b{param}\b", text), (name, param)
+
+
+def test_the_model_count_the_readme_and_the_registry_state_is_the_registrys():
+    """The README and the registry's docstring once said "Nine models in two families" when there
+    were more: the count in words is checked against the registry."""
+    import gtzan_core.models as models
+
+    words = dict(enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                            "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+                            "eighteen", "nineteen", "twenty"]))
+    families = {spec.family for spec in models.MODELS.values()}
+    claim = f"{words[len(models.MODELS)]} models in {words[len(families)]} families"
+    assert claim in " ".join((ROOT / "README.md").read_text().split())
+    assert claim.capitalize() in " ".join((models.__doc__ or "").split())
