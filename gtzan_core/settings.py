@@ -1,7 +1,7 @@
 """Every ``GTZAN_STUDIO_*`` environment variable, read and checked in one place.
 
 Each setting is declared once in :data:`SETTINGS` (its type, default, bounds and what
-it does: the README's table is this list); :func:`get` reads one, and a bad value is
+it does: docs/reference/settings.md is made from this list); :func:`get` reads one, and a bad value is
 a :class:`~gtzan_core.errors.ConfigError` in one style, naming the variable, its
 value and what was expected. Modules never read ``os.environ`` for these themselves.
 A blank value counts as unset.
@@ -111,7 +111,7 @@ def studio_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def settings_table() -> str:
-    """The README's table of settings (Markdown), from :data:`SETTINGS`."""
+    """The table of settings (Markdown) of the documentation's settings page (docs/gen.py), from :data:`SETTINGS`."""
     rows = ["| variable | default | what it does |", "|---|---|---|"]
     for s in _S:
         default = "—" if s.default in (None, "") else ("off" if s.default is False else f"`{s.default}`")

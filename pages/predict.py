@@ -236,7 +236,8 @@ if data is not None and pred is not None and pred.results:
             methods = c3.multiselect("Methods", offered, default=list(offered),
                                      key=f"ex-methods-{'-'.join(offered)}",
                                      help="; ".join(f"{m}: {METHOD_HELP[m]}" for m in offered))
-            note = (" Grad-CAM on the small MFCC CNN partly reflects the input itself (see the README)."
+            note = (" Grad-CAM on the small MFCC CNN partly reflects the input itself (see the documentation's "
+                    "Explanations page)."
                     if "gradcam" in offered else "")
             st.caption(f"Occlusion is the check that held under re-randomised weights.{note} Each map below says "
                        "the span of the clip it explains.")

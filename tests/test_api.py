@@ -1,4 +1,4 @@
-"""The README's "From Python" example runs as written and returns typed records."""
+"""The documentation's "From Python" example (docs/python.md) runs as written and returns typed records."""
 
 import re
 from pathlib import Path
@@ -13,13 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def readme_example() -> str:
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## From Python"):]
+    text = (ROOT / "docs" / "python.md").read_text()
+    section = text[text.index("# From Python"):]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
 @pytest.mark.heavy
-def test_the_readmes_python_example_runs_as_written(tmp_path, monkeypatch, capsys):
+def test_the_docs_python_example_runs_as_written(tmp_path, monkeypatch, capsys):
     import soundfile as sf
 
     from gtzan_core.data.synth import synth_track
@@ -28,7 +28,7 @@ def test_the_readmes_python_example_runs_as_written(tmp_path, monkeypatch, capsy
     monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
     monkeypatch.chdir(tmp_path)
     sf.write("song.wav", synth_track("jazz", 8.0, seed=3), 22050)
-    exec(compile(readme_example(), "README.md (From Python)", "exec"), {})
+    exec(compile(readme_example(), "docs/python.md (From Python)", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("mlp finished ")
     runs = api.runs()

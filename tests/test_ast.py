@@ -212,7 +212,7 @@ def _on_cue(maps: np.ndarray, starts: np.ndarray) -> float:
 
 @pytest.mark.heavy
 def test_rollout_under_the_cue_test_and_rerandomised_weights(cue_ast):
-    """Measured (and stated in the README): rollout's strongest 1 s span sits on the planted
+    """Measured (and stated in docs/explanations.md): rollout's strongest 1 s span sits on the planted
     cue and the trained model's map leans towards it more than a re-randomised model's, but
     only weakly (about 1.1x more on the cue than off it, where occlusion of the same model
     gives about 2x); against re-randomised weights its rank correlation is low on average

@@ -64,7 +64,7 @@ def _agreement_on(folder, limit):
 
 
 def _holds(rows):
-    """What the README states: MFCCs, chroma and the spectral columns within 1 % (median over
+    """What docs/features.md states: MFCCs, chroma and the spectral columns within 1 % (median over
     clips), harmony/perceptr variances within 1 %; their means (~1e-5, near zero) and the
     tempo estimate are the columns that can differ."""
     for name, r in rows.items():

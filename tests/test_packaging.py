@@ -77,7 +77,7 @@ def test_installed_into_a_fresh_virtualenv_it_trains_outside_the_checkout(wheel,
 
 def test_pyproject_carries_the_lower_bounds_of_requirements():
     """``pip install .`` allows no older version than ``pip install -r requirements.txt``
-    (whose lowest versions pass the fast tier: README, "Checking the lowest versions"):
+    (whose lowest versions pass the fast tier: CONTRIBUTING.md, "Checking the lowest versions"):
     each of pyproject's dependencies has requirements.txt's specifier, torch and
     torchvision (pinned there) the pinned version as their lower bound."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+

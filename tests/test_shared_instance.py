@@ -394,7 +394,7 @@ def most_in_an_hour(times: list) -> int:
 
 
 def test_guesses_per_hour_are_the_readmes():
-    """The README's figures: 11 guesses an hour from one session, 26 from one address
+    """The instructor's guide's figures (docs/instructor.md): 11 guesses an hour from one session, 26 from one address
     however many sessions it opens, about 7 an hour per address once the ceiling is hit."""
     now = [0.0]
     assert most_in_an_hour(attacker(AttemptLimiter(clock=lambda: now[0]), now, 6)) == 11

