@@ -229,7 +229,8 @@ if data is not None and pred is not None and pred.results:
         rid = c1.selectbox("Model", list(pred.results), format_func=lambda r: run_label(runs[r]), key="ex-run")
         offered = methods_for(pred.results[rid].model)  # only what this model supports (its spec)
         if not offered:
-            st.info(md_text(f"No explanation for this model: {kind_of(runs[rid]).no_explanation}."))
+            why = kind_of(runs[rid]).no_explanation or "this studio does not know its model's explanation methods"
+            st.info(md_text(f"No explanation for this model: {why}."))
         else:
             genre = c2.selectbox("Genre to explain", list(GENRES), key=f"ex-genre-{rid}",
                                  index=GENRES.index(pred.results[rid].top))

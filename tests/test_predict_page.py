@@ -222,7 +222,8 @@ def logreg_run(tmp_path):
 
 
 @pytest.mark.heavy
-def test_a_feature_vector_run_speaks_of_its_c_values_its_one_level_and_its_fitted_values(logreg_run):
+def test_a_feature_vector_run_speaks_of_its_c_values_its_one_level_and_its_fitted_values(logreg_run, capsys):
+    from gtzan_core.cli.training import _print_evaluation
     from gtzan_core.models import record_steps
     from gtzan_core.models.sklearn_fit import C_GRID
     from gtzan_core.plots import loss_figure
@@ -241,6 +242,8 @@ def test_a_feature_vector_run_speaks_of_its_c_values_its_one_level_and_its_fitte
     assert list(fig.layout.xaxis.ticktext) == [f"{c:g}" for c in C_GRID]
     best = record["best_epoch"]
     assert training_text(record) == f"all 5 C values (best C = {C_GRID[best - 1]:g})"
+    _print_evaluation(record)  # what `train` prints
+    assert f", C values 5 (best C = {C_GRID[best - 1]:g})" in capsys.readouterr().out
     card = model_card(record)
     assert f"| C values | 5 (best C = {C_GRID[best - 1]:g}) on cpu |" in card and "| epochs |" not in card
     assert "| track |" in card and "segment / image" not in card  # one level: its sample is the track

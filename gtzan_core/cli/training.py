@@ -134,13 +134,16 @@ def _finish_distributed() -> None:
 
 def _print_evaluation(record) -> None:
     from ..hparams import recipe_label
+    from ..models import record_steps
     from ..runs import RunRecord
 
     run = RunRecord.of(record)
     leak = f"  [{run.protocol_label}]" if run.selection_on_test else ""
+    steps = record_steps(run.data)  # epochs, or the C values tried
+    best = steps.point(int(run.best_epoch)) if steps.values and run.best_epoch else run.best_epoch
     print(f"run {run.run_id}: {run.model} on {run.dataset_label}, protocol {run.protocol}"
-          f"{leak}, recipe {recipe_label(run.data)}, status {run.status}, epochs {run.epochs_run} "
-          f"(best {run.best_epoch})")
+          f"{leak}, recipe {recipe_label(run.data)}, status {run.status}, {steps.many} {run.epochs_run} "
+          f"(best {best})")
     ev = run.evaluation
     if ev is not None:
         levels = [(ev.segment, run.unit)] + ([(ev.track, "track")] if ev.track and not run.one_sample_per_track else [])
