@@ -10,7 +10,7 @@ from gtzan_core.data import open_dataset  # noqa: E402
 from gtzan_core.errors import StudioError  # noqa: E402
 from gtzan_core.hparams import make_config, recipe_label, recipes  # noqa: E402
 from gtzan_core.jobs import JobSpec  # noqa: E402
-from gtzan_core.models import FAMILY_NOTES, MODELS, check_weights  # noqa: E402
+from gtzan_core.models import FAMILY_NOTES, MODELS, check_weights, record_steps  # noqa: E402
 from gtzan_core.models.weights import backbone_weights, weights_available  # noqa: E402
 from gtzan_core.plots import loss_figure  # noqa: E402
 from gtzan_core.reproduction import (  # noqa: E402
@@ -21,7 +21,7 @@ from gtzan_core.reproduction import (  # noqa: E402
     skipped_summary,
 )
 from gtzan_core.reproduction.plan import PAPER_MODELS, honest_protocols  # noqa: E402
-from gtzan_core.runs import ACTIVE, RunRecord  # noqa: E402
+from gtzan_core.runs import ACTIVE  # noqa: E402
 from gtzan_core.splits import PROTOCOLS  # noqa: E402
 from gtzan_core.webapp import (  # noqa: E402
     can_modify_run,
@@ -45,6 +45,7 @@ from gtzan_core.webapp import (  # noqa: E402
     preflight_jobs,
     ray_address,
     run_records,
+    score_metrics,
     search_trial_text,
     settings,
     show_error,
@@ -291,7 +292,7 @@ def job_card(r: dict, manager) -> None:
             # the bar shows epochs done: full for a run that ended by itself, 7 % for one stopped at epoch 7 of 100
             st.progress(1.0 if status == "finished" else prog["fraction"], text=md_text(prog["summary"]))
         if r.get("history"):
-            st.plotly_chart(loss_figure(r["history"]), key=f"chart-{rid}", width="stretch")
+            st.plotly_chart(loss_figure(r["history"], steps=record_steps(r)), key=f"chart-{rid}", width="stretch")
         if status == "failed":
             st.error(md_text(r.get("error", "failed")))
         elif status == "pruned":  # a search's trial its pruner stopped: an end of its own, not a failure
@@ -299,13 +300,9 @@ def job_card(r: dict, manager) -> None:
                        f"trial {r['study'].get('trial')})")
         elif status == "cancelled" and not prog["epoch"]:
             st.caption(md_text(r.get("error") or "stopped before its first epoch: no results"))
-        ev = RunRecord.of(r).evaluation
-        if ev:
-            c1, c2, c3 = st.columns(3)
-            c1.metric("test accuracy (segment)", f"{ev.segment.accuracy:.3f}")
-            if ev.track:
-                c2.metric("test accuracy (track)", f"{ev.track.accuracy:.3f}")
-            c3.metric("macro F1", f"{ev.segment.macro_f1:.3f}")
+        if metrics := score_metrics(r):  # the levels the run has (a feature vector's: the track alone)
+            for (label, value), col in zip(metrics, st.columns(3)[:len(metrics)], strict=True):
+                col.metric(label, value)
         if weak := split_warning_text(r):
             st.warning(md_text(weak), icon="⚠️")
         if r.get("pretrained") is False and MODELS.get(r.get("model")) is not None and \

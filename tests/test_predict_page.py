@@ -258,6 +258,11 @@ def test_a_feature_vector_run_speaks_of_its_c_values_its_one_level_and_its_fitte
     grid = at.dataframe[0].value
     row = grid[grid["run"] == rid].iloc[0]
     assert row["parameters"] == fitted and row["training"].startswith("all 5 C values")
+    at = no_errors(page("train").run())  # its job card: the levels it has, its curve in C values
+    labels = [m.label for m in at.metric]
+    assert "test accuracy (track)" in labels and not any("segment" in label for label in labels)
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert any(c["layout"]["xaxis"]["title"]["text"].startswith("C tried") for c in charts)
     at = no_errors(page("predict").run())
     at.radio[0].set_value("A demo clip").run()
     no_errors(at)
