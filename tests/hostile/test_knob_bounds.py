@@ -12,9 +12,10 @@ import math
 import pytest
 import torch
 
+from gtzan_core.bounds import BOUNDS
 from gtzan_core.cli import main
 from gtzan_core.errors import ConfigError
-from gtzan_core.hparams import BOUNDS, load_hparams, make_config
+from gtzan_core.hparams import load_hparams, make_config
 from gtzan_core.jobs import JobSpec, preflight
 from gtzan_core.runs import RunStore
 from gtzan_core.search.space import check_space, default_space
