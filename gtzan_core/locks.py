@@ -52,8 +52,10 @@ def open_lock_file(path: Path) -> int:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0),
                      0o644)
-    except OSError as exc:
-        problem = lock_file_problem(path) or f"cannot be opened ({exc.strerror})"
+    except OSError:
+        problem = lock_file_problem(path)
+        if problem is None:  # a full disk, a read-only store...: the caller's to say
+            raise
         raise DamagedLockFile(f"the lock file {path} {problem}: the studio's state is damaged there; "
                               "`python -m gtzan_core repair` moves it aside (keeping it)") from None
     import stat

@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 from dataclasses import fields
 
+from ..bounds import BOUNDS
 from ..errors import ConfigError
-from ..hparams import BOUNDS, TrainConfig, load_hparams
+from ..hparams import TrainConfig, load_hparams
 
 TYPES = ("loguniform", "uniform", "int", "categorical")
 #: The settings a space may search (a TrainConfig's numbers that a model honours).
@@ -71,7 +72,7 @@ def check_space(space, where: str = "search space") -> dict:
 
 def _within_bounds(name: str, values: list, where: str) -> None:
     """Every value a space can draw for ``name`` lies within the setting's declared bounds
-    (:data:`gtzan_core.hparams.BOUNDS`): a space never reaches a value a run would refuse."""
+    (:data:`gtzan_core.bounds.BOUNDS`): a space never reaches a value a run would refuse."""
     bound = BOUNDS.get(name)
     for value in values if bound else []:
         if (problem := bound.problem(name, value)):

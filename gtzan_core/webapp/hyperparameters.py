@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..hparams import BOUNDS, model_defaults
+from ..bounds import BOUNDS
+from ..hparams import model_defaults
 from ..models import MODELS
 
 
 def bounded(name: str) -> dict:
     """A number field's ``min_value`` and ``max_value``: setting ``name``'s declared bounds
-    (:data:`gtzan_core.hparams.BOUNDS`, the ones every entry point checks), typed as the field is."""
+    (:data:`gtzan_core.bounds.BOUNDS`, the ones every entry point checks), typed as the field is."""
     b = BOUNDS[name]
     cast = int if b.integer else float
     return {"min_value": cast(b.low), "max_value": cast(b.high)}

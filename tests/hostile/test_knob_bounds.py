@@ -12,9 +12,10 @@ import math
 import pytest
 import torch
 
+from gtzan_core.bounds import BOUNDS
 from gtzan_core.cli import main
 from gtzan_core.errors import ConfigError
-from gtzan_core.hparams import BOUNDS, load_hparams, make_config
+from gtzan_core.hparams import load_hparams, make_config
 from gtzan_core.jobs import JobSpec, preflight
 from gtzan_core.runs import RunStore
 from gtzan_core.search.space import check_space, default_space
@@ -130,10 +131,11 @@ def test_the_estimate_grows_with_the_transformers_size_and_batch():
     big_batch = estimate(make_config("ast", batch_size=1024))
     assert small is not None and deep is not None and big_batch is not None
     assert 200_000 < small.parameters < 250_000  # the recipe's 0.22M (python -m gtzan_core models)
-    assert deep.parameters > 100 * small.parameters and deep.total > 10 * small.total
+    assert deep.parameters > 100 * small.parameters
+    assert deep.total - deep.runtime > 10 * (small.total - small.runtime) and deep.runtime == small.runtime
     # every parameter trains: its gradient and Adam's two moments (the weights hold the buffers too)
     assert deep.gradients == 4 * deep.trainable <= deep.weights and deep.optimizer == 2 * deep.gradients
-    assert big_batch.activations > 20 * small.activations
+    assert big_batch.activations > 10 * small.activations  # (32x the batch; validation's batch is the same)
 
 
 def test_a_job_over_the_memory_budget_is_refused_naming_estimate_and_limit(tiny_demo_env, capsys, monkeypatch):
