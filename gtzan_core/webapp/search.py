@@ -279,7 +279,7 @@ def _resume(s: dict, name: str, owner: str | None, manager, settings, admin: boo
     """Resume a study: refused to a visitor for an owner-less study (the admin's), and every
     trial through the visitor's gate, as at the start."""
     from ..classroom.rules import PermissionDenied
-    from ..search.study import SearchRequest, open_study, quota_probe
+    from ..search.study import SearchRequest
 
     try:
         if settings.classroom and not admin and not owner:
@@ -287,8 +287,7 @@ def _resume(s: dict, name: str, owner: str | None, manager, settings, admin: boo
         budget = s.get("budget") or {}
         request = SearchRequest(s["model"], name, s["data"], trials=int(budget.get("trials") or 20),
                                 minutes=budget.get("minutes"), owner=owner)
-        check = visitor_gate(manager, settings, admin)
-        check(quota_probe(open_study(manager.store, owner, name), owner))  # refused here, not in the thread
-        start_study(request, manager, check)
+        start_study(request, manager, visitor_gate(manager, settings, admin))  # (its space clipped to the
+        # instance's epochs first, then every trial through the gate: a refusal is the driver's error, shown)
     except StudioError as exc:
         st.session_state["search-resume-error"] = str(exc)
