@@ -10,6 +10,7 @@ Streamlit. The page reads the study from its journal and the trials' run records
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -196,7 +197,9 @@ def search_panel(models: list[str], data_path: str | None, owner: str | None, ma
                                     minutes=float(amount) if budget == "minutes" else None,
                                     space=rows_space(rows), owner=owner)
             check = visitor_gate(manager, settings, admin)
-            check(probe_spec(request))  # refused here, in one line, before any thread starts
+            probe = probe_spec(request)  # sign-in, jobs at once, storage, weights: refused here, before any thread
+            check(dataclasses.replace(probe, config=dataclasses.replace(probe.config, epochs=1)))  # (the epochs:
+            # the driver clips the space to the instance's limit, or refuses naming the bound)
             start_study(request, manager, check)
             st.session_state["search-study"] = request.study
         except StudioError as exc:
