@@ -10,6 +10,7 @@ Streamlit. The page reads the study from its journal and the trials' run records
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -220,7 +221,9 @@ def search_panel(models: list[str], data_path: str | None, owner: str | None, ma
                                     minutes=float(amount) if budget == "minutes" else None,
                                     space=rows_space(rows), owner=owner)
             check = visitor_gate(manager, settings, admin)
-            check(probe_spec(request))  # refused here, in one line, before any thread starts
+            probe = probe_spec(request)  # sign-in, jobs at once, storage, weights: refused here, before any thread
+            check(dataclasses.replace(probe, config=dataclasses.replace(probe.config, epochs=1)))  # (the epochs:
+            # the driver clips the space to the instance's limit, or refuses naming the bound)
             start_study(request, manager, check)
             st.session_state["search-study"] = request.study
         except StudioError as exc:
@@ -309,7 +312,7 @@ def _resume(s: dict, name: str, owner: str | None, manager, settings, admin: boo
     """Resume a study: refused to a visitor for an owner-less study (the admin's), and every
     trial through the visitor's gate, as at the start."""
     from ..classroom.rules import PermissionDenied
-    from ..search.study import SearchRequest, open_study, quota_probe
+    from ..search.study import SearchRequest
 
     try:
         if settings.classroom and not admin and not owner:
@@ -317,8 +320,7 @@ def _resume(s: dict, name: str, owner: str | None, manager, settings, admin: boo
         budget = s.get("budget") or {}
         request = SearchRequest(s["model"], name, s["data"], trials=int(budget.get("trials") or 20),
                                 minutes=budget.get("minutes"), owner=owner)
-        check = visitor_gate(manager, settings, admin)
-        check(quota_probe(open_study(manager.store, owner, name), owner))  # refused here, not in the thread
-        start_study(request, manager, check)
+        start_study(request, manager, visitor_gate(manager, settings, admin))  # (its space clipped to the
+        # instance's epochs first, then every trial through the gate: a refusal is the driver's error, shown)
     except StudioError as exc:
         st.session_state["search-resume-error"] = str(exc)
