@@ -86,7 +86,8 @@ def test_weak_splits_are_named_with_genres_and_counts():
     ids = [t for part in ("train", "valid", "test") for g in GENRES for t in
            [t for t in lists[part] if t.startswith(g + ".")][:5] if g != "metal" or part == "test"]
     tracks = pd.DataFrame({"track_id": ids, "genre": [t.split(".")[0] for t in ids],
-                           "label": [GENRES.index(t.split(".")[0]) for t in ids], "duration": 30.0})
+                           "label": [GENRES.index(t.split(".")[0]) for t in ids], "duration": 30.0,
+                           "audio_path": [f"{t}.wav" for t in ids]})  # an audio dataset's list (not a feature table)
     problems = planned_split_problems(tracks, "mfcc", "filtered")
     assert problems == ["training part: no metal track", "validation part: no metal track"]
     # 15 tracks a genre: the 70/15/15 track split keeps only 2 of each for testing

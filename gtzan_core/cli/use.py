@@ -111,6 +111,7 @@ def _predict_folder(args, store, device: str) -> int:
               file=sys.stderr)
     out = CsvAnswers(args.csv) if args.csv else None
     answered = refused = 0
+    first_refusal = ""
     try:
         with tqdm(total=len(todo), unit="file", desc="predicting", file=sys.stderr, dynamic_ncols=True) as bar:
             for answer in predict_files(todo, store, device, run_ids, missing):
@@ -119,6 +120,7 @@ def _predict_folder(args, store, device: str) -> int:
                 if out is not None:
                     out.write(answer)
                 if answer.error:
+                    first_refusal = first_refusal or answer.line()
                     bar.write(f"warning: {answer.line()}", file=sys.stderr)
                 elif out is None:
                     bar.write(json.dumps(answer.row()) if args.json else answer.line(), file=sys.stdout)
@@ -128,7 +130,9 @@ def _predict_folder(args, store, device: str) -> int:
             out.close()
     print(f"{answered} answered, {refused} skipped" + (f", written to {args.csv}" if out is not None else ""),
           file=sys.stderr)
-    return 0 if answered or not todo else 2
+    if todo and not answered:  # nothing to show for it: one error line, as every refusal of the CLI
+        raise CheckpointError(f"no file was answered ({refused} skipped; the first: {first_refusal})")
+    return 0
 
 
 def cmd_explain(args) -> int:
