@@ -117,8 +117,9 @@ def test_a_click_on_a_cell_lists_its_tracks_each_playable(server):
         assert all(x["src"] and x["duration"] > 1 for x in listed)
 
 
-def test_a_click_on_a_point_of_the_map_plays_that_track(server):
+def test_a_click_on_a_point_of_the_map_plays_that_track(server, monkeypatch):
     url, store, rid, folder = server
+    monkeypatch.setenv("GTZAN_STUDIO_HOME", str(store.root.parent))  # (the server's home: its maps)
     with headless_chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 2400})
         page.goto(f"{url}/compare")
