@@ -116,38 +116,3 @@ def test_a_click_on_a_cell_lists_its_tracks_each_playable(server):
         assert [x["track"] for x in listed] == [x.track for x in cells.cell_tracks(clips, ct, cp)]
         assert all(x["src"] and x["duration"] > 1 for x in listed)
 
-
-def test_a_click_on_a_point_of_the_map_plays_that_track(server, monkeypatch):
-    url, store, rid, folder = server
-    monkeypatch.setenv("GTZAN_STUDIO_HOME", str(store.root.parent))  # (the server's home: its maps)
-    with headless_chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 2400})
-        page.goto(f"{url}/compare")
-        page.get_by_text("Listen to a cell or a genre's row").first.wait_for(timeout=120_000)
-        _settle(page)
-        page.locator("summary").filter(has_text="Map of how it hears its dataset").first.click()
-        page.screenshot(path=str(ARTIFACTS / "listen-map-open.png"), full_page=True)
-        page.get_by_role("button", name="Draw the map").click()
-        caption = page.get_by_text("Click a point to hear it")
-        caption.wait_for(state="attached", timeout=300_000)
-        _settle(page)
-        if not caption.is_visible():  # (the expander drawn again by the rerun: open it again)
-            page.locator("summary").filter(has_text="Map of how it hears its dataset").first.click()
-        caption.wait_for(timeout=30_000)
-        from gtzan_core.insight import embedding_map
-
-        found = embedding_map.cached_map(store, rid)
-        target = next(r for r in found["tracks"] if r["error"]) if any(r["error"] for r in found["tracks"]) \
-            else found["tracks"][0]
-        charts = page.locator(".js-plotly-plot").count()
-        x, y = page.evaluate("""([k, px, py]) => {
-            const gd = document.querySelectorAll('.js-plotly-plot')[k];
-            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
-            return [box.left + xa._offset + xa.l2p(px), box.top + ya._offset + ya.l2p(py)];
-        }""", [charts - 1, target["x"], target["y"]])
-        page.mouse.click(x, y)
-        _settle(page)
-        page.get_by_text(f"{target['track']} ·").first.wait_for(timeout=60_000)
-        listed = _listed(page)
-        page.screenshot(path=str(ARTIFACTS / "listen-map.png"), full_page=True)
-        assert len(listed) == 1 and listed[0]["src"] and listed[0]["duration"] > 1
