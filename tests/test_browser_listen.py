@@ -115,3 +115,4 @@ def test_a_click_on_a_cell_lists_its_tracks_each_playable(server):
         listed = _listed(page)
         assert [x["track"] for x in listed] == [x.track for x in cells.cell_tracks(clips, ct, cp)]
         assert all(x["src"] and x["duration"] > 1 for x in listed)
+
