@@ -377,6 +377,9 @@ class RunStore:
 
     # -- per-track predictions ---------------------------------------------
     def predictions_path(self, run_id: str) -> Path:
+        """Beside the record; for a shipped run, in the store's notes (its folder is never written)."""
+        if self.shipped(run_id):
+            return self.root / NOTES / f"{check_run_id(run_id)}.{PREDICTIONS_FILE}"
         return self.path(run_id) / PREDICTIONS_FILE
 
     def save_predictions(self, run_id: str, test: dict | None = None, external: dict | None = None) -> None:
