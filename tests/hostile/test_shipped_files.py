@@ -20,7 +20,7 @@ from gtzan_core.runs.trash import move_to_trash
 from gtzan_core.starter import STARTER_ID
 from tests.conftest import SHIPPED_FILES, make_gtzan
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _contents(folder: Path) -> dict[str, str]:
