@@ -168,7 +168,8 @@ def test_shipped_results_are_well_formed():
         assert "--out gtzan_core/reproduction/shipped/" in d["command"] or "--result gtzan_core/reproduction/shipped/" \
             in d["command"]
     assert {d["file"] for d in docs if d["kind"] == "transfer"} == {"transfer-pngs-track.json",
-                                                                    "transfer-excerpts-track.json"}
+                                                                    "transfer-excerpts-track.json",
+                                                                    "transfer-excerpts-msd-mtt-track.json"}
     kaggle = next(d for d in docs if d["kind"] == "feature_study" and d["source"]["kind"] == "kaggle")
     assert kaggle["seeds"] == [0, 1, 2] and set(kaggle["protocols"]) == {"track", "filtered"}
     assert {r["model"] for r in kaggle["rows"]} == {"logreg", "svm", "hgb", "mlp"}

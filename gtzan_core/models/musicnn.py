@@ -214,7 +214,8 @@ class Musicnn(nn.Module):
         if x.ndim != 3 or x.shape[2] != N_MELS:
             raise ValueError(f"musicnn expects (batch, time, {N_MELS}) log-mel patches, got {tuple(x.shape)}")
         x = self.input_bn(x.unsqueeze(1))
-        if self.training or torch.is_grad_enabled() or not self.fast_inference:  # training, Grad-CAM: the layers
+        # training, Grad-CAM and an export (traced: the live filters would be baked in) take the release's layers
+        if self.training or torch.is_grad_enabled() or not self.fast_inference or torch.jit.is_tracing():
             front = torch.cat([branch(x) for branch in (*self.timbral, *self.temporal)], dim=1)  # (B, 561, T)
             mid1 = self.midend[0](front)
         else:  # inference: the same numbers for the arithmetic of the live filters (see _FrontEndConv.fast)

@@ -41,6 +41,7 @@ from ..runs.record import RunRecord, Scores, dataset_of
 CONDITIONS = [
     ("musicnn", "frozen, new head", "music (MSD)", {}),
     ("musicnn", "fine-tuned", "music (MSD)", {"freeze_backbone": False, "lr": 1e-4, "patience": 5}),
+    ("musicnn_mtt", "frozen, new head", "music (MagnaTagATune)", {}),
     ("efficientnet_lite0", "frozen, new head", "photos (ImageNet)", {}),
     ("musicnn", "random init, frozen", "nothing", {"pretrained": False}),
     ("efficientnet_lite0", "random init, frozen", "nothing", {"pretrained": False}),
