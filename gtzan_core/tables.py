@@ -270,7 +270,9 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "pretrained": pretrained_text(r), "split": "⚠️ weak" if r.get("split_warnings") else "ok",
             "date": when_text(r.get("created")), "run": r["run_id"], **external_cells(r), "_claimed": claimed(r),
         })
-    columns = ["model", "track acc.", "segment acc.", "macro F1", "recipe", "dataset", "owner", "seed", "search",
+    # what matters first, on screen at 1280 px beside the pinned run id (webapp.grids.WIDTHS): the track
+    # level (the honest one), macro F1, recipe, dataset, owner; the segment level follows them
+    columns = ["model", "track acc.", "macro F1", "recipe", "dataset", "owner", "segment acc.", "seed", "search",
                "protocol", "training",
                "external acc.", "evaluated on", "track macro F1", "train time (s)", "parameters", "device",
                "pretrained", "split", "date", "run"]

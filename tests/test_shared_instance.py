@@ -351,7 +351,7 @@ def test_leaderboard_reads_at_a_glance_trash_restore_and_storage(classroom, tiny
     sign_in(at, "alice-secret")
     board = at.dataframe[0].value
     # the columns that matter first, as people name them (on screen at 1280 px: tests/test_seen.py)
-    assert list(board.columns[:7]) == ["model", "track acc.", "segment acc.", "macro F1", "recipe", "dataset", "owner"]
+    assert list(board.columns[:7]) == ["model", "track acc.", "macro F1", "recipe", "dataset", "owner", "segment acc."]
     text = board[[c for c in board.columns if board[c].dtype == object]]
     assert not text.isin([None, "", "None", "nan"]).any().any()  # empty text cells read "—"
     assert at.dataframe[0].proto.placeholder == "—"  # and so do missing numbers, drawn by the grid

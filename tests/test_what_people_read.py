@@ -79,7 +79,7 @@ def test_run_tables_read_like_a_report():
     runs = [finished(), finished("vgg19", "r2", owner="alice"), never, record(run_id="live")]
     board = tables.runs_frame(runs)
     assert list(board["run"]) == ["r1", "r2"]  # runs with results only
-    assert list(board.columns[:7]) == ["model", "track acc.", "segment acc.", "macro F1", "recipe", "dataset", "owner"]
+    assert list(board.columns[:7]) == ["model", "track acc.", "macro F1", "recipe", "dataset", "owner", "segment acc."]
     text = board.select_dtypes(exclude="number")
     assert not text.isin([None, "", "None", "nan"]).any().any()
     assert list(board["pretrained"]) == ["—", "no"]  # an MFCC model has nothing pretrained to speak of
