@@ -222,8 +222,9 @@ if board.empty:
 else:
     st.caption("Best first (track-level test accuracy, else segment level); click a column to sort. Tick runs, "
                "then compare them.")
-    # the run's id pinned beside the model: it tells two runs of one recipe apart at any width
-    event = run_grid(board, RUN_NUMBER_FORMATS, key="board", pinned=("model", "run"), on_select="rerun",
+    # the model pinned; the run's id last, wide enough to be read whole (pinned beside the model, it would
+    # push the owner off the screen at 1280 px); two runs of one recipe differ by their seed, on screen
+    event = run_grid(board, RUN_NUMBER_FORMATS, key="board", on_select="rerun",
                      selection_mode="multi-row")
     chosen = [board.iloc[i]["run"] for i in event.selection.rows]
     c1, c2 = st.columns([1, 3])
