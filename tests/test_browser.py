@@ -276,9 +276,9 @@ def test_classroom_names_are_claimed_and_only_the_owner_or_admin_stops_a_job(stu
         admin.get_by_role("button", name="Sign in as admin").click()
         admin.get_by_text("signed in as admin").wait_for(timeout=30_000)
         admin.locator(job_stop, has_text="Stop").first.click(timeout=60_000)
-        admin.get_by_text("cancelled").first.wait_for(timeout=60_000)
+        admin.get_by_text("stopped by hand").first.wait_for(timeout=60_000)
         # alice's live panel notices that the job ended and redraws her page with it as cancelled
-        alice.get_by_text("cancelled").first.wait_for(timeout=30_000)
+        alice.get_by_text("stopped by hand").first.wait_for(timeout=30_000)
 
 
 def test_the_search_panel_draws_a_studys_charts(tmp_path, tiny_features):
