@@ -13,22 +13,13 @@ import pytest
 import torch
 
 from gtzan_core.bounds import BOUNDS
-from gtzan_core.cli import main
 from gtzan_core.errors import ConfigError
 from gtzan_core.hparams import load_hparams, make_config
 from gtzan_core.jobs import JobSpec, preflight
 from gtzan_core.runs import RunStore
 from gtzan_core.search.space import check_space, default_space
 from gtzan_core.training.memory import MemoryBudgetError, estimate
-
-
-def run(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.test_cli_models import run  # (the CLI called in-process, its exit code and output)
 
 
 @pytest.fixture
