@@ -21,7 +21,8 @@ def machine_panel() -> None:
     from ..doctor import all_ok, checks
 
     with st.expander("This machine: does it keep the studio's promises?"):
-        st.caption("The checks of the command line's doctor. Python, torch and its device, librosa's numba cache (loaded in a child process, so a damaged "
+        st.caption("The checks of the command line's doctor. Python, torch and its device, librosa's numba cache "
+                   "(loaded in a child process, so a damaged "
                    "cache is reported, not fatal), the run store and the studio home, the starters, musicnn's "
                    "weights and the optional extras: one line each.")
         if st.button("Check this machine", key="machine-check"):
