@@ -216,8 +216,17 @@ def describe_status(rc: int, tail: str) -> str:
 
 def check_in_child(timeout: float = WARM_TIMEOUT) -> tuple[bool, str]:
     """Load (or compile) librosa's numba functions in a child process and say how it went:
-    (True, '') or (False, what happened); a damaged cache kills the child, never the caller."""
-    rc, tail = _run_child(timeout)
+    (True, '') or (False, what happened); a damaged cache kills the child, never the caller.
+    The child runs under the lock beside the cache: on a fresh cache it compiles, and never
+    beside another process's warm-up."""
+    from .locks import file_lock
+
+    main = cache_state().main_dir
+    with contextlib.ExitStack() as held:
+        if main is not None:
+            with contextlib.suppress(OSError):
+                held.enter_context(file_lock(main / LOCK_NAME))
+        rc, tail = _run_child(timeout)
     return rc == 0, "" if rc == 0 else describe_status(rc, tail)
 
 
