@@ -57,6 +57,18 @@ def copy_shipped_starters(store_root: Path) -> Path:
     return store_root
 
 
+def train_tiny_mlp(dataset, features, root: Path):
+    """One tiny MLP run (1 epoch, many segments a track) on ``dataset`` in a store at
+    ``root``, its job naming the dataset's folder (as the Train page's do); its record."""
+    from gtzan_core.hparams import make_config
+    from gtzan_core.jobs import JobSpec, train
+    from gtzan_core.runs import RunStore
+
+    config = make_config("mlp", epochs=1, device="cpu")
+    return train(config, features, RunStore(root), dataset_info=dataset.run_info(),
+                 spec=JobSpec(config, str(dataset.root)))
+
+
 @pytest.fixture
 def shipped_store(tmp_path, monkeypatch):
     """A run store holding the shipped starters and nothing else, as a fresh clone's

@@ -18,19 +18,14 @@ from gtzan_core.errors import DatasetError
 from gtzan_core.insight import cells
 from gtzan_core.insight.media import dataset_media, folder_media, read_media
 from gtzan_core.runs import RunStore
+from tests.conftest import train_tiny_mlp
 
 
 @pytest.fixture(scope="module")
 def trained(tiny_demo_set, tiny_features, tmp_path_factory):
     """A store holding one tiny MLP run (many segments a track) on the tiny demo set."""
-    from gtzan_core.hparams import make_config
-    from gtzan_core.jobs import JobSpec, train
-
     root = tmp_path_factory.mktemp("cells-store")
-    config = make_config("mlp", epochs=1, device="cpu")
-    record = train(config, tiny_features, RunStore(root), dataset_info=tiny_demo_set.run_info(),
-                   spec=JobSpec(config, str(tiny_demo_set.root)))
-    return root, record["run_id"]
+    return root, train_tiny_mlp(tiny_demo_set, tiny_features, root)["run_id"]
 
 
 @pytest.fixture

@@ -15,18 +15,13 @@ import pytest
 from gtzan_core.cli import main
 from gtzan_core.insight import cells, embedding_map
 from gtzan_core.runs import RunStore
+from tests.conftest import train_tiny_mlp
 
 
 @pytest.fixture(scope="module")
 def trained(tiny_demo_set, tiny_features, tmp_path_factory):
-    from gtzan_core.hparams import make_config
-    from gtzan_core.jobs import JobSpec, train
-
     root = tmp_path_factory.mktemp("map-store")
-    config = make_config("mlp", epochs=1, device="cpu")
-    record = train(config, tiny_features, RunStore(root), dataset_info=tiny_demo_set.run_info(),
-                   spec=JobSpec(config, str(tiny_demo_set.root)))
-    return root, record["run_id"], tiny_demo_set
+    return root, train_tiny_mlp(tiny_demo_set, tiny_features, root)["run_id"], tiny_demo_set
 
 
 @pytest.fixture
