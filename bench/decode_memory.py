@@ -14,7 +14,7 @@ Files (written into a temporary folder; the FLAC takes ~20 s to write):
 - a normal clip: 30 s of a synthetic rock track, 44.1 kHz stereo, 16-bit WAV.
 
 1. **The decode alone**, each in a fresh process that reports its peak RSS growth over
-   its own baseline (``tests/hostile_audio.py``'s measuring child: the kernel's
+   its own baseline (``tests/helpers/audio_bombs.py``'s measuring child: the kernel's
    high-water mark reset at the baseline), the clip made at 22.05 and 16 kHz as a
    prediction with musicnn asks for it. "before" is the old decode (``sf.read`` of up to
    10 minutes, ``mean(axis=1)``, ``librosa.resample``), "ours" is ``decode_audio``.
@@ -50,7 +50,7 @@ from pathlib import Path
 
 from _common import ROOT, machine
 
-from tests.hostile_audio import decode_growth, write_bomb
+from tests.helpers import decode_growth, write_bomb
 
 CONCURRENT = r"""
 import io, json, sys, threading, time, logging

@@ -5,7 +5,7 @@ first, the checkpoint streamed to disk in chunks).
     python bench/import_memory.py [--repeats 3] [--big-mb 256]
 
 Two archives, each imported in a fresh process that reports its peak RSS growth over its
-own baseline (modules loaded; ``tests/hostile_archives.py``'s measuring child):
+own baseline (modules loaded; ``tests/helpers/archives.py``'s measuring child):
 
 - the issue's bomb: a 1 MB zip whose manifest honestly lists a 1 GB ``model.pt`` of zeros;
 - a big incompressible (stored) ``model.pt`` whose checksum is wrong, which the studio
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from _common import machine
 
-from tests.hostile_archives import bomb_archive, import_growth, incompressible_archive
+from tests.helpers import bomb_archive, import_growth, incompressible_archive
 
 
 def small_members(run_id: str = "bench-run") -> dict[str, bytes]:

@@ -3,7 +3,7 @@
     python docs/gen.py           # rewrite the generated pages
     python docs/gen.py --check   # exit 1, naming the stale pages, when one differs
 
-The pages (committed, and compared with a fresh generation by ``tests/test_docs.py``):
+The pages (committed, and compared with a fresh generation by ``tests/project/test_docs.py``):
 
 - ``docs/reference/cli.md``: every subcommand of ``gtzan_core.cli.parser.build_parser()`` with
   its usage and options, and the models a ``MODEL`` argument takes (from the model registry);
@@ -219,7 +219,7 @@ def results_page() -> str:
                 f"seeds {', '.join(str(s) for s in doc.get('seeds', []))}, "
                 f"protocol {doc.get('protocol', ', '.join(doc.get('protocols', [])))}.", "",
                 "<!-- example: not run, it remakes this result file (minutes to hours on the real material); "
-                "its command is parsed by tests/test_docs.py -->",
+                "its command is parsed by tests/project/test_docs.py -->",
                 "```bash", doc.get("command", ""), "```", ""]
         if doc.get("kind") == "transfer":
             out += [_transfer_rows(doc), ""]

@@ -12,7 +12,7 @@ import pytest
 from gtzan_core.errors import StudioError
 from gtzan_core.runs import RunStore, lifecycle
 from gtzan_core.runs.studies import DamagedJournal, journal_path, open_storage, repair_journal, study_names
-from tests.test_cli_models import run
+from tests.helpers import run
 
 
 def make_study(root, owner, name):

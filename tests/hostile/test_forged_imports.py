@@ -11,7 +11,6 @@ import io
 import json
 import shutil
 import zipfile
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -26,9 +25,8 @@ from gtzan_core.share import export_archive, import_archive
 from gtzan_core.share.archive import ArchiveError
 from gtzan_core.starter import STARTERS
 from gtzan_core.tables import runs_frame
-from tests.conftest import write_clip
+from tests.helpers import ROOT, write_clip
 
-ROOT = Path(__file__).resolve().parents[2]
 EFFNET = STARTERS["efficientnet_lite0"].run_id
 FORGED = "20991231-000000-cnn-f0f0f0"
 needs_effnet = pytest.mark.skipif(

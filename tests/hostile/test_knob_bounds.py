@@ -19,7 +19,7 @@ from gtzan_core.jobs import JobSpec, preflight
 from gtzan_core.runs import RunStore
 from gtzan_core.search.space import check_space, default_space
 from gtzan_core.training.memory import MemoryBudgetError, estimate
-from tests.test_cli_models import run  # (the CLI called in-process, its exit code and output)
+from tests.helpers import run  # (the CLI called in-process, its exit code and output)
 
 
 @pytest.fixture
@@ -86,8 +86,7 @@ def test_an_imported_run_whose_options_are_outside_the_bounds_is_refused(tiny_fe
     from gtzan_core.jobs import train
     from gtzan_core.share import ArchiveError, import_archive
     from gtzan_core.share.archive import archive_members
-    from tests.hostile_archives import resigned
-    from tests.test_hostile import zip_of
+    from tests.helpers import resigned, zip_of
 
     store = RunStore(tmp_path / "src")
     rid = train(make_config("mlp", recipe="studio", epochs=1, device="cpu"), tiny_features, store)["run_id"]
@@ -154,7 +153,7 @@ def test_the_memory_budget_is_part_of_the_one_gate_every_caller_passes(monkeypat
 
 @pytest.mark.heavy
 def test_the_train_forms_depth_field_is_bounded_and_depth_10000_queues_nothing(demo_app):
-    from tests.polling import ended, wait_until
+    from tests.helpers import ended, wait_until
 
     at = demo_app("train")
     at.run()

@@ -16,7 +16,7 @@ from gtzan_core.jobs import JobManager, JobSpec
 from gtzan_core.runs import RunStore
 from gtzan_core.runs.record import RunRecord
 from gtzan_core.search.study import SearchFailed, SearchRequest, create_or_resume, open_study, run_search
-from tests.polling import bounded, wait_until
+from tests.helpers import bounded, wait_until
 
 SPACE = {"lr": {"type": "loguniform", "low": 1e-4, "high": 1e-2}, "epochs": {"type": "int", "low": 2, "high": 3}}
 

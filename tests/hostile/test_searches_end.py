@@ -17,7 +17,7 @@ from gtzan_core.jobs import JobManager
 from gtzan_core.runs import RunStore
 from gtzan_core.runs.studies import journal_path
 from gtzan_core.search.study import SearchFailed, SearchRequest, open_study, run_search
-from tests.polling import bounded, wait_until
+from tests.helpers import bounded, wait_until
 
 SMALL = {"lr": {"type": "loguniform", "low": 1e-4, "high": 1e-2}, "epochs": {"type": "int", "low": 2, "high": 3}}
 

@@ -18,9 +18,7 @@ from gtzan_core.errors import CheckpointError
 from gtzan_core.runs.store import NOTES
 from gtzan_core.runs.trash import move_to_trash
 from gtzan_core.starter import STARTER_ID
-from tests.conftest import SHIPPED_FILES, make_gtzan
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT, SHIPPED_FILES, make_gtzan
 
 
 def _contents(folder: Path) -> dict[str, str]:

@@ -10,8 +10,7 @@ from gtzan_core.hparams import make_config
 from gtzan_core.jobs import JobManager
 from gtzan_core.models import MODELS
 from gtzan_core.runs import RunStore
-from tests.test_cli_models import run
-from tests.test_feature_vectors import write_table
+from tests.helpers import run, write_table
 
 
 def tampered_queue(edit) -> tuple[RunStore, str]:

@@ -15,8 +15,7 @@ from gtzan_core.data import open_dataset
 from gtzan_core.data.table import MAX_TABLE_COLUMNS, read_table
 from gtzan_core.errors import DatasetError
 from gtzan_core.runs import RunStore
-from tests.test_cli_models import run
-from tests.test_feature_vectors import write_table
+from tests.helpers import run, write_table
 
 
 def with_cell(path, line: int, column: str, value: str):

@@ -1,0 +1,269 @@
+"""The library's shape, read from its source with ``ast``: no import cycles (imports
+inside functions included), pages never imported by the library, the trainer free of
+the run store, and a run's life written by one module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.helpers import ROOT
+
+PACKAGE = ROOT / "gtzan_core"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """The modules of the package that ``path`` imports, anywhere in it (a name imported
+    from a package counts as that package's submodule when one has that name)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name in known}
+        elif isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(max(node.level - 1, 0)):
+                base = base.rpartition(".")[0]
+            target = (f"{base}.{node.module}" if node.module else base) if node.level else node.module
+            for alias in node.names:
+                if f"{target}.{alias.name}" in known:
+                    out.add(f"{target}.{alias.name}")
+                elif target in known:
+                    out.add(target)
+    return out - {name}
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    return {name: imports_of(name, path, known) for name, path in mods.items()}
+
+
+def cycles(g: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in g.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in g:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_library_has_no_import_cycles():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]  # the check can fail
+    g = graph()
+    # a package's face (its __init__) re-exports its own modules: a module's edge to the face of a
+    # package it belongs to is the face's business, not a cycle of code
+    faces = {name for name, path in modules().items() if path.name == "__init__.py"}
+    code = {v: {w for w in ws if not (w in faces and v.startswith(w + "."))} for v, ws in g.items()}
+    assert cycles(code) == []
+
+
+def test_no_cycles_between_the_librarys_packages_and_modules_either():
+    """Folded to ``gtzan_core.<top>`` (a subpackage is one node): no two parts need each
+    other, even through different modules (``features`` drew pictures with ``spectrogram``
+    while ``spectrogram.similarity`` took its resize from ``features``)."""
+    def top(m):
+        return ".".join(m.split(".")[:2])
+
+    folded: dict[str, set[str]] = {}
+    for v, ws in graph().items():
+        folded.setdefault(top(v), set()).update(top(w) for w in ws if top(w) != top(v))
+    assert cycles(folded) == []
+
+
+def test_the_training_package_imports_no_run_store_and_no_job():
+    """The trainer reports to a sink and returns its outcome; the job's execution
+    (gtzan_core.jobs) wires it to the run store."""
+    g = graph()
+    for name, deps in g.items():
+        if name == "gtzan_core.training" or name.startswith("gtzan_core.training."):
+            assert not {m for m in deps if m.startswith(("gtzan_core.runs", "gtzan_core.jobs"))}, name
+
+
+def test_one_public_train():
+    """One function called ``train`` in the library (gtzan_core.jobs.recorded; the notebook
+    API's train is a layer over the CLI's), none in the training package."""
+    found = []
+    for name, path in modules().items():
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name == "train":
+                found.append(name)
+    assert sorted(found) == ["gtzan_core.api", "gtzan_core.jobs.recorded"]
+
+
+def test_pages_and_the_web_layer_are_never_imported_by_the_library():
+    for name, deps in graph().items():
+        if not name.startswith("gtzan_core.webapp"):
+            assert not {d for d in deps if d.startswith("gtzan_core.webapp")}, name
+        assert not any(d.startswith("pages") for d in deps), name
+
+
+def test_status_and_phase_are_written_by_the_lifecycle_alone():
+    """No call outside ``runs/lifecycle.py`` passes ``status=`` or ``phase=`` to a store
+    write, and no code assigns ``record["status"]``/``["phase"]``."""
+    writers = {"update", "write_life", "new_run", "merge", "write_record"}
+    found = []
+    for name, path in modules().items():
+        if name == "gtzan_core.runs.lifecycle":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in writers \
+                    and ast.unparse(node.func.value) != "self._state":  # a background task's own state, not a run
+                keys = {k.arg for k in node.keywords}
+                keys |= {k.value for a in node.args if isinstance(a, ast.Dict) for k in a.keys
+                         if isinstance(k, ast.Constant)}
+                if keys & {"status", "phase", "finished", "error"}:
+                    found.append(f"{name}:{node.lineno}")
+            if isinstance(node, ast.Assign):
+                for t in node.targets:
+                    if isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Constant) and \
+                            t.slice.value in ("status", "phase"):
+                        found.append(f"{name}:{node.lineno}")
+    assert found == []
+
+
+def test_every_setting_is_read_by_the_settings_module_and_listed_in_the_settings_page():
+    from gtzan_core.settings import SETTINGS, settings_table
+
+    readers = []
+    for name, path in modules().items():
+        if name == "gtzan_core.settings":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            # os.environ.get("GTZAN_STUDIO_X") / os.environ["GTZAN_STUDIO_X"] / env.get("GTZAN_STUDIO_X", ...)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                    and node.args and isinstance(node.args[0], ast.Constant) \
+                    and str(node.args[0].value).startswith("GTZAN_STUDIO_") and "environ" in ast.unparse(node.func):
+                readers.append(f"{name}:{node.lineno}")
+            if isinstance(node, ast.Subscript) and "environ" in ast.unparse(node.value) and \
+                    isinstance(node.slice, ast.Constant) and str(node.slice.value).startswith("GTZAN_STUDIO_"):
+                readers.append(f"{name}:{node.lineno}")
+    assert readers == []
+    named = {s for path in modules().values() for s in __import__("re").findall(r"GTZAN_STUDIO_[A-Z_]+[A-Z]",
+                                                                                  path.read_text())}
+    assert named - {"GTZAN_STUDIO_"} <= set(SETTINGS)  # every variable the library names is declared
+    assert settings_table() in (ROOT / "docs" / "reference" / "settings.md").read_text()
+
+
+# A comparison of a kind with something: `kind == "image"`, `spec.input_kind != "mfcc"`,
+# `record.get("input_kind") == "mfcc"`, `kind in ("mfcc", "musicnn")`, `inp.kind not in GRID_KINDS`
+# (any name ending in "kind", or the string "input_kind" as a key). A `for kind in ...` loop is
+# not a branch.
+KIND_BRANCH = __import__("re").compile(
+    r"""(?<!for )(?:\b\w*kind\b|["']input_kind["']\)?|["']input_kind["']\])\s*(?:==|!=|\bnot\s+in\b|\bin\b)""")
+#: The grep of issue 34: what it finds must be inside gtzan_core/inputs/ only.
+ISSUE_GREP = __import__("re").compile(r"kind (==|!=|in \()")
+
+
+def kind_branches(text: str) -> list[int]:
+    return [n for n, line in enumerate(text.splitlines(), 1)
+            if KIND_BRANCH.search(line.split("#", 1)[0]) or ISSUE_GREP.search(line)]
+
+
+def test_the_kind_branch_check_can_fail():
+    for line in ('if kind == "image":', 'x = 1 if spec.input_kind != "mfcc" else 2',
+                 'if record.get("input_kind") == "mfcc":', 'if input_kind in ("mfcc", "musicnn"):',
+                 "if inp.kind not in GRID_KINDS:", 'ok = meta["input_kind"] == "image"',
+                 'if self.chord_kind != "minor7":'):
+        assert kind_branches(line) == [1], line
+    for line in ("for kind in KINDS:", "kind = get_kind(name)", "[k for kind in kinds]",
+                 'return {"input_kind": spec.input_kind}', "  # a kind: image, in a comment"):
+        assert kind_branches(line) == [], line
+
+
+def test_what_an_input_kind_is_lives_in_the_input_kinds_alone():
+    """No module of the library or the app branches on an input kind's name (or on any
+    value called a kind) outside ``gtzan_core/inputs/``: each kind's facts are the kind's."""
+    inputs = PACKAGE / "inputs"
+    found = []
+    for path in [*PACKAGE.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]:
+        if inputs in path.parents:
+            continue
+        found += [f"{path.relative_to(ROOT)}:{n}" for n in kind_branches(path.read_text())]
+    assert found == []
+
+
+def test_every_model_and_kind_fact_is_on_its_spec_or_its_kind():
+    """The per-model tables that lived in other modules are fields of ModelSpec now."""
+    from gtzan_core.explain.gradcam import conv_models
+    from gtzan_core.inputs import KINDS
+    from gtzan_core.models import MODELS
+    from gtzan_core.models.weights import RESNEXT_VARIANTS
+
+    assert {n for n, s in MODELS.items() if not s.amp} == {"lstm", "gru"}
+    assert set(conv_models()) == {"cnn", "vgg19", "resnext", "squeezenet", "efficientnet_lite0"}
+    assert all(s.cpu_epoch_per_100 for s in MODELS.values())
+    assert {n for n, s in MODELS.items() if s.cpu_backbone_per_100} == {n for n, s in MODELS.items()
+                                                                         if s.frozen_backbone}
+    assert MODELS["resnext"].variant_names == RESNEXT_VARIANTS
+    assert all(s.input_kind in KINDS and s.kind is KINDS[s.input_kind] for s in MODELS.values())
+    for name in ("NO_AMP", "CPU_EPOCH_PER_100", "CPU_BACKBONE_PER_100", "GRID_KINDS", "SAMPLE_UNITS"):
+        assert not any(f"{name} =" in p.read_text() for p in PACKAGE.rglob("*.py")), name
+
+
+def spelled_active(text: str) -> list[int]:
+    """Lines holding a tuple, list or set of both "queued" and "running" (strings, or
+    ``Status.QUEUED`` / ``Status.RUNNING`` with or without ``.value``): "queued or running"
+    spelled by hand."""
+    def name(node) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Attribute) and node.attr == "value":
+            node = node.value
+        if isinstance(node, ast.Attribute) and node.attr in ("QUEUED", "RUNNING"):
+            return node.attr.lower()
+        return None
+
+    return sorted({node.lineno for node in ast.walk(ast.parse(text))
+                   if isinstance(node, (ast.Tuple, ast.List, ast.Set))
+                   and {"queued", "running"} <= {name(e) for e in node.elts}})
+
+
+def test_the_active_check_can_fail():
+    for line in ('x = s not in ("queued", "running")', "x = s in [Status.RUNNING.value, Status.QUEUED.value]",
+                 "x = self in {Status.QUEUED, Status.RUNNING}"):
+        assert spelled_active(line) == [1], line
+    for line in ('x = s in ("queued", "finished")', "x = record.active", 'x = s == "running"'):
+        assert spelled_active(line) == [], line
+
+
+def test_queued_or_running_is_defined_once():
+    """"Queued or running" is the typed core's (``Status.active``, ``RunRecord.active``,
+    ``ACTIVE`` in ``runs/record.py``): no other module of the library or the app spells it."""
+    owner = PACKAGE / "runs" / "record.py"
+    found = [f"{path.relative_to(ROOT)}:{n}"
+             for path in [*PACKAGE.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]
+             if path != owner for n in spelled_active(path.read_text())]
+    assert found == []
