@@ -15,7 +15,7 @@ module         what it holds
 =============  ==============================================================
 
 A kind knows everything that depends on what a model reads, so no other module
-branches on a kind's name (``tests/test_structure.py`` checks it): what to extract
+branches on a kind's name (``tests/project/test_structure.py`` checks it): what to extract
 (:meth:`~InputKind.feature_request`), its samples in a
 :class:`~gtzan_core.feature_cache.FeatureSet` and which tracks have them, how short
 clips are padded and counted, how the split treats it (``unit``, ``per_track``),

@@ -19,7 +19,7 @@ clip and its Kaggle PNG (``../shared/data/gtzan-real-sample``):
 
 On the ten real pairs, 99.5 % of the data-area pixels get the Kaggle PNG's exact
 colour index (the rest sit on cell borders). ``bench/render.py`` and
-``tests/test_real_sample.py`` measure it.
+``tests/unit/data/test_real_sample.py`` measure it.
 """
 
 from __future__ import annotations
