@@ -175,6 +175,12 @@ class InputKind:
         raise NotImplementedError
 
     # -- prediction and explanation --------------------------------------------------------------
+    def param_mismatch(self, clip: Clip, meta: dict) -> list[str]:
+        """How the run's own parameters for this kind (its checkpoint ``meta``) differ from what
+        ``clip`` is analysed with, one ``name=run value (here value)`` each; empty when the run
+        can read the clip (a kind whose rows follow the run's own parameters checks nothing)."""
+        return []
+
     def run_warnings(self, record: dict, meta: dict) -> list[str]:
         """Why a run's predictions on new audio may be doubtful; :class:`ConfigError` when the
         run's recorded parameters cannot be used at all."""
@@ -231,6 +237,13 @@ class InputKind:
     def checkpoint_mismatch(self, meta: dict, record: dict) -> str | None:
         """Why an imported checkpoint's ``meta`` does not match its record, for this kind."""
         return None
+
+
+def mfcc_mismatch(clip: Clip, meta: dict) -> list[str]:
+    """The MFCC parameters (rate, segment, FFT) a run recorded that differ from ``clip``'s:
+    what the kinds cut or drawn from ``clip.y`` on its MFCC grid check."""
+    actual = meta.get("mfcc_params") or {}
+    return [f"{k}={actual.get(k)} (here {v})" for k, v in clip.mfcc.as_dict().items() if actual.get(k) != v]
 
 
 def grid_times(inp: ModelInput, frames: int, hop_seconds: float) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..features import ImageParams, MFCCParams, normalize_images, spectrogram_input
-from .base import Clip, InputKind, ModelInput
+from .base import Clip, InputKind, ModelInput, mfcc_mismatch
 
 
 def image_windows(y: np.ndarray, mfcc: MFCCParams, image: ImageParams) -> tuple[np.ndarray, np.ndarray]:
@@ -93,6 +93,9 @@ class ImageKind(InputKind):
     def check_spec(self, spec) -> None:
         if not spec.image_size:
             raise ConfigError(f"{spec.name}: a model on pictures needs its image_size")
+
+    def param_mismatch(self, clip: Clip, meta: dict) -> list[str]:
+        return mfcc_mismatch(clip, meta)
 
     def samples(self, fs):
         return fs.images, np.arange(len(fs.tracks), dtype=np.int32)
