@@ -37,22 +37,14 @@ import pandas as pd
 from .audio import decode_audio
 from .data.discovery import Dataset
 from .errors import AudioError, ConfigError, DatasetError
-from .features import (
-    MIN_CLIP_SECONDS,
-    ImageParams,
-    MFCCParams,
-    is_padded,
-    mfcc_segments,
-    read_image_file,
-    spectrogram_input,
-)
+from .features import MIN_CLIP_SECONDS, ImageParams, MFCCParams, is_padded, mfcc_segments
 from .inputs import get_kind
+from .inputs.image import track_picture
 from .inputs.vector import SHORT_SECONDS, VectorParams
 from .locks import file_lock
 from .mel_patches import MusicnnParams, mel_patches
 from .paths import feature_cache_dir
 from .progress import report
-from .spectrogram import resize_image
 from .spectrogram.kaggle import WHOLE_CLIP_SLACK
 
 log = logging.getLogger(__name__)
@@ -228,23 +220,10 @@ def extract_track(job: tuple) -> TrackInputs:
                 from .audio_features import vector
 
                 out.vector = vector(decoded.at(vp.sr), vp.sr, vp.groups)
-        elif ip.source in ("none", "render"):
-            raise AudioError(f"{name}: a picture without audio; the {'musicnn and ' if musp else ''}MFCC inputs "
-                             "and pictures drawn from audio need the clip")
-        if ip.source == "none":
-            out.image, out.image_source = np.zeros((0, 0, 3), np.uint8), "none"
-        elif ip.source == "png" and image_path is None:
-            raise AudioError(f"{name}: no spectrogram PNG (image source 'png' requested)")
         else:
-            if image_path is not None and ip.source in ("auto", "png"):
-                try:
-                    out.image, out.image_source = resize_image(read_image_file(image_path), ip.size), "png"
-                except AudioError as exc:
-                    if ip.source == "png" or audio_path is None:
-                        raise
-                    out.notes.append(f"{exc}; drawn from the audio instead")
-            if out.image is None:
-                out.image, out.image_source = spectrogram_input(y, mp, ip), "render"
+            y = None
+        out.image, out.image_source = track_picture(y, image_path, mp, ip, name, out.notes,
+                                                    "musicnn and " if musp else "")
         return out
     except AudioError as exc:
         return TrackInputs(i, error=str(exc), notes=out.notes)
@@ -423,7 +402,7 @@ def _from_table(dataset: Dataset, mfcc: MFCCParams, image: ImageParams, vectors:
 
 def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, vectors=None) -> FeatureSet:
     t0 = time.perf_counter()
-    rows = dataset.tracks if image.source != "none" else dataset.tracks_for(needs_audio=True)
+    rows = dataset.tracks if image.wanted else dataset.tracks_for(needs_audio=True)
     rows = rows.reset_index(drop=True)
     if rows.empty:
         raise DatasetError(f"{dataset.root}: no track has audio (pictures only): only the image models can "
@@ -437,7 +416,7 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, ve
     # once a clip is decoded.)
     n = len(jobs)
     mfcc_out = np.empty((n, mfcc.n_segments, mfcc.frames_per_segment, mfcc.n_mfcc), np.float32)
-    img_shape = (0, 0, 3) if image.source == "none" else (image.size, image.size, 3)
+    img_shape = (image.size, image.size, 3) if image.wanted else (0, 0, 3)
     image_out = np.zeros((n, *img_shape), np.uint8)
     n_segs, n_patches = np.zeros(n, np.int64), np.zeros(n, np.int64)
     padded, padded_patch, usable = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)

@@ -103,6 +103,11 @@ class ImageParams:
     n_mels: int = 128
     style: str = "kaggle"
 
+    @property
+    def wanted(self) -> bool:
+        """Whether pictures are extracted at all (any source but ``none``)."""
+        return self.source != "none"
+
     def __post_init__(self):
         if self.source not in IMAGE_SOURCES:
             raise ValueError(f"image source {self.source!r} is not one of {', '.join(IMAGE_SOURCES)}")
