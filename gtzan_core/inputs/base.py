@@ -94,8 +94,9 @@ class InputKind:
     padded_column: str | None = None
     #: what a dataset lacks when no track has this input ("this dataset has no ...")
     missing_what: str = ""
-    #: the Train page's toggle for standardising the input on the training split (None: no such option)
-    standardize_label: str | None = None
+    #: whether a run may standardise the input on the training split (the Train page's toggle;
+    #: its words are the page's, :mod:`gtzan_core.webapp.kinds`)
+    standardizes: bool = False
     #: explanations: a (time x band) grid per row (True) or a picture (False)
     grid: bool = True
     #: occlusion patch of a grid, (frames, bands)

@@ -24,7 +24,7 @@ class MFCCKind(InputKind):
     needs_audio = True
     padded_column = "padded"
     missing_what = "audio for MFCCs"
-    standardize_label = "standardise MFCCs (training-split statistics)"
+    standardizes = True
     grid = True
     #: 10 frames (~0.23 s) x 3 coefficients
     occlusion_patch = (10, 3)
