@@ -56,6 +56,21 @@ VECTOR_VERSION = 1
 
 
 @dataclass
+class KindInput:
+    """One input kind's own rows for a dataset (a kind with ``InputKind.params``): ``x[i]``
+    belongs to track ``track[i]``; extracted by the kind (``InputKind.extract``), stored and
+    checked here without the feature cache knowing what they are."""
+
+    params: object  # the kind's parameters (a frozen dataclass with ``as_dict()``)
+    x: np.ndarray
+    track: np.ndarray  # int32, one per row
+
+    def keep(self, keep: np.ndarray, new_index: np.ndarray) -> KindInput:
+        rows = keep[self.track]
+        return KindInput(self.params, self.x[rows], new_index[self.track[rows]].astype(np.int32))
+
+
+@dataclass
 class FeatureSet:
     """Everything the trainers need, as arrays.
 
@@ -85,6 +100,8 @@ class FeatureSet:
     vector_params: VectorParams | None = None
     vector_names: list[str] = field(default_factory=list)
     vector_source: str | None = None  # "audio" (the studio's extraction) or "table" (a feature table's rows)
+    #: the kinds with their own extraction (``InputKind.params``): kind name -> its rows
+    inputs: dict[str, KindInput] = field(default_factory=dict)
     failed: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (track_id, what happened), e.g. an unreadable PNG
     path: Path | None = None
@@ -132,7 +149,8 @@ class FeatureSet:
             seg_index=self.seg_index[seg_keep],
             images=self.images[keep] if len(self.images) == len(keep) else self.images,
             patches=self.patches[patch_keep], patch_track=new_index[self.patch_track[patch_keep]].astype(np.int32),
-            vectors=self.vectors[keep] if len(self.vectors) == len(keep) else self.vectors)
+            vectors=self.vectors[keep] if len(self.vectors) == len(keep) else self.vectors,
+            inputs={name: own.keep(keep, new_index) for name, own in self.inputs.items()})
 
 
 def image_params_for(model: str | None, source: str = "auto") -> ImageParams:
@@ -155,11 +173,14 @@ def feature_request(model: str | None, image_source: str = "auto") -> dict:
 
 
 def cache_key(dataset: Dataset, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnParams | None = None,
-              vectors: VectorParams | None = None) -> str:
+              vectors: VectorParams | None = None, inputs: dict | None = None) -> str:
     what = {"fingerprint": dataset.fingerprint, "mfcc": mfcc.as_dict(), "image": image.as_dict(),
             "musicnn": musicnn.as_dict() if musicnn else None, "version": EXTRACTOR_VERSION}
     if vectors is not None:  # (only then: the entries of the other kinds keep their keys)
         what["vectors"] = {**vectors.as_dict(), "version": VECTOR_VERSION}
+    if inputs:  # the kinds with their own extraction: their parameters and extractor versions
+        what["inputs"] = {name: {**params.as_dict(), "version": get_kind(name).version}
+                          for name, params in sorted(inputs.items())}
     blob = json.dumps(what, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
 
@@ -182,6 +203,7 @@ class TrackInputs:
     padded: bool = False  # its one MFCC segment is a repeat-padded short clip
     padded_patch: bool = False  # its one musicnn patch is
     vector: np.ndarray | None = None  # its feature vector, when asked for
+    own: dict[str, tuple[np.ndarray, bool]] = field(default_factory=dict)  # kind -> (rows, padded), when asked for
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -201,6 +223,7 @@ def extract_track(job: tuple) -> TrackInputs:
     picture only. A track fails only when nothing usable can be made of it."""
     i, audio_path, image_path, mp, ip, musp, device = job[:7]
     vp = job[7] if len(job) > 7 else None
+    own = job[8] if len(job) > 8 else {}
     audio_path, image_path = _present(audio_path), _present(image_path)
     out = TrackInputs(i)
     name = Path(audio_path or image_path or "?").name
@@ -220,6 +243,8 @@ def extract_track(job: tuple) -> TrackInputs:
                 from .audio_features import vector
 
                 out.vector = vector(decoded.at(vp.sr), vp.sr, vp.groups)
+            for kind_name, params in own.items():  # each kind with its own extraction derives its rows
+                out.own[kind_name] = get_kind(kind_name).extract(decoded, params)
         else:
             y = None
         out.image, out.image_source = track_picture(y, image_path, mp, ip, name, out.notes,
@@ -271,6 +296,10 @@ def _save(entry: Path, fs: FeatureSet) -> None:
         if fs.vector_params is not None:
             np.save(tmp / "vectors.npy", fs.vectors)
             sums["vectors"] = _sha(fs.vectors)
+        for name, own in fs.inputs.items():
+            for suffix, arr in (("", own.x), ("-track", own.track)):
+                np.save(tmp / f"input-{name}{suffix}.npy", arr)
+                sums[f"input-{name}{suffix}"] = _sha(arr)
         meta = {
             "version": EXTRACTOR_VERSION,
             "dataset": fs.dataset_label,
@@ -281,6 +310,7 @@ def _save(entry: Path, fs: FeatureSet) -> None:
             "vector_params": fs.vector_params.as_dict() if fs.vector_params else None,
             "vector_names": fs.vector_names,
             "vector_source": fs.vector_source,
+            "inputs": {name: own.params.as_dict() for name, own in fs.inputs.items()},  # type: ignore[attr-defined]
             "tracks": fs.tracks.to_dict(orient="records"),
             "failed": fs.failed,
             "notes": fs.notes,
@@ -301,12 +331,14 @@ def _save(entry: Path, fs: FeatureSet) -> None:
 
 
 def _load(entry: Path, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnParams | None,
-          vectors: VectorParams | None = None) -> FeatureSet | None:
+          vectors: VectorParams | None = None, inputs: dict | None = None) -> FeatureSet | None:
     """Load a cache entry, or ``None`` when it is missing, torn or corrupt."""
+    inputs = inputs or {}
     try:
         meta = json.loads((entry / "meta.json").read_text())
         arrays = {}
-        for name in ARRAYS + (("vectors",) if vectors is not None else ()):
+        own = [f"input-{n}{suffix}" for n in inputs for suffix in ("", "-track")]
+        for name in ARRAYS + (("vectors",) if vectors is not None else ()) + tuple(own):
             arr = np.load(entry / f"{name}.npy", allow_pickle=False)
             if _sha(arr) != meta["checksums"][name]:
                 raise ValueError(f"checksum mismatch in {name}.npy")
@@ -322,7 +354,9 @@ def _load(entry: Path, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnPar
         notes=[tuple(n) for n in meta.get("notes", [])],
         path=entry, cache_hit=True, seconds=meta.get("seconds", 0.0),
         vector_params=vectors, vector_names=list(meta.get("vector_names") or []),
-        vector_source=meta.get("vector_source"), **arrays,
+        vector_source=meta.get("vector_source"),
+        inputs={n: KindInput(p, arrays.pop(f"input-{n}"), arrays.pop(f"input-{n}-track")) for n, p in inputs.items()},
+        **arrays,
     )
 
 
@@ -337,9 +371,12 @@ def load_features(
     device: str = "cpu",
     musicnn: MusicnnParams | None = None,
     vectors: VectorParams | None = None,
+    inputs: dict | None = None,
 ) -> FeatureSet:
     """MFCC segments, spectrogram images, (with ``musicnn``) musicnn's log-mel
-    patches and (with ``vectors``) a feature vector of every track of ``dataset``.
+    patches, (with ``vectors``) a feature vector and (with ``inputs``, kind name ->
+    its parameters) each named kind's own rows (``InputKind.extract``) of every track of
+    ``dataset``.
     A feature table (``dataset.table``) is read as it is: its rows are the vectors.
 
     Served from the cache when an intact entry exists; otherwise extracted (MFCCs on
@@ -352,20 +389,21 @@ def load_features(
     image = image or ImageParams()
     if dataset.table is not None:
         return _from_table(dataset, mfcc, image, vectors)
-    key = cache_key(dataset, mfcc, image, musicnn, vectors)
+    inputs = dict(inputs or {})
+    key = cache_key(dataset, mfcc, image, musicnn, vectors, inputs)
     entry = Path(cache_dir or feature_cache_dir()) / f"{dataset.origin}-{key}"
     if not rebuild:
-        cached = _load(entry, mfcc, image, musicnn, vectors)
+        cached = _load(entry, mfcc, image, musicnn, vectors, inputs)
         if cached is not None:
             return cached
     # One builder per entry across processes: a second process waits, then reads
     # what the first one wrote instead of extracting everything again.
     with file_lock(entry.parent / f".{entry.name}.lock"):
         if not rebuild:
-            cached = _load(entry, mfcc, image, musicnn, vectors)
+            cached = _load(entry, mfcc, image, musicnn, vectors, inputs)
             if cached is not None:
                 return cached
-        return _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, vectors)
+        return _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, vectors, inputs)
 
 
 def table_vector_params(columns: list[str]) -> tuple[VectorParams, list[str]]:
@@ -400,14 +438,24 @@ def _from_table(dataset: Dataset, mfcc: MFCCParams, image: ImageParams, vectors:
         vector_source="table", path=None, cache_hit=True)
 
 
-def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, vectors=None) -> FeatureSet:
+def _gathered(params, per_track: list) -> KindInput:
+    """One kind's rows of every kept track (None: the track has none), with each row's track."""
+    have = [(t, rows) for t, rows in enumerate(per_track) if rows is not None and len(rows)]
+    if not have:
+        return KindInput(params, np.zeros((0,), np.float32), np.zeros(0, np.int32))
+    return KindInput(params, np.concatenate([rows for _, rows in have]),
+                     np.concatenate([np.full(len(rows), t, np.int32) for t, rows in have]))
+
+
+def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, vectors=None, inputs=None) -> FeatureSet:
     t0 = time.perf_counter()
     rows = dataset.tracks if image.wanted else dataset.tracks_for(needs_audio=True)
     rows = rows.reset_index(drop=True)
     if rows.empty:
         raise DatasetError(f"{dataset.root}: no track has audio (pictures only): only the image models can "
                            "train on this folder")
-    jobs = [(i, r.audio_path, r.image_path, mfcc, image, musicnn, device, vectors)
+    inputs = inputs or {}
+    jobs = [(i, r.audio_path, r.image_path, mfcc, image, musicnn, device, vectors, inputs)
             for i, r in enumerate(rows.itertuples())]
     workers = workers or min(4, os.cpu_count() or 1)
     # Outputs are allocated once, up front, and each track is copied in as it
@@ -425,6 +473,8 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, ve
     vector_out = np.zeros((n, len(vector_names)), np.float32)
     n_vectors = np.zeros(n, np.int64)
     sources: list[str | None] = [None] * n
+    own_rows: dict[str, list] = {name: [None] * n for name in inputs}
+    own_padded = {name: np.zeros(n, bool) for name in inputs}
     failed: list[tuple[str, str]] = []
     notes: list[tuple[str, str]] = []
     for got in _run_jobs(jobs, workers, progress):
@@ -444,6 +494,8 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, ve
             n_patches[i], patches[i] = len(got.patches), got.patches
         if got.vector is not None:
             n_vectors[i], vector_out[i] = 1, got.vector
+        for name, (rows_of_kind, was_padded) in got.own.items():
+            own_rows[name][i], own_padded[name][i] = rows_of_kind, was_padded
         image_out[i] = got.image
         sources[i], padded[i], padded_patch[i] = got.image_source, got.padded, got.padded_patch
     ok = np.flatnonzero(usable)
@@ -459,6 +511,8 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, ve
         tracks["n_vectors"] = n_vectors[ok]
         seconds = pd.to_numeric(rows.loc[ok, "duration"], errors="coerce").to_numpy()
         tracks["padded_vector"] = seconds < SHORT_SECONDS
+    for name in inputs:
+        tracks[f"padded_{name}"] = own_padded[name][ok]
     seg_mask = np.arange(mfcc.n_segments)[None, :] < n_segs[ok][:, None]
     patch_shape = (musicnn.patch_frames, musicnn.n_mels) if musicnn else (0, 0)
     kept = [patches[i] for i in ok if patches[i] is not None]
@@ -477,6 +531,7 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, ve
         patch_track=np.repeat(np.arange(len(ok), dtype=np.int32), n_patches[ok]),
         vectors=vector_out[ok] if vectors is not None else np.zeros((0, 0), np.float32),
         vector_params=vectors, vector_names=vector_names, vector_source="audio" if vectors is not None else None,
+        inputs={name: _gathered(params, [own_rows[name][i] for i in ok]) for name, params in inputs.items()},
         failed=failed,
         notes=notes,
         path=entry,
