@@ -7,6 +7,9 @@ file is decoded once at its own sample rate and resampled to each input's rate.
 A clip shorter than one segment or patch (but at least
 :data:`~gtzan_core.features.MIN_CLIP_SECONDS`) is repeat-padded to one and counted
 (``tracks.padded``); a track with a PNG and no audio serves the image models only.
+A kind that owns its extraction (``InputKind.params``/``extract``) gets its rows in
+``FeatureSet.inputs[name]``, extracted, keyed and checked here without this module
+knowing what they are.
 
 The cache lives in ``$GTZAN_STUDIO_HOME/features/<origin>-<key>/`` (origin: ``gtzan``
 or ``synthetic``) where ``key`` hashes the dataset fingerprint (paths, sizes, mtimes),
