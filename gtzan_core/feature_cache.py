@@ -7,6 +7,9 @@ file is decoded once at its own sample rate and resampled to each input's rate.
 A clip shorter than one segment or patch (but at least
 :data:`~gtzan_core.features.MIN_CLIP_SECONDS`) is repeat-padded to one and counted
 (``tracks.padded``); a track with a PNG and no audio serves the image models only.
+A kind that owns its extraction (``InputKind.params``/``extract``) gets its rows in
+``FeatureSet.inputs[name]``, extracted, keyed and checked here without this module
+knowing what they are.
 
 The cache lives in ``$GTZAN_STUDIO_HOME/features/<origin>-<key>/`` (origin: ``gtzan``
 or ``synthetic``) where ``key`` hashes the dataset fingerprint (paths, sizes, mtimes),
@@ -37,22 +40,14 @@ import pandas as pd
 from .audio import decode_audio
 from .data.discovery import Dataset
 from .errors import AudioError, ConfigError, DatasetError
-from .features import (
-    MIN_CLIP_SECONDS,
-    ImageParams,
-    MFCCParams,
-    is_padded,
-    mfcc_segments,
-    read_image_file,
-    spectrogram_input,
-)
+from .features import MIN_CLIP_SECONDS, ImageParams, MFCCParams, is_padded, mfcc_segments
 from .inputs import get_kind
+from .inputs.image import track_picture
 from .inputs.vector import SHORT_SECONDS, VectorParams
 from .locks import file_lock
 from .mel_patches import MusicnnParams, mel_patches
 from .paths import feature_cache_dir
 from .progress import report
-from .spectrogram import resize_image
 from .spectrogram.kaggle import WHOLE_CLIP_SLACK
 
 log = logging.getLogger(__name__)
@@ -61,6 +56,21 @@ EXTRACTOR_VERSION = 3  # 2: pictures span the whole clip, picture style; 3: shor
 ARRAYS = ("mfcc", "seg_track", "seg_index", "images", "patches", "patch_track")
 #: the feature vectors' own version (1: gtzan_core.audio_features as first written); in an entry only when asked for
 VECTOR_VERSION = 1
+
+
+@dataclass
+class KindInput:
+    """One input kind's own rows for a dataset (a kind with ``InputKind.params``): ``x[i]``
+    belongs to track ``track[i]``; extracted by the kind (``InputKind.extract``), stored and
+    checked here without the feature cache knowing what they are."""
+
+    params: object  # the kind's parameters (a frozen dataclass with ``as_dict()``)
+    x: np.ndarray
+    track: np.ndarray  # int32, one per row
+
+    def keep(self, keep: np.ndarray, new_index: np.ndarray) -> KindInput:
+        rows = keep[self.track]
+        return KindInput(self.params, self.x[rows], new_index[self.track[rows]].astype(np.int32))
 
 
 @dataclass
@@ -93,6 +103,8 @@ class FeatureSet:
     vector_params: VectorParams | None = None
     vector_names: list[str] = field(default_factory=list)
     vector_source: str | None = None  # "audio" (the studio's extraction) or "table" (a feature table's rows)
+    #: the kinds with their own extraction (``InputKind.params``): kind name -> its rows
+    inputs: dict[str, KindInput] = field(default_factory=dict)
     failed: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (track_id, what happened), e.g. an unreadable PNG
     path: Path | None = None
@@ -140,7 +152,8 @@ class FeatureSet:
             seg_index=self.seg_index[seg_keep],
             images=self.images[keep] if len(self.images) == len(keep) else self.images,
             patches=self.patches[patch_keep], patch_track=new_index[self.patch_track[patch_keep]].astype(np.int32),
-            vectors=self.vectors[keep] if len(self.vectors) == len(keep) else self.vectors)
+            vectors=self.vectors[keep] if len(self.vectors) == len(keep) else self.vectors,
+            inputs={name: own.keep(keep, new_index) for name, own in self.inputs.items()})
 
 
 def image_params_for(model: str | None, source: str = "auto") -> ImageParams:
@@ -163,11 +176,14 @@ def feature_request(model: str | None, image_source: str = "auto") -> dict:
 
 
 def cache_key(dataset: Dataset, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnParams | None = None,
-              vectors: VectorParams | None = None) -> str:
+              vectors: VectorParams | None = None, inputs: dict | None = None) -> str:
     what = {"fingerprint": dataset.fingerprint, "mfcc": mfcc.as_dict(), "image": image.as_dict(),
             "musicnn": musicnn.as_dict() if musicnn else None, "version": EXTRACTOR_VERSION}
     if vectors is not None:  # (only then: the entries of the other kinds keep their keys)
         what["vectors"] = {**vectors.as_dict(), "version": VECTOR_VERSION}
+    if inputs:  # the kinds with their own extraction: their parameters and extractor versions
+        what["inputs"] = {name: {**params.as_dict(), "version": get_kind(name).version}
+                          for name, params in sorted(inputs.items())}
     blob = json.dumps(what, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
 
@@ -190,6 +206,7 @@ class TrackInputs:
     padded: bool = False  # its one MFCC segment is a repeat-padded short clip
     padded_patch: bool = False  # its one musicnn patch is
     vector: np.ndarray | None = None  # its feature vector, when asked for
+    own: dict[str, tuple[np.ndarray, bool]] = field(default_factory=dict)  # kind -> (rows, padded), when asked for
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -209,6 +226,7 @@ def extract_track(job: tuple) -> TrackInputs:
     picture only. A track fails only when nothing usable can be made of it."""
     i, audio_path, image_path, mp, ip, musp, device = job[:7]
     vp = job[7] if len(job) > 7 else None
+    own = job[8] if len(job) > 8 else {}
     audio_path, image_path = _present(audio_path), _present(image_path)
     out = TrackInputs(i)
     name = Path(audio_path or image_path or "?").name
@@ -228,23 +246,12 @@ def extract_track(job: tuple) -> TrackInputs:
                 from .audio_features import vector
 
                 out.vector = vector(decoded.at(vp.sr), vp.sr, vp.groups)
-        elif ip.source in ("none", "render"):
-            raise AudioError(f"{name}: a picture without audio; the {'musicnn and ' if musp else ''}MFCC inputs "
-                             "and pictures drawn from audio need the clip")
-        if ip.source == "none":
-            out.image, out.image_source = np.zeros((0, 0, 3), np.uint8), "none"
-        elif ip.source == "png" and image_path is None:
-            raise AudioError(f"{name}: no spectrogram PNG (image source 'png' requested)")
+            for kind_name, params in own.items():  # each kind with its own extraction derives its rows
+                out.own[kind_name] = get_kind(kind_name).extract(decoded, params)
         else:
-            if image_path is not None and ip.source in ("auto", "png"):
-                try:
-                    out.image, out.image_source = resize_image(read_image_file(image_path), ip.size), "png"
-                except AudioError as exc:
-                    if ip.source == "png" or audio_path is None:
-                        raise
-                    out.notes.append(f"{exc}; drawn from the audio instead")
-            if out.image is None:
-                out.image, out.image_source = spectrogram_input(y, mp, ip), "render"
+            y = None
+        out.image, out.image_source = track_picture(y, image_path, mp, ip, name, out.notes,
+                                                    "musicnn and " if musp else "")
         return out
     except AudioError as exc:
         return TrackInputs(i, error=str(exc), notes=out.notes)
@@ -292,6 +299,10 @@ def _save(entry: Path, fs: FeatureSet) -> None:
         if fs.vector_params is not None:
             np.save(tmp / "vectors.npy", fs.vectors)
             sums["vectors"] = _sha(fs.vectors)
+        for name, own in fs.inputs.items():
+            for suffix, arr in (("", own.x), ("-track", own.track)):
+                np.save(tmp / f"input-{name}{suffix}.npy", arr)
+                sums[f"input-{name}{suffix}"] = _sha(arr)
         meta = {
             "version": EXTRACTOR_VERSION,
             "dataset": fs.dataset_label,
@@ -302,6 +313,7 @@ def _save(entry: Path, fs: FeatureSet) -> None:
             "vector_params": fs.vector_params.as_dict() if fs.vector_params else None,
             "vector_names": fs.vector_names,
             "vector_source": fs.vector_source,
+            "inputs": {name: own.params.as_dict() for name, own in fs.inputs.items()},  # type: ignore[attr-defined]
             "tracks": fs.tracks.to_dict(orient="records"),
             "failed": fs.failed,
             "notes": fs.notes,
@@ -322,12 +334,14 @@ def _save(entry: Path, fs: FeatureSet) -> None:
 
 
 def _load(entry: Path, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnParams | None,
-          vectors: VectorParams | None = None) -> FeatureSet | None:
+          vectors: VectorParams | None = None, inputs: dict | None = None) -> FeatureSet | None:
     """Load a cache entry, or ``None`` when it is missing, torn or corrupt."""
+    inputs = inputs or {}
     try:
         meta = json.loads((entry / "meta.json").read_text())
         arrays = {}
-        for name in ARRAYS + (("vectors",) if vectors is not None else ()):
+        own = [f"input-{n}{suffix}" for n in inputs for suffix in ("", "-track")]
+        for name in ARRAYS + (("vectors",) if vectors is not None else ()) + tuple(own):
             arr = np.load(entry / f"{name}.npy", allow_pickle=False)
             if _sha(arr) != meta["checksums"][name]:
                 raise ValueError(f"checksum mismatch in {name}.npy")
@@ -343,7 +357,9 @@ def _load(entry: Path, mfcc: MFCCParams, image: ImageParams, musicnn: MusicnnPar
         notes=[tuple(n) for n in meta.get("notes", [])],
         path=entry, cache_hit=True, seconds=meta.get("seconds", 0.0),
         vector_params=vectors, vector_names=list(meta.get("vector_names") or []),
-        vector_source=meta.get("vector_source"), **arrays,
+        vector_source=meta.get("vector_source"),
+        inputs={n: KindInput(p, arrays.pop(f"input-{n}"), arrays.pop(f"input-{n}-track")) for n, p in inputs.items()},
+        **arrays,
     )
 
 
@@ -358,9 +374,12 @@ def load_features(
     device: str = "cpu",
     musicnn: MusicnnParams | None = None,
     vectors: VectorParams | None = None,
+    inputs: dict | None = None,
 ) -> FeatureSet:
     """MFCC segments, spectrogram images, (with ``musicnn``) musicnn's log-mel
-    patches and (with ``vectors``) a feature vector of every track of ``dataset``.
+    patches, (with ``vectors``) a feature vector and (with ``inputs``, kind name ->
+    its parameters) each named kind's own rows (``InputKind.extract``) of every track of
+    ``dataset``.
     A feature table (``dataset.table``) is read as it is: its rows are the vectors.
 
     Served from the cache when an intact entry exists; otherwise extracted (MFCCs on
@@ -373,20 +392,21 @@ def load_features(
     image = image or ImageParams()
     if dataset.table is not None:
         return _from_table(dataset, mfcc, image, vectors)
-    key = cache_key(dataset, mfcc, image, musicnn, vectors)
+    inputs = dict(inputs or {})
+    key = cache_key(dataset, mfcc, image, musicnn, vectors, inputs)
     entry = Path(cache_dir or feature_cache_dir()) / f"{dataset.origin}-{key}"
     if not rebuild:
-        cached = _load(entry, mfcc, image, musicnn, vectors)
+        cached = _load(entry, mfcc, image, musicnn, vectors, inputs)
         if cached is not None:
             return cached
     # One builder per entry across processes: a second process waits, then reads
     # what the first one wrote instead of extracting everything again.
     with file_lock(entry.parent / f".{entry.name}.lock"):
         if not rebuild:
-            cached = _load(entry, mfcc, image, musicnn, vectors)
+            cached = _load(entry, mfcc, image, musicnn, vectors, inputs)
             if cached is not None:
                 return cached
-        return _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, vectors)
+        return _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, vectors, inputs)
 
 
 def table_vector_params(columns: list[str]) -> tuple[VectorParams, list[str]]:
@@ -421,14 +441,24 @@ def _from_table(dataset: Dataset, mfcc: MFCCParams, image: ImageParams, vectors:
         vector_source="table", path=None, cache_hit=True)
 
 
-def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, vectors=None) -> FeatureSet:
+def _gathered(params, per_track: list) -> KindInput:
+    """One kind's rows of every kept track (None: the track has none), with each row's track."""
+    have = [(t, rows) for t, rows in enumerate(per_track) if rows is not None and len(rows)]
+    if not have:
+        return KindInput(params, np.zeros((0,), np.float32), np.zeros(0, np.int32))
+    return KindInput(params, np.concatenate([rows for _, rows in have]),
+                     np.concatenate([np.full(len(rows), t, np.int32) for t, rows in have]))
+
+
+def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, vectors=None, inputs=None) -> FeatureSet:
     t0 = time.perf_counter()
-    rows = dataset.tracks if image.source != "none" else dataset.tracks_for(needs_audio=True)
+    rows = dataset.tracks if image.wanted else dataset.tracks_for(needs_audio=True)
     rows = rows.reset_index(drop=True)
     if rows.empty:
         raise DatasetError(f"{dataset.root}: no track has audio (pictures only): only the image models can "
                            "train on this folder")
-    jobs = [(i, r.audio_path, r.image_path, mfcc, image, musicnn, device, vectors)
+    inputs = inputs or {}
+    jobs = [(i, r.audio_path, r.image_path, mfcc, image, musicnn, device, vectors, inputs)
             for i, r in enumerate(rows.itertuples())]
     workers = workers or min(4, os.cpu_count() or 1)
     # Outputs are allocated once, up front, and each track is copied in as it
@@ -437,7 +467,7 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, ve
     # once a clip is decoded.)
     n = len(jobs)
     mfcc_out = np.empty((n, mfcc.n_segments, mfcc.frames_per_segment, mfcc.n_mfcc), np.float32)
-    img_shape = (0, 0, 3) if image.source == "none" else (image.size, image.size, 3)
+    img_shape = (image.size, image.size, 3) if image.wanted else (0, 0, 3)
     image_out = np.zeros((n, *img_shape), np.uint8)
     n_segs, n_patches = np.zeros(n, np.int64), np.zeros(n, np.int64)
     padded, padded_patch, usable = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
@@ -446,6 +476,8 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, ve
     vector_out = np.zeros((n, len(vector_names)), np.float32)
     n_vectors = np.zeros(n, np.int64)
     sources: list[str | None] = [None] * n
+    own_rows: dict[str, list] = {name: [None] * n for name in inputs}
+    own_padded = {name: np.zeros(n, bool) for name in inputs}
     failed: list[tuple[str, str]] = []
     notes: list[tuple[str, str]] = []
     for got in _run_jobs(jobs, workers, progress):
@@ -465,6 +497,8 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, ve
             n_patches[i], patches[i] = len(got.patches), got.patches
         if got.vector is not None:
             n_vectors[i], vector_out[i] = 1, got.vector
+        for name, (rows_of_kind, was_padded) in got.own.items():
+            own_rows[name][i], own_padded[name][i] = rows_of_kind, was_padded
         image_out[i] = got.image
         sources[i], padded[i], padded_patch[i] = got.image_source, got.padded, got.padded_patch
     ok = np.flatnonzero(usable)
@@ -480,6 +514,8 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, ve
         tracks["n_vectors"] = n_vectors[ok]
         seconds = pd.to_numeric(rows.loc[ok, "duration"], errors="coerce").to_numpy()
         tracks["padded_vector"] = seconds < SHORT_SECONDS
+    for name in inputs:
+        tracks[f"padded_{name}"] = own_padded[name][ok]
     seg_mask = np.arange(mfcc.n_segments)[None, :] < n_segs[ok][:, None]
     patch_shape = (musicnn.patch_frames, musicnn.n_mels) if musicnn else (0, 0)
     kept = [patches[i] for i in ok if patches[i] is not None]
@@ -498,6 +534,7 @@ def _extract(dataset, mfcc, image, musicnn, entry, workers, progress, device, ve
         patch_track=np.repeat(np.arange(len(ok), dtype=np.int32), n_patches[ok]),
         vectors=vector_out[ok] if vectors is not None else np.zeros((0, 0), np.float32),
         vector_params=vectors, vector_names=vector_names, vector_source="audio" if vectors is not None else None,
+        inputs={name: _gathered(params, [own_rows[name][i] for i in ok]) for name, params in inputs.items()},
         failed=failed,
         notes=notes,
         path=entry,

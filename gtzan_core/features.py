@@ -103,6 +103,11 @@ class ImageParams:
     n_mels: int = 128
     style: str = "kaggle"
 
+    @property
+    def wanted(self) -> bool:
+        """Whether pictures are extracted at all (any source but ``none``)."""
+        return self.source != "none"
+
     def __post_init__(self):
         if self.source not in IMAGE_SOURCES:
             raise ValueError(f"image source {self.source!r} is not one of {', '.join(IMAGE_SOURCES)}")
@@ -160,13 +165,20 @@ def segment_audio(y: np.ndarray, params: MFCCParams = MFCCParams(), max_segments
     """
     n = count_segments(len(y), params, max_segments)
     if n < 1:
-        if len(y) < min_seconds * params.sr:
-            raise AudioError(
-                f"clip is {len(y) / params.sr:.1f} s long; at least {min_seconds:g} s is needed "
-                f"(a clip under one {params.segment_seconds:.1f} s segment is repeat-padded to one)"
-            )
+        check_clip_length(len(y), params, min_seconds)
         return repeat_pad(y, params.samples_per_segment)[None]
     return np.asarray(y[: n * params.samples_per_segment], dtype=np.float32).reshape(n, params.samples_per_segment)
+
+
+def check_clip_length(n_samples: int, params: MFCCParams = MFCCParams(),
+                      min_seconds: float = MIN_CLIP_SECONDS) -> None:
+    """Raise :class:`AudioError` when a clip of ``n_samples`` (at ``params.sr``) is too short
+    to analyse (under ``min_seconds``); computes nothing."""
+    if n_samples < min_seconds * params.sr:
+        raise AudioError(
+            f"clip is {n_samples / params.sr:.1f} s long; at least {min_seconds:g} s is needed "
+            f"(a clip under one {params.segment_seconds:.1f} s segment is repeat-padded to one)"
+        )
 
 
 def is_padded(n_samples: int, params: MFCCParams = MFCCParams()) -> bool:

@@ -25,7 +25,7 @@ import torch
 from . import GENRES
 from .audio import MAX_DECODE_SECONDS, AudioSource, DecodedAudio, decode_audio, source_name
 from .errors import AudioError, CheckpointError, ConfigError
-from .features import ImageParams, MFCCParams, is_padded
+from .features import ImageParams, MFCCParams, check_clip_length, count_segments, is_padded
 from .inputs import Clip, kind_of
 from .inputs.image import first_picture, image_windows, picture_warning  # noqa: F401 (their home before kinds)
 from .inputs.musicnn import musicnn_rows  # noqa: F401
@@ -82,8 +82,11 @@ class RunPrediction:
 class Prediction:
     audio: np.ndarray
     sr: int
-    mfcc: np.ndarray  # (n_segments, frames, n_mfcc)
-    image: np.ndarray | None  # first window's model input image (uint8 RGB); None with predict(picture=False)
+    #: the clip as the runs read it: what a kind made of it is memoised there (:attr:`mfcc` and
+    #: :attr:`image` are drawn from it on first use, never by :func:`predict` itself)
+    clip: Clip
+    #: the parameters of :attr:`image`; None: no picture (``predict(picture=False)``)
+    picture_params: ImageParams | None = None
     results: dict[str, RunPrediction] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # run id -> why
     truncated: bool = False
@@ -96,6 +99,27 @@ class Prediction:
     @property
     def duration(self) -> float:
         return len(self.audio) / self.sr
+
+    @property
+    def mfcc(self) -> np.ndarray:
+        """The clip's MFCC segments (n_segments, frames, n_mfcc), computed on first use (shared
+        with the MFCC runs that read them)."""
+        return self.clip.segments()
+
+    @property
+    def n_segments(self) -> int:
+        """How many 3 s MFCC segments the clip makes (a short clip padded to one), without
+        computing them."""
+        return max(1, count_segments(len(self.clip.y), self.clip.mfcc))
+
+    @property
+    def image(self) -> np.ndarray | None:
+        """The first window's model input picture (uint8 RGB), drawn on first use (taken from a
+        picture run's windows when one drew them); None with ``predict(picture=False)``."""
+        if self.picture_params is None:
+            return None
+        return self.clip.cached(("first picture", self.picture_params.key()),
+                                lambda: first_picture(self.clip, self.picture_params))
 
     def ensemble(self) -> np.ndarray | None:
         """The plain mean of every run's probabilities (demo-set runs included); the
@@ -207,10 +231,6 @@ def default_selection(store: RunStore, records: list[dict] | None = None) -> tup
     return chosen, missing
 
 
-def _param_mismatch(expected: dict, actual: dict) -> list[str]:
-    return [f"{k}={actual.get(k)} (here {v})" for k, v in expected.items() if actual.get(k) != v]
-
-
 def predict(
     audio: AudioSource | DecodedAudio | np.ndarray,
     run_ids: list[str] | None = None,
@@ -226,8 +246,10 @@ def predict(
     :func:`default_selection`, every run with a saved model whose backbone weights are
     here; the others go to ``unavailable``, as do the given ``unavailable``). Runs whose
     feature parameters differ from ``mfcc``/``image`` are listed in ``refused`` with the
-    reason instead of being used. ``picture=False`` leaves ``Prediction.image`` None (the
-    first window's picture is for the Predict page; a folder's answers do not draw it)."""
+    reason instead of being used; each run is checked against its own kind's parameters
+    (:meth:`~gtzan_core.inputs.InputKind.param_mismatch`). Only what the chosen runs read is
+    computed: ``Prediction.mfcc`` and ``Prediction.image`` are drawn on first use.
+    ``picture=False`` leaves ``Prediction.image`` None (a folder's answers do not draw it)."""
     store = store or RunStore()
     mfcc = mfcc or MFCCParams()
     image = image or ImageParams()
@@ -245,8 +267,8 @@ def predict(
         y = decoded.at(mfcc.sr)
     name = source_name(audio) if not isinstance(audio, np.ndarray) else "audio"
     clip = Clip(y, mfcc, decoded)
-    try:
-        feats = clip.segments()
+    try:  # nothing is computed here: each run's kind derives its own rows from the clip
+        check_clip_length(len(y), mfcc)
     except AudioError as exc:  # a clip under the shortest accepted: say which file
         raise AudioError(f"{name}: {exc}") from None
     unavailable = dict(unavailable or {})
@@ -254,7 +276,8 @@ def predict(
         run_ids, missing = default_selection(store)
         unavailable.update(missing)
     listed = {rid: store.read(rid) for rid in unavailable}
-    result = Prediction(audio=y, sr=mfcc.sr, mfcc=feats, image=None, truncated=truncated,
+    result = Prediction(audio=y, sr=mfcc.sr, clip=clip, picture_params=image if picture else None,
+                        truncated=truncated,
                         warnings=decoded.warnings + audio_warnings(y, truncated, max_seconds, mfcc.sr),
                         unavailable=unavailable, records={rid: listed[rid] for rid in unavailable})
     for run_id in run_ids:
@@ -265,13 +288,13 @@ def predict(
             continue
         record = store.read(run_id)
         result.records[run_id] = record
-        diff = _param_mismatch(mfcc.as_dict(), meta.get("mfcc_params", {}))
-        if diff:
-            result.refused[run_id] = (f"run {run_id} was trained with different feature parameters: "
-                                      + ", ".join(diff))
-            continue
         try:  # each run reads its own input of the clip (its kind's windows), drawn once for all runs that share it
             kind = kind_of(record)
+            diff = kind.param_mismatch(clip, meta)  # checked against its own kind's parameters only
+            if diff:
+                result.refused[run_id] = (f"run {run_id} was trained with different feature parameters: "
+                                          + ", ".join(diff))
+                continue
             result.warnings += kind.run_warnings(record.updated(run_id=run_id), meta)
         except ConfigError as exc:
             result.refused[run_id] = f"run {run_id}: {exc}"
@@ -286,6 +309,4 @@ def predict(
             segment_probs=rows, probs=rows.mean(0), ends=ends, whole=kind.saw_whole(starts, ends, clip.duration),
             seen=kind.windows_text(starts, ends, clip.duration),
         )
-    # the first window's picture, without drawing every window of a long upload
-    result.image = first_picture(clip, image) if picture else None
     return result

@@ -218,6 +218,7 @@ if data is not None:
 if data is not None and pred is not None and pred.results:
     from gtzan_core.explain import explain, methods_for
     from gtzan_core.inputs import kind_of
+    from gtzan_core.webapp.kinds import no_explanation
 
     METHOD_HELP = {"occlusion": "grey out patches of the input and watch the probability drop",
                    "gradcam": "gradients on the model's last conv block",
@@ -229,7 +230,7 @@ if data is not None and pred is not None and pred.results:
         rid = c1.selectbox("Model", list(pred.results), format_func=lambda r: run_label(runs[r]), key="ex-run")
         offered = methods_for(pred.results[rid].model)  # only what this model supports (its spec)
         if not offered:
-            why = kind_of(runs[rid]).no_explanation or "this studio does not know its model's explanation methods"
+            why = no_explanation(kind_of(runs[rid]))
             st.info(md_text(f"No explanation for this model: {why}."))
         else:
             genre = c2.selectbox("Genre to explain", list(GENRES), key=f"ex-genre-{rid}",

@@ -60,7 +60,7 @@ def cmd_predict(args) -> int:
         out["answer"] = answer.as_dict()
         print(json.dumps(out, indent=2))
         return 0 if pred.results else 2
-    print(f"{printable(Path(args.audio).name)}: {pred.duration:.1f} s, {len(pred.mfcc)} segments"
+    print(f"{printable(Path(args.audio).name)}: {pred.duration:.1f} s, {pred.n_segments} segments"
           + (" (truncated)" if pred.truncated else ""))
 
     def line(rid, r):

@@ -26,7 +26,11 @@ explanation is laid out and drawn, and the model card's preprocessing text.
 A model names its kind (``ModelSpec.input_kind``, the string run records keep;
 ``ModelSpec.kind`` is the object). Adding a model on an existing kind is one
 registered :class:`~gtzan_core.models.ModelSpec`; adding a kind is one module with an
-:class:`InputKind` subclass, registered here with :func:`register_kind`.
+:class:`InputKind` subclass and one :func:`register_kind` line. A new kind owns its
+extraction (:meth:`~InputKind.params`, :meth:`~InputKind.extract`): the feature cache
+keeps its rows in ``FeatureSet.inputs[name]`` without knowing them
+(``tests/unit/inputs/test_new_kind.py`` writes a chroma kind that way). What the pages say about a
+kind is the web layer's (:mod:`gtzan_core.webapp.kinds`).
 """
 
 from __future__ import annotations

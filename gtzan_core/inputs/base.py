@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..audio import DecodedAudio
+from ..errors import ConfigError
 from ..features import ImageParams, MFCCParams, mfcc_segments
 from ..words import count
 
@@ -94,8 +95,9 @@ class InputKind:
     padded_column: str | None = None
     #: what a dataset lacks when no track has this input ("this dataset has no ...")
     missing_what: str = ""
-    #: the Train page's toggle for standardising the input on the training split (None: no such option)
-    standardize_label: str | None = None
+    #: whether a run may standardise the input on the training split (the Train page's toggle;
+    #: its words are the page's, :mod:`gtzan_core.webapp.kinds`)
+    standardizes: bool = False
     #: explanations: a (time x band) grid per row (True) or a picture (False)
     grid: bool = True
     #: occlusion patch of a grid, (frames, bands)
@@ -126,17 +128,47 @@ class InputKind:
         return None
 
     def feature_request(self, spec, image_source: str = "auto") -> dict:
-        """What :func:`~gtzan_core.feature_cache.load_features` must extract (MFCCs always)."""
-        return {"image": self.image_params(spec, image_source), "musicnn": self.musicnn_params()}
+        """What :func:`~gtzan_core.feature_cache.load_features` must extract (MFCCs always;
+        a kind with its own :meth:`params` asks for its own input under ``inputs``)."""
+        request = {"image": self.image_params(spec, image_source), "musicnn": self.musicnn_params()}
+        params = self.params()
+        if params is not None:
+            request["inputs"] = {self.name: params}
+        return request
+
+    # -- a kind's own input (the feature cache extracts and stores it without knowing it) --------
+    #: bump when :meth:`extract` changes what it makes: the cache's key follows it
+    version: int = 1
+
+    def params(self):
+        """This kind's own extraction parameters (a frozen dataclass with ``as_dict()``), when its
+        rows are extracted by :meth:`extract` and kept in ``FeatureSet.inputs[name]``; None for
+        the built-in kinds, whose arrays are the :class:`~gtzan_core.feature_cache.FeatureSet`'s
+        own fields (kept so the caches written before stay valid)."""
+        return None
+
+    def params_of(self, d: dict):
+        """:meth:`params` from what a cache entry stored (``as_dict()``)."""
+        return type(self.params())(**d)
+
+    def extract(self, audio: DecodedAudio, params) -> tuple[np.ndarray, bool]:
+        """One track's rows of this kind (n, ...) and whether they are a repeat-padded short clip
+        (kinds with :meth:`params`)."""
+        raise NotImplementedError
 
     # -- a FeatureSet seen by this kind ----------------------------------------------------------
     def samples(self, fs) -> tuple[np.ndarray, np.ndarray]:
-        """The samples of this kind in ``fs`` and the track of each."""
-        raise NotImplementedError
+        """The samples of this kind in ``fs`` and the track of each (a kind with its own
+        :meth:`params`: its entry of ``fs.inputs``)."""
+        own = fs.inputs[self.name]
+        return own.x, own.track
 
     def has(self, fs) -> np.ndarray:
         """Per track of ``fs``: whether it has input of this kind."""
-        raise NotImplementedError
+        own = fs.inputs.get(self.name)
+        if own is None:
+            return np.zeros(len(fs.tracks), bool)
+        return np.bincount(own.track, minlength=len(fs.tracks)) > 0
 
     def padded_count(self, fs) -> int:
         col = self.padded_column
@@ -144,6 +176,9 @@ class InputKind:
 
     def check_features(self, fs, spec) -> None:
         """Raise :class:`ConfigError` when ``fs`` was extracted without what ``spec`` reads."""
+        if self.params() is not None and self.name not in fs.inputs:
+            raise ConfigError(f"these features were extracted without the {self.name} input "
+                              f"(load them with feature_request('{spec.name}'))")
 
     # -- training --------------------------------------------------------------------------------
     def build_options(self, fs) -> dict:
@@ -175,6 +210,12 @@ class InputKind:
         raise NotImplementedError
 
     # -- prediction and explanation --------------------------------------------------------------
+    def param_mismatch(self, clip: Clip, meta: dict) -> list[str]:
+        """How the run's own parameters for this kind (its checkpoint ``meta``) differ from what
+        ``clip`` is analysed with, one ``name=run value (here value)`` each; empty when the run
+        can read the clip (a kind whose rows follow the run's own parameters checks nothing)."""
+        return []
+
     def run_warnings(self, record: dict, meta: dict) -> list[str]:
         """Why a run's predictions on new audio may be doubtful; :class:`ConfigError` when the
         run's recorded parameters cannot be used at all."""
@@ -231,6 +272,13 @@ class InputKind:
     def checkpoint_mismatch(self, meta: dict, record: dict) -> str | None:
         """Why an imported checkpoint's ``meta`` does not match its record, for this kind."""
         return None
+
+
+def mfcc_mismatch(clip: Clip, meta: dict) -> list[str]:
+    """The MFCC parameters (rate, segment, FFT) a run recorded that differ from ``clip``'s:
+    what the kinds cut or drawn from ``clip.y`` on its MFCC grid check."""
+    actual = meta.get("mfcc_params") or {}
+    return [f"{k}={actual.get(k)} (here {v})" for k, v in clip.mfcc.as_dict().items() if actual.get(k) != v]
 
 
 def grid_times(inp: ModelInput, frames: int, hop_seconds: float) -> np.ndarray:

@@ -15,9 +15,10 @@ import functools
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..features import ImageParams, MFCCParams, normalize_images, spectrogram_input
-from .base import Clip, InputKind, ModelInput
+from ..errors import AudioError, ConfigError
+from ..features import ImageParams, MFCCParams, normalize_images, read_image_file, spectrogram_input
+from ..spectrogram import resize_image
+from .base import Clip, InputKind, ModelInput, mfcc_mismatch
 
 
 def image_windows(y: np.ndarray, mfcc: MFCCParams, image: ImageParams) -> tuple[np.ndarray, np.ndarray]:
@@ -34,6 +35,31 @@ def image_windows(y: np.ndarray, mfcc: MFCCParams, image: ImageParams) -> tuple[
     starts = [s for s in range(0, len(y), win) if len(y) - s >= mfcc.samples_per_segment]
     imgs = np.stack([spectrogram_input(y[s:s + win], mfcc, image) for s in starts])
     return imgs, np.array(starts) / mfcc.sr
+
+
+def track_picture(y: np.ndarray | None, image_path: str | None, mp: MFCCParams, image: ImageParams, name: str,
+                  notes: list[str], also: str = "") -> tuple[np.ndarray, str]:
+    """A dataset track's picture and its source (``png``, ``render`` or ``none``) for the
+    feature cache: under the ``auto`` source its PNG, or (no PNG, or an unreadable one: a
+    note in ``notes`` says why) drawn from its audio ``y`` (None: the track has no audio) in
+    the same style. :class:`AudioError` when nothing usable can be made (``also`` names the
+    other inputs that need the audio, in the message)."""
+    if y is None and image.source in ("none", "render"):
+        raise AudioError(f"{name}: a picture without audio; the {also}MFCC inputs and pictures drawn from audio "
+                         "need the clip")
+    if image.source == "none":
+        return np.zeros((0, 0, 3), np.uint8), "none"
+    if image.source == "png" and image_path is None:
+        raise AudioError(f"{name}: no spectrogram PNG (image source 'png' requested)")
+    if image_path is not None and image.source in ("auto", "png"):
+        try:
+            return resize_image(read_image_file(image_path), image.size), "png"
+        except AudioError as exc:
+            if image.source == "png" or y is None:
+                raise
+            notes.append(f"{exc}; drawn from the audio instead")
+    assert y is not None  # a track without audio has a PNG here, or was refused above
+    return spectrogram_input(y, mp, image), "render"
 
 
 def picture_warning(record: dict, image: ImageParams) -> str | None:
@@ -93,6 +119,9 @@ class ImageKind(InputKind):
     def check_spec(self, spec) -> None:
         if not spec.image_size:
             raise ConfigError(f"{spec.name}: a model on pictures needs its image_size")
+
+    def param_mismatch(self, clip: Clip, meta: dict) -> list[str]:
+        return mfcc_mismatch(clip, meta)
 
     def samples(self, fs):
         return fs.images, np.arange(len(fs.tracks), dtype=np.int32)

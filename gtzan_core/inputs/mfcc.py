@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from .base import Clip, InputKind, ModelInput, grid_times
+from .base import Clip, InputKind, ModelInput, grid_times, mfcc_mismatch
 
 
 class MFCCKind(InputKind):
@@ -24,7 +24,7 @@ class MFCCKind(InputKind):
     needs_audio = True
     padded_column = "padded"
     missing_what = "audio for MFCCs"
-    standardize_label = "standardise MFCCs (training-split statistics)"
+    standardizes = True
     grid = True
     #: 10 frames (~0.23 s) x 3 coefficients
     occlusion_patch = (10, 3)
@@ -32,6 +32,9 @@ class MFCCKind(InputKind):
     top_span = (43, 3)
     #: a batch is (batch, frames, coefficients)
     mask_axes = (1, 2)
+
+    def param_mismatch(self, clip: Clip, meta: dict) -> list[str]:
+        return mfcc_mismatch(clip, meta)
 
     def samples(self, fs):
         return fs.mfcc, fs.seg_track

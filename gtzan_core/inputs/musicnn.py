@@ -59,6 +59,13 @@ class MusicnnKind(InputKind):
     def musicnn_params(self):
         return MusicnnParams()
 
+    def param_mismatch(self, clip: Clip, meta: dict) -> list[str]:
+        try:  # the patches follow the run's own log-mel parameters; only unreadable ones refuse it
+            run_params(meta)
+        except (TypeError, ValueError) as exc:
+            return [f"musicnn_params unreadable ({exc})"]
+        return []
+
     def samples(self, fs):
         return fs.patches, fs.patch_track
 

@@ -94,7 +94,7 @@ class VectorKind(InputKind):
     #: no padding: a short clip's vector is its frames' means and variances (counted in ``short_clips``)
     padded_column = None
     missing_what = "feature vectors (audio or a feature table)"
-    standardize_label = "standardise features (training-split statistics)"
+    standardizes = True
     grid = True
     #: no explanation: a vector has no time x band layout
     explainable = False

@@ -9,6 +9,7 @@ import streamlit as st
 from ..bounds import BOUNDS
 from ..hparams import model_defaults
 from ..models import MODELS
+from .kinds import standardize_label
 
 
 def bounded(name: str) -> dict:
@@ -42,8 +43,8 @@ def hyperparameter_inputs(models: list[str], recipe: str) -> dict[str, dict]:
                 patience=c4.number_input("patience", value=int(d["patience"]), **bounded("patience"),
                                          key=f"pa-{k}"),
             )
-            if spec.kind.standardize_label:
-                overrides[name]["standardize"] = st.toggle(spec.kind.standardize_label,
+            if standardize_label(spec.kind):
+                overrides[name]["standardize"] = st.toggle(standardize_label(spec.kind),
                                                            value=bool(d["standardize"]), key=f"st-{k}")
             elif spec.frozen_backbone:
                 c1, c2 = st.columns(2)

@@ -215,6 +215,90 @@ def test_what_an_input_kind_is_lives_in_the_input_kinds_alone():
     assert found == []
 
 
+# A dispatch on a kind's or a model's name, whatever the variable is called: a comparison with a
+# string (or a tuple, list or set of strings) that is the name of an input kind or a model
+# (`unit == "image"`, `model == "musicnn"`, `x in ("mfcc", "vector")`, `model_name != "resnext"`),
+# or a `match` case on one. Read with ast: strings in messages, keys and comments are not dispatches.
+_OPS = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
+#: the words that name a kind's own inputs, never compared in the modules every kind goes through
+KIND_WORDS = ("picture", "png", "render", "patch", "vector", "segment", "window")
+#: the modules every kind goes through: they compare no kind's, model's or input's name at all
+KIND_FREE = ("gtzan_core/feature_cache.py", "gtzan_core/inference.py", "gtzan_core/training/trainer.py",
+             "gtzan_core/data/discovery.py")
+#: dispatches found outside the kind and model modules that are not on a kind or a model, each with why
+NOT_A_KIND_DISPATCH = {
+    "gtzan_core/tables.py": "the paper's result rows' own unit ('image': the paper's per-picture rows), "
+                            "a fact of the shipped paper table, not a run's input kind",
+    "gtzan_core/runs/leaderboard.py": "the paper's result rows' own unit, as in tables.py",
+    "gtzan_core/audio_features.py": "'mfcc' is a feature group of the handcrafted vector (its MFCC columns)",
+    "gtzan_core/reproduction/feature_study.py": "the feature study's own scikit-learn classifiers ('hgb', 'mlp') "
+                                                "and the table's 'mfcc' feature group, not the studio's models",
+    "gtzan_core/cli/use.py": "the shipped musicnn starter's weights fetch (the one starter with a backbone to "
+                             "fetch: models.autofetch is musicnn's)",
+}
+
+
+def _strings(node) -> set[str]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+    return set()
+
+
+def name_dispatches(text: str, names) -> list[int]:
+    """Lines of ``text`` that compare something with one of ``names`` (or match a case on one)."""
+    names, out = set(names), set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Compare) and any(isinstance(op, _OPS) for op in node.ops):
+            if set().union(*(_strings(n) for n in (node.left, *node.comparators))) & names:
+                out.add(node.lineno)
+        elif isinstance(node, ast.MatchValue) and _strings(node.value) & names:
+            out.add(node.lineno)
+    return sorted(out)
+
+
+def _kind_and_model_names() -> set[str]:
+    from gtzan_core.inputs import KINDS
+    from gtzan_core.models import MODELS
+
+    return set(KINDS) | set(MODELS)
+
+
+def test_the_name_dispatch_check_can_fail():
+    names = {"image", "musicnn", "mfcc", "resnext", "vector"}
+    for line in ('if unit == "image": pass', 'ok = model == "musicnn"', 'ok = x in ("mfcc", "other")',
+                 'ok = model_name != "resnext"', 'ok = "vector" not in kinds', 'ok = {"image"} == s',
+                 'match m:\n    case "musicnn": pass'):
+        assert name_dispatches(line, names), line
+    for line in ('x = record.get("input_kind", "mfcc")', 'print("image == musicnn")', 'd = {"mfcc": 1}',
+                 'ok = source == "png"', "# unit == 'image'", 'ok = kind is KINDS["image"]'):
+        assert name_dispatches(line, names) == [], line
+
+
+def test_no_module_dispatches_on_a_kinds_or_a_models_name():
+    """Outside the kind modules (``gtzan_core/inputs/``) and the model modules
+    (``gtzan_core/models/``), nothing compares a value with a kind's or a model's name (a few
+    comparisons that are on something else of the same spelling are allowed, each with why);
+    the modules every kind goes through (feature cache, inference, trainer, discovery) compare
+    none of a kind's input words either."""
+    names = _kind_and_model_names()
+    found, allowed = [], set()
+    for path in [*PACKAGE.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]:
+        rel = str(path.relative_to(ROOT))
+        if {"inputs", "models"} & set(path.relative_to(PACKAGE).parts[:-1] if PACKAGE in path.parents else ()):
+            continue
+        words = names | set(KIND_WORDS) if rel in KIND_FREE else names
+        lines = name_dispatches(path.read_text(), words)
+        if lines and rel in NOT_A_KIND_DISPATCH:
+            allowed.add(rel)
+            continue
+        found += [f"{rel}:{n}" for n in lines]
+    assert found == []
+    assert allowed == set(NOT_A_KIND_DISPATCH)  # no stale allowance
+    assert not set(KIND_FREE) & set(NOT_A_KIND_DISPATCH)
+
+
 def test_every_model_and_kind_fact_is_on_its_spec_or_its_kind():
     """The per-model tables that lived in other modules are fields of ModelSpec now."""
     from gtzan_core.explain.gradcam import conv_models

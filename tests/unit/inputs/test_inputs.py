@@ -128,3 +128,18 @@ def test_a_record_naming_an_unknown_kind_is_refused_by_predict_not_crashed_on(to
     y = np.random.default_rng(0).standard_normal(22050 * 4).astype(np.float32) * 0.1
     with pytest.raises(RecordError, match=f"run {record['run_id']}: .*{problem}"):
         predict(y, [record["run_id"]], store)
+
+
+def test_the_pages_words_about_a_kind_live_in_the_web_layer():
+    """A kind says whether it standardises; the Train page's label is the web layer's, with a
+    plain default for a kind it has no words for (issue 43)."""
+    from gtzan_core.inputs import KINDS, InputKind
+    from gtzan_core.webapp.kinds import STANDARDIZE_DEFAULT, no_explanation, standardize_label
+
+    assert {n for n, k in KINDS.items() if standardize_label(k)} == {"mfcc", "vector"}
+    assert standardize_label(KINDS["mfcc"]) == "standardise MFCCs (training-split statistics)"
+    assert not any(hasattr(k, "standardize_label") for k in KINDS.values())
+    new = type("Chroma", (InputKind,), {"name": "chroma-words", "standardizes": True})()
+    assert standardize_label(new) == STANDARDIZE_DEFAULT
+    assert no_explanation(KINDS["vector"]) == KINDS["vector"].no_explanation
+    assert "does not know" in no_explanation(new)
