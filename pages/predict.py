@@ -275,6 +275,8 @@ if data is not None and pred is not None and pred.results:
             if saved and saved[0] == ex_key:
                 ex = saved[1]
                 st.caption(ex.span_text())
+                if ex.tags:  # a run on musicnn's MTT network: what that network hears, in its own tags
+                    st.caption(md_text(ex.tags_text()))
                 for method, m in ex.maps.items():
                     band = f" · band {m.top_band[0]:.0f}–{m.top_band[1]:.0f} {m.band_unit}" if m.top_band else ""
                     st.markdown(f"**{method}** · over {m.covers[0]:.1f}–{m.covers[1]:.1f} s · strongest "

@@ -149,4 +149,6 @@ def cmd_explain(args) -> int:
         band = f", band {m.top_band[0]:.0f}-{m.top_band[1]:.0f} {m.band_unit}" if m.top_band else ""
         print(f"  {name:9s} map {tuple(m.values.shape)}: top time span {m.top_time[0]:.2f}-{m.top_time[1]:.2f} s"
               f"{band}  ({ex.seconds[name]:.2f} s)")
+    if ex.tags:
+        print(f"  {printable(ex.tags_text())}")
     return 0
