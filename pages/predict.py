@@ -136,7 +136,9 @@ if data is not None:
                 c1.metric("Default answer", "none")
             if len(pred.results) > 1:  # (one model: nobody to agree with)
                 c2.metric("Models agreeing on the top genre", f"{pred.agreement():.0%}")
-            st.caption(md_text(f"Answered by {ans.answered_by}. How: {ans.rule}."))
+            networks = "; ".join(sorted({r["networks"] for r in ans.runs}))
+            st.caption(md_text(f"Answered by {ans.answered_by}" + (f" (networks: {networks})" if networks else "")
+                               + f". How: {ans.rule}."))
             if ans.runs:
                 st.table(md_frame(strings(pd.DataFrame(
                     [{"run": f"{a['title']} · {short_run_id(a['run_id'])}", "counts as": a["source"],

@@ -87,6 +87,16 @@ def test_the_starters_answer_as_one_the_best_on_validation():
     assert "EfficientNet-Lite0 starter (the fallback" in alone.answered_by and MUSICNN in alone.left_out
 
 
+def test_each_run_of_the_answer_names_the_networks_it_comes_from():
+    m = {**record(0.81, starter={"material": "audio"}, model="musicnn_both"),
+         "weights": {"weights": "musicnn MSD + MTT (Pons & Serra 2019, musicnn 0.1.0)", "file": "MSD_musicnn+MTT_musicnn",
+                     "sha256": "0" * 64}}
+    ans = default_answer({MUSICNN: probs("jazz"), "mine": probs("blues")}, {MUSICNN: m, "mine": record(0.6)})
+    networks = {r["run_id"]: r["networks"] for r in ans.as_dict()["runs"]}
+    assert networks == {MUSICNN: "musicnn MSD + MTT (Pons & Serra 2019, musicnn 0.1.0)",
+                        "mine": "trained from scratch (no pretrained network)"}
+
+
 @pytest.fixture(scope="module")
 def store_with_demo_run(tiny_features_for, tmp_path_factory):
     """A store holding copies of the shipped starters and a CNN trained on the demo set."""

@@ -17,8 +17,10 @@ def _fetch_for_starter(store) -> None:
     from ..claims import shipped_starter
     from ..inference import missing_backbone
     from ..models.autofetch import ensure_musicnn_weights, fetch_needed, weights_note
+    from ..starter import STARTERS
 
-    waiting = [r for r in store.list() if shipped_starter(r) and r.get("model") == "musicnn" and missing_backbone(r)]
+    musicnn = STARTERS["musicnn"].run_id
+    waiting = [r for r in store.list() if shipped_starter(r) and r["run_id"] == musicnn and missing_backbone(r)]
     if not waiting:
         return
     if fetch_needed():
@@ -74,6 +76,8 @@ def cmd_predict(args) -> int:
         weights = ", ".join(f"{a['run_id']} {a['weight']:.2f}" for a in answer.runs)
         print(f"  answer -> {answer.top} ({answer.probs.max():.2f}), by {answer.answered_by}; weights (from "
               f"validation accuracy): {weights}")
+        networks = sorted({a["networks"] for a in answer.runs})
+        print(f"  networks that answered: {printable('; '.join(networks))}")
     else:
         print(f"  answer: none ({answer.answered_by})")
     for rid, why in answer.left_out.items():

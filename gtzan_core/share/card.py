@@ -79,6 +79,29 @@ def limits_text(record: dict) -> str:
             f"music from elsewhere (other eras, production, genres outside the ten) will fare worse. {looks}")
 
 
+def choice_text(choice: dict) -> str:
+    """How a starter's model was chosen among candidates, on validation figures (the ``choice``
+    of its record: :func:`gtzan_core.starter.starter_choice`)."""
+    from ..models import MODELS
+
+    def title(model: str) -> str:
+        return MODELS[model].title if model in MODELS else model
+
+    def pct(v, sd=None) -> str:
+        return "?" if v is None else f"{100 * v:.1f} %" + (f" ± {100 * sd:.1f}" if sd is not None and sd == sd else "")
+
+    rows = "; ".join(f"{title(c['model'])} {pct(c['val_accuracy'], c.get('val_accuracy_sd'))} "
+                     f"(test {pct(c['track_accuracy'], c.get('track_accuracy_sd'))})" for c in choice["candidates"])
+    fb = choice.get("fallback")
+    fallback = (f" The {title(fb['model'])} fallback starter's recorded validation accuracy is "
+                f"{pct(fb['val_accuracy'])} ({fb.get('val_size', '?')} validation pictures, its seed 0)."
+                if fb and fb.get("val_accuracy") is not None else "")
+    return (f"Chosen as {title(choice['chosen'])}: {choice['rule']} on GTZAN validation, among "
+            f"{len(choice['candidates'])} heads measured with the same split and seeds ({choice['result']}, made by "
+            f"`{choice.get('command')}`). Validation accuracy, mean ± sd: {rows}; the test figures are beside, "
+            f"never read for the choice.{fallback}")
+
+
 def starter_card(record: dict) -> str:
     """The section of the model card that says what the starter is."""
     s = record.get("starter") or {}
@@ -93,6 +116,7 @@ def starter_card(record: dict) -> str:
         f"{s.get('test_tracks', '?')} tracks it never saw.", "",
         *([f"Validation accuracy (the epoch kept, per seed): {vals}; Predict's default answer weights the run "
            "by it.", ""] if vals else []),
+        *([choice_text(s["choice"]), ""] if s.get("choice") else []),
         f"Test accuracy (track level) over seeds {', '.join(map(str, s.get('seeds', [])))}: {accs}; "
         f"**{100 * s.get('mean', float('nan')):.1f} % ± {100 * s.get('sd', float('nan')):.1f}** (mean ± sd). This "
         f"run is seed {s.get('shipped_seed', 0)}.", "",
