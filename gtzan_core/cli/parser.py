@@ -188,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="cap on the recipe's maximum epochs")
     p.add_argument("--models", nargs="+", choices=list(MODELS), help="only these models")
     p.add_argument("--no-fine-tune", action="store_true", help="leave out the fine-tuned conditions (slow on a CPU)")
+    p.add_argument("--no-random-init", action="store_true",
+                   help="leave out the random-init conditions of the pretrained models (a backbone pass per seed)")
     p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto")
     p.add_argument("--allow-weak-split", action="store_true")
     p.add_argument("--result", help="also write the table as a result file (date, commit, seeds, this command)")

@@ -76,11 +76,13 @@ class TransferPlan:
 
 def plan_transfer(dataset, seeds: int = 3, protocol: str = "track", epochs: int | None = None,
                   recipe: str = "studio", models: list[str] | None = None, device: str = "auto",
-                  fine_tune: bool = True) -> TransferPlan:
+                  fine_tune: bool = True, random_init: bool = True) -> TransferPlan:
     """The runs of a transfer study on ``dataset``: each condition of :data:`CONDITIONS`
     whose model can read the dataset (``models``: only these), for seeds 0..seeds-1,
     with ``recipe`` (default: the studio's) and ``epochs`` capping its maximum;
-    ``fine_tune`` False leaves out the fine-tuned conditions (the slow ones on a CPU)."""
+    ``fine_tune`` False leaves out the fine-tuned conditions (the slow ones on a CPU);
+    ``random_init`` False the pretrained models' random-init conditions (each a backbone
+    pass of its own per seed, where the pretrained backbone's pass is made once)."""
     from ..errors import ConfigError
 
     if seeds < 1:
@@ -95,6 +97,8 @@ def plan_transfer(dataset, seeds: int = 3, protocol: str = "track", epochs: int 
             if models and model not in models or (spec.needs_audio and not dataset.has_audio):
                 continue
             if not fine_tune and changes.get("freeze_backbone") is False:
+                continue
+            if not random_init and changes.get("pretrained") is False:
                 continue
             changes = dict(changes)
             if epochs:
@@ -180,7 +184,7 @@ def transfer_table(records: list[dict]) -> pd.DataFrame:
             "macro_f1_sd": f1_sd, "val_accuracy": val, "val_accuracy_sd": val_sd,
             "test_tracks": sorted({t.n for t in done}),
             "seeds_done": len(done), "seeds": len(runs),
-            "epochs": [r.get("epochs_run") for r in done],
+            "epochs": [RunRecord.of(r).epochs_run for r in runs if _track_scores(r) is not None],
             "padded": max((r.get("padded_inputs") or {}).get("tracks", 0) for r in runs),
             "train_seconds": float(np.mean([r.get("train_seconds") or 0 for r in done])) if done else float("nan"),
         })
@@ -214,6 +218,8 @@ def transfer_command(args) -> str:
         parts += ["--models", *args.models]
     if args.no_fine_tune:
         parts.append("--no-fine-tune")
+    if getattr(args, "no_random_init", False):
+        parts.append("--no-random-init")
     if args.epochs:
         parts += ["--epochs", str(args.epochs)]
     if args.image_source != "auto":
