@@ -142,9 +142,13 @@ def test_a_fresh_clones_answer_on_a_real_clip_is_the_musicnn_starters(musicnn_we
     clip = next(c for c in clips if c.parent.name == "metal")  # a track the excerpts never saw (00001-00050)
     assert main(["predict", str(clip), "--json"]) == 0
     ans = json.loads(capsys.readouterr().out)["answer"]
-    assert ans["answered_by"] == "the musicnn starter"
+    assert ans["answered_by"] == "the musicnn (MSD + MTT) starter"
     assert [r["run_id"] for r in ans["runs"]] == [MUSICNN] and EFFNET in ans["left_out"]
     assert ans["top"] == "metal"  # one clip is no accuracy claim; it shows the head is not guessing blindly
+    # which networks answered: musicnn's two, by their weights' name, in the JSON and in the plain output
+    assert ans["runs"][0]["networks"] == "musicnn MSD + MTT (Pons & Serra 2019, musicnn 0.1.0)"
+    assert main(["predict", str(clip)]) == 0
+    assert "networks that answered: musicnn MSD + MTT (Pons & Serra 2019, musicnn 0.1.0)" in capsys.readouterr().out
 
 
 @needs_effnet

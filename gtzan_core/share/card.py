@@ -67,8 +67,10 @@ def limits_text(record: dict) -> str:
     audio = s.get("material") == "audio"
     learned = ("2-3 s excerpts of GTZAN tracks recorded around 2000-2001 (one per track)" if audio else
                "30 s GTZAN clips recorded around 2000-2001 (the Kaggle PNGs of them)")
+    weights = record.get("weights") if isinstance(record.get("weights"), dict) else {}
+    backbone = str(weights.get("weights") or "musicnn's network")  # the weights' name: which network(s) it sits on
     looks = ("It hears a clip 3 s patch by 3 s patch (musicnn's log-mel input at 16 kHz) and averages them; its "
-             "backbone is musicnn's MSD network, fetched by the studio (its weights are not in the repository)."
+             f"backbone is {backbone}, fetched by the studio (its weights are not in the repository)."
              if audio else "It looks at spectrogram pictures drawn like the Kaggle PNGs: one of a whole clip of "
                            "GTZAN's length (up to 31.5 s), one per 30 s window of a longer one.")
     return ("It knows GTZAN's ten genres only (blues, classical, country, disco, hiphop, jazz, metal, pop, reggae, "
