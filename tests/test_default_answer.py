@@ -89,8 +89,8 @@ def test_the_starters_answer_as_one_the_best_on_validation():
 
 def test_each_run_of_the_answer_names_the_networks_it_comes_from():
     m = {**record(0.81, starter={"material": "audio"}, model="musicnn_both"),
-         "weights": {"weights": "musicnn MSD + MTT (Pons & Serra 2019, musicnn 0.1.0)", "file": "MSD_musicnn+MTT_musicnn",
-                     "sha256": "0" * 64}}
+         "weights": {"weights": "musicnn MSD + MTT (Pons & Serra 2019, musicnn 0.1.0)",
+                     "file": "MSD_musicnn+MTT_musicnn", "sha256": "0" * 64}}
     ans = default_answer({MUSICNN: probs("jazz"), "mine": probs("blues")}, {MUSICNN: m, "mine": record(0.6)})
     networks = {r["run_id"]: r["networks"] for r in ans.as_dict()["runs"]}
     assert networks == {MUSICNN: "musicnn MSD + MTT (Pons & Serra 2019, musicnn 0.1.0)",
