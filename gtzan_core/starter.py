@@ -8,9 +8,10 @@ needs nothing beyond ``requirements.txt``: EfficientNet-Lite0's ImageNet feature
 spectrogram PNGs, split by track with early stopping on a validation part, tested
 once on tracks it never saw. It is the fallback that needs no fetch.
 
-The second starter is a musicnn head on the 499 real GTZAN excerpts (musicnn's MSD
-embedding frozen; a new genre head), split by track with early stopping on the
-validation part: it scores higher on real music, but its backbone weights come from
+The second starter is a musicnn head on the 499 real GTZAN excerpts (musicnn's MSD and
+MTT embeddings side by side, frozen; a new genre head: ``musicnn_both``, the best of
+musicnn's heads on GTZAN validation, :func:`starter_choice`), split by track with early
+stopping on the validation part: it scores higher on real music, but its backbone weights come from
 the musicnn wheel, fetched by the studio itself on the first start
 (:mod:`gtzan_core.models.autofetch`). Without them (offline) the EfficientNet-Lite0
 starter answers alone, and the answer says so. Every choice (epochs, the weights of
