@@ -168,12 +168,15 @@ def _pct(mean, sd=None) -> str:
 
 
 def _transfer_rows(doc: dict) -> str:
+    # validation accuracy (the epoch kept) where the result records it: what a choice among the rows reads
+    val = any("val_accuracy" in r for r in doc["rows"])
     rows = [[r.get("pretrained_on", "—"), r.get("title", r.get("model")), r.get("condition", ""),
+             *([_pct(r.get("val_accuracy"), r.get("val_accuracy_sd"))] if val else []),
              _pct(r.get("track_accuracy"), r.get("track_accuracy_sd")), _pct(r.get("macro_f1"), r.get("macro_f1_sd")),
              ", ".join(str(e) for e in r.get("epochs", [])), f"{r.get('seeds_done', '—')}"]
             for r in doc["rows"]]
-    return _table(["pretrained on", "model", "how it trains", "track accuracy", "macro F1", "epochs per seed",
-                   "seeds"], rows)
+    return _table(["pretrained on", "model", "how it trains", *(["validation accuracy"] if val else []),
+                   "track accuracy", "macro F1", "epochs per seed", "seeds"], rows)
 
 
 def _study_rows(doc: dict) -> str:

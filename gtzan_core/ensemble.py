@@ -105,6 +105,14 @@ def tie_text(probs: np.ndarray, points: float = NEAR_TIE_POINTS) -> str | None:
             "percentage points, so either could be the answer.")
 
 
+def networks_of(record: dict) -> str:
+    """The pretrained networks a run's answer comes from, by their weights' name ("musicnn MSD + MTT
+    (Pons & Serra 2019, musicnn 0.1.0)"), or what it is without them ("trained from scratch")."""
+    weights = record.get("weights") if isinstance(record.get("weights"), dict) else None
+    name = (weights or {}).get("weights")
+    return str(name) if name else "trained from scratch (no pretrained network)"
+
+
 def _starter_name(record: dict) -> str:
     from .models import MODELS
 
@@ -172,7 +180,8 @@ def default_answer(results: dict, records: dict[str, dict], unavailable: dict[st
             answer.left_out[rid] = f"validation accuracy {acc:.3f} is at or below chance"
             continue
         rows.append({"run_id": rid, "title": record.get("title", record.get("model")), "model": record.get("model"),
-                     "val_accuracy": round(acc, 4), "weight": weight, "starter": starter, "source": source})
+                     "val_accuracy": round(acc, 4), "weight": weight, "starter": starter, "source": source,
+                     "networks": networks_of(record)})
         probs.append(np.asarray(res.probs, dtype=np.float64))
     if rows:
         w = np.array([r["weight"] for r in rows])

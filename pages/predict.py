@@ -136,7 +136,9 @@ if data is not None:
                 c1.metric("Default answer", "none")
             if len(pred.results) > 1:  # (one model: nobody to agree with)
                 c2.metric("Models agreeing on the top genre", f"{pred.agreement():.0%}")
-            st.caption(md_text(f"Answered by {ans.answered_by}. How: {ans.rule}."))
+            networks = "; ".join(sorted({r["networks"] for r in ans.runs}))
+            st.caption(md_text(f"Answered by {ans.answered_by}" + (f" (networks: {networks})" if networks else "")
+                               + f". How: {ans.rule}."))
             if ans.runs:
                 st.table(md_frame(strings(pd.DataFrame(
                     [{"run": f"{a['title']} · {short_run_id(a['run_id'])}", "counts as": a["source"],
@@ -276,6 +278,8 @@ if data is not None and pred is not None and pred.results:
             if saved and saved[0] == ex_key:
                 ex = saved[1]
                 st.caption(ex.span_text())
+                if ex.tags:  # a run on musicnn's MTT network: what that network hears, in its own tags
+                    st.caption(md_text(ex.tags_text()))
                 for method, m in ex.maps.items():
                     band = f" · band {m.top_band[0]:.0f}–{m.top_band[1]:.0f} {m.band_unit}" if m.top_band else ""
                     st.markdown(f"**{method}** · over {m.covers[0]:.1f}–{m.covers[1]:.1f} s · strongest "

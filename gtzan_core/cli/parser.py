@@ -188,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="cap on the recipe's maximum epochs")
     p.add_argument("--models", nargs="+", choices=list(MODELS), help="only these models")
     p.add_argument("--no-fine-tune", action="store_true", help="leave out the fine-tuned conditions (slow on a CPU)")
+    p.add_argument("--no-random-init", action="store_true",
+                   help="leave out the random-init conditions of the pretrained models (a backbone pass per seed)")
     p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto")
     p.add_argument("--allow-weak-split", action="store_true")
     p.add_argument("--result", help="also write the table as a result file (date, commit, seeds, this command)")
@@ -198,11 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_study_parser(sub)
 
     p = sub.add_parser("starter", help="remake a shipped starter model (EfficientNet-Lite0 on real GTZAN PNGs, "
-                                       "or musicnn on the real excerpts)")
+                                       "or musicnn's MSD and MTT networks side by side on the real excerpts)")
     p.add_argument("--data", required=True, help="real GTZAN material: a Kaggle images_original/ folder "
                                                  "(efficientnet_lite0) or a folder of real clips (musicnn)")
     p.add_argument("--model", choices=["efficientnet_lite0", "musicnn"], default="efficientnet_lite0",
-                   help="which starter (default: efficientnet_lite0, the fallback that needs no fetch)")
+                   help="which starter (default: efficientnet_lite0, the fallback that needs no fetch; musicnn: the "
+                        "head chosen on validation among musicnn's networks, today both side by side)")
     p.add_argument("--epochs", type=int, help="cap on the recipe's maximum epochs (early stopping on validation "
                                               "chooses the epoch kept)")
     p.add_argument("--seeds", type=int, default=3, help="seeds trained (accuracy mean ± sd); seed 0 is shipped")

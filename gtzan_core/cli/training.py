@@ -462,7 +462,8 @@ def cmd_transfer(args) -> int:
     ds = open_data(args.data)
     device = str(resolve_device(args.device))
     plan = plan_transfer(ds, seeds=args.seeds, protocol=args.protocol, epochs=args.epochs, recipe=args.recipe,
-                         models=args.models, device=device, fine_tune=not args.no_fine_tune)
+                         models=args.models, device=device, fine_tune=not args.no_fine_tune,
+                         random_init=not args.no_random_init)
     for config in plan.configs:
         from ..models import check_weights
 

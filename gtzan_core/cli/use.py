@@ -17,8 +17,10 @@ def _fetch_for_starter(store) -> None:
     from ..claims import shipped_starter
     from ..inference import missing_backbone
     from ..models.autofetch import ensure_musicnn_weights, fetch_needed, weights_note
+    from ..starter import STARTERS
 
-    waiting = [r for r in store.list() if shipped_starter(r) and r.get("model") == "musicnn" and missing_backbone(r)]
+    musicnn = STARTERS["musicnn"].run_id
+    waiting = [r for r in store.list() if shipped_starter(r) and r["run_id"] == musicnn and missing_backbone(r)]
     if not waiting:
         return
     if fetch_needed():
@@ -74,6 +76,8 @@ def cmd_predict(args) -> int:
         weights = ", ".join(f"{a['run_id']} {a['weight']:.2f}" for a in answer.runs)
         print(f"  answer -> {answer.top} ({answer.probs.max():.2f}), by {answer.answered_by}; weights (from "
               f"validation accuracy): {weights}")
+        networks = sorted({a["networks"] for a in answer.runs})
+        print(f"  networks that answered: {printable('; '.join(networks))}")
     else:
         print(f"  answer: none ({answer.answered_by})")
     for rid, why in answer.left_out.items():
@@ -149,4 +153,6 @@ def cmd_explain(args) -> int:
         band = f", band {m.top_band[0]:.0f}-{m.top_band[1]:.0f} {m.band_unit}" if m.top_band else ""
         print(f"  {name:9s} map {tuple(m.values.shape)}: top time span {m.top_time[0]:.2f}-{m.top_time[1]:.2f} s"
               f"{band}  ({ex.seconds[name]:.2f} s)")
+    if ex.tags:
+        print(f"  {printable(ex.tags_text())}")
     return 0

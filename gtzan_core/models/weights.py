@@ -52,6 +52,9 @@ class BackboneWeights:
     folder: str | None = None  # studio: its folder in the studio's weights folder
     install: str = ""  # the one command that brings the file
     licence: str = ""
+    #: a model on several networks side by side: the WEIGHTS keys of its parts (each fetched and checked as
+    #: itself); ``file`` then names the set and the SHA-256 is :func:`combined_sha256` of the parts' in order
+    parts: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -98,6 +101,11 @@ WEIGHTS: dict[str, BackboneWeights] = {
     "musicnn_mtt": BackboneWeights(
         "musicnn MTT (Pons & Serra 2019, musicnn 0.1.0)", "musicnn", "MTT_musicnn", "studio",
         package="musicnn", folder="musicnn-0.1.0", install=_MUSICNN_INSTALL, licence=_MUSICNN_LICENCE),
+    # both networks side by side (musicnn_both): the two files above, each checked as itself
+    "musicnn_both": BackboneWeights(
+        "musicnn MSD + MTT (Pons & Serra 2019, musicnn 0.1.0)", "musicnn", "MSD_musicnn+MTT_musicnn", "studio",
+        package="musicnn", folder="musicnn-0.1.0", install=_MUSICNN_INSTALL, licence=_MUSICNN_LICENCE,
+        parts=("musicnn", "musicnn_mtt")),
 }
 #: ResNeXt variants, the paper's first.
 RESNEXT_VARIANTS = ("resnext101_32x8d_wsl", "resnext101_32x8d", "resnext50_32x4d")
@@ -152,6 +160,9 @@ TF_DATA = ".data-00000-of-00001"
 def weights_path(weights: BackboneWeights) -> Path | None:
     """Where ``weights`` is (or, for the hub cache, would be) on this machine: the file,
     or a TF checkpoint's folder; None when its package or folder is absent."""
+    if weights.parts:  # the folder holding every part, when each is here
+        paths = [weights_path(WEIGHTS[p]) for p in weights.parts]
+        return paths[0].parent if all(p is not None for p in paths) and paths[0] is not None else None
     if weights.origin == "hub":
         return Path(torch.hub.get_dir()) / "checkpoints" / weights.file
     if weights.origin == "package":
@@ -168,7 +179,22 @@ def _hashed_file(weights: BackboneWeights, path: Path) -> Path:
     return path / TF_DATA if weights.origin == "studio" else path
 
 
+def combined_sha256(digests: list[str]) -> str:
+    """The identity of several weights files used together: SHA-256 of their digests, in order."""
+    return hashlib.sha256("+".join(digests).encode()).hexdigest()
+
+
+def weights_digest(weights: BackboneWeights, path: Path) -> str:
+    """The SHA-256 that names ``weights`` found at ``path`` (several parts: :func:`combined_sha256`)."""
+    if weights.parts:
+        parts = [WEIGHTS[p] for p in weights.parts]
+        return combined_sha256([weights_digest(w, weights_path(w) or path) for w in parts])
+    return weights_sha256(_hashed_file(weights, path))
+
+
 def weights_available(weights: BackboneWeights) -> bool:
+    if weights.parts:
+        return all(weights_available(WEIGHTS[p]) for p in weights.parts)
     path = weights_path(weights)
     return path is not None and _hashed_file(weights, path).is_file()
 
@@ -183,6 +209,9 @@ def missing_message(weights: BackboneWeights) -> str:
 def fetch_weights(weights: BackboneWeights, allow_download: bool | None = None) -> Path | None:
     """The weights on this machine, a hub file downloaded first when allowed (``None``:
     unless ``$GTZAN_STUDIO_OFFLINE`` is set). Never raises for missing weights."""
+    if weights.parts:
+        found = [fetch_weights(WEIGHTS[p], allow_download) for p in weights.parts]
+        return weights_path(weights) if all(found) else None
     path = weights_path(weights)
     if weights.origin == "hub" and path is not None and not path.is_file():
         if allow_download is None:
@@ -277,7 +306,10 @@ def load_pretrained(net: torch.nn.Module, weights: BackboneWeights, allow_downlo
     """Load ``weights`` into the network ``net`` (strictly: no missing or unexpected
     keys). Missing or unreadable weights keep the random initialisation and the status
     says why; with ``required`` they raise :class:`ConfigError` instead, naming the
-    command that brings them (the pretrained families, whose point is the weights)."""
+    command that brings them (the pretrained families, whose point is the weights). Weights
+    of several parts are loaded part by part by their model's builder (:func:`combined_status`)."""
+    if weights.parts:
+        raise ConfigError(f"{weights.name}: load each part ({', '.join(weights.parts)}) into its own network")
     path = fetch_weights(weights, allow_download)
     if path is None:
         if required:
@@ -294,6 +326,15 @@ def load_pretrained(net: torch.nn.Module, weights: BackboneWeights, allow_downlo
     return WeightsStatus(True, str(path), weights.name, weights.file, weights_sha256(_hashed_file(weights, path)))
 
 
+def combined_status(weights: BackboneWeights, statuses: list[WeightsStatus]) -> WeightsStatus:
+    """The status of a model on ``weights``' parts, each loaded with :func:`load_pretrained`
+    (``statuses`` in the order of ``weights.parts``): pretrained when every part is."""
+    if not all(s.pretrained for s in statuses):
+        return WeightsStatus(False, "; ".join(s.source for s in statuses if not s.pretrained))
+    return WeightsStatus(True, "; ".join(s.source for s in statuses), weights.name, weights.file,
+                         combined_sha256([str(s.sha256) for s in statuses]))
+
+
 #: How each model's backbone keys relate to its pretrained network's: (prefix in the
 #: network, prefix in our model, network keys to leave out: the replaced classifier).
 BACKBONE_KEYS = {
@@ -303,6 +344,8 @@ BACKBONE_KEYS = {
     "efficientnet_lite0": ("", "backbone.", ("classifier.",)),
     "musicnn": ("", "backbone.", ("tags.",)),
     "musicnn_mtt": ("", "backbone.", ("tags.",)),
+    # several parts: ``{part}`` is each part's WEIGHTS key, read from its own file
+    "musicnn_both": ("", "backbone.nets.{part}.", ("tags.",)),
 }
 
 
@@ -316,10 +359,16 @@ def backbone_state_from_file(model_name: str, ref: dict, reader: Reader = torch_
         where = missing_message(known) if known is not None else "this studio does not know that file"
         raise CheckpointError(f"this run keeps only its trained head; the backbone weights it sits on "
                               f"({ref.get('weights')}, file {ref.get('file')}) are missing: {where}")
-    digest = weights_sha256(_hashed_file(known, path))
+    digest = weights_digest(known, path)
     if digest != ref.get("sha256"):
         raise CheckpointError(f"{known.file} is not the backbone this run was trained on "
                               f"(SHA-256 {digest[:12]}…, the run names {str(ref.get('sha256'))[:12]}…)")
     src, dst, skip = BACKBONE_KEYS[model_name]
-    state = reader(path)
-    return {dst + k[len(src):]: v for k, v in state.items() if k.startswith(src) and not k.startswith(skip)}
+    files = [(part, weights_path(WEIGHTS[part])) for part in known.parts] or [("", path)]
+    out = {}
+    for part, file in files:
+        assert file is not None  # fetched above
+        prefix = dst.format(part=part)
+        out.update({prefix + k[len(src):]: v for k, v in reader(file).items()
+                    if k.startswith(src) and not k.startswith(skip)})
+    return out

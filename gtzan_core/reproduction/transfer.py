@@ -9,6 +9,8 @@ pretrained on          model / condition                what it shows
 =====================  ===============================  =====================================
 music (MSD)            musicnn · frozen, new head       music features as they come
 music (MSD)            musicnn · fine-tuned             the whole network adapted to GTZAN
+music (MagnaTagATune)  musicnn_mtt · frozen, new head   the same network trained on other tags
+music (MSD + MTT)      musicnn_both · frozen, new head  both embeddings side by side, one head
 photos (ImageNet)      EfficientNet-Lite0 · frozen      photo features on spectrogram pictures
 nothing                musicnn · random init, frozen    the same architecture without its weights
 nothing                EfficientNet-Lite0 · random init the same, for the photo network
@@ -42,6 +44,7 @@ CONDITIONS = [
     ("musicnn", "frozen, new head", "music (MSD)", {}),
     ("musicnn", "fine-tuned", "music (MSD)", {"freeze_backbone": False, "lr": 1e-4, "patience": 5}),
     ("musicnn_mtt", "frozen, new head", "music (MagnaTagATune)", {}),
+    ("musicnn_both", "frozen, new head", "music (MSD + MagnaTagATune)", {}),
     ("efficientnet_lite0", "frozen, new head", "photos (ImageNet)", {}),
     ("musicnn", "random init, frozen", "nothing", {"pretrained": False}),
     ("efficientnet_lite0", "random init, frozen", "nothing", {"pretrained": False}),
@@ -73,11 +76,13 @@ class TransferPlan:
 
 def plan_transfer(dataset, seeds: int = 3, protocol: str = "track", epochs: int | None = None,
                   recipe: str = "studio", models: list[str] | None = None, device: str = "auto",
-                  fine_tune: bool = True) -> TransferPlan:
+                  fine_tune: bool = True, random_init: bool = True) -> TransferPlan:
     """The runs of a transfer study on ``dataset``: each condition of :data:`CONDITIONS`
     whose model can read the dataset (``models``: only these), for seeds 0..seeds-1,
     with ``recipe`` (default: the studio's) and ``epochs`` capping its maximum;
-    ``fine_tune`` False leaves out the fine-tuned conditions (the slow ones on a CPU)."""
+    ``fine_tune`` False leaves out the fine-tuned conditions (the slow ones on a CPU);
+    ``random_init`` False the pretrained models' random-init conditions (each a backbone
+    pass of its own per seed, where the pretrained backbone's pass is made once)."""
     from ..errors import ConfigError
 
     if seeds < 1:
@@ -92,6 +97,8 @@ def plan_transfer(dataset, seeds: int = 3, protocol: str = "track", epochs: int 
             if models and model not in models or (spec.needs_audio and not dataset.has_audio):
                 continue
             if not fine_tune and changes.get("freeze_backbone") is False:
+                continue
+            if not random_init and changes.get("pretrained") is False:
                 continue
             changes = dict(changes)
             if epochs:
@@ -153,8 +160,12 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
 
 def transfer_table(records: list[dict]) -> pd.DataFrame:
     """One row per model and condition: track-level test accuracy and macro F1 (mean,
-    sd over the finished seeds), test tracks per seed, seeds, epochs, in the order of
-    :data:`CONDITIONS` (pretrained on music, on photos, on nothing)."""
+    sd over the finished seeds), validation accuracy at the kept epoch (mean, sd: what a
+    choice among the rows may read; :func:`~gtzan_core.ensemble.validation_accuracy`),
+    test tracks per seed, seeds, epochs, in the order of :data:`CONDITIONS` (pretrained on
+    music, on photos, on nothing)."""
+    from ..ensemble import validation_accuracy
+
     order = {(m, c): k for k, (m, c, _, _) in enumerate(CONDITIONS)}
     groups: dict[tuple, list[dict]] = {}
     for r in records:
@@ -165,12 +176,15 @@ def transfer_table(records: list[dict]) -> pd.DataFrame:
         done = [t for t in (_track_scores(r) for r in runs) if t is not None]
         acc, acc_sd = _mean_sd([t.accuracy for t in done])
         f1, f1_sd = _mean_sd([t.macro_f1 for t in done])
+        vals = [v for v in (validation_accuracy(r) for r in runs if _track_scores(r) is not None) if v is not None]
+        val, val_sd = _mean_sd(vals)
         rows.append({
             "pretrained_on": pretrained_on, "model": model, "title": MODELS[model].title if model in MODELS else model,
             "condition": condition, "track_accuracy": acc, "track_accuracy_sd": acc_sd, "macro_f1": f1,
-            "macro_f1_sd": f1_sd, "test_tracks": sorted({t.n for t in done}),
+            "macro_f1_sd": f1_sd, "val_accuracy": val, "val_accuracy_sd": val_sd,
+            "test_tracks": sorted({t.n for t in done}),
             "seeds_done": len(done), "seeds": len(runs),
-            "epochs": [r.get("epochs_run") for r in done],
+            "epochs": [RunRecord.of(r).epochs_run for r in runs if _track_scores(r) is not None],
             "padded": max((r.get("padded_inputs") or {}).get("tracks", 0) for r in runs),
             "train_seconds": float(np.mean([r.get("train_seconds") or 0 for r in done])) if done else float("nan"),
         })
@@ -204,6 +218,8 @@ def transfer_command(args) -> str:
         parts += ["--models", *args.models]
     if args.no_fine_tune:
         parts.append("--no-fine-tune")
+    if getattr(args, "no_random_init", False):
+        parts.append("--no-random-init")
     if args.epochs:
         parts += ["--epochs", str(args.epochs)]
     if args.image_source != "auto":

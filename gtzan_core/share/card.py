@@ -67,8 +67,10 @@ def limits_text(record: dict) -> str:
     audio = s.get("material") == "audio"
     learned = ("2-3 s excerpts of GTZAN tracks recorded around 2000-2001 (one per track)" if audio else
                "30 s GTZAN clips recorded around 2000-2001 (the Kaggle PNGs of them)")
+    weights = record.get("weights") if isinstance(record.get("weights"), dict) else {}
+    backbone = str(weights.get("weights") or "musicnn's network")  # the weights' name: which network(s) it sits on
     looks = ("It hears a clip 3 s patch by 3 s patch (musicnn's log-mel input at 16 kHz) and averages them; its "
-             "backbone is musicnn's MSD network, fetched by the studio (its weights are not in the repository)."
+             f"backbone is {backbone}, fetched by the studio (its weights are not in the repository)."
              if audio else "It looks at spectrogram pictures drawn like the Kaggle PNGs: one of a whole clip of "
                            "GTZAN's length (up to 31.5 s), one per 30 s window of a longer one.")
     return ("It knows GTZAN's ten genres only (blues, classical, country, disco, hiphop, jazz, metal, pop, reggae, "
@@ -77,6 +79,29 @@ def limits_text(record: dict) -> str:
             f"({100 * s.get('mean', float('nan')):.1f} % ± {100 * s.get('sd', float('nan')):.1f} over "
             f"{len(s.get('seeds', []))} seeds, {s.get('test_tracks', '?')} test tracks each) is on GTZAN tracks, and "
             f"music from elsewhere (other eras, production, genres outside the ten) will fare worse. {looks}")
+
+
+def choice_text(choice: dict) -> str:
+    """How a starter's model was chosen among candidates, on validation figures (the ``choice``
+    of its record: :func:`gtzan_core.starter.starter_choice`)."""
+    from ..models import MODELS
+
+    def title(model: str) -> str:
+        return MODELS[model].title if model in MODELS else model
+
+    def pct(v, sd=None) -> str:
+        return "?" if v is None else f"{100 * v:.1f} %" + (f" ± {100 * sd:.1f}" if sd is not None and sd == sd else "")
+
+    rows = "; ".join(f"{title(c['model'])} {pct(c['val_accuracy'], c.get('val_accuracy_sd'))} "
+                     f"(test {pct(c['track_accuracy'], c.get('track_accuracy_sd'))})" for c in choice["candidates"])
+    fb = choice.get("fallback")
+    fallback = (f" The {title(fb['model'])} fallback starter's recorded validation accuracy is "
+                f"{pct(fb['val_accuracy'])} ({fb.get('val_size', '?')} validation pictures, its seed 0)."
+                if fb and fb.get("val_accuracy") is not None else "")
+    return (f"Chosen as {title(choice['chosen'])}: {choice['rule']} on GTZAN validation, among "
+            f"{len(choice['candidates'])} heads measured with the same split and seeds ({choice['result']}, made by "
+            f"`{choice.get('command')}`). Validation accuracy, mean ± sd: {rows}; the test figures are beside, "
+            f"never read for the choice.{fallback}")
 
 
 def starter_card(record: dict) -> str:
@@ -93,6 +118,7 @@ def starter_card(record: dict) -> str:
         f"{s.get('test_tracks', '?')} tracks it never saw.", "",
         *([f"Validation accuracy (the epoch kept, per seed): {vals}; Predict's default answer weights the run "
            "by it.", ""] if vals else []),
+        *([choice_text(s["choice"]), ""] if s.get("choice") else []),
         f"Test accuracy (track level) over seeds {', '.join(map(str, s.get('seeds', [])))}: {accs}; "
         f"**{100 * s.get('mean', float('nan')):.1f} % ± {100 * s.get('sd', float('nan')):.1f}** (mean ± sd). This "
         f"run is seed {s.get('shipped_seed', 0)}.", "",

@@ -85,6 +85,16 @@ def test_the_starters_answer_as_one_the_best_on_validation():
     assert "EfficientNet-Lite0 starter (the fallback" in alone.answered_by and MUSICNN in alone.left_out
 
 
+def test_each_run_of_the_answer_names_the_networks_it_comes_from():
+    m = {**record(0.81, starter={"material": "audio"}, model="musicnn_both"),
+         "weights": {"weights": "musicnn MSD + MTT (Pons & Serra 2019, musicnn 0.1.0)",
+                     "file": "MSD_musicnn+MTT_musicnn", "sha256": "0" * 64}}
+    ans = default_answer({MUSICNN: probs("jazz"), "mine": probs("blues")}, {MUSICNN: m, "mine": record(0.6)})
+    networks = {r["run_id"]: r["networks"] for r in ans.as_dict()["runs"]}
+    assert networks == {MUSICNN: "musicnn MSD + MTT (Pons & Serra 2019, musicnn 0.1.0)",
+                        "mine": "trained from scratch (no pretrained network)"}
+
+
 @pytest.fixture(scope="module")
 def store_with_demo_run(tiny_features_for, tmp_path_factory):
     """A store holding copies of the shipped starters and a CNN trained on the demo set."""
@@ -130,9 +140,13 @@ def test_a_fresh_clones_answer_on_a_real_clip_is_the_musicnn_starters(musicnn_we
     clip = next(c for c in clips if c.parent.name == "metal")  # a track the excerpts never saw (00001-00050)
     assert main(["predict", str(clip), "--json"]) == 0
     ans = json.loads(capsys.readouterr().out)["answer"]
-    assert ans["answered_by"] == "the musicnn starter"
+    assert ans["answered_by"] == "the musicnn (MSD + MTT) starter"
     assert [r["run_id"] for r in ans["runs"]] == [MUSICNN] and EFFNET in ans["left_out"]
     assert ans["top"] == "metal"  # one clip is no accuracy claim; it shows the head is not guessing blindly
+    # which networks answered: musicnn's two, by their weights' name, in the JSON and in the plain output
+    assert ans["runs"][0]["networks"] == "musicnn MSD + MTT (Pons & Serra 2019, musicnn 0.1.0)"
+    assert main(["predict", str(clip)]) == 0
+    assert "networks that answered: musicnn MSD + MTT (Pons & Serra 2019, musicnn 0.1.0)" in capsys.readouterr().out
 
 
 @needs_effnet
