@@ -27,7 +27,7 @@ from gtzan_core.runs import RESERVED_NAMES, RunStore, check_run_id, load_checkpo
 from gtzan_core.share import import_archive  # noqa: E402
 from gtzan_core.share.archive import LIMITS, STAGING_PREFIX, archive_members  # noqa: E402
 from gtzan_core.jobs import train  # noqa: E402
-from gtzan_core.runs.leaderboard import leaderboard
+from gtzan_core.leaderboard import leaderboard  # noqa: E402
 from tests.hostile_archives import member, renamed, resigned, write_zip  # noqa: E402
 
 # the autouse studio-home fixture is shared by a test's examples: each example makes its own folders

@@ -6,9 +6,9 @@ import pytest
 from gtzan_core.hparams import make_config
 from gtzan_core.jobs import JobManager
 from gtzan_core.webapp.formatting import job_progress
+from gtzan_core.leaderboard import leaderboard
 from gtzan_core.models import MODELS
 from gtzan_core.runs import RunStore
-from gtzan_core.runs.leaderboard import leaderboard
 from tests.polling import wait_until
 
 

@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from gtzan_core.data.synth import synth_track
 from gtzan_core.inference import predict
+from gtzan_core.leaderboard import leaderboard
 from gtzan_core.runs import RunRecord, RunStore
-from gtzan_core.runs.leaderboard import leaderboard
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = Path(__file__).parent / "data" / "record_afc16e8_gru"
