@@ -187,7 +187,7 @@ def make_config(model: str, recipe: str | None = None, hparams: dict | None = No
     recipe = recipe or default_recipe(hp)
     values = model_defaults(model, recipe, hp)
     values.update({k: v for k, v in overrides.items() if v is not None})
-    bad = set(values) - _FIELDS - set(KNOBS)
+    bad = set(values) - (_FIELDS - {"extra"}) - set(KNOBS)
     if bad:
         raise ConfigError(f"unknown setting(s) {', '.join(sorted(bad))}")
     values.pop("model", None)
