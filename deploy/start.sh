@@ -5,10 +5,12 @@
 # goes under one persistent folder, $GTZAN_STUDIO_DATA_DIR (default /data: mount a
 # volume there), so a restart or redeploy keeps runs and the training queue.
 #
-# Settings (environment): PORT (8501), GTZAN_STUDIO_ADDRESS (0.0.0.0),
-# GTZAN_STUDIO_UPLOAD_MB (largest audio upload, default 50; the Leaderboard's
-# run-archive import has its own limit of 1.6 GB),
-# PYTHON (the interpreter, default python3).
+# Settings (environment): PORT (8501), PYTHON (the interpreter, default python3) and the
+# GTZAN_STUDIO_* variables, each declared once in gtzan_core/settings.py (name, type,
+# default, help; docs/reference/settings.md): this script uses GTZAN_STUDIO_DATA_DIR,
+# GTZAN_STUDIO_ADDRESS and the upload cap GTZAN_STUDIO_UPLOAD_MB, read and checked by
+# gtzan_core.settings below (the Leaderboard's run-archive import has its own limit of 1.6 GB).
+# tests/project/test_settings_declared.py checks that every name here is declared, with these defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,24 +27,27 @@ if ! mkdir -p "$GTZAN_STUDIO_HOME" "$GTZAN_STUDIO_RUNS" "$TORCH_HOME" 2>/dev/nul
 fi
 
 # a classroom's visitors never see Streamlit's developer options (Deploy, Rerun, Clear cache, the developer
-# menu): its toolbar is the viewer's; personal mode keeps Streamlit's default (gtzan_core.classroom.rules.toolbar_mode)
-TOOLBAR_MODE="$("${PYTHON:-python3}" - <<'PY'
+# menu): its toolbar is the viewer's; personal mode keeps Streamlit's default (gtzan_core.classroom.rules.toolbar_mode).
+# The upload cap is the declared setting's value (its default there), checked: a bad value stops here in one line.
+STUDIO="$("${PYTHON:-python3}" - <<'PY'
 import sys
+from gtzan_core import settings
 from gtzan_core.classroom.rules import toolbar_mode
 from gtzan_core.errors import ConfigError
 try:
-    print(toolbar_mode())
+    print(toolbar_mode(), settings.get("GTZAN_STUDIO_UPLOAD_MB"), settings.get("GTZAN_STUDIO_ADDRESS"))
 except ConfigError as exc:
     sys.exit(f"error: {exc}")
 PY
 )" || exit 2
+read -r TOOLBAR_MODE UPLOAD_MB ADDRESS <<< "$STUDIO"
 
 echo "GTZAN Genre Studio: data in $DATA_DIR, port ${PORT:-8501}"
 exec "${PYTHON:-python3}" -m streamlit run app.py \
   --server.port "${PORT:-8501}" \
-  --server.address "${GTZAN_STUDIO_ADDRESS:-0.0.0.0}" \
+  --server.address "$ADDRESS" \
   --server.headless true \
-  --server.maxUploadSize "${GTZAN_STUDIO_UPLOAD_MB:-50}" \
+  --server.maxUploadSize "$UPLOAD_MB" \
   --server.enableXsrfProtection true \
   --server.enableCORS true \
   --server.fileWatcherType none \

@@ -8,6 +8,8 @@ The pages (committed, and compared with a fresh generation by ``tests/project/te
 - ``docs/reference/cli.md``: every subcommand of ``gtzan_core.cli.parser.build_parser()`` with
   its usage and options, and the models a ``MODEL`` argument takes (from the model registry);
 - ``docs/reference/settings.md``: every ``GTZAN_STUDIO_*`` setting (``gtzan_core.settings``);
+- ``docs/reference/knobs.md``: every training knob (``gtzan_core.knobs``) with its flag, range,
+  default and the models whose Train form shows it;
 - ``docs/reference/api.md``: the functions of ``gtzan_core.api``, their signatures and docstrings;
 - ``docs/results.md``: the paper's reported results (the pages' own ``tables.paper_frame``) and
   every result file shipped in ``gtzan_core/reproduction/shipped/``.
@@ -119,6 +121,24 @@ def settings_page() -> str:
         "Streamlit's own settings (the upload cap it enforces, the file watcher, the toolbar) are in "
         "`.streamlit/config.toml`; `deploy/start.sh` passes a classroom instance's. See the "
         "[instructor's guide](../instructor.md).", ""])
+
+
+# --- the training knobs ---------------------------------------------------------------------
+
+def knobs_page() -> str:
+    from gtzan_core.knobs import knobs_table
+    from gtzan_core.models import MODELS
+
+    return "\n".join([
+        GENERATED, "", "# Training knobs", "",
+        "Every training setting is declared once, in `gtzan_core/knobs.py`: its type, range, default, "
+        "help, group, the models whose Train form shows it and how a search samples it. The `train` "
+        "command's flags, the Train form's fields, the validation every entry point passes (a value "
+        "outside its range is refused in one line), a run's recorded recipe changes and this table are "
+        "made from those declarations. A recipe's values are in `hparams.yaml` "
+        "([Training, recipes and search](../training.md)); a knob's default applies where a recipe "
+        "does not name it.", "",
+        knobs_table(MODELS), ""])
 
 
 # --- the Python API -------------------------------------------------------------------------
@@ -236,6 +256,7 @@ def results_page() -> str:
 PAGES = {
     "reference/cli.md": cli_page,
     "reference/settings.md": settings_page,
+    "reference/knobs.md": knobs_page,
     "reference/api.md": api_page,
     "results.md": results_page,
 }

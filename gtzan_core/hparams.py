@@ -9,27 +9,15 @@ own section. :func:`make_config` applies overrides on top, and the resulting
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from .bounds import check_knobs
 from .errors import ConfigError
+from .knobs import KNOBS, check_knobs, default as _d, recipe_keys, unnamed_defaults
 from .models import get_spec
-
-#: The Transformer's recipe knobs (gtzan_core/training/recipe.py). Their TrainConfig defaults are
-#: what every other model always did (Adam, a constant learning rate, no masking, no mixup), so a
-#: recipe that does not name them changes nothing; a run that sets one is recorded as a change even
-#: under a recipe that does not name it.
-TRANSFORMER_KEYS = ("optimizer", "warmup_epochs", "schedule", "time_mask", "freq_mask", "mixup")
-#: Architecture options a model's builder takes from the config (``ModelSpec.config_options``)
-MODEL_OPTION_KEYS = ("depth", "width", "dropout")
-#: Settings a recipe may set (the rest of TrainConfig is per run: protocol, device, seed...).
-RECIPE_KEYS = ("lr", "batch_size", "epochs", "patience", "weight_decay", "standardize", "reshuffle",
-               "pretrained", "freeze_backbone", "variant", *TRANSFORMER_KEYS, *MODEL_OPTION_KEYS)
-OPTIMIZERS = ("adam", "adamw")
-SCHEDULES = ("constant", "cosine")
 
 
 def hparams_path() -> Path:
@@ -47,43 +35,55 @@ class TrainConfig:
     model: str
     recipe: str = "paper"
     protocol: str = "track"
-    lr: float = 1e-3
-    batch_size: int = 32
-    epochs: int = 100
-    patience: int = 10
-    weight_decay: float = 0.0
-    standardize: bool = False
-    reshuffle: bool = True  # a new sample order every epoch (False: the paper's MFCC loop, one order)
-    pretrained: bool = True
-    freeze_backbone: bool = True
-    variant: str | None = None
-    #: the Transformer's recipe knobs (see TRANSFORMER_KEYS): adam/adamw, linear warm-up epochs, then a
-    #: constant or cosine-decayed learning rate; SpecAugment masks (the widest time mask in frames and
-    #: frequency mask in bands, one of each per sample); mixup's Beta(alpha, alpha) (0: off)
-    optimizer: str = "adam"
-    warmup_epochs: int = 0
-    schedule: str = "constant"
-    time_mask: int = 0
-    freq_mask: int = 0
-    mixup: float = 0.0
-    #: architecture options for models that take them (None: the builder's default)
-    depth: int | None = None
-    width: int | None = None
-    dropout: float | None = None
+    #: the knobs: each one's type, default, bounds and help are declared once in gtzan_core/knobs.py
+    lr: float = _d("lr")
+    batch_size: int = _d("batch_size")
+    epochs: int = _d("epochs")
+    patience: int = _d("patience")
+    weight_decay: float = _d("weight_decay")
+    standardize: bool = _d("standardize")
+    reshuffle: bool = _d("reshuffle")
+    pretrained: bool = _d("pretrained")
+    freeze_backbone: bool = _d("freeze_backbone")
+    variant: str | None = _d("variant")
+    optimizer: str = _d("optimizer")
+    warmup_epochs: int = _d("warmup_epochs")
+    schedule: str = _d("schedule")
+    time_mask: int = _d("time_mask")
+    freq_mask: int = _d("freq_mask")
+    mixup: float = _d("mixup")
+    depth: int | None = _d("depth")
+    width: int | None = _d("width")
+    dropout: float | None = _d("dropout")
     device: str = "auto"
-    seed: int = 0
+    seed: int = _d("seed")
     val_frac: float = 0.15
     test_frac: float = 0.15
     # False: the run never looks at its test set (a search's trial: it is evaluated on
     # validation; the study's best trial is tested once, after the study ends)
     evaluate_test: bool = True
+    #: the values of declared knobs that have no field above yet (a knob just added to
+    #: gtzan_core/knobs.py: validated and recorded like the others; read with :meth:`value`)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not d["extra"]:
+            del d["extra"]  # a record keeps the shape it always had
+        return d
+
+    def value(self, name: str) -> Any:
+        """Knob ``name``'s value here: its field, else :attr:`extra`, else its declared default."""
+        if name in _FIELDS:
+            return getattr(self, name)
+        return self.extra.get(name, KNOBS[name].default)
 
     def validate(self) -> TrainConfig:
         get_spec(self.model)
-        check_knobs(self.as_dict())
+        unknown = set(self.extra) - set(KNOBS)
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {', '.join(sorted(unknown))}")
+        check_knobs({**self.extra, **asdict(self)})
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
             raise ConfigError("val/test fractions must be in (0, 1) and sum to less than 1")
         self._validate_recipe_knobs()
@@ -94,36 +94,36 @@ class TrainConfig:
         return self
 
     def _validate_recipe_knobs(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r})")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)} (got {self.schedule!r})")
+        """What no single knob's declaration can say: the knobs against the model and each other."""
         spec = get_spec(self.model)
         if (self.time_mask or self.freq_mask) and spec.kind.mask_axes is None:
             raise ConfigError(f"{spec.title} reads {spec.input_kind} input: it has no time and frequency axes to mask")
         if (self.time_mask or self.freq_mask) and spec.frozen_backbone and self.freeze_backbone:
             raise ConfigError(f"{spec.title} trains a head on its frozen backbone's cached outputs: time and "
                               "frequency masks need the whole network trained (unfreeze it)")
-        given = [k for k in MODEL_OPTION_KEYS if getattr(self, k) is not None]
+        given = [k.name for k in KNOBS.values() if k.group == "architecture" and self.value(k.name) is not None]
         unused = [k for k in given if k not in spec.config_options]
         if unused:
             raise ConfigError(f"{spec.title} takes no {', '.join(unused)} option")
 
     def recipe_changes(self, hparams: dict | None = None) -> dict:
-        """The recipe settings this config changes: {name: value here}. The Transformer's
-        knobs count as changes against their defaults when the recipe does not name them."""
+        """The recipe settings this config changes: {name: value here}. The knobs declared
+        ``recorded_unnamed`` (the Transformer's) count as changes against their defaults when
+        the recipe does not name them."""
         try:
             base = model_defaults(self.model, self.recipe, hparams)
         except ConfigError:
             return {}
-        defaults = {f.name: f.default for f in fields(TrainConfig)}
-        base = {**{k: defaults[k] for k in (*TRANSFORMER_KEYS, *MODEL_OPTION_KEYS)}, **base}
-        return {k: getattr(self, k) for k in RECIPE_KEYS if k in base and base[k] != getattr(self, k)}
+        base = {**unnamed_defaults(), **base}
+        return {k: self.value(k) for k in recipe_keys() if k in base and base[k] != self.value(k)}
 
     def model_options(self) -> dict:
         """The architecture options this config gives its model's builder (``ModelSpec.config_options``)."""
         spec = get_spec(self.model)
-        return {k: getattr(self, k) for k in spec.config_options if getattr(self, k) is not None}
+        return {k: self.value(k) for k in spec.config_options if self.value(k) is not None}
+
+
+_FIELDS = frozenset(f.name for f in fields(TrainConfig))
 
 
 def load_hparams(path: str | Path | None = None) -> dict:
@@ -174,7 +174,7 @@ def model_defaults(model: str, recipe: str | None = None, hparams: dict | None =
     section = hp["recipes"][recipe] or {}
     merged = dict(section.get("defaults") or {})
     merged.update(section.get(model) or {})
-    unknown = set(merged) - set(RECIPE_KEYS)
+    unknown = set(merged) - set(recipe_keys())
     if unknown:
         raise ConfigError(f"recipe {recipe!r} for {model!r}: unknown key(s) {', '.join(sorted(unknown))}")
     check_knobs(merged, f"recipe {recipe!r} for {model!r}: ")
@@ -187,13 +187,13 @@ def make_config(model: str, recipe: str | None = None, hparams: dict | None = No
     recipe = recipe or default_recipe(hp)
     values = model_defaults(model, recipe, hp)
     values.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in fields(TrainConfig)}
-    bad = set(values) - known
+    bad = set(values) - (_FIELDS - {"extra"}) - set(KNOBS)
     if bad:
         raise ConfigError(f"unknown setting(s) {', '.join(sorted(bad))}")
     values.pop("model", None)
     values["recipe"] = recipe
-    return TrainConfig(model=model, **values).validate()
+    extra = {k: values.pop(k) for k in list(values) if k not in _FIELDS}  # knobs declared without a field yet
+    return TrainConfig(model=model, **values, extra=extra).validate()
 
 
 def setting_text(value) -> str:

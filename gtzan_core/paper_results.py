@@ -9,6 +9,7 @@ folders): :func:`per_class_frame` labels their rows "class 0" ... "class 9".
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from importlib import resources
 
 import pandas as pd
@@ -39,6 +40,40 @@ def summary(model: str) -> dict:
             "weighted_f1": r["weighted"][2], "test_support": r["test_support"], "unit": r["unit"],
             "source": f"§{r['section']}, Table {r['table']}" + (f" ({r['accuracy_note']})" if r.get("accuracy_note")
                                                                  else "")}
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """One of the paper's reported results, as every table of them reads it (the
+    leaderboards of the CLI and the pages, the paper's own table, the docs' results page)."""
+
+    model: str
+    unit: str  # "segment" (the MFCC models) or "image" (one picture a track)
+    accuracy: float
+    macro_f1: float  # its per-class table's
+    weighted_f1: float
+    f1_text: float | str  # the F1 its text reports
+    test_support: int
+    protocol: str
+    source: str
+
+    @property
+    def track_acc(self) -> float | None:
+        return self.accuracy if self.unit == "image" else None
+
+    @property
+    def segment_acc(self) -> float | None:
+        return None if self.unit == "image" else self.accuracy
+
+
+def reference_rows() -> list[PaperRow]:
+    """The paper's rows, in its order: the one place every table of them starts from."""
+    rows = []
+    for model, r in paper_results().items():
+        s = summary(model)
+        rows.append(PaperRow(model, r["unit"], float(r["accuracy"]), float(s["macro_f1"]), float(s["weighted_f1"]),
+                             s["f1_text"], int(s["test_support"]), paper_protocol_label(model), s["source"]))
+    return rows
 
 
 def per_class_frame(model: str) -> pd.DataFrame:

@@ -50,7 +50,9 @@ _S = [
     Setting("GTZAN_STUDIO_MAX_JOBS", "int", 2, "jobs queued or running per owner on a classroom instance", minimum=1),
     Setting("GTZAN_STUDIO_MAX_EPOCHS", "int", None, "epochs per job on a classroom instance (default: no cap)",
             minimum=1),
-    Setting("GTZAN_STUDIO_UPLOAD_MB", "int", 50, "largest audio upload in MB on a classroom instance", minimum=1),
+    Setting("GTZAN_STUDIO_UPLOAD_MB", "int", 50, "largest audio upload in MB (Streamlit's maxUploadSize: "
+            "deploy/start.sh passes this value; .streamlit/config.toml holds the default, checked against it by "
+            "tests/project/test_settings_declared.py); the classroom's limit on an upload", minimum=1),
     Setting("GTZAN_STUDIO_MAX_STORAGE_MB", "int", None, "run-store space per owner in MB (default: no cap)",
             minimum=1),
     Setting("GTZAN_STUDIO_MAX_JOB_MB", "int", None, "memory one training job may take in MB, checked against its "
@@ -66,6 +68,10 @@ _S = [
     Setting("GTZAN_STUDIO_RAY_CPUS_PER_JOB", "number", 1.0, "CPUs a job asks for on a Ray cluster without GPUs",
             minimum=0.01),
     Setting("GTZAN_STUDIO_RAY_MAX_JOBS", "int", 64, "at most this many jobs in flight on a Ray cluster", minimum=1),
+    # read by deploy/start.sh (and the Dockerfile) only, declared here like every other one
+    Setting("GTZAN_STUDIO_DATA_DIR", "path", "/data", "deploy/start.sh: the persistent folder a hosted instance "
+            "keeps everything in (its studio home, run store and torch's weights, unless those are set)"),
+    Setting("GTZAN_STUDIO_ADDRESS", "text", "0.0.0.0", "deploy/start.sh: the address the server binds"),
 ]
 SETTINGS: dict[str, Setting] = {s.name: s for s in _S}
 

@@ -11,7 +11,7 @@ import time
 import pandas as pd
 
 from . import DEMO_DATASET
-from .runs.record import RunRecord, Scores, Status
+from .runs.record import RunRecord, Status
 from .words import count
 
 
@@ -213,15 +213,6 @@ def protocol_short(record: dict) -> str:
     return protocol
 
 
-def _metrics(record: dict) -> tuple[Scores | None, Scores | None]:
-    ev = RunRecord.of(record).evaluation
-    return (ev.segment, ev.track) if ev else (None, None)
-
-
-def _score(scores: Scores | None, name: str):
-    return float("nan") if scores is None or getattr(scores, name) is None else float(getattr(scores, name))
-
-
 def _num(value):
     return float("nan") if value is None else float(value)
 
@@ -243,32 +234,30 @@ def parameter_count(record: dict) -> float:
 
 
 def runs_frame(records: list[dict]) -> pd.DataFrame:
-    """The leaderboard: one row per run with an evaluation (finished, or stopped after at
-    least one epoch; a job that never trained is no run), best first (track accuracy,
-    else segment accuracy). The columns that matter first (model, scores, recipe,
-    dataset, owner, seed, the search it is a trial of), then how it was trained. Scores
-    stay numbers (the grid sorts them) and are NaN where missing (drawn as a dash); every
-    text cell is a string. An import whose numbers its file claims ranks after every run
-    measured here, its dataset marked."""
-    from .claims import claimed
+    """The leaderboard: the rows of the one builder (:func:`gtzan_core.leaderboard.board_rows`:
+    one row per run with an evaluation, finished or stopped after at least one epoch; best
+    first, track accuracy else segment accuracy; an import whose numbers its file claims ranks
+    after every run measured here, its dataset marked), as the pages show them. The columns
+    that matter first (model, scores, recipe, dataset, owner, seed, the search it is a trial
+    of), then how it was trained. Scores stay numbers (the grid sorts them) and are NaN where
+    missing (drawn as a dash); every text cell is a string."""
     from .hparams import recipe_label
+    from .leaderboard import board_rows
+
     rows = []
-    for r in records:
-        if not r.get("evaluation"):
-            continue
-        seg, trk = _metrics(r)
-        if trk is not None and RunRecord.of(r).one_sample_per_track:
-            seg = None  # its sample is the track (a feature vector): the track level alone exists
+    for row in board_rows(records):
+        r = row.record
+        assert r is not None
         rows.append({
             "model": r.get("title") or r.get("model") or DASH,
-            "track acc.": _score(trk, "accuracy"), "segment acc.": _score(seg, "accuracy"),
-            "macro F1": _score(seg, "macro_f1"), "recipe": recipe_label(r), "dataset": dataset_name(r),
+            "track acc.": _num(row.track_acc), "segment acc.": _num(row.segment_acc),
+            "macro F1": _num(row.macro_f1), "recipe": recipe_label(r), "dataset": dataset_name(r),
             "owner": r.get("owner") or DASH, "seed": seed_text(r), "search": search_trial_text(r) or DASH,
             "protocol": protocol_short(r), "training": training_text(r),
-            "track macro F1": _score(trk, "macro_f1"), "train time (s)": _num(r.get("train_seconds")),
+            "track macro F1": _num(row.track_macro_f1), "train time (s)": _num(r.get("train_seconds")),
             "parameters": parameter_count(r), "device": r.get("device") or DASH,
             "pretrained": pretrained_text(r), "split": "⚠️ weak" if r.get("split_warnings") else "ok",
-            "date": when_text(r.get("created")), "run": r["run_id"], **external_cells(r), "_claimed": claimed(r),
+            "date": when_text(r.get("created")), "run": r.run_id, **external_cells(r),
         })
     # what matters first, on screen at 1280 px beside the pinned run id (webapp.grids.WIDTHS): the track
     # level (the honest one), macro F1, recipe, dataset, owner; the segment level follows them
@@ -276,10 +265,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
                "protocol", "training",
                "external acc.", "evaluated on", "track macro F1", "train time (s)", "parameters", "device",
                "pretrained", "split", "date", "run"]
-    df = pd.DataFrame(rows, columns=[*columns, "_claimed"])
-    key = df["track acc."].fillna(df["segment acc."]).fillna(-1).astype(float) - 2.0 * df["_claimed"].astype(bool)
-    return (df.assign(_k=key).sort_values("_k", ascending=False, kind="stable").drop(columns=["_k", "_claimed"])
-            .reset_index(drop=True))
+    return pd.DataFrame(rows, columns=columns)
 
 
 def external_cells(record: dict) -> dict:
@@ -332,26 +318,23 @@ def unfinished_frame(records: list[dict], phase=None) -> pd.DataFrame:
 
 def paper_frame(models=None) -> pd.DataFrame:
     """The paper's reported results (its protocol: early-stopped on its test set, the MFCC
-    models on a leaky segment split), as display strings: a table of its own, for reference."""
-    from . import paper_results
+    models on a leaky segment split), as display strings: a table of its own, for reference.
+    Its rows are :func:`gtzan_core.paper_results.reference_rows`, the leaderboards' too."""
     from .models import MODELS
+    from .paper_results import reference_rows
 
     rows = []
-    for model, res in paper_results.paper_results().items():
-        if models is not None and model not in models:
+    for p in reference_rows():
+        if models is not None and p.model not in models:
             continue
-        s = paper_results.summary(model)
-        image = res["unit"] == "image"
-        rows.append({"model": MODELS[model].title if model in MODELS else model,
-                     "track acc.": score_text(s["accuracy"]) if image else DASH,
-                     "segment acc.": DASH if image else score_text(s["accuracy"]),
-                     "macro F1 (its table)": score_text(s["macro_f1"]),
-                     "F1 (its text)": score_text(s["f1_text"]) if isinstance(s["f1_text"], (int, float))
-                     else str(s["f1_text"]),
-                     "weighted F1 (its table)": score_text(s["weighted_f1"]),
-                     "test items": count(int(s['test_support']), res['unit']),
-                     "protocol": paper_results.paper_protocol_label(model),
-                     "source": s["source"]})
+        rows.append({"model": MODELS[p.model].title if p.model in MODELS else p.model,
+                     "track acc.": score_text(p.track_acc), "segment acc.": score_text(p.segment_acc),
+                     "macro F1 (its table)": score_text(p.macro_f1),
+                     "F1 (its text)": score_text(p.f1_text) if isinstance(p.f1_text, (int, float))
+                     else str(p.f1_text),
+                     "weighted F1 (its table)": score_text(p.weighted_f1),
+                     "test items": count(p.test_support, p.unit),
+                     "protocol": p.protocol, "source": p.source})
     return pd.DataFrame(rows, columns=["model", "track acc.", "segment acc.", "macro F1 (its table)", "F1 (its text)",
                                        "weighted F1 (its table)", "test items", "protocol", "source"])
 

@@ -36,8 +36,8 @@ def image_source_counts(fs) -> dict:
     return {str(k): int(v) for k, v in fs.tracks["image_source"].value_counts().items() if k != "none"}
 
 
-def recipe_knobs(args) -> dict:
-    """The knobs of ``parser.add_recipe_knobs`` given on the command line (None: the recipe's)."""
-    from ..hparams import MODEL_OPTION_KEYS, TRANSFORMER_KEYS
+def knob_values(args) -> dict:
+    """The knobs' flags (``parser.add_knob_flags``) as given on the command line (None: the recipe's)."""
+    from ..knobs import KNOBS
 
-    return {n: getattr(args, n, None) for n in ("weight_decay", *TRANSFORMER_KEYS, *MODEL_OPTION_KEYS)}
+    return {k.name: getattr(args, k.name, None) for k in KNOBS.values() if k.cli}

@@ -101,25 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", choices=list(recipes()), default=None,
                    help="hyperparameter recipe from hparams.yaml (default: paper, the paper's code's values)")
     p.add_argument("--protocol", choices=list(PROTOCOLS), default=None, help="evaluation protocol (default: track)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--patience", type=int)
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--unfreeze", action="store_true",
-                   help="pretrained models (image models, musicnn): fine-tune the whole backbone")
-    p.add_argument("--no-pretrained", action="store_true",
-                   help="pretrained models: start from random initialisation (a control)")
-    p.add_argument("--variant", help="resnext: resnext101_32x8d_wsl (default, the paper's), resnext101_32x8d or "
-                                     "resnext50_32x4d (ImageNet, for smaller machines)")
     p.add_argument("--image-source", choices=IMAGE_SOURCES[:3], default="auto",
                    help="image models: the dataset's PNGs when present (auto), or always rendered from audio")
     p.add_argument("--allow-weak-split", action="store_true",
                    help="train even when the split leaves a genre with fewer than 3 tracks in a part "
                         "(the warning is recorded and shown beside the run's numbers)")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
-    add_recipe_knobs(p)
+    add_knob_flags(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("search", help="search a model's hyperparameters (Optuna TPE, pruned on validation); every "
@@ -300,20 +289,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_recipe_knobs(p) -> None:
-    """The Transformer's recipe knobs and architecture options (hparams.yaml's ``ast_recipe``);
-    each one given is recorded in the run's recipe changes."""
-    from ..hparams import OPTIMIZERS, SCHEDULES
+def add_knob_flags(p) -> None:
+    """The training knobs' flags, one argument group per knob group, made from their declarations
+    (:data:`gtzan_core.knobs.KNOBS`): the flag, its type or choices and its help. Each one given
+    overrides the recipe's value and is recorded in the run's recipe changes."""
+    from ..knobs import GROUPS, group_knobs
 
-    g = p.add_argument_group("the Transformer's recipe (default: the recipe's values)")
-    g.add_argument("--optimizer", choices=OPTIMIZERS)
-    g.add_argument("--weight-decay", type=float)
-    g.add_argument("--warmup-epochs", type=int, help="linear learning-rate warm-up over this many epochs")
-    g.add_argument("--schedule", choices=SCHEDULES, help="after the warm-up: a constant or cosine-decayed lr")
-    g.add_argument("--time-mask", type=int, help="SpecAugment: the widest time mask, in frames (0: off)")
-    g.add_argument("--freq-mask", type=int, help="SpecAugment: the widest frequency mask, in bands (0: off)")
-    g.add_argument("--mixup", type=float, help="mixup's Beta(alpha, alpha) (0: off)")
-    g.add_argument("--depth", type=int, help="ast: Transformer blocks")
-    g.add_argument("--width", type=int, help="ast: embedding width (a multiple of its 4 heads)")
-    g.add_argument("--dropout", type=float, help="ast: dropout")
-
+    for group, title in GROUPS.items():
+        declared = [k for k in group_knobs(group) if k.cli]
+        if not declared:
+            continue
+        g = p.add_argument_group(title)
+        for k in declared:
+            help_text = k.cli_help or k.help
+            if k.negate:
+                g.add_argument(k.flag_name, dest=k.name, action="store_const", const=False, default=None,
+                               help=help_text)
+            elif k.choices:
+                g.add_argument(k.flag_name, dest=k.name, choices=k.choices, help=help_text)
+            else:
+                g.add_argument(k.flag_name, dest=k.name, type=k.type, help=help_text)

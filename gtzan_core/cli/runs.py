@@ -46,8 +46,8 @@ def cmd_import(args) -> int:
 
 
 def cmd_runs(args) -> int:
+    from ..leaderboard import leaderboard
     from ..runs import RunStore
-    from ..runs.leaderboard import leaderboard
     from ..runs.trash import list_trash, move_to_trash, purge_entry, purge_expired, restore_run, trash_days
 
     store = RunStore(args.runs)

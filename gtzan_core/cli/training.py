@@ -38,14 +38,10 @@ def cmd_train(args) -> int:
     from ..jobs.local import train_here
     from ..models import get_spec
     from ..runs import RunStore
-    from .common import recipe_knobs
+    from .common import knob_values
 
     rank, device = _init_distributed(args.device)
-    config = make_config(args.model, recipe=args.recipe, protocol=args.protocol, epochs=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, patience=args.patience, device=device,
-                         seed=args.seed, freeze_backbone=False if args.unfreeze else None,
-                         pretrained=False if args.no_pretrained else None, variant=args.variant,
-                         **recipe_knobs(args))
+    config = make_config(args.model, recipe=args.recipe, protocol=args.protocol, device=device, **knob_values(args))
     spec = JobSpec(config, args.data, args.image_source)
     how_to_force = "Pass --allow-weak-split to train anyway."
     from tqdm.auto import tqdm

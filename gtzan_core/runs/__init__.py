@@ -13,9 +13,11 @@ module           what it holds
                  error: queued -> running -> finished / cancelled / failed, and
                  reaping runs whose process died
 ``sink``         :class:`StoreSink`: what the trainer reports, written to the store
-``leaderboard``  every run as one table row, best first, beside the paper's rows
 ``trash``        deleted runs, recoverable until purged
 ===============  ==================================================================
+
+The leaderboard built from them is ``gtzan_core.leaderboard`` (it reads who vouches for
+a run's numbers, ``gtzan_core.claims``, which reads the records).
 """
 
 from .record import (

@@ -1,24 +1,28 @@
 """Search spaces: each model's default space is declared once in ``hparams.yaml``
 (``search_spaces: {model: {setting: {type: ..., ...}}}``); a study may narrow it
-(within its bounds), never widen it, and only over settings a
-:class:`~gtzan_core.hparams.TrainConfig` has."""
+(within its bounds), never widen it, and only over the knobs declared searchable
+(``search`` in :mod:`gtzan_core.knobs`)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import fields
 
-from ..bounds import BOUNDS
+from .. import knobs
 from ..errors import ConfigError
-from ..hparams import TrainConfig, load_hparams
+from ..hparams import load_hparams
 
 TYPES = ("loguniform", "uniform", "int", "categorical")
-#: The settings a space may search (a TrainConfig's numbers that a model honours).
-#: The architecture's settings among them: only for a model whose builder takes them
-#: (``ModelSpec.config_options``: the Transformer's depth, width and dropout).
-ARCHITECTURE = ("dropout", "depth", "width")
-SEARCHABLE = tuple(f.name for f in fields(TrainConfig)
-                   if f.name in ("lr", "batch_size", "epochs", "patience", "weight_decay") + ARCHITECTURE)
+
+
+def searchable() -> tuple[str, ...]:
+    """The settings a space may search: the knobs declared with a ``search`` distribution."""
+    return tuple(k.name for k in knobs.KNOBS.values() if k.search)
+
+
+def architecture() -> tuple[str, ...]:
+    """The architecture's knobs: searched only for a model whose builder takes them
+    (``ModelSpec.config_options``: the Transformer's depth, width and dropout)."""
+    return tuple(k.name for k in knobs.group_knobs("architecture"))
 
 
 def default_space(model: str, hparams: dict | None = None) -> dict:
@@ -31,7 +35,7 @@ def default_space(model: str, hparams: dict | None = None) -> dict:
     if model not in spaces:
         raise ConfigError(f"hparams.yaml declares no search space for {model!r} (search_spaces: {model}: ...)")
     space = check_space(spaces[model], model)
-    foreign = [name for name in space if name in ARCHITECTURE and name not in spec.config_options]
+    foreign = [name for name in space if name in architecture() and name not in spec.config_options]
     if foreign:
         raise ConfigError(f"{model}: its search space names {', '.join(foreign)}, which {spec.title} does not take "
                           f"(only {', '.join(spec.config_options) or 'none of them'})")
@@ -45,8 +49,8 @@ def check_space(space, where: str = "search space") -> dict:
         raise ConfigError(f"{where}: a search space is a mapping of settings to ranges")
     out = {}
     for name, entry in space.items():
-        if name not in SEARCHABLE:
-            raise ConfigError(f"{where}: {name!r} is not a searchable setting ({', '.join(SEARCHABLE)})")
+        if name not in searchable():
+            raise ConfigError(f"{where}: {name!r} is not a searchable setting ({', '.join(searchable())})")
         if not isinstance(entry, dict) or entry.get("type") not in TYPES:
             raise ConfigError(f"{where}: {name} needs a type, one of {', '.join(TYPES)}")
         typ = entry["type"]
@@ -72,8 +76,8 @@ def check_space(space, where: str = "search space") -> dict:
 
 def _within_bounds(name: str, values: list, where: str) -> None:
     """Every value a space can draw for ``name`` lies within the setting's declared bounds
-    (:data:`gtzan_core.bounds.BOUNDS`): a space never reaches a value a run would refuse."""
-    bound = BOUNDS.get(name)
+    (:data:`gtzan_core.knobs.KNOBS`): a space never reaches a value a run would refuse."""
+    bound = knobs.KNOBS[name].bound
     for value in values if bound else []:
         if (problem := bound.problem(name, value)):
             raise ConfigError(f"{where}: {name}'s range: {problem}")

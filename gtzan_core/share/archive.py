@@ -264,7 +264,7 @@ def _check_record(record: dict) -> None:
     """Refuse a record that the run store would list as damaged (a number that is text, a
     list for an object, no model...: :func:`~gtzan_core.runs.record_problems`), or without
     its creation time: an imported run must show as a run."""
-    from ..bounds import knob_problems
+    from ..knobs import knob_problems
 
     problems = record_problems(record)
     if record.get("created") is None:
@@ -337,9 +337,9 @@ def _check_checkpoint(ckpt: dict, record: dict, features: dict, label: str) -> N
     and tensor shapes (checked on a skeleton built on the ``meta`` device)."""
     import torch
 
-    from ..bounds import knob_problems
     from ..errors import ConfigError
     from ..inputs import kind_of
+    from ..knobs import knob_problems
     from ..models import MODELS
     from ..training.checkpoints import skeleton
 

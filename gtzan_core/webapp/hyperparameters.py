@@ -1,21 +1,29 @@
 """The Train form's hyperparameters: one expander per chosen model (never one per model
 the studio knows: nine of them whatever was picked), its values the recipe's defaults
-from ``hparams.yaml`` (:func:`gtzan_core.hparams.model_defaults`)."""
+from ``hparams.yaml`` (:func:`gtzan_core.hparams.model_defaults`). The fields are made
+from the knobs' declarations (:data:`gtzan_core.knobs.KNOBS`): each knob the model takes
+(``Knob.takes``), one row of at most four fields per knob group, its label, bounds, format
+and widget key (``{key}-{model}-{recipe}``) declared there."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ..bounds import BOUNDS
 from ..hparams import model_defaults
+from ..knobs import GROUPS, KNOBS, Knob, group_knobs
 from ..models import MODELS
 from .kinds import standardize_label
 
+ROW = 4  # fields per row
+#: the knobs whose field is labelled in the words of the model's input kind (webapp/kinds.py)
+KIND_WORDED = {"standardize": lambda spec: standardize_label(spec.kind) or "standardise the input"}
+
 
 def bounded(name: str) -> dict:
-    """A number field's ``min_value`` and ``max_value``: setting ``name``'s declared bounds
-    (:data:`gtzan_core.bounds.BOUNDS`, the ones every entry point checks), typed as the field is."""
-    b = BOUNDS[name]
+    """A number field's ``min_value`` and ``max_value``: knob ``name``'s declared bounds
+    (:data:`gtzan_core.knobs.KNOBS`, the ones every entry point checks), typed as the field is."""
+    b = KNOBS[name].bound
+    assert b is not None, name
     cast = int if b.integer else float
     return {"min_value": cast(b.low), "max_value": cast(b.high)}
 
@@ -33,55 +41,31 @@ def hyperparameter_inputs(models: list[str], recipe: str) -> dict[str, dict]:
         d = model_defaults(name, recipe)
         k = f"{name}-{recipe}"  # new defaults when the recipe changes
         with st.expander(f"{spec.title} hyperparameters ({recipe} recipe)"):
-            c1, c2, c3, c4 = st.columns(4)
-            overrides[name] = dict(
-                lr=c1.number_input("learning rate", value=float(d["lr"]), format="%.5f", **bounded("lr"),
-                                   key=f"lr-{k}"),
-                batch_size=c2.number_input("batch size", value=int(d["batch_size"]), **bounded("batch_size"),
-                                           key=f"bs-{k}"),
-                epochs=c3.number_input("max epochs", value=int(d["epochs"]), **bounded("epochs"), key=f"ep-{k}"),
-                patience=c4.number_input("patience", value=int(d["patience"]), **bounded("patience"),
-                                         key=f"pa-{k}"),
-            )
-            if standardize_label(spec.kind):
-                overrides[name]["standardize"] = st.toggle(standardize_label(spec.kind),
-                                                           value=bool(d["standardize"]), key=f"st-{k}")
-            elif spec.frozen_backbone:
-                c1, c2 = st.columns(2)
-                overrides[name]["pretrained"] = c1.toggle("pretrained weights", value=bool(d["pretrained"]),
-                                                          key=f"pt-{k}")
-                overrides[name]["freeze_backbone"] = c2.toggle("freeze backbone", value=bool(d["freeze_backbone"]),
-                                                               key=f"fr-{k}")
-                if spec.variants:
-                    titles = dict(spec.variants)
-                    overrides[name]["variant"] = st.selectbox("backbone", list(titles), key=f"va-{k}",
-                                                              format_func=titles.get)
-            if "mixup" in d:  # the Transformer's recipe knobs (hparams.yaml), each one a recorded change
-                overrides[name].update(transformer_knobs(d, k))
+            overrides[name] = {}
+            for group in GROUPS:
+                shown = [knob for knob in group_knobs(group) if knob.form and knob.takes(spec)]
+                for start in range(0, len(shown), ROW):
+                    row = shown[start:start + ROW]
+                    columns = st.columns(len(row)) if len(row) > 1 else [st.container()]
+                    for knob, column in zip(row, columns, strict=True):
+                        overrides[name][knob.name] = _field(column, knob, spec, d.get(knob.name, knob.default),
+                                                            f"{knob.widget_key}-{k}")
     return overrides
 
 
-def transformer_knobs(d: dict, k: str) -> dict:
-    """The Transformer recipe's knobs and architecture, as the recipe sets them."""
-    c1, c2, c3, c4 = st.columns(4)
-    knobs = dict(
-        weight_decay=c1.number_input("weight decay (AdamW)", value=float(d["weight_decay"]), **bounded("weight_decay"),
-                                     format="%.4f", key=f"wd-{k}"),
-        warmup_epochs=c2.number_input("warm-up epochs", value=int(d["warmup_epochs"]), **bounded("warmup_epochs"),
-                                      key=f"wu-{k}"),
-        schedule=c3.selectbox("after warm-up", ["cosine", "constant"], index=0 if d["schedule"] == "cosine" else 1,
-                              key=f"sc-{k}"),
-        mixup=c4.number_input("mixup alpha (0: off)", value=float(d["mixup"]), **bounded("mixup"), key=f"mx-{k}"),
-    )
-    c1, c2, c3, c4, c5 = st.columns(5)
-    knobs.update(
-        time_mask=c1.number_input("time mask (frames, 0: off)", value=int(d["time_mask"]), **bounded("time_mask"),
-                                  key=f"tm-{k}"),
-        freq_mask=c2.number_input("frequency mask (bands)", value=int(d["freq_mask"]), **bounded("freq_mask"),
-                                  key=f"fm-{k}"),
-        depth=c3.number_input("depth (blocks)", value=int(d["depth"]), **bounded("depth"), key=f"de-{k}"),
-        width=c4.number_input("width (x4 heads)", value=int(d["width"]), **bounded("width"), step=4, key=f"wi-{k}"),
-        dropout=c5.number_input("dropout", value=float(d["dropout"]), **bounded("dropout"), key=f"do-{k}"),
-    )
-    return knobs
-
+def _field(where, knob: Knob, spec, value, key: str):
+    """One knob's field, showing ``value`` (the recipe's); returns what the visitor left there."""
+    label = KIND_WORDED[knob.name](spec) if knob.name in KIND_WORDED else knob.form_label(spec)
+    if knob.type is bool:
+        return where.toggle(label, value=bool(value), key=key)
+    if knob.options is not None or knob.choices:
+        titles = dict(knob.options(spec)) if knob.options is not None else {c: c for c in knob.choices}
+        options = list(titles)
+        index = options.index(value) if value in options else 0
+        return where.selectbox(label, options, index=index, key=key, format_func=titles.get)
+    cast = int if knob.type is int else float
+    extra = {"format": knob.format} if knob.format else {}
+    if knob.step is not None:
+        extra["step"] = cast(knob.step)
+    return where.number_input(label, value=None if value is None else cast(value), **bounded(knob.name), **extra,
+                              key=key)

@@ -29,10 +29,10 @@ from gtzan_core.errors import CheckpointError, StudioError  # noqa: E402
 from gtzan_core.hparams import make_config  # noqa: E402
 from gtzan_core.jobs import train  # noqa: E402
 from gtzan_core.runs import RESERVED_NAMES, RunStore, check_run_id, load_checkpoint_file  # noqa: E402
-from gtzan_core.runs.leaderboard import leaderboard
 from gtzan_core.share import import_archive  # noqa: E402
 from gtzan_core.share.archive import LIMITS, STAGING_PREFIX, archive_members  # noqa: E402
 from tests.helpers import member, renamed, resigned, write_zip  # noqa: E402
+from gtzan_core.leaderboard import leaderboard  # noqa: E402
 
 # the autouse studio-home fixture is shared by a test's examples: each example makes its own folders
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

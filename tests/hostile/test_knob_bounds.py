@@ -1,4 +1,4 @@
-"""Issue 41, item 4: every numeric knob has declared bounds (gtzan_core.hparams.BOUNDS),
+"""Issue 41, item 4: every numeric knob has declared bounds (gtzan_core.knobs: each knob declared once),
 checked by the one validation every entry point passes (CLI, Train form, job records,
 search spaces, recipes files, imported runs); a job's memory is estimated and checked
 against the budget (GTZAN_STUDIO_MAX_JOB_MB) before anything is allocated."""
@@ -12,14 +12,16 @@ import math
 import pytest
 import torch
 
-from gtzan_core.bounds import BOUNDS
 from gtzan_core.errors import ConfigError
 from gtzan_core.hparams import load_hparams, make_config
 from gtzan_core.jobs import JobSpec, preflight
+from gtzan_core.knobs import bounds
 from gtzan_core.runs import RunStore
 from gtzan_core.search.space import check_space, default_space
 from gtzan_core.training.memory import MemoryBudgetError, estimate
 from tests.helpers import run  # (the CLI called in-process, its exit code and output)
+
+BOUNDS = bounds()
 
 
 @pytest.fixture

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from gtzan_core.bounds import BOUNDS
 from gtzan_core.hparams import make_config
 from gtzan_core.jobs import JobManager
+from gtzan_core.knobs import bounds
 from gtzan_core.runs import RunStore, load_checkpoint_file
 from tests.helpers import ROOT, free_port, wait_until
+
+BOUNDS = bounds()
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r requirements-cluster.txt)")
 pytestmark = pytest.mark.ray

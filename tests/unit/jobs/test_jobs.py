@@ -7,9 +7,9 @@ from gtzan_core.hparams import make_config
 from gtzan_core.jobs import JobManager
 from gtzan_core.models import MODELS
 from gtzan_core.runs import RunStore
-from gtzan_core.runs.leaderboard import leaderboard
 from gtzan_core.webapp.formatting import job_progress
 from tests.helpers import ROOT, wait_until
+from gtzan_core.leaderboard import leaderboard
 
 
 @pytest.fixture

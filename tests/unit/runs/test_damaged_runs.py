@@ -163,7 +163,7 @@ def _every_reader(record: dict) -> None:
 def test_every_reader_survives_any_record_the_store_accepts(tmp_path, capsys):
     """Each field the readers use, set to each hostile value: the record is damaged, or
     every reader copes with it (nothing in between)."""
-    from gtzan_core.runs.leaderboard import leaderboard
+    from gtzan_core.leaderboard import leaderboard
 
     store = RunStore(tmp_path)
     accepted = 0

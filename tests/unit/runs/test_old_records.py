@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from gtzan_core.data.synth import synth_track
 from gtzan_core.inference import predict
+from gtzan_core.leaderboard import leaderboard
 from gtzan_core.runs import RunRecord, RunStore
-from gtzan_core.runs.leaderboard import leaderboard
 from tests.helpers import ROOT, TEST_DATA
 
 OLD = TEST_DATA / "record_afc16e8_gru"

@@ -9,8 +9,9 @@ import torch
 
 from gtzan_core.errors import CheckpointError
 from gtzan_core.evaluation import evaluate
+from gtzan_core.leaderboard import leaderboard
 from gtzan_core.runs import RunStore, lifecycle, load_checkpoint_file
-from gtzan_core.runs.leaderboard import leaderboard
+
 from gtzan_core.runs.trash import move_to_trash
 
 

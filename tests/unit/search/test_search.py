@@ -96,7 +96,7 @@ def test_a_trial_below_the_median_is_pruned_never_failed(manager, tiny_features)
     assert "error" not in second and second["phase"] == "done" and second["epochs_run"] == 1
     assert [t["state"] for t in summary["trials"]] == ["complete", "pruned"]
     # pruned is an end of its own on the pages and the leaderboard, never "failed"
-    from gtzan_core.runs.leaderboard import leaderboard
+    from gtzan_core.leaderboard import leaderboard
 
     board = leaderboard(store, include_paper=False)
     assert board.set_index("run_id").loc[second["run_id"], "status"] == "pruned"
