@@ -24,7 +24,7 @@ def leaderboard(store: RunStore, include_paper: bool = True) -> pd.DataFrame:
 
     rows = []
     for r in reap_dead(store):
-        if not r.started and r.status is not None and not r.status.active:
+        if not r.trained and r.status is not None and not r.status.active:
             continue  # never trained: a job, not a run
         seg, trk = r.metrics("segment"), r.metrics("track")
         rows.append({
