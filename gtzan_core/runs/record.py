@@ -273,6 +273,36 @@ class PaddedInputs:
     unit: str = json_field(TEXT, default="")  # (read: the run's split unit when it has none)
 
 
+@dataclass(frozen=True)
+class Starter:
+    """What a starter run (:mod:`gtzan_core.starter`) says about how it was measured: its
+    ``tracks``, its test accuracy over seeds (``mean`` ± ``sd``, each seed's in
+    ``accuracies``, on ``test_tracks`` unseen tracks each), what it trained on
+    (``material``: "audio" excerpts or spectrogram pictures; ``data``) and the command."""
+
+    tracks: int = json_field(Spec("count", required=True))
+    mean: float = json_field(Spec("number", required=True))
+    sd: float = json_field(Spec("number", required=True))
+    seeds: list = json_field(Spec("list", required=True, items=NUMBER))
+    test_tracks: int = json_field(Spec("count", required=True))
+    accuracies: list = json_field(Spec("list", items=NUMBER), default_factory=list)
+    data: str | None = json_field(TEXT, default=None)
+    command: str | None = json_field(TEXT, default=None)
+    val_accuracies: list = json_field(Spec("list", items=NUMBER), default_factory=list)
+    val_size: int | None = json_field(COUNT, default=None)
+    material: str | None = json_field(TEXT, default=None)
+    fallback: bool = json_field(FLAG, default=False)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """Which search made a run (a trial of study ``name``, shown as ``label``, number ``trial``)."""
+
+    name: str | None = json_field(TEXT, default=None)
+    label: str | None = json_field(TEXT, default=None)
+    trial: int | None = json_field(COUNT, default=None)
+
+
 #: One epoch of a run's history (the loss chart, the ETA).
 EPOCH = Spec("object", fields={**dict.fromkeys(("train_loss", "val_loss", "train_acc", "val_acc"),
                                                 Spec("number", required=True)),
@@ -453,16 +483,12 @@ class RunRecord(Mapping):
     job: RecordField[dict] = _obj(Spec("object", fields={"data_path": TEXT}))
     queue_owner: RecordField[dict] = _obj(Spec("object", fields={"host": TEXT, "pid": PID}))
     reproduction: RecordField[dict] = _obj(Spec("object", fields={"id": TEXT, "seed": COUNT, "seeds": COUNT}))
-    study: RecordField[dict] = _obj(Spec("object", fields={"name": TEXT, "label": TEXT, "trial": COUNT}))  # a trial
+    study: RecordField[Trial | None] = RecordField(object_spec(Trial), read=lambda v, r: load(Trial, v) if v else None)
     pruned: RecordField[str | None] = RecordField(TEXT)
     transfer: RecordField[dict] = _obj(Spec("object", fields={"id": TEXT, "condition": TEXT, "pretrained_on": TEXT,
                                                               "protocol": TEXT}))
-    starter: RecordField[dict] = _obj(Spec("object", fields={
-        "tracks": Spec("count", required=True), "mean": Spec("number", required=True),
-        "sd": Spec("number", required=True), "seeds": Spec("list", required=True, items=NUMBER),
-        "test_tracks": Spec("count", required=True), "accuracies": Spec("list", items=NUMBER), "data": TEXT,
-        "command": TEXT, "val_accuracies": Spec("list", items=NUMBER), "val_size": COUNT, "material": TEXT,
-        "fallback": FLAG}))
+    starter: RecordField[Starter | None] = RecordField(object_spec(Starter),
+                                                       read=lambda v, r: load(Starter, v) if v else None)
     padded_inputs: RecordField[PaddedInputs | None] = RecordField(object_spec(PaddedInputs), read=_padded)
     #: The run's evaluations on other folders (folder -> its evaluation), read newest
     #: first (a record without any, one written before they existed included: none).
@@ -557,9 +583,9 @@ class RunRecord(Mapping):
     def part_of(self) -> dict:
         """Which study made it, when one did (a ``reproduction``, a ``transfer`` study, the
         ``starter``, a search ``study``: its id or label, seed, condition or trial), else {}."""
-        for part in (self.reproduction, self.transfer, self.starter, self.study):
-            if part:
-                return part
+        for key in ("reproduction", "transfer", "starter", "study"):
+            if self.data.get(key):
+                return self.data[key]
         return {}
 
     @property
