@@ -18,7 +18,7 @@ def _fetch_for_starter(store) -> None:
     from ..inference import missing_backbone
     from ..models.autofetch import ensure_musicnn_weights, fetch_needed, weights_note
 
-    waiting = [r for r in store.list() if shipped_starter(r) and r.get("model") == "musicnn" and missing_backbone(r)]
+    waiting = [r for r in store.list() if shipped_starter(r) and r.model == "musicnn" and missing_backbone(r)]
     if not waiting:
         return
     if fetch_needed():
