@@ -17,6 +17,7 @@ from gtzan_core.runs.record import (
     MIGRATIONS,
     RECORD,
     RECORD_VERSION,
+    DatasetInfo,
     Evaluation,
     ExternalEvaluation,
     PaddedInputs,
@@ -41,7 +42,7 @@ BASE = {"run_id": "r1", "model": "cnn", "status": "finished"}
 #: A field with a check of its own beyond its type takes a value that check accepts.
 ACCEPTED = {"input_kind": "mfcc"}
 #: The record's objects read as dataclasses (each field with its JSON type).
-OBJECTS = (Scores, Evaluation, ExternalEvaluation, SplitInfo, Progress, PaddedInputs, Starter, Trial)
+OBJECTS = (Scores, Evaluation, ExternalEvaluation, SplitInfo, Progress, PaddedInputs, Starter, Trial, DatasetInfo)
 
 
 def example(spec: Spec):
@@ -140,7 +141,7 @@ def test_each_object_is_checked_and_read_by_its_own_fields(cls):
 
 
 def test_an_older_layout_is_migrated_one_step_a_version():
-    assert RECORD_VERSION == len(MIGRATIONS) + 1
+    assert len(MIGRATIONS) + 1 == RECORD_VERSION
     v1 = {**BASE, "status": "queued", "owner": "ann", "config": {"epochs": 2}, "dataset": {"label": "GTZAN"},
           "job": {"data_path": "/d"}}
     record = RunRecord(v1)

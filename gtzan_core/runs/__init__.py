@@ -23,6 +23,7 @@ from .record import (
                      ACTIVE,
                      PHASES,
                      RECORD_VERSION,
+                     DatasetInfo,
                      Evaluation,
                      ExternalEvaluation,
                      PaddedInputs,
@@ -51,7 +52,8 @@ from .store import (
 )
 
 __all__ = [
-    "ACTIVE", "CHECKPOINT_FORMAT", "DamagedRun", "Evaluation", "ExternalEvaluation", "PaddedInputs", "PHASES",
+    "ACTIVE", "CHECKPOINT_FORMAT", "DamagedRun", "DatasetInfo", "Evaluation", "ExternalEvaluation", "PaddedInputs",
+    "PHASES",
     "Progress", "RECORD_VERSION", "Scores", "SplitInfo", "Starter", "Trial", "migrate", "RESERVED_NAMES",
     "RecordError", "RecordField", "RunRecord",
     "RunStore",

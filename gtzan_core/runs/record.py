@@ -295,6 +295,16 @@ class Starter:
 
 
 @dataclass(frozen=True)
+class DatasetInfo:
+    """What a run trained on: the dataset's ``label`` ("GTZAN", the demo set's, "pending"
+    until it is opened), its folder (``root``) and its content's ``fingerprint``."""
+
+    label: str | None = json_field(TEXT, default=None)
+    root: str | None = json_field(TEXT, default=None)
+    fingerprint: str | None = json_field(TEXT, default=None)
+
+
+@dataclass(frozen=True)
 class Trial:
     """Which search made a run (a trial of study ``name``, shown as ``label``, number ``trial``)."""
 
@@ -477,7 +487,8 @@ class RunRecord(Mapping):
                                                              read=lambda v, r: Evaluation.of(v))
     config: RecordField[dict] = _obj(Spec("object", fields={"epochs": Spec("count", least=1), "patience": COUNT,
                                                             "recipe": TEXT, "model": TEXT}))
-    dataset: RecordField[dict] = _obj(Spec("object", fields={"label": TEXT, "root": TEXT, "fingerprint": TEXT}))
+    dataset: RecordField[DatasetInfo] = RecordField(object_spec(DatasetInfo),
+                                                    read=lambda v, r: load(DatasetInfo, v or {}))
     split: RecordField[SplitInfo | None] = RecordField(object_spec(SplitInfo), read=_split)
     progress: RecordField[Progress | None] = RecordField(object_spec(Progress), read=_progress)
     job: RecordField[dict] = _obj(Spec("object", fields={"data_path": TEXT}))
@@ -595,7 +606,7 @@ class RunRecord(Mapping):
 
     @property
     def dataset_label(self) -> str | None:
-        return self.dataset.get("label")
+        return self.dataset.label
 
     def metrics(self, level: str = "track") -> dict:
         """The test metrics at ``level`` ("segment": per sample, "track"), or {}, as JSON."""

@@ -134,7 +134,7 @@ def listen_panel(record, level: str, key: str, folder: str | None = None, event=
                  key=f"{pick_key}-table")
     roots = _roots()
     if folder is None:
-        root = RunRecord.of(record).dataset.get("root") or ""
+        root = RunRecord.of(record).dataset.root or ""
         media = _media(root, roots)
     else:
         root = folder
@@ -222,7 +222,7 @@ def map_panel(record, key: str) -> None:
     st.markdown(f"**{md_text(row['track'])}** · {row['genre']}, predicted {row['pred']}"
                 + (" · a test error" if row["error"] else ""))
     roots = _roots()
-    root = RunRecord.of(record).dataset.get("root") or ""
+    root = RunRecord.of(record).dataset.root or ""
     m = _media(root, roots).get(row["track"])
     if m is not None and m.audio is not None:
         st.audio(read_media(m.audio, root, [Path(r) for r in roots]))
