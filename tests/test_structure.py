@@ -335,3 +335,38 @@ def test_pages_read_the_records_attributes_not_its_keys():
              if (path.name, receiver) not in NOT_RECORDS]
     assert found == []
     assert all(why for why in NOT_RECORDS.values())
+
+
+#: The same for the web layer and the CLI: (file, receiver) -> why it is not a record.
+NOT_RECORDS_BEYOND_PAGES = {
+    ("gtzan_core/webapp/hyperparameters.py", "overrides[name]"): "a model's knob values from the Train form",
+    ("gtzan_core/webapp/hyperparameters.py", "d"): "a model's knob values from the Train form",
+    ("gtzan_core/webapp/listening.py", "row"): "a track of a run's map (insight.embedding_map)",
+    ("gtzan_core/webapp/listening.py", "r"): "a track of a run's map (insight.embedding_map)",
+    ("gtzan_core/webapp/resources.py", "state"): "a background job's state (jobs.background)",
+    ("gtzan_core/webapp/resources.py", "job.state()"): "a background job's state (jobs.background)",
+    ("gtzan_core/webapp/search.py", "figures"): "a study's Optuna figures",
+    ("gtzan_core/webapp/search.py", "s"): "a study's summary (search.study)",
+    ("gtzan_core/webapp/search.py", "t"): "a trial of a study's summary (search.study)",
+    ("gtzan_core/webapp/search.py", "tested"): "a study's tested best trial (search.study)",
+    ("gtzan_core/cli/insight.py", "r"): "a track of a run's map (insight.embedding_map)",
+    ("gtzan_core/cli/insight.py", "found"): "a run's map (insight.embedding_map)",
+    ("gtzan_core/cli/search.py", "before"): "a study's own settings (search.study.existing)",
+    ("gtzan_core/cli/search.py", "summary"): "a study's summary (search.study)",
+    ("gtzan_core/cli/search.py", "t"): "a trial of a study's summary (search.study)",
+    ("gtzan_core/cli/search.py", "tested"): "a study's tested best trial (search.study)",
+    ("gtzan_core/cli/study.py", "doc"): "a shipped result file (reproduction.result_files)",
+    ("gtzan_core/cli/study.py", "r"): "a row of a shipped result file",
+    ("gtzan_core/cli/training.py", "r"): "a model's row of `models` (models.describe_models)",
+    ("gtzan_core/cli/use.py", "a"): "a row of the default answer (ensemble.Answer.runs), not a record",
+}
+
+
+def test_the_web_layer_and_the_cli_read_the_records_attributes_too():
+    from gtzan_core.runs.record import RECORD
+
+    found = [f"{path.relative_to(ROOT)}:{line}: {receiver}[{key!r}]"
+             for folder in (PACKAGE / "webapp", PACKAGE / "cli") for path in sorted(folder.glob("*.py"))
+             for line, receiver, key in record_key_reads(path.read_text(), set(RECORD))
+             if (str(path.relative_to(ROOT)), receiver) not in NOT_RECORDS_BEYOND_PAGES]
+    assert found == []
