@@ -80,7 +80,7 @@ def board_rows(records: Iterable[Mapping], paper: bool = False, jobs: bool = Fal
     rows = []
     for data in records:
         r = RunRecord.of(data)  # type: ignore[arg-type]
-        if not r.evaluated and not (jobs and (r.started or r.status is None or r.status.active)):
+        if not r.evaluated and not (jobs and (r.trained or r.status is None or r.status.active)):
             continue
         ev = r.evaluation
         segment, track = (ev.segment, ev.track) if ev else (None, None)

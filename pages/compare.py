@@ -35,7 +35,7 @@ def _delta_colour(v: float) -> str:
 
 
 identity_sidebar()
-runs = {r["run_id"]: r for r in finished_runs()}
+runs = {r.run_id: r for r in finished_runs()}
 if len(runs) < 1:
     st.info("No finished runs yet. Train a model on the **Train** page, then come back to compare.")
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
@@ -68,7 +68,7 @@ if not external.empty:
                "gtzan_core evaluate RUN --data FOLDER`.")
 for rid in chosen:
     if stopped_by_hand(runs[rid]):
-        st.warning(f"**{md_text(runs[rid].get('title') or runs[rid].get('model'))}** ({md_code(rid)}) was "
+        st.warning(f"**{md_text(runs[rid].title)}** ({md_code(rid)}) was "
                    f"{md_text(training_text(runs[rid]))}: its numbers are those of its best epoch before the stop, not "
                    "of a model trained to its end.", icon="⏹️")
 
@@ -77,7 +77,7 @@ for k, rid in enumerate(chosen):
     r = runs[rid]
     m = RunRecord.of(r).evaluation.at(level)
     with cols[k % len(cols)]:
-        st.markdown(f"**{md_text(r.get('title') or r.get('model'))}** · {md_code(rid)}")
+        st.markdown(f"**{md_text(r.title)}** · {md_code(rid)}")
         st.caption(md_text(training_text(r)))
         if weak := split_warning_text(r):
             st.warning(md_text(weak), icon="⚠️")
@@ -116,7 +116,7 @@ if len(chosen) > 1:
             st.caption("Test tracks both runs predicted (track level) where exactly one of them is right.")
 
 st.subheader("Per-class F1, difference to the first run")
-f1 = pd.DataFrame({md_text(f"{runs[rid].get('title') or runs[rid].get('model')} · {rid[-6:]}"):  # st.table: Markdown
+f1 = pd.DataFrame({md_text(f"{runs[rid].title} · {rid[-6:]}"):  # st.table: Markdown
                    report_frame(RunRecord.of(runs[rid]).evaluation.at(level))["f1"]
                    .reindex(list(GENRES)) for rid in chosen})
 if f1.shape[1] > 1:
@@ -129,7 +129,7 @@ else:
     st.table(strings(f1), border="horizontal")
 
 with st.expander("The paper's reported results for these models (its own protocol)"):
-    models = list(dict.fromkeys(runs[rid]["model"] for rid in chosen))
+    models = list(dict.fromkeys(runs[rid].model for rid in chosen))
     st.caption("GTZAN. The MFCC models' figures come from a leaky segment split; every figure was early-stopped "
                "on its test set. Not comparable with honest track-split numbers. The Reproduction page sets them "
                "beside runs of the same protocol.")

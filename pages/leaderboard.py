@@ -7,6 +7,7 @@ ensure_app_navigation()  # a bookmarked page URL as a fresh server's first reque
 from gtzan_core.audit import read_audit  # noqa: E402
 from gtzan_core.classroom import PermissionDenied, check_import  # noqa: E402
 from gtzan_core.classroom.quota import check_storage  # noqa: E402
+from gtzan_core.runs import RunRecord  # noqa: E402
 from gtzan_core.runs.trash import (  # noqa: E402
     empty_trash,
     list_trash,
@@ -59,7 +60,7 @@ def share_section() -> None:
                    "(MODEL_CARD.md with its confusion matrix). Import it on another machine, here or with "
                    "`python -m gtzan_core import FILE.zip`; archives are checked before anything is written, and "
                    "an imported run belongs to whoever imports it.")
-        exportable = {r["run_id"]: r for r in finished_runs() if store().checkpoint_path(r["run_id"]).is_file()}
+        exportable = {r.run_id: r for r in finished_runs() if store().checkpoint_path(r.run_id).is_file()}
         left, right = st.columns(2)
         with left:
             rid = st.selectbox("Run to export", list(exportable), index=None, placeholder="choose a finished run",
@@ -98,7 +99,7 @@ def share_section() -> None:
                     result = import_archive(upload, store(), name=upload.name, who=me,
                                             check_quota=lambda size: check_storage(conf, me, store(), admin,
                                                                                    adding=size))
-                    title = result.record.get("title") or result.record.get("model")
+                    title = RunRecord.of(result.record).title
                     done = f"Imported {result.run_id} ({title}) from {upload.name}"
                     st.session_state["leaderboard-flash"] = [("success", md_text(done))] + [
                         ("warning", md_text(w)) for w in result.warnings]
@@ -116,10 +117,10 @@ def promotion_section(records: list) -> None:
         st.caption("On a class instance a visitor's default answer on Predict holds the shipped starters, their own "
                    "runs and the runs promoted here. An imported run must be measured here first "
                    "(python -m gtzan_core evaluate RUN --data FOLDER).")
-        ids = [r["run_id"] for r in records if r.get("evaluation") and not shipped_starter(r)]
+        ids = [r.run_id for r in records if r.evaluated and not shipped_starter(r)]
         pick = st.selectbox("Run", ids, index=None, placeholder="choose a run", key="promote-run")
         if pick is not None:
-            is_on = promoted(next(r for r in records if r["run_id"] == pick))
+            is_on = promoted(next(r for r in records if r.run_id == pick))
             label = "Withdraw from the class" if is_on else "Promote to the class"
             if st.button(label, key="promote"):
                 try:
@@ -204,7 +205,7 @@ if flash := st.session_state.pop("leaderboard-flash", None):
     for kind, text in flash:
         getattr(st, kind)(text)
 records = run_records()
-owners = sorted({r["owner"] for r in records if r.get("owner")})
+owners = sorted({r.owner for r in records if r.owner})
 if owners:
     me = current_user()
     options = ["everyone"] + (["mine"] if me else []) + [o for o in owners if o != me]
@@ -212,7 +213,7 @@ if owners:
                        format_func=lambda o: plain_text({"everyone": "everyone's runs",
                                                          "mine": f"mine ({me})"}.get(o, o)))
     if who != "everyone":
-        records = [r for r in records if r.get("owner") == (me if who == "mine" else who)]
+        records = [r for r in records if r.owner == (me if who == "mine" else who)]
 # Only runs with results can be selected and compared: a job that never trained (stopped while queued, failed
 # before its first epoch) or has not finished one yet is listed apart, and the paper's rows have a table of their own.
 board = runs_frame(records)
@@ -241,7 +242,7 @@ pending = unfinished_frame(records, phase=lambda r: job_progress(r)["phase"])
 if not pending.empty:
     with st.expander(f"Jobs without results ({len(pending)}): queued, running, or ended before their first epoch"):
         st.table(md_frame(pending), hide_index=True, border="horizontal")  # st.table reads Markdown
-if trials := sum(ended_trial(r) and not r.get("evaluation") for r in records):
+if trials := sum(ended_trial(r) and not r.evaluated for r in records):
     st.caption(f"{trials} search trial{'' if trials == 1 else 's'} without a test score (a search reads validation "
                "accuracy; only its best trial is tested, then listed above): see them with their search on the "
                "Train page.")
@@ -252,7 +253,7 @@ if st.toggle("Show the paper's reported results", value=True, key="show-paper"):
     st.table(paper_frame(), hide_index=True, border="horizontal")
 
 with st.expander(f"Delete runs (to the trash: restorable for {trash_days():g} days)"):
-    deletable = [r["run_id"] for r in records if can_modify_run(r)]
+    deletable = [r.run_id for r in records if can_modify_run(r)]
     victim = st.selectbox("Run", deletable, index=None, placeholder="choose a run", key="delete-run")
     confirm = st.checkbox("Yes, move it to the trash", key="delete-confirm")
     if st.button("Delete", disabled=not (victim and confirm), key="delete"):

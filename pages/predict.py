@@ -43,8 +43,7 @@ from gtzan_core.webapp import (  # noqa: E402
 RECORD_SAMPLE_RATE = MFCCParams.sr  # 22050 Hz (see the microphone below)
 
 identity_sidebar()
-runs = {r["run_id"]: r for r in run_records()
-        if r.get("evaluation") and store().checkpoint_path(r["run_id"]).is_file()}
+runs = {r.run_id: r for r in run_records() if r.evaluated and store().checkpoint_path(r.run_id).is_file()}
 usable, missing = default_selection(store(), list(runs.values()))  # a starter without its weights: left out
 weights_status()
 if not runs:
@@ -92,7 +91,7 @@ else:
 
 # an import whose numbers its file claims predicts only when its importer chooses it (gtzan_core.claims)
 me = current_user()
-imports = [rid for rid, r in runs.items() if claimed(r) and (not settings().classroom or (me and r.get("owner") == me))]
+imports = [rid for rid, r in runs.items() if claimed(r) and (not settings().classroom or (me and r.owner == me))]
 chosen = st.multiselect("Models", usable + imports, default=usable, format_func=lambda rid: run_label(runs[rid]))
 if imports:
     st.caption(f"{len(imports)} imported run(s) of yours whose numbers are claimed by their file, not measured here, "
@@ -170,12 +169,13 @@ if data is not None:
                 if shipped_starter(runs.get(rid, {})):  # the shipped one only
                     from gtzan_core.share.card import limits_text, model_card
 
-                    s = runs[rid]["starter"]
-                    what = ("real excerpts" if s.get("material") == "audio" else "Kaggle spectrogram PNGs")
-                    st.info(f"**{runs[rid].get('title')} starter model** (`{rid}`), shipped with the studio: trained "
-                            f"on real GTZAN ({s['tracks']} {what}, split by track), test accuracy "
-                            f"{100 * s['mean']:.1f} % ± {100 * s['sd']:.1f} over {len(s['seeds'])} seeds on "
-                            f"{s['test_tracks']} unseen tracks each. {limits_text(runs[rid])}", icon="🎁")
+                    s = runs[rid].starter
+                    assert s is not None  # (a shipped starter has its numbers: claims.shipped_starter)
+                    what = ("real excerpts" if s.material == "audio" else "Kaggle spectrogram PNGs")
+                    st.info(f"**{runs[rid].title} starter model** (`{rid}`), shipped with the studio: trained "
+                            f"on real GTZAN ({s.tracks} {what}, split by track), test accuracy "
+                            f"{100 * s.mean:.1f} % ± {100 * s.sd:.1f} over {len(s.seeds)} seeds on "
+                            f"{s.test_tracks} unseen tracks each. {limits_text(runs[rid])}", icon="🎁")
                     with st.expander("The starter's model card"):
                         st.markdown(model_card(runs[rid]).replace("![confusion matrix](confusion.png)", ""))
             if any(r.dataset == DEMO_DATASET for r in pred.results.values()):

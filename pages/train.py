@@ -21,7 +21,7 @@ from gtzan_core.reproduction import (  # noqa: E402
     skipped_summary,
 )
 from gtzan_core.reproduction.plan import PAPER_MODELS, honest_protocols  # noqa: E402
-from gtzan_core.runs import ACTIVE  # noqa: E402
+from gtzan_core.runs import ACTIVE, RunRecord  # noqa: E402
 from gtzan_core.splits import PROTOCOLS  # noqa: E402
 from gtzan_core.webapp import (  # noqa: E402
     can_modify_run,
@@ -230,37 +230,37 @@ FEATURES_NOTE = ("Features are computed once for the whole dataset (every track,
                  "the first point of the chart comes after this step; later jobs on this dataset skip it.")
 
 
-def visible_jobs(whose: str) -> list[dict]:
+def visible_jobs(whose: str) -> list[RunRecord]:
     """The run records the panel shows: queued and running jobs, and those that ended in the last hour."""
     records = run_records()
     if whose == "mine":
-        records = [r for r in records if r.get("owner") and r.get("owner") == current_user()]
-    return [r for r in records if r.get("status") in ACTIVE or time.time() - r.get("finished", 0) < 3600][:12]
+        records = [r for r in records if r.owner and r.owner == current_user()]
+    return [r for r in records if r.active or time.time() - (r.finished or 0) < 3600][:12]
 
 
-def stop_job(r: dict, manager) -> None:
-    st.session_state[f"stop-done-{r['run_id']}"] = True  # acted on: the button's return value need not
+def stop_job(r: RunRecord, manager) -> None:
+    st.session_state[f"stop-done-{r.run_id}"] = True  # acted on: the button's return value need not
     try:
         check_modify_run(r, "stop")  # the rule itself, not only the hidden button
-        manager.cancel(r["run_id"], who=current_user())
-        st.session_state[f"stopping-{r['run_id']}"] = True  # the card says "stopping…" from the next draw on
+        manager.cancel(r.run_id, who=current_user())
+        st.session_state[f"stopping-{r.run_id}"] = True  # the card says "stopping…" from the next draw on
     except Exception as exc:  # shown on the job's card
-        st.session_state[f"stop-error-{r['run_id']}"] = exc
+        st.session_state[f"stop-error-{r.run_id}"] = exc
 
 
-def job_card(r: dict, manager) -> None:
-    rid, status = r["run_id"], r.get("status")
+def job_card(r: RunRecord, manager) -> None:
+    rid, status = r.run_id, (r.status.value if r.status else None)
     prog = job_progress(r)
     stopping = status in ACTIVE and (prog["stopping"] or st.session_state.get(f"stopping-{rid}", False))
     with st.container(border=True, key=f"job-{rid}"):
         head, btn = st.columns([5, 1])
         badge = {"queued": "🕒", "running": "🏃", "finished": "✅", "cancelled": "⏹️", "failed": "❌",
                  "pruned": "✂️"}.get(status, "")
-        owner = f" · by **{md_text(r['owner'])}**" if r.get("owner") else ""  # every visitor's string as text
+        owner = f" · by **{md_text(r.owner)}**" if r.owner else ""  # every visitor's string as text
         trial = f" · {md_text(trial)}" if (trial := search_trial_text(r)) else ""  # a search's trial says whose
         state = "stopping…" if stopping else md_text(status_text(status))  # "stopped by hand", never "cancelled"
-        head.markdown(f"**{md_text(r.get('title') or r['model'])}** · "
-                      f"{md_text(r.get('protocol_label') or r.get('protocol'))} · "
+        head.markdown(f"**{md_text(r.title)}** · "
+                      f"{md_text(r.protocol_label or r.protocol)} · "
                       f"recipe {md_text(recipe_label(r))}{trial} · {md_text(dataset_name(r))}{owner} · "
                       f"{md_code(rid)} — "
                       f"{badge} {state}")
@@ -281,33 +281,33 @@ def job_card(r: dict, manager) -> None:
             st.caption("⏹️ Stopping… the job ends after its current batch and keeps its best checkpoint.")
         if status == "running" and prog["phase_fraction"] is not None:
             st.progress(prog["phase_fraction"], text=md_text(prog["phase"]))
-            if r.get("phase") == "features":
+            if r.phase == "features":
                 st.caption(FEATURES_NOTE)
         elif status == "running":
             text = prog["phase"] + (f" · {prog['epoch']} done" if prog["epoch"] else "")
             st.progress(prog["fraction"], text=md_text(text + (f" · {prog['eta_text']}" if prog["eta_text"] else "")))
-            if r.get("phase") == "features":
+            if r.phase == "features":
                 st.caption(FEATURES_NOTE)
         elif status in ("finished", "cancelled") and prog["epoch"]:
             # the bar shows epochs done: full for a run that ended by itself, 7 % for one stopped at epoch 7 of 100
             st.progress(1.0 if status == "finished" else prog["fraction"], text=md_text(prog["summary"]))
-        if r.get("history"):
-            st.plotly_chart(loss_figure(r["history"], steps=record_steps(r)), key=f"chart-{rid}", width="stretch")
+        if r.history:
+            st.plotly_chart(loss_figure(r.history, steps=record_steps(r)), key=f"chart-{rid}", width="stretch")
         if status == "failed":
-            st.error(md_text(r.get("error", "failed")))
+            st.error(md_text(r.error or "failed"))
         elif status == "pruned":  # a search's trial its pruner stopped: an end of its own, not a failure
-            st.caption(f"✂️ {md_text(r.get('pruned') or 'pruned')} (search {md_text(r['study'].get('label', ''))}, "
-                       f"trial {r['study'].get('trial')})")
+            st.caption(f"✂️ {md_text(r.pruned or 'pruned')} (search {md_text((r.study and r.study.label) or '')}, "
+                       f"trial {r.study and r.study.trial})")
         elif status == "cancelled" and not prog["epoch"]:
-            st.caption(md_text(r.get("error") or "stopped before its first epoch: no results"))
+            st.caption(md_text(r.error or "stopped before its first epoch: no results"))
         if metrics := score_metrics(r):  # the levels the run has (a feature vector's: the track alone)
             for (label, value), col in zip(metrics, st.columns(3)[:len(metrics)], strict=True):
                 col.metric(label, value)
         if weak := split_warning_text(r):
             st.warning(md_text(weak), icon="⚠️")
-        if r.get("pretrained") is False and MODELS.get(r.get("model")) is not None and \
-                MODELS[r["model"]].frozen_backbone and r.get("family", "paper") == "paper":
-            st.caption(f"⚠️ {md_text(r.get('weights_note', 'random initialisation'))}")
+        spec = MODELS.get(r.model or "")
+        if r.pretrained is False and spec is not None and spec.frozen_backbone and (r.family or "paper") == "paper":
+            st.caption(f"⚠️ {md_text(r.weights_note or 'random initialisation')}")
 
 
 def jobs_panel(whose: str) -> None:
@@ -321,16 +321,16 @@ def jobs_panel(whose: str) -> None:
     recent = visible_jobs(whose)
     if not recent:
         st.info(empty_jobs_text(run_records(), current_user(), whose))
-    live_ids = [r["run_id"] for r in recent if r.get("status") in ACTIVE]
+    live_ids = [r.run_id for r in recent if r.active]
     manager = job_manager()
 
     @st.fragment(run_every=1.0 if live_ids else 5.0)
     def live_jobs():
         now = visible_jobs(whose)
-        if [r["run_id"] for r in now if r.get("status") in ACTIVE] != live_ids:
+        if [r.run_id for r in now if r.active] != live_ids:
             st.rerun()  # a job started or ended: redraw the page
         for r in now:
-            if r["run_id"] in live_ids:
+            if r.run_id in live_ids:
                 job_card(r, manager)
 
     # The fragment draws into a container of its own and the static cards into another: an element path
@@ -342,7 +342,7 @@ def jobs_panel(whose: str) -> None:
         live_jobs()
     with st.container():
         for r in recent:
-            if r["run_id"] not in live_ids:
+            if r.run_id not in live_ids:
                 job_card(r, manager)
 
 

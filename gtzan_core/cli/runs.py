@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from ..runs.record import RunRecord
 from .common import run_store
 
 
@@ -34,12 +35,12 @@ def cmd_import(args) -> int:
     from ..share import import_archive
 
     result = import_archive(args.archive, run_store(args))
+    record = RunRecord.of(result.record)
     if args.json:
-        print(json.dumps({"run_id": result.run_id, "model": result.record.get("model"),
+        print(json.dumps({"run_id": result.run_id, "model": record.model,
                           "warnings": result.warnings}))
         return 0
-    print(f"imported run {result.run_id} ({result.record.get('title', result.record.get('model'))}, "
-          f"{(result.record.get('dataset') or {}).get('label', '?')} data)")
+    print(f"imported run {result.run_id} ({record.title}, {record.dataset_label or '?'} data)")
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return 0

@@ -73,8 +73,8 @@ def cmd_search(args) -> int:
     except KeyboardInterrupt:
         stop.set()
         for record in store.list():
-            if (record.get("study") or {}).get("label") == name and record.active:
-                manager.cancel(record["run_id"])
+            if record.study is not None and record.study.label == name and record.active:
+                manager.cancel(record.run_id)
         manager.shutdown()
         raise
     manager.shutdown()

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import StudioError
-from ..runs.record import RunRecord
+from ..runs.record import RunRecord, Status
 from .common import open_data, progress_bar
 
 
@@ -69,8 +69,9 @@ def cmd_train(args) -> int:
         _finish_distributed()
     if rank != 0:
         return 0
-    if config.pretrained and not record.get("pretrained") and get_spec(config.model).frozen_backbone:
-        print(f"warning: {record['weights_note']}", file=sys.stderr)
+    run = RunRecord.of(record)
+    if config.pretrained and not run.pretrained and get_spec(config.model).frozen_backbone:
+        print(f"warning: {run.weights_note}", file=sys.stderr)
     _print_evaluation(record)
     return 0
 
@@ -283,8 +284,8 @@ def _print_external(record: dict, ev) -> None:
 
     from ..evaluation import confusion_frame, report_frame
 
-    data = (record.get("dataset") or {}).get("label")
-    print(f"run {record['run_id']}: {record.get('model')} (trained on {data}), evaluated on {ev.name} ({ev.folder})")
+    run = RunRecord.of(record)
+    print(f"run {run.run_id}: {run.model} (trained on {run.dataset_label}), evaluated on {ev.name} ({ev.folder})")
     scope = ", ".join(f"{label} {count}" for label, count in ev.out_of_scope.items())
     print(f"  files {ev.n_files}: scored {ev.n_scored}, refused {ev.n_refused}, out of scope {ev.n_out_of_scope}"
           f"{f' ({scope})' if scope else ''}, left out as seen in training {ev.n_dropped}")
@@ -440,7 +441,7 @@ def cmd_reproduce(args) -> int:
             print()
             print(comparison_display(comparison_table(records)).to_string(index=False))
         print(f"\nreport: {out.resolve()}  ({wall:.0f} s)")
-    failed = [r for r in records if r.get("status") == "failed"]
+    failed = [r for r in map(RunRecord.of, records) if r.status == Status.FAILED]
     return 2 if failed and len(failed) == len(records) else 0
 
 
@@ -505,7 +506,7 @@ def cmd_transfer(args) -> int:
             print()
             print(transfer_display(table).to_string(index=False))
         print(f"\n({wall:.0f} s; the runs are in the run store, tagged {plan.id})")
-    failed = [r for r in records if r.get("status") == "failed"]
+    failed = [r for r in map(RunRecord.of, records) if r.status == Status.FAILED]
     return 2 if failed and len(failed) == len(records) else 0
 
 
@@ -527,7 +528,9 @@ def cmd_starter(args) -> int:
     with progress_bar("features / backbone", "it") as p:
         record = make_starter(args.data, RunStore(args.runs), seeds=args.seeds, device=args.device or "cpu",
                               progress=p, on_run=on_run, model=args.model, epochs=args.epochs)
-    s = record["starter"]
-    print(f"starter {record['run_id']}: {100 * s['mean']:.1f} % ± {100 * s['sd']:.1f} test accuracy over "
-          f"{len(s['seeds'])} seeds ({s['test_tracks']} test tracks each); in {RunStore(args.runs).root}")
+    run = RunRecord.of(record)
+    s = run.starter
+    assert s is not None  # (make_starter writes its numbers)
+    print(f"starter {run.run_id}: {100 * s.mean:.1f} % ± {100 * s.sd:.1f} test accuracy over "
+          f"{len(s.seeds)} seeds ({s.test_tracks} test tracks each); in {RunStore(args.runs).root}")
     return 0

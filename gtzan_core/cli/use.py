@@ -20,7 +20,7 @@ def _fetch_for_starter(store) -> None:
     from ..starter import STARTERS
 
     musicnn = STARTERS["musicnn"].run_id
-    waiting = [r for r in store.list() if shipped_starter(r) and r["run_id"] == musicnn and missing_backbone(r)]
+    waiting = [r for r in store.list() if shipped_starter(r) and r.run_id == musicnn and missing_backbone(r)]
     if not waiting:
         return
     if fetch_needed():

@@ -6,9 +6,10 @@ module           what it holds
 ===============  ==================================================================
 ``store``        :class:`RunStore`: run folders, locked reads and writes of
                  ``record.json`` (reads have no side effects), checkpoints
-``record``       the record's vocabulary: :class:`Status`, the phases,
-                 :class:`RunRecord`, a typed view of a record, and what a valid
-                 record is (:func:`parse_record`, :class:`RecordError`)
+``record``       the record, defined once: :class:`Status`, the phases,
+                 :class:`RunRecord` (each field one :class:`RecordField`:
+                 from it the schema check, :func:`parse_record`, the typed
+                 attribute and the JSON written) and the migrations
 ``lifecycle``    the only code that sets a run's status, phase, finish time and
                  error: queued -> running -> finished / cancelled / failed, and
                  reaping runs whose process died
@@ -24,15 +25,19 @@ from .record import (
                      ACTIVE,
                      PHASES,
                      RECORD_VERSION,
+                     DatasetInfo,
                      Evaluation,
                      ExternalEvaluation,
                      PaddedInputs,
                      Progress,
                      RecordError,
+                     RecordField,
                      RunRecord,
                      Scores,
                      SplitInfo,
+                     Starter,
                      Status,
+                     Trial,
                      migrate,
                      parse_record,
                      record_problems,
@@ -49,8 +54,10 @@ from .store import (
 )
 
 __all__ = [
-    "ACTIVE", "CHECKPOINT_FORMAT", "DamagedRun", "Evaluation", "ExternalEvaluation", "PaddedInputs", "PHASES",
-    "Progress", "RECORD_VERSION", "Scores", "SplitInfo", "migrate", "RESERVED_NAMES", "RecordError", "RunRecord",
+    "ACTIVE", "CHECKPOINT_FORMAT", "DamagedRun", "DatasetInfo", "Evaluation", "ExternalEvaluation", "PaddedInputs",
+    "PHASES",
+    "Progress", "RECORD_VERSION", "Scores", "SplitInfo", "Starter", "Trial", "migrate", "RESERVED_NAMES",
+    "RecordError", "RecordField", "RunRecord",
     "RunStore",
     "STALE_AFTER", "STOP_FLAG", "Status", "check_run_id", "load_checkpoint_file", "parse_record", "record_problems",
 ]

@@ -1,25 +1,41 @@
-"""The vocabulary of a run record (``record.json``): its statuses and phases, and a
-typed view of the fields every part of the studio reads.
+"""The run record (``record.json``), defined once: its statuses and phases, and
+:class:`RunRecord`, whose declared fields are at the same time what a valid record is,
+the typed attributes every part of the studio reads, and what is written.
 
 A run's **status** says where it is in its life (set only by
 :mod:`.lifecycle`): ``queued`` (in a job queue, nothing done yet), ``running``,
 then ``finished``, ``cancelled`` (stopped; its best checkpoint is kept) or
 ``failed`` (with an ``error``). Its **phase** says what a running run is doing.
 
-What a valid record is, is :data:`RECORD`: the fields every part of the studio reads,
-with the JSON types they need (``run_id``, ``model`` and ``status`` are required; the
-others may be absent or null). :func:`record_problems` lists what is wrong with a
-record, :func:`parse_record` returns it or raises :class:`RecordError`; the run store
-checks every record it reads with it (a damaged run is listed apart, never shown as a
-run), and an imported archive's record is checked with it too.
+**The one definition.** Each field of a record is one line in :class:`RunRecord`: a
+:class:`RecordField` naming its JSON type (a :class:`Spec`) and, where a reader wants
+more than the JSON value, how it is read (an object read as one of the dataclasses
+below: :class:`Evaluation`, :class:`Scores`, :class:`SplitInfo`, :class:`Progress`,
+:class:`PaddedInputs`, :class:`ExternalEvaluation`, whose own fields carry their JSON
+types in the same way, :func:`json_field`). From that line come:
+
+- the **schema check**: :data:`RECORD` (field -> :class:`Spec`) is read off the class;
+  :func:`record_problems` lists what is wrong with a record, :func:`parse_record` returns
+  it or raises :class:`RecordError`; the run store checks every record it reads with it
+  (a damaged run is listed apart, never shown as a run), an imported archive's record is
+  checked with it too, and every write is checked field by field (:func:`field_problems`);
+- the **typed access**: ``record.owner``, ``record.evaluation.at("track")``...;
+- the **JSON written**: a record is a read-only view of its JSON object (:attr:`RunRecord.data`,
+  written as it is by :meth:`RunRecord.to_json`; fields it does not declare are kept);
+- the **migration** of older layouts: :data:`MIGRATIONS`, one step a version
+  (:data:`RECORD_VERSION` is one more than their number), applied when a record is read.
+
+``run_id``, ``model`` and ``status`` are required; the other fields may be absent or null.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any, Generic, TypeVar, overload
 
 from .. import GENRES
 from ..errors import CheckpointError
@@ -54,376 +70,7 @@ PHASES = ("queued", "waiting for the GPU", "waiting for room on the Ray cluster"
           "training", "evaluating", "done")
 
 
-#: The layout of the records this studio writes. 1: records before the job spec (their
-#: ``job`` field, on queued runs, held no configuration or owner: :func:`migrate`).
-RECORD_VERSION = 2
-
-
-def migrate(data: dict) -> dict:
-    """A record of an earlier layout brought to :data:`RECORD_VERSION` (a new dict; the
-    file is not rewritten). Version 1 (no ``record_version``): a queued run's ``job``
-    gains the configuration and the owner the record kept beside it."""
-    version = data.get("record_version", 1)
-    if version >= RECORD_VERSION:
-        return data
-    data = dict(data)
-    job = data.get("job")
-    if isinstance(job, dict) and "config" not in job and isinstance(data.get("config"), dict):
-        data["job"] = {**job, "config": data["config"], "owner": data.get("owner"),
-                       "dataset_label": (data.get("dataset") or {}).get("label")
-                       if isinstance(data.get("dataset"), dict) else None}
-    data["record_version"] = RECORD_VERSION
-    return data
-
-
-@dataclass(frozen=True)
-class Scores:
-    """One level of a run's test evaluation (per segment/patch/picture, or per track)."""
-
-    accuracy: float
-    macro_f1: float
-    n: int
-    report: dict  # per class (and the averages): precision, recall, f1-score, support
-    confusion: list  # rows: true genre, columns: predicted
-    weighted_f1: float | None = None
-
-    def __getitem__(self, key: str):  # (read like the record's own mapping by the report helpers)
-        return getattr(self, key)
-
-    def get(self, key: str, default=None):
-        return getattr(self, key, default)
-
-    @classmethod
-    def of(cls, data: dict | None) -> Scores | None:
-        if not data:
-            return None
-        # (a stored record has every field, checked by RECORD; a record being built may lack the detail)
-        return cls(data["accuracy"], data["macro_f1"], int(data.get("n") or 0), data.get("report") or {},
-                   data.get("confusion") or [], data.get("weighted_f1"))
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """A run's one look at its test set: per sample (``segment``) and per track."""
-
-    segment: Scores
-    track: Scores | None = None
-    leaky: bool = False
-    selection_on_test: bool = False
-
-    def at(self, level: str) -> Scores:
-        """The scores at ``level`` ("segment" or "track"; a run whose unit is the track,
-        one picture a track, has the segment level alone)."""
-        return (self.track if level == "track" else None) or self.segment
-
-
-@dataclass(frozen=True)
-class ExternalEvaluation:
-    """A run's evaluation on a labelled folder outside its training data (``gtzan-studio
-    evaluate RUN --data FOLDER``): one per folder (``folder``, the resolved path, is its
-    key in the record's ``external_evaluations``; evaluating the same folder again
-    replaces it). Each audio file is one clip, predicted as Predict does (the run's
-    windows, their probabilities averaged). ``n_files`` counts every file in the label
-    folders: ``n_scored`` were predicted and scored, ``n_refused`` could not be read (each
-    in ``refused`` with why), ``n_out_of_scope`` carry a label outside GTZAN's ten that no
-    ``label_map`` entry maps (``out_of_scope``: label -> files), ``n_dropped`` are tracks
-    the run trained or validated on (``dropped``). ``scores``: accuracy, per-class report
-    and confusion matrix over the scored clips."""
-
-    folder: str
-    name: str
-    date: float
-    label_map: dict
-    n_files: int
-    n_scored: int
-    n_refused: int
-    n_out_of_scope: int
-    n_dropped: int
-    accuracy: float | None
-    scores: Scores | None
-    refused: list = field(default_factory=list)  # [{"path", "reason"}]
-    out_of_scope: dict = field(default_factory=dict)  # folder label -> number of files
-    dropped: list = field(default_factory=list)  # [{"path", "reason"}]
-    notes: list = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        from dataclasses import asdict
-
-        out = asdict(self)
-        out["scores"] = None if self.scores is None else {k: v for k, v in asdict(self.scores).items()
-                                                          if v is not None}
-        return out
-
-    @classmethod
-    def of(cls, data: dict) -> ExternalEvaluation:
-        def count(key: str) -> int:
-            return int(data.get(key) or 0)
-
-        return cls(data["folder"], data.get("name") or data["folder"], float(data.get("date") or 0),
-                   dict(data.get("label_map") or {}), count("n_files"), count("n_scored"), count("n_refused"),
-                   count("n_out_of_scope"), count("n_dropped"), data.get("accuracy"), Scores.of(data.get("scores")),
-                   list(data.get("refused") or []), dict(data.get("out_of_scope") or {}),
-                   list(data.get("dropped") or []), list(data.get("notes") or []))
-
-
-@dataclass(frozen=True)
-class SplitInfo:
-    """How a run's data were split: sizes (in ``unit``s), what the model was chosen on."""
-
-    train: int
-    val: int
-    test: int
-    unit: str = "segment"
-    monitor: str = "validation"
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class Progress:
-    """What a running run's current phase has done of how much (tracks, inputs)."""
-
-    done: int
-    total: int
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class PaddedInputs:
-    """How many of a run's tracks were shorter than one input and repeat-padded to one."""
-
-    tracks: int
-    of: int
-    unit: str
-
-
-@dataclass(frozen=True)
-class RunRecord(Mapping):
-    """A run's record, typed and read-only: what the run store reads and writes, and
-    what every part of the studio is handed (its JSON object, :attr:`data`, is the stored
-    form, written by :meth:`to_json`; :meth:`~gtzan_core.runs.RunStore.read` has checked
-    its fields' types, and a record of an earlier layout is seen migrated: :func:`migrate`).
-    A change is a new record (:meth:`updated`), never an edit of this one. It is also a
-    read-only mapping of its JSON object's fields (``record["model"]``, ``{**record}``),
-    for the code that handles records whole: an archive, a test."""
-
-    data: dict
-
-    def __post_init__(self):
-        data = self.data.data if isinstance(self.data, RunRecord) else self.data  # (a record seen again)
-        object.__setattr__(self, "data", migrate(data))
-
-    def updated(self, **fields) -> RunRecord:
-        """This record with ``fields`` set (a new record; this one is unchanged)."""
-        return RunRecord({**self.data, **fields})
-
-    def to_json(self) -> dict:
-        """The stored form: a copy of the record's JSON object."""
-        return dict(self.data)
-
-    @property
-    def version(self) -> int:
-        return int(self.data.get("record_version", 1))
-
-    @property
-    def evaluation(self) -> Evaluation | None:
-        ev = self.data.get("evaluation")
-        if not ev or not ev.get("segment"):
-            return None
-        segment = Scores.of(ev["segment"])
-        assert segment is not None  # ev["segment"] is not empty: checked above
-        return Evaluation(segment, Scores.of(ev.get("track")), bool(ev.get("leaky")),
-                          bool(ev.get("selection_on_test")))
-
-    @property
-    def split(self) -> SplitInfo | None:
-        sp = self.data.get("split")
-        if not sp:
-            return None
-        return SplitInfo(int(sp.get("train", 0)), int(sp.get("val", 0)), int(sp.get("test", 0)),
-                         sp.get("unit") or "segment", sp.get("monitor") or "validation", sp.get("note"))
-
-    @property
-    def progress(self) -> Progress | None:
-        pr = self.data.get("progress")
-        if not pr:
-            return None
-        return Progress(int(pr.get("done", 0)), int(pr.get("total", 0)), pr.get("message") or "")
-
-    @classmethod
-    def of(cls, record: dict | RunRecord) -> RunRecord:
-        """``record`` seen typed (a record already typed is itself)."""
-        return record if isinstance(record, RunRecord) else cls(record)
-
-    def get(self, key, default=None):
-        return self.data.get(key, default)
-
-    def __getitem__(self, key: str):
-        return self.data[key]
-
-    def __contains__(self, key) -> bool:
-        return key in self.data
-
-    def __iter__(self):
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    @property
-    def protocol(self) -> str | None:
-        return self.data.get("protocol")
-
-    @property
-    def protocol_label(self) -> str | None:
-        return self.data.get("protocol_label")
-
-    @property
-    def selection_on_test(self) -> bool:
-        """Whether the model was chosen on its test set (the paper's protocol): its numbers flatter it."""
-        return bool(self.data.get("selection_on_test"))
-
-    @property
-    def epochs_run(self) -> int | None:
-        return self.data.get("epochs_run")
-
-    @property
-    def best_epoch(self) -> int | None:
-        return self.data.get("best_epoch")
-
-    @property
-    def train_seconds(self) -> float | None:
-        return self.data.get("train_seconds")
-
-    @property
-    def device(self) -> str | None:
-        return self.data.get("device")
-
-    @property
-    def error(self) -> str | None:
-        return self.data.get("error")
-
-    @property
-    def seed(self) -> int | None:
-        return self.config.get("seed")
-
-    @property
-    def unit(self) -> str:
-        """What one sample of its split is: "segment", "patch", "image"."""
-        return self.split.unit if self.split else "segment"
-
-    @property
-    def one_sample_per_track(self) -> bool:
-        """Whether each track is one sample of its split (a picture): then its sample level
-        is its track level, said once. Its input kind knows (``per_track``: many per track)."""
-        from ..errors import ConfigError
-        from ..inputs import get_kind
-
-        try:
-            return not get_kind(self.data.get("input_kind") or "mfcc").per_track
-        except ConfigError:  # (a record of an unknown kind is damaged: listed apart, never read here)
-            return False
-
-    @property
-    def padded_inputs(self) -> PaddedInputs | None:
-        p = self.data.get("padded_inputs")
-        if not p or not p.get("tracks"):
-            return None
-        return PaddedInputs(int(p["tracks"]), int(p.get("of") or 0), p.get("unit") or self.unit)
-
-    @property
-    def part_of(self) -> dict:
-        """Which study made it, when one did (a ``reproduction``, a ``transfer`` study, the
-        ``starter``, a search ``study``: its id or label, seed, condition or trial), else {}."""
-        for key in ("reproduction", "transfer", "starter", "study"):
-            if self.data.get(key):
-                return self.data[key]
-        return {}
-
-    @property
-    def run_id(self) -> str:
-        return self.data["run_id"]
-
-    @property
-    def status(self) -> Status | None:
-        try:
-            return Status(self.data.get("status"))
-        except ValueError:
-            return None
-
-    @property
-    def active(self) -> bool:
-        """Queued or running (:attr:`Status.active`); a record of no known status is not."""
-        return self.status is not None and self.status.active
-
-    @property
-    def phase(self) -> str | None:
-        return self.data.get("phase")
-
-    @property
-    def model(self) -> str | None:
-        return self.data.get("model")
-
-    @property
-    def title(self) -> str:
-        return self.data.get("title") or self.data.get("model") or "?"
-
-    @property
-    def owner(self) -> str | None:
-        return self.data.get("owner")
-
-    @property
-    def config(self) -> dict:
-        return self.data.get("config") or {}
-
-    @property
-    def dataset(self) -> dict:
-        return self.data.get("dataset") or {}
-
-    @property
-    def dataset_label(self) -> str | None:
-        return self.dataset.get("label")
-
-    @property
-    def history(self) -> list[dict]:
-        return self.data.get("history") or []
-
-    def metrics(self, level: str = "track") -> dict:
-        """The test metrics at ``level`` ("segment": per sample, "track"), or {}."""
-        return (self.data.get("evaluation") or {}).get(level) or {}
-
-    @property
-    def evaluated(self) -> bool:
-        return bool(self.data.get("evaluation"))
-
-    @property
-    def started(self) -> bool:
-        """Whether it trained at all (an epoch, or an evaluation): a job stopped or failed
-        before that is a job, never a run to compare."""
-        return bool(self.history or self.evaluated)
-
-    @property
-    def split_warnings(self) -> list[str]:
-        return self.data.get("split_warnings") or []
-
-    @property
-    def external_evaluations(self) -> list[ExternalEvaluation]:
-        """The run's evaluations on other folders, newest first (a record without any,
-        one written before they existed included: none)."""
-        found = [ExternalEvaluation.of(ev) for ev in (self.data.get("external_evaluations") or {}).values()]
-        return sorted(found, key=lambda ev: ev.date, reverse=True)
-
-
-def dataset_of(records) -> str:
-    """The dataset a group of runs (a study's) trained on: the first label a run has
-    opened, or "pending" while none has."""
-    for r in records:
-        label = RunRecord.of(r).dataset_label
-        if label not in (None, "pending"):
-            return label
-    return "pending"
-
-
-# -- what a valid record is -------------------------------------------------------
+# -- JSON types --------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Spec:
@@ -451,75 +98,550 @@ TEXT, NUMBER, COUNT, TIME, FLAG = Spec("text"), Spec("number"), Spec("count"), S
 _LATEST_TIME = 1e11  # the year 5138: what Python's and pandas' dates still hold
 #: A process id (``os.kill`` takes a C int).
 PID = Spec("count", most=2 ** 31 - 1)
+_PER_GENRE = Spec("object", values=COUNT)
+_FILE_REASON = Spec("object", fields={"path": Spec("text", required=True), "reason": Spec("text", required=True)})
+
+
+def json_field(spec: Spec, read: Callable[[Any], Any] | None = None, **kwargs) -> Any:
+    """A field of one of the record's dataclasses with its JSON type ``spec`` (and, for an
+    object read as a dataclass, ``read``); ``kwargs`` are :func:`dataclasses.field`'s."""
+    return field(metadata={"spec": spec, "read": read}, **kwargs)
+
+
+def object_spec(cls: type, required: bool = False) -> Spec:
+    """The JSON type of an object read as the dataclass ``cls``: its fields' own types."""
+    return Spec("object", required=required,
+                fields={f.name: f.metadata["spec"] for f in dataclasses.fields(cls)})
+
+
+_Loaded = TypeVar("_Loaded")
+
+
+def load(cls: type[_Loaded], data: Mapping) -> _Loaded:
+    """``data`` (a JSON object of ``cls``'s type, :func:`object_spec`) read as ``cls``: a
+    field absent, null or empty text takes its default (a field without one is needed: a
+    ``KeyError`` otherwise), a count is an int, a time a float, an object or a list a copy."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        raw = data.get(f.name)
+        has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        if (raw is None or raw == "") and has_default:
+            continue
+        if raw is None:
+            raw = data[f.name]  # (absent and needed: the KeyError names it)
+        spec, read = f.metadata["spec"], f.metadata["read"]
+        values[f.name] = (read(raw) if read is not None else int(raw) if spec.type == "count"
+                          else float(raw) if spec.type == "time" else dict(raw) if isinstance(raw, dict)
+                          else list(raw) if isinstance(raw, list) else raw)
+    return cls(**values)
+
+
+# -- the record's objects, each a dataclass whose fields carry their JSON types ------
+
+_REPORT = Spec("object", required=True, values=Spec("object", fields=dict.fromkeys(
+    ("precision", "recall", "f1-score"), Spec("number", required=True)) | {"support": Spec("count", required=True)}))
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One level of a run's test evaluation (per segment/patch/picture, or per track)."""
+
+    accuracy: float = json_field(Spec("number", required=True))
+    macro_f1: float = json_field(Spec("number", required=True))
+    n: int = json_field(Spec("count", required=True), default=0)
+    # per class (and the averages): precision, recall, f1-score, support
+    report: dict = json_field(_REPORT, default_factory=dict)
+    # rows: true genre, columns: predicted
+    confusion: list = json_field(Spec("matrix", required=True, items=COUNT), default_factory=list)
+    weighted_f1: float | None = json_field(NUMBER, default=None)
+
+    def __getitem__(self, key: str):  # (read like the record's own mapping by the report helpers)
+        return getattr(self, key)
+
+    def get(self, key: str, default=None):
+        return getattr(self, key, default)
+
+    @classmethod
+    def of(cls, data: Mapping | None) -> Scores | None:
+        """``data`` read as scores (none when it is empty; a stored record has every field,
+        checked by :data:`RECORD`; a record being built may lack the detail)."""
+        return load(cls, data) if data else None
+
 
 #: One level of a run's evaluation (segment or track), as the tables, Compare and the reports
 #: read it: the scores, the per-class report (every row with its four numbers) and the
 #: confusion matrix (square, one row per genre at most).
-SCORES = Spec("object", fields={
-    "accuracy": Spec("number", required=True), "macro_f1": Spec("number", required=True), "weighted_f1": NUMBER,
-    "n": Spec("count", required=True),
-    "report": Spec("object", required=True, values=Spec("object", fields=dict.fromkeys(
-        ("precision", "recall", "f1-score"), Spec("number", required=True)) | {
-        "support": Spec("count", required=True)})),
-    "confusion": Spec("matrix", required=True, items=COUNT),
-})
+SCORES = object_spec(Scores)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A run's one look at its test set: per sample (``segment``) and per track."""
+
+    segment: Scores = json_field(object_spec(Scores, required=True), read=Scores.of)
+    track: Scores | None = json_field(SCORES, read=Scores.of, default=None)
+    leaky: bool = json_field(FLAG, default=False)
+    selection_on_test: bool = json_field(FLAG, default=False)
+
+    def at(self, level: str) -> Scores:
+        """The scores at ``level`` ("segment" or "track"; a run whose unit is the track,
+        one picture a track, has the segment level alone)."""
+        return (self.track if level == "track" else None) or self.segment
+
+    @classmethod
+    def of(cls, data: Mapping | None) -> Evaluation | None:
+        """A record's ``evaluation`` read (none without its segment level)."""
+        return load(cls, data) if data and data.get("segment") else None
+
+
+@dataclass(frozen=True)
+class ExternalEvaluation:
+    """A run's evaluation on a labelled folder outside its training data (``gtzan-studio
+    evaluate RUN --data FOLDER``): one per folder (``folder``, the resolved path, is its
+    key in the record's ``external_evaluations``; evaluating the same folder again
+    replaces it). Each audio file is one clip, predicted as Predict does (the run's
+    windows, their probabilities averaged). ``n_files`` counts every file in the label
+    folders: ``n_scored`` were predicted and scored, ``n_refused`` could not be read (each
+    in ``refused`` with why), ``n_out_of_scope`` carry a label outside GTZAN's ten that no
+    ``label_map`` entry maps (``out_of_scope``: label -> files), ``n_dropped`` are tracks
+    the run trained or validated on (``dropped``). ``scores``: accuracy, per-class report
+    and confusion matrix over the scored clips."""
+
+    folder: str = json_field(Spec("text", required=True))
+    name: str = json_field(TEXT, default="")  # (read: the folder when it has none)
+    date: float = json_field(TIME, default=0.0)
+    label_map: dict = json_field(Spec("object", values=TEXT), default_factory=dict)
+    n_files: int = json_field(COUNT, default=0)
+    n_scored: int = json_field(COUNT, default=0)
+    n_refused: int = json_field(COUNT, default=0)
+    n_out_of_scope: int = json_field(COUNT, default=0)
+    n_dropped: int = json_field(COUNT, default=0)
+    accuracy: float | None = json_field(NUMBER, default=None)
+    scores: Scores | None = json_field(SCORES, read=Scores.of, default=None)
+    refused: list = json_field(Spec("list", items=_FILE_REASON), default_factory=list)  # [{"path", "reason"}]
+    out_of_scope: dict = json_field(Spec("object", values=COUNT), default_factory=dict)  # label -> files
+    dropped: list = json_field(Spec("list", items=_FILE_REASON), default_factory=list)  # [{"path", "reason"}]
+    notes: list = json_field(Spec("list", items=TEXT), default_factory=list)
+
+    def as_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["scores"] = None if self.scores is None else {k: v for k, v in dataclasses.asdict(self.scores).items()
+                                                          if v is not None}
+        return out
+
+    @classmethod
+    def of(cls, data: Mapping) -> ExternalEvaluation:
+        ev = load(cls, data)
+        return ev if ev.name else dataclasses.replace(ev, name=ev.folder)
+
+
+#: One evaluation on another folder (:class:`ExternalEvaluation`).
+EXTERNAL = object_spec(ExternalEvaluation)
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    """How a run's data were split: sizes (in ``unit``s), what the model was chosen on,
+    each part's tracks per genre and the tracks the run saw (trained or validated on)."""
+
+    train: int = json_field(COUNT, default=0)
+    val: int = json_field(COUNT, default=0)
+    test: int = json_field(COUNT, default=0)
+    unit: str = json_field(TEXT, default="segment")
+    monitor: str = json_field(TEXT, default="validation")
+    note: str | None = json_field(TEXT, default=None)
+    tracks_per_genre: dict = json_field(Spec("object", fields=dict.fromkeys(("train", "val", "test"), _PER_GENRE)),
+                                        default_factory=dict)
+    seen_tracks: list = json_field(Spec("list", items=TEXT), default_factory=list)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a running run's current phase has done of how much (tracks, inputs)."""
+
+    done: int = json_field(COUNT, default=0)
+    total: int = json_field(COUNT, default=0)
+    message: str = json_field(TEXT, default="")
+
+
+@dataclass(frozen=True)
+class PaddedInputs:
+    """How many of a run's tracks were shorter than one input and repeat-padded to one."""
+
+    tracks: int = json_field(COUNT)
+    of: int = json_field(COUNT, default=0)
+    unit: str = json_field(TEXT, default="")  # (read: the run's split unit when it has none)
+
+
+@dataclass(frozen=True)
+class Starter:
+    """What a starter run (:mod:`gtzan_core.starter`) says about how it was measured: its
+    ``tracks``, its test accuracy over seeds (``mean`` ± ``sd``, each seed's in
+    ``accuracies``, on ``test_tracks`` unseen tracks each), what it trained on
+    (``material``: "audio" excerpts or spectrogram pictures; ``data``) and the command."""
+
+    tracks: int = json_field(Spec("count", required=True))
+    mean: float = json_field(Spec("number", required=True))
+    sd: float = json_field(Spec("number", required=True))
+    seeds: list = json_field(Spec("list", required=True, items=NUMBER))
+    test_tracks: int = json_field(Spec("count", required=True))
+    accuracies: list = json_field(Spec("list", items=NUMBER), default_factory=list)
+    data: str | None = json_field(TEXT, default=None)
+    command: str | None = json_field(TEXT, default=None)
+    val_accuracies: list = json_field(Spec("list", items=NUMBER), default_factory=list)
+    val_size: int | None = json_field(COUNT, default=None)
+    material: str | None = json_field(TEXT, default=None)
+    fallback: bool = json_field(FLAG, default=False)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a run trained on: the dataset's ``label`` ("GTZAN", the demo set's, "pending"
+    until it is opened), its folder (``root``) and its content's ``fingerprint``."""
+
+    label: str | None = json_field(TEXT, default=None)
+    root: str | None = json_field(TEXT, default=None)
+    fingerprint: str | None = json_field(TEXT, default=None)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """Which search made a run (a trial of study ``name``, shown as ``label``, number ``trial``)."""
+
+    name: str | None = json_field(TEXT, default=None)
+    label: str | None = json_field(TEXT, default=None)
+    trial: int | None = json_field(COUNT, default=None)
+
+
 #: One epoch of a run's history (the loss chart, the ETA).
 EPOCH = Spec("object", fields={**dict.fromkeys(("train_loss", "val_loss", "train_acc", "val_acc"),
                                                 Spec("number", required=True)),
                                "epoch": Spec("count", required=True), "seconds": COUNT, "elapsed": COUNT,
                                "best": FLAG})
-_PER_GENRE = Spec("object", values=COUNT)
-_FILE_REASON = Spec("object", fields={"path": Spec("text", required=True), "reason": Spec("text", required=True)})
-#: One evaluation on another folder (:class:`ExternalEvaluation`).
-EXTERNAL = Spec("object", fields={
-    "folder": Spec("text", required=True), "name": TEXT, "date": TIME, "label_map": Spec("object", values=TEXT),
-    **dict.fromkeys(("n_files", "n_scored", "n_refused", "n_out_of_scope", "n_dropped"), COUNT),
-    "accuracy": NUMBER, "scores": SCORES, "refused": Spec("list", items=_FILE_REASON),
-    "out_of_scope": Spec("object", values=COUNT), "dropped": Spec("list", items=_FILE_REASON),
-    "notes": Spec("list", items=TEXT)})
 
-#: Every field of a record that the pages, the CLI, the job queue and the reports read, with
-#: the type it needs; a record is valid when each has it (other fields are free).
-RECORD: dict[str, Spec] = {
-    "run_id": Spec("text", required=True), "model": Spec("text", required=True),
-    "status": Spec("status", required=True),
-    **dict.fromkeys(("title", "owner", "phase", "protocol", "protocol_label", "recipe", "device", "input_kind",
-                     "error", "host", "family", "weights_note"), TEXT),
-    **dict.fromkeys(("created", "started", "finished", "heartbeat"), TIME),
-    **dict.fromkeys(("epochs_run", "best_epoch", "trainable_params", "total_params", "train_seconds"), COUNT),
-    "pid": PID, "record_version": Spec("count", least=1),
-    **dict.fromkeys(("leaky", "selection_on_test", "early_stopped", "pretrained"), FLAG),
-    "history": Spec("list", items=EPOCH),
-    "split_warnings": Spec("list", items=TEXT), "classes": Spec("list", items=TEXT),
-    "evaluation": Spec("object", fields={"segment": Spec("object", required=True, fields=SCORES.fields),
-                                         "track": SCORES, "leaky": FLAG, "selection_on_test": FLAG}),
-    "config": Spec("object", fields={"epochs": Spec("count", least=1), "patience": COUNT, "recipe": TEXT,
-                                     "model": TEXT}),
-    "dataset": Spec("object", fields={"label": TEXT, "root": TEXT, "fingerprint": TEXT}),
-    "split": Spec("object", fields={"train": COUNT, "val": COUNT, "test": COUNT, "unit": TEXT,
-                                    "tracks_per_genre": Spec("object", fields=dict.fromkeys(
-                                        ("train", "val", "test"), _PER_GENRE)),
-                                    "seen_tracks": Spec("list", items=TEXT)}),
-    "progress": Spec("object", fields={"done": COUNT, "total": COUNT}),
-    "job": Spec("object", fields={"data_path": TEXT}),
-    "queue_owner": Spec("object", fields={"host": TEXT, "pid": PID}),
-    "reproduction": Spec("object", fields={"id": TEXT, "seed": COUNT, "seeds": COUNT}),
-    "study": Spec("object", fields={"name": TEXT, "label": TEXT, "trial": COUNT}),  # a search's trial
-    "pruned": TEXT,
-    "transfer": Spec("object", fields={"id": TEXT, "condition": TEXT, "pretrained_on": TEXT, "protocol": TEXT}),
-    "starter": Spec("object", fields={"tracks": Spec("count", required=True), "mean": Spec("number", required=True),
-                                      "sd": Spec("number", required=True),
-                                      "seeds": Spec("list", required=True, items=NUMBER),
-                                      "test_tracks": Spec("count", required=True),
-                                      "accuracies": Spec("list", items=NUMBER), "data": TEXT, "command": TEXT,
-                                      "val_accuracies": Spec("list", items=NUMBER), "val_size": COUNT,
-                                      "material": TEXT, "fallback": FLAG}),
-    "padded_inputs": Spec("object", fields={"tracks": COUNT, "of": COUNT, "unit": TEXT}),
-    "external_evaluations": Spec("object", values=EXTERNAL),  # folder -> its evaluation
-    "promoted": Spec("object", fields={"by": TEXT, "at": TIME}),  # by the admin, to the class (gtzan_core.claims)
-    **dict.fromkeys(("mfcc_params", "image_params", "musicnn_params", "weights", "recipe_changes", "image_sources",
-                     "imported"), Spec("object")),
-}
+
+# -- older layouts -------------------------------------------------------------------
+
+def _job_carries_its_configuration(data: dict) -> dict:
+    """Version 1 -> 2 (records before the job spec): a queued run's ``job`` gains the
+    configuration and the owner the record kept beside it."""
+    job = data.get("job")
+    if isinstance(job, dict) and "config" not in job and isinstance(data.get("config"), dict):
+        data["job"] = {**job, "config": data["config"], "owner": data.get("owner"),
+                       "dataset_label": (data.get("dataset") or {}).get("label")
+                       if isinstance(data.get("dataset"), dict) else None}
+    return data
+
+
+#: The steps that bring a record of an earlier layout to this one: step ``k`` (from 0)
+#: takes a record of version ``k + 1`` to ``k + 2`` (a record without ``record_version``
+#: is version 1). A new layout is one step here.
+MIGRATIONS: tuple[Callable[[dict], dict], ...] = (_job_carries_its_configuration,)
+#: The layout of the records this studio writes.
+RECORD_VERSION = len(MIGRATIONS) + 1
+
+
+def migrate(data: dict) -> dict:
+    """A record of an earlier layout brought to :data:`RECORD_VERSION` (a new dict; the
+    file is not rewritten): each step of :data:`MIGRATIONS` from its version on."""
+    version = data.get("record_version", 1)
+    if version >= RECORD_VERSION:
+        return data
+    data = dict(data)
+    for step in MIGRATIONS[max(int(version), 1) - 1:]:
+        data = step(data)
+    data["record_version"] = RECORD_VERSION
+    return data
+
+
+# -- the record --------------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+
+class RecordField(Generic[_T]):
+    """One field of :class:`RunRecord`, declared once: its JSON type (``spec``), how it is
+    read (``read(value, record)``, given null too, when the JSON value is not what its
+    readers want; else the value itself, or ``empty()`` when it is absent or null) and an
+    extra ``check`` of a valid value (a problem in words, or None)."""
+
+    def __init__(self, spec: Spec, read: Callable[[Any, RunRecord], _T] | None = None,
+                 empty: Callable[[], Any] | None = None, check: Callable[[Any], str | None] | None = None):
+        self.spec, self.read, self.empty, self.check = spec, read, empty, check
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, record: None, owner: type | None = None) -> RecordField[_T]: ...
+
+    @overload
+    def __get__(self, record: RunRecord, owner: type | None = None) -> _T: ...
+
+    def __get__(self, record, owner=None):
+        if record is None:
+            return self
+        raw = record.data.get(self.name)
+        if self.read is not None:
+            return self.read(raw, record)
+        if raw is None:
+            return None if self.empty is None else self.empty()
+        return raw
+
+
+def _status(value, record) -> Status | None:
+    try:
+        return Status(value)
+    except ValueError:
+        return None
+
+
+def _known_kind(value: str) -> str | None:
+    from ..errors import ConfigError
+    from ..inputs import get_kind  # (the kinds registered now: a record of an unknown one cannot be read)
+
+    try:
+        get_kind(value[:40])
+    except ConfigError as exc:
+        return f"its {exc}"
+    return None
+
+
+def _split(value, record) -> SplitInfo | None:
+    return load(SplitInfo, value) if value else None
+
+
+def _progress(value, record) -> Progress | None:
+    return load(Progress, value) if value else None
+
+
+def _padded(value, record) -> PaddedInputs | None:
+    if not value or not value.get("tracks"):
+        return None
+    padded = load(PaddedInputs, value)
+    return padded if padded.unit else dataclasses.replace(padded, unit=record.unit)
+
+
+def _external(value, record) -> list[ExternalEvaluation]:
+    found = [ExternalEvaluation.of(ev) for ev in (value or {}).values()]
+    return sorted(found, key=lambda ev: ev.date, reverse=True)
+
+
+def _obj(spec: Spec | None = None) -> RecordField[dict]:
+    """An object field read as its JSON object ({} when absent)."""
+    return RecordField(spec or Spec("object"), empty=dict)
+
+
+class RunRecord(Mapping):
+    """A run's record, typed and read-only, defined once: each :class:`RecordField` below
+    is a field of the stored JSON object, its type (:data:`RECORD`, checked on every read
+    and write) and the attribute its readers read (``record.owner``). What the run store
+    reads and writes, and what every part of the studio is handed (its JSON object,
+    :attr:`data`, is the stored form, written by :meth:`to_json`; fields not declared here
+    are kept as they are; a record of an earlier layout is seen migrated: :func:`migrate`).
+    A change is a new record (:meth:`updated`), never an edit of this one.
+
+    It is also a read-only mapping of its JSON object's fields (``{**record}``), for the
+    code that handles records whole (an archive, the job queue, a test) and, as a
+    transition, for library modules not yet moved to the attributes; the pages, the web
+    layer and the CLI read attributes (``tests/project/test_structure.py`` checks the pages)."""
+
+    __hash__ = None  # type: ignore[assignment]  # (a view of a dict)
+
+    run_id: RecordField[str] = RecordField(Spec("text", required=True))
+    model: RecordField[str | None] = RecordField(Spec("text", required=True))
+    status: RecordField[Status | None] = RecordField(Spec("status", required=True), read=_status)
+    title: RecordField[str] = RecordField(TEXT, read=lambda v, r: v or r.data.get("model") or "?")
+    owner: RecordField[str | None] = RecordField(TEXT)
+    phase: RecordField[str | None] = RecordField(TEXT)
+    protocol: RecordField[str | None] = RecordField(TEXT)
+    protocol_label: RecordField[str | None] = RecordField(TEXT)
+    recipe: RecordField[str | None] = RecordField(TEXT)
+    device: RecordField[str | None] = RecordField(TEXT)
+    input_kind: RecordField[str | None] = RecordField(TEXT, check=_known_kind)
+    error: RecordField[str | None] = RecordField(TEXT)
+    host: RecordField[str | None] = RecordField(TEXT)
+    family: RecordField[str | None] = RecordField(TEXT)
+    weights_note: RecordField[str | None] = RecordField(TEXT)
+    created: RecordField[float | None] = RecordField(TIME)
+    started: RecordField[float | None] = RecordField(TIME)
+    finished: RecordField[float | None] = RecordField(TIME)
+    heartbeat: RecordField[float | None] = RecordField(TIME)
+    epochs_run: RecordField[int | None] = RecordField(COUNT)
+    best_epoch: RecordField[int | None] = RecordField(COUNT)
+    trainable_params: RecordField[int | None] = RecordField(COUNT)
+    total_params: RecordField[int | None] = RecordField(COUNT)
+    train_seconds: RecordField[float | None] = RecordField(COUNT)
+    pid: RecordField[int | None] = RecordField(PID)
+    record_version: RecordField[int] = RecordField(Spec("count", least=1), empty=lambda: 1)
+    leaky: RecordField[bool | None] = RecordField(FLAG)
+    #: Whether the model was chosen on its test set (the paper's protocol): its numbers flatter it.
+    selection_on_test: RecordField[bool] = RecordField(FLAG, read=lambda v, r: bool(v))
+    early_stopped: RecordField[bool | None] = RecordField(FLAG)
+    pretrained: RecordField[bool | None] = RecordField(FLAG)  # (None: the record does not say)
+    history: RecordField[list[dict]] = RecordField(Spec("list", items=EPOCH), empty=list)
+    split_warnings: RecordField[list[str]] = RecordField(Spec("list", items=TEXT), empty=list)
+    classes: RecordField[list[str]] = RecordField(Spec("list", items=TEXT), empty=list)
+    evaluation: RecordField[Evaluation | None] = RecordField(object_spec(Evaluation),
+                                                             read=lambda v, r: Evaluation.of(v))
+    config: RecordField[dict] = _obj(Spec("object", fields={"epochs": Spec("count", least=1), "patience": COUNT,
+                                                            "recipe": TEXT, "model": TEXT}))
+    dataset: RecordField[DatasetInfo] = RecordField(object_spec(DatasetInfo),
+                                                    read=lambda v, r: load(DatasetInfo, v or {}))
+    split: RecordField[SplitInfo | None] = RecordField(object_spec(SplitInfo), read=_split)
+    progress: RecordField[Progress | None] = RecordField(object_spec(Progress), read=_progress)
+    job: RecordField[dict] = _obj(Spec("object", fields={"data_path": TEXT}))
+    queue_owner: RecordField[dict] = _obj(Spec("object", fields={"host": TEXT, "pid": PID}))
+    reproduction: RecordField[dict] = _obj(Spec("object", fields={"id": TEXT, "seed": COUNT, "seeds": COUNT}))
+    study: RecordField[Trial | None] = RecordField(object_spec(Trial), read=lambda v, r: load(Trial, v) if v else None)
+    pruned: RecordField[str | None] = RecordField(TEXT)
+    transfer: RecordField[dict] = _obj(Spec("object", fields={"id": TEXT, "condition": TEXT, "pretrained_on": TEXT,
+                                                              "protocol": TEXT}))
+    starter: RecordField[Starter | None] = RecordField(object_spec(Starter),
+                                                       read=lambda v, r: load(Starter, v) if v else None)
+    padded_inputs: RecordField[PaddedInputs | None] = RecordField(object_spec(PaddedInputs), read=_padded)
+    #: The run's evaluations on other folders (folder -> its evaluation), read newest
+    #: first (a record without any, one written before they existed included: none).
+    external_evaluations: RecordField[list[ExternalEvaluation]] = RecordField(
+        Spec("object", values=EXTERNAL), read=_external)
+    promoted: RecordField[dict] = _obj(Spec("object", fields={"by": TEXT, "at": TIME}))  # to the class (claims)
+    mfcc_params: RecordField[dict] = _obj()
+    image_params: RecordField[dict] = _obj()
+    musicnn_params: RecordField[dict] = _obj()
+    weights: RecordField[dict] = _obj()
+    recipe_changes: RecordField[dict] = _obj()
+    image_sources: RecordField[dict] = _obj()
+    imported: RecordField[dict] = _obj()
+    #: When a stop was asked for (the job queue), until the run stops.
+    stop_requested: RecordField[float | None] = RecordField(TIME)
+
+    def __init__(self, data: Mapping):
+        data = data.data if isinstance(data, RunRecord) else data  # (a record seen again)
+        object.__setattr__(self, "data", migrate(data))  # type: ignore[arg-type]
+
+    data: dict
+
+    def __setattr__(self, name, value):
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __reduce__(self):
+        return RunRecord, (self.data,)
+
+    def __eq__(self, other) -> bool:
+        return self.data == other.data if isinstance(other, RunRecord) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"RunRecord(data={self.data!r})"
+
+    def updated(self, **fields) -> RunRecord:
+        """This record with ``fields`` set (a new record; this one is unchanged)."""
+        return RunRecord({**self.data, **fields})
+
+    def to_json(self) -> dict:
+        """The stored form: a copy of the record's JSON object."""
+        return dict(self.data)
+
+    @classmethod
+    def of(cls, record: Mapping) -> RunRecord:
+        """``record`` seen typed (a record already typed is itself)."""
+        return record if isinstance(record, RunRecord) else cls(record)
+
+    # (the read-only mapping of its JSON object)
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+    def __getitem__(self, key: str):
+        return self.data[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self.data
+
+    def __iter__(self):
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    # -- what is read from its fields ---------------------------------------------
+
+    @property
+    def version(self) -> int:
+        return int(self.record_version)
+
+    @property
+    def seed(self) -> int | None:
+        return self.config.get("seed")
+
+    @property
+    def unit(self) -> str:
+        """What one sample of its split is: "segment", "patch", "image"."""
+        return self.split.unit if self.split else "segment"
+
+    @property
+    def one_sample_per_track(self) -> bool:
+        """Whether each track is one sample of its split (a picture): then its sample level
+        is its track level, said once. Its input kind knows (``per_track``: many per track)."""
+        from ..errors import ConfigError
+        from ..inputs import get_kind
+
+        try:
+            return not get_kind(self.input_kind or "mfcc").per_track
+        except ConfigError:  # (a record of an unknown kind is damaged: listed apart, never read here)
+            return False
+
+    @property
+    def part_of(self) -> dict:
+        """Which study made it, when one did (a ``reproduction``, a ``transfer`` study, the
+        ``starter``, a search ``study``: its id or label, seed, condition or trial), else {}."""
+        for key in ("reproduction", "transfer", "starter", "study"):
+            if self.data.get(key):
+                return self.data[key]
+        return {}
+
+    @property
+    def active(self) -> bool:
+        """Queued or running (:attr:`Status.active`); a record of no known status is not."""
+        return self.status is not None and self.status.active
+
+    @property
+    def dataset_label(self) -> str | None:
+        return self.dataset.label
+
+    def metrics(self, level: str = "track") -> dict:
+        """The test metrics at ``level`` ("segment": per sample, "track"), or {}, as JSON."""
+        return (self.data.get("evaluation") or {}).get(level) or {}
+
+    @property
+    def evaluated(self) -> bool:
+        return bool(self.data.get("evaluation"))
+
+    @property
+    def trained(self) -> bool:
+        """Whether it trained at all (an epoch, or an evaluation): a job stopped or failed
+        before that is a job, never a run to compare."""
+        return bool(self.history or self.evaluated)
+
+
+#: Every field of a record, in the order it is declared and checked.
+FIELDS: tuple[RecordField[Any], ...] = tuple(v for v in vars(RunRecord).values() if isinstance(v, RecordField))
+#: What a valid record is, read off :class:`RunRecord`: each field the pages, the CLI, the
+#: job queue and the reports read, with the type it needs; a record is valid when each has
+#: it (other fields are free).
+RECORD: dict[str, Spec] = {f.name: f.spec for f in FIELDS}
+
+
+def dataset_of(records) -> str:
+    """The dataset a group of runs (a study's) trained on: the first label a run has
+    opened, or "pending" while none has."""
+    for r in records:
+        label = RunRecord.of(r).dataset_label
+        if label not in (None, "pending"):
+            return label
+    return "pending"
+
+
+# -- what a valid record is -------------------------------------------------------
 
 _JSON_NAMES = {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null",
                int: "a number", float: "a number"}
@@ -609,14 +731,12 @@ def record_problems(data, run_id: str | None = None, limit: int = 3) -> list[str
         _check(spec, data[key], key, problems, limit)
     if run_id is not None and isinstance(data.get("run_id"), str) and data["run_id"] != run_id:
         problems.append(f"its run_id {data['run_id'][:60]!r} is not its folder's ({run_id})")
-    if isinstance(data.get("input_kind"), str):
-        from ..errors import ConfigError
-        from ..inputs import get_kind  # (the kinds registered now: a record of an unknown one cannot be read)
-
-        try:
-            get_kind(data["input_kind"][:40])
-        except ConfigError as exc:
-            problems.append(f"its {exc}")
+    for f in FIELDS:  # (a field's own check, on a value of its type)
+        value = data.get(f.name)
+        if f.check is not None and value is not None and _fits(f.spec, value):
+            problem = f.check(value)
+            if problem:
+                problems.append(problem)
     return problems[:limit]
 
 

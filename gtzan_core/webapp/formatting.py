@@ -161,12 +161,11 @@ def job_progress(record: dict, now: float | None = None) -> dict:
     ``(earliest, latest)``: early stopping if no epoch improves on the best within the
     patience, and the epoch cap), ``eta_text``, ``stopping`` (Stop was pressed, the job has
     not stopped yet) and ``summary`` (one line for a job that ended)."""
-    history = record.get("history") or []
-    config = record.get("config") or {}
+    run = RunRecord.of(record)
+    history, config = run.history, run.config
     cap = epoch_cap(record)
     epoch = len(history)
-    status, phase = record.get("status"), record.get("phase")
-    run = RunRecord.of(record)
+    status, phase = (run.status.value if run.status else None), run.phase
     p = run.progress or Progress(0, 0)
     phase_fraction = None
     if status == "queued":
@@ -189,7 +188,7 @@ def job_progress(record: dict, now: float | None = None) -> dict:
         last = history[-1]
         per_epoch = float(last.get("elapsed") or 0) / epoch or float(last.get("seconds") or 0)
         patience = int(config.get("patience") or cap)
-        best = int(record.get("best_epoch") or max((h["epoch"] for h in history if h.get("best")), default=epoch))
+        best = int(run.best_epoch or max((h["epoch"] for h in history if h.get("best")), default=epoch))
         latest = max(cap - epoch, 0)
         earliest = min(latest, max(patience - (epoch - best), 0))
         eta = (per_epoch * earliest, per_epoch * latest)
@@ -198,9 +197,9 @@ def job_progress(record: dict, now: float | None = None) -> dict:
     elif math.isclose(eta[0], eta[1]):
         eta_text = f"about {duration_text(eta[1])} left (the {cap}-epoch cap)"
     else:
-        eta_text = (f"{duration_text(eta[0])} left if no epoch beats epoch {record.get('best_epoch') or epoch} "
+        eta_text = (f"{duration_text(eta[0])} left if no epoch beats epoch {run.best_epoch or epoch} "
                     f"(early stopping), at most {duration_text(eta[1])} (the {cap}-epoch cap)")
-    stopping = RunRecord.of(record).active and bool(record.get("stop_requested"))
+    stopping = run.active and bool(run.stop_requested)
     return {"epoch": epoch, "cap": cap, "total": cap, "fraction": min(1.0, epoch / cap), "phase": line,
             "phase_fraction": phase_fraction, "eta": eta, "eta_text": eta_text, "stopping": stopping,
             "summary": training_text(record)}
@@ -216,9 +215,9 @@ def empty_jobs_text(records: list[dict], me: str | None, whose: str, now: float 
                 "pages or close the tab.")
     now = time.time() if now is None else now
     others: dict[str, int] = {}
-    for r in records:
-        if (RunRecord.of(r).active or now - r.get("finished", 0) < recent) and r.get("owner") != me:
-            owner = r.get("owner") or "nobody"
+    for r in map(RunRecord.of, records):
+        if (r.active or now - (r.finished or 0) < recent) and r.owner != me:
+            owner = r.owner or "nobody"
             others[owner] = others.get(owner, 0) + 1
     mine = f"No jobs of yours ({md_text(me)}) in the last hour" if me else "You are not signed in, so no jobs are yours"
     if not others:
@@ -229,14 +228,15 @@ def empty_jobs_text(records: list[dict], me: str | None, whose: str, now: float 
 
 def run_label(record: dict) -> str:
     """A run in one line, for a select box's option (drawn as text: :func:`plain_text`)."""
-    ev = RunRecord.of(record).evaluation
+    run = RunRecord.of(record)
+    ev = run.evaluation
     acc = f" · track acc {ev.track.accuracy:.3f}" if ev and ev.track else ""
-    leak = " · LEAKY" if record.get("leaky") else ""
-    weak = " · WEAK SPLIT" if record.get("split_warnings") else ""
+    leak = " · LEAKY" if run.leaky else ""
+    weak = " · WEAK SPLIT" if run.split_warnings else ""
     stopped = " · STOPPED BY HAND" if stopped_by_hand(record) else ""  # (never "early": that is early stopping)
     trial = f" · {trial}" if (trial := search_trial_text(record)) else ""
-    return plain_text(f"{record.get('title', record.get('model'))} · {record.get('protocol') or DASH} · "
-                      f"{dataset_name(record)}{acc}{leak}{weak}{stopped}{trial} · {record['run_id']}")
+    return plain_text(f"{run.title} · {run.protocol or DASH} · "
+                      f"{dataset_name(record)}{acc}{leak}{weak}{stopped}{trial} · {run.run_id}")
 
 
 def score_metrics(record: dict) -> list[tuple[str, str]]:
@@ -258,7 +258,7 @@ def score_metrics(record: dict) -> list[tuple[str, str]]:
 
 def split_warning_text(record: dict) -> str | None:
     """The warning shown beside a run's numbers when its split could not say much."""
-    warnings = record.get("split_warnings")
+    warnings = RunRecord.of(record).split_warnings
     if not warnings:
         return None
     return "Weak split, these numbers say little: " + "; ".join(warnings)
@@ -274,12 +274,14 @@ CPU_FEATURES_PER_100 = 37.0
 
 
 def _train_tracks(record: dict) -> int | None:
-    split = record.get("split") or {}  # (its per-genre counts: beyond SplitInfo)
-    per_genre = (split.get("tracks_per_genre") or {}).get("train")
+    run = RunRecord.of(record)
+    if run.split is None:
+        return None
+    per_genre = run.split.tracks_per_genre.get("train")
     if isinstance(per_genre, dict) and per_genre:
         return int(sum(per_genre.values()))
-    one_a_track = split.get("unit") == "track" or RunRecord.of(record).one_sample_per_track
-    return int(split["train"]) if one_a_track and split.get("train") else None
+    one_a_track = run.split.unit == "track" or run.one_sample_per_track
+    return run.split.train if one_a_track and run.split.train else None
 
 
 def seconds_per_epoch(records: list[dict], on_gpu: bool) -> dict[str, float]:
@@ -288,13 +290,13 @@ def seconds_per_epoch(records: list[dict], on_gpu: bool) -> dict[str, float]:
     import statistics
 
     seen: dict[str, list[float]] = {}
-    for r in records:
-        history, tracks = r.get("history") or [], _train_tracks(r)
-        if not history or not tracks or str(r.get("device") or "").startswith("cuda") != on_gpu:
+    for r in map(RunRecord.of, records):
+        history, tracks = r.history, _train_tracks(r)
+        if not history or not tracks or (r.device or "").startswith("cuda") != on_gpu:
             continue
         elapsed = float(history[-1].get("elapsed") or 0)
         if elapsed > 0:
-            seen.setdefault(r.get("model"), []).append(elapsed / len(history) / tracks * 100)
+            seen.setdefault(r.model, []).append(elapsed / len(history) / tracks * 100)
     return {m: statistics.median(v) for m, v in seen.items()}
 
 

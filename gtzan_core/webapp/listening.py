@@ -17,6 +17,7 @@ import streamlit as st
 from .. import GENRES
 from ..insight import cells
 from ..insight.media import Media, dataset_media, folder_media, read_media
+from ..runs.record import RunRecord
 from .datasets import allowed_data_roots
 from .formatting import md_text
 
@@ -70,14 +71,14 @@ def listed_frame(listed: list[cells.Listed], level: str) -> pd.DataFrame:
 def _kept(record, folder: str | None) -> dict | None:
     from .resources import store
 
-    found = cells.stored(store(), record["run_id"], folder)
+    found = cells.stored(store(), RunRecord.of(record).run_id, folder)
     if found is None and folder is None and st.button(
-            "Make its per-track predictions (once)", key=f"make-preds-{record['run_id']}",
+            "Make its per-track predictions (once)", key=f"make-preds-{RunRecord.of(record).run_id}",
             help="This run was recorded before the studio kept what it predicted for each test track: they are "
                  "made once from its checkpoint and its dataset, and checked against its matrix"):
         with st.spinner("Predicting its test tracks again…"):
             try:
-                found = cells.ensure_test_predictions(store(), record["run_id"])
+                found = cells.ensure_test_predictions(store(), RunRecord.of(record).run_id)
             except Exception as exc:  # its dataset is gone, its model damaged: said in one line
                 st.error(md_text(str(exc)))
     return found
@@ -133,7 +134,7 @@ def listen_panel(record, level: str, key: str, folder: str | None = None, event=
                  key=f"{pick_key}-table")
     roots = _roots()
     if folder is None:
-        root = record.get("dataset", {}).get("root") or ""
+        root = RunRecord.of(record).dataset.root or ""
         media = _media(root, roots)
     else:
         root = folder
@@ -154,7 +155,7 @@ def listen_panel(record, level: str, key: str, folder: str | None = None, event=
             c1.audio(data, format=f"audio/{'mpeg' if m.audio.suffix.lower() == '.mp3' else 'wav'}")
             if c2.button("Open on Predict · Why?", key=f"{pick_key}-open-{n}",
                          help="predict and explain this track on Predict, with this run"):
-                st.session_state[PREDICT_CLIP] = (m.audio.name, data, record["run_id"])
+                st.session_state[PREDICT_CLIP] = (m.audio.name, data, RunRecord.of(record).run_id)
                 st.switch_page("pages/predict.py")
         else:
             assert m.image is not None
@@ -168,7 +169,7 @@ def disagreement_table(a_record, b_record) -> pd.DataFrame | None:
     predictions are not kept, or they tested other tracks)."""
     from .resources import store
 
-    a, b = (cells.stored(store(), r["run_id"]) for r in (a_record, b_record))
+    a, b = (cells.stored(store(), RunRecord.of(r).run_id) for r in (a_record, b_record))
     if a is None or b is None:
         return None
     rows = cells.disagreements(a, b)
@@ -184,7 +185,7 @@ def map_panel(record, key: str) -> None:
     from ..plots import map_figure, probabilities_figure
     from .resources import store
 
-    rid = record["run_id"]
+    rid = RunRecord.of(record).run_id
     found = embedding_map.cached_map(store(), rid)
     if found is None:
         st.caption("Every track of the run's dataset placed by what the model makes of it (PCA, then t-SNE of its "
@@ -221,7 +222,7 @@ def map_panel(record, key: str) -> None:
     st.markdown(f"**{md_text(row['track'])}** · {row['genre']}, predicted {row['pred']}"
                 + (" · a test error" if row["error"] else ""))
     roots = _roots()
-    root = (record.get("dataset") or {}).get("root") or ""
+    root = RunRecord.of(record).dataset.root or ""
     m = _media(root, roots).get(row["track"])
     if m is not None and m.audio is not None:
         st.audio(read_media(m.audio, root, [Path(r) for r in roots]))

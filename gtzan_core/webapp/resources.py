@@ -19,7 +19,7 @@ from ..jobs import (
     weights_preparation,
 )
 from ..paths import runs_dir
-from ..runs import RunStore
+from ..runs import RunRecord, RunStore
 
 
 @st.cache_resource(show_spinner=False)
@@ -65,7 +65,7 @@ def store() -> RunStore:
     return job_manager().store
 
 
-def run_records() -> list[dict]:
+def run_records() -> list[RunRecord]:
     """Every run of the store, newest first: the store's listing, shared by every session
     and re-read only when the store changed (runs whose process died are marked failed by
     the job manager's own timer, :data:`gtzan_core.jobs.queue.REAP_EVERY`). The records
@@ -73,10 +73,10 @@ def run_records() -> list[dict]:
     return store().list(shared=True)
 
 
-def finished_runs() -> list[dict]:
+def finished_runs() -> list[RunRecord]:
     """Runs with an evaluation (finished, or stopped after at least one epoch): the runs a
     page may compare, select or predict with."""
-    return [r for r in run_records() if r.get("evaluation")]
+    return [r for r in run_records() if r.evaluated]
 
 
 @st.cache_resource(show_spinner=False)

@@ -290,7 +290,8 @@ def search_panel(models: list[str], data_path: str | None, owner: str | None, ma
                 run_id = next(t["run_id"] for t in with_runs if t["number"] == pick)
                 from ..search.study import trial_record
 
-                history = (trial_record(store, run_id) or {}).get("history")  # (a trial's run may be in the trash)
+                trial = trial_record(store, run_id)  # (None: a trial's run may be in the trash)
+                history = trial.history if trial else None
                 if history:
                     st.plotly_chart(loss_figure(history), key=f"search-loss-{name}", width="stretch")
                 st.caption(f"run {md_code(run_id)}")

@@ -351,3 +351,107 @@ def test_queued_or_running_is_defined_once():
              for path in [*PACKAGE.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]
              if path != owner for n in spelled_active(path.read_text())]
     assert found == []
+
+
+# -- the pages read the record's attributes ---------------------------------------------
+
+#: Reads in ``pages/`` whose key is also a record field's name but whose receiver is not a
+#: record: (page, the receiver as ``ast.unparse`` writes it) -> why.
+NOT_RECORDS = {
+    ("home.py", "download_job().state()"): "the dataset download's state (its own status and error)",
+    ("home.py", "state"): "the dataset download's state (its own status and error)",
+    ("home.py", "summary"): "a dataset's summary (data.discovery), not a run",
+    ("train.py", "summary"): "a dataset's summary (data.discovery), not a run",
+    ("train.py", "summary or {}"): "a dataset's summary (data.discovery), not a run",
+    ("train.py", "overrides[m]"): "a model's knob values from the Train form",
+    ("train.py", "prog"): "job_progress's dict: what a job's card draws",
+    ("leaderboard.py", "job_progress(r)"): "job_progress's dict: what a job's card draws",
+    ("predict.py", "a"): "a row of the default answer (ensemble.Answer.runs), not a record",
+    ("reproduction.py", "s"): "a transfer study's summary (reproduction.transfer)",
+    ("reproduction.py", "r"): "a reproduction's summary (list_reproductions)",
+    ("reproduction.py", "info"): "a reproduction's summary (list_reproductions)",
+    ("reproduction.py", "doc"): "a shipped result file (reproduction.result_files)",
+    ("reproduction.py", "d"): "a shipped result file (reproduction.result_files)",
+    ("reproduction.py", "comparison"): "a DataFrame's column",
+}
+
+
+def record_key_reads(text: str, fields: set[str]) -> list[tuple[int, str, str]]:
+    """``(line, receiver, key)`` of each ``x["key"]`` and ``x.get("key", ...)`` whose key is
+    a record field's name, and of each such read off a record's attribute
+    (``r.study.get("label")``: a nested key where the typed field has attributes)."""
+    out = []
+    for node in ast.walk(ast.parse(text)):
+        receiver = key = None
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            receiver, key = node.value, node.slice.value
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+              and node.args and isinstance(node.args[0], ast.Constant)):
+            receiver, key = node.func.value, node.args[0].value
+        if receiver is None or not isinstance(key, str):
+            continue
+        off_a_field = isinstance(receiver, ast.Attribute) and receiver.attr in fields
+        if key in fields or off_a_field:
+            out.append((node.lineno, ast.unparse(receiver), key))
+    return out
+
+
+def test_the_record_read_check_can_fail():
+    fields = {"run_id", "owner", "study"}
+    for line in ('x = r["run_id"]', "x = runs[rid].get('owner')", 'x = r.get("owner", "nobody")',
+                 'x = r.study.get("label")', 'x = r.study["trial"]'):
+        assert len(record_key_reads(line, fields)) == 1, line
+    for line in ("x = r.run_id", "x = r.owner or 'nobody'", 'x = st.session_state.get("compare_ids")',
+                 'x = table["right"]', "x = r.study.label"):
+        assert record_key_reads(line, fields) == [], line
+
+
+def test_pages_read_the_records_attributes_not_its_keys():
+    """The pages read a run's record by its typed attributes (``r.owner``, ``r.evaluation``),
+    never by a raw key (``r["owner"]``, ``r.get("owner")``) or a key under a typed field: a
+    field is then declared in one place (``runs/record.py``) and a renamed or retyped one
+    fails here or in the type checker, not on a page. The reads listed in NOT_RECORDS are of
+    other dicts that share a field's name, each with its reason."""
+    from gtzan_core.runs.record import RECORD
+
+    found = [f"pages/{path.name}:{line}: {receiver}[{key!r}]"
+             for path in sorted((ROOT / "pages").glob("*.py"))
+             for line, receiver, key in record_key_reads(path.read_text(), set(RECORD))
+             if (path.name, receiver) not in NOT_RECORDS]
+    assert found == []
+    assert all(why for why in NOT_RECORDS.values())
+
+
+#: The same for the web layer and the CLI: (file, receiver) -> why it is not a record.
+NOT_RECORDS_BEYOND_PAGES = {
+    ("gtzan_core/webapp/hyperparameters.py", "overrides[name]"): "a model's knob values from the Train form",
+    ("gtzan_core/webapp/hyperparameters.py", "d"): "a model's knob values from the Train form",
+    ("gtzan_core/webapp/listening.py", "row"): "a track of a run's map (insight.embedding_map)",
+    ("gtzan_core/webapp/listening.py", "r"): "a track of a run's map (insight.embedding_map)",
+    ("gtzan_core/webapp/resources.py", "state"): "a background job's state (jobs.background)",
+    ("gtzan_core/webapp/resources.py", "job.state()"): "a background job's state (jobs.background)",
+    ("gtzan_core/webapp/search.py", "figures"): "a study's Optuna figures",
+    ("gtzan_core/webapp/search.py", "s"): "a study's summary (search.study)",
+    ("gtzan_core/webapp/search.py", "t"): "a trial of a study's summary (search.study)",
+    ("gtzan_core/webapp/search.py", "tested"): "a study's tested best trial (search.study)",
+    ("gtzan_core/cli/insight.py", "r"): "a track of a run's map (insight.embedding_map)",
+    ("gtzan_core/cli/insight.py", "found"): "a run's map (insight.embedding_map)",
+    ("gtzan_core/cli/search.py", "before"): "a study's own settings (search.study.existing)",
+    ("gtzan_core/cli/search.py", "summary"): "a study's summary (search.study)",
+    ("gtzan_core/cli/search.py", "t"): "a trial of a study's summary (search.study)",
+    ("gtzan_core/cli/search.py", "tested"): "a study's tested best trial (search.study)",
+    ("gtzan_core/cli/study.py", "doc"): "a shipped result file (reproduction.result_files)",
+    ("gtzan_core/cli/study.py", "r"): "a row of a shipped result file",
+    ("gtzan_core/cli/training.py", "r"): "a model's row of `models` (models.describe_models)",
+    ("gtzan_core/cli/use.py", "a"): "a row of the default answer (ensemble.Answer.runs), not a record",
+}
+
+
+def test_the_web_layer_and_the_cli_read_the_records_attributes_too():
+    from gtzan_core.runs.record import RECORD
+
+    found = [f"{path.relative_to(ROOT)}:{line}: {receiver}[{key!r}]"
+             for folder in (PACKAGE / "webapp", PACKAGE / "cli") for path in sorted(folder.glob("*.py"))
+             for line, receiver, key in record_key_reads(path.read_text(), set(RECORD))
+             if (str(path.relative_to(ROOT)), receiver) not in NOT_RECORDS_BEYOND_PAGES]
+    assert found == []
