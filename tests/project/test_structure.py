@@ -227,14 +227,11 @@ KIND_FREE = ("gtzan_core/feature_cache.py", "gtzan_core/inference.py", "gtzan_co
              "gtzan_core/data/discovery.py")
 #: dispatches found outside the kind and model modules that are not on a kind or a model, each with why
 NOT_A_KIND_DISPATCH = {
-    "gtzan_core/tables.py": "the paper's result rows' own unit ('image': the paper's per-picture rows), "
-                            "a fact of the shipped paper table, not a run's input kind",
-    "gtzan_core/runs/leaderboard.py": "the paper's result rows' own unit, as in tables.py",
+    "gtzan_core/paper_results.py": "the paper's result rows' own unit ('image': the paper's per-picture rows), "
+                                   "a fact of the shipped paper table, not a run's input kind",
     "gtzan_core/audio_features.py": "'mfcc' is a feature group of the handcrafted vector (its MFCC columns)",
     "gtzan_core/reproduction/feature_study.py": "the feature study's own scikit-learn classifiers ('hgb', 'mlp') "
                                                 "and the table's 'mfcc' feature group, not the studio's models",
-    "gtzan_core/cli/use.py": "the shipped musicnn starter's weights fetch (the one starter with a backbone to "
-                             "fetch: models.autofetch is musicnn's)",
 }
 
 
