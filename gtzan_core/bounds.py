@@ -55,6 +55,8 @@ BOUNDS: dict[str, Bound] = {
     "time_mask": Bound(0, 1_000, integer=True),
     "freq_mask": Bound(0, 1_000, integer=True),
     "mixup": Bound(0.0, 10.0),
+    "kd_temperature": Bound(0.1, 100.0),
+    "kd_alpha": Bound(0.0, 1.0),
     "depth": Bound(1, 24, integer=True),
     "width": Bound(4, 768, integer=True),
     "dropout": Bound(0.0, 0.9),

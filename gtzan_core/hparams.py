@@ -25,9 +25,14 @@ from .models import get_spec
 TRANSFORMER_KEYS = ("optimizer", "warmup_epochs", "schedule", "time_mask", "freq_mask", "mixup")
 #: Architecture options a model's builder takes from the config (``ModelSpec.config_options``)
 MODEL_OPTION_KEYS = ("depth", "width", "dropout")
+#: Knowledge distillation's knobs (gtzan_core/distillation.py): the temperature and the weight of the
+#: teacher's soft targets. They act only on a run that names a ``teacher`` run; their TrainConfig
+#: defaults (Hinton et al. 2015's usual T 4, alpha 0.5) count as no change, like the Transformer's knobs.
+DISTILL_KEYS = ("kd_temperature", "kd_alpha")
 #: Settings a recipe may set (the rest of TrainConfig is per run: protocol, device, seed...).
 RECIPE_KEYS = ("lr", "batch_size", "epochs", "patience", "weight_decay", "standardize", "reshuffle",
-               "pretrained", "freeze_backbone", "variant", *TRANSFORMER_KEYS, *MODEL_OPTION_KEYS)
+               "pretrained", "freeze_backbone", "variant", *TRANSFORMER_KEYS, *MODEL_OPTION_KEYS,
+               *DISTILL_KEYS)
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 
@@ -70,6 +75,12 @@ class TrainConfig:
     depth: int | None = None
     width: int | None = None
     dropout: float | None = None
+    #: knowledge distillation: the id of a finished run whose predictions on this run's training clips are
+    #: its soft targets (None: none), their temperature and their weight alpha in the loss
+    #: alpha * T^2 * KL(teacher/T || student/T) + (1 - alpha) * cross-entropy (gtzan_core/distillation.py)
+    teacher: str | None = None
+    kd_temperature: float = 4.0
+    kd_alpha: float = 0.5
     device: str = "auto"
     seed: int = 0
     val_frac: float = 0.15
@@ -104,6 +115,12 @@ class TrainConfig:
         if (self.time_mask or self.freq_mask) and spec.frozen_backbone and self.freeze_backbone:
             raise ConfigError(f"{spec.title} trains a head on its frozen backbone's cached outputs: time and "
                               "frequency masks need the whole network trained (unfreeze it)")
+        if self.teacher is not None:
+            if not isinstance(self.teacher, str) or not self.teacher.strip():
+                raise ConfigError(f"teacher must be a run id (got {self.teacher!r})")
+            if spec.fit is not None or (spec.frozen_backbone and self.freeze_backbone):
+                raise ConfigError(f"{spec.title} cannot learn from a teacher: distillation trains the MFCC models, "
+                                  "the CNN and the Transformer (a whole network, by epochs)")
         given = [k for k in MODEL_OPTION_KEYS if getattr(self, k) is not None]
         unused = [k for k in given if k not in spec.config_options]
         if unused:
@@ -117,8 +134,11 @@ class TrainConfig:
         except ConfigError:
             return {}
         defaults = {f.name: f.default for f in fields(TrainConfig)}
-        base = {**{k: defaults[k] for k in (*TRANSFORMER_KEYS, *MODEL_OPTION_KEYS)}, **base}
-        return {k: getattr(self, k) for k in RECIPE_KEYS if k in base and base[k] != getattr(self, k)}
+        base = {**{k: defaults[k] for k in (*TRANSFORMER_KEYS, *MODEL_OPTION_KEYS, *DISTILL_KEYS)}, **base}
+        changes = {k: getattr(self, k) for k in RECIPE_KEYS if k in base and base[k] != getattr(self, k)}
+        if self.teacher is None:  # the temperature and alpha mean nothing without a teacher
+            return {k: v for k, v in changes.items() if k not in DISTILL_KEYS}
+        return {"teacher": self.teacher, **changes, **{k: getattr(self, k) for k in DISTILL_KEYS}}
 
     def model_options(self) -> dict:
         """The architecture options this config gives its model's builder (``ModelSpec.config_options``)."""

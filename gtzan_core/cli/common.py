@@ -38,6 +38,7 @@ def image_source_counts(fs) -> dict:
 
 def recipe_knobs(args) -> dict:
     """The knobs of ``parser.add_recipe_knobs`` given on the command line (None: the recipe's)."""
-    from ..hparams import MODEL_OPTION_KEYS, TRANSFORMER_KEYS
+    from ..hparams import DISTILL_KEYS, MODEL_OPTION_KEYS, TRANSFORMER_KEYS
 
-    return {n: getattr(args, n, None) for n in ("weight_decay", *TRANSFORMER_KEYS, *MODEL_OPTION_KEYS)}
+    return {n: getattr(args, n, None) for n in ("weight_decay", *TRANSFORMER_KEYS, *MODEL_OPTION_KEYS, "teacher",
+                                                *DISTILL_KEYS)}

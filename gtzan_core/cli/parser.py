@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the warning is recorded and shown beside the run's numbers)")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     add_recipe_knobs(p)
+    add_distill_knobs(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("search", help="search a model's hyperparameters (Optuna TPE, pruned on validation); every "
@@ -295,6 +296,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", help="run store folder")
     p.set_defaults(func=cmd_repair)
     return parser
+
+
+def add_distill_knobs(p) -> None:
+    """Knowledge distillation (gtzan_core/distillation.py): a teacher run and its soft targets' knobs."""
+    g = p.add_argument_group("knowledge distillation (the MFCC models, the CNN, the Transformer)")
+    g.add_argument("--teacher", metavar="RUN_ID", help="a finished run on the same dataset whose predictions on the "
+                   "training split are soft targets (e.g. a musicnn head run)")
+    g.add_argument("--kd-temperature", type=float, help="the soft targets' temperature T (default 4)")
+    g.add_argument("--kd-alpha", type=float, help="the soft targets' weight: alpha * T^2 * KL + (1 - alpha) * "
+                   "cross-entropy (default 0.5)")
 
 
 def add_recipe_knobs(p) -> None:

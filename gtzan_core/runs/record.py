@@ -506,6 +506,10 @@ RECORD: dict[str, Spec] = {
     "reproduction": Spec("object", fields={"id": TEXT, "seed": COUNT, "seeds": COUNT}),
     "study": Spec("object", fields={"name": TEXT, "label": TEXT, "trial": COUNT}),  # a search's trial
     "pruned": TEXT,
+    # knowledge distillation (gtzan_core/distillation.py): the teacher run, its weights and the loss's knobs
+    "distillation": Spec("object", fields={"teacher": Spec("text", required=True), "teacher_model": TEXT,
+                                           "teacher_checkpoint_sha256": TEXT, "temperature": NUMBER,
+                                           "alpha": NUMBER, "train_tracks": COUNT, "alignment": TEXT}),
     "transfer": Spec("object", fields={"id": TEXT, "condition": TEXT, "pretrained_on": TEXT, "protocol": TEXT}),
     "starter": Spec("object", fields={"tracks": Spec("count", required=True), "mean": Spec("number", required=True),
                                       "sd": Spec("number", required=True),
