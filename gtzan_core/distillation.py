@@ -67,6 +67,30 @@ def check_teacher(store, teacher_id: str, fingerprint: str | None = None) -> dic
     return record
 
 
+def can_learn(spec) -> bool:
+    """Whether model ``spec`` can learn from a teacher: a whole network trained by epochs (the MFCC
+    models, the CNN, the Transformer), not a head on a frozen backbone or a scikit-learn fit."""
+    return spec.fit is None and not spec.frozen_backbone
+
+
+def teacher_choices(records, fingerprint: str | None) -> dict[str, str]:
+    """The runs of ``records`` that can teach a student on the dataset with ``fingerprint``:
+    finished, evaluated, on that dataset, naming the studio's genres; run id -> a plain label
+    (model, test accuracy per track, run id), the most accurate first."""
+    from .runs.record import RunRecord
+
+    out = []
+    for r in records:
+        rec = RunRecord.of(r)
+        if (rec.get("status") != "finished" or rec.evaluation is None or rec.evaluation.track is None
+                or (rec.get("dataset") or {}).get("fingerprint") != fingerprint
+                or list(rec.get("classes") or GENRES) != list(GENRES)):
+            continue
+        acc = rec.evaluation.track.accuracy
+        out.append((acc, rec.run_id, f"{rec.get('title') or rec.model} · {100 * acc:.1f} % · {rec.run_id}"))
+    return {run_id: label for _, run_id, label in sorted(out, key=lambda t: -t[0])}
+
+
 def teachers_dir() -> Path:
     from .paths import studio_home
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..bounds import BOUNDS
+from ..distillation import can_learn
 from ..hparams import model_defaults
 from ..models import MODELS
 
@@ -19,10 +20,12 @@ def bounded(name: str) -> dict:
     return {"min_value": cast(b.low), "max_value": cast(b.high)}
 
 
-def hyperparameter_inputs(models: list[str], recipe: str) -> dict[str, dict]:
+def hyperparameter_inputs(models: list[str], recipe: str, teachers: dict[str, str] | None = None) -> dict[str, dict]:
     """Draw the hyperparameters of the chosen ``models`` under ``recipe`` (inside the
     Train form) and return each model's overrides for its :func:`~gtzan_core.hparams.make_config`.
-    With no model chosen, one line says where they will appear."""
+    ``teachers``: the runs that can teach on this dataset (run id -> label,
+    :func:`gtzan_core.distillation.teacher_choices`), offered to the models that can learn from
+    one. With no model chosen, one line says where they will appear."""
     if not models:
         st.caption("Choose one or more models above: their hyperparameters appear here.")
         return {}
@@ -57,7 +60,25 @@ def hyperparameter_inputs(models: list[str], recipe: str) -> dict[str, dict]:
                                                               format_func=titles.get)
             if "mixup" in d:  # the Transformer's recipe knobs (hparams.yaml), each one a recorded change
                 overrides[name].update(transformer_knobs(d, k))
+            if teachers is not None and can_learn(spec):
+                overrides[name].update(teacher_knobs(teachers, d, k))
     return overrides
+
+
+def teacher_knobs(teachers: dict[str, str], d: dict, k: str) -> dict:
+    """Knowledge distillation: a teacher run (none by default), its soft targets' temperature and weight."""
+    c1, c2, c3 = st.columns([2, 1, 1])
+    teacher = c1.selectbox("teacher (knowledge distillation)", [None, *teachers], key=f"te-{k}",
+                           format_func=lambda r: "none" if r is None else teachers[r],
+                           help="A finished run on this dataset whose predictions on the training split (never "
+                                "validation or test) become soft targets beside the labels.")
+    return dict(
+        teacher=teacher,
+        kd_temperature=c2.number_input("temperature T", value=float(d.get("kd_temperature", 4.0)),
+                                       **bounded("kd_temperature"), key=f"kt-{k}", disabled=not teachers),
+        kd_alpha=c3.number_input("teacher weight alpha", value=float(d.get("kd_alpha", 0.5)), **bounded("kd_alpha"),
+                                 key=f"ka-{k}", disabled=not teachers),
+    )
 
 
 def transformer_knobs(d: dict, k: str) -> dict:
