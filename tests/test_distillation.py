@@ -189,3 +189,33 @@ def test_the_train_form_trains_a_distilled_cnn(demo_app):
     assert record["status"] == "finished", record.get("error")
     assert record["distillation"]["teacher"] == teacher and record["distillation"]["temperature"] == 2.0
     assert record["recipe_changes"] == {"teacher": teacher, "epochs": 1, "kd_temperature": 2.0, "kd_alpha": 0.5}
+
+
+@pytest.mark.heavy
+def test_the_distill_study_writes_its_table_and_the_reproduction_page_draws_it(musicnn_weights, tiny_demo_set,
+                                                                             tmp_path, capsys, demo_app):
+    from gtzan_core.cli import main
+    from gtzan_core.reproduction.result_files import results_dir
+
+    runs, result = tmp_path / "runs", results_dir() / "distill-tiny.json"
+    assert main(["distill", "--data", str(tiny_demo_set.root), "--seeds", "1", "--students", "mlp", "--epochs", "1",
+                 "--kd-temperature", "2", "--runs", str(runs), "--result", str(result)]) == 0
+    doc = json.loads(result.read_text())
+    assert doc["kind"] == "distillation" and doc["seeds"] == [0] and doc["runs_done"] == doc["runs_planned"] == 3
+    assert doc["command"].startswith("python -m gtzan_core distill --data ") and "--kd-temperature 2" in doc["command"]
+    assert [(r["model"], r["condition"]) for r in doc["rows"]] == [
+        ("musicnn", "teacher"), ("mlp", "without teacher"), ("mlp", "with teacher")]
+    without, with_ = doc["rows"][1], doc["rows"][2]
+    assert with_["gain"] == pytest.approx(with_["track_accuracy"] - without["track_accuracy"])
+    store = RunStore(runs)
+    by_role = {(r["model"], r["distill_study"]["condition"]): r for r in store.list()}
+    teacher = by_role[("musicnn", "teacher")]
+    assert by_role[("mlp", "with teacher")]["distillation"]["teacher"] == teacher["run_id"]
+    assert "distillation" not in by_role[("mlp", "without teacher")]
+    assert {r["config"]["seed"] for r in by_role.values()} == {0}  # seed-matched: the teacher's split is theirs
+
+    at = demo_app("reproduction")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Does a teacher help?" in h.value for h in at.header)
+    assert any("temperature 2" in c.value for c in at.caption)

@@ -25,6 +25,8 @@ from ..hparams import TrainConfig, make_config
 from ..models import MODELS
 from ..runs.record import RunRecord
 
+#: the result files' kind
+KIND = "distillation"
 TEACHER = "musicnn"
 #: the students: the CNN on MFCCs, the spectrogram Transformer, the MLP on MFCCs
 STUDENTS = ("cnn", "ast", "mlp")
@@ -182,6 +184,20 @@ def distill_display(rows: list[dict]) -> pd.DataFrame:
     } for r in rows])
 
 
+def distill_caption(doc: dict) -> str:
+    """What a distillation result file's table is, in one paragraph (plain text)."""
+    caps = doc.get("students_epoch_cap") or {}
+    capped = "; ".join(f"{m} capped at {n} epochs" for m, n in caps.items())
+    done = (f" Cut short: {doc['runs_done']} of {doc['runs_planned']} runs." if doc.get("runs_done") is not None
+            and doc.get("runs_done") != doc.get("runs_planned") else "")
+    return (f"{doc.get('title', '')}: the teacher is musicnn's MSD head (frozen, a new head) trained on each seed's "
+            f"training split; each student trains from scratch with the {doc.get('recipe', '?')} recipe, without and "
+            f"with the teacher's soft targets (temperature {doc.get('temperature', '?')}, alpha "
+            f"{doc.get('alpha', '?')}) on the same seed's split, picks its best epoch on validation and is tested "
+            f"once. Track-level test accuracy, mean ± sd over seeds {', '.join(map(str, doc.get('seeds', [])))}; the "
+            f"gain is with minus without, paired by seed." + (f" {capped}." if capped else "") + done)
+
+
 def distill_command(args) -> str:
     """The command line that remakes a distillation study (the options that change its figures)."""
     import shlex
@@ -204,7 +220,7 @@ def write_distill_result(args, dataset, table: pd.DataFrame, study: str, device:
 
     rows = json.loads(table.to_json(orient="records"))
     folder = str(dataset.root).rstrip("/").rsplit("/", 1)[-1]
-    doc = new_result("distillation", f"Does a teacher help? · {dataset.label} · {folder}", distill_command(args),
+    doc = new_result(KIND, f"Does a teacher help? · {dataset.label} · {folder}", distill_command(args),
                      list(range(args.seeds)), rows, study=study, protocol="track", recipe=args.recipe,
                      teacher=TEACHER, temperature=args.kd_temperature, alpha=args.kd_alpha,
                      students_epoch_cap=epoch_caps(args.epochs, args.students), runs_done=runs,
