@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the teacher keeps its recipe's")
     p.add_argument("--kd-temperature", type=float, default=4.0, help="the soft targets' temperature (default 4)")
     p.add_argument("--kd-alpha", type=float, default=0.5, help="the soft targets' weight (default 0.5)")
+    p.add_argument("--teachers", nargs="+", metavar="RUN_ID", help="reuse these finished musicnn runs as the teachers, "
+                   "one per seed in seed order (e.g. another distill study's), instead of training them")
     p.add_argument("--result", help="also write the table as a result file (date, commit, seeds, this command)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")

@@ -491,7 +491,8 @@ def cmd_distill(args) -> int:
 
     with progress_bar("features / backbone", "it") as p:
         study, records = run_distill_study(ds, store, args.seeds, args.recipe, args.students, caps,
-                                           args.kd_temperature, args.kd_alpha, device, on_run, p, study)
+                                           args.kd_temperature, args.kd_alpha, device, on_run, p, study,
+                                           args.teachers)
     table = distill_table(records)
     if args.json:
         print(json.dumps({"distill": study, "rows": json.loads(table.to_json(orient="records"))}, indent=1))

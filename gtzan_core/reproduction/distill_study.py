@@ -56,12 +56,14 @@ def epoch_caps(values: list[str] | None, students) -> dict[str, int]:
 def run_distill_study(dataset, store, seeds: int = 3, recipe: str = "studio", students=STUDENTS,
                       epochs: dict[str, int] | None = None, temperature: float = 4.0, alpha: float = 0.5,
                       device: str = "auto", on_run: Callable[[dict], None] | None = None, progress=None,
-                      study: str | None = None) -> tuple[str, list[dict]]:
+                      study: str | None = None, teachers: list[str] | None = None) -> tuple[str, list[dict]]:
     """Train the study on ``dataset`` into ``store``; returns its id and every run's final record.
     ``epochs``: a cap on each student's epochs ({model: cap}; the teacher keeps its recipe's).
     The teachers of every seed train first, then each student over the seeds (so a study cut
     short has whole students). A run that fails is recorded as failed and the study goes on (a
-    seed whose teacher failed trains no distilled run)."""
+    seed whose teacher failed trains no distilled run). ``teachers``: finished teacher runs to
+    reuse instead, one per seed (seed ``s``'s trained with seed ``s``: checked), e.g. another
+    study's, so a student added later is taught by the same teachers."""
     from ..feature_cache import feature_request, load_features
     from ..jobs.job import JobSpec
     from ..jobs.recorded import describe_job, train
@@ -95,17 +97,42 @@ def run_distill_study(dataset, store, seeds: int = 3, recipe: str = "studio", st
     def common(seed: int) -> dict:
         return dict(recipe=recipe, protocol="track", device=device, seed=seed)
 
-    teachers = {seed: one(make_config(TEACHER, **common(seed)), _fields(study, "teacher", "teacher", seed, seeds))
-                for seed in range(seeds)}
+    if teachers:
+        given = _given_teachers(store, teachers, seeds)
+        for record in given.values():  # (their rows in this study's table: the teacher beside its students)
+            records.append(record)
+            if on_run:
+                on_run(record)
+    else:
+        given = {seed: one(make_config(TEACHER, **common(seed)), _fields(study, "teacher", "teacher", seed, seeds))
+                 for seed in range(seeds)}
+    teachers_by_seed = given
     for model in students:
         cap = {"epochs": (epochs or {})[model]} if (epochs or {}).get(model) else {}
         for seed in range(seeds):
             one(make_config(model, **common(seed), **cap), _fields(study, "student", WITHOUT, seed, seeds))
-            if teachers[seed].get("status") == "finished":
-                one(make_config(model, **common(seed), **cap, teacher=teachers[seed]["run_id"],
+            if teachers_by_seed[seed].get("status") == "finished":
+                one(make_config(model, **common(seed), **cap, teacher=teachers_by_seed[seed]["run_id"],
                                 kd_temperature=temperature, kd_alpha=alpha),
                     _fields(study, "student", WITH, seed, seeds))
     return study, records
+
+
+def _given_teachers(store, run_ids: list[str], seeds: int) -> dict[int, dict]:
+    """The teacher runs given for seeds 0..seeds-1, checked: finished musicnn runs, seed ``s``'s
+    trained with seed ``s`` on the track protocol."""
+    if len(run_ids) != seeds:
+        raise ConfigError(f"--teachers needs one run per seed ({seeds}), got {len(run_ids)}")
+    out = {}
+    for seed, run_id in enumerate(run_ids):
+        record = store.read(run_id)
+        config = record.get("config") or {}
+        if (record.get("model") != TEACHER or record.get("status") != "finished" or config.get("seed") != seed
+                or config.get("protocol") != "track"):
+            raise ConfigError(f"teacher {run_id} is not a finished {TEACHER} run with seed {seed} on the track "
+                              "protocol (the teachers are given in seed order)")
+        out[seed] = record
+    return out
 
 
 def _mean_sd(values) -> tuple[float, float]:
@@ -132,6 +159,8 @@ def distill_table(records: list[dict]) -> pd.DataFrame:
     for r in records:
         rec = RunRecord.of(r)
         part = rec.get("distill_study") or {}
+        if rec.model == TEACHER and not part:  # a teacher reused from another study
+            part = {"condition": "teacher", "seed": (rec.get("config") or {}).get("seed", 0)}
         if rec.evaluation is None or rec.evaluation.track is None:
             continue
         runs.setdefault((rec.model, part.get("condition")), {})[int(part.get("seed", 0))] = rec
@@ -207,6 +236,8 @@ def distill_command(args) -> str:
               "--kd-temperature", f"{args.kd_temperature:g}", "--kd-alpha", f"{args.kd_alpha:g}"]
     if args.epochs:
         parts += ["--epochs", *args.epochs]
+    if getattr(args, "teachers", None):
+        parts += ["--teachers", *args.teachers]
     return shlex.join(parts + (["--result", args.result] if args.result else []))
 
 
