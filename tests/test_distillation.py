@@ -219,3 +219,16 @@ def test_the_distill_study_writes_its_table_and_the_reproduction_page_draws_it(m
     assert not at.exception, [e.value for e in at.exception]
     assert any("Does a teacher help?" in h.value for h in at.header)
     assert any("temperature 2" in c.value for c in at.caption)
+
+
+def test_the_study_checks_its_given_teachers_and_epoch_caps(teacher_store):
+    from gtzan_core.reproduction.distill_study import _given_teachers, epoch_caps
+
+    store, teacher = teacher_store
+    with pytest.raises(ConfigError, match="one run per seed"):
+        _given_teachers(store, [teacher], 2)
+    with pytest.raises(ConfigError, match="not a finished musicnn run with seed 0"):
+        _given_teachers(store, [teacher], 1)  # an MLP run
+    assert epoch_caps(["5", "ast=3"], ("cnn", "ast")) == {"cnn": 5, "ast": 3}
+    with pytest.raises(ConfigError, match="STUDENT=N"):
+        epoch_caps(["lstm=3"], ("cnn", "ast"))
