@@ -199,6 +199,13 @@ def _transfer_rows(doc: dict) -> str:
                    "track accuracy", "macro F1", "epochs per seed", "seeds"], rows)
 
 
+def _distill_rows(doc: dict) -> str:
+    from gtzan_core.reproduction.distill_study import distill_caption, distill_display
+
+    table = distill_display(doc["rows"])
+    return distill_caption(doc) + "\n\n" + _table(list(table.columns), table.astype(str).values.tolist())
+
+
 def _study_rows(doc: dict) -> str:
     out = []
     models = list(doc.get("models", {}))
@@ -246,6 +253,8 @@ def results_page() -> str:
                 "```bash", doc.get("command", ""), "```", ""]
         if doc.get("kind") == "transfer":
             out += [_transfer_rows(doc), ""]
+        elif doc.get("kind") == "distillation":
+            out += [_distill_rows(doc), ""]
         elif doc.get("kind") == "feature_study":
             out += [_study_rows(doc)]
         else:

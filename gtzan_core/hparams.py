@@ -19,6 +19,10 @@ from .errors import ConfigError
 from .knobs import KNOBS, check_knobs, default as _d, recipe_keys, unnamed_defaults
 from .models import get_spec
 
+#: Knowledge distillation's knobs (gtzan_core/distillation.py): the soft targets' temperature and weight;
+#: they count as a change only on a run that names a ``teacher``.
+DISTILL_KEYS = ("kd_temperature", "kd_alpha")
+
 
 def hparams_path() -> Path:
     """``$GTZAN_STUDIO_HPARAMS``, else the recipes packaged with the library (in a checkout
@@ -55,6 +59,11 @@ class TrainConfig:
     depth: int | None = _d("depth")
     width: int | None = _d("width")
     dropout: float | None = _d("dropout")
+    #: knowledge distillation (gtzan_core/distillation.py): a finished run whose predictions on this
+    #: run's training clips are its soft targets (None: none), their temperature and weight alpha
+    teacher: str | None = _d("teacher")
+    kd_temperature: float = _d("kd_temperature")
+    kd_alpha: float = _d("kd_alpha")
     device: str = "auto"
     seed: int = _d("seed")
     val_frac: float = 0.15
@@ -101,6 +110,12 @@ class TrainConfig:
         if (self.time_mask or self.freq_mask) and spec.frozen_backbone and self.freeze_backbone:
             raise ConfigError(f"{spec.title} trains a head on its frozen backbone's cached outputs: time and "
                               "frequency masks need the whole network trained (unfreeze it)")
+        if self.teacher is not None:
+            if not isinstance(self.teacher, str) or not self.teacher.strip():
+                raise ConfigError(f"teacher must be a run id (got {self.teacher!r})")
+            if spec.fit is not None or (spec.frozen_backbone and self.freeze_backbone):
+                raise ConfigError(f"{spec.title} cannot learn from a teacher: distillation trains the MFCC models, "
+                                  "the CNN and the Transformer (a whole network, by epochs)")
         given = [k.name for k in KNOBS.values() if k.group == "architecture" and self.value(k.name) is not None]
         unused = [k for k in given if k not in spec.config_options]
         if unused:
@@ -115,7 +130,10 @@ class TrainConfig:
         except ConfigError:
             return {}
         base = {**unnamed_defaults(), **base}
-        return {k: self.value(k) for k in recipe_keys() if k in base and base[k] != self.value(k)}
+        changes = {k: self.value(k) for k in recipe_keys() if k in base and base[k] != self.value(k)}
+        if self.teacher is None:  # the temperature and alpha mean nothing without a teacher
+            return {k: v for k, v in changes.items() if k not in DISTILL_KEYS}
+        return {"teacher": self.teacher, **changes, **{k: self.value(k) for k in DISTILL_KEYS}}
 
     def model_options(self) -> dict:
         """The architecture options this config gives its model's builder (``ModelSpec.config_options``)."""

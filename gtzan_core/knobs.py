@@ -135,6 +135,7 @@ GROUPS: dict[str, str] = {
     "optimiser": "optimiser and learning-rate schedule (the Transformer's recipe)",
     "augmentation": "batch augmentation (the Transformer's recipe)",
     "architecture": "architecture (models whose builder takes it: ModelSpec.config_options)",
+    "distillation": "knowledge distillation (the MFCC models, the CNN, the Transformer)",
     "run": "the run",
 }
 
@@ -145,6 +146,13 @@ def _standardisable(spec) -> bool:
 
 def _frozen_backbone(spec) -> bool:
     return bool(spec.frozen_backbone and not spec.kind.standardizes)
+
+
+def can_learn(spec) -> bool:
+    """Whether model ``spec`` can learn from a teacher (gtzan_core/distillation.py): a whole
+    network trained by epochs (the MFCC models, the CNN, the Transformer), not a head on a
+    frozen backbone or a scikit-learn fit."""
+    return spec.fit is None and not spec.frozen_backbone
 
 
 def _has_variants(spec) -> bool:
@@ -211,6 +219,18 @@ _DECLARED = [
     Knob("dropout", float, None, "dropout (default: the builder's)", "architecture", Bound(0.0, 0.9),
          applies=_option("dropout"), search="uniform", recorded_unnamed=True, cli_help="ast: dropout",
          label="dropout", key="do"),
+    # Knowledge distillation: the teacher is a run of the store, so the Train form draws its picker
+    # (webapp/hyperparameters.teacher_knobs) rather than a generic field; temperature and alpha count as
+    # changed only on a run that names a teacher (TrainConfig.recipe_changes).
+    Knob("teacher", str, None, "a finished run on the same dataset whose predictions on the training split are "
+         "soft targets beside the labels", "distillation", applies=can_learn, recipe=False, form=False,
+         cli_help="a finished run on the same dataset whose predictions on the training split are soft targets "
+                  "(e.g. a musicnn head run)"),
+    Knob("kd_temperature", float, 4.0, "the soft targets' temperature T", "distillation", Bound(0.1, 100.0),
+         applies=can_learn, recorded_unnamed=True, form=False, label="temperature T", key="kt"),
+    Knob("kd_alpha", float, 0.5, "the soft targets' weight: alpha * T^2 * KL + (1 - alpha) * cross-entropy",
+         "distillation", Bound(0.0, 1.0), applies=can_learn, recorded_unnamed=True, form=False,
+         label="teacher weight alpha", key="ka"),
     # The Transformer's size is bounded above (AST-Base is 12 blocks of width 768); what a job's memory
     # may be is the budget's (gtzan_core/training/memory.py, GTZAN_STUDIO_MAX_JOB_MB).
     Knob("seed", int, 0, "the split's, the initialisation's and the batches' seed", "run",

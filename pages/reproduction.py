@@ -14,6 +14,7 @@ from gtzan_core.reproduction import (  # noqa: E402
     protocol_table,
     reproduction_records,
 )
+from gtzan_core.reproduction.distill_study import KIND as DISTILL, distill_caption, distill_display  # noqa: E402
 from gtzan_core.reproduction.feature_study import KIND as FEATURE_STUDY, anchors, display_table  # noqa: E402
 from gtzan_core.reproduction.measured import results_of, transfer_beside_paper  # noqa: E402
 from gtzan_core.reproduction.report import comparison_display, report_html, transfer_report_html  # noqa: E402
@@ -79,6 +80,19 @@ def pick(kind: str, label: str, key: str) -> dict | None:
     return doc
 
 
+def distill_section() -> None:
+    """Does a teacher help? The distillation studies' result files (``python -m gtzan_core distill``)."""
+    if not results_of(DISTILL):
+        return
+    st.header("Does a teacher help? (knowledge distillation)")
+    doc = pick(DISTILL, "Distillation study", "measured-distill")
+    if doc is None:
+        return
+    st.caption(plain_text(distill_caption(doc)))
+    st.dataframe(plain_frame(distill_display(doc["rows"])), hide_index=True, placeholder="—",
+                 key=f"distill-{doc['origin']}-{doc['file']}")
+
+
 def measured_section() -> None:
     """The studio's own measured real-data results (shipped with it), and the user's own runs of
     the same commands when there are any."""
@@ -94,6 +108,7 @@ def measured_section() -> None:
         if doc is not None:
             st.dataframe(plain_frame(transfer_beside_paper(doc)), hide_index=True, placeholder="—",
                          key=f"measured-{doc['origin']}-{doc['file']}")
+    distill_section()
     st.header("Which audio features help?")
     doc = pick(FEATURE_STUDY, "Feature study", "feature-study")
     if doc is None:

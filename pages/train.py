@@ -7,6 +7,7 @@ ensure_app_navigation()  # a bookmarked page URL as a fresh server's first reque
 import time  # noqa: E402
 
 from gtzan_core.data import open_dataset  # noqa: E402
+from gtzan_core.distillation import teacher_choices  # noqa: E402
 from gtzan_core.errors import StudioError  # noqa: E402
 from gtzan_core.hparams import make_config, recipe_label, recipes  # noqa: E402
 from gtzan_core.jobs import JobSpec  # noqa: E402
@@ -34,6 +35,7 @@ from gtzan_core.webapp import (  # noqa: E402
     empty_jobs_text,
     executor_label,
     executor_problem,
+    finished_runs,
     hyperparameter_inputs,
     identity_sidebar,
     is_admin,
@@ -123,7 +125,9 @@ with st.form("train", enter_to_submit=False):  # Enter in "max epochs" must not 
                              help="A split that leaves a genre with fewer than 3 tracks in its training, validation "
                                   "or test part is refused; ticked, the run goes ahead and its numbers are marked "
                                   "as saying little on every page.")
-    overrides = hyperparameter_inputs(models, recipe)  # the chosen models' only
+    # the chosen models' only; the runs that can teach on this dataset offered to those that can learn
+    teachers = teacher_choices(finished_runs(), (summary or {}).get("fingerprint"))
+    overrides = hyperparameter_inputs(models, recipe, teachers)
     submitted = st.form_submit_button("Start training", type="primary")
 
 missing = [m for m in models if MODELS[m].frozen_backbone and MODELS[m].family == "paper"

@@ -12,7 +12,16 @@ from .insight import cmd_map, cmd_repeats
 from .runs import cmd_export, cmd_import, cmd_repair, cmd_runs
 from .search import cmd_search
 from .study import add_parser as add_study_parser
-from .training import cmd_evaluate, cmd_models, cmd_reproduce, cmd_starter, cmd_train, cmd_transfer, cmd_weights
+from .training import (
+    cmd_distill,
+    cmd_evaluate,
+    cmd_models,
+    cmd_reproduce,
+    cmd_starter,
+    cmd_train,
+    cmd_transfer,
+    cmd_weights,
+)
 from .use import cmd_explain, cmd_predict
 
 
@@ -185,6 +194,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", help="run store folder (default: checkpoints/)")
     p.set_defaults(func=cmd_transfer)
+
+    p = sub.add_parser("distill", help="does a teacher help? musicnn's head, then each from-scratch student without "
+                                       "and with it as teacher (knowledge distillation), on the track split, seeds")
+    p.add_argument("--data", help="GTZAN folder (default: the synthetic demo set)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
+    p.add_argument("--seeds", type=int, default=3, help="seeds (mean ± sd; default 3)")
+    p.add_argument("--recipe", choices=list(recipes()), default="studio", help="default: studio")
+    p.add_argument("--students", nargs="+", choices=["mlp", "cnn", "lstm", "gru", "ast"],
+                   default=["cnn", "ast", "mlp"], help="the students (default: cnn ast mlp)")
+    p.add_argument("--epochs", nargs="+", metavar="[STUDENT=]N",
+                   help="cap on the students' maximum epochs: N for every student, STUDENT=N for one (e.g. ast=4); "
+                        "the teacher keeps its recipe's")
+    p.add_argument("--kd-temperature", type=float, default=4.0, help="the soft targets' temperature (default 4)")
+    p.add_argument("--kd-alpha", type=float, default=0.5, help="the soft targets' weight (default 0.5)")
+    p.add_argument("--teachers", nargs="+", metavar="RUN_ID", help="reuse these finished musicnn runs as the teachers, "
+                   "one per seed in seed order (e.g. another distill study's), instead of training them")
+    p.add_argument("--result", help="also write the table as a result file (date, commit, seeds, this command)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", help="run store folder (default: checkpoints/)")
+    p.set_defaults(func=cmd_distill)
 
     add_study_parser(sub)
 

@@ -445,6 +445,59 @@ def cmd_reproduce(args) -> int:
     return 2 if failed and len(failed) == len(records) else 0
 
 
+def cmd_distill(args) -> int:
+    """Does a teacher help? The teacher (musicnn's head), then each student without and with it,
+    per seed, on the track split; prints the table (and writes it as a result file)."""
+    import time
+
+    from ..reproduction.distill_study import (
+        distill_display,
+        distill_table,
+        epoch_caps,
+        new_study_id,
+        run_distill_study,
+        write_distill_result,
+    )
+    from ..runs import RunStore
+    from ..training import resolve_device
+
+    t0 = time.perf_counter()
+    ds = open_data(args.data)
+    device = str(resolve_device(args.device))
+    from ..models import check_weights
+
+    check_weights("musicnn", True, None)
+    caps = epoch_caps(args.epochs, args.students)
+    store = RunStore(args.runs)
+    study, done = new_study_id(), []
+    planned = args.seeds * (1 + 2 * len(args.students))
+
+    def on_run(record):
+        done.append(record)
+        if args.result:  # after every run: a study cut short leaves its table so far, saying so
+            write_distill_result(args, ds, distill_table(done), study, device, time.perf_counter() - t0, len(done),
+                                 planned)
+        if args.json:
+            return
+        run = RunRecord.of(record)
+        ev = run.evaluation.track if run.evaluation else None
+        result = f"track acc {ev.accuracy:.3f}  F1 {ev.macro_f1:.3f}" if ev else run.error or ""
+        part = record.get("distill_study") or {}
+        print(f"{run.model:8s} {part.get('condition', ''):16s} seed {part.get('seed', '?')}  {run.status}  {result}",
+              flush=True)
+
+    with progress_bar("features / backbone", "it") as p:
+        study, records = run_distill_study(ds, store, args.seeds, args.recipe, args.students, caps,
+                                           args.kd_temperature, args.kd_alpha, device, on_run, p, study,
+                                           args.teachers)
+    table = distill_table(records)
+    if args.json:
+        print(json.dumps({"distill": study, "rows": json.loads(table.to_json(orient="records"))}, indent=1))
+    else:
+        print(distill_display(table.to_dict("records")).to_string(index=False))
+    return 0
+
+
 def cmd_transfer(args) -> int:
     """Does pretraining help? Every model that can read the data, pretrained on music, on
     photos or on nothing, on one honest split, over seeds; prints the table."""

@@ -27,14 +27,15 @@ def train_here(spec: JobSpec, store: RunStore | None = None, *, force_weak: bool
     from ..progress import tqdm_progress
     from .recorded import train
 
+    store = store or RunStore()
     preflight([spec])  # before anything slow: a pretrained model without its weights stops here
     with tqdm_progress("synthesising demo set", "track", disable=not progress) as p:
         ds = open_dataset(spec.data_path, progress=p)
-    for line in preflight([spec], dataset=ds, force_weak=force_weak, how_to_force=how_to_force):
+    for line in preflight([spec], dataset=ds, force_weak=force_weak, how_to_force=how_to_force, store=store):
         if warn is not None:
             warn(line)
     with tqdm_progress("features", "track", disable=not progress) as p:
         fs = load_features(ds, progress=p, **feature_request(spec.config.model, spec.image_source))
     with tqdm_progress("backbone pass", "img", disable=not progress) as p:
-        return train(spec.config, fs, store or RunStore(), on_epoch=on_epoch, progress=p, dataset_info=ds.run_info(),
+        return train(spec.config, fs, store, on_epoch=on_epoch, progress=p, dataset_info=ds.run_info(),
                      spec=spec)

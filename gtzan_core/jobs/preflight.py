@@ -38,7 +38,8 @@ def preflight(specs: Sequence[JobSpec], *, dataset=None, force_weak: bool = Fals
     the sentence the weak-split error ends with (how this caller forces it).
     ``settings`` (:class:`~gtzan_core.classroom.Settings`): the shared instance's limits,
     checked for the jobs' owner, who has ``active`` jobs queued or running already
-    (``admin``: exempt); ``store``: the run store whose storage share is checked."""
+    (``admin``: exempt); ``store``: the run store whose storage share is checked and where
+    a job's teacher run (knowledge distillation) must be, on ``dataset``."""
     from ..models import check_weights, get_spec
     from ..splits import WeakSplitError, planned_problems_of
     from ..training.memory import check_memory
@@ -61,6 +62,12 @@ def preflight(specs: Sequence[JobSpec], *, dataset=None, force_weak: bool = Fals
     warnings: list[str] = []
     if dataset is None:
         return warnings
+    if store is not None:
+        from ..distillation import check_teacher
+
+        for spec in specs:
+            if spec.config.teacher is not None:  # a finished run on this dataset, with the same genres
+                check_teacher(store, spec.config.teacher, dataset.fingerprint)
     configs = [s.config for s in specs]
     for config, problems in zip(configs, planned_problems_of(configs, dataset, False), strict=True):
         if problems and not force_weak:

@@ -112,12 +112,20 @@ def fit_on_device(config: TrainConfig, features: FeatureSet, store: RunStore, ru
             lifecycle.set_phase(store, run_id, phase)
 
     device = resolve_device(config.device)
+    teacher = None
+    if config.teacher is not None:  # (checked against the dataset before anything trains)
+        from ..distillation import RunTeacher
+
+        teacher = RunTeacher(store, config.teacher, dataset_info or {"label": features.dataset_label,
+                                                                     "fingerprint": features.fingerprint},
+                             str(device))
     try:
         with device_slot(device, cancel, on_wait=lambda: begin("waiting for the GPU", True)) as slot:
             begin("training", False)
             if slot is not None:  # which of the device's K training slots this run holds
                 store.update(run_id, gpu_slot={"device": str(device), "slot": slot})
-            return fit(config, features, run_sink(store, run_id), on_epoch, cancel, progress, dataset_info, device)
+            return fit(config, features, run_sink(store, run_id), on_epoch, cancel, progress, dataset_info, device,
+                       teacher)
     except InterruptedError:
         raise Cancelled("stopped while waiting for the GPU; never started") from None
 

@@ -496,6 +496,10 @@ class RunRecord(Mapping):
     reproduction: RecordField[dict] = _obj(Spec("object", fields={"id": TEXT, "seed": COUNT, "seeds": COUNT}))
     study: RecordField[Trial | None] = RecordField(object_spec(Trial), read=lambda v, r: load(Trial, v) if v else None)
     pruned: RecordField[str | None] = RecordField(TEXT)
+    #: knowledge distillation (gtzan_core/distillation.py): the teacher run, its weights and the loss's knobs
+    distillation: RecordField[dict] = _obj(Spec("object", fields={
+        "teacher": Spec("text", required=True), "teacher_model": TEXT, "teacher_checkpoint_sha256": TEXT,
+        "temperature": NUMBER, "alpha": NUMBER, "train_tracks": COUNT, "alignment": TEXT}))
     transfer: RecordField[dict] = _obj(Spec("object", fields={"id": TEXT, "condition": TEXT, "pretrained_on": TEXT,
                                                               "protocol": TEXT}))
     starter: RecordField[Starter | None] = RecordField(object_spec(Starter),

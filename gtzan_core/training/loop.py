@@ -31,6 +31,30 @@ class EpochLog:
     best: bool
 
 
+@dataclass(frozen=True)
+class Distill:
+    """A teacher's soft targets (Hinton, Vinyals & Dean 2015): ``log_probs[i]`` is the teacher's
+    log-probability over the genres for sample ``i`` (filled for the training samples only), softened
+    by ``temperature``; the training loss becomes ``alpha * T^2 * KL(teacher/T || student/T) +
+    (1 - alpha) * cross-entropy``. Validation (early stopping, the best model) stays plain
+    cross-entropy on the labels."""
+
+    log_probs: torch.Tensor
+    temperature: float
+    alpha: float
+
+    def loss(self, logits: torch.Tensor, idx: torch.Tensor, ce: torch.Tensor, perm=None, lam: float = 1.0):
+        """The batch's loss from its cross-entropy ``ce`` (mixup's mix of two already) and the
+        student's ``logits`` for samples ``idx``; under mixup (``perm``, ``lam``) the teacher's
+        two distributions are mixed as the inputs were."""
+        t = self.temperature
+        target = torch.softmax(self.log_probs[idx] / t, 1)
+        if perm is not None:
+            target = lam * target + (1 - lam) * target[perm]
+        kd = nn.functional.kl_div(torch.log_softmax(logits.float() / t, 1), target, reduction="batchmean")
+        return self.alpha * t * t * kd + (1 - self.alpha) * ce
+
+
 class Cancelled(Exception):
     pass
 
@@ -56,10 +80,11 @@ class Pruned(Exception):
 
 def run_epoch(model: nn.Module, opt, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch_size: int,
               prep, device: torch.device, cancel: threading.Event | None = None, amp: bool = True,
-              augment=None, scheduler=None):
+              augment=None, scheduler=None, distill: Distill | None = None):
     """One pass over ``order`` (sample indices on the device) in mini-batches; ``augment``
-    (masks, mixup: :class:`~.recipe.Augment`) changes each training batch and ``scheduler``
-    steps after each optimiser step (:mod:`.recipe`).
+    (masks, mixup: :class:`~.recipe.Augment`) changes each training batch, ``scheduler``
+    steps after each optimiser step (:mod:`.recipe`) and ``distill`` (:class:`Distill`)
+    adds a teacher's soft targets to the loss.
 
     Returns (sum of losses, number correct, samples seen): the sums stay on the
     device, so there is no host synchronisation inside the loop.
@@ -73,14 +98,17 @@ def run_epoch(model: nn.Module, opt, x: torch.Tensor, y: torch.Tensor, order: to
             break
         idx = order[i:i + batch_size]
         xb, yb = prep(x[idx]), y[idx]
-        mixed, lam = None, 1.0
+        mixed, lam, perm = None, 1.0, None
         if augment is not None:
             xb, mixed, lam = augment(xb, yb)
+            perm = augment.perm if mixed is not None else None
         with autocast(device, amp):
             logits = model(xb)
             loss = nn.functional.cross_entropy(logits.float(), yb)
             if mixed is not None:
                 loss = lam * loss + (1 - lam) * nn.functional.cross_entropy(logits.float(), mixed)
+            if distill is not None:
+                loss = distill.loss(logits, idx, loss, perm, lam)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -58,6 +58,8 @@ class Augment:
         self.axes = mask_axes
         self.gen = torch.Generator().manual_seed(10_000 + config.seed)
         self.rng = np.random.default_rng(10_000 + config.seed)
+        #: the last mixed batch's permutation (a teacher's soft targets are mixed with it)
+        self.perm: torch.Tensor | None = None
 
     @classmethod
     def for_config(cls, config, mask_axes):
@@ -89,4 +91,5 @@ class Augment:
             return xb, None, 1.0
         lam = float(self.rng.beta(self.alpha, self.alpha))
         perm = torch.randperm(len(xb), generator=self.gen).to(xb.device)
+        self.perm = perm
         return lam * xb + (1 - lam) * xb[perm], yb[perm], lam

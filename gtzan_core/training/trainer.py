@@ -49,7 +49,7 @@ from . import distributed
 from .backbone_cache import backbone_tag, cached_backbone_outputs
 from .checkpoints import checkpoint_state
 from .device import device_label, resolve_device, seed_everything
-from .loop import Cancelled, Diverged, EarlyStopping, EpochLog, loss_acc, predict_logits, run_epoch
+from .loop import Cancelled, Distill, Diverged, EarlyStopping, EpochLog, loss_acc, predict_logits, run_epoch
 from .recipe import Augment, make_optimizer, make_scheduler
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,15 @@ class RunSink(Protocol):
     def note(self, **fields) -> None: ...  # facts on the way (world size...)
     def epoch(self, **fields) -> None: ...  # history, epochs run, best so far
     def checkpoint(self, state_dict: dict, meta: dict) -> None: ...  # a new best model
+
+
+class Teacher(Protocol):
+    """A teacher run's predictions, for knowledge distillation (:class:`gtzan_core.distillation.RunTeacher`
+    reads them from the run store). The trainer asks it about its training tracks alone."""
+
+    def check_held_out(self, track_ids: list[str]) -> None: ...  # refuse a teacher that saw these tracks
+    def track_probabilities(self, track_ids: list[str]) -> dict[str, np.ndarray]: ...  # per training track
+    def facts(self) -> dict: ...  # what the run records about its teacher
 
 
 @dataclass(frozen=True)
@@ -98,15 +107,21 @@ def fit(
     progress: Callable | None = None,
     dataset_info: dict | None = None,
     device: torch.device | None = None,
+    teacher: Teacher | None = None,
 ) -> Outcome:
     """Train ``config.model`` on ``features``, reporting to ``sink`` (whose run exists);
     returns the :class:`Outcome`, or raises (:class:`~.loop.Cancelled` when stopped
-    before the first epoch ended)."""
+    before the first epoch ended). ``teacher``: the run ``config.teacher`` names, whose
+    soft targets on the training split join the loss (required when it names one)."""
     config.validate()
+    if (config.teacher is None) != (teacher is None):
+        raise ConfigError("a run with a teacher needs its teacher's predictions (and one without, none)")
     spec = get_spec(config.model)
     device = device or resolve_device(config.device)
-    return _Run(config, features, sink, sink.run_id, feature_facts(features, dataset_info), spec, device, on_epoch,
-                cancel or threading.Event(), progress).execute()
+    run = _Run(config, features, sink, sink.run_id, feature_facts(features, dataset_info), spec, device, on_epoch,
+               cancel or threading.Event(), progress)
+    run.teacher = teacher
+    return run.execute()
 
 
 @dataclass
@@ -138,6 +153,7 @@ class _Run:
         self.device, self.on_epoch, self.cancel, self.progress = device, on_epoch, cancel, progress
         self.amp = spec.amp
         self.t_start = time.perf_counter()
+        self.teacher: Teacher | None = None
 
     def execute(self) -> Outcome:
         seed_everything(self.config.seed)
@@ -222,9 +238,39 @@ class _Run:
         seen = np.unique(data.groups[np.concatenate([data.split.train, data.split.val])])
         return sorted(str(t) for t in self.features.tracks["track_id"].to_numpy()[seen])
 
+    def soft_targets(self, data: _Data) -> Distill | None:
+        """The teacher's soft targets for the training samples (None without a teacher): asked of
+        the teacher for the training split's tracks alone, never a validation or test clip, after it
+        is checked against the held-out tracks (a teacher that trained or was chosen on one of this
+        run's test tracks is refused). Each sample gets its track's probabilities (the teacher's own
+        answer for the clip, its windows averaged), so student and teacher may read different inputs."""
+        if self.teacher is None:
+            return None
+        ids = self.features.tracks["track_id"].to_numpy().astype(str)
+        part = {name: sorted(set(ids[np.unique(data.groups[getattr(data.split, name)])]))
+                for name in ("train", "val", "test")}
+        if data.split.selection_on_test:
+            raise ConfigError("distillation needs a validation split apart from the test set: use the track "
+                              "protocol, not the paper's")
+        self.teacher.check_held_out(part["test"])
+        t0 = time.perf_counter()
+        probs = self.teacher.track_probabilities(part["train"])
+        missing = [t for t in part["train"] if t not in probs]
+        if missing:
+            raise ConfigError(f"the teacher has no prediction for {len(missing)} of the training tracks "
+                              f"(e.g. {missing[0]}): it cannot read them")
+        table = np.zeros((len(data.y), len(GENRES)), np.float32)
+        train = data.split.train
+        table[train] = np.log(np.clip(np.stack([probs[t] for t in ids[data.groups[train]]]), 1e-8, 1.0))
+        self.sink.note(distillation={**self.teacher.facts(), "temperature": self.config.kd_temperature,
+                                     "alpha": self.config.kd_alpha, "train_tracks": len(part["train"]),
+                                     "alignment": "per track", "seconds": round(time.perf_counter() - t0, 2)})
+        return Distill(torch.from_numpy(table).to(self.device), self.config.kd_temperature, self.config.kd_alpha)
+
     def fit(self, model: nn.Module, weights, options: dict, inputs: _Inputs, data: _Data):
         """The epoch loop with early stopping; every improvement is checkpointed."""
         config, device, sink = self.config, self.device, self.sink
+        distill = self.soft_targets(data)
         trainable = inputs.trainable.to(device)
         self.x_dev, self.y_dev = inputs.x.to(device), data.y.to(device)
         tr, va = (torch.from_numpy(s).to(device) for s in (data.split.train, data.split.val))
@@ -248,7 +294,7 @@ class _Run:
             if config.reshuffle and epoch > 1:
                 order = tr[torch.randperm(len(tr), generator=gen).to(device)]
             sums = run_epoch(step_model, opt, self.x_dev, self.y_dev, distributed.shard(order), config.batch_size,
-                             inputs.prep, device, self.cancel, self.amp, augment, scheduler)
+                             inputs.prep, device, self.cancel, self.amp, augment, scheduler, distill)
             if self.cancel.is_set():
                 status = "cancelled"
                 break

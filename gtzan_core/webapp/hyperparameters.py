@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..hparams import model_defaults
-from ..knobs import GROUPS, KNOBS, Knob, group_knobs
+from ..knobs import GROUPS, KNOBS, Knob, can_learn, group_knobs
 from ..models import MODELS
 from .kinds import standardize_label
 
@@ -28,10 +28,12 @@ def bounded(name: str) -> dict:
     return {"min_value": cast(b.low), "max_value": cast(b.high)}
 
 
-def hyperparameter_inputs(models: list[str], recipe: str) -> dict[str, dict]:
+def hyperparameter_inputs(models: list[str], recipe: str, teachers: dict[str, str] | None = None) -> dict[str, dict]:
     """Draw the hyperparameters of the chosen ``models`` under ``recipe`` (inside the
     Train form) and return each model's overrides for its :func:`~gtzan_core.hparams.make_config`.
-    With no model chosen, one line says where they will appear."""
+    ``teachers``: the runs that can teach on this dataset (run id -> label,
+    :func:`gtzan_core.distillation.teacher_choices`), offered to the models that can learn from
+    one. With no model chosen, one line says where they will appear."""
     if not models:
         st.caption("Choose one or more models above: their hyperparameters appear here.")
         return {}
@@ -50,6 +52,8 @@ def hyperparameter_inputs(models: list[str], recipe: str) -> dict[str, dict]:
                     for knob, column in zip(row, columns, strict=True):
                         overrides[name][knob.name] = _field(column, knob, spec, d.get(knob.name, knob.default),
                                                             f"{knob.widget_key}-{k}")
+            if teachers is not None and can_learn(spec):  # the teacher's choices are runs: drawn apart
+                overrides[name].update(teacher_knobs(teachers, d, k))
     return overrides
 
 
@@ -69,3 +73,19 @@ def _field(where, knob: Knob, spec, value, key: str):
         extra["step"] = cast(knob.step)
     return where.number_input(label, value=None if value is None else cast(value), **bounded(knob.name), **extra,
                               key=key)
+
+
+def teacher_knobs(teachers: dict[str, str], d: dict, k: str) -> dict:
+    """Knowledge distillation: a teacher run (none by default), its soft targets' temperature and weight."""
+    c1, c2, c3 = st.columns([2, 1, 1])
+    teacher = c1.selectbox("teacher (knowledge distillation)", [None, *teachers], key=f"te-{k}",
+                           format_func=lambda r: "none" if r is None else teachers[r],
+                           help="A finished run on this dataset whose predictions on the training split (never "
+                                "validation or test) become soft targets beside the labels.")
+    return dict(
+        teacher=teacher,
+        kd_temperature=c2.number_input("temperature T", value=float(d.get("kd_temperature", 4.0)),
+                                       **bounded("kd_temperature"), key=f"kt-{k}", disabled=not teachers),
+        kd_alpha=c3.number_input("teacher weight alpha", value=float(d.get("kd_alpha", 0.5)), **bounded("kd_alpha"),
+                                 key=f"ka-{k}", disabled=not teachers),
+    )
