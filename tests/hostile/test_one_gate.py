@@ -76,6 +76,32 @@ def test_a_resume_on_the_train_page_passes_the_epochs_limit(classroom, demo_app,
 
 
 @pytest.mark.heavy
+def test_a_resume_on_the_train_page_passes_the_jobs_per_visitor_limit(classroom, demo_app, monkeypatch):
+    from gtzan_core.jobs import queue
+
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_JOBS", "1")
+    release = threading.Event()
+    monkeypatch.setattr(queue, "execute_job", lambda *a, **k: release.wait(120))  # alice's job stays running
+    store = RunStore()
+    queued_then_handed_back(store, [spec("alice")])  # the page's queue takes it over: alice has 1 job of 1
+    stopped_study(store, "alice", "busy", SPACE)
+    try:
+        at = signed_in(demo_app, "alice", "alice-secret")
+        assert not at.exception, [e.value for e in at.exception]
+        at.button(key="search-resume-busy").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        errors = " ".join(e.value for e in at.error)
+        assert "the limit on this shared instance is 1 at a time" in errors, errors
+        from gtzan_core.webapp.search import driving
+
+        assert not driving("alice", "busy")  # refused at the click: no driver started
+        assert study_runs(store, "busy") == []
+        assert at.button(key="search-resume-busy")  # still stopped, still resumable once a job ends
+    finally:
+        release.set()
+
+
+@pytest.mark.heavy
 def test_a_resume_on_the_train_page_passes_the_storage_limit(classroom, demo_app, monkeypatch):
     monkeypatch.setenv("GTZAN_STUDIO_MAX_STORAGE_MB", "1")
     store = RunStore()
