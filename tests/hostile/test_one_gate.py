@@ -108,10 +108,9 @@ def test_a_resume_on_the_train_page_passes_the_storage_limit(classroom, demo_app
     a_big_run(store, "alice")
     stopped_study(store, "alice", "full", SPACE)
     at = signed_in(demo_app, "alice", "alice-secret")
-    at.button(key="search-resume-full").click().run()
-    ended_driver("full")
-    at.run()
+    at.button(key="search-resume-full").click().run()  # refused at the click, before any driver starts
     errors = " ".join(e.value for e in at.error)
+    ended_driver("full")
     assert "alice uses 2 MB of the run store" in errors and "1 MB per person" in errors
     assert study_runs(store, "full") == []
 
