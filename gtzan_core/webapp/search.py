@@ -169,7 +169,13 @@ def tested_bests(store, owner: str | None) -> list[tuple[str, dict]]:
 
 def best_trial_links(store, owner: str | None, where: str) -> None:
     """One button per study of ``owner`` with a tested best trial: it opens that run in
-    Compare (the Leaderboard's and Compare's way to a study's best)."""
+    Compare (the Leaderboard's and Compare's way to a study's best). On a shared instance
+    the owner-less studies (made from the CLI or by the admin) are the admin's: a visitor
+    who has not signed in sees none of their links."""
+    from .identity import is_admin, settings
+
+    if owner is None and settings().classroom and not is_admin():
+        return
     bests = tested_bests(store, owner)
     if not bests:
         return

@@ -16,6 +16,7 @@ from gtzan_core.jobs import JobManager, JobSpec
 from gtzan_core.runs import RunStore
 from gtzan_core.runs.record import RunRecord
 from gtzan_core.search.study import SearchFailed, SearchRequest, create_or_resume, open_study, run_search
+from tests.conftest import copy_shipped_starters
 from tests.polling import bounded, wait_until
 
 SPACE = {"lr": {"type": "loguniform", "low": 1e-4, "high": 1e-2}, "epochs": {"type": "int", "low": 2, "high": 3}}
@@ -207,3 +208,20 @@ def test_a_searchs_trials_pass_the_storage_limit_and_the_study_says_so(monkeypat
     assert "alice uses 2 MB of the run store" in str(out["error"])
     assert study_runs(store, "full") == []
     assert "2 MB" in open_study(store, "alice", "full").user_attrs["error"]
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("page,key", [("leaderboard", "board-best-admins"), ("compare", "compare-best-admins")])
+def test_owner_less_studies_best_trial_links_are_the_admins_alone(classroom, demo_app, page, key):
+    store = RunStore()
+    copy_shipped_starters(store.root)  # (both pages draw their links once there are finished runs)
+    study = create_or_resume(store, SearchRequest("mlp", "admins", trials=1, space=SPACE, owner=None))
+    study.set_user_attr("tested", {"run_id": store.list()[0]["run_id"], "trial": 0, "val_acc": 0.5,
+                                   "test_acc": 0.4, "test_segment_acc": 0.4, "when": 1.0})
+    at = demo_app(page, timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [b for b in at.button if b.key == key]  # a visitor who has not signed in: not even to view
+    at.sidebar.text_input(key="admin-password").input("s3cret")
+    at.sidebar.button(key="admin-sign-in").click().run()
+    assert [b for b in at.button if b.key == key]  # the admin's own
