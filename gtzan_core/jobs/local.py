@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from ..runs import RunRecord, RunStore
 from .job import JobSpec
-from .preflight import preflight
+from .preflight import command_line_gate, preflight
 
 
 def train_here(spec: JobSpec, store: RunStore | None = None, *, force_weak: bool = False, how_to_force: str = "",
@@ -27,7 +27,8 @@ def train_here(spec: JobSpec, store: RunStore | None = None, *, force_weak: bool
     from ..progress import tqdm_progress
     from .recorded import train
 
-    preflight([spec])  # before anything slow: a pretrained model without its weights stops here
+    store = store or RunStore()
+    command_line_gate([spec], store)  # before anything slow: the instance's limits, the weights, the memory budget
     with tqdm_progress("synthesising demo set", "track", disable=not progress) as p:
         ds = open_dataset(spec.data_path, progress=p)
     for line in preflight([spec], dataset=ds, force_weak=force_weak, how_to_force=how_to_force):
@@ -36,5 +37,5 @@ def train_here(spec: JobSpec, store: RunStore | None = None, *, force_weak: bool
     with tqdm_progress("features", "track", disable=not progress) as p:
         fs = load_features(ds, progress=p, **feature_request(spec.config.model, spec.image_source))
     with tqdm_progress("backbone pass", "img", disable=not progress) as p:
-        return train(spec.config, fs, store or RunStore(), on_epoch=on_epoch, progress=p, dataset_info=ds.run_info(),
+        return train(spec.config, fs, store, on_epoch=on_epoch, progress=p, dataset_info=ds.run_info(),
                      spec=spec)

@@ -225,3 +225,60 @@ def test_owner_less_studies_best_trial_links_are_the_admins_alone(classroom, dem
     at.sidebar.text_input(key="admin-password").input("s3cret")
     at.sidebar.button(key="admin-sign-in").click().run()
     assert [b for b in at.button if b.key == key]  # the admin's own
+
+
+# -- the command line: the admin's, but the instance's epochs, memory budget and storage still apply ------------
+
+
+@pytest.fixture
+def class_shell(monkeypatch):
+    """A shell on a classroom instance's server (a small demo set)."""
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
+    monkeypatch.setenv("GTZAN_STUDIO_MODE", "classroom")
+
+
+CLI_JOBS = {
+    "train": ["train", "mlp", "--epochs", "{e}", "--device", "cpu", "--allow-weak-split"],
+    "reproduce": ["reproduce", "--models", "mlp", "--paper-only", "--epochs", "{e}", "--device", "cpu",
+                  "--allow-weak-split"],
+    "search": ["search", "mlp", "--trials", "1", "--allow-weak-split", "--device", "cpu"],
+}
+
+
+@pytest.mark.parametrize("command", list(CLI_JOBS))
+def test_every_command_line_entry_point_passes_the_instances_epochs_limit(class_shell, monkeypatch, capsys,
+                                                                         command):
+    from tests.test_cli_models import run
+
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_EPOCHS", "2")
+    code, out, err = run(capsys, *[a.format(e=3) for a in CLI_JOBS[command]])  # (search: its space's epochs)
+    assert code == 2 and "epochs asked; the limit on this shared instance is 2 per job" in err, (code, out, err)
+    assert [r for r in RunStore().list() if r.get("status") in ("finished", "queued", "running")] == []
+
+
+@pytest.mark.parametrize("command", list(CLI_JOBS))
+def test_every_command_line_entry_point_passes_the_storage_share_of_its_runs(class_shell, monkeypatch, capsys,
+                                                                            command):
+    from tests.test_cli_models import run
+
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_STORAGE_MB", "1")
+    store = RunStore()
+    store.path("big-run").mkdir(parents=True)  # an owner-less run (the command line's) of 2 MB
+    store.write_record("big-run", RunRecord({"run_id": "big-run", "created": 1.0, "status": "finished",
+                                             "model": "mlp"}))
+    (store.path("big-run") / "model.pt").write_bytes(b"\0" * (2 << 20))
+    code, out, err = run(capsys, *[a.format(e=1) for a in CLI_JOBS[command]])
+    assert code == 2 and "uses 2 MB of the run store" in err and "1 MB per person" in err, (code, out, err)
+    assert [r["run_id"] for r in RunStore().list()] == ["big-run"]
+
+
+def test_the_command_lines_jobs_are_exempt_from_the_per_visitor_limits_alone(class_shell, monkeypatch):
+    from gtzan_core.jobs.preflight import command_line_gate
+    from gtzan_core.training.memory import MemoryBudgetError
+
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_JOBS", "1")
+    command_line_gate([spec(None), spec(None), spec(None)], RunStore())  # three at once, no owner: the admin's
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_JOB_MB", "1000")
+    with pytest.raises(MemoryBudgetError, match="over the memory budget"):
+        command_line_gate([spec(None)], RunStore())
