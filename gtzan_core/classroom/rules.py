@@ -123,7 +123,13 @@ def check_submit(settings: Settings, user: str | None, admin: bool, active_of_us
     if active_of_user + n_new > settings.max_jobs:
         raise TooManyJobs(f"you have {active_of_user} job(s) queued or running; the limit on this shared instance "
                             f"is {settings.max_jobs} at a time (stop one, or wait for one to finish)")
-    if settings.max_epochs is not None and epochs > settings.max_epochs:
+    check_epochs(settings, epochs)
+
+
+def check_epochs(settings: Settings, epochs: int) -> None:
+    """Refuse a job of more epochs than a shared instance allows (whoever asks: the
+    command line's jobs, the admin's, pass it as well as a visitor's)."""
+    if settings.classroom and settings.max_epochs is not None and epochs > settings.max_epochs:
         raise QuotaExceeded(f"{epochs} epochs asked; the limit on this shared instance is {settings.max_epochs} "
                             "per job")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import threading
@@ -33,6 +34,7 @@ def cmd_search(args) -> int:
     from ..data import open_dataset
     from ..hparams import setting_text
     from ..jobs import JobManager, preflight
+    from ..jobs.preflight import command_line_check, command_line_gate
     from ..runs import RunStore
     from ..search.study import SearchRequest, existing, probe_spec, run_search
 
@@ -49,6 +51,8 @@ def cmd_search(args) -> int:
         request.recipe, request.protocol = before.get("recipe"), before.get("protocol", "track")
     spec = probe_spec(request)
     preflight([spec])  # the protocol, the weights: before the dataset is opened
+    command_line_gate([dataclasses.replace(spec, config=dataclasses.replace(spec.config, epochs=1))], store)
+    # (the memory budget, the storage share; each trial's epochs are checked as it is asked for)
     ds = open_dataset(request.data_path)
     for line in preflight([spec], dataset=ds, force_weak=args.allow_weak_split,
                           how_to_force="Pass --allow-weak-split to search anyway."):
@@ -69,7 +73,8 @@ def cmd_search(args) -> int:
 
     stop = threading.Event()
     try:
-        summary = run_search(request, store, manager, stop=stop, on_change=on_change)
+        summary = run_search(request, store, manager, stop=stop, on_change=on_change,
+                             check=command_line_check(store))
     except KeyboardInterrupt:
         stop.set()
         for record in store.list():

@@ -91,9 +91,10 @@ def _train_distributed(spec, args, rank: int, on_epoch, how_to_force: str) -> di
     from ..data import open_dataset
     from ..feature_cache import feature_request, load_features
     from ..jobs import preflight, train
+    from ..jobs.preflight import command_line_gate
     from ..runs import RunStore
 
-    preflight([spec])
+    command_line_gate([spec], RunStore(args.runs))
     request = feature_request(spec.config.model, spec.image_source)
     if rank == 0:
         ds = open_data(spec.data_path)
@@ -375,6 +376,7 @@ def cmd_reproduce(args) -> int:
     import time
 
     from ..jobs import preflight
+    from ..jobs.preflight import command_line_gate
     from ..reproduction import (
         comparison_table,
         plan_reproduction,
@@ -401,7 +403,9 @@ def cmd_reproduce(args) -> int:
     if not plan.configs:
         raise StudioError("every run of this reproduction was skipped: its splits cannot give meaningful numbers "
                           "on this dataset (pass --allow-weak-split to run them anyway)")
-    preflight(reproduction_specs(plan, args.data, args.image_source), force_weak=True)  # (splits screened above)
+    specs = reproduction_specs(plan, args.data, args.image_source)
+    command_line_gate(specs, store)  # the instance's limits, the memory budget
+    preflight(specs, force_weak=True)  # (splits screened above)
     if not quiet:
         print(f"reproduction {plan.id}: {len(plan.configs)} runs ({', '.join(plan.protocols)} x "
               f"{len({c.model for c in plan.configs})} models x {plan.seeds} seed(s)) on "

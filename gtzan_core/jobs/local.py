@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from ..runs import RunRecord, RunStore
 from .job import JobSpec
-from .preflight import preflight
+from .preflight import command_line_gate, preflight
 
 
 def train_here(spec: JobSpec, store: RunStore | None = None, *, force_weak: bool = False, how_to_force: str = "",
@@ -28,7 +28,7 @@ def train_here(spec: JobSpec, store: RunStore | None = None, *, force_weak: bool
     from .recorded import train
 
     store = store or RunStore()
-    preflight([spec])  # before anything slow: a pretrained model without its weights stops here
+    command_line_gate([spec], store)  # before anything slow: the instance's limits, the weights, the memory budget
     with tqdm_progress("synthesising demo set", "track", disable=not progress) as p:
         ds = open_dataset(spec.data_path, progress=p)
     for line in preflight([spec], dataset=ds, force_weak=force_weak, how_to_force=how_to_force, store=store):

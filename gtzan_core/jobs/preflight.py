@@ -96,3 +96,28 @@ def job_gate(store=None, active_count: Callable[[str | None], int] | None = None
                   active=active_count(spec.owner) if active_count is not None else 0)
 
     return check
+
+
+def command_line_gate(specs: Sequence[JobSpec], store=None) -> None:
+    """The gate of the command line's jobs (``train``, ``reproduce``, ``search``,
+    :func:`gtzan_core.api.train`): :func:`preflight` with the instance's settings. On a
+    shared instance whoever has the server's shell is its admin, so the per-visitor limits
+    (jobs at once, signing in) do not apply; the epochs per job, the memory budget and the
+    storage share of the command line's (owner-less) runs in ``store`` do. Raises like
+    :func:`preflight`."""
+    from ..classroom import load_settings
+    from ..classroom.quota import check_storage
+    from ..classroom.rules import check_epochs
+
+    specs = list(specs)
+    settings = load_settings()
+    preflight(specs, settings=settings, store=store, admin=True)  # each job's knobs, weights, memory budget
+    if settings.classroom and specs:
+        check_epochs(settings, max(s.config.epochs for s in specs))
+        if store is not None:
+            check_storage(settings, specs[0].owner, store)
+
+
+def command_line_check(store=None) -> Callable[[JobSpec], None]:
+    """:func:`command_line_gate` for one job at a time: a command line search's trials."""
+    return lambda spec: command_line_gate([spec], store)

@@ -481,5 +481,5 @@ def summary(store: RunStore, study) -> dict:
     return {"study": study.study_name.split("/", 1)[1], "owner": a.get("owner"), "model": a.get("model"),
             "data": a.get("data"), "recipe": a.get("recipe"), "seed": a.get("seed"), "space": a.get("space"),
             "state": a.get("state"), "counted": counted(study), "trials": trials, "best": best,
-            "tested": a.get("tested"), "error": a.get("error"),
+            "tested": a.get("tested"), "error": a.get("error"), "waiting": a.get("waiting") or None,
             "budget": a.get("budget")}

@@ -10,6 +10,9 @@ An archive holds exactly these members (no folders)::
     features.json   the feature parameters the model was trained on
     MODEL_CARD.md   model, recipe, protocol, data, metrics, input preprocessing
     confusion.png   the test confusion matrix (when the run was evaluated)
+    predictions.json  what the run predicted for each test track (when it was kept):
+                    checked on import against its schema and the record's matrix,
+                    and, like the rest of an imported run, a claim of its file
 
 Import treats the file as hostile and reads it in an order that keeps a small file
 from costing much: the zip's directory first (member names, repeats, declared sizes
@@ -64,6 +67,7 @@ LIMITS = {
     "features.json": 1 * MB,
     "MODEL_CARD.md": 1 * MB,
     "confusion.png": 4 * MB,
+    "predictions.json": 16 * MB,
     "model.pt": 1536 * MB,
 }
 REQUIRED = ("manifest.json", "record.json", "features.json", "model.pt")
@@ -109,6 +113,9 @@ def archive_members(store: RunStore, run_id: str) -> dict[str, bytes]:
     evaluation = RunRecord.of(record).evaluation
     if evaluation is not None:
         members["confusion.png"] = confusion_png(evaluation.segment.confusion)
+    test = store.read_predictions(run_id).get("test")
+    if isinstance(test, dict):  # (an evaluation on another folder names a folder of this machine: not shared)
+        members["predictions.json"] = json.dumps({"version": 1, "test": test}).encode()
     manifest = {"schema": SCHEMA, "version": VERSION, "run_id": run_id, "model": record.get("model"),
                 "exported": time.time(), "studio": __version__,
                 "files": {name: {"sha256": _sha256(data), "size": len(data)} for name, data in members.items()}}
@@ -273,6 +280,46 @@ def _check_record(record: dict) -> None:
     problems += knob_problems(config if isinstance(config, dict) else {}, "its configuration's ")
     if problems:
         raise ArchiveError("refused: record.json is not a valid record: " + "; ".join(problems[:3]))
+
+
+def _check_predictions(predictions: dict, record: dict) -> None:
+    """Refuse a ``predictions.json`` that is not the studio's (version 1, its ``test``: the
+    record's classes, each track an id, a true and a predicted class in range, probabilities
+    in [0, 1] one a class, its samples' classes) or that does not give the record's own
+    track-level confusion matrix (:func:`gtzan_core.evaluation.test_predictions`)."""
+    import math
+
+    def refuse(why: str) -> ArchiveError:
+        return ArchiveError(f"refused: predictions.json {why}")
+
+    test = predictions.get("test")
+    if predictions.get("version") != 1 or not isinstance(test, dict) or set(predictions) != {"version", "test"}:
+        raise refuse("is not a version 1 file holding the test tracks' predictions alone")
+    classes = test.get("classes")
+    if classes != (record.get("classes") or list(GENRES)) or not isinstance(test.get("tracks"), list):
+        raise refuse("names other classes than the record, or lists no tracks")
+    n, seen = len(classes), set()
+    for i, t in enumerate(test["tracks"]):
+        ok = (isinstance(t, dict) and isinstance(t.get("track"), str) and 0 < len(t["track"]) <= 512
+              and all(type(t.get(k)) is int and 0 <= t[k] < n for k in ("true", "pred"))
+              and isinstance(t.get("probs"), list) and len(t["probs"]) == n
+              and all(type(p) in (int, float) and math.isfinite(p) and 0 <= p <= 1 for p in t["probs"])
+              and isinstance(t.get("segments"), list)
+              and all(type(p) is int and 0 <= p < n for p in t["segments"]))
+        if not ok:
+            raise refuse(f"track {i + 1} is not a track's prediction (its id, true and predicted class, "
+                         f"{n} probabilities in [0, 1], its samples' classes)")
+        if t["track"] in seen:
+            raise refuse(f"lists track {t['track']!r} twice")
+        seen.add(t["track"])
+    evaluation = RunRecord.of(record).evaluation
+    level = (evaluation.track or evaluation.segment) if evaluation is not None else None
+    if level is None:
+        raise refuse("comes with a record that has no test evaluation")
+    from ..insight.cells import confusion_of
+
+    if confusion_of(test, "track" if evaluation.track is not None else "segment") != level.confusion:
+        raise refuse("does not give the confusion matrix its record holds")
 
 
 def _mismatch(name: str) -> ArchiveError:
@@ -469,7 +516,7 @@ def _unpack(zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], manifest: di
                                 f"{backbone.get('weights')} ({backbone.get('file')}) to predict: "
                                 f"{missing_message(known)}")
         members = {"record.json": json.dumps(record, indent=1).encode(),
-                   **{n: data[n] for n in ("MODEL_CARD.md", "confusion.png") if n in data}}
+                   **{n: data[n] for n in ("MODEL_CARD.md", "confusion.png", "predictions.json") if n in data}}
         for member, blob in members.items():
             with _new_file(stage / member) as out:
                 out.write(blob)
@@ -504,6 +551,8 @@ def import_archive(source: Source, store: RunStore | None = None, name: str | No
         record = _json("record.json", data["record.json"])
         features = _json("features.json", data["features.json"])
         _check_record(record)
+        if "predictions.json" in data:
+            _check_predictions(_json("predictions.json", data["predictions.json"]), record)
         run_id = _check_identity(manifest, record, store)
         size = sum(info.file_size for info in infos.values())
         if check_quota is not None:

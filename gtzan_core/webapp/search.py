@@ -169,7 +169,13 @@ def tested_bests(store, owner: str | None) -> list[tuple[str, dict]]:
 
 def best_trial_links(store, owner: str | None, where: str) -> None:
     """One button per study of ``owner`` with a tested best trial: it opens that run in
-    Compare (the Leaderboard's and Compare's way to a study's best)."""
+    Compare (the Leaderboard's and Compare's way to a study's best). On a shared instance
+    the owner-less studies (made from the CLI or by the admin) are the admin's: a visitor
+    who has not signed in sees none of their links."""
+    from .identity import is_admin, settings
+
+    if owner is None and settings().classroom and not is_admin():
+        return
     bests = tested_bests(store, owner)
     if not bests:
         return
@@ -260,6 +266,8 @@ def search_panel(models: list[str], data_path: str | None, owner: str | None, ma
                                                           "does not count")
         if err := driver_error(owner, name) or s.get("error"):
             st.error(md_text(err))
+        elif running and s.get("waiting"):  # the owner's jobs at once: the next trial waits for one to end
+            st.info(md_text(f"Waiting: {s['waiting']}"))
         b1, b2 = st.columns(2)
         if running:
             b1.button("Stop the search", key=f"search-stop-{name}", on_click=stop_study, args=(owner, name))
@@ -313,7 +321,7 @@ def _resume(s: dict, name: str, owner: str | None, manager, settings, admin: boo
     """Resume a study: refused to a visitor for an owner-less study (the admin's), and every
     trial through the visitor's gate, as at the start."""
     from ..classroom.rules import PermissionDenied
-    from ..search.study import SearchRequest
+    from ..search.study import SearchRequest, probe_spec
 
     try:
         if settings.classroom and not admin and not owner:
@@ -321,7 +329,10 @@ def _resume(s: dict, name: str, owner: str | None, manager, settings, admin: boo
         budget = s.get("budget") or {}
         request = SearchRequest(s["model"], name, s["data"], trials=int(budget.get("trials") or 20),
                                 minutes=budget.get("minutes"), owner=owner)
-        start_study(request, manager, visitor_gate(manager, settings, admin))  # (its space clipped to the
-        # instance's epochs first, then every trial through the gate: a refusal is the driver's error, shown)
+        check = visitor_gate(manager, settings, admin)
+        probe = probe_spec(request)  # jobs at once, storage, weights: refused at the click, as a start is
+        check(dataclasses.replace(probe, config=dataclasses.replace(probe.config, epochs=1)))
+        start_study(request, manager, check)  # (its space clipped to the instance's epochs first, then every
+        # trial through the gate: a refusal is the driver's error, shown)
     except StudioError as exc:
         st.session_state["search-resume-error"] = str(exc)

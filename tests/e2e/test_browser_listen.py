@@ -2,14 +2,17 @@
 Debian's Chromium): a click on a cell of a run's matrix on Compare lists the tracks the
 run's kept test predictions put there, each with an audio element that has a source and
 a duration; the same for a row of its per-class report and for a cell of an evaluation
-on another folder."""
+on another folder. A point of the run's map, selected as Plotly hands a click to Streamlit
+(``plotly_selected`` on the graph), plays that track with its probabilities."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
+from gtzan_core import GENRES
 from gtzan_core.insight import cells
 from gtzan_core.runs import RunStore
 from tests.helpers import ARTIFACTS, CHROMIUM, headless_chromium, streamlit_server
@@ -115,3 +118,61 @@ def test_a_click_on_a_cell_lists_its_tracks_each_playable(server):
         assert [x["track"] for x in listed] == [x.track for x in cells.cell_tracks(clips, ct, cp)]
         assert all(x["src"] and x["duration"] > 1 for x in listed)
 
+
+
+def _far_point(found: dict) -> dict:
+    """The map's track farthest from its nearest neighbour (a click there can pick no other)."""
+    import numpy as np
+
+    xy = np.array([[r["x"], r["y"]] for r in found["tracks"]], float)
+    xy = (xy - xy.min(0)) / np.maximum(np.ptp(xy, 0), 1e-9)  # as drawn: each axis fills the plot
+    d = np.linalg.norm(xy[:, None] - xy[None], axis=-1) + np.eye(len(xy)) * 9
+    return found["tracks"][int(d.min(1).argmax())]
+
+
+def test_a_click_on_a_point_of_the_map_plays_that_track_with_its_probabilities(server, monkeypatch):
+    from gtzan_core.insight import embedding_map
+
+    url, store, rid, _ = server
+    monkeypatch.setenv("GTZAN_STUDIO_HOME", str(store.root.parent))  # the server's home, where maps are cached
+    found = embedding_map.run_map(store, rid)  # drawn once here; the page reads it from the cache
+    row = _far_point(found)
+    with headless_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(f"{url}/compare")
+        summary = page.locator("[data-testid=stExpander] summary").filter(has_text="Map of how it hears its dataset")
+        summary.first.wait_for(timeout=120_000)
+        summary.first.click(timeout=120_000)  # open the expander
+        page.get_by_text("Click a point to hear it").first.wait_for(timeout=120_000)
+        find_map = """() => [...document.querySelectorAll('.js-plotly-plot')].findIndex(  // one trace a genre
+            gd => (gd.data || []).some(t => t.type === 'scatter' && GENRES.includes(t.name)))""".replace(
+            "GENRES", json.dumps(GENRES))
+        page.wait_for_function(f"() => ({find_map})() >= 0", timeout=60_000)
+        k = page.evaluate(find_map)
+        page.locator(".js-plotly-plot").nth(k).locator("path.point").first.wait_for(state="attached",
+                                                                                     timeout=60_000)
+        # the point's selection as Plotly hands a click on it to Streamlit (which listens to plotly_selected)
+        missing = page.evaluate("""([k, track]) => {
+            const gd = document.querySelectorAll('.js-plotly-plot')[k], full = gd._fullData;  // (decoded arrays)
+            const ids = t => Array.from(t.customdata || []).map(v => Array.isArray(v) ? v[0] : v);
+            const c = full.findIndex(t => ids(t).includes(track));
+            if (c < 0) return JSON.stringify(full.map(t => [t.type, ids(t).slice(0, 3)]));
+            const i = ids(full[c]).indexOf(track);
+            gd.emit('plotly_selected', {points: [{curveNumber: c, pointNumber: i, pointIndex: i,
+                x: full[c].x[i], y: full[c].y[i], customdata: track, data: gd.data[c], fullData: full[c]}]});
+            return null;
+        }""", [k, row["track"]])
+        assert missing is None, (row["track"], missing)
+        _settle(page)
+        page.wait_for_function("""() => {
+            const a = [...document.querySelectorAll('audio')];
+            return a.length === 1 && a[0].src && a[0].readyState >= 1 && a[0].duration > 0;
+        }""", timeout=120_000)
+        shown = page.evaluate("""() => [...document.querySelectorAll('[data-testid=stMarkdownContainer] strong')]
+            .map(e => e.textContent)""")
+        assert row["track"] in shown
+        audio = page.evaluate("() => { const a = document.querySelector('audio'); return [a.src, a.duration]; }")
+        assert audio[0] and audio[1] > 1 and not re.search(r"/(tmp|root|home)/", audio[0])
+        bars = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => gd.data || [])
+            .flat().filter(t => t.type === 'bar' && String(t.name).startsWith('this run')).map(t => [...t.y])""")
+        assert len(bars) == 1 and bars[0] == pytest.approx(row["probs"], abs=1e-6)  # that track's, no other's

@@ -11,6 +11,7 @@ import io
 import json
 import shutil
 import zipfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -178,3 +179,70 @@ def test_a_forged_import_through_the_leaderboard_neither_answers_predict_nor_ran
     at.multiselect[0].select(FORGED).run()
     captions = " ".join(c.value for c in at.caption)
     assert "Answered by the EfficientNet-Lite0 starter + 1 imported run of yours, its numbers claimed" in captions
+
+
+# -- promotion, through the pages --------------------------------------------------------------------------------
+
+
+def _signed_in(demo_app, page: str, name: str):
+    """``name``'s session (claimed with a passcode of their own) on ``page``."""
+    at = demo_app(None, timeout=180)
+    at.query_params["who"] = name
+    at.run()
+    at.sidebar.text_input(key="passcode-input").input(f"{name}-passcode")
+    at.sidebar.button(key="name-sign-in").click().run()
+    assert f"Signed in as **{name}**" in " ".join(c.value for c in at.sidebar.caption), at.sidebar.error
+    at.switch_page(f"pages/{page}.py")
+    return at.run()
+
+
+def _alices_answer(demo_app, clip: Path) -> tuple[str, str]:
+    """Alice's default answer on Predict for ``clip``: (the metric, the captions)."""
+    at = _signed_in(demo_app, "predict", "alice")
+    at.file_uploader[0].set_value((clip.name, clip.read_bytes(), "audio/wav")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    metric = next(m.value for m in at.metric if m.label == "Default answer")
+    return metric, " ".join(c.value for c in at.caption)
+
+
+@pytest.mark.heavy
+def test_the_admins_promotion_on_the_leaderboard_changes_another_visitors_answer_and_a_visitor_cannot_promote(
+        classroom, demo_app, tmp_path):
+    from gtzan_core.data import discover_dataset
+    from gtzan_core.ensemble import validation_accuracy
+    from gtzan_core.feature_cache import load_features
+    from gtzan_core.hparams import make_config
+    from gtzan_core.jobs import JobSpec, train
+    from tests.helpers import make_gtzan
+
+    store = RunStore()  # the test's own run store (GTZAN_STUDIO_RUNS)
+    ds = discover_dataset(make_gtzan(tmp_path / "gtzan", per_genre=4, seconds=6.2))  # "real" by its layout
+    config = make_config("mlp", epochs=10, device="cpu")  # (above chance on validation: it gets a weight)
+    bobs = train(config, load_features(ds, cache_dir=tmp_path / "cache"), store, dataset_info=ds.run_info(),
+                 spec=JobSpec(config, str(ds.root), owner="bob"))["run_id"]
+    assert store.read(bobs)["owner"] == "bob" and store.read(bobs).get("evaluation")
+    assert validation_accuracy(store.read(bobs)) > 0.1, "bob's run must be above chance for this test"
+    clip = write_clip(tmp_path / "song.wav", "jazz", 8.0)
+
+    metric, captions = _alices_answer(demo_app, clip)  # bob's run is not alice's: no answer for her
+    assert metric == "none" and f"Not in the answer: {bobs}" in captions and "promotes it to the class" in captions
+
+    bob = _signed_in(demo_app, "leaderboard", "bob")  # a visitor: no promotion, not even of his own run
+    assert not bob.exception
+    assert not [s for s in bob.selectbox if s.key == "promote-run"] and not [b for b in bob.button
+                                                                             if b.key == "promote"]
+    assert not store.read(bobs).get("promoted")
+
+    admin = demo_app("leaderboard", timeout=180)
+    admin.run()
+    admin.sidebar.text_input(key="admin-password").input("s3cret")
+    admin.sidebar.button(key="admin-sign-in").click().run()
+    admin.selectbox(key="promote-run").set_value(bobs).run()
+    admin.button(key="promote").click().run()
+    assert not admin.exception, [e.value for e in admin.exception]
+    assert f"Promote to the class: {bobs}" in " ".join(s.value for s in admin.success)
+    assert store.read(bobs)["promoted"]["by"] == "admin"
+
+    metric, captions = _alices_answer(demo_app, clip)  # now bob's run answers for alice too
+    assert metric.split(" · ")[0] in GENRES, captions
+    assert "1 run promoted to the class by the admin" in captions and f"Not in the answer: {bobs}" not in captions

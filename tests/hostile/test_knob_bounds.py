@@ -175,3 +175,41 @@ def test_the_train_forms_depth_field_is_bounded_and_depth_10000_queues_nothing(d
     assert all(r["config"]["depth"] <= BOUNDS["depth"].high for r in runs), [r["config"]["depth"] for r in runs]
     for r in runs:
         wait_until(ended(store, r["run_id"]), timeout=120, what="the job to end")
+
+
+@pytest.mark.heavy
+def test_the_train_form_refuses_a_transformer_over_the_memory_budget_naming_estimate_and_limit(demo_app,
+                                                                                               monkeypatch):
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_JOB_MB", "2000")
+    at = demo_app("train")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.multiselect(key="train-models").set_value(["ast"]).run()
+    at.number_input(key="de-ast-paper").set_value(24)
+    at.number_input(key="wi-ast-paper").set_value(768)
+    at.number_input(key="ep-ast-paper").set_value(1)
+    at.checkbox[0].check()  # the tiny demo set's split is weak
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert "AST (Transformer) (depth 24, width 768" in errors and "would need about" in errors, errors
+    assert "over the memory budget of 2.0 GB per job (GTZAN_STUDIO_MAX_JOB_MB)" in errors
+    assert RunStore().list() == []  # nothing queued
+
+
+@pytest.mark.heavy
+def test_a_search_started_on_the_page_passes_the_memory_budget(demo_app, monkeypatch):
+    from gtzan_core.runs.studies import study_names
+
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_JOB_MB", "1000")  # under what even the MLP's job needs here
+    at = demo_app("train")
+    at.run()
+    at.selectbox(key="search-model").set_value("mlp").run()
+    at.text_input(key="search-name").set_value("too-big")
+    at.button(key="search-start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert "MLP" in errors and "would need about" in errors, errors
+    assert "over the memory budget of 1000 MB per job (GTZAN_STUDIO_MAX_JOB_MB)" in errors
+    store = RunStore()
+    assert store.list() == [] and study_names(store.root, None) == []  # no study, no trial

@@ -16,7 +16,7 @@ from gtzan_core.jobs import JobManager, JobSpec
 from gtzan_core.runs import RunStore
 from gtzan_core.runs.record import RunRecord
 from gtzan_core.search.study import SearchFailed, SearchRequest, create_or_resume, open_study, run_search
-from tests.helpers import bounded, wait_until
+from tests.helpers import bounded, copy_shipped_starters, wait_until
 
 SPACE = {"lr": {"type": "loguniform", "low": 1e-4, "high": 1e-2}, "epochs": {"type": "int", "low": 2, "high": 3}}
 
@@ -76,16 +76,41 @@ def test_a_resume_on_the_train_page_passes_the_epochs_limit(classroom, demo_app,
 
 
 @pytest.mark.heavy
+def test_a_resume_on_the_train_page_passes_the_jobs_per_visitor_limit(classroom, demo_app, monkeypatch):
+    from gtzan_core.jobs import queue
+
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_JOBS", "1")
+    release = threading.Event()
+    monkeypatch.setattr(queue, "execute_job", lambda *a, **k: release.wait(120))  # alice's job stays running
+    store = RunStore()
+    queued_then_handed_back(store, [spec("alice")])  # the page's queue takes it over: alice has 1 job of 1
+    stopped_study(store, "alice", "busy", SPACE)
+    try:
+        at = signed_in(demo_app, "alice", "alice-secret")
+        assert not at.exception, [e.value for e in at.exception]
+        at.button(key="search-resume-busy").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        errors = " ".join(e.value for e in at.error)
+        assert "the limit on this shared instance is 1 at a time" in errors, errors
+        from gtzan_core.webapp.search import driving
+
+        assert not driving("alice", "busy")  # refused at the click: no driver started
+        assert study_runs(store, "busy") == []
+        assert at.button(key="search-resume-busy")  # still stopped, still resumable once a job ends
+    finally:
+        release.set()
+
+
+@pytest.mark.heavy
 def test_a_resume_on_the_train_page_passes_the_storage_limit(classroom, demo_app, monkeypatch):
     monkeypatch.setenv("GTZAN_STUDIO_MAX_STORAGE_MB", "1")
     store = RunStore()
     a_big_run(store, "alice")
     stopped_study(store, "alice", "full", SPACE)
     at = signed_in(demo_app, "alice", "alice-secret")
-    at.button(key="search-resume-full").click().run()
-    ended_driver("full")
-    at.run()
+    at.button(key="search-resume-full").click().run()  # refused at the click, before any driver starts
     errors = " ".join(e.value for e in at.error)
+    ended_driver("full")
     assert "alice uses 2 MB of the run store" in errors and "1 MB per person" in errors
     assert study_runs(store, "full") == []
 
@@ -182,3 +207,77 @@ def test_a_searchs_trials_pass_the_storage_limit_and_the_study_says_so(monkeypat
     assert "alice uses 2 MB of the run store" in str(out["error"])
     assert study_runs(store, "full") == []
     assert "2 MB" in open_study(store, "alice", "full").user_attrs["error"]
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("page,key", [("leaderboard", "board-best-admins"), ("compare", "compare-best-admins")])
+def test_owner_less_studies_best_trial_links_are_the_admins_alone(classroom, demo_app, page, key):
+    store = RunStore()
+    copy_shipped_starters(store.root)  # (both pages draw their links once there are finished runs)
+    study = create_or_resume(store, SearchRequest("mlp", "admins", trials=1, space=SPACE, owner=None))
+    study.set_user_attr("tested", {"run_id": store.list()[0]["run_id"], "trial": 0, "val_acc": 0.5,
+                                   "test_acc": 0.4, "test_segment_acc": 0.4, "when": 1.0})
+    at = demo_app(page, timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [b for b in at.button if b.key == key]  # a visitor who has not signed in: not even to view
+    at.sidebar.text_input(key="admin-password").input("s3cret")
+    at.sidebar.button(key="admin-sign-in").click().run()
+    assert [b for b in at.button if b.key == key]  # the admin's own
+
+
+# -- the command line: the admin's, but the instance's epochs, memory budget and storage still apply ------------
+
+
+@pytest.fixture
+def class_shell(monkeypatch):
+    """A shell on a classroom instance's server (a small demo set)."""
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_PER_GENRE", "4")
+    monkeypatch.setenv("GTZAN_STUDIO_DEMO_SECONDS", "6.2")
+    monkeypatch.setenv("GTZAN_STUDIO_MODE", "classroom")
+
+
+CLI_JOBS = {
+    "train": ["train", "mlp", "--epochs", "{e}", "--device", "cpu", "--allow-weak-split"],
+    "reproduce": ["reproduce", "--models", "mlp", "--paper-only", "--epochs", "{e}", "--device", "cpu",
+                  "--allow-weak-split"],
+    "search": ["search", "mlp", "--trials", "1", "--allow-weak-split", "--device", "cpu"],
+}
+
+
+@pytest.mark.parametrize("command", list(CLI_JOBS))
+def test_every_command_line_entry_point_passes_the_instances_epochs_limit(class_shell, monkeypatch, capsys,
+                                                                         command):
+    from tests.helpers import run
+
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_EPOCHS", "2")
+    code, out, err = run(capsys, *[a.format(e=3) for a in CLI_JOBS[command]])  # (search: its space's epochs)
+    assert code == 2 and "epochs asked; the limit on this shared instance is 2 per job" in err, (code, out, err)
+    assert [r for r in RunStore().list() if r.get("status") in ("finished", "queued", "running")] == []
+
+
+@pytest.mark.parametrize("command", list(CLI_JOBS))
+def test_every_command_line_entry_point_passes_the_storage_share_of_its_runs(class_shell, monkeypatch, capsys,
+                                                                            command):
+    from tests.helpers import run
+
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_STORAGE_MB", "1")
+    store = RunStore()
+    store.path("big-run").mkdir(parents=True)  # an owner-less run (the command line's) of 2 MB
+    store.write_record("big-run", RunRecord({"run_id": "big-run", "created": 1.0, "status": "finished",
+                                             "model": "mlp"}))
+    (store.path("big-run") / "model.pt").write_bytes(b"\0" * (2 << 20))
+    code, out, err = run(capsys, *[a.format(e=1) for a in CLI_JOBS[command]])
+    assert code == 2 and "uses 2 MB of the run store" in err and "1 MB per person" in err, (code, out, err)
+    assert [r["run_id"] for r in RunStore().list()] == ["big-run"]
+
+
+def test_the_command_lines_jobs_are_exempt_from_the_per_visitor_limits_alone(class_shell, monkeypatch):
+    from gtzan_core.jobs.preflight import command_line_gate
+    from gtzan_core.training.memory import MemoryBudgetError
+
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_JOBS", "1")
+    command_line_gate([spec(None), spec(None), spec(None)], RunStore())  # three at once, no owner: the admin's
+    monkeypatch.setenv("GTZAN_STUDIO_MAX_JOB_MB", "1000")
+    with pytest.raises(MemoryBudgetError, match="over the memory budget"):
+        command_line_gate([spec(None)], RunStore())

@@ -124,7 +124,22 @@ CORPUS = {
     "still running": (lambda m: zip_of(edited(m, "record.json", lambda o: o.update(status="running"))),
                       "still running"),
     "not a checkpoint": (lambda m: zip_of({**m, "model.pt": b"PK\x03\x04 nonsense"}), "model.pt"),
+    "predictions not JSON": (lambda m: zip_of({**m, "predictions.json": b"{nope"}), "predictions.json is not valid"),
+    "a probability of 7": (lambda m: zip_of(edited(m, "predictions.json",
+                                                   lambda o: o["test"]["tracks"][0]["probs"].__setitem__(0, 7))),
+                           "predictions.json track 1 is not a track's prediction"),
+    "predictions of another matrix": (lambda m: zip_of(edited(m, "predictions.json", _moved_track)),
+                                      "does not give the confusion matrix its record holds"),
+    "predictions with a passenger": (lambda m: zip_of(edited(m, "predictions.json",
+                                                             lambda o: o.update(external={"/etc": {}}))),
+                                     "holding the test tracks' predictions alone"),
 }
+
+
+def _moved_track(o: dict) -> None:
+    """One test track's predicted class changed: the file no longer gives the record's matrix."""
+    t = o["test"]["tracks"][0]
+    t["pred"] = (t["pred"] + 1) % len(o["test"]["classes"])
 
 
 @pytest.mark.parametrize("case", list(CORPUS))
@@ -168,7 +183,7 @@ def test_round_trip_predicts_the_same_probabilities_in_a_fresh_home(cnn_run, tin
     out = export_archive(src, rid, tmp_path / "shared" / "run.zip")
     with zipfile.ZipFile(out) as zf:
         assert sorted(zf.namelist()) == sorted(["manifest.json", "record.json", "model.pt", "features.json",
-                                                "MODEL_CARD.md", "confusion.png"])
+                                                "MODEL_CARD.md", "confusion.png", "predictions.json"])
         card = zf.read("MODEL_CARD.md").decode()
         assert zf.read("confusion.png")[:8] == b"\x89PNG\r\n\x1a\n"
     record = src.read(rid)
@@ -368,3 +383,22 @@ def export_onnx_cli(rid, store, out):
     with contextlib.redirect_stdout(buf):
         assert main(["export", rid, "--out", str(out), "--format", "onnx", "--json", "--runs", str(store.root)]) == 0
     return json.loads(buf.getvalue())
+
+
+def test_a_runs_test_predictions_travel_with_it_and_list_the_same_tracks_behind_a_cell(cnn_run, tmp_path):
+    from gtzan_core.insight import cells
+
+    src, rid = cnn_run
+    kept = cells.stored(src, rid)
+    assert kept and kept["tracks"], "the trained run keeps its test predictions"
+    dst = RunStore(tmp_path / "elsewhere")
+    result = import_archive(export_archive(src, rid), dst, who="bob")
+    assert cells.stored(dst, result.run_id) == kept
+    matrix = cells.confusion_of(kept)
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            if count:
+                true, pred = kept["classes"][i], kept["classes"][j]
+                assert ([x.track for x in cells.cell_tracks(cells.stored(dst, result.run_id), true, pred)] ==
+                        [x.track for x in cells.cell_tracks(kept, true, pred)])
+    assert result.record["imported"]["by"] == "bob"  # a claim of its file, like the rest of the import
