@@ -66,4 +66,4 @@ from .models import (  # noqa: F401
 )
 from .paths import ARTIFACTS, CHROMIUM, REAL_WEIGHTS, ROOT, SHARED_DATA, SHIPPED_FILES, TEST_DATA  # noqa: F401
 from .polling import bounded, ended, wait_until  # noqa: F401
-from .processes import free_port, stop_process, wait_for_health  # noqa: F401
+from .processes import free_port, start_script_dry, stop_process, wait_for_health  # noqa: F401

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, free_port, stop_process, wait_for_health
+from tests.helpers import ROOT, free_port, start_script_dry, stop_process, wait_for_health
 
 
 def test_dockerfile_passes_hadolint():
@@ -66,17 +66,8 @@ def test_a_classroom_start_hides_streamlits_developer_options(tmp_path, mode, to
     """A classroom instance showed every visitor Streamlit's Deploy button and developer menu:
     its start gives Streamlit ``--client.toolbarMode viewer``; a personal one keeps ``auto``.
     The interpreter given to start.sh runs its Python; its ``-m streamlit`` only says what it was asked."""
-    argv = tmp_path / "argv.txt"
-    python = tmp_path / "python"
-    python.write_text(f'#!/usr/bin/env bash\nif [ "$1" = -m ] && [ "$2" = streamlit ]; then\n'
-                      f'  printf "%s\\n" "$@" > {argv}; exit 0\nfi\nexec {sys.executable} "$@"\n')
-    python.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GTZAN_STUDIO_", "TORCH_HOME"))}
-    env.update(GTZAN_STUDIO_DATA_DIR=str(tmp_path / "volume"), PYTHON=str(python), GTZAN_STUDIO_MODE=mode)
-    out = subprocess.run(["bash", str(ROOT / "deploy" / "start.sh")], capture_output=True, text=True, timeout=60,
-                         env=env)
+    out, args = start_script_dry(tmp_path, GTZAN_STUDIO_MODE=mode)
     assert out.returncode == 0, out.stderr
-    args = argv.read_text().split("\n")
     assert args[args.index("--client.toolbarMode") + 1] == toolbar and args[2:4] == ["run", "app.py"]
 
 

@@ -6,16 +6,13 @@ setting's value to Streamlit and ``.streamlit/config.toml`` holds the same defau
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gtzan_core.settings import SETTINGS
-from tests.helpers import ROOT
+from tests.helpers import ROOT, start_script_dry
 
 NAME = re.compile(r"GTZAN_STUDIO_[A-Z0-9_]*[A-Z0-9]")
 
@@ -53,24 +50,10 @@ def test_streamlits_upload_cap_is_the_declared_one():
     assert config["server"]["maxUploadSize"] == SETTINGS["GTZAN_STUDIO_UPLOAD_MB"].default
 
 
-def _start(tmp_path: Path, **env_vars) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """deploy/start.sh with an interpreter whose ``-m streamlit`` only writes down what it was asked."""
-    argv = tmp_path / "argv.txt"
-    python = tmp_path / "python"
-    python.write_text(f'#!/usr/bin/env bash\nif [ "$1" = -m ] && [ "$2" = streamlit ]; then\n'
-                      f'  printf "%s\\n" "$@" > {argv}; exit 0\nfi\nexec {sys.executable} "$@"\n')
-    python.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GTZAN_STUDIO_", "TORCH_HOME"))}
-    env.update(GTZAN_STUDIO_DATA_DIR=str(tmp_path / "volume"), PYTHON=str(python), **env_vars)
-    out = subprocess.run(["bash", str(ROOT / "deploy" / "start.sh")], capture_output=True, text=True, timeout=60,
-                         env=env)
-    return out, argv.read_text().splitlines() if argv.exists() else []
-
-
 @pytest.mark.heavy
 @pytest.mark.parametrize("given,passed", [(None, str(SETTINGS["GTZAN_STUDIO_UPLOAD_MB"].default)), ("7", "7")])
 def test_start_passes_the_declared_upload_cap_to_streamlit(tmp_path, given, passed):
-    out, argv = _start(tmp_path, **({} if given is None else {"GTZAN_STUDIO_UPLOAD_MB": given}))
+    out, argv = start_script_dry(tmp_path, **({} if given is None else {"GTZAN_STUDIO_UPLOAD_MB": given}))
     assert out.returncode == 0, out.stderr
     assert argv[argv.index("--server.maxUploadSize") + 1] == passed
     assert argv[argv.index("--server.address") + 1] == SETTINGS["GTZAN_STUDIO_ADDRESS"].default
@@ -78,6 +61,6 @@ def test_start_passes_the_declared_upload_cap_to_streamlit(tmp_path, given, pass
 
 @pytest.mark.heavy
 def test_start_refuses_a_bad_upload_cap_in_one_line(tmp_path):
-    out, argv = _start(tmp_path, GTZAN_STUDIO_UPLOAD_MB="lots")
+    out, argv = start_script_dry(tmp_path, GTZAN_STUDIO_UPLOAD_MB="lots")
     assert out.returncode == 2 and argv == []
     assert out.stderr.strip() == "error: GTZAN_STUDIO_UPLOAD_MB='lots': expected a whole number"
