@@ -160,7 +160,7 @@ def made_runs(tmp_path_factory, tiny_features):
         ids["stopped"] = train(make_config("mlp", device="cpu", epochs=50, patience=50), tiny_features, store,
                                on_epoch=lambda entry: stop.set(), cancel=stop)["run_id"]
         ids["real"] = run(seed=4)
-        store.update(ids["real"], dataset={**store.read(ids["real"]).dataset, "label": "GTZAN"})
+        store.update(ids["real"], dataset={**store.read(ids["real"])["dataset"], "label": "GTZAN"})
     assert store.read(ids["stopped"])["status"] == "cancelled" and store.read(ids["stopped"]).evaluated
     assert store.read(ids["trial"])["status"] == "finished" and not store.read(ids["trial"]).evaluated
     return base / "runs", ids

@@ -108,7 +108,7 @@ def test_a_damaged_predictions_file_reads_as_none_kept(store):
 
 def test_media_come_from_the_runs_dataset_and_never_from_outside_it(store, tmp_path):
     st, rid = store
-    root = st.read(rid).dataset["root"]
+    root = st.read(rid).dataset.root
     media = dataset_media(root)
     kept = cells.stored(st, rid)
     for t in kept["tracks"]:
