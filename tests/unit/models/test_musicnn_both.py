@@ -132,3 +132,52 @@ def test_an_explanation_of_a_network_without_tags_lists_none(tmp_path, tiny_demo
     assert ex.tags_text() == "" and ex.as_dict()["tags"] is None
     assert MODELS["musicnn"].tag_network is None and MODELS["cnn"].tag_network is None
     assert set(WEIGHTS["musicnn_both"].parts) <= set(WEIGHTS)
+
+
+def test_the_default_answers_shared_pass_equals_each_network_on_its_own(tmp_path, monkeypatch):
+    """One log-mel, one patch tensor, one batched pass of each network (the inference path, live
+    filters only) gives the answer that each network computes on its own through the release's layers,
+    its own log-mel included; random weights with dead filters, as the released checkpoints have."""
+    from gtzan_core.audio import decode_audio
+    from gtzan_core.features import MFCCParams
+    from gtzan_core.inference import _batched
+    from gtzan_core.inputs.base import Clip
+    from gtzan_core.inputs.musicnn import KIND
+    from gtzan_core.mel_patches import mel_patches
+    from gtzan_core.models.musicnn import Musicnn
+    from tests.helpers.models import random_musicnn
+
+    model, _ = build_model("musicnn_both", pretrained=False)
+    for seed, net in enumerate(model.backbone.nets.values()):
+        state = {k: v for k, v in random_musicnn(seed).state_dict().items() if not k.startswith("tags.")}
+        net.load_state_dict(state)
+        with torch.no_grad():  # most front-end filters dead, as weight decay left the released ones
+            for branch in (*net.timbral, *net.temporal):
+                dead = torch.rand(branch.conv.out_channels, generator=torch.Generator().manual_seed(seed)) < 0.7
+                branch.conv.weight[dead] = 1e-30
+    model.eval()
+    path = write_clip(tmp_path / "clip.wav", "metal", 10.0)
+    decoded = decode_audio(path)
+    mfcc = MFCCParams()
+    calls = []
+    monkeypatch.setattr("gtzan_core.mel_patches.mel_patches", lambda *a, **kw: calls.append(1) or mel_patches(*a, **kw))
+    clip = Clip(decoded.at(mfcc.sr), mfcc, decoded)
+    inp = KIND.model_input(clip, {"musicnn_params": {}})
+    KIND.model_input(clip, {"musicnn_params": {}})  # a second run on the same clip (predict shares the Clip)
+    assert len(calls) == 1  # one log-mel a clip
+    assert inp.x.shape == (3, 187, 96)
+    with torch.inference_mode():
+        shared = _batched(model, inp.x, 2, "cpu")  # two batches: the batching is part of the path
+    assert all(not net.training and Musicnn.fast_inference for net in model.backbone.nets.values())
+
+    Musicnn.fast_inference = False  # the reference: each network alone, the release's layers, its own log-mel
+    try:
+        with torch.no_grad():
+            embeddings = [net(torch.from_numpy(mel_patches(decode_audio(path).at(16000))[0]))
+                          for net in model.backbone.nets.values()]
+            reference = torch.softmax(model.head(torch.cat(embeddings, dim=1)), dim=1).numpy()
+    finally:
+        Musicnn.fast_inference = True
+    assert shared.shape == reference.shape == (3, 10)
+    np.testing.assert_allclose(shared, reference, atol=1e-5)
+    assert np.abs(shared - shared.mean(0)).max() > 1e-4  # three patches, three different answers: not a constant
