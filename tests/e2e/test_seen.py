@@ -123,7 +123,7 @@ def seen(tmp_path_factory, tiny_features):
     log_path = ARTIFACTS / f"server-seen-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "seen_server.py"), str(hold), "--hold-import", "torch",
+            [sys.executable, str(ROOT / "tests" / "helpers" / "seen_server.py"), str(hold), "--hold-import", "torch",
              "--fake-jobs", "--", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
              "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
