@@ -171,14 +171,15 @@ def test_a_forged_import_through_the_leaderboard_neither_answers_predict_nor_ran
     at.file_uploader[0].set_value(("song.wav", clip.read_bytes(), "audio/wav")).run()
     assert not at.exception and not at.error
     captions = " ".join(c.value for c in at.caption)
-    assert "Answered by the EfficientNet-Lite0 starter." in captions
+    assert "Answered by the EfficientNet-Lite0 starter (networks: " in captions  # it alone
+    assert "imported run" not in captions.split("Answered by", 1)[1].split(". How:", 1)[0]
     assert "claimed by their file" in captions  # the page says why the import is not chosen
     weights = next(t.value for t in at.table if "weight" in t.value.columns)
     assert len(weights) == 1 and weights.iloc[0]["counts as"] == "starter"
     # chosen by its importer (personal mode: the one user), it joins, marked as a claim
     at.multiselect[0].select(FORGED).run()
     captions = " ".join(c.value for c in at.caption)
-    assert "Answered by the EfficientNet-Lite0 starter + 1 imported run of yours, its numbers claimed" in captions
+    assert "Answered by the EfficientNet-Lite0 starter + 1 imported run of yours, its numbers claimed" in captions, captions
 
 
 # -- promotion, through the pages --------------------------------------------------------------------------------

@@ -160,7 +160,7 @@ def test_a_run_whose_record_names_no_dataset_folder_is_refused_never_read_on_the
     st, rid = store
     os.remove(st.predictions_path(rid))
     record = st.read(rid)
-    st.write_record(rid, record.updated(job=None, dataset={**record.dataset, "label": "GTZAN"}))
+    st.write_record(rid, record.updated(job=None, dataset={**record["dataset"], "label": "GTZAN"}))
     with pytest.raises(Exception, match="its record does not say where its dataset \\(GTZAN\\) is"):
         cells.ensure_test_predictions(st, rid)
     assert cells.stored(st, rid) is None
