@@ -2,8 +2,9 @@
 Debian's Chromium): a click on a cell of a run's matrix on Compare lists the tracks the
 run's kept test predictions put there, each with an audio element that has a source and
 a duration; the same for a row of its per-class report and for a cell of an evaluation
-on another folder. A point of the run's map, selected as Plotly hands a click to Streamlit
-(``plotly_selected`` on the graph), plays that track with its probabilities."""
+on another folder (the report's row chosen in the select box beside the charts). A real
+mouse click on a point of the run's map (at the pixel Plotly drew it) plays that track with
+its probabilities."""
 
 from __future__ import annotations
 
@@ -151,18 +152,24 @@ def test_a_click_on_a_point_of_the_map_plays_that_track_with_its_probabilities(s
         k = page.evaluate(find_map)
         page.locator(".js-plotly-plot").nth(k).locator("path.point").first.wait_for(state="attached",
                                                                                      timeout=60_000)
-        # the point's selection as Plotly hands a click on it to Streamlit (which listens to plotly_selected)
-        missing = page.evaluate("""([k, track]) => {
-            const gd = document.querySelectorAll('.js-plotly-plot')[k], full = gd._fullData;  // (decoded arrays)
+        plot = page.locator(".js-plotly-plot").nth(k)
+        plot.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        # where Plotly drew the point, in the page's pixels (its axes' data-to-pixel maps)
+        at = page.evaluate("""([k, track]) => {
+            const gd = document.querySelectorAll('.js-plotly-plot')[k], full = gd._fullData, L = gd._fullLayout;
             const ids = t => Array.from(t.customdata || []).map(v => Array.isArray(v) ? v[0] : v);
             const c = full.findIndex(t => ids(t).includes(track));
-            if (c < 0) return JSON.stringify(full.map(t => [t.type, ids(t).slice(0, 3)]));
-            const i = ids(full[c]).indexOf(track);
-            gd.emit('plotly_selected', {points: [{curveNumber: c, pointNumber: i, pointIndex: i,
-                x: full[c].x[i], y: full[c].y[i], customdata: track, data: gd.data[c], fullData: full[c]}]});
-            return null;
+            if (c < 0) return null;
+            const i = ids(full[c]).indexOf(track), box = gd.getBoundingClientRect();
+            return [box.left + L.xaxis._offset + L.xaxis.d2p(full[c].x[i]),
+                    box.top + L.yaxis._offset + L.yaxis.d2p(full[c].y[i])];
         }""", [k, row["track"]])
-        assert missing is None, (row["track"], missing)
+        assert at is not None, row["track"]
+        page.mouse.move(at[0] - 8, at[1] - 8)
+        page.mouse.move(at[0], at[1], steps=4)  # Plotly picks the point under the pointer on hover
+        page.wait_for_timeout(300)
+        page.mouse.click(at[0], at[1])  # a real click, as a visitor's
         _settle(page)
         page.wait_for_function("""() => {
             const a = [...document.querySelectorAll('audio')];
