@@ -38,6 +38,7 @@ import numpy as np
 
 from . import GENRES
 from .errors import ConfigError
+from .fileio import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +92,6 @@ def teachers_dir() -> Path:
     return studio_home() / "teachers"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class RunTeacher:
     """A finished run of the store as a teacher (the trainer's
     :class:`~gtzan_core.training.trainer.Teacher`), on the student's dataset at ``root``."""
@@ -108,7 +101,7 @@ class RunTeacher:
         self.dataset_info = dataset_info or {}
         self.record = check_teacher(store, teacher_id, self.dataset_info.get("fingerprint"))
         self.model_name = str(self.record.get("model"))
-        self.sha256 = _sha256(store.checkpoint_path(teacher_id))
+        self.sha256 = file_sha256(store.checkpoint_path(teacher_id))
 
     def facts(self) -> dict:
         return {"teacher": self.run_id, "teacher_model": self.model_name, "teacher_checkpoint_sha256": self.sha256}

@@ -1,6 +1,7 @@
 """Writing files so that nothing is ever half-written: the one low-level I/O helper
 every module that keeps state on disk uses (run records and checkpoints, the trash,
-claimed names, the audit log, cached arrays, reports).
+claimed names, the audit log, cached arrays, reports); and a file's SHA-256, read in
+blocks (:func:`file_sha256`).
 
 A file is written to a temporary file beside its target and renamed into place: a
 reader or a crash never sees half a file, and a failure (a full disk included,
@@ -14,6 +15,7 @@ a new regular file, never anything else replaced.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import stat
@@ -29,6 +31,15 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 def is_disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in DISK_FULL
+
+
+def file_sha256(path: Path, block: int = 1 << 22) -> str:
+    """The SHA-256 of the file at ``path`` (hex), read ``block`` bytes at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(block), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

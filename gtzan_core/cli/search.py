@@ -50,9 +50,9 @@ def cmd_search(args) -> int:
         request.data_path, request.seed = before.get("data"), int(before.get("seed", 0))
         request.recipe, request.protocol = before.get("recipe"), before.get("protocol", "track")
     spec = probe_spec(request)
-    preflight([spec])  # the protocol, the weights: before the dataset is opened
+    # before the dataset is opened: the protocol, the weights, the memory budget, the storage share (each
+    # trial's epochs are checked as it is asked for)
     command_line_gate([dataclasses.replace(spec, config=dataclasses.replace(spec.config, epochs=1))], store)
-    # (the memory budget, the storage share; each trial's epochs are checked as it is asked for)
     ds = open_dataset(request.data_path)
     for line in preflight([spec], dataset=ds, force_weak=args.allow_weak_split,
                           how_to_force="Pass --allow-weak-split to search anyway."):

@@ -375,7 +375,6 @@ def cmd_weights(args) -> int:
 def cmd_reproduce(args) -> int:
     import time
 
-    from ..jobs import preflight
     from ..jobs.preflight import command_line_gate
     from ..reproduction import (
         comparison_table,
@@ -404,8 +403,7 @@ def cmd_reproduce(args) -> int:
         raise StudioError("every run of this reproduction was skipped: its splits cannot give meaningful numbers "
                           "on this dataset (pass --allow-weak-split to run them anyway)")
     specs = reproduction_specs(plan, args.data, args.image_source)
-    command_line_gate(specs, store)  # the instance's limits, the memory budget
-    preflight(specs, force_weak=True)  # (splits screened above)
+    command_line_gate(specs, store)  # each job's checks, the limits, the memory budget (splits screened above)
     if not quiet:
         print(f"reproduction {plan.id}: {len(plan.configs)} runs ({', '.join(plan.protocols)} x "
               f"{len({c.model for c in plan.configs})} models x {plan.seeds} seed(s)) on "

