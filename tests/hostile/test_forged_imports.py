@@ -27,6 +27,7 @@ from gtzan_core.share.archive import ArchiveError
 from gtzan_core.starter import STARTERS
 from gtzan_core.tables import runs_frame
 from tests.helpers import ROOT, write_clip
+from tests.helpers.classroom import visitor
 
 EFFNET = STARTERS["efficientnet_lite0"].run_id
 FORGED = "20991231-000000-cnn-f0f0f0"
@@ -186,15 +187,8 @@ def test_a_forged_import_through_the_leaderboard_neither_answers_predict_nor_ran
 
 
 def _signed_in(demo_app, page: str, name: str):
-    """``name``'s session (claimed with a passcode of their own) on ``page``."""
-    at = demo_app(None, timeout=180)
-    at.query_params["who"] = name
-    at.run()
-    at.sidebar.text_input(key="passcode-input").input(f"{name}-passcode")
-    at.sidebar.button(key="name-sign-in").click().run()
-    assert f"Signed in as **{name}**" in " ".join(c.value for c in at.sidebar.caption), at.sidebar.error
-    at.switch_page(f"pages/{page}.py")
-    return at.run()
+    """``name``'s session (claimed with a passcode of their own) on ``page``, on ``demo_app``'s demo set."""
+    return visitor(page, name, timeout=180)
 
 
 def _alices_answer(demo_app, clip: Path) -> tuple[str, str]:
