@@ -83,7 +83,8 @@ def main() -> None:
 
     from gtzan_core.data import discover_dataset
     from gtzan_core.data.synth import generate_demo
-    from gtzan_core.feature_cache import image_params_for, load_features
+    from gtzan_core.feature_cache import load_features
+    from gtzan_core.models import image_params_for
     from gtzan_core.jobs import JobManager
     from gtzan_core.runs import RunStore
     from gtzan_core.training.gpu_slots import visible_gpus

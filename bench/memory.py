@@ -24,7 +24,7 @@ import resource, sys
 from gtzan_core.data import discover_dataset
 from gtzan_core.feature_cache import load_features
 fs = load_features(discover_dataset(sys.argv[1]), cache_dir=sys.argv[2])
-print(len(fs.tracks), fs.mfcc.shape, fs.images.shape, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(len(fs.tracks), fs.samples("mfcc")[0].shape, fs.samples("image")[0].shape, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 NAIVE = """

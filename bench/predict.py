@@ -30,7 +30,8 @@ def main():
 
     from gtzan_core.data import discover_dataset
     from gtzan_core.data.synth import generate_demo, synth_track
-    from gtzan_core.feature_cache import image_params_for, load_features
+    from gtzan_core.feature_cache import load_features
+    from gtzan_core.models import image_params_for
     from gtzan_core.hparams import make_config
     from gtzan_core.inference import clear_model_cache, predict
     from gtzan_core.models import MODELS

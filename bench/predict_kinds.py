@@ -105,7 +105,7 @@ def main():
                                    store)["run_id"]
                 continue
             req = feature_request(model)
-            fs = load_features(ds, image=req["image"], musicnn=req.get("musicnn"), vectors=req.get("vectors"),
+            fs = load_features(ds, **req,
                                cache_dir=work / "features")
             # random init (pretrained=False): the same forward time, and no weights to fetch
             ids[label] = train(make_config(model, epochs=1, device="cpu", pretrained=False), fs, store)["run_id"]
@@ -118,7 +118,7 @@ def main():
 
         def before(run_ids):
             pred = predict(clip, run_ids, store)
-            pred.mfcc, pred.image  # noqa: B018 (what the old path computed for every clip)
+            pred.view("mfcc"), pred.view("image")  # what the old path computed for every clip
             return pred
 
         print(f"{'runs':26s} {'before: median':>15s} {'fastest':>8s}  {'after: median':>14s} {'fastest':>8s}  "

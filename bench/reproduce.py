@@ -35,7 +35,8 @@ def main():
 
     from gtzan_core.data import discover_dataset
     from gtzan_core.data.synth import generate_demo
-    from gtzan_core.feature_cache import image_params_for, load_features
+    from gtzan_core.feature_cache import load_features
+    from gtzan_core.models import image_params_for
     from gtzan_core.reproduction import comparison_table, plan_reproduction, run_reproduction, write_report
     from gtzan_core.runs import RunStore
 

@@ -140,6 +140,8 @@ class ImageParams:
 #: 1.5-3 s is repeat-padded to one whole segment; under 1.5 s more than half of the
 #: input would be repetition, so it is refused.
 MIN_CLIP_SECONDS = 1.5
+#: a clip under this (one 3 s segment or patch) is repeat-padded to one by the kinds that pad
+SHORT_CLIP_SECONDS = 3.0
 
 
 def count_segments(n_samples: int, params: MFCCParams, max_segments: int | None = None) -> int:

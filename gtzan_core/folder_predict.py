@@ -101,7 +101,7 @@ def predict_files(files: list[Path], store, device: str = "cpu", run_ids: list[s
         run_ids, unavailable = answer_selection(store)
     for f in files:
         try:
-            pred = predict(f, run_ids, store, device=device, unavailable=unavailable, picture=False)
+            pred = predict(f, run_ids, store, device=device, unavailable=unavailable)
         except (StudioError, OSError) as exc:  # unreadable, too short, damaged: named and skipped
             yield FileAnswer(str(f), error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             continue

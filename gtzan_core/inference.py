@@ -1,12 +1,12 @@
 """Prediction: an audio clip -> every selected run's genre probabilities.
 
-MFCC models score each 3 s segment, musicnn each 3 s log-mel patch (16 kHz);
-image models score each 30 s window (a clip of GTZAN's length is one picture
-drawn whole): each run's input kind makes its rows (:mod:`gtzan_core.inputs`), once
-per clip for all the runs that read the same. Per-row probabilities are averaged
-into the clip's probabilities. A clip shorter than one segment (but at least
-:data:`~gtzan_core.features.MIN_CLIP_SECONDS`) is repeat-padded to one, as in
-training, and the prediction says so. The file is decoded once, bounded and streamed
+Each run's input kind makes its rows of the clip (:mod:`gtzan_core.inputs`: 3 s
+windows, 30 s windows, one row for the whole clip, as the kind reads), once per clip
+for all the runs that read the same, and only what the chosen runs read is computed.
+Per-row probabilities are averaged into the clip's probabilities. A clip shorter than
+one 3 s window (but at least :data:`~gtzan_core.features.MIN_CLIP_SECONDS`) is
+repeat-padded by the kinds that pad, as in training, and the prediction says so.
+The file is decoded once, bounded and streamed
 (:func:`gtzan_core.audio.decode_audio`: at most its first 10 minutes), and resampled to
 each rate a model needs; an already decoded clip (:class:`~gtzan_core.audio.DecodedAudio`,
 what the Predict page hands over) is taken as it is. Loaded models are kept in a small thread-safe LRU cache
@@ -25,10 +25,8 @@ import torch
 from . import GENRES
 from .audio import MAX_DECODE_SECONDS, AudioSource, DecodedAudio, decode_audio, source_name
 from .errors import AudioError, CheckpointError, ConfigError
-from .features import ImageParams, MFCCParams, check_clip_length, count_segments, is_padded
-from .inputs import Clip, kind_of
-from .inputs.image import first_picture, image_windows, picture_warning  # noqa: F401 (their home before kinds)
-from .inputs.musicnn import musicnn_rows  # noqa: F401
+from .features import MIN_CLIP_SECONDS, SHORT_CLIP_SECONDS
+from .inputs import Clip, get_kind, kind_of
 from .models import MODELS
 from .runs import RunRecord, RunStore
 
@@ -49,7 +47,7 @@ class RunPrediction:
     model: str
     title: str
     dataset: str
-    unit: str  # "segment" (3 s), "patch" (3 s, musicnn) or "window" (30 s)
+    unit: str  # what one row is called (its input kind's ``window_unit``)
     starts: np.ndarray  # start time of each row, seconds
     segment_probs: np.ndarray  # (rows, n_classes)
     probs: np.ndarray  # (n_classes,)
@@ -82,17 +80,15 @@ class RunPrediction:
 class Prediction:
     audio: np.ndarray
     sr: int
-    #: the clip as the runs read it: what a kind made of it is memoised there (:attr:`mfcc` and
-    #: :attr:`image` are drawn from it on first use, never by :func:`predict` itself)
+    #: the clip as the runs read it: what a kind made of it is memoised there (:meth:`view` draws
+    #: from it on first use, never :func:`predict` itself)
     clip: Clip
-    #: the parameters of :attr:`image`; None: no picture (``predict(picture=False)``)
-    picture_params: ImageParams | None = None
     results: dict[str, RunPrediction] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # run id -> why
     truncated: bool = False
     warnings: list[str] = field(default_factory=list)
     #: runs of the default selection left out because their backbone weights are not on
-    #: this machine (the musicnn starter before its weights are fetched): run id -> why
+    #: this machine (a pretrained starter before its weights are fetched): run id -> why
     unavailable: dict[str, str] = field(default_factory=dict)
     records: dict[str, dict] = field(default_factory=dict)  # run id -> record, of the runs used or left out
 
@@ -100,26 +96,10 @@ class Prediction:
     def duration(self) -> float:
         return len(self.audio) / self.sr
 
-    @property
-    def mfcc(self) -> np.ndarray:
-        """The clip's MFCC segments (n_segments, frames, n_mfcc), computed on first use (shared
-        with the MFCC runs that read them)."""
-        return self.clip.segments()
-
-    @property
-    def n_segments(self) -> int:
-        """How many 3 s MFCC segments the clip makes (a short clip padded to one), without
-        computing them."""
-        return max(1, count_segments(len(self.clip.y), self.clip.mfcc))
-
-    @property
-    def image(self) -> np.ndarray | None:
-        """The first window's model input picture (uint8 RGB), drawn on first use (taken from a
-        picture run's windows when one drew them); None with ``predict(picture=False)``."""
-        if self.picture_params is None:
-            return None
-        return self.clip.cached(("first picture", self.picture_params.key()),
-                                lambda: first_picture(self.clip, self.picture_params))
+    def view(self, kind: str, params=None) -> np.ndarray:
+        """What input ``kind`` makes of the clip for a person to see (:meth:`InputKind.view`),
+        computed on first use and shared with the runs that read the same."""
+        return get_kind(kind).view(self.clip, params)
 
     def ensemble(self) -> np.ndarray | None:
         """The plain mean of every run's probabilities (demo-set runs included); the
@@ -148,9 +128,9 @@ def audio_warnings(y: np.ndarray, truncated: bool = False, max_seconds: float = 
                    sr: int = 22050) -> list[str]:
     """Things about a clip that make its predictions doubtful (it is still analysed)."""
     out = []
-    if len(y) and is_padded(len(y), MFCCParams(sr=sr)):
-        out.append(f"the clip is {len(y) / sr:.1f} s long, under one 3 s segment: it was repeat-padded to one "
-                   "(looped), as short clips are in training")
+    if len(y) and MIN_CLIP_SECONDS * sr <= len(y) < SHORT_CLIP_SECONDS * sr:
+        out.append(f"the clip is {len(y) / sr:.1f} s long, under one {SHORT_CLIP_SECONDS:g} s segment: it was "
+                   "repeat-padded to one (looped), as short clips are in training")
     peak = float(np.abs(y).max()) if len(y) else 0.0
     if peak < 1e-4:
         out.append("the clip is silent: the probabilities carry no information")
@@ -191,9 +171,9 @@ def clear_model_cache() -> None:
         _cache.clear()
 
 
-#: Rows per forward pass when predicting: a 10-minute upload is 20 pictures or 200 musicnn
-#: patches, whose activations in one pass would take hundreds of MB (EfficientNet-Lite0 at
-#: 224²: ~25 MB a picture); a GTZAN-length clip (one picture, ten patches) is one pass.
+#: Rows per forward pass when predicting: a 10-minute upload is 20 windows of 30 s or 200 of
+#: 3 s, whose activations in one pass would take hundreds of MB (EfficientNet-Lite0: ~25 MB
+#: a row); a GTZAN-length clip is one pass.
 def _batched(model, x: torch.Tensor, size: int, device) -> np.ndarray:
     """``probabilities(model(x))`` computed ``size`` rows at a time (the input kind's
     ``predict_batch``): a long upload's activations never all at once."""
@@ -214,7 +194,7 @@ def missing_backbone(record: dict) -> str | None:
 
 def default_selection(store: RunStore, records: list[dict] | None = None) -> tuple[list[str], dict[str, str]]:
     """(every run with a saved model whose backbone weights are here, {run id: why} of
-    those whose weights are absent: the musicnn starter before its weights arrive). An
+    those whose weights are absent: a pretrained starter before its weights arrive). An
     import whose numbers are claimed by its file is in neither: it predicts only when
     chosen (:mod:`gtzan_core.claims`)."""
     from .claims import claimed
@@ -236,49 +216,46 @@ def predict(
     run_ids: list[str] | None = None,
     store: RunStore | None = None,
     device: str = "cpu",
-    mfcc: MFCCParams | None = None,
-    image: ImageParams | None = None,
+    params: dict | None = None,
     max_seconds: float = MAX_PREDICT_SECONDS,
     unavailable: dict[str, str] | None = None,
-    picture: bool = True,
+    sr: int | None = None,
 ) -> Prediction:
     """Predict the genre of ``audio`` with each run in ``run_ids`` (default:
     :func:`default_selection`, every run with a saved model whose backbone weights are
-    here; the others go to ``unavailable``, as do the given ``unavailable``). Runs whose
-    feature parameters differ from ``mfcc``/``image`` are listed in ``refused`` with the
-    reason instead of being used; each run is checked against its own kind's parameters
-    (:meth:`~gtzan_core.inputs.InputKind.param_mismatch`). Only what the chosen runs read is
-    computed: ``Prediction.mfcc`` and ``Prediction.image`` are drawn on first use.
-    ``picture=False`` leaves ``Prediction.image`` None (a folder's answers do not draw it)."""
+    here; the others go to ``unavailable``, as do the given ``unavailable``). ``params``
+    (input kind name -> parameters) says what the clip is analysed with where a kind checks
+    it (default: each kind's own); a run whose own parameters differ is listed in
+    ``refused`` with the reason instead of being used, each run checked against its own
+    kind's parameters only (:meth:`~gtzan_core.inputs.InputKind.param_mismatch`). Only what
+    the chosen runs read is computed. An array is taken as mono at ``sr`` (default: the
+    clip's analysis rate)."""
     store = store or RunStore()
-    mfcc = mfcc or MFCCParams()
-    image = image or ImageParams()
     if isinstance(audio, np.ndarray):
-        y = np.asarray(audio, dtype=np.float32)[: int(max_seconds * mfcc.sr)]
+        rate = sr or Clip.analysis_rate(params)
+        y = np.asarray(audio, dtype=np.float32)[: int(max_seconds * rate)]
         if not np.all(np.isfinite(y)):
             raise AudioError("the audio contains NaN or infinite samples")
         truncated = len(audio) > len(y)
-        decoded = DecodedAudio(y, mfcc.sr)
+        decoded = DecodedAudio(y, rate)
     else:
         max_seconds = min(max_seconds, MAX_DECODE_SECONDS)
         decoded = audio if isinstance(audio, DecodedAudio) else decode_audio(audio, max_seconds=max_seconds)
         decoded = decoded.first(max_seconds)
         truncated = decoded.continues
-        y = decoded.at(mfcc.sr)
     name = source_name(audio) if not isinstance(audio, np.ndarray) else "audio"
-    clip = Clip(y, mfcc, decoded)
-    try:  # nothing is computed here: each run's kind derives its own rows from the clip
-        check_clip_length(len(y), mfcc)
-    except AudioError as exc:  # a clip under the shortest accepted: say which file
-        raise AudioError(f"{name}: {exc}") from None
+    if decoded.duration < MIN_CLIP_SECONDS:  # nothing is computed here: each run's kind derives its own rows
+        raise AudioError(f"{name}: clip is {decoded.duration:.1f} s long; at least {MIN_CLIP_SECONDS:g} s is needed "
+                         f"(a clip under one {SHORT_CLIP_SECONDS:.1f} s segment is repeat-padded to one)")
+    clip = Clip.of(decoded, params)
+    y = clip.y
     unavailable = dict(unavailable or {})
     if run_ids is None:
         run_ids, missing = default_selection(store)
         unavailable.update(missing)
     listed = {rid: store.read(rid) for rid in unavailable}
-    result = Prediction(audio=y, sr=mfcc.sr, clip=clip, picture_params=image if picture else None,
-                        truncated=truncated,
-                        warnings=decoded.warnings + audio_warnings(y, truncated, max_seconds, mfcc.sr),
+    result = Prediction(audio=y, sr=clip.sr, clip=clip, truncated=truncated,
+                        warnings=decoded.warnings + audio_warnings(y, truncated, max_seconds, clip.sr),
                         unavailable=unavailable, records={rid: listed[rid] for rid in unavailable})
     for run_id in run_ids:
         try:

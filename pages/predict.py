@@ -206,8 +206,9 @@ if data is not None:
                 st.plotly_chart(waveform_figure(pred.audio, pred.sr), width="stretch")
         if mfcc.open:
             with mfcc:
-                st.plotly_chart(mfcc_figure(pred.mfcc, 3.0), width="stretch")
-                st.caption(f"The clip's MFCCs, 3 s segments side by side ({pred.mfcc.shape[-1]} coefficients). The "
+                segments = pred.view("mfcc")
+                st.plotly_chart(mfcc_figure(segments, 3.0), width="stretch")
+                st.caption(f"The clip's MFCCs, 3 s segments side by side ({segments.shape[-1]} coefficients). The "
                            "colour scale is set by coefficients 1 and up: coefficient 0, the overall loudness, runs to "
                            "hundreds and would leave the others blank; it is drawn clipped at the scale's ends.")
         if spec.open:

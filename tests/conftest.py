@@ -68,7 +68,8 @@ def tiny_demo_set(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_features_for(tiny_demo_set, tmp_path_factory):
     """``tiny_features_for(model)``: the tiny demo set's features at ``model``'s image size."""
-    from gtzan_core.feature_cache import image_params_for, load_features
+    from gtzan_core.feature_cache import load_features
+    from gtzan_core.models import image_params_for
 
     cache = tmp_path_factory.mktemp("tiny-features")
     loaded = {}

@@ -29,21 +29,28 @@ def cmd_download(args) -> int:
 def cmd_features(args) -> int:
     from ..feature_cache import feature_request, load_features
     from ..features import ImageParams
+    from ..inputs import default_request, get_kind
 
     ds = open_data(args.data)
     request = (feature_request(args.model, args.image_source) if args.model
-               else {"image": ImageParams(size=args.image_size, source=args.image_source), "musicnn": None})
+               else {"inputs": {**default_request(args.image_source),
+                                "image": ImageParams(size=args.image_size, source=args.image_source)}})
     with progress_bar("features", "track") as p:
         fs = load_features(ds, workers=args.workers, progress=p, rebuild=args.rebuild, **request)
     counts = fs.tracks.groupby("genre").size().reindex(list(GENRES), fill_value=0)
     skipped = list(ds.skipped) + list(fs.failed)
+    shapes = {name: list(own.x.shape) for name, own in fs.inputs.items()}
+    image = fs.params("image")
     if args.json:
         out = ds.summary()
-        out.update({"extracted_tracks": int(len(fs.tracks)), "segments": int(len(fs.mfcc)),
-                    "mfcc_shape": list(fs.mfcc.shape), "image_shape": list(fs.images.shape),
-                    "musicnn_shape": list(fs.patches.shape) if fs.musicnn_params else None,
+        out.update({"extracted_tracks": int(len(fs.tracks)),
+                    "inputs": {name: {"rows": int(len(own.x)), "shape": shapes[name],
+                                      "padded_tracks": fs.padded_count(name)} for name, own in fs.inputs.items()},
+                    "segments": (shapes.get("mfcc") or [0])[0],
+                    "mfcc_shape": shapes.get("mfcc"), "image_shape": shapes.get("image"),
+                    "musicnn_shape": shapes.get("musicnn"),
                     "padded": {"segments": fs.padded_count("mfcc"), "patches": fs.padded_count("musicnn")},
-                    "image_style": fs.image_params.style,
+                    "image_style": image.style if image is not None else None,
                     "image_sources": image_source_counts(fs),
                     "failed": [{"track": t, "reason": r} for t, r in fs.failed],
                     "notes": [{"track": t, "note": n} for t, n in fs.notes],
@@ -52,15 +59,15 @@ def cmd_features(args) -> int:
         return 0
     print(f"dataset: {ds.label}  ({ds.root}, layout {ds.layout})")
     print("tracks per genre: " + ", ".join(f"{g} {n}" for g, n in counts.items()))
-    print(f"tracks: {len(fs.tracks)}   segments: {len(fs.mfcc)}   MFCC {tuple(fs.mfcc.shape[1:])}   "
-          f"images {tuple(fs.images.shape[1:])}"
-          + (f"   musicnn patches: {len(fs.patches)} {tuple(fs.patches.shape[1:])}" if fs.musicnn_params else ""))
-    if fs.padded_count("mfcc") or fs.padded_count("musicnn"):
-        print(f"short clips repeat-padded to one 3 s input: {fs.padded_count('mfcc')} tracks"
-              + (f" ({fs.padded_count('musicnn')} musicnn patches)" if fs.musicnn_params else ""))
+    print(f"tracks: {len(fs.tracks)}   " + "   ".join(
+        f"{get_kind(name).unit}s: {shape[0]} {tuple(shape[1:])} ({name})" for name, shape in shapes.items()))
+    padded = {name: fs.padded_count(name) for name in fs.inputs if fs.padded_count(name)}
+    if padded:
+        print("short clips repeat-padded to one 3 s input: "
+              + ", ".join(f"{n} tracks ({name})" for name, n in padded.items()))
     sources = image_source_counts(fs)
-    if sources:
-        print(f"images: {', '.join(f'{n} {k}' for k, n in sources.items())} (style {fs.image_params.style})")
+    if sources and image is not None:
+        print(f"images: {', '.join(f'{n} {k}' for k, n in sources.items())} (style {image.style})")
     for track, note in fs.notes:
         print(f"note: {track}: {note}")
     if skipped:

@@ -62,7 +62,9 @@ def cmd_predict(args) -> int:
         out["answer"] = answer.as_dict()
         print(json.dumps(out, indent=2))
         return 0 if pred.results else 2
-    print(f"{printable(Path(args.audio).name)}: {pred.duration:.1f} s, {pred.n_segments} segments"
+    from ..inputs.mfcc import segment_count
+
+    print(f"{printable(Path(args.audio).name)}: {pred.duration:.1f} s, {segment_count(pred.clip)} segments"
           + (" (truncated)" if pred.truncated else ""))
 
     def line(rid, r):

@@ -14,11 +14,14 @@ module         what it holds
                57): logistic regression, SVM, gradient boosting, MLP
 =============  ==============================================================
 
-A kind knows everything that depends on what a model reads, so no other module
-branches on a kind's name (``tests/project/test_structure.py`` checks it): what to extract
-(:meth:`~InputKind.feature_request`), its samples in a
-:class:`~gtzan_core.feature_cache.FeatureSet` and which tracks have them, how short
-clips are padded and counted, how the split treats it (``unit``, ``per_track``),
+A kind owns its features end to end, so no other module branches on a kind's name
+(``tests/project/test_structure.py`` checks it, and that the feature cache, inference
+and the trainer name no kind at all): its parameters and what to extract
+(:meth:`~InputKind.params`, :meth:`~InputKind.feature_request`), its extractor
+(:meth:`~InputKind.extract` / :meth:`~InputKind.extract_track`, handed each track's audio
+decoded once), its rows in a :class:`~gtzan_core.feature_cache.FeatureSet`
+(``inputs[name]``) and which tracks have them, how short clips are padded and counted,
+how the split treats it (``unit``, ``per_track``),
 what the trainer checks, prepares per batch and records, the input shape, a clip's
 prediction windows and explanation input (:meth:`~InputKind.model_input`), how an
 explanation is laid out and drawn, and the model card's preprocessing text.
@@ -26,10 +29,9 @@ explanation is laid out and drawn, and the model card's preprocessing text.
 A model names its kind (``ModelSpec.input_kind``, the string run records keep;
 ``ModelSpec.kind`` is the object). Adding a model on an existing kind is one
 registered :class:`~gtzan_core.models.ModelSpec`; adding a kind is one module with an
-:class:`InputKind` subclass and one :func:`register_kind` line. A new kind owns its
-extraction (:meth:`~InputKind.params`, :meth:`~InputKind.extract`): the feature cache
-keeps its rows in ``FeatureSet.inputs[name]`` without knowing them
-(``tests/unit/inputs/test_new_kind.py`` writes a chroma kind that way). What the pages say about a
+:class:`InputKind` subclass and one :func:`register_kind` line, with no edit to the
+feature cache, the trainer, inference or discovery (``tests/unit/inputs/test_new_kind.py``
+writes a chroma kind that way). What the pages say about a
 kind is the web layer's (:mod:`gtzan_core.webapp.kinds`).
 """
 
@@ -63,6 +65,14 @@ def kind_of(record: dict) -> InputKind:
     return get_kind(record.get("input_kind") or DEFAULT_KIND)
 
 
+def default_request(source: str = "auto") -> dict:
+    """What a dataset's features hold when no model is named (``load_features(ds)``, the
+    ``features`` command): the MFCC segments and the pictures at the default size."""
+    from ..features import ImageParams, MFCCParams
+
+    return {"mfcc": MFCCParams(), "image": ImageParams(source=source)}
+
+
 def _register_builtin() -> None:
     from . import image, mfcc, musicnn, vector
 
@@ -72,4 +82,5 @@ def _register_builtin() -> None:
 
 _register_builtin()
 
-__all__ = ["Clip", "DEFAULT_KIND", "InputKind", "KINDS", "ModelInput", "get_kind", "kind_of", "register_kind"]
+__all__ = ["Clip", "DEFAULT_KIND", "InputKind", "KINDS", "ModelInput", "default_request", "get_kind", "kind_of",
+           "register_kind"]

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..audio import DecodedAudio
 from ..errors import ConfigError
-from ..features import ImageParams, MFCCParams, mfcc_segments
+from ..features import MFCCParams, mfcc_segments
 from ..words import count
 
 
@@ -35,6 +35,25 @@ class Clip:
     mfcc: MFCCParams = field(default_factory=MFCCParams)
     decoded: DecodedAudio | None = None
     memo: dict = field(default_factory=dict)
+    #: input kind name -> the parameters the clip is analysed with where a kind checks a run's
+    #: own against them (default: the kind's own, :meth:`InputKind.params`)
+    params: dict = field(default_factory=dict)
+
+    @staticmethod
+    def analysis_rate(params: dict | None = None) -> int:
+        """The rate :attr:`y` is at (the MFCC grid's, 22.05 kHz by default)."""
+        return ((params or {}).get("mfcc") or MFCCParams()).sr
+
+    @classmethod
+    def of(cls, decoded: DecodedAudio, params: dict | None = None) -> Clip:
+        """A clip decoded once, analysed with ``params`` (kind name -> parameters)."""
+        params = dict(params or {})
+        mfcc = params.get("mfcc") or MFCCParams()
+        return cls(decoded.at(mfcc.sr), mfcc, decoded, params=params)
+
+    @property
+    def sr(self) -> int:
+        return self.mfcc.sr
 
     @property
     def audio(self) -> DecodedAudio:
@@ -66,6 +85,49 @@ class ModelInput:
     ends: np.ndarray | None = None
 
 
+@dataclass
+class KindRows:
+    """One input kind's rows for a dataset (or one track of it): ``x[i]`` belongs to track
+    ``track[i]``; ``padded`` (one track) whether its one row is a repeat-padded short clip;
+    ``columns`` (one track: values, a dataset: arrays) what the kind records per track in the
+    track table; ``info`` what the dataset's rows carry beside them (JSON)."""
+
+    params: Any
+    x: np.ndarray
+    track: np.ndarray  # int32, one per row
+    info: dict = field(default_factory=dict)
+    padded: bool = False
+    columns: dict = field(default_factory=dict)
+
+    def keep(self, keep: np.ndarray, new_index: np.ndarray) -> KindRows:
+        rows = keep[self.track]
+        return KindRows(self.params, self.x[rows], new_index[self.track[rows]].astype(np.int32), self.info)
+
+    @classmethod
+    def gather(cls, params, per_track: list, info: dict | None = None) -> KindRows:
+        """The rows of every track (None: the track has none), each row's track its position."""
+        have = [(t, r.x) for t, r in enumerate(per_track) if r is not None and len(r.x)]
+        if not have:
+            return cls(params, np.zeros((0,), np.float32), np.zeros(0, np.int32), dict(info or {}))
+        return cls(params, np.concatenate([x for _, x in have]),
+                   np.concatenate([np.full(len(x), t, np.int32) for t, x in have]), dict(info or {}))
+
+
+@dataclass
+class TrackSource:
+    """What a kind extracts one dataset track from: its audio decoded once (None: the track
+    has none), its files (the dataset table's ``*_path`` columns), its name for messages,
+    a list to add notes to, the device and the whole request (a kind may read another's
+    parameters)."""
+
+    audio: DecodedAudio | None
+    files: dict
+    name: str
+    notes: list
+    device: str = "cpu"
+    request: dict = field(default_factory=dict)
+
+
 def _identity(x):
     return x
 
@@ -91,8 +153,8 @@ class InputKind:
     needs_audio: bool = True
     #: reads pictures: the dataset's own or drawn from its audio (a dataset with neither cannot feed it)
     reads_pictures: bool = False
-    #: the track-table column counting tracks whose one sample is a repeat-padded short clip
-    padded_column: str | None = None
+    #: a short clip is repeat-padded to one sample (counted in the track table's ``padded_<name>``)
+    pads: bool = False
     #: what a dataset lacks when no track has this input ("this dataset has no ...")
     missing_what: str = ""
     #: whether a run may standardise the input on the training split (the Train page's toggle;
@@ -116,76 +178,88 @@ class InputKind:
     def check_spec(self, spec) -> None:
         """Raise :class:`ConfigError` when a model spec lacks what this kind needs of it."""
 
-    # -- extraction ----------------------------------------------------------------------------
-    def image_params(self, spec, source: str = "auto") -> ImageParams:
-        """The pictures extracted beside this kind's input (the image models' own size; the
-        rest share the default size's entry, so one extraction serves them all)."""
-        size = spec.image_size if spec is not None and spec.image_size else ImageParams.size
-        return ImageParams(size=size, source=source)
-
-    def musicnn_params(self):
-        """musicnn's log-mel patch parameters when this kind reads them, else None."""
-        return None
-
-    def feature_request(self, spec, image_source: str = "auto") -> dict:
-        """What :func:`~gtzan_core.feature_cache.load_features` must extract (MFCCs always;
-        a kind with its own :meth:`params` asks for its own input under ``inputs``)."""
-        request = {"image": self.image_params(spec, image_source), "musicnn": self.musicnn_params()}
-        params = self.params()
-        if params is not None:
-            request["inputs"] = {self.name: params}
-        return request
-
-    # -- a kind's own input (the feature cache extracts and stores it without knowing it) --------
-    #: bump when :meth:`extract` changes what it makes: the cache's key follows it
+    # -- extraction: a kind owns its features end to end ----------------------------------------
+    #: bump when :meth:`extract` changes what it makes: the feature cache's key follows it
     version: int = 1
+    #: reads the dataset's own files beside (or instead of) the audio: the feature cache keeps the
+    #: tracks that have no audio for it
+    reads_files: bool = False
+    #: what a dataset holds when this kind is all it can feed ("pictures only"), for messages
+    held_words: str = ""
 
     def params(self):
-        """This kind's own extraction parameters (a frozen dataclass with ``as_dict()``), when its
-        rows are extracted by :meth:`extract` and kept in ``FeatureSet.inputs[name]``; None for
-        the built-in kinds, whose arrays are the :class:`~gtzan_core.feature_cache.FeatureSet`'s
-        own fields (kept so the caches written before stay valid)."""
-        return None
+        """This kind's default extraction parameters (a frozen dataclass with ``as_dict()``)."""
+        raise NotImplementedError
 
     def params_of(self, d: dict):
         """:meth:`params` from what a cache entry stored (``as_dict()``)."""
         return type(self.params())(**d)
 
+    def feature_request(self, spec, source: str = "auto") -> dict:
+        """What :func:`~gtzan_core.feature_cache.load_features` extracts for a model of this kind:
+        kind name -> parameters (its own; a kind may ask for another's beside it)."""
+        return {self.name: self.params()}
+
+    def wanted(self, params) -> bool:
+        """Whether ``params`` ask for anything (a kind may be switched off by its parameters)."""
+        return True
+
+    def decode_seconds(self, params) -> float:
+        """How much of a track the extraction decodes for this kind (the longest of the
+        requested kinds is decoded once): a GTZAN clip and the slack its files have."""
+        from ..spectrogram.kaggle import WHOLE_CLIP_SLACK
+
+        return MFCCParams().track_seconds * WHOLE_CLIP_SLACK
+
     def extract(self, audio: DecodedAudio, params) -> tuple[np.ndarray, bool]:
-        """One track's rows of this kind (n, ...) and whether they are a repeat-padded short clip
-        (kinds with :meth:`params`)."""
+        """One track's rows of this kind (n, ...) and whether they are a repeat-padded short clip."""
         raise NotImplementedError
+
+    def extract_track(self, track: TrackSource, params) -> KindRows | None:
+        """One dataset track's rows (track index 0; None: this kind has none of it). The default:
+        :meth:`extract` on the track's audio; a track without audio has none when the kind needs it."""
+        if track.audio is None:
+            return None
+        got = self.extract(track.audio, params)
+        x, padded = got if isinstance(got, tuple) else (got, False)
+        return KindRows(params, x, np.zeros(len(x), np.int32), padded=bool(padded))
+
+    def from_table(self, dataset, params) -> KindRows | None:
+        """This kind's rows of a feature table (``dataset.table``; no audio), or None when it
+        cannot read one."""
+        return None
+
+    def info(self, params) -> dict:
+        """What a dataset's rows of this kind carry beside them (JSON, e.g. column names)."""
+        return {}
+
+    def record_params(self, params) -> dict:
+        """What a run records of this kind's parameters, under which record keys."""
+        return {f"{self.name}_params": params.as_dict()} if params is not None else {}
 
     # -- a FeatureSet seen by this kind ----------------------------------------------------------
     def samples(self, fs) -> tuple[np.ndarray, np.ndarray]:
-        """The samples of this kind in ``fs`` and the track of each (a kind with its own
-        :meth:`params`: its entry of ``fs.inputs``)."""
-        own = fs.inputs[self.name]
-        return own.x, own.track
+        """The samples of this kind in ``fs`` and the track of each."""
+        return fs.samples(self.name)
 
     def has(self, fs) -> np.ndarray:
         """Per track of ``fs``: whether it has input of this kind."""
-        own = fs.inputs.get(self.name)
-        if own is None:
-            return np.zeros(len(fs.tracks), bool)
-        return np.bincount(own.track, minlength=len(fs.tracks)) > 0
+        return fs.has(self.name)
 
     def padded_count(self, fs) -> int:
-        col = self.padded_column
-        return int(fs.tracks[col].sum()) if col and col in fs.tracks else 0
+        return fs.padded_count(self.name)
 
     def check_features(self, fs, spec) -> None:
         """Raise :class:`ConfigError` when ``fs`` was extracted without what ``spec`` reads."""
-        if self.params() is not None and self.name not in fs.inputs:
+        if self.name not in fs.inputs:
             raise ConfigError(f"these features were extracted without the {self.name} input "
                               f"(load them with feature_request('{spec.name}'))")
 
     # -- training --------------------------------------------------------------------------------
     def build_options(self, fs) -> dict:
         """The builder options a model of this kind gets from its features (the MFCC models'
-        frames and coefficients; the image and musicnn builders ignore them)."""
-        frames, n_mfcc = fs.mfcc.shape[1:]
-        return {"frames": frames, "n_mfcc": n_mfcc}
+        frames and coefficients; most builders take none)."""
+        return {}
 
     def batch_prep(self, spec) -> Callable:
         """A batch of stored samples -> the tensor the model takes."""
@@ -197,7 +271,7 @@ class InputKind:
     def record_facts(self, fs) -> dict:
         """What a run records about its inputs when training starts."""
         padded = ({"tracks": self.padded_count(fs), "of": int(len(fs.tracks)), "unit": self.unit}
-                  if self.padded_column else None)
+                  if self.pads else None)
         return {"image_sources": None, "padded_inputs": padded}
 
     # -- shapes ----------------------------------------------------------------------------------
@@ -224,6 +298,10 @@ class InputKind:
     def model_input(self, clip: Clip, meta: dict, spec=None) -> ModelInput:
         """The run's own input for ``clip``, exactly as it trained on such input."""
         raise NotImplementedError
+
+    def view(self, clip: Clip, params=None) -> np.ndarray:
+        """What this kind makes of ``clip`` for a person to see (the Predict page's tabs)."""
+        raise ConfigError(f"the {self.name} input has no view of a clip")
 
     def row_spans(self, inp: ModelInput, duration: float) -> tuple[np.ndarray, np.ndarray]:
         """Where each row of ``inp`` lies on the clip's time axis: ``(starts, ends)`` in seconds.

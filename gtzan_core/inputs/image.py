@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import AudioError, ConfigError
 from ..features import ImageParams, MFCCParams, normalize_images, read_image_file, spectrogram_input
 from ..spectrogram import resize_image
-from .base import Clip, InputKind, ModelInput, mfcc_mismatch
+from .base import Clip, InputKind, KindRows, ModelInput, TrackSource, mfcc_mismatch
 
 
 def image_windows(y: np.ndarray, mfcc: MFCCParams, image: ImageParams) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +112,8 @@ class ImageKind(InputKind):
     per_track = False
     needs_audio = False
     reads_pictures = True
-    padded_column = None
+    reads_files = True
+    held_words = "pictures only, so only the image models can train on it"
     missing_what = "spectrogram pictures"
     grid = False
 
@@ -123,19 +124,36 @@ class ImageKind(InputKind):
     def param_mismatch(self, clip: Clip, meta: dict) -> list[str]:
         return mfcc_mismatch(clip, meta)
 
-    def samples(self, fs):
-        return fs.images, np.arange(len(fs.tracks), dtype=np.int32)
+    def params(self) -> ImageParams:
+        return ImageParams()
 
-    def has(self, fs):
-        t = fs.tracks
-        if fs.images.ndim == 4 and fs.images.shape[1]:
-            return t["image_source"].isin(["png", "render"]).to_numpy()
-        return np.zeros(len(t), bool)
+    def feature_request(self, spec, source: str = "auto") -> dict:
+        # the MFCC grid the pictures are drawn on (its parameters recorded with the run), and the pictures
+        return {"mfcc": MFCCParams(), self.name: ImageParams(size=spec.image_size or ImageParams.size, source=source)}
+
+    def wanted(self, params) -> bool:
+        return params.wanted
+
+    def extract_track(self, track: TrackSource, params) -> KindRows | None:
+        mp = track.request.get("mfcc") or MFCCParams()
+        y = track.audio.at(mp.sr) if track.audio is not None else None
+        picture, source = track_picture(y, track.files.get("image_path"), mp, params, track.name, track.notes)
+        return KindRows(params, picture[None], np.zeros(1, np.int32), columns={"image_source": source})
+
+    def view(self, clip: Clip, params=None) -> np.ndarray:
+        """The first window's model input picture (uint8 RGB) as ``params`` draw it, drawn once
+        (taken from a picture run's windows when one drew them)."""
+        params = params or clip.params.get(self.name) or ImageParams()
+        return clip.cached(("first picture", params.key()), lambda: first_picture(clip, params))
+
+    def record_params(self, params) -> dict:
+        # the MFCC grid the pictures were drawn on, when no MFCC input was recorded beside them
+        return {"image_params": params.as_dict(), "mfcc_params": MFCCParams().as_dict()}
 
     def check_features(self, fs, spec) -> None:
-        images = fs.images
-        if images.ndim != 4 or images.shape[1] == 0:
+        if self.name not in fs.inputs or not len(fs.inputs[self.name].x):
             raise ConfigError("these features were extracted without spectrogram images (image source 'none')")
+        images = fs.inputs[self.name].x
         if images.shape[1] != spec.image_size:
             raise ConfigError(f"{spec.title} takes {spec.image_size}² images; these features hold "
                               f"{images.shape[1]}² (load them with image_params_for('{spec.name}'))")
@@ -145,7 +163,8 @@ class ImageKind(InputKind):
         return functools.partial(normalize_images, normalization=_normalization(spec))
 
     def record_facts(self, fs) -> dict:
-        sources = {str(k): int(v) for k, v in fs.tracks["image_source"].value_counts().items()}
+        sources = ({str(k): int(v) for k, v in fs.tracks["image_source"].value_counts().items()}
+                   if "image_source" in fs.tracks else {})
         return {"image_sources": sources, "padded_inputs": None}
 
     def input_shape(self, spec, frames: int = 130, n_mfcc: int = 13):

@@ -2,7 +2,7 @@
 
 Each 30 s track is cut into 10 segments of 3 s (22.05 kHz), each 130 frames x 13
 MFCCs (:mod:`gtzan_core.features`); a clip of 1.5-3 s is repeat-padded to one
-segment and counted (``tracks.padded``). The split follows tracks (the paper
+segment and counted (``tracks.padded_mfcc``). The split follows tracks (the paper
 protocol splits the segments themselves: leaky). A clip is predicted segment by
 segment; a model may standardise the coefficients on the training split (its
 ``norm`` layer, kept in its checkpoint).
@@ -13,7 +13,20 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from .base import Clip, InputKind, ModelInput, grid_times, mfcc_mismatch
+from ..features import MFCCParams, count_segments, is_padded, mfcc_segments
+from .base import Clip, InputKind, KindRows, ModelInput, TrackSource, grid_times, mfcc_mismatch
+
+
+def clip_segments(clip: Clip) -> np.ndarray:
+    """The clip's MFCC segments (n, frames, n_mfcc) with the clip's MFCC parameters, computed
+    once (shared with the MFCC runs that read them): what the Predict page draws."""
+    return clip.segments()
+
+
+def segment_count(clip: Clip) -> int:
+    """How many 3 s MFCC segments the clip makes (a short clip padded to one), without
+    computing them."""
+    return max(1, count_segments(len(clip.y), clip.mfcc))
 
 
 class MFCCKind(InputKind):
@@ -22,7 +35,7 @@ class MFCCKind(InputKind):
     window_unit = "segment"
     per_track = True
     needs_audio = True
-    padded_column = "padded"
+    pads = True
     missing_what = "audio for MFCCs"
     standardizes = True
     grid = True
@@ -36,11 +49,25 @@ class MFCCKind(InputKind):
     def param_mismatch(self, clip: Clip, meta: dict) -> list[str]:
         return mfcc_mismatch(clip, meta)
 
-    def samples(self, fs):
-        return fs.mfcc, fs.seg_track
+    def params(self) -> MFCCParams:
+        return MFCCParams()
 
-    def has(self, fs):
-        return fs.tracks["n_segments"].to_numpy() > 0
+    def decode_seconds(self, params) -> float:
+        return params.track_seconds
+
+    def extract_track(self, track: TrackSource, params) -> KindRows | None:
+        if track.audio is None:
+            return None
+        y = track.audio.at(params.sr)
+        x = mfcc_segments(y, params.sr, params, max_segments=params.n_segments, device=track.device)
+        return KindRows(params, x, np.zeros(len(x), np.int32), padded=is_padded(len(y), params))
+
+    def build_options(self, fs) -> dict:
+        frames, n_mfcc = fs.samples(self.name)[0].shape[1:]
+        return {"frames": frames, "n_mfcc": n_mfcc}
+
+    def view(self, clip: Clip, params=None) -> np.ndarray:
+        return clip_segments(clip)
 
     def standardize(self, model, x_train, spec) -> None:
         norm = getattr(model, "norm", None)

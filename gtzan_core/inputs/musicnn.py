@@ -3,7 +3,7 @@
 
 Extracted only for the models that read them (at most the 10 patches that fit in
 30 s per track); a clip of 1.5-3 s is repeat-padded to one patch and counted
-(``tracks.padded_patch``). Treated as the paper treated its MFCC models: many
+(``tracks.padded_musicnn``). Treated as the paper treated its MFCC models: many
 samples per track, so the split follows tracks and the paper protocol splits the
 patches. The clip is resampled to 16 kHz from its own rate, never twice.
 
@@ -16,10 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..features import ImageParams
+from ..features import MFCCParams
 from ..mel_patches import MusicnnParams
-from .base import Clip, InputKind, ModelInput, grid_times
+from .base import Clip, InputKind, KindRows, ModelInput, TrackSource, grid_times
+
+
+def patches_per_track(params: MusicnnParams, track_seconds: float | None = None) -> int:
+    """musicnn patches kept per dataset track: as many as fit in a GTZAN track's span (10 in
+    30 s), the span the MFCC segments cover."""
+    seconds = track_seconds or MFCCParams().track_seconds
+    return max(1, int(seconds * params.sr / params.hop_length) // params.patch_frames)
 
 
 def musicnn_rows(decoded, params: MusicnnParams) -> tuple[np.ndarray, np.ndarray]:
@@ -43,7 +49,7 @@ class MusicnnKind(InputKind):
     window_unit = "patch"
     per_track = True
     needs_audio = True
-    padded_column = "padded_patch"
+    pads = True
     missing_what = "audio for musicnn's log-mel patches"
     grid = True
     #: 31 frames (~0.5 s) x 12 of its 96 mel bands (48 patches per 3 s)
@@ -53,11 +59,18 @@ class MusicnnKind(InputKind):
     #: a batch is (batch, frames, mels)
     mask_axes = (1, 2)
 
-    def image_params(self, spec, source: str = "auto") -> ImageParams:
-        return ImageParams(source="none")  # musicnn needs no pictures
-
-    def musicnn_params(self):
+    def params(self) -> MusicnnParams:
         return MusicnnParams()
+
+    def extract_track(self, track: TrackSource, params) -> KindRows | None:
+        from ..features import MIN_CLIP_SECONDS
+        from ..mel_patches import mel_patches
+
+        if track.audio is None:
+            return None
+        patches, padded = mel_patches(track.audio.at(params.sr), params, MIN_CLIP_SECONDS)
+        patches = patches[:patches_per_track(params)]
+        return KindRows(params, patches, np.zeros(len(patches), np.int32), padded=bool(padded))
 
     def param_mismatch(self, clip: Clip, meta: dict) -> list[str]:
         try:  # the patches follow the run's own log-mel parameters; only unreadable ones refuse it
@@ -65,18 +78,6 @@ class MusicnnKind(InputKind):
         except (TypeError, ValueError) as exc:
             return [f"musicnn_params unreadable ({exc})"]
         return []
-
-    def samples(self, fs):
-        return fs.patches, fs.patch_track
-
-    def has(self, fs):
-        t = fs.tracks
-        return (t["n_patches"].to_numpy() > 0) if "n_patches" in t else np.zeros(len(t), bool)
-
-    def check_features(self, fs, spec) -> None:
-        if fs.musicnn_params is None:
-            raise ConfigError("these features were extracted without musicnn's log-mel patches "
-                              f"(load them with feature_request('{spec.name}'))")
 
     def batch_prep(self, spec):
         import torch

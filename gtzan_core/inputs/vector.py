@@ -7,7 +7,7 @@ CSV, :mod:`gtzan_core.data.table`: its rows as they are). One sample per track, 
 protocol splits tracks. The models standardise the vector on the training split (the
 scikit-learn models inside their fit, the MLP with its ``norm`` layer). A clip of at least
 1.5 s has a vector (means and variances over its frames need no padding; a track under
-10 s is counted as short: ``tracks.padded_vector``, the run's ``feature_vectors.short_clips``).
+10 s is counted as short: ``tracks.short_vector``, the run's ``feature_vectors.short_clips``).
 
 An uploaded song is predicted in windows of 30 s (the span of a GTZAN track; a song of
 at most 45 s is one window, a last part shorter than 15 s joins the window before it).
@@ -22,8 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from ..features import ImageParams
-from .base import Clip, InputKind, ModelInput
+from .base import Clip, InputKind, KindRows, ModelInput, TrackSource
 
 #: an uploaded song's windows (seconds); the last part joins the window before it when shorter than MIN_LAST
 WINDOW_SECONDS = 30.0
@@ -92,7 +91,8 @@ class VectorKind(InputKind):
     #: a feature table has no audio and feeds these models all the same
     needs_audio = False
     #: no padding: a short clip's vector is its frames' means and variances (counted in ``short_clips``)
-    padded_column = None
+    pads = False
+    held_words = "a feature table's vectors only, so only the feature-vector models can train on it"
     missing_what = "feature vectors (audio or a feature table)"
     standardizes = True
     grid = True
@@ -101,31 +101,49 @@ class VectorKind(InputKind):
     no_explanation = ("a feature-vector model reads one vector of handcrafted features per 30 s window, not a "
                       "time x frequency input: there is no map to draw (see its feature columns in the model card)")
 
-    def image_params(self, spec, source: str = "auto") -> ImageParams:
-        return ImageParams(source="none")  # no pictures
-
-    def vector_params(self) -> VectorParams:
+    def params(self) -> VectorParams:
         return VectorParams()
 
-    def feature_request(self, spec, image_source: str = "auto") -> dict:
-        return {**super().feature_request(spec, image_source), "vectors": self.vector_params()}
+    def params_of(self, d: dict) -> VectorParams:
+        return VectorParams.from_dict(d)
 
-    def samples(self, fs):
-        return fs.vectors, np.arange(len(fs.vectors), dtype=np.int64)
+    def extract_track(self, track: TrackSource, params) -> KindRows | None:
+        from ..audio_features import vector
 
-    def has(self, fs):
-        t = fs.tracks
-        return (t["n_vectors"].to_numpy() > 0) if "n_vectors" in t else np.zeros(len(t), bool)
+        if track.audio is None:
+            return None
+        y = track.audio.at(params.sr)
+        x = vector(y, params.sr, params.groups)[None].astype(np.float32)
+        return KindRows(params, x, np.zeros(1, np.int32), columns={"short_vector": len(y) / params.sr < SHORT_SECONDS})
+
+    def info(self, params) -> dict:
+        return {"columns": params.names(), "source": "audio"}
+
+    def from_table(self, dataset, params) -> KindRows | None:
+        """A feature table's rows as they are (its columns: the groups they make up)."""
+        import pandas as pd
+
+        table = dataset.table
+        params, names = table_vector_params(list(table.columns))
+        x = np.ascontiguousarray(table[names].to_numpy(np.float32))
+        seconds = pd.to_numeric(dataset.tracks["duration"], errors="coerce").to_numpy()
+        return KindRows(params, x, np.arange(len(x), dtype=np.int32), {"columns": names, "source": "table"},
+                        columns={"short_vector": seconds < SHORT_SECONDS})
+
+    def record_params(self, params) -> dict:
+        return {}  # in the run's options (groups, rate, columns): :meth:`build_options`
 
     def check_features(self, fs, spec) -> None:
-        if fs.vector_params is None or fs.vectors.ndim != 2 or fs.vectors.shape[1] == 0:
+        own = fs.inputs.get(self.name)
+        if own is None or own.x.ndim != 2 or own.x.shape[1] == 0:
             raise ConfigError("these features were extracted without feature vectors "
                               f"(load them with feature_request('{spec.name}'))")
 
     def build_options(self, fs) -> dict:
-        params = fs.vector_params or VectorParams()
-        return {"n_features": int(fs.vectors.shape[1]), "groups": list(params.groups), "sr": params.sr,
-                "columns": list(fs.vector_names)}
+        own = fs.rows(self.name)
+        params = own.params or VectorParams()
+        return {"n_features": int(own.x.shape[1]), "groups": list(params.groups), "sr": params.sr,
+                "columns": list(own.info.get("columns") or params.names())}
 
     def standardize(self, model, x_train, spec) -> None:
         norm = getattr(model, "norm", None)
@@ -135,9 +153,10 @@ class VectorKind(InputKind):
 
     def record_facts(self, fs) -> dict:
         facts = super().record_facts(fs)
-        short = fs.tracks.get("padded_vector")
-        facts["feature_vectors"] = {"source": fs.vector_source, "columns": int(fs.vectors.shape[1]),
-                                    "groups": list((fs.vector_params or VectorParams()).groups),
+        own = fs.rows(self.name)
+        short = fs.tracks.get("short_vector")
+        facts["feature_vectors"] = {"source": own.info.get("source"), "columns": int(own.x.shape[1]),
+                                    "groups": list((own.params or VectorParams()).groups),
                                     "short_clips": int(short.sum()) if short is not None else 0}
         return facts
 
@@ -201,3 +220,16 @@ class VectorKind(InputKind):
 
 
 KIND = VectorKind()
+
+
+def table_vector_params(columns: list[str]) -> tuple[VectorParams, list[str]]:
+    """The feature groups a table's columns are (in :func:`~gtzan_core.audio_features.feature_names`
+    order), so a model trained on it can predict on audio; groups ``()`` when its columns are
+    no union of the studio's groups (such a model predicts on tables only)."""
+    from ..audio_features import GROUPS, feature_names
+
+    have = set(columns)
+    groups = tuple(g for g, cols in GROUPS.items() if set(cols) <= have)
+    if groups and set(feature_names(groups)) == have:
+        return VectorParams(groups=groups), feature_names(groups)
+    return VectorParams(groups=()), list(columns)

@@ -131,11 +131,10 @@ def dataset_vectors(path, progress: Callable | None = None) -> tuple[list[str], 
     from ..inputs.vector import VectorParams
 
     ds = open_dataset(path)
-    fs = load_features(ds, vectors=VectorParams(), progress=progress)
-    have = (fs.tracks["n_vectors"].to_numpy() > 0) if "n_vectors" in fs.tracks else np.ones(len(fs.tracks), bool)
-    tracks = fs.tracks[have]
-    return (tracks["track_id"].astype(str).tolist(), tracks["genre"].astype(str).tolist(),
-            np.asarray(fs.vectors)[have] if len(fs.vectors) == len(have) else np.asarray(fs.vectors))
+    fs = load_features(ds, inputs={"vector": VectorParams()}, progress=progress).for_kind("vector")
+    x, track = fs.samples("vector")
+    tracks = fs.tracks.iloc[track]
+    return tracks["track_id"].astype(str).tolist(), tracks["genre"].astype(str).tolist(), np.asarray(x)
 
 
 def straddling(found: Repeats, part_of: dict[str, str]) -> list[dict]:

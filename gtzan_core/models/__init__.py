@@ -346,6 +346,18 @@ def get_spec(name: str) -> ModelSpec:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
 
 
+def image_params_for(model: str | None, source: str = "auto"):
+    """The picture parameters a model trains and predicts on: its own input size (224² VGG19
+    and EfficientNet-Lite0, 256² ResNeXt and SqueezeNet, as in the paper's code); a model
+    that reads no pictures gets none (source ``none``)."""
+    from ..features import ImageParams
+
+    if not model:
+        return ImageParams(source=source)
+    spec = get_spec(model)
+    return spec.kind.feature_request(spec, source).get("image") or ImageParams(source="none")
+
+
 def build_model(name: str, n_classes: int = 10, **options):
     """Build model ``name``; ``options`` are the builder's keyword arguments
     (e.g. ``frames``/``n_mfcc`` for MFCC models, ``pretrained``/``frozen`` for image models)."""

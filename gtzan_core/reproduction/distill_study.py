@@ -64,7 +64,7 @@ def run_distill_study(dataset, store, seeds: int = 3, recipe: str = "studio", st
     seed whose teacher failed trains no distilled run). ``teachers``: finished teacher runs to
     reuse instead, one per seed (seed ``s``'s trained with seed ``s``: checked), e.g. another
     study's, so a student added later is taught by the same teachers."""
-    from ..feature_cache import feature_request, load_features
+    from ..feature_cache import feature_request, load_features, request_key
     from ..jobs.job import JobSpec
     from ..jobs.recorded import describe_job, train
     from ..runs import lifecycle
@@ -81,7 +81,7 @@ def run_distill_study(dataset, store, seeds: int = 3, recipe: str = "studio", st
 
     def one(config: TrainConfig, extra: dict) -> dict:
         request = feature_request(config.model)
-        key = tuple(request.values())
+        key = request_key(request)
         if key not in features:
             features[key] = load_features(dataset, progress=progress, **request)
         run_id = lifecycle.create(store, describe_job(JobSpec(config, extra=extra), info))

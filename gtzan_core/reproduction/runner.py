@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 
 from ..data.discovery import Dataset
-from ..feature_cache import feature_request, load_features
+from ..feature_cache import feature_request, load_features, request_key
 from ..jobs.job import JobSpec
 from ..runs import RunStore
 from .plan import ReproductionPlan
@@ -33,7 +33,7 @@ def run_reproduction(plan: ReproductionPlan, dataset: Dataset, store: RunStore, 
         if cancel is not None and cancel.is_set():
             break
         request = feature_request(config.model, image_source)
-        key = tuple(request.values())
+        key = request_key(request)
         if key not in features:
             features[key] = load_features(dataset, progress=progress, **request)
         info = dataset.run_info()

@@ -64,11 +64,10 @@ def backbone_outputs(backbone: nn.Module, inputs: np.ndarray, device: torch.devi
 
 
 def cached_backbone_outputs(features: FeatureSet, backbone: nn.Module, tag: str, device: torch.device,
-                            progress=None, cancel=None, inputs: np.ndarray | None = None,
+                            progress=None, cancel=None, *, inputs: np.ndarray,
                             prep: Callable | None = None) -> tuple[torch.Tensor, bool]:
-    """Backbone outputs for every input (default: every picture) of ``features``, from
-    disk when cached."""
-    inputs = features.images if inputs is None else inputs
+    """Backbone outputs for every one of ``inputs`` (the samples of ``features`` a model reads),
+    from disk (beside the features' cache entry) when cached."""
     path = features.path / f"backbone-{tag}.npy" if features.path else None
     if path is not None and path.is_file():
         try:

@@ -94,8 +94,7 @@ def feature_facts(features: FeatureSet, dataset_info: dict | None = None) -> dic
     """What a run's record says about its inputs once they are extracted: the dataset and
     the feature parameters (recorded when training starts)."""
     return {"dataset": dataset_info or {"label": features.dataset_label, "fingerprint": features.fingerprint},
-            "mfcc_params": features.mfcc_params.as_dict(), "image_params": features.image_params.as_dict(),
-            "musicnn_params": features.musicnn_params.as_dict() if features.musicnn_params else None}
+            **features.record_params()}
 
 
 def fit(
@@ -170,7 +169,7 @@ class _Run:
     def split_data(self) -> _Data:
         config, kind = self.config, self.spec.kind
         kind.check_features(self.features, self.spec)  # extracted with what this model reads
-        # the tracks this kind can read: the audio models skip tracks that have only a PNG
+        # the tracks this kind can read: those it has rows of (a kind on audio skips tracks without)
         self.features = features = self.features.for_kind(kind.name)
         synthetic = features.dataset_label != "GTZAN"
         _, sample_track = kind.samples(features)
@@ -205,12 +204,12 @@ class _Run:
         prep = kind.batch_prep(self.spec)  # a batch of stored samples -> the model's tensor
         if self.spec.frozen_backbone and config.freeze_backbone:
             self.sink.phase("backbone pass")
-            size = self.spec.image_size or "x".join(map(str, samples.shape[1:]))
+            size = "x".join(map(str, samples.shape[1:]))
             tag = backbone_tag(config.model, config.variant, weights.sha256, config.seed, size, len(samples))
             x, cached = cached_backbone_outputs(features, model.backbone, tag, self.device, self.progress,
                                                 self.cancel, inputs=samples, prep=prep)
             return _Inputs(model.head, x, _identity, cached)
-        # the whole model trains: the inputs live on the device (pictures as uint8), prepared per batch there
+        # the whole model trains: the inputs live on the device as stored, prepared per batch there
         x = torch.from_numpy(np.ascontiguousarray(samples))
         if config.standardize:
             kind.standardize(model, x[torch.from_numpy(data.split.train)], self.spec)
@@ -227,7 +226,7 @@ class _Run:
                    "tracks_per_genre": self.coverage, "seen_tracks": self.seen_tracks(data)},
             split_warnings=self.split_warnings or None,
             backbone_cached=inputs.backbone_cached,
-            **self.spec.kind.record_facts(features),  # image_sources, padded_inputs
+            **self.spec.kind.record_facts(features),  # what its kind records of its inputs
             mixed_precision="bf16" if self.device.type == "cuda" and self.amp else None,
             started=time.time(),
         )
@@ -322,10 +321,8 @@ class _Run:
         return stopper, status
 
     def checkpoint_meta(self, options: dict, weights, head_only: bool) -> dict:
-        musicnn = self.features.musicnn_params
-        return {"model": self.config.model, "options": options, "mfcc_params": self.features.mfcc_params.as_dict(),
-                "image_params": self.features.image_params.as_dict(),
-                "musicnn_params": musicnn.as_dict() if musicnn else None, "classes": list(GENRES),
+        return {"model": self.config.model, "options": options, **self.features.record_params(),
+                "classes": list(GENRES),
                 "run_id": self.run_id, "dataset": self.dataset_info, "pretrained": weights.pretrained,
                 "backbone": weights.backbone_ref() if head_only else None}
 

@@ -296,6 +296,34 @@ def test_no_module_dispatches_on_a_kinds_or_a_models_name():
     assert not set(KIND_FREE) & set(NOT_A_KIND_DISPATCH)
 
 
+#: the modules a new input kind needs no edit of: they name no kind at all (issue 43)
+NAME_NO_KIND = ("gtzan_core/feature_cache.py", "gtzan_core/inference.py", "gtzan_core/training/trainer.py")
+
+
+def kind_words_in(text: str) -> list[str]:
+    """Every kind's name and its inputs' words (``mfcc``, ``image``, ``musicnn``, ``vector``,
+    ``picture``, ``png``, ``patch``) anywhere in ``text``: code, strings, comments, docstrings."""
+    import re
+
+    from gtzan_core.inputs import KINDS
+
+    words = sorted({*KINDS, "picture", "png", "patch"}, key=len, reverse=True)
+    return [m.group(0) for m in re.finditer("|".join(map(re.escape, words)), text, re.IGNORECASE)]
+
+
+def test_the_kind_word_check_can_fail():
+    assert kind_words_in('fs.mfcc_params  # pictures\n"a PNG" patches.shape vectors') == [
+        "mfcc", "picture", "PNG", "patch", "vector"]
+    assert kind_words_in("fs.samples(name)  # each kind's rows") == []
+
+
+def test_the_feature_cache_inference_and_the_trainer_name_no_kind():
+    """A new input kind is one module and one registry line: the feature cache, inference and
+    the trainer know kinds only through the registry, so none of them names one."""
+    found = {rel: kind_words_in((ROOT / rel).read_text()) for rel in NAME_NO_KIND}
+    assert {rel: words for rel, words in found.items() if words} == {}
+
+
 def test_every_model_and_kind_fact_is_on_its_spec_or_its_kind():
     """The per-model tables that lived in other modules are fields of ModelSpec now."""
     from gtzan_core.explain.gradcam import conv_models

@@ -17,16 +17,16 @@ def test_miss_then_hit(ds):
     calls = []
     first = fc.load_features(ds, progress=lambda d, t, m: calls.append((d, t)))
     assert not first.cache_hit and calls[-1] == (3, 3)
-    assert first.mfcc.shape == (6, 130, 13) and first.images.shape == (3, 224, 224, 3)
-    assert first.seg_track.tolist() == [0, 0, 1, 1, 2, 2] and first.seg_index.tolist() == [0, 1] * 3
-    assert first.tracks.n_segments.tolist() == [2, 2, 2] and set(first.tracks.image_source) == {"render"}
+    assert first.samples("mfcc")[0].shape == (6, 130, 13) and first.samples("image")[0].shape == (3, 224, 224, 3)
+    assert first.samples("mfcc")[1].tolist() == [0, 0, 1, 1, 2, 2]
+    assert first.tracks.n_mfcc.tolist() == [2, 2, 2] and set(first.tracks.image_source) == {"render"}
     again = fc.load_features(ds)
     assert again.cache_hit and again.path == first.path
-    np.testing.assert_array_equal(again.mfcc, first.mfcc)
-    np.testing.assert_array_equal(again.images, first.images)
+    np.testing.assert_array_equal(again.samples("mfcc")[0], first.samples("mfcc")[0])
+    np.testing.assert_array_equal(again.samples("image")[0], first.samples("image")[0])
     # the cached MFCCs are the reference pipeline's
     ref = mfcc_reference(load_audio(ds.tracks.audio_path[1]))
-    np.testing.assert_allclose(first.mfcc[2:4], ref, rtol=1e-4, atol=5e-3)
+    np.testing.assert_allclose(first.samples("mfcc")[0][2:4], ref, rtol=1e-4, atol=5e-3)
 
 
 def test_parameter_change_invalidates(ds):
@@ -34,7 +34,7 @@ def test_parameter_change_invalidates(ds):
     b = fc.load_features(ds, mfcc=MFCCParams(n_mfcc=20))
     c = fc.load_features(ds, image=ImageParams(size=112))
     assert len({a.path, b.path, c.path}) == 3 and not b.cache_hit and not c.cache_hit
-    assert b.mfcc.shape[-1] == 20 and c.images.shape[1:3] == (112, 112)
+    assert b.samples("mfcc")[0].shape[-1] == 20 and c.samples("image")[0].shape[1:3] == (112, 112)
 
 
 def test_dataset_change_invalidates(ds, tmp_path):
@@ -49,7 +49,7 @@ def test_dataset_change_invalidates(ds, tmp_path):
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete_meta"])
 def test_corrupt_cache_is_rebuilt(ds, damage):
     a = fc.load_features(ds)
-    target = a.path / ("meta.json" if damage == "delete_meta" else "mfcc.npy")
+    target = a.path / ("meta.json" if damage == "delete_meta" else "input-mfcc.npy")
     if damage == "truncate":
         target.write_bytes(target.read_bytes()[:100])
     elif damage == "flip":
@@ -60,7 +60,7 @@ def test_corrupt_cache_is_rebuilt(ds, damage):
         target.unlink()
     b = fc.load_features(ds)
     assert not b.cache_hit
-    np.testing.assert_array_equal(a.mfcc, b.mfcc)
+    np.testing.assert_array_equal(a.samples("mfcc")[0], b.samples("mfcc")[0])
     assert fc.load_features(ds).cache_hit
 
 
@@ -79,19 +79,19 @@ def test_png_images_are_used_when_present(tmp_path):
     ds = discover_dataset(make_gtzan(tmp_path / "k", per_genre=1, seconds=3.5, genres=("rock",), images=True))
     fs = fc.load_features(ds)
     assert fs.tracks.image_source.tolist() == ["png"]
-    assert fs.images[0, 0, 0].tolist() == [200, 0, 0]  # the red PNG, as RGB
+    assert fs.samples("image")[0][0, 0, 0].tolist() == [200, 0, 0]  # the red PNG, as RGB
 
 
 def test_parallel_extraction_equals_serial(ds, tmp_path):
     serial = fc.load_features(ds, workers=1, cache_dir=tmp_path / "c1")
     parallel = fc.load_features(ds, workers=2, cache_dir=tmp_path / "c2")
-    np.testing.assert_array_equal(serial.mfcc, parallel.mfcc)
-    np.testing.assert_array_equal(serial.images, parallel.images)
+    np.testing.assert_array_equal(serial.samples("mfcc")[0], parallel.samples("mfcc")[0])
+    np.testing.assert_array_equal(serial.samples("image")[0], parallel.samples("image")[0])
 
 
 def test_mfcc_only_extraction(ds, tmp_path):
     fs = fc.load_features(ds, image=ImageParams(source="none"), cache_dir=tmp_path)
-    assert fs.images.shape == (3, 0, 0, 3) and fs.mfcc.shape == (6, 130, 13)
+    assert list(fs.inputs) == ["mfcc"] and fs.samples("mfcc")[0].shape == (6, 130, 13)  # no pictures at all
     assert fc.load_features(ds, image=ImageParams(source="none"), cache_dir=tmp_path).cache_hit
 
 

@@ -40,7 +40,7 @@ def test_predict_with_every_run(trained, tmp_path):
     assert sq.ends.tolist() == [30.0, 40.0] and not sq.whole and sq.seen == "scored 2 windows of 30 s"
     assert cnn.ends.tolist() == (cnn.starts + 3.0).tolist() and cnn.seen == "scored 13 segments of 3 s"
     assert store.load_checkpoint(ids["squeezenet"])["meta"]["image_params"]["size"] == 256  # its own input size
-    assert pred.mfcc.shape == (13, 130, 13) and pred.image.shape == (224, 224, 3)
+    assert pred.view("mfcc").shape == (13, 130, 13) and pred.view("image").shape == (224, 224, 3)
     assert pred.ensemble().shape == (10,) and 0 < pred.agreement() <= 1
     json.dumps({k: r.as_dict() for k, r in pred.results.items()})
     assert sq.as_dict()["windows"] == [[0.0, 30.0], [30.0, 40.0]]
@@ -70,7 +70,7 @@ def test_predict_matches_the_model_on_cached_features(trained, tiny_features, ti
     pred = predict(y, [ids["cnn"]], store=store)
     model, _ = load_run_model(store, ids["cnn"])
     with torch.no_grad():
-        expected = torch.softmax(model(torch.from_numpy(tiny_features.mfcc[:2])), 1).numpy()
+        expected = torch.softmax(model(torch.from_numpy(tiny_features.samples("mfcc")[0][:2])), 1).numpy()
     np.testing.assert_allclose(pred.results[ids["cnn"]].segment_probs, expected, atol=2e-4)
 
 
@@ -85,7 +85,7 @@ def test_loaded_models_are_cached(trained):
 def test_mismatched_feature_parameters_are_refused(trained, tmp_path):
     store, ids = trained
     clip = write_clip(tmp_path / "c.wav", "pop", seconds=7.0)
-    pred = predict(clip, [ids["cnn"]], store=store, mfcc=MFCCParams(n_mfcc=20))
+    pred = predict(clip, [ids["cnn"]], store=store, params={"mfcc": MFCCParams(n_mfcc=20)})
     assert not pred.results
     assert "different feature parameters: n_mfcc=13 (here 20)" in pred.refused[ids["cnn"]]
 
@@ -105,7 +105,7 @@ def test_too_short_clip_and_unknown_run(trained, tmp_path):
     with pytest.raises(AudioError, match="clip is 1.0 s long; at least 1.5 s is needed"):
         predict(write_clip(tmp_path / "short.wav", "pop", seconds=1.0), store=store)
     padded = predict(write_clip(tmp_path / "two.wav", "pop", seconds=2.0), store=store)
-    assert len(padded.mfcc) == 1 and padded.results
+    assert len(padded.view("mfcc")) == 1 and padded.results
     assert any("2.0 s long, under one 3 s segment: it was repeat-padded" in w for w in padded.warnings)
     pred = predict(write_clip(tmp_path / "ok.wav", "pop", seconds=4.0), ["nope-run"], store=store)
     assert "no run 'nope-run'" in pred.refused["nope-run"]
@@ -115,7 +115,7 @@ def test_long_upload_is_truncated(trained, tmp_path):
     store, ids = trained
     clip = write_clip(tmp_path / "long.flac", "jazz", seconds=20.0)
     pred = predict(clip, [ids["cnn"]], store=store, max_seconds=9.0)
-    assert pred.truncated and pred.duration == pytest.approx(9.0) and len(pred.mfcc) == 3
+    assert pred.truncated and pred.duration == pytest.approx(9.0) and len(pred.view("mfcc")) == 3
 
 
 def test_a_decoded_upload_predicts_as_its_file_does(trained, tmp_path):
@@ -146,7 +146,7 @@ def test_a_long_clip_is_predicted_in_slices_with_the_one_pass_result(trained, tm
     for kind in KINDS.values():
         monkeypatch.setattr(kind, "predict_batch", 1)
     sliced = predict(clip, store=store)
-    assert np.array_equal(whole.mfcc, sliced.mfcc)
+    assert np.array_equal(whole.view("mfcc"), sliced.view("mfcc"))
     for rid in ids.values():
         assert whole.results[rid].segment_probs.shape == sliced.results[rid].segment_probs.shape
         np.testing.assert_allclose(whole.results[rid].segment_probs, sliced.results[rid].segment_probs, atol=1e-5)

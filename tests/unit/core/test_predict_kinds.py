@@ -14,6 +14,7 @@ from gtzan_core.audio_features import KAGGLE_COLUMNS
 from gtzan_core.cli import main
 from gtzan_core.features import MFCCParams
 from gtzan_core.inference import predict
+from gtzan_core.inputs.mfcc import segment_count
 from gtzan_core.runs import RunStore
 from tests.helpers import write_clip
 
@@ -62,17 +63,17 @@ def test_a_vector_run_on_a_30s_clip_computes_no_mfcc_segments_and_no_picture(vec
     assert list(pred.results) == [vector_run] and not pred.refused
     assert pred.results[vector_run].unit == "window" and len(pred.results[vector_run].segment_probs) == 1
     assert counted == {"mfcc_segments": 0, "spectrogram_input": 0}
-    assert pred.n_segments == 10  # said without computing them
+    assert segment_count(pred.clip) == 10  # said without computing them
     assert counted["mfcc_segments"] == 0
     # asked for, they are computed (once): the counter sees them
-    assert pred.mfcc.shape == (10, 130, 13) and pred.image.shape == (224, 224, 3)
-    assert pred.mfcc is pred.mfcc and pred.image is pred.image
+    assert pred.view("mfcc").shape == (10, 130, 13) and pred.view("image").shape == (224, 224, 3)
+    assert pred.view("mfcc") is pred.view("mfcc") and pred.view("image") is pred.view("image")
     assert counted == {"mfcc_segments": 1, "spectrogram_input": 1}
 
 
 def test_a_run_is_checked_against_its_own_kinds_parameters(vector_run, counted, tmp_path):
     """Other MFCC parameters refuse an MFCC-grid run, not a vector run (it reads none of them)."""
     song = write_clip(tmp_path / "song.wav", "disco", seconds=4.0)
-    pred = predict(song, [vector_run], RunStore(), mfcc=MFCCParams(n_mfcc=20), picture=False)
-    assert list(pred.results) == [vector_run] and not pred.refused and pred.image is None
+    pred = predict(song, [vector_run], RunStore(), params={"mfcc": MFCCParams(n_mfcc=20)})
+    assert list(pred.results) == [vector_run] and not pred.refused
     assert counted == {"mfcc_segments": 0, "spectrogram_input": 0}

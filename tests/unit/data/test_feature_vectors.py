@@ -108,7 +108,7 @@ def test_the_filtered_and_paper_protocols_split_a_table_by_track_id(tmp_path):
 
     path = write_table(tmp_path / "all.csv", per_genre=100, numbers=range(100))
     fs = load_features(open_dataset(path), **get_kind("vector").feature_request(None))
-    assert fs.vectors.shape == (1000, 57) and fs.vector_source == "table"
+    assert fs.samples("vector")[0].shape == (1000, 57) and fs.inputs["vector"].info["source"] == "table"
     lists = fault_filtered_lists()
     split = split_for(fs.tracks, None, "vector", "filtered", 0, 0.15, 0.15, False)
     ids = fs.tracks["track_id"].to_numpy()

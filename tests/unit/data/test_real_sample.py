@@ -101,7 +101,7 @@ def test_the_missing_png_track_gets_a_kaggle_picture_like_the_others(real_datase
     i00 = int(tracks.index[tracks.track_id == "rock.00000"][0])
     assert tracks.image_source[i16] == "render" and tracks.image_source[i00] == "png"
     # the drawn picture sits in the same frame as the PNG of another rock clip
-    assert _corr(fs.images[i16], fs.images[i00]) > 0.9
+    assert _corr(fs.samples("image")[0][i16], fs.samples("image")[0][i00]) > 0.9
 
 
 def test_real_clips_train_and_predict_end_to_end(real_dataset, tmp_path, capsys):
@@ -127,7 +127,8 @@ def test_real_clips_train_and_predict_end_to_end(real_dataset, tmp_path, capsys)
 
 def test_image_models_paper_protocol_on_the_real_pngs(real_dataset, tmp_path):
     """The paper's image protocol (80:20 of images, seed 42) trains on the dataset's PNGs."""
-    from gtzan_core.feature_cache import image_params_for, load_features
+    from gtzan_core.feature_cache import load_features
+    from gtzan_core.models import image_params_for
     from gtzan_core.hparams import make_config
     from gtzan_core.jobs import train
     from gtzan_core.runs import RunStore

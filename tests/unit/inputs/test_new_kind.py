@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from gtzan_core.features import ImageParams, MFCCParams, check_clip_length
+from gtzan_core.features import MFCCParams, check_clip_length
 from gtzan_core.inputs import KINDS, InputKind, ModelInput, register_kind
 from gtzan_core.inputs.base import grid_times
 from gtzan_core.models import MODELS, ModelSpec, WeightsStatus, register_model
@@ -55,9 +55,6 @@ class ChromaKind(InputKind):
     missing_what = "audio for chroma"
     occlusion_patch = (10, 2)
     top_span = (43, 2)
-
-    def image_params(self, spec, source: str = "auto") -> ImageParams:
-        return ImageParams(source="none")
 
     def params(self) -> ChromaParams:
         return ChromaParams()
@@ -128,7 +125,7 @@ def test_a_kind_written_here_trains_caches_predicts_explains_and_exports(chroma_
     from gtzan_core.share.archive import export_archive, import_archive
 
     request = feature_request("chroma_tiny")
-    assert request["inputs"] == {"chroma": ChromaParams()} and request["image"].source == "none"
+    assert request == {"inputs": {"chroma": ChromaParams()}}  # its own parameters, nothing else extracted
     CALLS["chroma"] = 0
     fs = load_features(tiny_demo_set, cache_dir=tmp_path / "cache", **request)
     assert not fs.cache_hit and CALLS["chroma"] == len(fs.tracks) == 40
@@ -137,10 +134,11 @@ def test_a_kind_written_here_trains_caches_predicts_explains_and_exports(chroma_
     again = load_features(tiny_demo_set, cache_dir=tmp_path / "cache", **request)
     assert again.cache_hit and CALLS["chroma"] == 40
     np.testing.assert_array_equal(again.inputs["chroma"].x, x)
-    # the kind's parameters are in the key (other ones are another entry); without it, the key is as before
-    key = functools.partial(cache_key, tiny_demo_set, MFCCParams(), request["image"])
-    assert key(inputs={"chroma": ChromaParams(hop_length=256)}) != key(inputs=request["inputs"]) != key()
-    assert key(inputs={}) == key() and again.path.name.endswith(key(inputs=request["inputs"]))
+    assert list(again.inputs) == ["chroma"] and again.tracks["n_chroma"].tolist() == [2] * 40
+    # the kind's parameters and version are in the key: other ones are another entry
+    key = functools.partial(cache_key, tiny_demo_set)
+    assert key({"chroma": ChromaParams(hop_length=256)}) != key(request["inputs"])
+    assert again.path.name.endswith(key(request["inputs"]))
 
     store = RunStore(tmp_path / "runs")
     record = train(make_config("chroma_tiny", epochs=1, device="cpu"), again, store)
@@ -148,7 +146,7 @@ def test_a_kind_written_here_trains_caches_predicts_explains_and_exports(chroma_
 
     song = write_clip(tmp_path / "song.wav", "rock", seconds=9.5)
     CALLS["chroma"] = 0
-    pred = predict(song, [record["run_id"]], store, picture=False)
+    pred = predict(song, [record["run_id"]], store)
     result = pred.results[record["run_id"]]
     assert not pred.refused and result.segment_probs.shape == (3, 10) and result.unit == "segment"
     assert result.seen == "scored 3 segments of 3 s" and CALLS["chroma"] == 1
@@ -163,5 +161,5 @@ def test_a_kind_written_here_trains_caches_predicts_explains_and_exports(chroma_
     other = RunStore(tmp_path / "elsewhere")
     new_id = import_archive(archive, other).run_id
     assert other.read(new_id)["input_kind"] == "chroma"
-    again_pred = predict(song, [new_id], other, picture=False)
+    again_pred = predict(song, [new_id], other)
     np.testing.assert_allclose(again_pred.results[new_id].probs, result.probs, rtol=1e-5)

@@ -108,7 +108,7 @@ SAME_CACHE = textwrap.dedent("""
     from gtzan_core.data import discover_dataset
     from gtzan_core.feature_cache import load_features
     fs = load_features(discover_dataset(sys.argv[1]), cache_dir=sys.argv[2])
-    print(fs.cache_hit, float(fs.mfcc.sum()), fs.images.shape[0])
+    print(fs.cache_hit, float(fs.samples("mfcc")[0].sum()), fs.samples("image")[0].shape[0])
 """)
 
 

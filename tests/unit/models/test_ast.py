@@ -144,7 +144,7 @@ def ast_features(tiny_demo_set, tmp_path_factory):
     from gtzan_core.feature_cache import feature_request, load_features
 
     req = feature_request("ast")
-    return load_features(tiny_demo_set, image=req["image"], musicnn=req["musicnn"],
+    return load_features(tiny_demo_set, **req,
                          cache_dir=tmp_path_factory.mktemp("ast-features"))
 
 
@@ -190,7 +190,7 @@ def cue_ast(tmp_path_factory):
     base = tmp_path_factory.mktemp("cue-ast")
     rng = write_cue_set(base / "data")
     req = feature_request("ast")
-    fs = load_features(discover_dataset(base / "data"), image=req["image"], musicnn=req["musicnn"],
+    fs = load_features(discover_dataset(base / "data"), **req,
                        cache_dir=base / "f")
     store = RunStore(base / "runs")
     config = make_config("ast", epochs=15, patience=30, depth=2, width=32, lr=1e-3, warmup_epochs=1, time_mask=0,

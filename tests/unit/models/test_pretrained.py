@@ -150,18 +150,18 @@ def test_musicnn_features_are_cached_patches_and_short_clips_padded(musicnn_feat
     from gtzan_core.feature_cache import feature_request, load_features
 
     fs = musicnn_features
-    assert fs.patches.shape[1:] == (187, 96) and fs.patches.dtype == np.float32
-    assert len(fs.patch_track) == len(fs.patches) and set(fs.patch_track) == set(range(len(fs.tracks)))
-    assert fs.images.shape[1:] == (0, 0, 3)  # no pictures extracted for musicnn
+    assert fs.samples("musicnn")[0].shape[1:] == (187, 96) and fs.samples("musicnn")[0].dtype == np.float32
+    assert len(fs.samples("musicnn")[1]) == len(fs.samples("musicnn")[0]) and set(fs.samples("musicnn")[1]) == set(range(len(fs.tracks)))
+    assert fs.samples("image")[0].shape[1:] == (0, 0, 3)  # no pictures extracted for musicnn
     assert fs.padded_count("musicnn") == 0  # 6.2 s clips hold two whole patches
     again = load_features(tiny_demo_set, cache_dir=fs.path.parent, **feature_request("musicnn"))
-    assert again.cache_hit and np.array_equal(again.patches, fs.patches)
+    assert again.cache_hit and np.array_equal(again.samples("musicnn")[0], fs.samples("musicnn")[0])
     # 2-3 s clips: one repeat-padded input each, counted
     data = make_gtzan(tmp_path / "short", per_genre=2, seconds=2.4)
     from gtzan_core.data import discover_dataset
 
     short = load_features(discover_dataset(data), cache_dir=tmp_path / "f", **feature_request("musicnn"))
-    assert len(short.patches) == len(short.tracks) == 20 == short.padded_count("musicnn") == short.padded_count("mfcc")
+    assert len(short.samples("musicnn")[0]) == len(short.tracks) == 20 == short.padded_count("musicnn") == short.padded_count("mfcc")
 
 
 @pytest.mark.heavy
@@ -268,8 +268,8 @@ def test_a_folder_with_more_pictures_than_clips_gives_each_model_what_it_can_rea
     assert len(fs.for_kind("image").tracks) == 40  # the unreadable jazz PNG is drawn from its audio
     assert any("jazz.00003" == t and "drawn from the audio instead" in n for t, n in fs.notes)
     mfcc = fs.for_kind("mfcc")
-    assert len(mfcc.tracks) == 36 and set(mfcc.seg_track) == set(range(36))
-    assert len(mfcc.mfcc) == len(mfcc.seg_track) == 72
+    assert len(mfcc.tracks) == 36 and set(mfcc.samples("mfcc")[1]) == set(range(36))
+    assert len(mfcc.samples("mfcc")[0]) == len(mfcc.samples("mfcc")[1]) == 72
     record = train(quick("cnn"), fs, RunStore(tmp_path / "runs"))
     assert sum(record["split"]["tracks_per_genre"]["train"].values()) + \
         sum(record["split"]["tracks_per_genre"]["val"].values()) + \

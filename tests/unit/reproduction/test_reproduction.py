@@ -66,7 +66,7 @@ def test_paper_protocol_split_sizes_per_family(hundred_tracks):
     from sklearn.model_selection import train_test_split
 
     fs = hundred_tracks
-    assert len(fs.tracks) == 100 and len(fs.mfcc) == 200
+    assert len(fs.tracks) == 100 and len(fs.samples("mfcc")[0]) == 200
     images = track_split(fs.tracks, "paper", seed=7, synthetic=True, unit="image")
     assert (len(images.train), len(images.test)) == (80, 20) and images.unit == "image"
     assert np.array_equal(images.val, images.test) and images.selection_on_test and not images.leaky
@@ -74,14 +74,14 @@ def test_paper_protocol_split_sizes_per_family(hundred_tracks):
     assert np.array_equal(images.test, np.sort(expected_test))  # seed 42 whatever the run's seed
     assert np.array_equal(track_split(fs.tracks, "paper", seed=0, synthetic=True).test, images.test)
 
-    segs = segment_split(fs.tracks, fs.seg_track, "paper", seed=7, synthetic=True)
+    segs = segment_split(fs.tracks, fs.samples("mfcc")[1], "paper", seed=7, synthetic=True)
     assert (len(segs.train), len(segs.test)) == (140, 60) and segs.unit == "segment"
     assert np.array_equal(segs.val, segs.test) and segs.leaky and segs.selection_on_test
-    shared = set(fs.seg_track[segs.train]) & set(fs.seg_track[segs.test])
+    shared = set(fs.samples("mfcc")[1][segs.train]) & set(fs.samples("mfcc")[1][segs.test])
     assert shared  # the leak: tracks with segments on both sides
 
-    honest = segment_split(fs.tracks, fs.seg_track, "track", seed=7, synthetic=True)
-    assert not honest.selection_on_test and not (set(fs.seg_track[honest.train]) & set(fs.seg_track[honest.test]))
+    honest = segment_split(fs.tracks, fs.samples("mfcc")[1], "track", seed=7, synthetic=True)
+    assert not honest.selection_on_test and not (set(fs.samples("mfcc")[1][honest.train]) & set(fs.samples("mfcc")[1][honest.test]))
 
 
 def _record(model, protocol, seed, acc, f1=None):

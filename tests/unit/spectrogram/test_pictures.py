@@ -9,7 +9,8 @@ import pytest
 
 from gtzan_core.data.synth import synth_track
 from gtzan_core.features import ImageParams, MFCCParams, spectrogram_input
-from gtzan_core.inference import picture_warning, predict
+from gtzan_core.inference import predict
+from gtzan_core.inputs.image import picture_warning
 from gtzan_core.runs import RunStore
 from tests.helpers import TEST_DATA
 
@@ -70,7 +71,7 @@ def test_unknown_picture_style_in_a_run_is_refused_not_crashed(tmp_path):
 
 
 def test_short_and_long_clips_keep_the_time_scale():
-    from gtzan_core.inference import image_windows
+    from gtzan_core.inputs.image import image_windows
     from gtzan_core.spectrogram.kaggle import span
 
     mp = MFCCParams()

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from gtzan_core.feature_cache import image_params_for, load_features
+from gtzan_core.feature_cache import load_features
+from gtzan_core.models import image_params_for
 from gtzan_core.hparams import make_config
 from gtzan_core.models import MODELS
 from gtzan_core.runs import RunStore
@@ -72,8 +73,8 @@ def test_gpu_features_equal_cpu_features():
 def test_gpu_feature_cache_matches_cpu(gpu_demo, tmp_path):
     cpu = load_features(gpu_demo, cache_dir=tmp_path / "cpu", device="cpu")
     gpu = load_features(gpu_demo, cache_dir=tmp_path / "gpu", device="cuda")
-    np.testing.assert_allclose(gpu.mfcc, cpu.mfcc, atol=5e-3, rtol=1e-4)
-    assert np.abs(gpu.images.astype(int) - cpu.images.astype(int)).max() <= 2  # 8-bit colour steps
+    np.testing.assert_allclose(gpu.samples("mfcc")[0], cpu.samples("mfcc")[0], atol=5e-3, rtol=1e-4)
+    assert np.abs(gpu.samples("image")[0].astype(int) - cpu.samples("image")[0].astype(int)).max() <= 2  # 8-bit colour steps
 
 
 @pytest.mark.parametrize("nproc", [1, 2])

@@ -77,9 +77,9 @@ def test_restored_model_reproduces_validation_loss(tiny_features):
     store = RunStore()
     record = train(quick("gru", epochs=5), tiny_features, store)
     model = checkpoint_model(store.load_checkpoint(record["run_id"]))
-    split = segment_split(tiny_features.tracks, tiny_features.seg_track, "track", seed=0, synthetic=True)
-    x = torch.from_numpy(tiny_features.mfcc[split.val])
-    y = torch.from_numpy(np.array(tiny_features.seg_labels[split.val]))
+    split = segment_split(tiny_features.tracks, tiny_features.samples("mfcc")[1], "track", seed=0, synthetic=True)
+    x = torch.from_numpy(tiny_features.samples("mfcc")[0][split.val])
+    y = torch.from_numpy(np.array(tiny_features.track_labels[tiny_features.samples("mfcc")[1]][split.val]))
     with torch.no_grad():
         loss = torch.nn.functional.cross_entropy(model(x), y).item()
     assert loss == pytest.approx(record["best_val_loss"], rel=1e-4)
@@ -139,7 +139,7 @@ def test_frozen_image_model_trains_head_on_cached_backbone_outputs(tiny_features
     model = checkpoint_model(store.load_checkpoint(first["run_id"]))
     cached = np.load(max(tiny_features.path.glob("backbone-*.npy"), key=lambda p: p.stat().st_mtime))
     with torch.no_grad():
-        direct = model.backbone(normalize_images(tiny_features.images[:3]))
+        direct = model.backbone(normalize_images(tiny_features.samples("image")[0][:3]))
     np.testing.assert_allclose(direct.numpy(), cached[:3], rtol=1e-4, atol=1e-4)
 
 
