@@ -57,9 +57,11 @@ def test_the_shared_products_give_each_networks_release_embedding(frames):
     nets = {"a": _headless(_awkward(1)), "b": _headless(_awkward(2))}
     side = MusicnnSideBySide(nets).eval()
     x = torch.rand(3, frames, 96) * 4  # log-mel values lie in [0, ~5]
+    threads = torch.get_num_threads()
     with torch.inference_mode():
-        fast = side(x)
+        fast = side(x)  # the patches split among threads when torch has several (2 here: conftest)
         alone = torch.cat([net.embedding(x) for net in nets.values()], dim=1)
+    assert torch.get_num_threads() == threads  # put back
     reference = torch.cat([_release(net, x) for net in nets.values()], dim=1)
     assert fast.shape == (3, 400)
     assert _relative(fast, reference) < 1e-5
@@ -97,6 +99,24 @@ def test_every_filter_dead_or_every_filter_live():
         with torch.inference_mode():
             fast = side(x)
         assert _relative(fast, _release(side, x)) < 1e-5
+
+
+def test_the_patches_split_among_threads_give_what_one_thread_gives():
+    side = MusicnnSideBySide({"a": _headless(_awkward(6))}).eval()
+    x = torch.rand(5, 187, 96) * 4
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with torch.inference_mode():
+            one = side(x)
+        torch.set_num_threads(2)
+        with torch.inference_mode():
+            two = side(x)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    reference = _release(side, x)
+    assert _relative(one, reference) < 1e-5 and _relative(two, reference) < 1e-5  # (the order of the sums differs)
 
 
 def test_a_wrong_input_shape_is_still_refused_by_name():
