@@ -7,7 +7,7 @@ frequency. Run as ``F.conv2d`` they write a (batch, filters, time, 96) map that 
 by the max: on a 2-core CPU they reached 2-25 GMAC/s (``bench/musicnn_convs.py``), the
 (k x 1) temporal ones the slowest, most of the time spent writing and reading that map.
 Here the same arithmetic runs as one ``torch.mm`` per kernel shape over a few rows of
-windows at a time (a window matrix of ~2 MB, filled from an ``as_strided`` view of the
+windows at a time (a window matrix of 0.5-2 MB, filled from an ``as_strided`` view of the
 input), each product reduced over frequency at once, so no full map is ever written:
 
 * **one product for all networks.** The input batch norm is a per-network scalar map
