@@ -15,10 +15,10 @@ networks' live filters of one kernel shape together (one call for the pair), on 
   folded into the batch;
 * ``fft``: temporal filters only: ``torch.fft.rfft`` of each band, times the filters'
   spectra, ``irfft``;
-* ``conv2d+max`` against ``products+max``: what the front end needs, the max over the
-  bands, through ``conv2d`` then ``amax`` (before) or through
-  :mod:`gtzan_core.models.musicnn_fast`'s chunked products (a window matrix of a few MB
-  at a time, reduced at once: no full map written).
+* ``conv2d+max`` against ``2 patches+max``: what the front end needs, the max over the
+  bands, through ``conv2d`` over the batch then ``amax`` (before) or as
+  :mod:`gtzan_core.models.musicnn_fast` runs it (``conv2d`` over two patches at a time,
+  their map reduced while it is in the cache: no full map written).
 
 Each prints its median CPU seconds (``time.process_time``: the machine is shared, and
 CPU time moves less with its load than wall time), the multiply-adds it stands for (the filters' own
@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from _common import machine
 
 from gtzan_core.models.musicnn import load_musicnn, musicnn_checkpoint
-from gtzan_core.models.musicnn_fast import _temporal_max, _timbral_max
+from gtzan_core.models.musicnn_fast import _band_max
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -105,14 +105,8 @@ def main():
                 ref = F.conv2d(xp[:, None], w[:, None])
                 ways = {"conv2d": lambda xp=xp, w=w: F.conv2d(xp[:, None], w[:, None]),
                         "im2col+mm": lambda xp=xp, w=w: im2col_mm(xp, w)}
-                cols = w.flatten(1).T.contiguous()
-                if kf == 1:
-                    ways["conv2d+max"] = lambda xp=xp, w=w: F.conv2d(xp[:, None], w[:, None]).amax(dim=3)
-                    ways["products+max"] = lambda xp=xp, cols=cols, kt=kt: _temporal_max(xp, [(0, kt, cols)])[0]
-                else:
-                    ways["conv2d+max"] = lambda xp=xp, w=w: F.conv2d(xp[:, None], w[:, None]).amax(dim=3)
-                    ways["products+max"] = lambda xp=xp, cols=cols, kt=kt, kf=kf: (
-                        _timbral_max(xp, cols, (kt, kf)).transpose(1, 2))
+                ways["conv2d+max"] = lambda xp=xp, w=w: F.conv2d(xp[:, None], w[:, None]).amax(dim=3)
+                ways["2 patches+max"] = lambda xp=xp, w=w: _band_max(xp, w[:, None].contiguous())
                 if kf == 1:
                     ways["conv1d"] = lambda xp=xp, w=w: conv1d_time(xp, w)
                     ways["fft"] = lambda xp=xp, w=w: fft_time(xp, w)

@@ -1,33 +1,32 @@
-"""musicnn's front end at inference (eval mode, no gradients) as a few matrix products,
-shared by every network that hears the same patches.
+"""musicnn's front end at inference (eval mode, no gradients): every network that hears
+the same patches convolved at once, a few patches at a time, only the live filters.
 
 :class:`~gtzan_core.models.musicnn.Musicnn`'s front end is five convolutions of the
 normalised (time x 96) log-mel, each followed by ReLU, a frozen batch norm and the max over
-frequency. Run as ``F.conv2d`` they write a (batch, filters, time, 96) map that is read once
-by the max: on a 2-core CPU they reached 2-25 GMAC/s (``bench/musicnn_convs.py``), the
-(k x 1) temporal ones the slowest, most of the time spent writing and reading that map.
-Here the same arithmetic runs as one ``torch.mm`` per kernel shape over a few rows of
-windows at a time (a window matrix of 0.5-2 MB, filled from an ``as_strided`` view of the
-input), each product reduced over frequency at once, so no full map is ever written:
+frequency. Run over a whole batch, ``F.conv2d`` writes a (batch, filters, time, 96) map
+that the max reads once: tens to hundreds of MB, written to memory and read back; on a
+2-core CPU the convolutions ran at 2-25 GMAC/s that way (``bench/musicnn_convs.py``),
+the (k x 1) temporal ones the slowest. Here:
 
-* **one product for all networks.** The input batch norm is a per-network scalar map
+* **a few patches a convolution** (:data:`PATCHES`): the map of two patches stays in the
+  cache until the max over the bands has read it (the timbral convolutions went from ~16
+  to ~28 GMAC/s, the temporal ones from ~10 to ~14; an explicit im2col with one
+  ``torch.mm``, ``F.conv1d`` with the bands in the batch and FFTs measured no faster);
+* **one convolution for all networks.** The input batch norm is a per-network scalar map
   ``a * x + c``; it is folded into the filters (``a * W``), and with zero padding in time
   only, ``c`` adds to a filter's output ``c`` times the sum of its taps that fall inside
-  the clip: a term :func:`_edge` that depends on time alone, so it commutes with the max
-  over frequency and is added after it. The networks' filters of one shape are then
-  columns of one matrix, applied to the raw log-mel once.
+  the clip: a term (:func:`_edge`) that depends on time alone, so it commutes with the max
+  over frequency and is added after it. The networks' filters of one shape are then one
+  weight tensor, applied to the raw log-mel once;
 * **max only.** Where a filter's batch-norm scale is negative the release's layers take
-  the min over frequency (ReLU then the norm is non-increasing there); that filter's
-  column is negated, its max taken, and the sign put back.
-* **one window matrix for the three temporal shapes.** The (128, 64, 32) x 1 filters with
-  TensorFlow's "same" padding read windows nested in one another: the 64- and 32-frame
-  windows are columns 32-95 and 48-79 of the 128-frame window; each product reads its
-  columns of the one matrix (a strided view, not a copy).
+  the min over frequency (ReLU then the norm is non-increasing there); that filter is
+  negated, its max taken, and the sign put back;
+* **the temporal shapes share one padded input**, each reading its span of it;
 * only the live filters are computed (:data:`~gtzan_core.models.musicnn.DEAD_WEIGHT`): a
   dead one outputs its constant.
 
 The result equals the release's layers to float rounding (the tests compare them on random
-and on the real weights, to 1e-4 relative or better).
+and on the real weights, to 1e-5 relative on the embeddings).
 """
 
 from __future__ import annotations
@@ -40,9 +39,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: Rows of windows a product reads at a time (a few MB: the window matrix and the product
-#: stay in the cache instead of going to memory and back).
-ROWS = 1024
+#: Patches a convolution reads at a time: its (patches, filters, T, bands) output (~4-8 MB
+#: a patch for both networks' filters) stays in the cache until the max over the bands has
+#: read it, instead of going to memory and back for a whole batch.
+PATCHES = 2
 
 
 def bn_affine(bn: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,7 +57,7 @@ class _Branch:
     """One front-end branch of one network, ready for the shared products."""
 
     live: torch.Tensor  # (filters,) bool
-    columns: torch.Tensor  # (kt * kf, live) the live filters, times the input norm's scale and the max's sign
+    filters: torch.Tensor  # (live, 1, kt, kf) the live filters, times the input norm's scale and the max's sign
     sign: torch.Tensor  # (live,) +1 where the max over frequency is taken, -1 where the min
     offset: torch.Tensor  # (live, T) what the input norm's shift and the conv's bias add (time only)
     scale: torch.Tensor  # (filters,) the branch norm as x * scale + shift
@@ -82,56 +82,22 @@ def _plan(branch, in_scale: torch.Tensor, in_shift: torch.Tensor, frames: int) -
     live = branch.live()
     w = weight[live]
     sign = torch.where(scale[live] >= 0, 1.0, -1.0)
-    columns = (w * (in_scale * sign)[:, None, None]).flatten(1).T.contiguous()
+    filters = (w * (in_scale * sign)[:, None, None])[:, None].contiguous()
     offset = in_shift * _edge(w, branch.pad_time, frames) + bias[live][:, None]
-    return _Branch(live, columns, sign, offset, scale, shift, F.relu(bias) * scale + shift)
+    return _Branch(live, filters, sign, offset, scale, shift, F.relu(bias) * scale + shift)
 
 
-def _timbral_max(xp: torch.Tensor, columns: torch.Tensor, kernel: tuple[int, int]) -> torch.Tensor:
-    """max over frequency of the (kt x kf) windows of ``xp`` (B, T + kt - 1, 96) times
-    ``columns`` (kt * kf, n): (B, T, n)."""
-    b, tp, nf = xp.shape
-    kt, kf = kernel
-    t, v, n = tp - kt + 1, nf - kf + 1, columns.shape[1]
-    out = xp.new_empty(b, t, n)
-    step = max(1, ROWS // v)
-    windows = xp.new_empty(step * v, kt * kf)
-    products = xp.new_empty(step * v, n)
-    for i in range(b):
-        for t0 in range(0, t, step):
-            rows = min(step, t - t0)
-            view = xp.as_strided((rows, v, kt, kf), (nf, 1, nf, 1), xp.storage_offset() + i * tp * nf + t0 * nf)
-            w = windows[: rows * v]
-            w.view(rows, v, kt, kf).copy_(view)
-            z = torch.mm(w, columns, out=products[: rows * v])
-            torch.amax(z.view(rows, v, n), dim=1, out=out[i, t0:t0 + rows])
+def _band_max(xp: torch.Tensor, filters: torch.Tensor) -> torch.Tensor:
+    """max over the bands of ``filters`` (n, 1, kt, kf) across ``xp`` (B, T + kt - 1, 96)
+    (no padding added): (B, n, T), :data:`PATCHES` patches a convolution, so that its
+    (patches, n, T, bands) output stays in the cache until the max has read it."""
+    b, tp, _ = xp.shape
+    out = xp.new_empty(b, len(filters), tp - filters.shape[2] + 1)
+    if not len(filters):
+        return out
+    for i in range(0, b, PATCHES):
+        torch.amax(F.conv2d(xp[i:i + PATCHES, None], filters), dim=3, out=out[i:i + PATCHES])
     return out
-
-
-def _temporal_max(xp: torch.Tensor, parts: list[tuple[int, int, torch.Tensor]]) -> list[torch.Tensor]:
-    """max over frequency of (k x 1) filters over time: ``xp`` (B, T + longest - 1, 96),
-    ``parts`` (first column of the window, k, columns (k, n)), all read from one matrix of
-    windows as long as the longest; one (B, n, T) per part. Each product is taken as
-    (n, k) @ (k, rows): the filters are few (n ~ 50), and MKL runs this orientation ~1.5x
-    faster than (rows, k) @ (k, n) (``bench/musicnn_convs.py``)."""
-    b, tp, nf = xp.shape
-    length = max(start + k for start, k, _ in parts)
-    t = tp - length + 1
-    outs = [xp.new_empty(b, cols.shape[1], t) for _, _, cols in parts]
-    filters = [cols.T.contiguous() for _, _, cols in parts]
-    step = max(1, ROWS // nf)
-    windows = xp.new_empty(step * nf, length)
-    products = [xp.new_empty(len(f), step * nf) for f in filters]
-    for i in range(b):
-        for t0 in range(0, t, step):
-            rows = min(step, t - t0)
-            view = xp.as_strided((rows, nf, length), (nf, 1, nf), xp.storage_offset() + i * tp * nf + t0 * nf)
-            w = windows[: rows * nf]
-            w.view(rows, nf, length).copy_(view)
-            for (start, k, _), f, buf, out in zip(parts, filters, products, outs, strict=True):
-                z = torch.mm(f, w[:, start:start + k].T, out=buf[:, : rows * nf])
-                torch.amax(z.view(len(f), rows, nf), dim=2, out=out[i, :, t0:t0 + rows])
-    return outs
 
 
 def _one_thread(fn, xs: torch.Tensor):
@@ -177,24 +143,25 @@ def front_ends(nets: Sequence, x: torch.Tensor) -> list[torch.Tensor]:
     tops: list[list[torch.Tensor | None]] = [[None] * len(kernels) for _ in nets]
 
     def split(i: int, merged: torch.Tensor) -> None:  # (B, n, T): each network's filters
-        widths = [plan[i].columns.shape[1] for plan in plans]
+        widths = [len(plan[i].filters) for plan in plans]
         for n, part in enumerate(torch.split(merged, widths, dim=1)):
             tops[n][i] = part
 
     timbral = [i for i, k in enumerate(kernels) if k[1] > 1]
     temporal = [i for i, k in enumerate(kernels) if k[1] == 1]
-    columns = [torch.cat([plan[i].columns for plan in plans], dim=1) for i in range(len(kernels))]
+    filters = [torch.cat([plan[i].filters for plan in plans]) for i in range(len(kernels))]
 
     def maxes(xs: torch.Tensor) -> dict[int, torch.Tensor]:  # each branch's (b, n, T), all networks' filters
         out = {}
         for i in timbral:
-            out[i] = (_timbral_max(F.pad(xs, (0, 0, *pads[i])), columns[i], kernels[i]).transpose(1, 2)
-                      if columns[i].shape[1] else xs.new_empty(len(xs), 0, frames))
-        if temporal:
+            out[i] = _band_max(F.pad(xs, (0, 0, *pads[i])), filters[i])
+        if temporal:  # one padded input for the three: each reads its own span of it
             before = max(pads[i][0] for i in temporal)
             after = max(pads[i][1] for i in temporal)
-            parts = [(before - pads[i][0], kernels[i][0], columns[i]) for i in temporal]
-            out.update(zip(temporal, _temporal_max(F.pad(xs, (0, 0, before, after)), parts), strict=True))
+            xp = F.pad(xs, (0, 0, before, after))
+            for i in temporal:
+                start = before - pads[i][0]
+                out[i] = _band_max(xp[:, start:start + frames + kernels[i][0] - 1], filters[i])
         return out
 
     for i, merged in maxes(x).items():

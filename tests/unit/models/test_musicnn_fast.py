@@ -69,22 +69,33 @@ def test_the_shared_products_give_each_networks_release_embedding(frames):
     assert float((reference[0] - reference[1]).abs().max()) > 1e-2  # the patches' embeddings differ: not a constant
 
 
-def test_the_inference_path_never_convolves_the_full_map(monkeypatch):
-    net = _awkward(3)
-    x = torch.rand(2, 187, 96) * 4
-    reference = _release(net.embedding, x)
+def test_both_networks_share_one_convolution_per_shape_a_few_patches_at_a_time(monkeypatch):
+    from gtzan_core.models.musicnn_fast import PATCHES
 
-    def refused(*args, **kwargs):
-        raise AssertionError("the inference path called conv2d")
+    nets = {"a": _headless(_awkward(3)), "b": _headless(_awkward(4))}
+    side = MusicnnSideBySide(nets).eval()
+    x = torch.rand(5, 187, 96) * 4
+    reference = _release(side, x)
+    calls = []
+    conv2d = torch.nn.functional.conv2d
 
-    monkeypatch.setattr("torch.nn.functional.conv2d", refused)
-    monkeypatch.setattr("torch.conv2d", refused)
+    def spy(inp, weight, *args, **kwargs):
+        calls.append((inp.shape[0], weight.shape[0], tuple(weight.shape[2:])))
+        return conv2d(inp, weight, *args, **kwargs)
+
+    monkeypatch.setattr("torch.nn.functional.conv2d", spy)
     with torch.inference_mode():
-        fast = net.embedding(x)
+        fast = side(x)
     assert _relative(fast, reference) < 1e-5
-    # with gradients (Grad-CAM) or in training the release's layers run: here they meet the refusal
-    with pytest.raises(AssertionError, match="conv2d"):
-        net.embedding(x)
+    live = {tuple(br.conv.kernel_size): sum(int((*n.timbral, *n.temporal)[i].live().sum()) for n in nets.values())
+            for i, br in enumerate((*nets["a"].timbral, *nets["a"].temporal))}
+    assert all(patches <= PATCHES for patches, _, _ in calls)  # never the whole batch's map
+    assert {kernel: filters for _, filters, kernel in calls} == live  # both networks' live filters in one call
+    assert sum(patches for patches, _, _ in calls) == 5 * len(x)  # each patch once per kernel shape, not per network
+    # with gradients (Grad-CAM) the release's layers run: one conv2d per branch and network, the whole batch
+    calls.clear()
+    side(x)
+    assert len(calls) == 10 and all(patches == len(x) for patches, _, _ in calls)
 
 
 def test_every_filter_dead_or_every_filter_live():
