@@ -162,8 +162,8 @@ class Musicnn(nn.Module):
     logits (``torch.sigmoid`` of them are the tag probabilities).
     """
 
-    #: In eval mode without gradients, compute only what the live filters need, as a few
-    #: matrix products (:mod:`.musicnn_fast`); False runs the release's layers as they are (the benchmark's
+    #: In eval mode without gradients, compute only what the live filters need, a few
+    #: patches at a time (:mod:`.musicnn_fast`); False runs the release's layers as they are (the benchmark's
     #: "before", the tests' reference).
     fast_inference: bool = True
 
@@ -187,7 +187,7 @@ class Musicnn(nn.Module):
         """(batch, time, 96) log-mel -> (batch, 200) penultimate features."""
         if x.ndim != 3 or x.shape[2] != N_MELS:
             raise ValueError(f"musicnn expects (batch, time, {N_MELS}) log-mel patches, got {tuple(x.shape)}")
-        if self.takes_fast_path():  # the same numbers, as products over the live filters (musicnn_fast)
+        if self.takes_fast_path():  # the same numbers from the live filters alone (musicnn_fast)
             return in_parallel(lambda xs: self.embedding_from(front_ends([self], xs)[0]), x)
         x = self.input_bn(x.unsqueeze(1))
         front = torch.cat([branch(x) for branch in (*self.timbral, *self.temporal)], dim=1)  # (B, 561, T)
@@ -576,7 +576,7 @@ class MusicnnSideBySide(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nets = list(self.nets.values())
-        # one product per kernel shape for all the networks (a wrong shape is refused by each network below)
+        # one convolution per kernel shape for all the networks (a wrong shape is refused by each one below)
         if all(net.takes_fast_path() for net in nets) and x.ndim == 3 and x.shape[2] == N_MELS:
             return in_parallel(lambda xs: torch.cat([net.embedding_from(f) for net, f in zip(
                 nets, front_ends(nets, xs), strict=True)], dim=1), x)

@@ -54,7 +54,7 @@ def bn_affine(bn: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[torch.Tensor, torch.
 
 @dataclass
 class _Branch:
-    """One front-end branch of one network, ready for the shared products."""
+    """One front-end branch of one network, ready for the shared convolutions."""
 
     live: torch.Tensor  # (filters,) bool
     filters: torch.Tensor  # (live, 1, kt, kf) the live filters, times the input norm's scale and the max's sign
@@ -110,10 +110,11 @@ def in_parallel(fn, x: torch.Tensor) -> torch.Tensor:
     """``fn(x)`` (a tensor per patch), the patches split among as many Python threads as
     torch has intra-op threads, each running with **one** intra-op thread; the parts joined.
 
-    The products are many small calls (~1 ms each). Run with torch's two OpenMP threads,
-    each call is a parallel region that waits for both threads: on a shared 2-core box,
-    where one of them is often descheduled, the front end of a 32-patch batch took 13
-    CPU-s instead of 1.5 (load ~6). Patches split among threads share nothing but the
+    The front end is many small calls (two patches each). Run with torch's two OpenMP
+    threads, each call is a parallel region that waits for both threads: on a shared
+    2-core box, where one of them is often descheduled, the front end of a 32-patch batch
+    took 13 CPU-s instead of 1.5 (load ~6; measured on this path's first, im2col version).
+    Patches split among threads share nothing but the
     end, so neither waits on the other; a quiet machine still uses its cores. torch's
     thread count is put back afterwards."""
     threads = torch.get_num_threads()
