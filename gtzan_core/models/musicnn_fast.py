@@ -114,9 +114,8 @@ def in_parallel(fn, x: torch.Tensor) -> torch.Tensor:
     threads, each call is a parallel region that waits for both threads: on a shared
     2-core box, where one of them is often descheduled, the front end of a 32-patch batch
     took 13 CPU-s instead of 1.5 (load ~6; measured on this path's first, im2col version).
-    Patches split among threads share nothing but the
-    end, so neither waits on the other; a quiet machine still uses its cores. torch's
-    thread count is put back afterwards."""
+    Patches split among threads share nothing but the end, so neither waits on the other;
+    a quiet machine still uses its cores. torch's thread count is put back afterwards."""
     threads = torch.get_num_threads()
     workers = max(1, min(threads, len(x)))
     try:
