@@ -147,6 +147,7 @@ def _real_patches() -> torch.Tensor:
                                             for c in clips]))
 
 
+@pytest.mark.heavy
 def test_the_real_pair_and_the_starter_keep_their_numbers(musicnn_weights, shipped_store):
     from gtzan_core.inference import clear_model_cache, load_run_model
 
