@@ -16,15 +16,17 @@ In one process, alternating ``--rounds`` times (the machine's load drifts):
   (``Musicnn.fast_inference = False``), then ``Prediction.answer()``;
 * **after**, today's default answer: the shipped starters (the musicnn starter is now
   ``musicnn_both``, MSD and MTT side by side) through ``folder_predict.predict_files``: only
-  the runs that enter the answer, no picture, musicnn's inference path (live filters only,
-  norm after the max).
+  the runs that enter the answer, no picture, musicnn's inference path
+  (:mod:`gtzan_core.models.musicnn_fast`: the live filters of both networks as shared
+  chunked matrix products, the patches split among threads of one intra-op thread each).
 
 Both are warm (models loaded by a first file before timing). The two answers come from
 different models, so their top genres are counted, not required to agree. Then, unless
 ``--no-cli``, as a user runs today's answer (new processes: Python start, imports, model loads
 included): the CLI once per file (``python -m gtzan_core predict FILE``, a shell loop) against
 ``python -m gtzan_core predict FOLDER --csv FILE`` once. Prints files/s, CPU seconds and the
-load average; and, for the new starter, the seconds each of its networks takes on the files.
+load average; and, for the new starter, the seconds each of its networks takes on the files
+alone and the two together as the answer runs them (one shared pass).
 """
 
 import argparse
@@ -70,7 +72,8 @@ def baseline_store(root: Path) -> Path:
 
 
 def network_seconds(store, files) -> dict[str, float]:
-    """Seconds each network of the musicnn starter takes on the files' patches (inference path)."""
+    """Seconds each network of the musicnn starter takes on the files' patches (inference path),
+    alone and (several networks) together in the starter's shared pass."""
     import torch
 
     from gtzan_core.audio import decode_audio
@@ -80,6 +83,8 @@ def network_seconds(store, files) -> dict[str, float]:
     model, _ = load_run_model(store, STARTERS[0], "cpu")
     nets = getattr(model.backbone, "nets", {"musicnn": model.backbone})
     out = {"log-mel patches": 0.0, **{name: 0.0 for name in nets}}
+    if len(nets) > 1:
+        out["together (shared pass)"] = 0.0
     for f in files:
         t0 = time.perf_counter()
         x = torch.from_numpy(mel_patches(decode_audio(f, max_seconds=600).at(16000))[0])
@@ -90,6 +95,11 @@ def network_seconds(store, files) -> dict[str, float]:
                 for i in range(0, len(x), 32):
                     net(x[i:i + 32])
                 out[name] += time.perf_counter() - t0
+            if len(nets) > 1:
+                t0 = time.perf_counter()
+                for i in range(0, len(x), 32):
+                    model.backbone(x[i:i + 32])
+                out["together (shared pass)"] += time.perf_counter() - t0
     return out
 
 

@@ -56,6 +56,7 @@ from torch import nn
 from ..errors import CheckpointError, ConfigError, DiskFullError, DownloadError
 from ..fileio import file_sha256
 from ..progress import report
+from .musicnn_fast import front_ends, in_parallel
 from .tf_checkpoint import checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint
 from .weights import weights_dir
 
@@ -125,26 +126,6 @@ class _FrontEndConv(nn.Module):
         """Which filters have a weight of at least :data:`DEAD_WEIGHT` (bool, (filters,))."""
         return self.conv.weight.detach().flatten(1).abs().amax(dim=1) >= DEAD_WEIGHT
 
-    def fast(self, x: torch.Tensor) -> torch.Tensor:
-        """:meth:`forward` in eval mode with the same result, at the cost of the live filters' convolution.
-
-        ReLU then the frozen batch norm is, per channel, a monotonic map ``g`` (non-decreasing
-        where the norm's scale is >= 0, non-increasing below), so the max over frequency of
-        ``g(conv)`` is ``g`` of the conv's max (or min) over frequency: the bias, the ReLU and
-        the norm act on (B, filters, T) instead of (B, filters, T, 96). A dead filter (every
-        weight under :data:`DEAD_WEIGHT`) outputs ``g(bias)`` everywhere: it is not convolved.
-        """
-        scale, shift = _bn_affine(self.bn)
-        live = self.live()
-        const = F.relu(self.conv.bias) * scale + shift
-        out = const[None, :, None].expand(x.shape[0], -1, x.shape[2]).clone()
-        if bool(live.any()):
-            z = F.conv2d(F.pad(x, (0, 0, *self.pad_time)), self.conv.weight[live])
-            s = scale[live][None, :, None]
-            z = torch.where(s >= 0, z.amax(dim=3), z.amin(dim=3)) + self.conv.bias[live][None, :, None]
-            out[:, live] = F.relu(z) * s + shift[live][None, :, None]
-        return out
-
 
 #: A musicnn front-end filter whose every weight is smaller than this in magnitude is
 #: dead: treated as zero by the inference path (:meth:`Musicnn.embedding` in eval mode
@@ -154,13 +135,6 @@ class _FrontEndConv(nn.Module):
 #: under 1e-10 x 469 weights x |input| (~2 after the input norm): ~1e-7, below the float32
 #: rounding that the order of a convolution's sums already changes (~5e-6 on the embedding).
 DEAD_WEIGHT = 1e-10
-
-
-def _bn_affine(bn: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """A frozen batch norm as ``x * scale + shift`` per channel."""
-    assert bn.running_var is not None and bn.running_mean is not None
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return scale, bn.bias - bn.running_mean * scale
 
 
 def _same_padding(kernel: int) -> tuple[int, int]:
@@ -188,8 +162,8 @@ class Musicnn(nn.Module):
     logits (``torch.sigmoid`` of them are the tag probabilities).
     """
 
-    #: In eval mode without gradients, compute only what the live filters need
-    #: (:meth:`_fast_front`); False runs the release's layers as they are (the benchmark's
+    #: In eval mode without gradients, compute only what the live filters need, a few
+    #: patches at a time (:mod:`.musicnn_fast`); False runs the release's layers as they are (the benchmark's
     #: "before", the tests' reference).
     fast_inference: bool = True
 
@@ -213,13 +187,23 @@ class Musicnn(nn.Module):
         """(batch, time, 96) log-mel -> (batch, 200) penultimate features."""
         if x.ndim != 3 or x.shape[2] != N_MELS:
             raise ValueError(f"musicnn expects (batch, time, {N_MELS}) log-mel patches, got {tuple(x.shape)}")
+        if self.takes_fast_path():  # the same numbers from the live filters alone (musicnn_fast)
+            return in_parallel(lambda xs: self.embedding_from(front_ends([self], xs)[0]), x)
         x = self.input_bn(x.unsqueeze(1))
-        # training, Grad-CAM and an export (traced: the live filters would be baked in) take the release's layers
-        if self.training or torch.is_grad_enabled() or not self.fast_inference or torch.jit.is_tracing():
-            front = torch.cat([branch(x) for branch in (*self.timbral, *self.temporal)], dim=1)  # (B, 561, T)
-            mid1 = self.midend[0](front)
-        else:  # inference: the same numbers for the arithmetic of the live filters (see _FrontEndConv.fast)
-            front, mid1 = self._fast_front(x)
+        front = torch.cat([branch(x) for branch in (*self.timbral, *self.temporal)], dim=1)  # (B, 561, T)
+        return self._embedding_after(front, self.midend[0](front))
+
+    def takes_fast_path(self) -> bool:
+        """Whether :meth:`embedding` runs the inference path (:mod:`.musicnn_fast`): in eval mode
+        without gradients. Training, Grad-CAM and an export (traced: the live filters would be
+        baked in) take the release's layers."""
+        return not (self.training or torch.is_grad_enabled() or not self.fast_inference or torch.jit.is_tracing())
+
+    def embedding_from(self, front: torch.Tensor) -> torch.Tensor:
+        """The embedding from the front end's (B, 561, T) output, on the inference path."""
+        return self._embedding_after(front, self._fast_mid1(front))
+
+    def _embedding_after(self, front: torch.Tensor, mid1: torch.Tensor) -> torch.Tensor:
         mid2 = self.midend[1](mid1) + mid1
         mid3 = self.midend[2](mid2) + mid2
         features = torch.cat([front, mid1, mid2, mid3], dim=1)  # (B, 753, T)
@@ -227,23 +211,21 @@ class Musicnn(nn.Module):
         hidden = F.relu(self.dense(self.dropout(self.pool_bn(pooled))))
         return self.dense_bn(hidden)
 
-    def _fast_front(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The front end and the first mid-end layer in eval mode: ``(front, mid1)``.
+    def _fast_mid1(self, front: torch.Tensor) -> torch.Tensor:
+        """The first mid-end layer in eval mode.
 
-        The first mid-end convolution reads only the live front-end channels; the dead
-        ones are constant in time, and what they add (their constant through the kernel,
-        cut by the zero padding at both ends) is one (64, T) term computed once for the batch.
+        It reads only the live front-end channels; the dead ones are constant in time, and
+        what they add (their constant through the kernel, cut by the zero padding at both
+        ends) is one (64, T) term computed once for the batch.
         """
-        branches = (*self.timbral, *self.temporal)
-        front = torch.cat([branch.fast(x) for branch in branches], dim=1)  # (B, 561, T)
-        live = torch.cat([branch.live() for branch in branches])
+        live = torch.cat([branch.live() for branch in (*self.timbral, *self.temporal)])
         layer = self.midend[0]
         w, bias = layer.conv.weight, layer.conv.bias
         z = bias[None, :, None] if bool(live.all()) else F.conv1d(front[:1, ~live], w[:, ~live], bias, padding=3)
         if bool(live.any()):
             z = F.conv1d(front[:, live], w[:, live], padding=3) + z
         z = z.expand(len(front), -1, front.shape[2])
-        return front, layer.bn(F.relu(z))
+        return layer.bn(F.relu(z))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, time, 96) log-mel -> (batch, n_tags) tag logits."""
@@ -593,7 +575,12 @@ class MusicnnSideBySide(nn.Module):
         self.nets = nn.ModuleDict(nets)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([net(x) for net in self.nets.values()], dim=1)
+        nets = list(self.nets.values())
+        # one convolution per kernel shape for all the networks (a wrong shape is refused by each one below)
+        if all(net.takes_fast_path() for net in nets) and x.ndim == 3 and x.shape[2] == N_MELS:
+            return in_parallel(lambda xs: torch.cat([net.embedding_from(f) for net, f in zip(
+                nets, front_ends(nets, xs), strict=True)], dim=1), x)
+        return torch.cat([net(x) for net in nets], dim=1)
 
 
 def build_musicnn_both(n_classes: int = 10, pretrained: bool = True, frozen: bool = True, dropout: float = 0.5,
