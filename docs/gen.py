@@ -228,6 +228,7 @@ def _study_rows(doc: dict) -> str:
 def results_page() -> str:
     import json
 
+    from gtzan_core.reproduction.distill_study import distill_label
     from gtzan_core.reproduction.result_files import shipped_dir
     from gtzan_core.tables import paper_frame
 
@@ -244,7 +245,8 @@ def results_page() -> str:
            _table(list(paper.columns), paper.astype(str).values.tolist()), ""]
     for path in sorted(shipped_dir().glob("*.json")):
         doc = json.loads(path.read_text())
-        out += [f"## {doc['title']}", "",
+        title = distill_label(doc) if doc.get("kind") == "distillation" else doc["title"]  # (a file per student)
+        out += [f"## {title}", "",
                 f"`{path.name}`: {doc.get('date', '?')[:10]}, commit `{(doc.get('git_commit') or '?')[:7]}`, "
                 f"seeds {', '.join(str(s) for s in doc.get('seeds', []))}, "
                 f"protocol {doc.get('protocol', ', '.join(doc.get('protocols', [])))}.", "",

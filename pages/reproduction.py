@@ -14,7 +14,14 @@ from gtzan_core.reproduction import (  # noqa: E402
     protocol_table,
     reproduction_records,
 )
-from gtzan_core.reproduction.distill_study import KIND as DISTILL, distill_caption, distill_display  # noqa: E402
+from gtzan_core.reproduction.distill_study import (  # noqa: E402
+    KIND as DISTILL,
+    distill_caption,
+    distill_combined,
+    distill_display,
+    distill_groups,
+    distill_label,
+)
 from gtzan_core.reproduction.feature_study import KIND as FEATURE_STUDY, anchors, display_table  # noqa: E402
 from gtzan_core.reproduction.measured import results_of, transfer_beside_paper  # noqa: E402
 from gtzan_core.reproduction.report import comparison_display, report_html, transfer_report_html  # noqa: E402
@@ -81,16 +88,23 @@ def pick(kind: str, label: str, key: str) -> dict | None:
 
 
 def distill_section() -> None:
-    """Does a teacher help? The distillation studies' result files (``python -m gtzan_core distill``)."""
-    if not results_of(DISTILL):
+    """Does a teacher help? The distillation studies' result files (``python -m gtzan_core distill``,
+    one per student or several at once), the files of one study's setting read as one table."""
+    docs = results_of(DISTILL)
+    if not docs:
         return
     st.header("Does a teacher help? (knowledge distillation)")
-    doc = pick(DISTILL, "Distillation study", "measured-distill")
-    if doc is None:
-        return
+    groups = distill_groups(docs)
+    labels = [f"{'yours' if g[0]['origin'] == 'yours' else 'shipped'} · "
+              + " + ".join(distill_label(d) for d in g) + f" · {str(g[0]['date'])[:10]}" for g in groups]
+    chosen = 0 if len(groups) == 1 else st.selectbox("Distillation study", range(len(groups)), key="measured-distill",
+                                                     format_func=lambda i: plain_text(labels[i]))
+    rows, doc = distill_combined(groups[chosen])
+    for one in groups[chosen]:
+        st.caption(plain_text(f"{distill_label(one)}: {provenance(one)}"))
     st.caption(plain_text(distill_caption(doc)))
-    st.dataframe(plain_frame(distill_display(doc["rows"])), hide_index=True, placeholder="—",
-                 key=f"distill-{doc['origin']}-{doc['file']}")
+    st.dataframe(plain_frame(distill_display(rows)), hide_index=True, placeholder="—",
+                 key="distill-" + "-".join(f"{d['origin']}-{d['file']}" for d in groups[chosen]))
 
 
 def measured_section() -> None:

@@ -259,3 +259,61 @@ def write_distill_result(args, dataset, table: pd.DataFrame, study: str, device:
                      dataset={**dataset.run_info(), "tracks": int(len(dataset.tracks))}, device=device,
                      wall_seconds=round(wall, 1))
     return write_result(doc, args.result)
+
+
+def distill_label(doc: dict) -> str:
+    """A distillation result file's title with its students named (one file per student
+    shares a title: "Does a teacher help? · GTZAN · excerpts · CNN")."""
+    students = dict.fromkeys(str(r.get("title") or r.get("model")) for r in doc.get("rows", [])
+                             if r.get("condition") != "teacher")
+    return " · ".join([str(doc.get("title", "")), *([", ".join(students)] if students else [])])
+
+
+def _same_study_key(doc: dict) -> tuple:
+    """What files must share to be read as one table: where they come from, the dataset (its
+    folder and size), the protocol, recipe, temperature, alpha and seeds, and the teacher's
+    figures (the same teacher runs give the same row)."""
+    teacher = next((r for r in doc.get("rows", []) if r.get("condition") == "teacher"), {})
+    data = doc.get("dataset") or {}
+    return (doc.get("origin"), data.get("root"), data.get("tracks"), doc.get("protocol"), doc.get("recipe"),
+            doc.get("temperature"), doc.get("alpha"), tuple(doc.get("seeds") or ()),
+            teacher.get("track_accuracy"), tuple(teacher.get("epochs") or ()))
+
+
+def distill_groups(docs: list[dict]) -> list[list[dict]]:
+    """Distillation result files (newest first within each origin, as
+    :func:`~gtzan_core.reproduction.measured.results_of` gives them) gathered into the tables
+    they make together: files of one origin made on the same dataset, protocol, recipe,
+    temperature, alpha and seeds with the same teacher row (one study per student, say) form
+    one group; a student in two files of a group keeps its newest file's rows (the older one
+    starts a group of its own). Groups in the order of their newest file."""
+    groups: list[list[dict]] = []
+    for doc in docs:
+        key = _same_study_key(doc)
+        mine = {r.get("model") for r in doc.get("rows", []) if r.get("condition") != "teacher"}
+        for group in groups:
+            theirs = {r.get("model") for d in group for r in d.get("rows", []) if r.get("condition") != "teacher"}
+            if _same_study_key(group[0]) == key and not mine & theirs:
+                group.append(doc)
+                break
+        else:
+            groups.append([doc])
+    return groups
+
+
+def distill_combined(group: list[dict]) -> tuple[list[dict], dict]:
+    """One group's table and caption document (:func:`distill_groups`): the teacher's row once,
+    then each student's rows in :data:`STUDENTS`' order, and a document for
+    :func:`distill_caption` with every file's epoch caps and runs."""
+    teacher = [r for r in group[0].get("rows", []) if r.get("condition") == "teacher"][:1]
+    students = [r for d in group for r in d.get("rows", []) if r.get("condition") != "teacher"]
+    rank = {m: i for i, m in enumerate(STUDENTS)}
+    students.sort(key=lambda r: (rank.get(r.get("model"), len(rank)), r.get("condition") != WITHOUT))
+    caps: dict[str, int] = {}
+    for d in group:
+        caps.update(d.get("students_epoch_cap") or {})
+    done = [d.get("runs_done") for d in group]
+    planned = [d.get("runs_planned") for d in group]
+    doc = {**group[0], "students_epoch_cap": caps,
+           "runs_done": None if None in done else sum(done), "runs_planned": None if None in planned else sum(planned)}
+    return teacher + students, doc

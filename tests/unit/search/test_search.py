@@ -145,6 +145,30 @@ def test_spaces_are_declared_for_every_model_and_narrowed_within_bounds():
     assert {"depth", "width", "dropout"} <= set(default_space("ast"))
 
 
+def test_the_transformers_space_searches_the_knobs_its_recipe_names():
+    """Its warm-up, mixup and masks are searched beside its optimiser and architecture; the
+    values a trial draws become the run's settings, recorded as changes to its recipe."""
+    import optuna
+
+    from gtzan_core.hparams import make_config, model_defaults
+    from gtzan_core.search.space import distributions
+
+    space = default_space("ast")
+    recipe = model_defaults("ast", "studio")
+    for knob in ("warmup_epochs", "mixup", "time_mask", "freq_mask", "weight_decay", "dropout", "depth", "lr"):
+        assert knob in space, knob
+        if knob in recipe and space[knob]["type"] != "categorical":  # the recipe's own value can be drawn
+            assert space[knob]["low"] <= recipe[knob] <= space[knob]["high"], knob
+    assert space["mixup"]["low"] == space["time_mask"]["low"] == space["freq_mask"]["low"] == 0  # (0: off)
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3)).ask(distributions(space))
+    config = make_config("ast", "studio", **trial.params)
+    for knob in ("mixup", "time_mask", "freq_mask", "warmup_epochs"):
+        assert getattr(config, knob) == trial.params[knob]
+    assert config.recipe_changes()["time_mask"] == trial.params["time_mask"]
+    with pytest.raises(ConfigError, match="goes beyond its bounds"):
+        narrow(space, {"time_mask": {"type": "int", "low": 0, "high": 500}})
+
+
 def test_two_owners_studies_never_mix():
     store = RunStore()
     a = create_or_resume(store, SearchRequest("mlp", "same", owner="alice"))
