@@ -83,6 +83,9 @@ MTT_TAGS: tuple[str, ...] = (
 
 #: The checkpoints this module ports, with their tags.
 TAGS: dict[str, tuple[str, ...]] = {"MSD_musicnn": MSD_TAGS, "MTT_musicnn": MTT_TAGS}
+#: The wheel's other checkpoints, the VGG baselines (:mod:`.musicnn_vgg`): extracted and
+#: checked by the same fetch when the wheel holds them (the real one does).
+VGG_CHECKPOINTS = ("MSD_vgg", "MTT_vgg")
 
 EMBEDDING_DIM = 200
 N_MELS = 96
@@ -423,10 +426,18 @@ def _pip_download(folder: Path, index_args: tuple[str, ...] = (), timeout: float
 
 
 def _extract_checkpoints(wheel: Path, dest: Path, progress) -> None:
-    """Copy the checkpoint files out of the wheel into ``dest``; nothing else is read."""
+    """Copy the checkpoint files out of the wheel into ``dest``; nothing else is read. The
+    musicnn networks' files must all be there; a VGG checkpoint is taken whole or not at all."""
     wanted = {f"{WHEEL['name']}/{name}/{file}": limit for name in TAGS for file, limit in CHECKPOINT_FILES.items()}
+    optional = {f"{WHEEL['name']}/{name}/{file}": limit for name in VGG_CHECKPOINTS
+                for file, limit in CHECKPOINT_FILES.items()}
     try:
         with zipfile.ZipFile(wheel) as zf:
+            present = {info.filename for info in zf.infolist()}
+            for name in VGG_CHECKPOINTS:
+                files = {f"{WHEEL['name']}/{name}/{file}" for file in CHECKPOINT_FILES}
+                if files <= present:
+                    wanted.update({f: optional[f] for f in files})
             members = [info for info in zf.infolist() if info.filename in wanted]
             names = [info.filename for info in members]
             if len(set(names)) != len(names):
@@ -493,9 +504,11 @@ def _install_from(wheel: Path, tmp: Path, install: Path, progress) -> None:
                             f"{WHEEL['version']}'s wheel ({WHEEL['sha256']})")
     staged = tmp / "checkpoints"
     _extract_checkpoints(wheel, staged, progress)
-    for name in TAGS:
+    from .musicnn_vgg import load_vgg
+
+    for name in (*TAGS, *(n for n in VGG_CHECKPOINTS if (staged / n).is_dir())):
         try:
-            load_musicnn(staged / name)
+            (load_vgg if name in VGG_CHECKPOINTS else load_musicnn)(staged / name)
         except CheckpointError as exc:
             problem = str(exc).replace(f"{staged}{os.sep}", "")
             raise DownloadError(f"{wheel}: its checkpoint does not load: {problem}") from None

@@ -11,6 +11,7 @@ music (MSD)            musicnn · frozen, new head       music features as they 
 music (MSD)            musicnn · fine-tuned             the whole network adapted to GTZAN
 music (MagnaTagATune)  musicnn_mtt · frozen, new head   the same network trained on other tags
 music (MSD + MTT)      musicnn_both · frozen, new head  both embeddings side by side, one head
+music (MSD, MTT)       musicnn_vgg, musicnn_vgg_mtt     the wheel's VGG baselines on the same tags
 photos (ImageNet)      EfficientNet-Lite0 · frozen      photo features on spectrogram pictures
 nothing                musicnn · random init, frozen    the same architecture without its weights
 nothing                EfficientNet-Lite0 · random init the same, for the photo network
@@ -54,6 +55,8 @@ CONDITIONS = [
     ("musicnn", "fine-tuned", "music (MSD)", {"freeze_backbone": False, "lr": 1e-4, "patience": 5}),
     ("musicnn_mtt", "frozen, new head", "music (MagnaTagATune)", {}),
     ("musicnn_both", "frozen, new head", "music (MSD + MagnaTagATune)", {}),
+    ("musicnn_vgg", "frozen, new head", "music (MSD)", {}),
+    ("musicnn_vgg_mtt", "frozen, new head", "music (MagnaTagATune)", {}),
     ("efficientnet_lite0", "frozen, new head", "photos (ImageNet)", {}),
     ("musicnn", "random init, frozen", "nothing", {"pretrained": False}),
     ("efficientnet_lite0", "random init, frozen", "nothing", {"pretrained": False}),
