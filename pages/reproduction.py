@@ -79,7 +79,7 @@ def pick(kind: str, label: str, key: str) -> dict | None:
         names = [f"{d['origin']}/{d['file']}" for d in docs]
         chosen_name = st.selectbox(label, names, key=key, format_func=lambda n: plain_text(next(
             f"{'yours' if d['origin'] == 'yours' else 'shipped'} · {d['title']}{tested_on(d)} · {str(d['date'])[:10]}"
-            for d in docs if f"{d['origin']}/{d['file']}" == n)))
+            f" · {d['file']}" for d in docs if f"{d['origin']}/{d['file']}" == n)))  # (the file: two studies of a day)
         doc = docs[names.index(chosen_name)]
     st.caption(plain_text(provenance(doc)))
     return doc
