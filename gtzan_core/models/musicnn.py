@@ -40,7 +40,6 @@ from __future__ import annotations
 import errno
 import importlib.util
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -56,7 +55,7 @@ from torch import nn
 from ..errors import CheckpointError, ConfigError, DiskFullError, DownloadError
 from ..fileio import file_sha256
 from ..progress import report
-from .tf_checkpoint import checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint
+from .tf_checkpoint import TRAINING_STATE, checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint
 from .weights import weights_dir
 
 # ---------------------------------------------------------------------------
@@ -273,8 +272,6 @@ BATCH_NORMS = {"input_bn": "batch_normalization",
 DENSES = {"dense": "dense", "tags": "dense_1"}
 _BN_FIELDS = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
 
-#: Checkpoint variables that are training state, not part of the network.
-TRAINING_STATE = re.compile(r"(/Adam(_\d+)?|^beta[12]_power|^global_step)$")
 
 
 def tf_variable_names() -> list[str]:

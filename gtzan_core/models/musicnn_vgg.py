@@ -1,6 +1,7 @@
 """musicnn's VGG-like baselines (Pons & Serra 2019): the ``MSD_vgg`` and ``MTT_vgg``
 checkpoints of the same ``musicnn 0.1.0`` wheel as :mod:`.musicnn`, in torch with their
-released weights (read with :mod:`.tf_checkpoint`; no TensorFlow).
+released weights (read with :mod:`.tf_checkpoint`; no TensorFlow). Their tags are the same
+tag sets as musicnn's networks (``musicnn.MSD_TAGS``, ``MTT_TAGS``).
 
 The release's ``models.vgg`` with 128 filters, layer by layer, on the same (batch, 187,
 96) log-mel patches as musicnn (a fixed 3 s: the release refuses any other length):
@@ -29,12 +30,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError
-from .musicnn import BN_EPS, BN_MOMENTUM, MSD_TAGS, MTT_TAGS, N_MELS, TRAINING_STATE
-from .tf_checkpoint import checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint
+from .tf_checkpoint import TRAINING_STATE, checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint
 
-#: The wheel's VGG checkpoints, with their tags (the same tag sets as musicnn's networks).
-VGG_TAGS: dict[str, tuple[str, ...]] = {"MSD_vgg": MSD_TAGS, "MTT_vgg": MTT_TAGS}
-
+# (its own constants, the same as musicnn's: musicnn.py imports this module to check a fetch)
+BN_EPS = 1e-3  # TensorFlow's batch-norm default
+BN_MOMENTUM = 0.01  # TensorFlow's moving-average decay 0.99, in torch's convention
+N_MELS = 96
 FILTERS = 128
 PATCH_FRAMES = 187
 EMBEDDING_DIM = 256  # pool5: 2 time steps x 1 mel band x 128 channels
