@@ -464,10 +464,10 @@ def fetch_musicnn(wheel: str | os.PathLike | None = None, progress=None, index_a
     ``wheel``: a downloaded ``musicnn-0.1.0-py3-none-any.whl``; None downloads it
     with pip (no dependencies: only its data files are used). The wheel's sha256 must
     be :data:`WHEEL`'s; only the checkpoint files are taken from it, each size
-    checked before it is read, and both checkpoints are loaded once before the
-    folder is renamed into place (replacing an earlier copy). ``progress`` is a
-    :mod:`gtzan_core.progress` callback; ``index_args`` and ``timeout`` are pip's
-    (:func:`_pip_download`).
+    checked before it is read, and every checkpoint (musicnn's two, and the VGG
+    baselines' when the wheel holds them) is loaded once before the folder is renamed
+    into place (replacing an earlier copy). ``progress`` is a :mod:`gtzan_core.progress`
+    callback; ``index_args`` and ``timeout`` are pip's (:func:`_pip_download`).
     """
     install = _install_dir()
     try:
