@@ -188,15 +188,24 @@ def _pct(mean, sd=None) -> str:
 
 
 def _transfer_rows(doc: dict) -> str:
+    from gtzan_core.reproduction.measured import test_data_caption
+
     # validation accuracy (the epoch kept) where the result records it: what a choice among the rows reads
     val = any("val_accuracy" in r for r in doc["rows"])
+    test = bool(doc.get("test_data"))  # tested on a folder besides the split: its columns
     rows = [[r.get("pretrained_on", "—"), r.get("title", r.get("model")), r.get("condition", ""),
              *([_pct(r.get("val_accuracy"), r.get("val_accuracy_sd"))] if val else []),
              _pct(r.get("track_accuracy"), r.get("track_accuracy_sd")), _pct(r.get("macro_f1"), r.get("macro_f1_sd")),
+             *([_pct(r.get("test_data_accuracy"), r.get("test_data_accuracy_sd")),
+                _pct(r.get("test_data_macro_f1"), r.get("test_data_macro_f1_sd")),
+                ", ".join(str(n) for n in r.get("test_data_clips", []))] if test else []),
              ", ".join(str(e) for e in r.get("epochs", [])), f"{r.get('seeds_done', '—')}"]
             for r in doc["rows"]]
-    return _table(["pretrained on", "model", "how it trains", *(["validation accuracy"] if val else []),
-                   "track accuracy", "macro F1", "epochs per seed", "seeds"], rows)
+    table = _table(["pretrained on", "model", "how it trains", *(["validation accuracy"] if val else []),
+                    "track accuracy", "macro F1",
+                    *(["test folder accuracy", "test folder macro F1", "test folder clips"] if test else []),
+                    "epochs per seed", "seeds"], rows)
+    return f"{test_data_caption(doc)}\n\n{table}" if test else table
 
 
 def _distill_rows(doc: dict) -> str:
@@ -229,6 +238,7 @@ def results_page() -> str:
     import json
 
     from gtzan_core.reproduction.distill_study import distill_label
+    from gtzan_core.reproduction.measured import tested_on
     from gtzan_core.reproduction.result_files import shipped_dir
     from gtzan_core.tables import paper_frame
 
@@ -246,7 +256,7 @@ def results_page() -> str:
     for path in sorted(shipped_dir().glob("*.json")):
         doc = json.loads(path.read_text())
         title = distill_label(doc) if doc.get("kind") == "distillation" else doc["title"]  # (a file per student)
-        out += [f"## {title}", "",
+        out += [f"## {title}{tested_on(doc)}", "",
                 f"`{path.name}`: {doc.get('date', '?')[:10]}, commit `{(doc.get('git_commit') or '?')[:7]}`, "
                 f"seeds {', '.join(str(s) for s in doc.get('seeds', []))}, "
                 f"protocol {doc.get('protocol', ', '.join(doc.get('protocols', [])))}.", "",

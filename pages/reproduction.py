@@ -23,7 +23,12 @@ from gtzan_core.reproduction.distill_study import (  # noqa: E402
     distill_label,
 )
 from gtzan_core.reproduction.feature_study import KIND as FEATURE_STUDY, anchors, display_table  # noqa: E402
-from gtzan_core.reproduction.measured import results_of, transfer_beside_paper  # noqa: E402
+from gtzan_core.reproduction.measured import (  # noqa: E402
+    results_of,
+    test_data_caption,
+    tested_on,
+    transfer_beside_paper,
+)
 from gtzan_core.reproduction.report import comparison_display, report_html, transfer_report_html  # noqa: E402
 from gtzan_core.reproduction.result_files import provenance  # noqa: E402
 from gtzan_core.reproduction.transfer import list_transfers, transfer_display, transfer_records, transfer_table  # noqa: E402
@@ -80,8 +85,8 @@ def pick(kind: str, label: str, key: str) -> dict | None:
     else:
         names = [f"{d['origin']}/{d['file']}" for d in docs]
         chosen_name = st.selectbox(label, names, key=key, format_func=lambda n: plain_text(next(
-            f"{'yours' if d['origin'] == 'yours' else 'shipped'} · {d['title']} · {str(d['date'])[:10]}"
-            for d in docs if f"{d['origin']}/{d['file']}" == n)))
+            f"{'yours' if d['origin'] == 'yours' else 'shipped'} · {d['title']}{tested_on(d)} · {str(d['date'])[:10]}"
+            f" · {d['file']}" for d in docs if f"{d['origin']}/{d['file']}" == n)))  # (the file: two studies of a day)
         doc = docs[names.index(chosen_name)]
     st.caption(plain_text(provenance(doc)))
     return doc
@@ -122,6 +127,8 @@ def measured_section() -> None:
         if doc is not None:
             st.dataframe(plain_frame(transfer_beside_paper(doc)), hide_index=True, placeholder="—",
                          key=f"measured-{doc['origin']}-{doc['file']}")
+            if (caption := test_data_caption(doc)) is not None:
+                st.caption(plain_text(caption))
     distill_section()
     st.header("Which audio features help?")
     doc = pick(FEATURE_STUDY, "Feature study", "feature-study")

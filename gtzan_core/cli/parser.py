@@ -177,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("transfer", help="does pretraining help? musicnn (music), EfficientNet-Lite0 (photos) and the "
                                         "paper's models from scratch on one honest split, over seeds")
     p.add_argument("--data", help="GTZAN folder (default: the synthetic demo set)")
+    p.add_argument("--test-data", metavar="FOLDER",
+                   help="also test every run on this labelled folder (<genre>/<files>), each file predicted whole "
+                        "as Predict does; every track of --data whose id the folder holds is left out of training")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
     p.add_argument("--seeds", type=int, default=3, help="seeds per condition (mean ± sd; default 3)")
     p.add_argument("--protocol", choices=list(PROTOCOLS), default="track",

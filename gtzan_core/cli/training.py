@@ -506,16 +506,33 @@ def cmd_transfer(args) -> int:
     import time
 
     from ..reproduction import run_reproduction
-    from ..reproduction.transfer import plan_transfer, screen_transfer, transfer_display, transfer_table
+    from ..reproduction.transfer import (
+        evaluate_test_data,
+        leave_out_test_tracks,
+        plan_transfer,
+        read_test_folder,
+        screen_transfer,
+        transfer_display,
+        transfer_table,
+    )
     from ..runs import RunStore
     from ..training import resolve_device
 
     t0 = time.perf_counter()
     ds = open_data(args.data)
+    test_data = None
+    if args.test_data:  # its tracks leave the training data before any split is made
+        found, test_ids = read_test_folder(args.test_data)
+        ds, left_out = leave_out_test_tracks(ds, test_ids, found.name)
+        test_data = {"name": found.name, "folder": str(found.root), "files": len(found.files), "left_out": left_out}
+        if left_out:
+            print(f"left out of training: {len(left_out)} track(s) of the data that {found.name} holds "
+                  f"({', '.join(left_out[:8])}{', ...' if len(left_out) > 8 else ''})", file=sys.stderr)
     device = str(resolve_device(args.device))
     plan = plan_transfer(ds, seeds=args.seeds, protocol=args.protocol, epochs=args.epochs, recipe=args.recipe,
                          models=args.models, device=device, fine_tune=not args.no_fine_tune,
                          random_init=not args.no_random_init)
+    plan.test_data = test_data
     for config in plan.configs:
         from ..models import check_weights
 
@@ -543,6 +560,14 @@ def cmd_transfer(args) -> int:
 
     with progress_bar("features / backbone", "it") as p:
         records = run_reproduction(plan, ds, store, args.image_source, on_run=on_run, progress=p)
+    if test_data:
+        if not args.json:
+            print(f"testing the finished runs on {test_data['name']} ({test_data['files']} files)", flush=True)
+        from tqdm.auto import tqdm
+
+        with tqdm(total=test_data["files"], desc="test folder", unit="file", dynamic_ncols=True,
+                  disable=args.json) as bar:
+            records = evaluate_test_data(plan, records, store, device, on_file=lambda _: bar.update(1))
     table = transfer_table(records)
     wall = time.perf_counter() - t0
     if args.result:

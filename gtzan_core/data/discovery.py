@@ -115,6 +115,24 @@ class Dataset:
             "fingerprint": self.fingerprint,
         }
 
+    def without_tracks(self, track_ids, why: str) -> Dataset:
+        """This dataset without the tracks whose ids are in ``track_ids`` (those of a
+        test folder, so that no run trains or is chosen on them), saying ``why`` in its
+        warnings. Its fingerprint names what was left out: its features are cached, and
+        its runs recorded, apart from the whole dataset's."""
+        import dataclasses
+
+        ids = sorted({str(t) for t in track_ids} & set(self.tracks["track_id"].astype(str)))
+        if not ids:
+            return self
+        keep = ~self.tracks["track_id"].astype(str).isin(ids)
+        blob = "|".join([self.fingerprint, "without", *ids]).encode()
+        return dataclasses.replace(
+            self, tracks=self.tracks[keep].reset_index(drop=True),
+            table=None if self.table is None else self.table[keep.to_numpy()].reset_index(drop=True),
+            warnings=[*self.warnings, f"{len(ids)} track(s) left out: {why}"],
+            fingerprint=hashlib.sha256(blob).hexdigest()[:16])
+
 
 def _holds_pngs_only(folder: Path) -> bool:
     """Whether ``folder``'s genre folders hold PNG pictures and no audio."""

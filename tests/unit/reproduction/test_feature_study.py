@@ -168,7 +168,10 @@ def test_shipped_results_are_well_formed():
             in d["command"]
     assert {d["file"] for d in docs if d["kind"] == "transfer"} == {"transfer-pngs-track.json",
                                                                     "transfer-excerpts-track.json",
-                                                                    "transfer-excerpts-musicnn-track.json"}
+                                                                    "transfer-excerpts-musicnn-track.json",
+                                                                    "transfer-clips-musicnn-track.json",
+                                                                    "transfer-excerpts-vgg-track.json",
+                                                                    "transfer-clips-vgg-track.json"}
     kaggle = next(d for d in docs if d["kind"] == "feature_study" and d["source"]["kind"] == "kaggle")
     assert kaggle["seeds"] == [0, 1, 2] and set(kaggle["protocols"]) == {"track", "filtered"}
     assert {r["model"] for r in kaggle["rows"]} == {"logreg", "svm", "hgb", "mlp"}
