@@ -75,7 +75,7 @@ def main():
         ref = kaggle_loop(paths)
 
         t_ours, all_ours, t_warm, fs = cold_and_warm(ds, work, args.repeats, args.workers,
-                                                     image=ImageParams(source="none"), vectors=VectorParams())
+                                                     inputs={"vector": VectorParams()})
         order = [fs.inputs["vector"].info["columns"].index(c) for c in KAGGLE_COLUMNS]
         mine = np.asarray(fs.samples("vector")[0], dtype=float)[:, order]
         rel = np.abs(mine - ref) / np.maximum(np.abs(ref), 1e-12)
