@@ -39,7 +39,7 @@ import pandas as pd
 from .audio import decode_audio
 from .data.discovery import Dataset
 from .errors import AudioError, ConfigError, DatasetError
-from .inputs import default_request, get_kind
+from .inputs import KINDS, default_request, get_kind
 from .inputs.base import KindRows, TrackSource
 from .locks import file_lock
 from .paths import feature_cache_dir
@@ -307,8 +307,9 @@ def load_features(
 
     ``inputs`` (kind name -> parameters; :func:`feature_request` makes it for a model) is
     what is extracted; without it, the studio's default request
-    (:func:`gtzan_core.inputs.default_request`) with each ``kinds`` keyword (a kind's name)
-    set to the given parameters (None drops the kind). A kind whose parameters say it is not
+    (:func:`gtzan_core.inputs.default_request`; for a feature table, every kind that reads
+    one) with each ``kinds`` keyword (a kind's name) set to the given parameters (None drops
+    the kind). A kind whose parameters say it is not
     wanted (``InputKind.wanted``) is left out. A feature table (``dataset.table``) is read
     as it is, by the kinds that read tables.
 
@@ -317,7 +318,12 @@ def load_features(
     CPU cores, at most 4) and cached. Tracks that fail to decode are listed in ``failed``
     with the reason and left out.
     """
-    request = dict(inputs) if inputs is not None else {**default_request(), **kinds}
+    if inputs is not None:
+        request = dict(inputs)
+    elif dataset.table is not None:  # a feature table: every kind that reads one
+        request = {**{name: kind.params() for name, kind in KINDS.items() if kind.reads_tables}, **kinds}
+    else:
+        request = {**default_request(), **kinds}
     for name in list(request):
         kind = get_kind(name)  # an unknown kind is named here
         if request[name] is None or not kind.wanted(request[name]):

@@ -190,7 +190,7 @@ def explain(audio: AudioSource | DecodedAudio | np.ndarray, run_id: str, store: 
     kind = kind_of(record)
     if not kind.explainable:
         raise ConfigError(f"no explanation for run {run_id}: {kind.no_explanation}")
-    mfcc = MFCCParams(**meta["mfcc_params"])
+    mfcc = MFCCParams(**(meta.get("mfcc_params") or {}))  # the clip's grid (a run on other inputs: the default)
     if isinstance(audio, np.ndarray):
         y = np.asarray(audio, np.float32)[: int(MAX_PREDICT_SECONDS * mfcc.sr)]
         decoded, name = DecodedAudio(y, mfcc.sr), "audio"

@@ -184,6 +184,8 @@ class InputKind:
     #: reads the dataset's own files beside (or instead of) the audio: the feature cache keeps the
     #: tracks that have no audio for it
     reads_files: bool = False
+    #: reads a feature table (no audio): a table's default request is the kinds that do
+    reads_tables: bool = False
     #: what a dataset holds when this kind is all it can feed ("pictures only"), for messages
     held_words: str = ""
 

@@ -92,6 +92,7 @@ class VectorKind(InputKind):
     needs_audio = False
     #: no padding: a short clip's vector is its frames' means and variances (counted in ``short_clips``)
     pads = False
+    reads_tables = True
     held_words = "a feature table's vectors only, so only the feature-vector models can train on it"
     missing_what = "feature vectors (audio or a feature table)"
     standardizes = True
