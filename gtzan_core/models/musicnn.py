@@ -56,7 +56,7 @@ from ..errors import CheckpointError, ConfigError, DiskFullError, DownloadError
 from ..fileio import file_sha256
 from ..progress import report
 from .musicnn_fast import front_ends, in_parallel
-from .tf_checkpoint import TRAINING_STATE, checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint
+from .tf_checkpoint import TRAINING_STATE, checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint, variable
 from .weights import weights_dir
 
 # ---------------------------------------------------------------------------
@@ -275,13 +275,7 @@ def state_dict_from_tf(tensors: dict[str, np.ndarray], n_tags: int = 50) -> dict
         template = Musicnn(n_tags).state_dict()
 
     def take(name: str, shape: tuple[int, ...]) -> np.ndarray:
-        if name not in tensors:
-            raise CheckpointError(f"not a musicnn checkpoint: it has no variable {name!r}")
-        array = np.asarray(tensors[name])
-        if array.shape != shape or not np.issubdtype(array.dtype, np.floating):
-            raise CheckpointError(f"not a musicnn checkpoint: {name!r} is {array.dtype} {array.shape}, "
-                                  f"musicnn has float {shape}")
-        return array
+        return variable(tensors, name, shape, "musicnn")
 
     state: dict[str, np.ndarray] = {}
     for module, tf in BATCH_NORMS.items():

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError
-from .tf_checkpoint import TRAINING_STATE, checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint
+from .tf_checkpoint import TRAINING_STATE, checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint, variable
 
 # (its own constants, the same as musicnn's: musicnn.py imports this module to check a fetch)
 BN_EPS = 1e-3  # TensorFlow's batch-norm default
@@ -96,13 +96,7 @@ def state_dict_from_tf(tensors: dict[str, np.ndarray], n_tags: int = 50) -> dict
         template = MusicnnVgg(n_tags).state_dict()
 
     def take(name: str, shape: tuple[int, ...]) -> np.ndarray:
-        if name not in tensors:
-            raise CheckpointError(f"not a musicnn VGG checkpoint: it has no variable {name!r}")
-        array = np.asarray(tensors[name])
-        if array.shape != shape or not np.issubdtype(array.dtype, np.floating):
-            raise CheckpointError(f"not a musicnn VGG checkpoint: {name!r} is {array.dtype} {array.shape}, "
-                                  f"the network has float {shape}")
-        return array
+        return variable(tensors, name, shape, "musicnn VGG")
 
     state: dict[str, np.ndarray] = {}
     for module, tf in BATCH_NORMS.items():

@@ -422,3 +422,15 @@ def read_tf_checkpoint(prefix: str | os.PathLike, names: Iterable[str] | None = 
                     raise CheckpointError(f"{path}: tensor {name!r} fails its checksum (damaged file)")
                 tensors[name] = array
     return {name: tensors[name] for name in wanted}
+
+
+def variable(tensors: dict, name: str, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """Variable ``name`` of a read checkpoint, checked: float and of ``shape`` (a network's
+    own), else a :class:`CheckpointError` naming it (``what``: "musicnn", "musicnn VGG")."""
+    if name not in tensors:
+        raise CheckpointError(f"not a {what} checkpoint: it has no variable {name!r}")
+    array = np.asarray(tensors[name])
+    if array.shape != shape or not np.issubdtype(array.dtype, np.floating):
+        raise CheckpointError(f"not a {what} checkpoint: {name!r} is {array.dtype} {array.shape}, "
+                              f"the network has float {shape}")
+    return array

@@ -206,7 +206,7 @@ def test_a_checkpoint_of_another_network_is_refused(tmp_path, fake_model):
     wider["conv2d/kernel"] = np.zeros((7, 38, 1, 128), np.float32)
     write_checkpoint(tmp_path / "wider", wider)
     with pytest.raises(CheckpointError, match=r"wider\.index: not a musicnn checkpoint: 'conv2d/kernel' is "
-                                              r"float32 \(7, 38, 1, 128\), musicnn has float \(7, 38, 1, 204\)"):
+                                              r"float32 \(7, 38, 1, 128\), the network has float \(7, 38, 1, 204\)"):
         load_musicnn(tmp_path / "wider")
 
     bigger = {**tf_tensors(fake_model), "dense_2/kernel": np.zeros((50, 10), np.float32)}
