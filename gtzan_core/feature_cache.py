@@ -321,7 +321,7 @@ def load_features(
     if inputs is not None:
         request = dict(inputs)
     elif dataset.table is not None:  # a feature table: every kind that reads one
-        request = {**{name: kind.params() for name, kind in KINDS.items() if kind.reads_tables}, **kinds}
+        request = {**{name: KINDS[name].params() for name in KINDS if KINDS[name].reads_tables}, **kinds}
     else:
         request = {**default_request(), **kinds}
     for name in list(request):
