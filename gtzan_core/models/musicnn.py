@@ -56,7 +56,7 @@ from ..errors import CheckpointError, ConfigError, DiskFullError, DownloadError
 from ..fileio import file_sha256
 from ..progress import report
 from .musicnn_fast import front_ends, in_parallel
-from .tf_checkpoint import TRAINING_STATE, checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint, variable
+from .tf_checkpoint import check_variables, checkpoint_paths, read_tf_checkpoint, variable
 from .weights import weights_dir
 
 # ---------------------------------------------------------------------------
@@ -307,18 +307,8 @@ def load_musicnn(prefix: str | os.PathLike, strict: bool = True, n_tags: int = 5
     checkpoint with variables the network does not have (another network's).
     """
     index_path, _ = checkpoint_paths(prefix)
-    listing = list_tf_checkpoint(prefix)
     names = tf_variable_names()
-    missing = [n for n in names if n not in listing]
-    if missing:
-        raise CheckpointError(f"{index_path}: not a musicnn checkpoint: no variable {missing[0]!r} "
-                              f"({len(missing)} of {len(names)} missing)")
-    if strict:
-        known = set(names)
-        extra = sorted(n for n in listing if n not in known and not TRAINING_STATE.search(n))
-        if extra:
-            raise CheckpointError(f"{index_path}: not a musicnn checkpoint: unexpected variable {extra[0]!r} "
-                                  f"({len(extra)} in all)")
+    check_variables(prefix, names, "musicnn", strict)
     tensors = read_tf_checkpoint(prefix, names=names)
     try:
         state = state_dict_from_tf(tensors, n_tags)
@@ -543,15 +533,9 @@ def read_musicnn_file(path) -> dict:
 
 def _embedding(weights: str, pretrained: bool):
     """The frozen-to-be 200-d embedding of :data:`~.weights.WEIGHTS` entry ``weights`` and its status."""
-    from .weights import WeightsStatus, backbone_weights, load_pretrained
+    from .weights import tagger_embedding
 
-    net = Musicnn()
-    status = (load_pretrained(net, backbone_weights(weights), required=True, reader=read_musicnn_file) if pretrained
-              else WeightsStatus(False, "not requested"))
-    backbone = MusicnnEmbedding()
-    backbone.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("tags.")},
-                             assign=net.input_bn.weight.is_meta)
-    return backbone, status
+    return tagger_embedding(Musicnn(), MusicnnEmbedding(), weights, pretrained, read_musicnn_file)
 
 
 def build_musicnn(n_classes: int = 10, pretrained: bool = True, frozen: bool = True, dropout: float = 0.5,

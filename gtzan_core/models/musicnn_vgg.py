@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError
-from .tf_checkpoint import TRAINING_STATE, checkpoint_paths, list_tf_checkpoint, read_tf_checkpoint, variable
+from .tf_checkpoint import check_variables, checkpoint_paths, read_tf_checkpoint, variable
 
 # (its own constants, the same as musicnn's: musicnn.py imports this module to check a fetch)
 BN_EPS = 1e-3  # TensorFlow's batch-norm default
@@ -120,18 +120,8 @@ def load_vgg(prefix: str | os.PathLike, strict: bool = True, n_tags: int = 50) -
     folder), in eval mode; optimizer state skipped unread, and (``strict``) a checkpoint
     with variables the network does not have (another network's) refused."""
     index_path, _ = checkpoint_paths(prefix)
-    listing = list_tf_checkpoint(prefix)
     names = tf_variable_names()
-    missing = [n for n in names if n not in listing]
-    if missing:
-        raise CheckpointError(f"{index_path}: not a musicnn VGG checkpoint: no variable {missing[0]!r} "
-                              f"({len(missing)} of {len(names)} missing)")
-    if strict:
-        known = set(names)
-        extra = sorted(n for n in listing if n not in known and not TRAINING_STATE.search(n))
-        if extra:
-            raise CheckpointError(f"{index_path}: not a musicnn VGG checkpoint: unexpected variable {extra[0]!r} "
-                                  f"({len(extra)} in all)")
+    check_variables(prefix, names, "musicnn VGG", strict)
     try:
         state = state_dict_from_tf(read_tf_checkpoint(prefix, names=names), n_tags)
     except CheckpointError as exc:
@@ -166,13 +156,8 @@ def build_musicnn_vgg(n_classes: int = 10, pretrained: bool = True, frozen: bool
     weights must be on this machine (a :class:`~gtzan_core.errors.ConfigError` names the fetch)."""
     from .layers import Dropout
     from .pretrained import FineTuneModel
-    from .weights import WeightsStatus, backbone_weights, load_pretrained
+    from .weights import tagger_embedding
 
-    net = MusicnnVgg()
-    status = (load_pretrained(net, backbone_weights(weights), required=True, reader=read_vgg_file) if pretrained
-              else WeightsStatus(False, "not requested"))
-    backbone = VggEmbedding()
-    backbone.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("tags.")},
-                             assign=net.input_bn.weight.is_meta)
+    backbone, status = tagger_embedding(MusicnnVgg(), VggEmbedding(), weights, pretrained, read_vgg_file)
     head = nn.Sequential(Dropout(dropout), nn.Linear(EMBEDDING_DIM, n_classes))
     return FineTuneModel(backbone, head, frozen), status

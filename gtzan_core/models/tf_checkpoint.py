@@ -434,3 +434,21 @@ def variable(tensors: dict, name: str, shape: tuple[int, ...], what: str) -> np.
         raise CheckpointError(f"not a {what} checkpoint: {name!r} is {array.dtype} {array.shape}, "
                               f"the network has float {shape}")
     return array
+
+
+def check_variables(prefix: str | os.PathLike, names: list[str], what: str, strict: bool = True) -> None:
+    """Refuse the checkpoint at ``prefix`` when it lacks one of the network's variables
+    ``names`` or (``strict``) has a variable the network does not (another network's;
+    optimizer state aside), in one line naming the index file and the variable."""
+    index_path, _ = checkpoint_paths(prefix)
+    listing = list_tf_checkpoint(prefix)
+    missing = [n for n in names if n not in listing]
+    if missing:
+        raise CheckpointError(f"{index_path}: not a {what} checkpoint: no variable {missing[0]!r} "
+                              f"({len(missing)} of {len(names)} missing)")
+    if strict:
+        known = set(names)
+        extra = sorted(n for n in listing if n not in known and not TRAINING_STATE.search(n))
+        if extra:
+            raise CheckpointError(f"{index_path}: not a {what} checkpoint: unexpected variable {extra[0]!r} "
+                                  f"({len(extra)} in all)")

@@ -330,6 +330,18 @@ def load_pretrained(net: torch.nn.Module, weights: BackboneWeights, allow_downlo
     return WeightsStatus(True, str(path), weights.name, weights.file, weights_sha256(_hashed_file(weights, path)))
 
 
+def tagger_embedding(net: torch.nn.Module, embedding: torch.nn.Module, weights: str, pretrained: bool,
+                     reader: Reader) -> tuple[torch.nn.Module, WeightsStatus]:
+    """``embedding`` (a tagging network ``net`` without its ``tags`` layer) with the weights of
+    :data:`WEIGHTS` entry ``weights`` read by ``reader`` (required: a ConfigError names the
+    fetch), or as ``net`` was built when not ``pretrained``; and its status."""
+    status = (load_pretrained(net, backbone_weights(weights), required=True, reader=reader) if pretrained
+              else WeightsStatus(False, "not requested"))
+    embedding.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("tags.")},
+                              assign=net.input_bn.weight.is_meta)
+    return embedding, status
+
+
 def combined_status(weights: BackboneWeights, statuses: list[WeightsStatus]) -> WeightsStatus:
     """The status of a model on ``weights``' parts, each loaded with :func:`load_pretrained`
     (``statuses`` in the order of ``weights.parts``): pretrained when every part is."""
