@@ -172,15 +172,19 @@ def segment_audio(y: np.ndarray, params: MFCCParams = MFCCParams(), max_segments
     return np.asarray(y[: n * params.samples_per_segment], dtype=np.float32).reshape(n, params.samples_per_segment)
 
 
+def check_clip_seconds(seconds: float, min_seconds: float = MIN_CLIP_SECONDS,
+                       segment_seconds: float = SHORT_CLIP_SECONDS) -> None:
+    """Raise :class:`AudioError` when a clip of ``seconds`` is too short to analyse (under
+    ``min_seconds``); computes nothing."""
+    if seconds < min_seconds:
+        raise AudioError(f"clip is {seconds:.1f} s long; at least {min_seconds:g} s is needed "
+                         f"(a clip under one {segment_seconds:.1f} s segment is repeat-padded to one)")
+
+
 def check_clip_length(n_samples: int, params: MFCCParams = MFCCParams(),
                       min_seconds: float = MIN_CLIP_SECONDS) -> None:
-    """Raise :class:`AudioError` when a clip of ``n_samples`` (at ``params.sr``) is too short
-    to analyse (under ``min_seconds``); computes nothing."""
-    if n_samples < min_seconds * params.sr:
-        raise AudioError(
-            f"clip is {n_samples / params.sr:.1f} s long; at least {min_seconds:g} s is needed "
-            f"(a clip under one {params.segment_seconds:.1f} s segment is repeat-padded to one)"
-        )
+    """:func:`check_clip_seconds` of a clip of ``n_samples`` at ``params.sr``."""
+    check_clip_seconds(n_samples / params.sr, min_seconds, params.segment_seconds)
 
 
 def is_padded(n_samples: int, params: MFCCParams = MFCCParams()) -> bool:

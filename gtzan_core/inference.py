@@ -25,7 +25,7 @@ import torch
 from . import GENRES
 from .audio import MAX_DECODE_SECONDS, AudioSource, DecodedAudio, decode_audio, source_name
 from .errors import AudioError, CheckpointError, ConfigError
-from .features import MIN_CLIP_SECONDS, SHORT_CLIP_SECONDS
+from .features import MIN_CLIP_SECONDS, SHORT_CLIP_SECONDS, check_clip_seconds
 from .inputs import Clip, get_kind, kind_of
 from .models import MODELS
 from .runs import RunRecord, RunStore
@@ -244,9 +244,10 @@ def predict(
         decoded = decoded.first(max_seconds)
         truncated = decoded.continues
     name = source_name(audio) if not isinstance(audio, np.ndarray) else "audio"
-    if decoded.duration < MIN_CLIP_SECONDS:  # nothing is computed here: each run's kind derives its own rows
-        raise AudioError(f"{name}: clip is {decoded.duration:.1f} s long; at least {MIN_CLIP_SECONDS:g} s is needed "
-                         f"(a clip under one {SHORT_CLIP_SECONDS:.1f} s segment is repeat-padded to one)")
+    try:  # nothing is computed here: each run's kind derives its own rows
+        check_clip_seconds(decoded.duration)
+    except AudioError as exc:  # a clip under the shortest accepted: say which file
+        raise AudioError(f"{name}: {exc}") from None
     clip = Clip.of(decoded, params)
     y = clip.y
     unavailable = dict(unavailable or {})
