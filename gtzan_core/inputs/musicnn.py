@@ -18,7 +18,7 @@ import numpy as np
 
 from ..features import MFCCParams
 from ..mel_patches import MusicnnParams
-from .base import Clip, InputKind, KindRows, ModelInput, TrackSource, grid_times
+from .base import Clip, InputKind, ModelInput, grid_times
 
 
 def patches_per_track(params: MusicnnParams, track_seconds: float | None = None) -> int:
@@ -62,15 +62,12 @@ class MusicnnKind(InputKind):
     def params(self) -> MusicnnParams:
         return MusicnnParams()
 
-    def extract_track(self, track: TrackSource, params) -> KindRows | None:
+    def extract(self, audio, params) -> tuple[np.ndarray, bool]:
         from ..features import MIN_CLIP_SECONDS
         from ..mel_patches import mel_patches
 
-        if track.audio is None:
-            return None
-        patches, padded = mel_patches(track.audio.at(params.sr), params, MIN_CLIP_SECONDS)
-        patches = patches[:patches_per_track(params)]
-        return KindRows(params, patches, np.zeros(len(patches), np.int32), padded=bool(padded))
+        patches, padded = mel_patches(audio.at(params.sr), params, MIN_CLIP_SECONDS)
+        return patches[:patches_per_track(params)], bool(padded)
 
     def param_mismatch(self, clip: Clip, meta: dict) -> list[str]:
         try:  # the patches follow the run's own log-mel parameters; only unreadable ones refuse it
